@@ -1,0 +1,209 @@
+# lmkit - efficient and private LLM methods as Unix filters.
+#
+#   make                 build everything (CUDA kernels too when nvcc is found)
+#   make check           install missing build dependencies (as root), build, run every test layer
+#   make check-san       the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz            build libFuzzer targets with clang (tests/fuzz/run-fuzz runs them)
+#   make bench           run the benchmarks in bench/ (JSON Lines on stdout)
+#   make demo            build, then run the finished commands on bundled sample data
+#   make install         PREFIX=/usr/local DESTDIR= : binaries, man pages, completions
+#   make completions     regenerate completions/ from the commands' option tables
+#   make deps            install the Debian packages the build and tests need
+#
+# Variables: CC CFLAGS LDFLAGS PREFIX DESTDIR NATIVE=1 CUDA=0|1 WERROR=1 BUILD=dir
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+CFLAGS     ?= -O2 -g
+LDFLAGS    ?=
+NATIVE     ?= 0
+WERROR     ?= 0
+SAN        ?= 0
+NVCC       ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90
+
+ifeq ($(SAN),1)
+  CUDA := 0
+endif
+ifeq ($(origin CUDA),undefined)
+  CUDA := $(if $(NVCC),1,0)
+endif
+
+PKGS := jansson libpcre2-8
+HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo 1)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+
+WARN := -Wall -Wextra
+ifeq ($(WERROR),1)
+  WARN += -Werror
+endif
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Ilib -Ikernels \
+  -DLMKIT_VERSION='"$(VERSION)"' -DHAVE_OPENBLAS \
+  $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS) $(CFLAGS)
+ifeq ($(NATIVE),1)
+  ALL_CFLAGS += -march=native
+endif
+ifeq ($(SAN),1)
+  ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) $(BLAS_LIBS) -lm
+
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+KERN_SRC := $(wildcard kernels/*.cu)
+ifeq ($(CUDA),1)
+  ifneq ($(KERN_SRC),)
+    ALL_CFLAGS += -DHAVE_CUDA
+    KERN_LIB := $(BUILD)/libkernels.a
+    LIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+  endif
+endif
+
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+KERN_OBJ := $(KERN_SRC:%.cu=$(BUILD)/obj/%.o)
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+CMDS     := $(CMD_SRC:cmd/%.c=%)
+BINS     := $(CMDS:%=$(BUILD)/bin/%)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
+MANS     := $(wildcard man/man1/*.1)
+
+.PHONY: all check check-san test fuzz bench demo install uninstall clean deps deps-check \
+        completions gpu-check announce
+.SUFFIXES:
+.SECONDARY:
+
+all: announce $(BINS)
+
+announce:
+	@echo "lmkit $(VERSION): CC=$(CC) OpenMP=yes OpenBLAS=$(if $(BLAS_LIBS),yes,no)" \
+	  "CUDA=$(if $(filter 1,$(CUDA)),yes ($(NVCC)),no$(if $(NVCC), (CUDA=0), (nvcc not found)))" \
+	  "SAN=$(SAN) build=$(BUILD)"
+ifneq ($(HAVE_PKGS),1)
+	@echo "lmkit: jansson or PCRE2 development files are missing (Debian: libjansson-dev libpcre2-dev);" \
+	  "run 'make deps' (as root) or 'sudo apt-get install $(DEB_PKGS)'" >&2; exit 2
+endif
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/kernels/%.o: kernels/%.cu
+	@mkdir -p $(@D)
+	$(NVCC) -O3 $(CUDA_ARCH) -Ikernels -Ilib -Xcompiler -fPIC,-Wall -c $< -o $@
+
+$(BUILD)/liblmkit.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libkernels.a: $(KERN_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/liblmkit.a $(KERN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(KERN_LIB) $(LIBS) -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/liblmkit.a $(KERN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(KERN_LIB) $(LIBS) -o $@
+
+# Fuzz targets built as plain replayers of their committed corpus.
+$(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/liblmkit.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/obj/%.d) $(UNIT_SRC:%.c=$(BUILD)/obj/%.d)
+
+# ---- dependencies ----
+DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libopenblas-dev bats bats-assert \
+            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DEB_PKGS); \
+	else \
+	  echo "make deps: not root; run:"; echo "  sudo apt-get install $(DEB_PKGS)"; exit 2; \
+	fi
+
+# Installs the dependencies only when something is missing.
+deps-check:
+	@missing=""; \
+	pkg-config --exists jansson || missing="$$missing libjansson-dev"; \
+	pkg-config --exists libpcre2-8 || missing="$$missing libpcre2-dev"; \
+	{ pkg-config --exists openblas || test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/cblas.h; } || missing="$$missing libopenblas-dev"; \
+	command -v bats >/dev/null || missing="$$missing bats"; \
+	test -e /usr/lib/bats/bats-assert/load.bash || missing="$$missing bats-assert"; \
+	test -e /usr/lib/bats/bats-support/load.bash || missing="$$missing bats-support"; \
+	command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "lmkit: missing:$$missing"; $(MAKE) --no-print-directory deps; \
+	fi
+
+# ---- tests ----
+check: deps-check
+	@$(MAKE) --no-print-directory all-tests
+	@BUILD=$(BUILD) tests/run
+
+check-san:
+	@$(MAKE) --no-print-directory deps-check
+	@$(MAKE) --no-print-directory SAN=1 BUILD=$(BUILD)-san all-tests
+	@BUILD=$(BUILD)-san SAN=1 tests/run
+
+.PHONY: all-tests
+all-tests: all $(UNITS) $(REPLAYS)
+
+test: check
+
+fuzz:
+	@$(MAKE) --no-print-directory -C tests/fuzz BUILD=$(abspath $(BUILD))/fuzz
+
+# ---- generated files ----
+completions: all
+	@mkdir -p completions/bash completions/zsh completions/fish
+	@for c in $(CMDS); do \
+	  $(BUILD)/bin/$$c --generate=complete-bash > completions/bash/$$c; \
+	  $(BUILD)/bin/$$c --generate=complete-zsh > completions/zsh/_$$c; \
+	  $(BUILD)/bin/$$c --generate=complete-fish > completions/fish/$$c.fish; \
+	done; echo "completions/ regenerated for: $(CMDS)"
+
+bench: all
+	@for b in bench/*.sh; do echo "# $$b" >&2; BUILD=$(BUILD) sh $$b || exit $$?; done
+
+demo: deps-check all
+	@BUILD=$(BUILD) sh testdata/demo.sh
+
+gpu-check:
+	@BUILD=$(BUILD) sh tests/gpu-check.sh
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
+	for c in $(CMDS); do \
+	  install -m 644 completions/bash/$$c $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c && \
+	  install -m 644 completions/zsh/_$$c $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$c && \
+	  install -m 644 completions/fish/$$c.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish \
+	  || exit 1; done
+
+uninstall:
+	for c in $(CMDS); do \
+	  rm -f $(DESTDIR)$(PREFIX)/bin/$$c $(DESTDIR)$(PREFIX)/share/man/man1/$$c.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c \
+	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$c \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish; done
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-san

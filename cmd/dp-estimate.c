@@ -1,0 +1,823 @@
+/* dp-estimate.c - epsilon intervals for (epsilon, delta)-differential privacy
+ * from membership-inference outcomes (Zanella-Beguelin et al., "Bayesian
+ * Estimation of Differential Privacy", ICML 2023; spec dp-estimate.md).
+ *
+ * Argument parsing and the record loop only: the estimators are in
+ * lib/privacy/dpest.c, the game bookkeeping in lib/privacy/game.c.
+ * Count records are annotated in place (in parallel, written in order);
+ * score records are gathered per group and summarised at the end as typed
+ * records ("type": "summary", and "scan" with --scan).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/diag.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/rng.h"
+#include "core/strmap.h"
+#include "core/svg.h"
+#include "privacy/dpest.h"
+#include "privacy/game.h"
+
+enum {
+    OPT_METHOD = 256, OPT_DELTA, OPT_ALPHA, OPT_ONE_SIDED, OPT_PRIOR, OPT_INPUT, OPT_GROUP_BY,
+    OPT_THRESHOLD, OPT_HOLDOUT, OPT_SCAN, OPT_SAMPLES, OPT_POSTERIOR, OPT_PLOT, OPT_CANDIDATES,
+};
+
+static const lm_opt opts[] = {
+    {"method", 'm', "METHOD", "bayes (default), dirichlet, clopper-pearson or jeffreys",
+     "choice:bayes dirichlet clopper-pearson jeffreys", OPT_METHOD},
+    {"delta", 'd', "DELTA", "the delta of (epsilon, delta)-DP, in [0, 1); required unless records carry \"delta\"",
+     NULL, OPT_DELTA},
+    {"alpha", 'a', "ALPHA", "two-sided interval at confidence 1-ALPHA (default 0.05)", NULL, OPT_ALPHA},
+    {"one-sided", 0, "SIDE", "a one-sided bound at 1-ALPHA instead: lower or upper", "choice:lower upper",
+     OPT_ONE_SIDED},
+    {"prior", 0, "PRIOR", "prior of the Bayesian methods: jeffreys (default) or uniform",
+     "choice:jeffreys uniform", OPT_PRIOR},
+    {"samples", 0, "N", "bayes by Monte Carlo with N posterior draws (a cross-check)", NULL, OPT_SAMPLES},
+    {"input", 0, "KIND", "auto (default), counts or scores", "choice:auto counts scores", OPT_INPUT},
+    {"group-by", 'g', "FIELD", "score input: one summary per value of FIELD", NULL, OPT_GROUP_BY},
+    {"threshold", 't', "T", "score input: guess member iff score >= T", NULL, OPT_THRESHOLD},
+    {"holdout", 0, "FRAC", "score input: pick the threshold on a random FRAC of the trials", NULL,
+     OPT_HOLDOUT},
+    {"candidates", 0, "K", "--holdout: try at most K thresholds (default 256)", NULL, OPT_CANDIDATES},
+    {"scan", 0, NULL, "score input: bounds at every distinct threshold (optimistic)", NULL, OPT_SCAN},
+    {"posterior", 0, "FILE", "write the posterior CDF and density of epsilon on a grid", "file",
+     OPT_POSTERIOR},
+    {"plot", 0, "FILE", "draw the posterior density and the interval as SVG", "file", OPT_PLOT},
+    {0},
+};
+
+static const lm_cmd cmd = {
+    "dp-estimate",
+    "[OPTION]... [FILE]...",
+    "Estimate the epsilon of differential privacy from membership-inference outcomes.",
+    "Reads JSON Lines: count records {\"tp\",\"fp\",\"tn\",\"fn\"} are annotated with eps_lo, eps_hi,\n"
+    "eps_point, method, delta and alpha; score records {\"member\",\"score\"} are gathered (per\n"
+    "--group-by value) and summarised at the end.  +infinity is written as null with\n"
+    "\"<field>_unbounded\": true.",
+    "Example:\n  echo '{\"tp\":76,\"fp\":19,\"tn\":982,\"fn\":923}' | dp-estimate --delta 1e-5",
+    opts,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS,
+    NULL,
+    NULL,
+};
+
+enum { IN_AUTO, IN_COUNTS, IN_SCORES };
+
+/* One trial of a score stream, remembered until the end. */
+typedef struct {
+    uint64_t index;   /* record index: fixes order and the holdout draw */
+    uint32_t group;
+    uint32_t model;   /* strmap id of the raw "model" value, or UINT32_MAX */
+    double score;     /* or the guess as 0/1 when guess_mode */
+    int member;
+    int guess;        /* 1 when the record held "guess" rather than "score" */
+} trial;
+
+typedef struct {
+    lm_dp_opts o;
+    int have_delta;
+    int input;
+    const char *group_by;
+    int have_threshold;
+    double threshold;
+    double holdout;
+    size_t candidates;
+    int scan;
+    const char *posterior_path, *plot_path;
+    /* score stream state (guarded by an OpenMP critical section) */
+    trial *t;
+    size_t nt, capt;
+    lm_strmap groups, models;
+    uint64_t n_counts, n_scores;
+    /* pictures (the loop runs serially when they are asked for) */
+    lm_atomic post;
+    lm_plot *plots[12];
+    size_t nplots;
+    size_t plots_skipped;
+} ctx_t;
+
+static int on_opt(void *vc, int id, const char *arg)
+{
+    ctx_t *c = vc;
+    static const char *const sides[] = {"lower", "upper", NULL};
+    static const char *const inputs[] = {"auto", "counts", "scores", NULL};
+    switch (id) {
+    case OPT_METHOD: {
+        static const char *const methods[] = {"bayes", "dirichlet", "clopper-pearson", "jeffreys", NULL};
+        static const lm_dp_method mv[] = {LM_DP_BAYES, LM_DP_DIRICHLET, LM_DP_CLOPPER_PEARSON, LM_DP_JEFFREYS};
+        c->o.method = mv[lm_opt_choice(&cmd, "method", arg, methods)];
+        break;
+    }
+    case OPT_DELTA:
+        c->o.delta = lm_opt_double(&cmd, "delta", arg, 0, 0, 1, 1);
+        c->have_delta = 1;
+        break;
+    case OPT_ALPHA: c->o.alpha = lm_opt_double(&cmd, "alpha", arg, 0, 1, 1, 1); break;
+    case OPT_ONE_SIDED: c->o.sided = lm_opt_choice(&cmd, "one-sided", arg, sides) ? LM_DP_UPPER : LM_DP_LOWER; break;
+    case OPT_PRIOR: {
+        static const char *const priors[] = {"jeffreys", "uniform", NULL};
+        c->o.prior = lm_opt_choice(&cmd, "prior", arg, priors) ? LM_DP_PRIOR_UNIFORM : LM_DP_PRIOR_JEFFREYS;
+        break;
+    }
+    case OPT_SAMPLES: c->o.n_mc = (uint64_t)lm_opt_int(&cmd, "samples", arg, 1000, 1000000000); break;
+    case OPT_INPUT: c->input = lm_opt_choice(&cmd, "input", arg, inputs); break;
+    case OPT_GROUP_BY:
+        if (!*arg)
+            lm_usage_error(&cmd, "invalid --group-by '': a field name is expected");
+        c->group_by = arg;
+        break;
+    case OPT_THRESHOLD:
+        c->threshold = lm_opt_double(&cmd, "threshold", arg, -HUGE_VAL, 0, HUGE_VAL, 0);
+        c->have_threshold = 1;
+        break;
+    case OPT_HOLDOUT: c->holdout = lm_opt_double(&cmd, "holdout", arg, 0, 1, 1, 1); break;
+    case OPT_CANDIDATES: c->candidates = (size_t)lm_opt_int(&cmd, "candidates", arg, 1, 1000000); break;
+    case OPT_SCAN: c->scan = 1; break;
+    case OPT_POSTERIOR: c->posterior_path = arg; break;
+    case OPT_PLOT: c->plot_path = arg; break;
+    }
+    return 0;
+}
+
+static int is_bayes(lm_dp_method m)
+{
+    return m == LM_DP_BAYES || m == LM_DP_DIRICHLET || m == LM_DP_BAYES_MC;
+}
+
+/* ---- reading fields ---- */
+
+static const lm_member *get_either(const lm_record *in, const char *a, const char *b)
+{
+    const lm_member *m = lm_rec_get(in, a);
+    return m ? m : lm_rec_get(in, b);
+}
+
+static int read_count(const lm_record *in, const char *name, const char *upper, double *out, lm_rerr *err)
+{
+    const lm_member *m = get_either(in, name, upper);
+    if (!m) {
+        lm_rerr_set(err, LM_NOPOS, "missing count \"%s\"", name);
+        lm_rerr_hint(err, "a count record needs tp, fp, tn and fn, e.g. {\"tp\":76,\"fp\":19,\"tn\":982,\"fn\":923}");
+        return -1;
+    }
+    int64_t v;
+    if (m->type != LM_J_NUMBER) {
+        lm_rerr_set(err, m->vpos, "count \"%s\" must be a number, not %s", m->key, lm_jtype_name(m->type));
+        return -1;
+    }
+    if (lm_jint(in->text + m->vpos, m->vlen, &v) < 0) {
+        lm_rerr_set(err, m->vpos, "count \"%s\" must be a whole number, not %.*s", m->key,
+                    (int)(m->vlen > 40 ? 40 : m->vlen), in->text + m->vpos);
+        return -1;
+    }
+    if (v < 0) {
+        lm_rerr_set(err, m->vpos, "count \"%s\" is negative (%lld)", m->key, (long long)v);
+        return -1;
+    }
+    if (v > (int64_t)1 << 53) {
+        lm_rerr_set(err, m->vpos, "count \"%s\" is too large (above 2^53)", m->key);
+        return -1;
+    }
+    *out = (double)v;
+    return 0;
+}
+
+/* Reads an optional per-record "delta" or "alpha"; 1 if present. */
+static int read_param(const lm_record *in, const char *name, double lo, int lo_open, double hi, int hi_open,
+                      double *out, lm_rerr *err)
+{
+    const lm_member *m = lm_rec_get(in, name);
+    if (!m)
+        return 0;
+    double v;
+    if (m->type != LM_J_NUMBER || lm_jnum(in->text + m->vpos, m->vlen, &v) < 0 || v < lo ||
+        (lo_open && v == lo) || v > hi || (hi_open && v == hi)) {
+        lm_rerr_set(err, m->vpos, "\"%s\" must be a number in %c%g, %g%c", name, lo_open ? '(' : '[', lo, hi,
+                    hi_open ? ')' : ']');
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+static int read_bool(const lm_record *in, const lm_member *m, int *out, lm_rerr *err)
+{
+    if (m->type == LM_J_TRUE || m->type == LM_J_FALSE) {
+        *out = m->type == LM_J_TRUE;
+        return 0;
+    }
+    int64_t v;
+    if (m->type == LM_J_NUMBER && lm_jint(in->text + m->vpos, m->vlen, &v) == 0 && (v == 0 || v == 1)) {
+        *out = (int)v;
+        return 0;
+    }
+    lm_rerr_set(err, m->vpos, "\"%s\" must be true or false (or 1 or 0), not %.*s", m->key,
+                (int)(m->vlen > 40 ? 40 : m->vlen), in->text + m->vpos);
+    return -1;
+}
+
+/* ---- writing results ---- */
+
+static void put_eps(lm_out *out, const char *key, double v, int always_flag)
+{
+    char flag[64];
+    snprintf(flag, sizeof flag, "%s_unbounded", key);
+    if (isinf(v)) {
+        lm_out_null(out, key);
+        lm_out_bool(out, flag, 1);
+    } else {
+        lm_out_num(out, key, v);
+        if (always_flag)
+            lm_out_bool(out, flag, 0);
+    }
+}
+
+static void put_result(lm_out *out, const ctx_t *c, const lm_dp_opts *o, const lm_dp_result *r, int own_delta,
+                       int own_alpha)
+{
+    put_eps(out, "eps_lo", r->eps_lo, 0);
+    put_eps(out, "eps_hi", r->eps_hi, 1);
+    put_eps(out, "eps_point", r->eps_point, 1);
+    lm_out_str(out, "method", o->method == LM_DP_BAYES_MC ? "bayes" : lm_dp_method_name(o->method));
+    if (own_delta)
+        lm_out_num(out, "delta", o->delta);
+    if (own_alpha)
+        lm_out_num(out, "alpha", o->alpha);
+    if (o->sided != LM_DP_TWO_SIDED)
+        lm_out_str(out, "one_sided", o->sided == LM_DP_LOWER ? "lower" : "upper");
+    if (is_bayes(o->method)) {
+        lm_out_str(out, "prior", lm_dp_prior_name(o->prior));
+        lm_out_bool(out, "capped", r->capped);
+    }
+    if (o->method == LM_DP_BAYES_MC) {
+        lm_out_int(out, "samples", (int64_t)o->n_mc);
+        lm_out_num(out, "mc_se_lo", r->mc_se_lo);
+        lm_out_num(out, "mc_se_hi", r->mc_se_hi);
+    }
+    lm_out_num(out, "fnr", r->fnr);
+    lm_out_num(out, "fpr", r->fpr);
+    lm_out_num(out, "advantage_bound", lm_dp_advantage_bound(r->eps_hi, o->delta));
+    (void)c;
+}
+
+/* ---- pictures ---- */
+
+#define GRID 241
+
+static int pictures(ctx_t *c, const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r,
+                    const char *label, const char *group_raw, size_t group_len, uint64_t index, lm_rerr *err)
+{
+    if (!c->posterior_path && !c->plot_path)
+        return 0;
+    char msg[256];
+    /* grid from 0 to a little past the interval, or to the 99.9 % point */
+    double top = 0;
+    if (isfinite(r->eps_hi))
+        top = r->eps_hi;
+    else {
+        int capped;
+        double q;
+        if (lm_dp_posterior_quantile(k, o->prior, o->delta, 0.999, &q, &capped, msg, sizeof msg) == 0 &&
+            isfinite(q))
+            top = q;
+        else
+            top = 20;
+    }
+    if (isfinite(r->eps_point) && r->eps_point > top)
+        top = r->eps_point;
+    top = top > 0 ? top * 1.25 : 1;
+    double eps[GRID], cdf[GRID], pdf[GRID];
+    for (int i = 0; i < GRID; i++)
+        eps[i] = top * i / (GRID - 1);
+    if (lm_dp_posterior_grid(k, o->prior, o->delta, eps, GRID, cdf, pdf, msg, sizeof msg) < 0) {
+        lm_rerr_set(err, LM_NOPOS, "posterior grid: %s", msg);
+        return -1;
+    }
+    if (c->posterior_path) {
+        lm_buf b = {0};
+        for (int i = 0; i < GRID; i++) {
+            lm_buf_reset(&b);
+            if (group_raw) {
+                lm_buf_adds(&b, "{\"group\":");
+                lm_buf_add(&b, group_raw, group_len);
+            } else {
+                lm_buf_printf(&b, "{\"record\":%llu", (unsigned long long)index);
+            }
+            lm_buf_adds(&b, ",\"eps\":");
+            lm_buf_add_num(&b, eps[i]);
+            lm_buf_adds(&b, ",\"cdf\":");
+            lm_buf_add_num(&b, cdf[i]);
+            lm_buf_adds(&b, ",\"pdf\":");
+            lm_buf_add_num(&b, pdf[i]);
+            lm_buf_adds(&b, "}\n");
+            fwrite(b.p, 1, b.n, c->post.fp);
+        }
+        lm_buf_free(&b);
+    }
+    if (c->plot_path) {
+        if (c->nplots == sizeof c->plots / sizeof c->plots[0]) {
+            c->plots_skipped++;
+            return 0;
+        }
+        lm_plot *p = lm_plot_new(label, "epsilon", "posterior density");
+        char note[256], hi[40];
+        snprintf(hi, sizeof hi, "%.6g", r->eps_hi);
+        snprintf(note, sizeof note, "tp=%.0f fp=%.0f tn=%.0f fn=%.0f, delta=%g, %g%% %s: [%.6g, %s]", k->tp,
+                 k->fp, k->tn, k->fn, o->delta, 100 * (1 - o->alpha),
+                 o->sided == LM_DP_TWO_SIDED ? "interval" : "bound", r->eps_lo,
+                 hi);
+        if (isinf(r->eps_point) && strlen(note) + 24 < sizeof note)
+            strcat(note, ", observed: inf");
+        lm_plot_note(p, note);
+        int s = lm_plot_series(p, "posterior density", eps, pdf, GRID, 0);
+        /* Scale y to the density inside the interval: with delta > 0 the
+         * posterior may pile up near 0 and would flatten everything else. */
+        double ymax = 0;
+        for (int i = 1; i < GRID; i++)
+            if (eps[i] >= r->eps_lo && isfinite(pdf[i]) && pdf[i] > ymax)
+                ymax = pdf[i];
+        if (ymax > 0)
+            lm_plot_yrange(p, 0, ymax * 1.15);
+        char slabel[64];
+        snprintf(slabel, sizeof slabel, "%g%% %s", 100 * (1 - o->alpha),
+                 o->sided == LM_DP_TWO_SIDED ? "credible interval" : "credible bound");
+        lm_plot_shade(p, s, r->eps_lo, isinf(r->eps_hi) ? top : r->eps_hi, slabel);
+        if (isfinite(r->eps_point)) {
+            char vl[64];
+            snprintf(vl, sizeof vl, "observed %.6g", r->eps_point);
+            lm_plot_vline(p, r->eps_point, vl);
+        }
+        c->plots[c->nplots++] = p;
+    }
+    return 0;
+}
+
+/* ---- count records ---- */
+
+static int estimate_record(ctx_t *c, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    lm_dp_counts k;
+    if (read_count(in, "tp", "TP", &k.tp, err) < 0 || read_count(in, "fp", "FP", &k.fp, err) < 0 ||
+        read_count(in, "tn", "TN", &k.tn, err) < 0 || read_count(in, "fn", "FN", &k.fn, err) < 0)
+        return LM_REC_BAD;
+    lm_dp_opts o = c->o;
+    o.stream = in->index;
+    int rd = read_param(in, "delta", 0, 0, 1, 1, &o.delta, err);
+    int ra = read_param(in, "alpha", 0, 1, 1, 1, &o.alpha, err);
+    if (rd < 0 || ra < 0)
+        return LM_REC_BAD;
+    if (!rd && !c->have_delta) {
+        lm_rerr_set(err, LM_NOPOS, "no delta for this record");
+        lm_rerr_hint(err, "give --delta (e.g. --delta 1e-5) or a \"delta\" field in each record");
+        return LM_REC_BAD;
+    }
+    char msg[256];
+    if (k.tp + k.fn == 0 || k.fp + k.tn == 0) {
+        lm_rerr_set(err, LM_NOPOS, "%s", k.tp + k.fn == 0 ? "no members (tp + fn = 0): the false negative rate is undefined"
+                                                          : "no non-members (fp + tn = 0): the false positive rate is undefined");
+        lm_rerr_hint(err, "the game needs challenges of both kinds");
+        return LM_REC_BAD;
+    }
+    lm_dp_result r;
+    if (lm_dp_estimate(&k, &o, &r, msg, sizeof msg) < 0) {
+        lm_rerr_set(err, LM_NOPOS, "%s", msg);
+        return LM_REC_BAD;
+    }
+    put_result(out, c, &o, &r, !rd, !ra);
+    char label[300];
+    snprintf(label, sizeof label, "record %llu (%s:%llu)", (unsigned long long)in->index + 1, in->file,
+             (unsigned long long)in->lineno);
+    if (pictures(c, &k, &o, &r, label, NULL, 0, in->index, err) < 0)
+        return LM_REC_FATAL;
+    return LM_REC_OK;
+}
+
+/* ---- score records ---- */
+
+static int gather_trial(ctx_t *c, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    const lm_member *mm = lm_rec_get(in, "member");
+    if (!mm) {
+        lm_rerr_set(err, LM_NOPOS, "missing \"member\"");
+        lm_rerr_hint(err, "a trial record looks like {\"member\":true,\"score\":0.83}");
+        return LM_REC_BAD;
+    }
+    trial t = {.index = in->index, .model = UINT32_MAX};
+    if (read_bool(in, mm, &t.member, err) < 0)
+        return LM_REC_BAD;
+    const lm_member *ms = lm_rec_get(in, "score"), *mg = lm_rec_get(in, "guess");
+    if (ms) {
+        if (ms->type != LM_J_NUMBER || lm_jnum(in->text + ms->vpos, ms->vlen, &t.score) < 0) {
+            lm_rerr_set(err, ms->vpos, "\"score\" must be a finite number, not %.*s",
+                        (int)(ms->vlen > 40 ? 40 : ms->vlen), in->text + ms->vpos);
+            return LM_REC_BAD;
+        }
+        if (!c->have_threshold && c->holdout == 0 && !c->scan) {
+            lm_rerr_set(err, ms->vpos, "a score needs a threshold");
+            lm_rerr_hint(err, "give --threshold T, --holdout FRAC or --scan");
+            return LM_REC_BAD;
+        }
+    } else if (mg) {
+        int g;
+        if (read_bool(in, mg, &g, err) < 0)
+            return LM_REC_BAD;
+        t.score = g;
+        t.guess = 1;
+    } else {
+        lm_rerr_set(err, LM_NOPOS, "missing \"score\" (or \"guess\")");
+        lm_rerr_hint(err, "a trial record looks like {\"member\":true,\"score\":0.83}");
+        return LM_REC_BAD;
+    }
+    const lm_member *grp = NULL, *mod = lm_rec_get(in, "model");
+    if (c->group_by) {
+        grp = lm_rec_get(in, c->group_by);
+        if (!grp) {
+            lm_rerr_set(err, LM_NOPOS, "missing the --group-by field \"%s\"", c->group_by);
+            return LM_REC_BAD;
+        }
+        if (grp->type == LM_J_OBJECT || grp->type == LM_J_ARRAY) {
+            lm_rerr_set(err, grp->vpos, "the --group-by field \"%s\" must be a string, number, boolean or null",
+                        c->group_by);
+            return LM_REC_BAD;
+        }
+    }
+    if (mod && (mod->type == LM_J_OBJECT || mod->type == LM_J_ARRAY)) {
+        lm_rerr_set(err, mod->vpos, "\"model\" must be a string or a number");
+        return LM_REC_BAD;
+    }
+#pragma omp critical(dp_trials)
+    {
+        t.group = grp ? lm_strmap_id(&c->groups, in->text + grp->vpos, grp->vlen, NULL) : 0;
+        if (!grp && c->groups.n == 0)
+            lm_strmap_id(&c->groups, "null", 4, NULL);
+        if (mod)
+            t.model = lm_strmap_id(&c->models, in->text + mod->vpos, mod->vlen, NULL);
+        lm_grow(c->t, c->capt, c->nt + 1);
+        c->t[c->nt++] = t;
+        c->n_scores++;
+    }
+    out->suppress = 1;
+    return LM_REC_OK;
+}
+
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    ctx_t *c = vc;
+    int kind = c->input;
+    if (kind == IN_AUTO) {
+        if (get_either(in, "tp", "TP") || get_either(in, "fn", "FN"))
+            kind = IN_COUNTS;
+        else if (lm_rec_get(in, "member"))
+            kind = IN_SCORES;
+        else {
+            lm_rerr_set(err, LM_NOPOS, "neither a count record nor a trial record");
+            lm_rerr_hint(err, "expected {\"tp\":..,\"fp\":..,\"tn\":..,\"fn\":..} or {\"member\":true,\"score\":0.83}");
+            return LM_REC_BAD;
+        }
+    }
+    if (kind == IN_COUNTS) {
+#pragma omp atomic
+        c->n_counts++;
+        return estimate_record(c, in, out, err);
+    }
+    return gather_trial(c, in, out, err);
+}
+
+/* ---- summaries of score streams ---- */
+
+static int by_group_then_index(const void *a, const void *b)
+{
+    const trial *x = a, *y = b;
+    if (x->group != y->group)
+        return (x->group > y->group) - (x->group < y->group);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static void put_counts(lm_out *o, const int64_t k[4])
+{
+    lm_out_int(o, "tp", k[LM_TP]);
+    lm_out_int(o, "fp", k[LM_FP]);
+    lm_out_int(o, "tn", k[LM_TN]);
+    lm_out_int(o, "fn", k[LM_FN]);
+}
+
+static int counts_ok(const int64_t k[4])
+{
+    return k[LM_TP] + k[LM_FN] > 0 && k[LM_FP] + k[LM_TN] > 0;
+}
+
+static lm_dp_counts to_counts(const int64_t k[4])
+{
+    return (lm_dp_counts){.tp = (double)k[LM_TP], .fp = (double)k[LM_FP], .tn = (double)k[LM_TN],
+                          .fn = (double)k[LM_FN]};
+}
+
+/* Lower bound used to rank thresholds. */
+static double rank_bound(const lm_dp_result *r, const lm_dp_opts *o)
+{
+    return o->sided == LM_DP_UPPER ? -r->eps_hi : r->eps_lo;
+}
+
+static int summarise_group(ctx_t *c, const lm_common *com, trial *t, size_t n, uint32_t g)
+{
+    lm_out o = {0};
+    lm_out_reset(&o);
+    size_t glen;
+    const char *graw = lm_strmap_key(&c->groups, g, &glen);
+    char msg[256];
+    lm_dp_opts dopt = c->o;
+    dopt.stream = t[0].index;
+    int guess_mode = t[0].guess;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].guess != guess_mode) {
+            lm_warn("group %.*s mixes \"score\" and \"guess\" records: use one kind", (int)glen, graw);
+            return LM_EXIT_DATA;
+        }
+    /* models and members */
+    int64_t members = 0;
+    size_t nmodels = 0;
+    {
+        uint32_t *seen = NULL;
+        size_t cap = 0;
+        for (size_t i = 0; i < n; i++) {
+            members += t[i].member;
+            if (t[i].model == UINT32_MAX)
+                continue;
+            size_t j;
+            for (j = 0; j < nmodels && seen[j] != t[i].model; j++)
+                ;
+            if (j == nmodels) {
+                lm_grow(seen, cap, nmodels + 1);
+                seen[nmodels++] = t[i].model;
+            }
+        }
+        free(seen);
+    }
+    /* split off the held-out part */
+    trial *eval = t, *hold = NULL;
+    size_t ne = n, nh = 0;
+    lm_trial *lt = lm_xmalloc(lm_xmul(n, sizeof *lt));
+    if (c->holdout > 0 && !guess_mode) {
+        trial *tmp = lm_xmalloc(lm_xmul(n, sizeof *tmp));
+        size_t a = 0, b = n;
+        for (size_t i = 0; i < n; i++) {
+            lm_rng r;
+            lm_rng_init(&r, c->o.seed ^ 0x686f6c646f7574ULL, t[i].index);
+            if (lm_rng_uniform(&r) < c->holdout)
+                tmp[--b] = t[i];
+            else
+                tmp[a++] = t[i];
+        }
+        memcpy(t, tmp, n * sizeof *t);
+        free(tmp);
+        eval = t;
+        ne = a;
+        hold = t + a;
+        nh = n - a;
+    }
+    const char *selection = guess_mode ? "guess" : c->holdout > 0 ? "holdout" : c->scan ? "optimistic" : "fixed";
+    double T = guess_mode ? 0.5 : c->threshold;
+    int have_T = guess_mode || c->have_threshold;
+    int rc = LM_EXIT_OK;
+
+    if (!guess_mode && c->holdout > 0) {
+        for (size_t i = 0; i < nh; i++)
+            lt[i] = (lm_trial){hold[i].score, hold[i].member, hold[i].model};
+        double *thr = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *thr));
+        int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *cnt));
+        size_t nd = lm_game_sweep(lt, nh, thr, cnt);
+        size_t *cand = lm_xmalloc(lm_xmul(c->candidates, sizeof *cand));
+        size_t nc = lm_game_candidates(nd, c->candidates, cand);
+        double *val = lm_xmalloc(lm_xmul(nc ? nc : 1, sizeof *val));
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t j = 0; j < nc; j++) {
+            lm_dp_result r;
+            lm_dp_counts k = to_counts(cnt[cand[j]]);
+            char m2[256];
+            val[j] = -HUGE_VAL;
+            if (counts_ok(cnt[cand[j]]) && lm_dp_estimate(&k, &dopt, &r, m2, sizeof m2) == 0)
+                val[j] = rank_bound(&r, &dopt);
+        }
+        size_t best = SIZE_MAX;
+        for (size_t j = 0; j < nc; j++)
+            if (val[j] > -HUGE_VAL && (best == SIZE_MAX || val[j] > val[best]))
+                best = j;
+        if (best == SIZE_MAX) {
+            lm_warn("group %.*s: the held-out part (%zu trials) has no members or no non-members; "
+                    "cannot choose a threshold", (int)glen, graw, nh);
+            lm_hint("use a larger --holdout fraction, or --threshold");
+            rc = LM_EXIT_DATA;
+        } else {
+            T = thr[cand[best]];
+            have_T = 1;
+        }
+        free(thr);
+        free(cnt);
+        free(cand);
+        free(val);
+    }
+    for (size_t i = 0; i < ne; i++)
+        lt[i] = (lm_trial){eval[i].score, eval[i].member, eval[i].model};
+
+    if (c->scan && !guess_mode) {
+        double *thr = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *thr));
+        int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *cnt));
+        size_t nd = lm_game_sweep(lt, ne, thr, cnt);
+        lm_dp_result *res = lm_xmalloc(lm_xmul(nd ? nd : 1, sizeof *res));
+        int *okv = lm_xcalloc(nd ? nd : 1, sizeof *okv);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t j = 0; j < nd; j++) {
+            lm_dp_counts k = to_counts(cnt[j]);
+            char m2[256];
+            lm_dp_opts oj = dopt;
+            oj.stream = dopt.stream + j;
+            okv[j] = counts_ok(cnt[j]) && lm_dp_estimate(&k, &oj, &res[j], m2, sizeof m2) == 0;
+        }
+        size_t best = SIZE_MAX;
+        for (size_t j = 0; j < nd; j++) {
+            if (!okv[j])
+                continue;
+            lm_out_reset(&o);
+            o.standalone = 1;
+            lm_out_str(&o, "type", "scan");
+            if (c->group_by)
+                lm_out_raw(&o, "group", graw, glen);
+            lm_out_num(&o, "threshold", thr[j]);
+            put_counts(&o, cnt[j]);
+            lm_dp_opts oj = dopt;
+            put_result(&o, c, &oj, &res[j], 1, 1);
+            lm_out_bool(&o, "optimistic", 1);
+            lm_emit(com, &o, NULL);
+            if (!c->have_threshold && (best == SIZE_MAX || rank_bound(&res[j], &dopt) > rank_bound(&res[best], &dopt)))
+                best = j;
+        }
+        if (!c->have_threshold && !(c->holdout > 0)) {
+            if (best == SIZE_MAX) {
+                lm_warn("group %.*s has no members or no non-members", (int)glen, graw);
+                rc = LM_EXIT_DATA;
+            } else {
+                T = thr[best];
+                have_T = 1;
+            }
+        }
+        free(thr);
+        free(cnt);
+        free(res);
+        free(okv);
+    }
+
+    if (rc == LM_EXIT_OK && have_T) {
+        int64_t k4[4];
+        lm_game_counts(lt, ne, T, k4);
+        lm_out_reset(&o);
+        o.standalone = 1;
+        lm_out_str(&o, "type", "summary");
+        if (c->group_by)
+            lm_out_raw(&o, "group", graw, glen);
+        lm_out_int(&o, "n", (int64_t)n);
+        lm_out_int(&o, "members", members);
+        lm_out_int(&o, "nonmembers", (int64_t)n - members);
+        if (nmodels) {
+            lm_out_int(&o, "models", (int64_t)nmodels);
+            lm_out_num(&o, "samples_per_model", (double)n / (double)nmodels);
+            lm_out_bool(&o, "heuristic", nmodels < n);
+        }
+        lm_out_str(&o, "selection", selection);
+        if (!guess_mode)
+            lm_out_num(&o, "threshold", T);
+        if (c->holdout > 0 && !guess_mode) {
+            lm_out_int(&o, "holdout_n", (int64_t)nh);
+            lm_out_int(&o, "eval_n", (int64_t)ne);
+        }
+        put_counts(&o, k4);
+        if (!counts_ok(k4)) {
+            lm_warn("group %.*s: %s", (int)glen, graw,
+                    k4[LM_TP] + k4[LM_FN] == 0 ? "no members to evaluate on" : "no non-members to evaluate on");
+            rc = LM_EXIT_DATA;
+        } else {
+            lm_dp_counts k = to_counts(k4);
+            lm_dp_result r;
+            if (lm_dp_estimate(&k, &dopt, &r, msg, sizeof msg) < 0) {
+                lm_warn("group %.*s: %s", (int)glen, graw, msg);
+                rc = LM_EXIT_DATA;
+            } else {
+                put_result(&o, c, &dopt, &r, 1, 1);
+                lm_emit(com, &o, NULL);
+                char label[300];
+                snprintf(label, sizeof label, "%s%.*s", c->group_by ? "group " : "all trials",
+                         c->group_by ? (int)(glen > 200 ? 200 : glen) : 0, graw);
+                lm_rerr e = {0};
+                if (pictures(c, &k, &dopt, &r, label, c->group_by ? graw : NULL, glen, 0, &e) < 0) {
+                    lm_warn("%s", e.msg.p);
+                    rc = LM_EXIT_USAGE;
+                }
+                lm_rerr_free(&e);
+            }
+        }
+    }
+    free(lt);
+    lm_out_free(&o);
+    return rc;
+}
+
+static int summarise(ctx_t *c, const lm_common *com)
+{
+    if (c->nt == 0)
+        return LM_EXIT_OK;
+    qsort(c->t, c->nt, sizeof *c->t, by_group_then_index);
+    int rc = LM_EXIT_OK;
+    for (size_t i = 0; i < c->nt;) {
+        size_t j = i;
+        while (j < c->nt && c->t[j].group == c->t[i].group)
+            j++;
+        int r = summarise_group(c, com, c->t + i, j - i, c->t[i].group);
+        if (r > rc)
+            rc = r;
+        i = j;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    lm_cli_init(argv[0]);
+    ctx_t c = {0};
+    lm_dp_opts_default(&c.o);
+    c.candidates = 256;
+    lm_common com;
+    int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
+    lm_cli_threads(&com);
+    c.o.seed = com.seed;
+    if (c.o.n_mc) {
+        if (c.o.method != LM_DP_BAYES)
+            lm_usage_error(&cmd, "--samples works with --method bayes only");
+        c.o.method = LM_DP_BAYES_MC;
+    }
+    if ((c.posterior_path || c.plot_path) && !is_bayes(c.o.method))
+        lm_usage_error(&cmd, "--posterior and --plot need a Bayesian method (bayes or dirichlet)");
+    if (c.o.sided != LM_DP_TWO_SIDED && !(2 * c.o.alpha < 1))
+        lm_usage_error(&cmd, "a one-sided bound needs --alpha below 0.5");
+    if (c.input == IN_COUNTS && (c.group_by || c.have_threshold || c.holdout > 0 || c.scan))
+        lm_usage_error(&cmd, "--group-by, --threshold, --holdout and --scan apply to score input");
+    if (c.have_threshold && c.holdout > 0)
+        lm_usage_error(&cmd, "--threshold and --holdout both choose the threshold: give one");
+    if ((c.group_by || c.have_threshold || c.holdout > 0 || c.scan) && c.input == IN_AUTO)
+        c.input = IN_SCORES;
+    if (c.posterior_path) {
+        char msg[512];
+        if (lm_atomic_open(&c.post, c.posterior_path, msg, sizeof msg) < 0)
+            lm_die(LM_EXIT_USAGE, "--posterior: %s", msg);
+    }
+    lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c,
+                 .parallel = !c.posterior_path && !c.plot_path};
+    int st = lm_loop_run(&L, argc - oi, argv + oi);
+    if (c.n_counts && c.n_scores && st != LM_EXIT_USAGE) {
+        lm_warn("the input mixes count records and trial records (%llu and %llu)",
+                (unsigned long long)c.n_counts, (unsigned long long)c.n_scores);
+        lm_hint("give each kind its own stream, or choose one with --input counts|scores");
+        st = LM_EXIT_DATA;
+    } else if (st == LM_EXIT_OK || (st == LM_EXIT_DATA && com.keep_going)) {
+        int s2 = summarise(&c, &com);
+        if (s2 > st)
+            st = s2;
+    }
+    if (c.posterior_path) {
+        char msg[512];
+        if (st == LM_EXIT_USAGE) {
+            lm_atomic_abort(&c.post);
+        } else if (lm_atomic_commit(&c.post, msg, sizeof msg) < 0) {
+            lm_warn("--posterior: %s", msg);
+            st = LM_EXIT_USAGE;
+        }
+    }
+    if (c.plot_path) {
+        if (c.plots_skipped)
+            lm_warn("--plot drew the first %zu estimates; %zu more were left out", c.nplots, c.plots_skipped);
+        char msg[512];
+        lm_atomic a;
+        if (c.nplots == 0) {
+            if (!com.quiet)
+                lm_warn("--plot: nothing to draw, '%s' not written", c.plot_path);
+        } else if (lm_atomic_open(&a, c.plot_path, msg, sizeof msg) < 0) {
+            lm_warn("--plot: %s", msg);
+            st = LM_EXIT_USAGE;
+        } else {
+            lm_svg_write(a.fp, c.plots, c.nplots);
+            if (lm_atomic_commit(&a, msg, sizeof msg) < 0) {
+                lm_warn("--plot: %s", msg);
+                st = LM_EXIT_USAGE;
+            }
+        }
+        for (size_t i = 0; i < c.nplots; i++)
+            lm_plot_free(c.plots[i]);
+    }
+    free(c.t);
+    lm_strmap_free(&c.groups);
+    lm_strmap_free(&c.models);
+    return st;
+}

@@ -1,0 +1,62 @@
+/* diag.h - diagnostics, exit statuses and checked allocation for lmkit.
+ *
+ * Messages follow the GNU form "PROG: FILE:LINE:COL: message" on stderr,
+ * optionally followed by a "hint: ..." line that tells the user what to do.
+ * Exit statuses are shared by every command:
+ *   LM_EXIT_OK    0  success
+ *   LM_EXIT_DATA  1  bad data: a malformed record, an unreadable input
+ *   LM_EXIT_USAGE 2  usage or system trouble: bad option, write error, no memory
+ * Allocation wrappers report the caller's file:line and exit 2 on failure;
+ * they are for command code and one-off setup, library hot paths return
+ * errors instead.
+ */
+#ifndef LMKIT_CORE_DIAG_H
+#define LMKIT_CORE_DIAG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum { LM_EXIT_OK = 0, LM_EXIT_DATA = 1, LM_EXIT_USAGE = 2 };
+
+/* The program name used in every message (set once by lm_cli_init). */
+extern const char *lm_prog;
+
+/* "PROG: message\n" on stderr. */
+void lm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "PROG: message\n" then exit(status). */
+_Noreturn void lm_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "PROG: message\nhint: hint\n" then exit(status). hint may be NULL. */
+_Noreturn void lm_die_hint(int status, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "hint: ...\n" on stderr. */
+void lm_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *lm_xmalloc_(size_t n, const char *file, int line);
+void *lm_xcalloc_(size_t n, size_t size, const char *file, int line);
+void *lm_xrealloc_(void *p, size_t n, const char *file, int line);
+char *lm_xstrdup_(const char *s, const char *file, int line);
+char *lm_xstrndup_(const char *s, size_t n, const char *file, int line);
+/* n * size with overflow check (exit 2 on overflow). */
+size_t lm_xmul_(size_t n, size_t size, const char *file, int line);
+
+#define lm_xmalloc(n) lm_xmalloc_((n), __FILE__, __LINE__)
+#define lm_xcalloc(n, s) lm_xcalloc_((n), (s), __FILE__, __LINE__)
+#define lm_xrealloc(p, n) lm_xrealloc_((p), (n), __FILE__, __LINE__)
+#define lm_xstrdup(s) lm_xstrdup_((s), __FILE__, __LINE__)
+#define lm_xstrndup(s, n) lm_xstrndup_((s), (n), __FILE__, __LINE__)
+#define lm_xmul(n, s) lm_xmul_((n), (s), __FILE__, __LINE__)
+
+/* Grow *p (holding *cap elements of size sz) to hold at least need elements. */
+#define lm_grow(p, cap, need)                                                 \
+    do {                                                                      \
+        if ((need) > (cap)) {                                                 \
+            size_t nc_ = (cap) ? (cap) : 8;                                   \
+            while (nc_ < (need))                                              \
+                nc_ *= 2;                                                     \
+            (p) = lm_xrealloc_((p), lm_xmul_(nc_, sizeof *(p), __FILE__, __LINE__), \
+                               __FILE__, __LINE__);                           \
+            (cap) = nc_;                                                      \
+        }                                                                     \
+    } while (0)
+
+#endif

@@ -1,0 +1,494 @@
+/* jsonl.c - the shared JSON Lines record loop (see jsonl.h). */
+#include "jsonl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "fs.h"
+#include "utf8.h"
+
+#define BATCH_RECORDS 512
+#define BATCH_BYTES (8u << 20)
+
+const lm_member *lm_rec_get(const lm_record *r, const char *key)
+{
+    return lm_jscan_get(&r->scan, key);
+}
+
+static void vset(lm_buf *b, const char *fmt, va_list ap)
+{
+    char tmp[512];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    lm_buf_reset(b);
+    lm_buf_adds(b, tmp);
+}
+
+void lm_rerr_set(lm_rerr *e, size_t pos, const char *fmt, ...)
+{
+    va_list ap;
+    e->pos = pos;
+    va_start(ap, fmt);
+    vset(&e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void lm_rerr_hint(lm_rerr *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(&e->hint, fmt, ap);
+    va_end(ap);
+}
+
+void lm_rerr_free(lm_rerr *e)
+{
+    lm_buf_free(&e->msg);
+    lm_buf_free(&e->hint);
+}
+
+/* ---- output records ---- */
+
+void lm_out_reset(lm_out *o)
+{
+    o->nf = 0;
+    lm_buf_reset(&o->keys);
+    lm_buf_reset(&o->vals);
+    lm_buf_reset(&o->queued);
+    o->open_key = (size_t)-1;
+    o->standalone = 0;
+    o->suppress = 0;
+}
+
+void lm_out_push(lm_out *o, const lm_record *in)
+{
+    lm_out_render(o, in, &o->queued);
+    o->nf = 0;
+    lm_buf_reset(&o->keys);
+    lm_buf_reset(&o->vals);
+}
+
+void lm_out_free(lm_out *o)
+{
+    free(o->f);
+    lm_buf_free(&o->keys);
+    lm_buf_free(&o->vals);
+    lm_buf_free(&o->queued);
+    memset(o, 0, sizeof *o);
+}
+
+static size_t field_for(lm_out *o, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < o->nf; i++)
+        if (o->f[i].klen == kl && memcmp(o->keys.p + o->f[i].koff, key, kl) == 0)
+            return i; /* setting a field twice keeps the last value */
+    lm_grow(o->f, o->capf, o->nf + 1);
+    o->f[o->nf] = (struct lm_outf){o->keys.n, kl, 0, 0};
+    lm_buf_add(&o->keys, key, kl);
+    return o->nf++;
+}
+
+void lm_out_raw(lm_out *o, const char *key, const char *json, size_t len)
+{
+    size_t i = field_for(o, key);
+    o->f[i].voff = o->vals.n;
+    lm_buf_add(&o->vals, json, len);
+    o->f[i].vlen = len;
+}
+
+void lm_out_num(lm_out *o, const char *key, double v)
+{
+    char t[40];
+    lm_out_raw(o, key, t, lm_fmt_double(t, v));
+}
+
+void lm_out_int(lm_out *o, const char *key, int64_t v)
+{
+    char t[32];
+    int n = snprintf(t, sizeof t, "%lld", (long long)v);
+    lm_out_raw(o, key, t, (size_t)n);
+}
+
+void lm_out_strn(lm_out *o, const char *key, const char *s, size_t n)
+{
+    lm_buf *b = lm_out_begin(o, key);
+    lm_buf_add_jstr(b, s, n);
+    lm_out_end(o);
+}
+
+void lm_out_str(lm_out *o, const char *key, const char *s)
+{
+    lm_out_strn(o, key, s, strlen(s));
+}
+
+void lm_out_bool(lm_out *o, const char *key, int v)
+{
+    lm_out_raw(o, key, v ? "true" : "false", v ? 4 : 5);
+}
+
+void lm_out_null(lm_out *o, const char *key)
+{
+    lm_out_raw(o, key, "null", 4);
+}
+
+lm_buf *lm_out_begin(lm_out *o, const char *key)
+{
+    size_t i = field_for(o, key);
+    o->f[i].voff = o->vals.n;
+    o->open_key = i;
+    return &o->vals;
+}
+
+void lm_out_end(lm_out *o)
+{
+    size_t i = o->open_key;
+    o->f[i].vlen = o->vals.n - o->f[i].voff;
+    o->open_key = (size_t)-1;
+}
+
+static void add_field(lm_buf *dst, const lm_out *o, size_t i)
+{
+    lm_buf_add_jstr(dst, o->keys.p + o->f[i].koff, o->f[i].klen);
+    lm_buf_addc(dst, ':');
+    lm_buf_add(dst, o->vals.p + o->f[i].voff, o->f[i].vlen);
+}
+
+void lm_out_render(const lm_out *o, const lm_record *in, lm_buf *dst)
+{
+    if (!in || o->standalone) {
+        lm_buf_addc(dst, '{');
+        for (size_t i = 0; i < o->nf; i++) {
+            if (i)
+                lm_buf_addc(dst, ',');
+            add_field(dst, o, i);
+        }
+        lm_buf_adds(dst, "}\n");
+        return;
+    }
+    /* Mark which fields replace an existing member. */
+    unsigned char small[64];
+    unsigned char *used = o->nf <= sizeof small ? small : lm_xcalloc(o->nf, 1);
+    memset(used, 0, o->nf);
+    size_t pos = 0;
+    for (size_t k = 0; k < in->scan.n; k++) {
+        const lm_member *m = &in->scan.m[k];
+        for (size_t i = 0; i < o->nf; i++) {
+            if (!used[i] && o->f[i].klen == m->klen &&
+                memcmp(o->keys.p + o->f[i].koff, m->key, m->klen) == 0) {
+                lm_buf_add(dst, in->text + pos, m->vpos - pos);
+                lm_buf_add(dst, o->vals.p + o->f[i].voff, o->f[i].vlen);
+                pos = m->vpos + m->vlen;
+                used[i] = 1;
+                break;
+            }
+        }
+    }
+    size_t close = in->scan.close;
+    lm_buf_add(dst, in->text + pos, close - pos);
+    int comma = in->scan.n > 0;
+    for (size_t i = 0; i < o->nf; i++) {
+        if (used[i])
+            continue;
+        if (comma)
+            lm_buf_addc(dst, ',');
+        comma = 1;
+        add_field(dst, o, i);
+    }
+    lm_buf_add(dst, in->text + close, in->len - close);
+    lm_buf_addc(dst, '\n');
+    if (used != small)
+        free(used);
+}
+
+/* ---- reporting ---- */
+
+void lm_report(const lm_record *in, const lm_rerr *e)
+{
+    fflush(stdout);
+    if (e->pos != LM_NOPOS && e->pos <= in->len)
+        fprintf(stderr, "%s: %s:%llu:%zu: %s\n", lm_prog, in->file, (unsigned long long)in->lineno,
+                lm_utf8_column(in->text, e->pos), e->msg.p ? e->msg.p : "bad record");
+    else
+        fprintf(stderr, "%s: %s:%llu: %s\n", lm_prog, in->file, (unsigned long long)in->lineno,
+                e->msg.p ? e->msg.p : "bad record");
+    if (e->hint.n)
+        fprintf(stderr, "hint: %s\n", e->hint.p);
+}
+
+static int flush_each(const lm_common *c)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    return c->unbuffered || tty;
+}
+
+static void write_out(const lm_common *c, const char *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, stdout) != n)
+        lm_close_stdout();
+    if (flush_each(c) && fflush(stdout) != 0)
+        lm_close_stdout();
+    if (ferror(stdout))
+        lm_close_stdout();
+}
+
+void lm_emit(const lm_common *c, const lm_out *o, const lm_record *in)
+{
+    lm_buf b = {0};
+    lm_out_render(o, in, &b);
+    write_out(c, b.p, b.n);
+    lm_buf_free(&b);
+}
+
+/* ---- the loop ---- */
+
+typedef struct {
+    char *line;         /* getline buffer */
+    size_t cap;
+    lm_record rec;
+    lm_out out;
+    lm_rerr err;
+    lm_buf rendered;
+    int status;         /* LM_REC_* or -1: not in this shard */
+} slot;
+
+typedef struct {
+    FILE *fp;
+    const char *name;
+    uint64_t lineno;
+} src;
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static void errors_record(FILE *fp, const lm_record *in, const lm_rerr *e)
+{
+    lm_buf b = {0};
+    lm_buf_adds(&b, "{\"file\":");
+    lm_buf_add_jstr(&b, in->file, strlen(in->file));
+    lm_buf_printf(&b, ",\"line\":%llu", (unsigned long long)in->lineno);
+    if (e->pos != LM_NOPOS && e->pos <= in->len)
+        lm_buf_printf(&b, ",\"col\":%zu", lm_utf8_column(in->text, e->pos));
+    lm_buf_adds(&b, ",\"error\":");
+    lm_buf_add_jstr(&b, e->msg.p ? e->msg.p : "", e->msg.n);
+    lm_buf_adds(&b, ",\"raw\":");
+    lm_buf_add_jstr(&b, in->text, in->len);
+    lm_buf_adds(&b, "}\n");
+    fwrite(b.p, 1, b.n, fp);
+    lm_buf_free(&b);
+}
+
+static void process(lm_loop *L, slot *s)
+{
+    lm_record *r = &s->rec;
+    lm_jerr je;
+    lm_out_reset(&s->out);
+    s->err.pos = LM_NOPOS;
+    lm_buf_reset(&s->err.msg);
+    lm_buf_reset(&s->err.hint);
+    lm_buf_reset(&s->rendered);
+    if (lm_json_scan_object(&r->scan, r->text, r->len, &je) < 0) {
+        lm_rerr_set(&s->err, je.pos, "%s", je.msg);
+        if (strstr(je.msg, "UTF-8"))
+            lm_rerr_hint(&s->err, "the input must be UTF-8; convert it, e.g. with iconv -f LATIN1 -t UTF-8");
+        else
+            lm_rerr_hint(&s->err, "each line must hold one JSON object, e.g. {\"key\": \"value\"}");
+        s->status = LM_REC_BAD;
+        return;
+    }
+    s->status = L->fn(L->ctx, r, &s->out, &s->err);
+    if (s->status == LM_REC_OK) {
+        if (s->out.queued.n)
+            lm_buf_add(&s->rendered, s->out.queued.p, s->out.queued.n);
+        if (!s->out.suppress)
+            lm_out_render(&s->out, r, &s->rendered);
+    }
+}
+
+static void progress(const lm_loop *L, int force_end)
+{
+    static double last;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (!force_end && now - last < 0.5)
+        return;
+    last = now;
+    fprintf(stderr, "\r%s: %llu records", lm_prog, (unsigned long long)L->n_read);
+    if (L->n_bad)
+        fprintf(stderr, ", %llu rejected", (unsigned long long)L->n_bad);
+    if (force_end)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int lm_loop_run(lm_loop *L, int nfiles, char **files)
+{
+    const lm_common *c = L->common;
+    char *dash[] = {"-"};
+    if (nfiles == 0) {
+        nfiles = 1;
+        files = dash;
+    }
+    /* Open every input first: failures surface before any output. */
+    src *in = lm_xcalloc((size_t)nfiles, sizeof *in);
+    int nstdin = 0;
+    for (int i = 0; i < nfiles; i++) {
+        if (strcmp(files[i], "-") == 0) {
+            in[i].fp = stdin;
+            in[i].name = "<stdin>";
+            if (++nstdin > 1)
+                lm_die(LM_EXIT_USAGE, "standard input ('-') named more than once");
+        } else {
+            in[i].fp = fopen(files[i], "r");
+            in[i].name = files[i];
+            if (!in[i].fp) {
+                int e = errno;
+                lm_warn("cannot open '%s': %s", files[i], strerror(e));
+                for (int j = 0; j < i; j++)
+                    if (in[j].fp != stdin)
+                        fclose(in[j].fp);
+                free(in);
+                return LM_EXIT_DATA;
+            }
+        }
+    }
+    lm_atomic errs = {0};
+    int have_errs = 0;
+    if (c->errors_path) {
+        char msg[512];
+        if (lm_atomic_open(&errs, c->errors_path, msg, sizeof msg) < 0)
+            lm_die(LM_EXIT_USAGE, "--errors: %s", msg);
+        have_errs = 1;
+    }
+    int show_progress = !c->quiet && (c->progress == 1 || (c->progress < 0 && isatty(STDERR_FILENO)));
+    int parallel = L->parallel && !c->unbuffered && !isatty(STDIN_FILENO);
+    size_t batch = parallel ? BATCH_RECORDS : 1;
+    slot *sl = lm_xcalloc(batch, sizeof *sl);
+    uint64_t index = 0;
+    int fi = 0, status = LM_EXIT_OK, stop = 0;
+    L->n_read = L->n_bad = 0;
+
+    while (!stop && fi < nfiles) {
+        /* Fill a batch. */
+        size_t nb = 0, bytes = 0;
+        while (nb < batch && bytes < BATCH_BYTES && fi < nfiles) {
+            slot *s = &sl[nb];
+            src *f = &in[fi];
+            errno = 0;
+            ssize_t got = getline(&s->line, &s->cap, f->fp);
+            if (got < 0) {
+                if (ferror(f->fp)) {
+                    lm_warn("cannot read '%s': %s", f->name, strerror(errno));
+                    status = LM_EXIT_DATA;
+                    stop = 1;
+                    break;
+                }
+                if (f->fp != stdin)
+                    fclose(f->fp);
+                fi++;
+                continue;
+            }
+            f->lineno++;
+            size_t n = (size_t)got;
+            if (n && s->line[n - 1] == '\n')
+                n--;
+            if (n && s->line[n - 1] == '\r')
+                n--;
+            char *text = s->line;
+            if (f->lineno == 1 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+                text += 3;
+                n -= 3;
+            }
+            if (is_blank(text, n))
+                continue;
+            s->rec.file = f->name;
+            s->rec.lineno = f->lineno;
+            s->rec.index = index++;
+            s->rec.text = text;
+            s->rec.len = n;
+            s->status = (c->shard_n > 1 && s->rec.index % c->shard_n != c->shard_k) ? -1 : LM_REC_OK;
+            bytes += n;
+            nb++;
+        }
+        if (nb == 0)
+            continue;
+        /* Process it. */
+        if (parallel && nb > 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (size_t i = 0; i < nb; i++)
+                if (sl[i].status >= 0)
+                    process(L, &sl[i]);
+        } else {
+            for (size_t i = 0; i < nb && !stop; i++)
+                if (sl[i].status >= 0)
+                    process(L, &sl[i]);
+        }
+        /* Write it, in order. */
+        for (size_t i = 0; i < nb && !stop; i++) {
+            slot *s = &sl[i];
+            if (s->status < 0)
+                continue;
+            L->n_read++;
+            if (s->status == LM_REC_OK) {
+                write_out(c, s->rendered.p, s->rendered.n);
+            } else if (s->status == LM_REC_BAD) {
+                L->n_bad++;
+                lm_report(&s->rec, &s->err);
+                if (have_errs)
+                    errors_record(errs.fp, &s->rec, &s->err);
+                status = LM_EXIT_DATA;
+                if (!c->keep_going)
+                    stop = 1;
+            } else {
+                fflush(stdout);
+                lm_warn("%s", s->err.msg.p ? s->err.msg.p : "internal error");
+                if (s->err.hint.n)
+                    lm_hint("%s", s->err.hint.p);
+                status = LM_EXIT_USAGE;
+                stop = 1;
+            }
+        }
+        if (show_progress)
+            progress(L, 0);
+    }
+    if (show_progress)
+        progress(L, 1);
+    for (int i = fi; i < nfiles; i++)
+        if (in[i].fp && in[i].fp != stdin)
+            fclose(in[i].fp);
+    if (c->keep_going && L->n_bad)
+        lm_warn("%llu of %llu records rejected", (unsigned long long)L->n_bad,
+                (unsigned long long)L->n_read);
+    if (have_errs) {
+        char msg[512];
+        if (lm_atomic_commit(&errs, msg, sizeof msg) < 0) {
+            lm_warn("--errors: %s", msg);
+            status = LM_EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; i < batch; i++) {
+        free(sl[i].line);
+        lm_jscan_free(&sl[i].rec.scan);
+        lm_out_free(&sl[i].out);
+        lm_rerr_free(&sl[i].err);
+        lm_buf_free(&sl[i].rendered);
+    }
+    free(sl);
+    free(in);
+    fflush(stdout);
+    if (ferror(stdout))
+        lm_close_stdout();
+    return status;
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# demo.sh - `make demo`: run the finished lmkit commands on bundled sample data.
+set -eu
+cd "$(dirname "$0")"
+BIN=../${BUILD:-build}/bin
+PATH="$BIN:$PATH"
+out=$(mktemp -d)
+say() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+
+say "dp-estimate: epsilon intervals from membership-inference counts" \
+    "dp-estimate --delta 1e-5 dp-estimate/counts.jsonl"
+dp-estimate --delta 1e-5 dp-estimate/counts.jsonl
+
+say "dp-estimate: two audits' attack scores, threshold chosen on a held-out half, with a picture" \
+    "dp-estimate --delta 1e-5 --group-by audit --holdout 0.5 --seed 1 --plot $out/eps.svg dp-estimate/game.jsonl"
+dp-estimate --delta 1e-5 --group-by audit --holdout 0.5 --seed 1 --plot "$out/eps.svg" dp-estimate/game.jsonl
+echo "(picture: $out/eps.svg)"
+if [ -x "$BIN/leanattn-bench" ]; then
+    say "leanattn-bench: correctness of every decode-attention partitioning on the CPU" \
+        "leanattn-bench --device cpu --check"
+    leanattn-bench --device cpu --check
+fi
