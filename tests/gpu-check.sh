@@ -1,0 +1,86 @@
+#!/bin/sh
+# gpu-check.sh - the prepared GPU check of leanattn-bench (make gpu-check).
+#
+# On a machine with an NVIDIA GPU: builds with CUDA, runs the correctness
+# suite on the GPU against the CPU fp64 reference (also under
+# compute-sanitizer memcheck when it is installed), then the paper, waves and
+# ragged matrices, writing everything as JSON Lines into ${OUT:-gpu-results}/:
+#   build.log         the build
+#   check.jsonl       --device cuda --check summary (failures in check.err)
+#   sanitizer.log     compute-sanitizer's report of the same suite
+#   paper.jsonl waves.jsonl ragged.jsonl (+ .err, + .svg)   the benchmarks
+#   summary.jsonl     one record per step: name, status, seconds
+# Each step has a time limit so that the whole script stays under 8 minutes
+# on an H200.  Without a GPU it says so and exits 0.  The exit status is 1
+# when any step failed.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+OUT=${OUT:-gpu-results}
+case $BUILD in /*) BIN=$BUILD/bin ;; *) BIN=$PWD/$BUILD/bin ;; esac
+
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+    echo "gpu-check: no GPU found (nvidia-smi -L lists none); nothing to do"
+    exit 0
+fi
+mkdir -p "$OUT"
+: >"$OUT/summary.jsonl"
+nvidia-smi -L | sed 's/^/gpu-check: /'
+fails=0
+
+# step NAME LIMIT_S CMD... : run with a time limit, record status and time
+step() {
+    name=$1 limit=$2
+    shift 2
+    echo "gpu-check: $name ..."
+    t0=$(date +%s)
+    timeout "$limit" "$@"
+    rc=$?
+    t1=$(date +%s)
+    ok=true
+    [ "$rc" -eq 0 ] || { ok=false; fails=$((fails + 1)); }
+    printf '{"type":"step","name":"%s","status":%d,"ok":%s,"seconds":%d,"limit_s":%d}\n' \
+        "$name" "$rc" "$ok" "$((t1 - t0))" "$limit" | tee -a "$OUT/summary.jsonl"
+}
+
+step build 140 sh -c "make -j\"\$(nproc)\" CUDA=1 BUILD='$BUILD' >'$OUT/build.log' 2>&1"
+if [ ! -x "$BIN/leanattn-bench" ]; then
+    echo "gpu-check: the build failed; see $OUT/build.log"
+    tail -20 "$OUT/build.log"
+    exit 1
+fi
+LB="$BIN/leanattn-bench"
+
+# the adversarial suite on the GPU against the CPU fp64 reference
+step check 45 sh -c "'$LB' --device cuda --check >'$OUT/check.jsonl' 2>'$OUT/check.err'"
+cat "$OUT/check.jsonl"
+head -20 "$OUT/check.err"
+
+# the same under compute-sanitizer (memory errors, races in the lean merge)
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    step sanitizer 90 sh -c "compute-sanitizer --tool memcheck --error-exitcode 86 \
+        '$LB' --device cuda --check >'$OUT/sanitizer.jsonl' 2>'$OUT/sanitizer.log'"
+    step racecheck 30 sh -c "compute-sanitizer --tool racecheck --error-exitcode 86 sh -c \
+        'echo \"{\\\"heads\\\":8,\\\"kv_heads\\\":2,\\\"head_dim\\\":128,\\\"ctx\\\":[3000,0,700]}\" |
+         \"$LB\" --device cuda --runs 1 --warmup 0 --bandwidth 4000' \
+        >'$OUT/racecheck.jsonl' 2>'$OUT/racecheck.log'"
+else
+    echo "gpu-check: compute-sanitizer not found; sanitizer steps skipped"
+fi
+
+# the benchmarks; K+V per cell bounded (2-4 GiB) so that the CPU fp64
+# reference of every cell stays quick
+for m in paper waves ragged; do
+    # limits: 140+45+90+30+60+60+45 s = 7.8 min at worst
+    case $m in paper) lim=60 kv=2 ;; waves) lim=60 kv=2 ;; ragged) lim=45 kv=4 ;; esac
+    step "$m" "$lim" sh -c "'$LB' --device cuda --matrix $m --max-kv $kv --runs 10 \
+        --svg '$OUT/$m.svg' >'$OUT/$m.jsonl' 2>'$OUT/$m.err'"
+    echo "gpu-check: $m: $(wc -l <"$OUT/$m.jsonl") records, $(grep -c '"ok":false' "$OUT/$m.jsonl") not ok"
+done
+
+if [ "$fails" -eq 0 ]; then
+    echo "gpu-check: all steps passed; results in $OUT/"
+    exit 0
+fi
+echo "gpu-check: $fails step(s) failed; see $OUT/summary.jsonl and the .err/.log files"
+exit 1
