@@ -1,0 +1,85 @@
+/* data.h - the data model behind `route`: models with prices, and one record
+ * per query holding several scored samples per model.
+ *
+ * Implements the input side of the route spec (§9, §10): a record is
+ *   {"id", "prompt"?, "prompt_tokens", "prompt_tokens_by_model"?: {m: k},
+ *    "features"?: [float], "synthetic"?: bool,
+ *    "responses": {"<model>": [{"score", "proxy"?, "output_tokens"}, ...]}}
+ * and a prices file gives per-model input and output prices in dollars per
+ * million tokens.  This module parses both into plain C structs and checks
+ * them; it does not read files or streams (callers hand in text or json_t),
+ * and it knows nothing about labels, routers or evaluation.
+ *
+ * Models are kept in a table in prices-file order.  The reference model is
+ * one entry of the table; the other entries are the "small" models.  A
+ * router head is a (small model, n) pair numbered
+ *   h = s * n_max + (n - 1),  s = index among small models (table order).
+ */
+#ifndef LMKIT_ROUTE_DATA_H
+#define LMKIT_ROUTE_DATA_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct {
+    size_t n;          /* number of models (reference included) */
+    char **name;       /* [n] */
+    double *in_price;  /* [n] dollars per 1M input tokens */
+    double *out_price; /* [n] dollars per 1M output tokens */
+    double *avg_out;   /* [n] average output tokens per sample, NaN = unknown */
+    size_t ref;        /* index of the reference model */
+} route_models;
+
+typedef struct {
+    double score;      /* true quality (ArmoRM, 0/1 correctness, ...) */
+    double proxy;      /* proxy reward; NaN when absent */
+    double out_tokens; /* output tokens of this sample, >= 0 */
+} route_sample;
+
+typedef struct {
+    char *id;
+    char *prompt;            /* may be NULL */
+    double *prompt_tokens;   /* [models.n] input tokens charged per model */
+    double *features;        /* [n_features] user embedding, may be NULL */
+    size_t n_features;
+    size_t *n_samples;       /* [models.n]; 0 = model absent for this query */
+    route_sample **samples;  /* [models.n] -> [n_samples[m]] */
+    int has_proxy;           /* every present model carries proxy scores */
+    int synthetic;           /* the record says "synthetic": true */
+} route_record;
+
+/* Parses a prices document.  Accepted shapes (all give dollars per 1M tokens):
+ *   {"<m>": {"in_per_mtok": x, "out_per_mtok": y, "avg_out_tokens"?: z}, ...}
+ *   [{"model": "<m>", "in_per_mtok": x, "out_per_mtok": y, ...}, ...]
+ *   one such {"model": ...} object per line (JSON Lines)
+ * "in"/"out" are accepted as short names for the two prices.  `reference`
+ * names the reference model; when NULL, the entry with "reference": true is
+ * used.  Returns 0, or -1 with a message naming the model and field. */
+int route_models_parse(route_models *m, const char *text, size_t len,
+                       const char *reference, char *err, size_t errlen);
+/* Builds a table directly (used by the synthetic generator and tests). */
+int route_models_init(route_models *m, size_t n, const char *const *names,
+                      const double *in_price, const double *out_price,
+                      size_t ref, char *err, size_t errlen);
+void route_models_free(route_models *m);
+/* Index of a model by name, or -1. */
+long route_models_find(const route_models *m, const char *name);
+/* Number of small (non-reference) models and the table index of small model s. */
+size_t route_models_n_small(const route_models *m);
+size_t route_models_small(const route_models *m, size_t s);
+
+/* Parses one record.  Errors name the field, e.g.
+ *   "responses.gpt-4o[2].score: expected a number"
+ *   "responses: reference model 'gpt-4o' is missing"
+ *   "responses.foo: model 'foo' is not in the prices file"
+ * Returns 0, or -1 (the record is left empty and needs no free). */
+int route_record_parse(route_record *r, const json_t *j,
+                       const route_models *m, char *err, size_t errlen);
+void route_record_free(route_record *r, const route_models *m);
+
+/* Per-model mean output tokens over all samples of all records; models with
+ * no samples keep their prices-file value (or NaN).  Writes m->avg_out. */
+void route_models_fit_avg_out(route_models *m, const route_record *recs,
+                              size_t n_recs);
+
+#endif

@@ -1,0 +1,455 @@
+/* eval.c - threshold sweeps, anchors and RouteLLM-style metrics (see eval.h). */
+#include "route/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "route/decide.h"
+
+int route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max)
+{
+    memset(d, 0, sizeof *d);
+    size_t c = n_heads + 1;
+    double *b = malloc(3 * (nq ? nq : 1) * c * sizeof(double));
+    if (!b)
+        return -1;
+    d->nq = nq;
+    d->n_heads = n_heads;
+    d->n_max = n_max;
+    d->cost = b;
+    d->qual = b + nq * c;
+    d->dcost = b + 2 * nq * c;
+    return 0;
+}
+
+void route_eval_free(route_eval_data *d)
+{
+    if (d)
+        free(d->cost);
+    if (d)
+        memset(d, 0, sizeof *d);
+}
+
+int route_eval_fill(route_eval_data *d, size_t q, const route_models *m,
+                    const route_record *r, const route_labels *l,
+                    route_cost_mode mode, char *err, size_t errlen)
+{
+    size_t C = d->n_heads + 1, H = d->n_heads;
+    double *cost = d->cost + q * C, *qual = d->qual + q * C, *dc = d->dcost + q * C;
+    for (size_t s = 0; s < m->n - 1; s++) {
+        size_t mi = route_models_small(m, s);
+        for (size_t n = 1; n <= d->n_max; n++) {
+            size_t h = s * d->n_max + n - 1;
+            cost[h] = isnan(l->draw_tokens[h]) ? NAN
+                      : route_cost_realised(m, mi, r->prompt_tokens[mi], l->draw_tokens[h]);
+            qual[h] = l->draw_score[h];
+        }
+    }
+    cost[H] = route_cost_realised(m, m->ref, r->prompt_tokens[m->ref], l->ref_tokens);
+    qual[H] = l->ref_score;
+    if (mode == ROUTE_COST_REALISED) {
+        memcpy(dc, cost, C * sizeof(double));
+        return 0;
+    }
+    if (route_costs_estimated(m, r, d->n_max, dc, &dc[H], err, errlen))
+        return -1;
+    for (size_t h = 0; h < H; h++)
+        if (isnan(cost[h]))
+            dc[h] = NAN;
+    return 0;
+}
+
+void route_eval_choose(const route_eval_data *d, const double *pred,
+                       const route_rule *rule, double t, long *choice)
+{
+    size_t C = d->n_heads + 1, H = d->n_heads;
+    for (size_t q = 0; q < d->nq; q++)
+        choice[q] = route_decide(pred + q * H, d->dcost + q * C, H, d->n_max,
+                                 rule->n_use, t, rule->ref_competes, rule->ref_score,
+                                 d->dcost[q * C + H]);
+}
+
+static void ref_totals(const route_eval_data *d, double *c, double *qm)
+{
+    size_t C = d->n_heads + 1;
+    double cs = 0, qs = 0;
+    for (size_t q = 0; q < d->nq; q++) {
+        cs += d->cost[q * C + d->n_heads];
+        qs += d->qual[q * C + d->n_heads];
+    }
+    *c = cs;
+    *qm = qs / (double)d->nq;
+}
+
+static void finish_point(const route_eval_data *d, route_point *pt)
+{
+    double cr, qr;
+    ref_totals(d, &cr, &qr);
+    pt->cost_per_1k = pt->cost_sum / (double)d->nq * 1000.0;
+    pt->cost_reduction_pct = 100.0 * (1.0 - pt->cost_sum / cr);
+    pt->quality_drop_pct = 100.0 * (1.0 - pt->quality_mean / qr);
+}
+
+void route_eval_point(const route_eval_data *d, const long *choice, double t,
+                      route_point *pt, double *share)
+{
+    size_t C = d->n_heads + 1, H = d->n_heads;
+    double cs = 0, qs = 0, ns = 0;
+    size_t nref = 0;
+    if (share)
+        memset(share, 0, C * sizeof(double));
+    for (size_t q = 0; q < d->nq; q++) {
+        size_t c = choice[q] == ROUTE_REF ? H : (size_t)choice[q];
+        cs += d->cost[q * C + c];
+        qs += d->qual[q * C + c];
+        ns += c == H ? 1.0 : (double)(c % d->n_max + 1);
+        nref += c == H;
+        if (share)
+            share[c] += 1.0 / (double)d->nq;
+    }
+    pt->t = t;
+    pt->cost_sum = cs;
+    pt->quality_mean = qs / (double)d->nq;
+    pt->ref_share = (double)nref / (double)d->nq;
+    pt->mean_n = ns / (double)d->nq;
+    finish_point(d, pt);
+}
+
+void route_eval_fixed(const route_eval_data *d, long h, route_point *pt)
+{
+    long *ch = malloc((d->nq ? d->nq : 1) * sizeof(long));
+    if (!ch) {
+        memset(pt, 0, sizeof *pt);
+        pt->quality_mean = NAN;
+        return;
+    }
+    for (size_t q = 0; q < d->nq; q++)
+        ch[q] = h;
+    route_eval_point(d, ch, NAN, pt, NULL);
+    free(ch);
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* usable prediction values (sorted); caller frees */
+static double *usable(const route_eval_data *d, const double *pred,
+                      const route_rule *rule, size_t *n)
+{
+    size_t H = d->n_heads, k = 0;
+    double *v = malloc((d->nq * H + 1) * sizeof(double));
+    if (!v)
+        return NULL;
+    for (size_t q = 0; q < d->nq; q++)
+        for (size_t h = 0; h < H; h++) {
+            if (rule->n_use && h % d->n_max + 1 > rule->n_use)
+                continue;
+            double p = pred[q * H + h];
+            if (!isnan(p))
+                v[k++] = p;
+        }
+    *n = k;
+    return v;
+}
+
+size_t route_thresholds_linear(const route_eval_data *d, const double *pred,
+                               const route_rule *rule, size_t K, double *out)
+{
+    size_t n;
+    double *v = usable(d, pred, rule, &n);
+    if (!v || K == 0) {
+        free(v);
+        return 0;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    if (rule->ref_competes) {
+        lo = rule->ref_score < lo ? rule->ref_score : lo;
+        hi = rule->ref_score > hi ? rule->ref_score : hi;
+    }
+    free(v);
+    if (!(lo <= hi))
+        return 0;
+    for (size_t k = 0; k < K; k++)
+        out[k] = K == 1 ? lo : lo + (hi - lo) * (double)k / (double)(K - 1);
+    return K;
+}
+
+size_t route_thresholds_quantile(const route_eval_data *d, const double *pred,
+                                 const route_rule *rule, size_t bins, double *out)
+{
+    size_t n;
+    double *v = usable(d, pred, rule, &n);
+    if (!v || !n || !bins) {
+        free(v);
+        return 0;
+    }
+    qsort(v, n, sizeof *v, dbl_cmp);
+    for (size_t k = 0; k <= bins; k++) {
+        double pos = (double)(n - 1) * (double)k / (double)bins;
+        size_t i = (size_t)floor(pos);
+        double f = pos - (double)i;
+        out[k] = i + 1 < n ? v[i] + f * (v[i + 1] - v[i]) : v[n - 1];
+    }
+    out[bins + 1] = INFINITY;
+    free(v);
+    return bins + 2;
+}
+
+int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule,
+                const double *thr, size_t nt, route_point *points)
+{
+    long *ch = malloc((d->nq ? d->nq : 1) * sizeof(long));
+    if (!ch)
+        return -1;
+    for (size_t i = 0; i < nt; i++) {
+        route_eval_choose(d, pred, rule, thr[i], ch);
+        route_eval_point(d, ch, thr[i], &points[i], NULL);
+    }
+    free(ch);
+    return 0;
+}
+
+void route_random_curve(const route_eval_data *d, long weak, const double *alphas,
+                        size_t na, size_t n_seeds, uint64_t seed, route_point *points)
+{
+    size_t C = d->n_heads + 1, H = d->n_heads, w = weak == ROUTE_REF ? H : (size_t)weak;
+    for (size_t a = 0; a < na; a++) {
+        double cs = 0, qs = 0, nr = 0, ns = 0;
+        for (size_t s = 0; s < n_seeds; s++) {
+            lm_rng r;
+            lm_rng_init(&r, seed, s);
+            for (size_t q = 0; q < d->nq; q++) {
+                size_t c = lm_rng_uniform(&r) < alphas[a] ? H : w;
+                cs += d->cost[q * C + c];
+                qs += d->qual[q * C + c];
+                nr += c == H;
+                ns += c == H ? 1.0 : (double)(c % d->n_max + 1);
+            }
+        }
+        double k = (double)n_seeds;
+        route_point *pt = &points[a];
+        pt->t = alphas[a];
+        pt->cost_sum = cs / k;
+        pt->quality_mean = qs / k / (double)d->nq;
+        pt->ref_share = nr / k / (double)d->nq;
+        pt->mean_n = ns / k / (double)d->nq;
+        finish_point(d, pt);
+    }
+}
+
+/* order of points by ref_share (stable) */
+static size_t *order_by(const route_point *p, size_t n, int by_cost_reduction)
+{
+    size_t *o = malloc((n ? n : 1) * sizeof(size_t));
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        o[i] = i;
+    for (size_t i = 1; i < n; i++) { /* insertion sort: stable, n is small */
+        size_t x = o[i], j = i;
+        double kx = by_cost_reduction ? p[x].cost_reduction_pct : p[x].ref_share;
+        while (j > 0) {
+            double kj = by_cost_reduction ? p[o[j - 1]].cost_reduction_pct : p[o[j - 1]].ref_share;
+            if (kj <= kx)
+                break;
+            o[j] = o[j - 1];
+            j--;
+        }
+        o[j] = x;
+    }
+    return o;
+}
+
+double route_auc(const route_point *p, size_t n)
+{
+    size_t *o = order_by(p, n, 0);
+    if (!o)
+        return NAN;
+    double a = 0;
+    for (size_t i = 1; i < n; i++)
+        a += 0.5 * (p[o[i]].quality_mean + p[o[i - 1]].quality_mean) *
+             (p[o[i]].ref_share - p[o[i - 1]].ref_share);
+    free(o);
+    return a;
+}
+
+double route_apgr(const route_point *p, size_t n, double q_weak, double q_strong)
+{
+    if (n < 2)
+        return NAN;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = p[i].ref_share < lo ? p[i].ref_share : lo;
+        hi = p[i].ref_share > hi ? p[i].ref_share : hi;
+    }
+    double span = hi - lo;
+    double den = (q_strong - q_weak) * span;
+    if (den == 0)
+        return NAN;
+    return (route_auc(p, n) - q_weak * span) / den;
+}
+
+/* np.interp(x, xp, fp) with clamping; first bracketing segment inside */
+static double interp(double x, const double *xp, const double *fp, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    if (x <= xp[0])
+        return fp[0];
+    if (x >= xp[n - 1])
+        return fp[n - 1];
+    for (size_t i = 0; i + 1 < n; i++) {
+        double a = xp[i], b = xp[i + 1];
+        if ((a <= x && x <= b) || (b <= x && x <= a)) {
+            if (a == b)
+                return fp[i];
+            return fp[i] + (fp[i + 1] - fp[i]) * (x - a) / (b - a);
+        }
+    }
+    return fp[n - 1];
+}
+
+double route_cpt(const route_point *p, size_t n, double q_weak, double q_strong, double frac)
+{
+    size_t *o = order_by(p, n, 0);
+    double *xp = malloc((n ? n : 1) * sizeof(double)), *fp = malloc((n ? n : 1) * sizeof(double));
+    double r = NAN;
+    if (o && xp && fp) {
+        for (size_t i = 0; i < n; i++) {
+            xp[i] = p[o[i]].quality_mean;
+            fp[i] = 100.0 * p[o[i]].ref_share;
+        }
+        r = interp(q_weak + frac * (q_strong - q_weak), xp, fp, n);
+    }
+    free(o);
+    free(xp);
+    free(fp);
+    return r;
+}
+
+double route_drop_at(const route_point *p, size_t n, double x)
+{
+    size_t *o = order_by(p, n, 1);
+    if (!o)
+        return NAN;
+    double r = NAN;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const route_point *a = &p[o[i]], *b = &p[o[i + 1]];
+        if (a->cost_reduction_pct <= x && x <= b->cost_reduction_pct) {
+            double span = b->cost_reduction_pct - a->cost_reduction_pct;
+            r = span == 0 ? a->quality_drop_pct
+                          : a->quality_drop_pct + (b->quality_drop_pct - a->quality_drop_pct) *
+                                                      (x - a->cost_reduction_pct) / span;
+            break;
+        }
+    }
+    if (n == 1 && p[0].cost_reduction_pct == x)
+        r = p[0].quality_drop_pct;
+    free(o);
+    return r;
+}
+
+void route_summarize(const route_eval_data *d, const route_point *p, size_t n,
+                     long weak, route_summary *s)
+{
+    static const double at[4] = {10, 20, 40, 60};
+    route_point w, rf;
+    route_eval_fixed(d, weak, &w);
+    route_eval_fixed(d, ROUTE_REF, &rf);
+    s->q_ref = rf.quality_mean;
+    s->c_ref = rf.cost_sum;
+    s->q_weak = w.quality_mean;
+    for (int i = 0; i < 4; i++)
+        s->drop_at[i] = route_drop_at(p, n, at[i]);
+    s->auc = route_auc(p, n);
+    s->apgr = route_apgr(p, n, s->q_weak, s->q_ref);
+    s->cpt50 = route_cpt(p, n, s->q_weak, s->q_ref, 0.5);
+    s->cpt80 = route_cpt(p, n, s->q_weak, s->q_ref, 0.8);
+}
+
+int route_apgr_bootstrap(const route_eval_data *d, const double *pred,
+                         const route_rule *rule, long weak, size_t bins,
+                         size_t n_boot, uint64_t seed,
+                         double *lo, double *hi, double *mean)
+{
+    size_t C = d->n_heads + 1, H = d->n_heads, nq = d->nq;
+    double *ap = malloc((n_boot ? n_boot : 1) * sizeof(double));
+    if (!ap || !n_boot || !nq) {
+        free(ap);
+        return -1;
+    }
+    int fail = 0;
+#pragma omp parallel
+    {
+        route_eval_data e;
+        double *pr = malloc(nq * (H ? H : 1) * sizeof(double));
+        size_t nt_cap = (bins ? bins + 2 : 21);
+        double *thr = malloc(nt_cap * sizeof(double));
+        route_point *pts = malloc(nt_cap * sizeof(route_point));
+        int ok = !route_eval_alloc(&e, nq, H, d->n_max) && pr && thr && pts;
+        if (!ok) {
+#pragma omp atomic write
+            fail = 1;
+        }
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < n_boot; b++) {
+            if (!ok) {
+                ap[b] = NAN;
+                continue;
+            }
+            lm_rng r;
+            lm_rng_init(&r, seed, b);
+            for (size_t q = 0; q < nq; q++) {
+                size_t src = (size_t)lm_rng_below(&r, nq);
+                memcpy(e.cost + q * C, d->cost + src * C, C * sizeof(double));
+                memcpy(e.qual + q * C, d->qual + src * C, C * sizeof(double));
+                memcpy(e.dcost + q * C, d->dcost + src * C, C * sizeof(double));
+                memcpy(pr + q * H, pred + src * H, H * sizeof(double));
+            }
+            size_t nt = bins ? route_thresholds_quantile(&e, pr, rule, bins, thr)
+                             : route_thresholds_linear(&e, pr, rule, 21, thr);
+            route_summary s;
+            if (route_sweep(&e, pr, rule, thr, nt, pts)) {
+                ap[b] = NAN;
+                continue;
+            }
+            route_summarize(&e, pts, nt, weak, &s);
+            ap[b] = s.apgr;
+        }
+        route_eval_free(&e);
+        free(pr);
+        free(thr);
+        free(pts);
+    }
+    if (fail) {
+        free(ap);
+        return -1;
+    }
+    double sum = 0;
+    size_t k = 0;
+    for (size_t b = 0; b < n_boot; b++)
+        if (!isnan(ap[b]))
+            ap[k++] = ap[b], sum += ap[b];
+    if (!k) {
+        free(ap);
+        return -1;
+    }
+    qsort(ap, k, sizeof *ap, dbl_cmp);
+    double pl = 0.025 * (double)(k - 1), ph = 0.975 * (double)(k - 1);
+    size_t il = (size_t)floor(pl), ih = (size_t)floor(ph);
+    *lo = ap[il] + (il + 1 < k ? (pl - (double)il) * (ap[il + 1] - ap[il]) : 0);
+    *hi = ap[ih] + (ih + 1 < k ? (ph - (double)ih) * (ap[ih + 1] - ap[ih]) : 0);
+    *mean = sum / (double)k;
+    free(ap);
+    return 0;
+}

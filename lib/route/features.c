@@ -1,0 +1,251 @@
+/* features.c - hashed word and character n-grams (see features.h). */
+#include "route/features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void route_feat_cfg_default(route_feat_cfg *c)
+{
+    c->hash_dim = 1u << 15;
+    c->word_ngram = 2;
+    c->char_min = 3;
+    c->char_max = 4;
+    c->emb_dim = 0;
+}
+
+size_t route_feat_dim(const route_feat_cfg *c)
+{
+    return (size_t)c->hash_dim + c->emb_dim;
+}
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int is_word(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch >= 0x80;
+}
+
+typedef struct {
+    uint32_t i;
+    float v;
+} ent;
+
+static int ent_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const ent *)a)->i, y = ((const ent *)b)->i;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    ent *e;
+    size_t n, cap;
+} ent_buf;
+
+static int push(ent_buf *b, uint64_t h, uint32_t dim)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        ent *e = realloc(b->e, cap * sizeof *e);
+        if (!e)
+            return -1;
+        b->e = e;
+        b->cap = cap;
+    }
+    h = mix(h);
+    b->e[b->n].i = (uint32_t)((h >> 1) % dim);
+    b->e[b->n].v = (h & 1) ? 1.0f : -1.0f;
+    b->n++;
+    return 0;
+}
+
+int route_featurize(const route_feat_cfg *c, const char *prompt,
+                    const double *emb, size_t emb_len,
+                    uint32_t **idx, float **val, size_t *nnz)
+{
+    *idx = NULL;
+    *val = NULL;
+    *nnz = 0;
+    if (emb_len != c->emb_dim)
+        return -1;
+    ent_buf b = {0};
+    char *low = NULL;
+    size_t len = 0;
+    if (prompt && c->hash_dim) {
+        /* lower-case and collapse whitespace, with a space at both ends */
+        size_t pl = strlen(prompt);
+        low = malloc(pl + 3);
+        if (!low)
+            return -1;
+        low[len++] = ' ';
+        for (size_t i = 0; i < pl; i++) {
+            unsigned char ch = (unsigned char)prompt[i];
+            if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
+                if (low[len - 1] != ' ')
+                    low[len++] = ' ';
+            } else {
+                low[len++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+            }
+        }
+        if (low[len - 1] != ' ')
+            low[len++] = ' ';
+        low[len] = 0;
+
+        /* words: start/end offsets */
+        size_t nw = 0, wcap = 64;
+        size_t *ws = malloc(wcap * 2 * sizeof(size_t));
+        if (!ws)
+            goto oom;
+        for (size_t i = 0; i < len;) {
+            if (!is_word((unsigned char)low[i])) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < len && is_word((unsigned char)low[j]))
+                j++;
+            if (nw == wcap) {
+                wcap *= 2;
+                size_t *t = realloc(ws, wcap * 2 * sizeof(size_t));
+                if (!t) {
+                    free(ws);
+                    goto oom;
+                }
+                ws = t;
+            }
+            ws[2 * nw] = i;
+            ws[2 * nw + 1] = j;
+            nw++;
+            i = j;
+        }
+        for (uint32_t g = 1; g <= c->word_ngram; g++)
+            for (size_t w = 0; w + g <= nw; w++) {
+                uint64_t h = 0xcbf29ce484222325ULL ^ (0x57ULL * g);
+                for (size_t k = 0; k < g; k++) {
+                    h = fnv1a(h, (const unsigned char *)low + ws[2 * (w + k)],
+                              ws[2 * (w + k) + 1] - ws[2 * (w + k)]);
+                    h = fnv1a(h, (const unsigned char *)"\x1f", 1);
+                }
+                if (push(&b, h, c->hash_dim)) {
+                    free(ws);
+                    goto oom;
+                }
+            }
+        free(ws);
+        if (c->char_min)
+            for (uint32_t g = c->char_min; g <= c->char_max; g++)
+                for (size_t i = 0; i + g <= len; i++) {
+                    uint64_t h = 0x84222325cbf29ce4ULL ^ (0x43ULL * g);
+                    h = fnv1a(h, (const unsigned char *)low + i, g);
+                    if (push(&b, h, c->hash_dim))
+                        goto oom;
+                }
+    }
+    free(low);
+    low = NULL;
+
+    /* merge duplicates: sum signs, then log1p(|count|) with sign */
+    if (b.n)
+        qsort(b.e, b.n, sizeof *b.e, ent_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < b.n;) {
+        size_t j = i;
+        float s = 0;
+        while (j < b.n && b.e[j].i == b.e[i].i)
+            s += b.e[j++].v;
+        if (s != 0) {
+            b.e[u].i = b.e[i].i;
+            b.e[u].v = (s > 0 ? 1.0f : -1.0f) * (float)log1p(fabs((double)s));
+            u++;
+        }
+        i = j;
+    }
+    double norm = 0;
+    for (size_t i = 0; i < u; i++)
+        norm += (double)b.e[i].v * b.e[i].v;
+    norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+    size_t total = u + c->emb_dim;
+    *idx = malloc((total ? total : 1) * sizeof(uint32_t));
+    *val = malloc((total ? total : 1) * sizeof(float));
+    if (!*idx || !*val) {
+        free(*idx);
+        free(*val);
+        *idx = NULL;
+        *val = NULL;
+        goto oom;
+    }
+    for (size_t i = 0; i < u; i++) {
+        (*idx)[i] = b.e[i].i;
+        (*val)[i] = (float)(b.e[i].v * norm);
+    }
+    for (size_t i = 0; i < c->emb_dim; i++) {
+        (*idx)[u + i] = c->hash_dim + (uint32_t)i;
+        (*val)[u + i] = (float)emb[i];
+    }
+    *nnz = total;
+    free(b.e);
+    return 0;
+oom:
+    free(low);
+    free(b.e);
+    return -1;
+}
+
+int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz)
+{
+    if (!X->rowptr) {
+        X->rowptr = calloc(1, sizeof(size_t));
+        if (!X->rowptr)
+            return -1;
+    }
+    size_t used = X->rowptr[X->rows];
+    size_t *rp = realloc(X->rowptr, (X->rows + 2) * sizeof(size_t));
+    if (!rp)
+        return -1;
+    X->rowptr = rp;
+    /* grow idx/val geometrically: capacity is the next power of two */
+    size_t need = used + nnz, cap = 1;
+    while (cap < need)
+        cap <<= 1;
+    size_t oldcap = 1;
+    while (oldcap < used)
+        oldcap <<= 1;
+    if (!X->idx || cap != oldcap) {
+        uint32_t *ni = realloc(X->idx, cap * sizeof(uint32_t));
+        if (!ni)
+            return -1;
+        X->idx = ni;
+        float *nv = realloc(X->val, cap * sizeof(float));
+        if (!nv)
+            return -1;
+        X->val = nv;
+    }
+    memcpy(X->idx + used, idx, nnz * sizeof(uint32_t));
+    memcpy(X->val + used, val, nnz * sizeof(float));
+    X->rows++;
+    X->rowptr[X->rows] = need;
+    return 0;
+}
+
+void route_csr_free(route_csr *X)
+{
+    free(X->rowptr);
+    free(X->idx);
+    free(X->val);
+    memset(X, 0, sizeof *X);
+}
