@@ -1,0 +1,26 @@
+#!/usr/bin/env bats
+# install.bats - make install / make uninstall put every file in its place.
+
+load helpers
+
+@test "make install DESTDIR=... installs binaries, man pages and completions; uninstall removes them" {
+    dest="$(mktemp -d)"
+    run make -s -C "$TOP" install DESTDIR="$dest" PREFIX=/usr BUILD="$BUILD"
+    assert_success
+    n=0
+    for c in $(lmkit_commands); do
+        n=$((n+1))
+        [ -x "$dest/usr/bin/$c" ] || fail "$c: binary"
+        [ -f "$dest/usr/share/man/man1/$c.1" ] || fail "$c: man page"
+        [ -f "$dest/usr/share/bash-completion/completions/$c" ] || fail "$c: bash completion"
+        [ -f "$dest/usr/share/zsh/site-functions/_$c" ] || fail "$c: zsh completion"
+        [ -f "$dest/usr/share/fish/vendor_completions.d/$c.fish" ] || fail "$c: fish completion"
+        "$dest/usr/bin/$c" --version | grep -q "^$c (lmkit) " || fail "$c: installed binary does not run"
+    done
+    [ "$n" -gt 0 ]
+    run make -s -C "$TOP" uninstall DESTDIR="$dest" PREFIX=/usr BUILD="$BUILD"
+    assert_success
+    left=$(find "$dest" -type f | wc -l)
+    [ "$left" -eq 0 ] || fail "uninstall left $left files: $(find "$dest" -type f)"
+    rm -rf "$dest"
+}
