@@ -146,6 +146,18 @@ size_t lm_fmt_double(char *out, double v)
         out[n++] = *p;
     }
     out[n] = '\0';
+    /* %g switches to an exponent as soon as the precision is below the
+     * number of integer digits ("1.2e2" for 120); an integral value may be
+     * shorter written out in full. */
+    const char *e = strchr(out, 'e');
+    if (e && e[1] != '-' && fabs(v) < 1e21) {
+        char plain[40];
+        int k = snprintf(plain, sizeof plain, "%.0f", v);
+        if (k > 0 && (size_t)k <= n && strtod(plain, NULL) == v) {
+            memcpy(out, plain, (size_t)k + 1);
+            n = (size_t)k;
+        }
+    }
     return n;
 }
 

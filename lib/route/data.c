@@ -343,8 +343,8 @@ static int get_tokens(const json_t *v, const char *field, double *out,
     return 0;
 }
 
-int route_record_parse(route_record *r, const json_t *j,
-                       const route_models *m, char *err, size_t errlen)
+static int record_parse(route_record *r, const json_t *j, const route_models *m,
+                        int need_responses, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     char field[256];
@@ -435,6 +435,8 @@ int route_record_parse(route_record *r, const json_t *j,
     r->synthetic = json_is_true(json_object_get(j, "synthetic"));
 
     const json_t *resp = json_object_get(j, "responses");
+    if (!resp && !need_responses)
+        return 0;
     if (!json_is_object(resp)) {
         seterr(err, errlen, "responses: missing or not an object of model -> samples");
         goto fail;
@@ -516,6 +518,18 @@ int route_record_parse(route_record *r, const json_t *j,
 fail:
     route_record_free(r, m);
     return -1;
+}
+
+int route_record_parse(route_record *r, const json_t *j,
+                       const route_models *m, char *err, size_t errlen)
+{
+    return record_parse(r, j, m, 1, err, errlen);
+}
+
+int route_query_parse(route_record *r, const json_t *j,
+                      const route_models *m, char *err, size_t errlen)
+{
+    return record_parse(r, j, m, 0, err, errlen);
 }
 
 void route_models_fit_avg_out(route_models *m, const route_record *recs,

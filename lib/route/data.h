@@ -75,6 +75,10 @@ size_t route_models_small(const route_models *m, size_t s);
  * Returns 0, or -1 (the record is left empty and needs no free). */
 int route_record_parse(route_record *r, const json_t *j,
                        const route_models *m, char *err, size_t errlen);
+/* The same for a query about to be routed: "responses" may be absent (then
+ * every n_samples is 0); when present it is checked as above. */
+int route_query_parse(route_record *r, const json_t *j,
+                      const route_models *m, char *err, size_t errlen);
 void route_record_free(route_record *r, const route_models *m);
 
 /* Per-model mean output tokens over all samples of all records; models with

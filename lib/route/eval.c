@@ -132,6 +132,29 @@ void route_eval_fixed(const route_eval_data *d, long h, route_point *pt)
     free(ch);
 }
 
+size_t route_eval_best_n(const route_eval_data *d, size_t s)
+{
+    size_t C = d->n_heads + 1, best = 0;
+    double bq = -INFINITY;
+    for (size_t n = 1; n <= d->n_max; n++) {
+        size_t h = s * d->n_max + n - 1;
+        if (h >= d->n_heads || !d->nq)
+            break;
+        double qs = 0;
+        int usable = 1;
+        for (size_t q = 0; q < d->nq && usable; q++) {
+            if (isnan(d->cost[q * C + h]) || isnan(d->qual[q * C + h]))
+                usable = 0;
+            qs += d->qual[q * C + h];
+        }
+        if (usable && qs / (double)d->nq > bq) {
+            bq = qs / (double)d->nq;
+            best = n;
+        }
+    }
+    return best;
+}
+
 static int dbl_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

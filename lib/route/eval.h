@@ -75,6 +75,13 @@ void route_eval_point(const route_eval_data *d, const long *choice, double t,
 /* A point where every query takes head h (ROUTE_REF for the reference). */
 void route_eval_fixed(const route_eval_data *d, long h, route_point *pt);
 
+/* "Best n" of small model s (0-based among small models): the n in
+ * 1..n_max whose always-(s, n) point has the highest mean quality on d (the
+ * smallest such n on ties; n whose cost is unknown for some query are
+ * skipped).  Returns the n, or 0 when none is usable.  Choose it on training
+ * data and evaluate it on test data to avoid an optimistic anchor. */
+size_t route_eval_best_n(const route_eval_data *d, size_t s);
+
 /* Threshold grids: K evenly spaced from min to max over the usable
  * predictions (and the reference score when it competes), as the reference
  * notebook does (K = 21); or RouteLLM's pd.qcut edges (bins + 1 quantiles,

@@ -22,7 +22,14 @@ int main(void)
     is_str(fmt(-2.5), "-2.5", "-2.5");
     is_str(fmt(1e-5), "1e-5", "1e-5 without exponent padding");
     is_str(fmt(1e300), "1e300", "1e300");
-    is_str(fmt(123456789012345680.0), "1.2345678901234568e17", "large");
+    is_str(fmt(123456789012345680.0), "123456789012345680", "large integral value written out");
+    is_str(fmt(120), "120", "120, not 1.2e2");
+    is_str(fmt(300), "300", "300, not 3e2");
+    is_str(fmt(1e5), "1e5", "1e5 is shorter than 100000");
+    is_str(fmt(1500000), "1.5e6", "1.5e6 is shorter than 1500000");
+    is_str(fmt(100), "100", "a tie between 100 and 1e2 goes to the plain form");
+    is_str(fmt(1e21), "1e21", "1e21");
+    is_str(fmt(-4200), "-4200", "-4200");
     is_str(fmt(DBL_MIN), "2.2250738585072014e-308", "DBL_MIN");
     is_str(fmt(5e-324), "5e-324", "smallest subnormal");
     is_str(fmt(0.30000000000000004), "0.30000000000000004", "0.1+0.2");

@@ -170,6 +170,25 @@ int main(void)
     route_labels_free(&l);
     json_decref(row);
 
+    /* a query about to be routed needs no responses; given ones are checked */
+    {
+        route_record q;
+        json_t *j = json_loads("{\"id\":\"q\",\"prompt\":\"hi\",\"prompt_tokens\":7}", 0, NULL);
+        ok(route_query_parse(&q, j, &M, err, sizeof err) == 0, "query without responses: %s", err);
+        is_near(q.prompt_tokens[0], 7, 0, "query prompt tokens");
+        ok(q.n_samples[M.ref] == 0, "query has no samples");
+        route_record_free(&q, &M);
+        json_decref(j);
+        j = json_loads("{\"id\":\"q\",\"prompt_tokens\":7,\"responses\":{\"nosuch\":[]}}", 0, NULL);
+        ok(route_query_parse(&q, j, &M, err, sizeof err) == -1 && strstr(err, "not in the prices file"),
+           "query responses are still checked: %s", err);
+        json_decref(j);
+        j = json_loads("{\"id\":\"q\",\"prompt_tokens\":7}", 0, NULL);
+        ok(route_record_parse(&q, j, &M, err, sizeof err) == -1 && strstr(err, "responses"),
+           "a training record needs responses: %s", err);
+        json_decref(j);
+    }
+
     route_models_free(&M);
     return tap_done();
 }

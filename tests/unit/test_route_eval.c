@@ -72,5 +72,24 @@ int main(void)
     route_apgr_bootstrap(&d, pred, &rule, 0, 4, 200, 3, &lo2, &hi2, &mean2);
     ok(lo == lo2 && hi == hi2 && mean == mean2, "bootstrap is deterministic");
     route_eval_free(&d);
+
+    /* best n of one small model with n_max 3: qualities per query and n
+     * (.1 .5 .5), (.3 .2 .6) -> means .2 .35 .55 -> n = 3; on a tie the
+     * smaller n wins; an n with an unknown cost is skipped */
+    route_eval_data e;
+    route_eval_alloc(&e, 2, 3, 3);
+    double eq[2][4] = {{0.1, 0.5, 0.5, 1}, {0.3, 0.2, 0.6, 1}};
+    for (size_t q = 0; q < 2; q++)
+        for (size_t c = 0; c < 4; c++) {
+            e.qual[q * 4 + c] = eq[q][c];
+            e.cost[q * 4 + c] = e.dcost[q * 4 + c] = 1;
+        }
+    is_int(route_eval_best_n(&e, 0), 3, "best n by mean quality (hand)");
+    e.qual[1 * 4 + 1] = 0.6;
+    e.qual[1 * 4 + 2] = 0.2;
+    is_int(route_eval_best_n(&e, 0), 2, "best n: the smaller n wins a tie");
+    e.cost[0 * 4 + 1] = NAN;
+    is_int(route_eval_best_n(&e, 0), 3, "best n skips an n with an unknown cost");
+    route_eval_free(&e);
     return tap_done();
 }

@@ -1,0 +1,1668 @@
+/* route.c - cost-aware LLM routing with best-of-n sampling: the BEST-Route
+ * decision rule (Ding et al., "BEST-Route: Adaptive LLM Routing with
+ * Test-Time Optimal Compute", ICML 2025, Algorithm 1), its training labels as
+ * the public reference code builds them, a small multi-head router of our own
+ * (hashed n-grams, linear or MLP; not the paper's DeBERTa router), proxy
+ * best-of-n selection, a seeded synthetic generator and an honest offline
+ * evaluation with RouteLLM's metrics (spec route.md).
+ *
+ * Argument parsing, dispatch of the subcommands and the record loops only:
+ * every algorithm is in lib/route/ (data, import, labels, features, router,
+ * decide, eval, synth).  One executable, subcommands import, labels, train,
+ * apply, select, eval and synth; the subcommand is required.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/diag.h"
+#include "core/fs.h"
+#include "core/jsonl.h"
+#include "core/rng.h"
+#include "core/svg.h"
+#include "route/data.h"
+#include "route/decide.h"
+#include "route/eval.h"
+#include "route/features.h"
+#include "route/import.h"
+#include "route/labels.h"
+#include "route/router.h"
+#include "route/synth.h"
+
+enum {
+    OPT_PRICES = 256, OPT_REFERENCE, OPT_NMAX, OPT_DRAWS, OPT_MATCH_T, OPT_BUG_COMPAT,
+    OPT_MODEL, OPT_HASH_DIM, OPT_HIDDEN, OPT_L2, OPT_LR, OPT_EPOCHS, OPT_PATIENCE, OPT_VAL_FRAC,
+    OPT_BATCH, OPT_NO_FEATURES, OPT_OUT, OPT_ROUTER, OPT_THRESHOLD, OPT_COST, OPT_TEST, OPT_TEST_FRAC,
+    OPT_BOOTSTRAP, OPT_SVG, OPT_THRESHOLDS, OPT_PREDICTOR, OPT_RANDOM_SEEDS, OPT_QUERIES, OPT_SAMPLES,
+    OPT_TAU, OPT_NO_PROXY, OPT_PRICES_OUT, OPT_OUT_TOKENS, OPT_EXCLUDE, OPT_FROM, OPT_FIRST,
+};
+
+#define O_PRICES {"prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES}
+#define O_REFERENCE                                                                                  \
+    {"reference", 'r', "MODEL", "the reference model (default: the prices entry marked reference)", \
+     NULL, OPT_REFERENCE}
+#define O_NMAX {"n-max", 0, "N", "largest best-of-n per small model (default 5)", NULL, OPT_NMAX}
+#define O_LABELS                                                                                   \
+    {"draws", 0, "B", "index sets drawn per (model, n) for a soft label (default 10)", NULL,       \
+     OPT_DRAWS},                                                                                   \
+    {"match-t", 0, "T", "relaxation: a small winner matches if score >= reference - T (default 0)", \
+     NULL, OPT_MATCH_T},                                                                           \
+    {"bug-compat", 0, NULL, "take the winner by value among all samples, as the reference code",   \
+     NULL, OPT_BUG_COMPAT}
+#define O_TRAIN                                                                                    \
+    {"model", 'm', "ARCH", "router architecture: linear (default) or mlp", "choice:linear mlp",    \
+     OPT_MODEL},                                                                                   \
+    {"hash-dim", 0, "D", "hashed n-gram buckets (default 32768; 0: no text features)", NULL,       \
+     OPT_HASH_DIM},                                                                                \
+    {"no-features", 0, NULL, "ignore the records' \"features\" embeddings", NULL, OPT_NO_FEATURES}, \
+    {"hidden", 0, "J", "hidden units of the mlp (default 64)", NULL, OPT_HIDDEN},                  \
+    {"l2", 0, "L", "L2 penalty on the weights (default 1e-5)", NULL, OPT_L2},                      \
+    {"lr", 0, "R", "Adam step size (default 0.05)", NULL, OPT_LR},                                 \
+    {"epochs", 0, "N", "at most N epochs (default 30)", NULL, OPT_EPOCHS},                         \
+    {"patience", 0, "N", "stop after N epochs without validation gain (default 3)", NULL,          \
+     OPT_PATIENCE},                                                                                \
+    {"val-frac", 0, "F", "validation share for early stopping (default 0.1; 0: none)", NULL,       \
+     OPT_VAL_FRAC},                                                                                \
+    {"batch", 0, "N", "mini-batch size (default 1024)", NULL, OPT_BATCH}
+#define O_COST                                                                                     \
+    {"cost", 0, "MODE", "rank candidates by estimated (default) or realised cost",                 \
+     "choice:estimated realised", OPT_COST}
+
+static const lm_opt import_opts[] = {
+    {"out-tokens", 0, "N", "routellm: output tokens per answer without a response text (default 1)",
+     NULL, OPT_OUT_TOKENS},
+    {"exclude", 0, "FILE", "routellm: drop prompts listed in FILE (contaminated_prompts.jsonl)", "file",
+     OPT_EXCLUDE},
+    {0},
+};
+static const lm_opt labels_opts[] = {O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, {0}};
+static const lm_opt train_opts[] = {
+    O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, O_TRAIN,
+    {"out", 'o', "FILE", "write the trained router to FILE (required)", "file", OPT_OUT},
+    {0},
+};
+static const lm_opt apply_opts[] = {
+    O_PRICES, O_REFERENCE, O_NMAX,
+    {"router", 0, "FILE", "a router written by route train (default: the records' match_prob)", "file",
+     OPT_ROUTER},
+    {"threshold", 't', "T", "keep (model, n) with match probability >= T (default 0.5)", NULL,
+     OPT_THRESHOLD},
+    O_COST,
+    {0},
+};
+static const lm_opt select_opts[] = {
+    {"from", 0, "MODEL", "select among MODEL's samples (default: the record's route.model)", NULL,
+     OPT_FROM},
+    {"first", 0, "N", "among the first N samples (default: route.n, else all)", NULL, OPT_FIRST},
+    {0},
+};
+static const lm_opt eval_opts[] = {
+    O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, O_TRAIN, O_COST,
+    {"predictor", 0, "KIND", "train (default: a router on the training split) or byo (match_prob)",
+     "choice:train byo", OPT_PREDICTOR},
+    {"router", 0, "FILE", "use a router written by route train instead of training one", "file",
+     OPT_ROUTER},
+    {"test", 0, "FILE", "evaluate on the records of FILE (default: a seeded split)", "file", OPT_TEST},
+    {"test-frac", 0, "F", "share of the records held out for evaluation (default 0.2)", NULL,
+     OPT_TEST_FRAC},
+    {"thresholds", 0, "K", "threshold grid: K quantile bins of the predictions (default 20)", NULL,
+     OPT_THRESHOLDS},
+    {"bootstrap", 0, "N", "resamples for the APGR confidence interval (default 200; 0: none)", NULL,
+     OPT_BOOTSTRAP},
+    {"random-seeds", 0, "N", "seeds averaged by the random-mixing baseline (default 10)", NULL,
+     OPT_RANDOM_SEEDS},
+    {"svg", 0, "FILE", "draw the cost-quality curves as SVG", "file", OPT_SVG},
+    {0},
+};
+static const lm_opt synth_opts[] = {
+    {"queries", 'n', "N", "number of queries (default 1000)", NULL, OPT_QUERIES},
+    {"samples", 0, "S", "samples per model and query (default 20)", NULL, OPT_SAMPLES},
+    {"tau", 0, "S", "noise of the proxy reward (default 0.02)", NULL, OPT_TAU},
+    {"no-proxy", 0, NULL, "leave out proxy scores", NULL, OPT_NO_PROXY},
+    {"prices-out", 0, "FILE", "write the generator's prices file to FILE", "file", OPT_PRICES_OUT},
+    {0},
+};
+
+static const lm_cmd cmd_import = {
+    "route import", "routellm|best-route [OPTION]... FILE...",
+    "Convert public routing data (RouteLLM CSVs, best-route-llm JSONL stages) to route records.",
+    "routellm: CSVs with a prompt column and True/False per model; token counts are estimated\n"
+    "as characters/4 and the records say \"approx_tokens\": true.  best-route: one stage record per\n"
+    "line (armoRM_scores, ourRM_scores, token_num_prompt, token_num_responses per model).",
+    NULL, import_opts, LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_labels = {
+    "route labels", "[OPTION]... [FILE]...",
+    "Add BEST-Route soft match labels (seeded bootstrap of best-of-n) to each record.",
+    "For every small model and n = 1..n-max, draws B index sets of n samples with replacement,\n"
+    "keeps the best by proxy (by true score when there is no proxy: \"selector\": \"oracle\") and\n"
+    "writes labels {\"MODEL:N\": P} with P the share of pairs where the winner matches a\n"
+    "reference draw.",
+    NULL, labels_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_train = {
+    "route train", "--out FILE [OPTION]... [FILE]...",
+    "Train a multi-head router (hashed n-grams, linear or MLP) on labelled records.",
+    "Builds the labels as route labels does, learns one head per (small model, n) with soft-label\n"
+    "cross-entropy and early stopping, writes the router atomically and prints a summary record.",
+    NULL, train_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_apply = {
+    "route apply", "[OPTION]... [FILE]...",
+    "Route each query: the cheapest (model, n) with match probability >= T, else the reference.",
+    "Adds \"route\": {\"model\",\"n\",\"p_match\",\"est_cost\",\"cost_mode\"}.  Match probabilities come\n"
+    "from --router or from the record's \"match_prob\": {\"MODEL:N\": P}.",
+    NULL, apply_opts, LM_OPT_THREADS | LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_select = {
+    "route select", "[OPTION]... [FILE]...",
+    "Best-of-n: keep the sample with the highest proxy score (first one on ties).",
+    "Adds \"selected\": {\"model\",\"n\",\"index\",\"score\",\"proxy\",\"output_tokens\",\"selector\"}.",
+    NULL, select_opts, LM_OPT_THREADS | LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_eval = {
+    "route eval", "[OPTION]... [FILE]...",
+    "Offline evaluation: cost-quality curves, baselines and RouteLLM metrics on a held-out split.",
+    "Prints {\"type\":\"point\"} records for BEST-Route, the single-response router (n = 1), the\n"
+    "oracle, random mixing and the fixed anchors, then {\"type\":\"summary\"} records.",
+    NULL, eval_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+static const lm_cmd cmd_synth = {
+    "route synth", "[OPTION]...",
+    "Write seeded synthetic best-of-n records with known ground truth (\"synthetic\": true).",
+    NULL, NULL, synth_opts, LM_OPT_THREADS | LM_OPT_SEED, NULL, NULL};
+
+static const lm_cmd *const subs[] = {&cmd_import, &cmd_labels, &cmd_train, &cmd_apply,
+                                     &cmd_select, &cmd_eval, &cmd_synth, NULL};
+static const lm_cmd cmd = {
+    "route", "COMMAND [OPTION]... [FILE]...",
+    "Cost-aware LLM routing with best-of-n sampling (BEST-Route) and its offline evaluation.",
+    "A command is required; 'route COMMAND --help' lists its options.",
+    "Example:\n  route synth -n 500 --prices-out p.json | route eval --prices p.json",
+    NULL, 0, NULL, subs};
+
+/* ---- state ---- */
+
+typedef struct {
+    route_record r;
+    uint64_t index;   /* rng stream of the labels */
+    double *pred;     /* byo match_prob row, or NULL */
+} item;
+
+typedef struct {
+    item *v;
+    size_t n, cap;
+} coll;
+
+enum { PRED_TRAIN, PRED_BYO };
+
+typedef struct {
+    const lm_cmd *cur;
+    lm_common com;
+    const char *prices_path, *reference;
+    route_models M;
+    route_label_opts lo;
+    int nmax_set;
+    route_train_opts to;
+    route_feat_cfg fc;
+    int no_features;
+    const char *out_path, *router_path, *svg_path, *test_path, *prices_out, *exclude_path, *from;
+    double threshold;
+    int cost_mode;
+    double test_frac;
+    size_t bootstrap, bins, rand_seeds, first;
+    int predictor;
+    size_t queries;
+    route_synth_opts so;
+    double out_tokens;
+    /* apply */
+    int have_router;
+    route_router R;
+    size_t *rmap;      /* router head -> head in prices order */
+    /* collection */
+    coll *into;
+    int want_pred;
+} ctx_t;
+
+static int on_opt(void *vc, int id, const char *arg)
+{
+    ctx_t *c = vc;
+    const lm_cmd *k = c->cur;
+    static const char *const archs[] = {"linear", "mlp", NULL};
+    static const char *const costs[] = {"estimated", "realised", NULL};
+    static const char *const preds[] = {"train", "byo", NULL};
+    switch (id) {
+    case OPT_PRICES: c->prices_path = arg; break;
+    case OPT_REFERENCE:
+        if (!*arg)
+            lm_usage_error(k, "invalid --reference '': a model name is expected");
+        c->reference = arg;
+        break;
+    case OPT_NMAX: c->lo.n_max = (size_t)lm_opt_int(k, "n-max", arg, 1, 64); c->nmax_set = 1; break;
+    case OPT_DRAWS: c->lo.n_boot = (size_t)lm_opt_int(k, "draws", arg, 1, 100000); break;
+    case OPT_MATCH_T: c->lo.match_t = lm_opt_double(k, "match-t", arg, 0, 0, HUGE_VAL, 0); break;
+    case OPT_BUG_COMPAT: c->lo.bug_compat = 1; break;
+    case OPT_MODEL: c->to.arch = lm_opt_choice(k, "model", arg, archs) ? ROUTE_MLP : ROUTE_LINEAR; break;
+    case OPT_HASH_DIM: c->fc.hash_dim = (uint32_t)lm_opt_int(k, "hash-dim", arg, 0, 1 << 24); break;
+    case OPT_NO_FEATURES: c->no_features = 1; break;
+    case OPT_HIDDEN: c->to.hidden = (size_t)lm_opt_int(k, "hidden", arg, 1, 4096); break;
+    case OPT_L2: c->to.l2 = lm_opt_double(k, "l2", arg, 0, 0, HUGE_VAL, 0); break;
+    case OPT_LR: c->to.lr = lm_opt_double(k, "lr", arg, 0, 1, 10, 0); break;
+    case OPT_EPOCHS: c->to.max_epochs = (size_t)lm_opt_int(k, "epochs", arg, 1, 10000); break;
+    case OPT_PATIENCE: c->to.patience = (size_t)lm_opt_int(k, "patience", arg, 1, 10000); break;
+    case OPT_VAL_FRAC: c->to.val_frac = lm_opt_double(k, "val-frac", arg, 0, 0, 0.9, 0); break;
+    case OPT_BATCH: c->to.batch = (size_t)lm_opt_int(k, "batch", arg, 1, 1 << 24); break;
+    case OPT_OUT: c->out_path = arg; break;
+    case OPT_ROUTER: c->router_path = arg; break;
+    case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, -HUGE_VAL, 0, HUGE_VAL, 0); break;
+    case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, costs); break;
+    case OPT_PREDICTOR: c->predictor = lm_opt_choice(k, "predictor", arg, preds); break;
+    case OPT_TEST: c->test_path = arg; break;
+    case OPT_TEST_FRAC: c->test_frac = lm_opt_double(k, "test-frac", arg, 0, 1, 1, 1); break;
+    case OPT_THRESHOLDS: c->bins = (size_t)lm_opt_int(k, "thresholds", arg, 1, 10000); break;
+    case OPT_BOOTSTRAP: c->bootstrap = (size_t)lm_opt_int(k, "bootstrap", arg, 0, 1000000); break;
+    case OPT_RANDOM_SEEDS: c->rand_seeds = (size_t)lm_opt_int(k, "random-seeds", arg, 1, 100000); break;
+    case OPT_SVG: c->svg_path = arg; break;
+    case OPT_QUERIES: c->queries = (size_t)lm_opt_int(k, "queries", arg, 1, (int64_t)1 << 40); break;
+    case OPT_SAMPLES: c->so.n_samples = (size_t)lm_opt_int(k, "samples", arg, 1, 10000); break;
+    case OPT_TAU: c->so.tau = lm_opt_double(k, "tau", arg, 0, 0, HUGE_VAL, 0); break;
+    case OPT_NO_PROXY: c->so.with_proxy = 0; break;
+    case OPT_PRICES_OUT: c->prices_out = arg; break;
+    case OPT_OUT_TOKENS: c->out_tokens = lm_opt_double(k, "out-tokens", arg, 0, 0, 1e9, 0); break;
+    case OPT_EXCLUDE: c->exclude_path = arg; break;
+    case OPT_FROM:
+        if (!*arg)
+            lm_usage_error(k, "invalid --from '': a model name is expected");
+        c->from = arg;
+        break;
+    case OPT_FIRST: c->first = (size_t)lm_opt_int(k, "first", arg, 1, 1000000); break;
+    }
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+/* Numbers as the shortest round-trip text, integers always written out
+ * plainly ("120", not "1.2e2"). */
+static void add_num(lm_buf *b, double v)
+{
+    if (isfinite(v) && v == nearbyint(v) && fabs(v) < 1e15)
+        lm_buf_printf(b, "%.0f", v == 0 ? 0.0 : v);
+    else
+        lm_buf_add_num(b, v);
+}
+
+static void out_num(lm_out *o, const char *key, double v)
+{
+    lm_buf *b = lm_out_begin(o, key);
+    add_num(b, v);
+    lm_out_end(o);
+}
+
+/* Shortest-round-trip JSON text of a jansson value (key order kept). */
+static void jdump(lm_buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        lm_buf_addc(b, '{');
+        json_object_foreach((json_t *)v, k, x) {
+            if (!first)
+                lm_buf_addc(b, ',');
+            first = 0;
+            lm_buf_add_jstr(b, k, strlen(k));
+            lm_buf_addc(b, ':');
+            jdump(b, x);
+        }
+        lm_buf_addc(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        lm_buf_addc(b, '[');
+        json_array_foreach(v, i, x) {
+            if (i)
+                lm_buf_addc(b, ',');
+            jdump(b, x);
+        }
+        lm_buf_addc(b, ']');
+        break;
+    }
+    case JSON_STRING: lm_buf_add_jstr(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lm_buf_printf(b, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: add_num(b, json_real_value(v)); break;
+    case JSON_TRUE: lm_buf_adds(b, "true"); break;
+    case JSON_FALSE: lm_buf_adds(b, "false"); break;
+    default: lm_buf_adds(b, "null"); break;
+    }
+}
+
+static void num_or_null(lm_buf *b, double v)
+{
+    if (isfinite(v))
+        add_num(b, v);
+    else
+        lm_buf_adds(b, "null");
+}
+
+static void load_prices(ctx_t *c)
+{
+    if (!c->prices_path)
+        lm_usage_error(c->cur, "--prices FILE is required");
+    char err[512];
+    size_t len;
+    char *text = lm_read_file(c->prices_path, &len, err, sizeof err);
+    if (!text)
+        lm_die(LM_EXIT_DATA, "%s", err);
+    if (route_models_parse(&c->M, text, len, c->reference, err, sizeof err) < 0) {
+        free(text);
+        lm_die_hint(LM_EXIT_DATA, "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}",
+                    "%s: %s", c->prices_path, err);
+    }
+    free(text);
+}
+
+/* The members route reads, as a jansson object (the whole line is never
+ * round-tripped: jansson cannot hold every JSON number). */
+static json_t *rec_json(const lm_record *in, lm_rerr *err)
+{
+    static const char *const keys[] = {"prompt", "prompt_tokens", "prompt_tokens_by_model", "features",
+                                       "synthetic", "responses", NULL};
+    json_t *o = json_object();
+    if (!o) {
+        lm_rerr_set(err, LM_NOPOS, "out of memory");
+        return NULL;
+    }
+    const lm_member *id = lm_rec_get(in, "id");
+    lm_buf s = {0};
+    if (id && id->type == LM_J_STRING)
+        lm_jstr_decode(&s, in->text + id->vpos, id->vlen);
+    else if (id)
+        lm_buf_add(&s, in->text + id->vpos, id->vlen);
+    else
+        lm_buf_printf(&s, "%s:%llu", in->file, (unsigned long long)in->lineno);
+    json_object_set_new(o, "id", json_stringn(s.p ? s.p : "", s.n));
+    lm_buf_free(&s);
+    for (size_t i = 0; keys[i]; i++) {
+        const lm_member *m = lm_rec_get(in, keys[i]);
+        if (!m)
+            continue;
+        json_error_t je;
+        json_t *v = json_loadb(in->text + m->vpos, m->vlen, JSON_DECODE_ANY, &je);
+        if (!v) {
+            size_t p = je.position > 0 ? (size_t)je.position - 1 : 0;
+            lm_rerr_set(err, m->vpos + (p < m->vlen ? p : 0), "\"%s\": %s", keys[i], je.text);
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, keys[i], v);
+    }
+    return o;
+}
+
+/* Position of the culprit named by a library message "path: ...". */
+static size_t err_pos(const lm_record *in, const char *msg)
+{
+    size_t plen = strcspn(msg, ":");
+    char top[64];
+    size_t tl = strcspn(msg, ".[:");
+    if (tl >= sizeof top)
+        return LM_NOPOS;
+    memcpy(top, msg, tl);
+    top[tl] = '\0';
+    const lm_member *m = lm_rec_get(in, top);
+    if (!m)
+        return LM_NOPOS;
+    if (msg[tl] != '.' || tl >= plen)
+        return m->vpos;
+    /* a model name: up to '[' or ": " */
+    const char *a = msg + tl + 1;
+    const char *e = strstr(a, ": ");
+    const char *br = strchr(a, '[');
+    if (br && (!e || br < e))
+        e = br;
+    if (!e)
+        return m->vpos;
+    lm_buf key = {0};
+    lm_buf_add_jstr(&key, a, (size_t)(e - a));
+    const char *val = in->text + m->vpos;
+    size_t pos = m->vpos;
+    for (size_t i = 0; key.n && i + key.n <= m->vlen; i++)
+        if (memcmp(val + i, key.p, key.n) == 0) {
+            pos = m->vpos + i;
+            break;
+        }
+    lm_buf_free(&key);
+    return pos;
+}
+
+static void lib_err(const lm_record *in, lm_rerr *err, const char *msg)
+{
+    lm_rerr_set(err, err_pos(in, msg), "%s", msg);
+    if (strstr(msg, "not in the prices file"))
+        lm_rerr_hint(err, "add the model to the prices file (--prices) or drop it from the record");
+    else if (strstr(msg, "reference model"))
+        lm_rerr_hint(err, "every record needs samples of the reference model (see --reference)");
+    else if (strstr(msg, "empty list"))
+        lm_rerr_hint(err, "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out");
+    else if (strstr(msg, "token"))
+        lm_rerr_hint(err, "token counts are whole numbers >= 0");
+}
+
+static int parse_record(ctx_t *c, const lm_record *in, route_record *r, int need_resp, lm_rerr *err)
+{
+    json_t *j = rec_json(in, err);
+    if (!j)
+        return -1;
+    char msg[512];
+    int rc = need_resp ? route_record_parse(r, j, &c->M, msg, sizeof msg)
+                       : route_query_parse(r, j, &c->M, msg, sizeof msg);
+    json_decref(j);
+    if (rc < 0) {
+        lib_err(in, err, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static size_t n_heads(const ctx_t *c)
+{
+    return (c->M.n - 1) * c->lo.n_max;
+}
+
+/* "match_prob": {"MODEL:N": p} -> pred[H] (NaN where absent).  1 if absent. */
+static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr *err)
+{
+    size_t H = n_heads(c);
+    for (size_t h = 0; h < H; h++)
+        pred[h] = NAN;
+    const lm_member *m = lm_rec_get(in, "match_prob");
+    if (!m)
+        return 1;
+    if (m->type != LM_J_OBJECT) {
+        lm_rerr_set(err, m->vpos, "\"match_prob\" must be an object {\"MODEL:N\": p}, not %s",
+                    lm_jtype_name(m->type));
+        return -1;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(in->text + m->vpos, m->vlen, 0, &je);
+    if (!o) {
+        lm_rerr_set(err, m->vpos, "\"match_prob\": %s", je.text);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(o, k, v) {
+        const char *colon = strrchr(k, ':');
+        char name[256];
+        long mi = -1;
+        int64_t n = 0;
+        if (colon && (size_t)(colon - k) < sizeof name) {
+            memcpy(name, k, (size_t)(colon - k));
+            name[colon - k] = '\0';
+            mi = route_models_find(&c->M, name);
+            char *end;
+            n = strtoll(colon + 1, &end, 10);
+            if (*end || end == colon + 1)
+                n = 0;
+        }
+        if (!colon || n < 1) {
+            lm_rerr_set(err, m->vpos, "match_prob: key '%s' is not MODEL:N", k);
+            rc = -1;
+            break;
+        }
+        if (mi < 0) {
+            lm_rerr_set(err, m->vpos, "match_prob: model '%s' is not in the prices file", name);
+            rc = -1;
+            break;
+        }
+        if ((size_t)mi == c->M.ref) {
+            lm_rerr_set(err, m->vpos, "match_prob: '%s' is the reference model", k);
+            lm_rerr_hint(err, "give probabilities for the small models only");
+            rc = -1;
+            break;
+        }
+        if ((size_t)n > c->lo.n_max) {
+            lm_rerr_set(err, m->vpos, "match_prob: '%s' has n above --n-max %zu", k, c->lo.n_max);
+            rc = -1;
+            break;
+        }
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            lm_rerr_set(err, m->vpos, "match_prob: '%s' must be a number", k);
+            rc = -1;
+            break;
+        }
+        size_t s = (size_t)mi < c->M.ref ? (size_t)mi : (size_t)mi - 1;
+        pred[s * c->lo.n_max + (size_t)n - 1] = json_number_value(v);
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---- import ---- */
+
+static int import_stage_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    (void)vc;
+    json_error_t je;
+    json_t *j = json_loadb(in->text, in->len, 0, &je);
+    if (!j) {
+        lm_rerr_set(err, LM_NOPOS, "%s", je.text);
+        return LM_REC_BAD;
+    }
+    char msg[512];
+    json_t *r = route_import_stage(j, NULL, 0, msg, sizeof msg);
+    json_decref(j);
+    if (!r) {
+        lm_rerr_set(err, err_pos(in, msg), "%s", msg);
+        return LM_REC_BAD;
+    }
+    out->standalone = 1;
+    const char *k;
+    json_t *v;
+    lm_buf b = {0};
+    json_object_foreach(r, k, v) {
+        lm_buf_reset(&b);
+        jdump(&b, v);
+        lm_out_raw(out, k, b.p, b.n);
+    }
+    lm_buf_free(&b);
+    json_decref(r);
+    return LM_REC_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int run_import(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_import;
+    c->out_tokens = 1;
+    int oi = lm_cli_parse(&cmd_import, argc, argv, &c->com, on_opt, c);
+    if (oi >= argc)
+        lm_usage_error(&cmd_import, "missing format: routellm or best-route");
+    const char *fmt = argv[oi++];
+    if (strcmp(fmt, "best-route") == 0) {
+        lm_loop L = {.cmd = &cmd_import, .common = &c->com, .fn = import_stage_rec, .ctx = c, .parallel = 1};
+        return lm_loop_run(&L, argc - oi, argv + oi);
+    }
+    if (strcmp(fmt, "routellm") != 0)
+        lm_usage_error(&cmd_import, "unknown format '%s': choose routellm or best-route", fmt);
+    if (oi >= argc)
+        lm_usage_error(&cmd_import, "routellm: give the CSV files");
+    char err[512];
+    char **ex = NULL;
+    size_t nex = 0, capex = 0;
+    if (c->exclude_path) {
+        size_t len;
+        char *t = lm_read_file(c->exclude_path, &len, err, sizeof err);
+        if (!t)
+            lm_die(LM_EXIT_DATA, "%s", err);
+        size_t line = 0;
+        for (char *s = t; s < t + len;) {
+            char *nl = memchr(s, '\n', (size_t)(t + len - s));
+            char *e = nl ? nl : t + len;
+            line++;
+            if (e > s) {
+                json_error_t je;
+                json_t *o = json_loadb(s, (size_t)(e - s), 0, &je);
+                json_t *p = o ? json_object_get(o, "eval_prompt") : NULL;
+                if (!p && o)
+                    p = json_object_get(o, "prompt");
+                if (!json_is_string(p))
+                    lm_die(LM_EXIT_DATA, "%s:%zu: expected {\"eval_prompt\": \"...\"} or {\"prompt\": \"...\"}",
+                           c->exclude_path, line);
+                lm_grow(ex, capex, nex + 1);
+                ex[nex++] = lm_xstrdup(json_string_value(p));
+                json_decref(o);
+            }
+            s = e + 1;
+        }
+        free(t);
+        qsort(ex, nex, sizeof *ex, cmp_str);
+    }
+    lm_buf b = {0};
+    int st = 0;
+    for (int i = oi; i < argc; i++) {
+        size_t len;
+        char *t = lm_read_file(argv[i], &len, err, sizeof err);
+        if (!t)
+            lm_die(LM_EXIT_DATA, "%s", err);
+        const char *base = strrchr(argv[i], '/');
+        base = base ? base + 1 : argv[i];
+        char prefix[256];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(base, "."), base);
+        json_t **recs = NULL;
+        size_t nr = 0;
+        if (route_import_routellm_csv(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
+                                      err, sizeof err) < 0) {
+            const char *m = err;
+            unsigned long line = 0;
+            if (sscanf(err, "line %lu: ", &line) == 1)
+                m = strstr(err, ": ") + 2;
+            fflush(stdout);
+            if (line)
+                lm_warn("%s:%lu: %s", argv[i] == NULL ? "-" : argv[i], line, m);
+            else
+                lm_warn("%s: %s", argv[i], m);
+            lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
+            free(t);
+            st = LM_EXIT_DATA;
+            break;
+        }
+        for (size_t k = 0; k < nr; k++) {
+            lm_buf_reset(&b);
+            jdump(&b, recs[k]);
+            lm_buf_addc(&b, '\n');
+            fwrite(b.p, 1, b.n, stdout);
+            json_decref(recs[k]);
+        }
+        free(recs);
+        free(t);
+    }
+    lm_buf_free(&b);
+    for (size_t k = 0; k < nex; k++)
+        free(ex[k]);
+    free(ex);
+    return st;
+}
+
+/* ---- labels ---- */
+
+static void put_labels(lm_out *out, const ctx_t *c, const route_labels *l)
+{
+    lm_buf *b = lm_out_begin(out, "labels");
+    lm_buf_addc(b, '{');
+    for (size_t s = 0; s < c->M.n - 1; s++) {
+        const char *name = c->M.name[route_models_small(&c->M, s)];
+        for (size_t n = 1; n <= c->lo.n_max; n++) {
+            if (s || n > 1)
+                lm_buf_addc(b, ',');
+            char key[300];
+            snprintf(key, sizeof key, "%s:%zu", name, n);
+            lm_buf_add_jstr(b, key, strlen(key));
+            lm_buf_addc(b, ':');
+            num_or_null(b, l->match[s * c->lo.n_max + n - 1]);
+        }
+    }
+    lm_buf_addc(b, '}');
+    lm_out_end(out);
+    lm_out_str(out, "selector", l->selector_oracle ? "oracle" : "proxy");
+}
+
+static int labels_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    ctx_t *c = vc;
+    route_record r;
+    if (parse_record(c, in, &r, 1, err) < 0)
+        return LM_REC_BAD;
+    route_labels l;
+    char msg[512];
+    if (route_labels_alloc(&l, n_heads(c)) < 0) {
+        route_record_free(&r, &c->M);
+        lm_rerr_set(err, LM_NOPOS, "out of memory");
+        return LM_REC_FATAL;
+    }
+    int rc = route_labels_build(&l, &r, &c->M, &c->lo, c->com.seed, in->index, msg, sizeof msg);
+    if (rc == 0)
+        put_labels(out, c, &l);
+    else
+        lib_err(in, err, msg);
+    route_labels_free(&l);
+    route_record_free(&r, &c->M);
+    return rc ? LM_REC_BAD : LM_REC_OK;
+}
+
+static int run_labels(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_labels;
+    int oi = lm_cli_parse(&cmd_labels, argc, argv, &c->com, on_opt, c);
+    lm_cli_threads(&c->com);
+    load_prices(c);
+    lm_loop L = {.cmd = &cmd_labels, .common = &c->com, .fn = labels_rec, .ctx = c, .parallel = 1};
+    return lm_loop_run(&L, argc - oi, argv + oi);
+}
+
+/* ---- collecting records (train, eval) ---- */
+
+static int collect_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    ctx_t *c = vc;
+    out->suppress = 1;
+    item it = {0};
+    it.index = in->index;
+    if (parse_record(c, in, &it.r, 1, err) < 0)
+        return LM_REC_BAD;
+    if (c->want_pred) {
+        it.pred = lm_xmalloc(lm_xmul(n_heads(c) ? n_heads(c) : 1, sizeof(double)));
+        int rc = read_match_prob(c, in, it.pred, err);
+        if (rc != 0) {
+            if (rc > 0) {
+                lm_rerr_set(err, LM_NOPOS, "no \"match_prob\" field");
+                lm_rerr_hint(err, "--predictor byo needs {\"match_prob\": {\"MODEL:N\": p}} in every test record");
+            }
+            free(it.pred);
+            route_record_free(&it.r, &c->M);
+            return LM_REC_BAD;
+        }
+    }
+    lm_grow(c->into->v, c->into->cap, c->into->n + 1);
+    c->into->v[c->into->n++] = it;
+    return LM_REC_OK;
+}
+
+static int collect(ctx_t *c, coll *into, const lm_cmd *k, int nfiles, char **files, uint64_t stream_base)
+{
+    c->into = into;
+    size_t before = into->n;
+    lm_loop L = {.cmd = k, .common = &c->com, .fn = collect_rec, .ctx = c, .parallel = 0};
+    int st = lm_loop_run(&L, nfiles, files);
+    for (size_t i = before; i < into->n; i++)
+        into->v[i].index += stream_base;
+    return st;
+}
+
+static void coll_free(ctx_t *c, coll *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        route_record_free(&x->v[i].r, &c->M);
+        free(x->v[i].pred);
+    }
+    free(x->v);
+    memset(x, 0, sizeof *x);
+}
+
+/* Labels of every item, in parallel (each from its own rng stream). */
+static route_labels *build_labels(ctx_t *c, item **its, size_t n, int *selector_oracle)
+{
+    size_t H = n_heads(c);
+    route_labels *L = lm_xcalloc(n ? n : 1, sizeof *L);
+    int bad = 0, orc = 0;
+    char msg[1024] = "";
+#pragma omp parallel for schedule(dynamic, 64) reduction(| : bad, orc)
+    for (size_t i = 0; i < n; i++) {
+        char m2[400];
+        if (route_labels_alloc(&L[i], H) < 0 ||
+            route_labels_build(&L[i], &its[i]->r, &c->M, &c->lo, c->com.seed, its[i]->index, m2, sizeof m2) < 0) {
+            bad |= 1;
+#pragma omp critical(route_msg)
+            snprintf(msg, sizeof msg, "record '%s': %s", its[i]->r.id, m2);
+        }
+        orc |= L[i].selector_oracle;
+    }
+    if (bad)
+        lm_die(LM_EXIT_DATA, "labels: %s", msg);
+    *selector_oracle = orc;
+    return L;
+}
+
+static void free_labels(route_labels *L, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        route_labels_free(&L[i]);
+    free(L);
+}
+
+/* Feature configuration of the training records: embeddings used when
+ * every record has them with one length (unless --no-features). */
+static void feature_cfg(ctx_t *c, item **its, size_t n)
+{
+    c->fc.emb_dim = 0;
+    if (c->no_features || !n)
+        return;
+    size_t with = 0, len = its[0]->r.n_features;
+    for (size_t i = 0; i < n; i++) {
+        if (its[i]->r.features)
+            with++;
+        if (its[i]->r.features && its[i]->r.n_features != len)
+            lm_die_hint(LM_EXIT_DATA, "give every record an embedding of one length, or use --no-features",
+                        "record '%s': \"features\" has %zu values, record '%s' has %zu", its[i]->r.id,
+                        its[i]->r.n_features, its[0]->r.id, len);
+    }
+    if (with && with != n)
+        lm_die_hint(LM_EXIT_DATA, "give every record \"features\", or use --no-features",
+                    "%zu of %zu records have \"features\"", with, n);
+    if (with)
+        c->fc.emb_dim = (uint32_t)len;
+    if (!c->fc.hash_dim && !c->fc.emb_dim)
+        lm_die_hint(LM_EXIT_USAGE, "give records \"features\" or use a --hash-dim above 0",
+                    "no features: --hash-dim 0 and no embeddings");
+}
+
+static void featurize_rows(const route_feat_cfg *fc, item **its, size_t n, route_csr *X)
+{
+    uint32_t **idx = lm_xcalloc(n ? n : 1, sizeof *idx);
+    float **val = lm_xcalloc(n ? n : 1, sizeof *val);
+    size_t *nnz = lm_xcalloc(n ? n : 1, sizeof *nnz);
+    int bad = 0;
+#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
+    for (size_t i = 0; i < n; i++)
+        if (route_featurize(fc, its[i]->r.prompt, its[i]->r.features,
+                            fc->emb_dim ? its[i]->r.n_features : 0, &idx[i], &val[i], &nnz[i]) < 0)
+            bad |= 1;
+    if (bad)
+        lm_die(LM_EXIT_USAGE, "features: out of memory");
+    memset(X, 0, sizeof *X);
+    X->cols = route_feat_dim(fc);
+    for (size_t i = 0; i < n; i++) {
+        if (route_csr_append(X, idx[i], val[i], nnz[i]) < 0)
+            lm_die(LM_EXIT_USAGE, "features: out of memory");
+        free(idx[i]);
+        free(val[i]);
+    }
+    free(idx);
+    free(val);
+    free(nnz);
+}
+
+/* Trains a router on items; fills the log. */
+static void train_router(ctx_t *c, item **its, size_t n, const route_labels *L, route_router *R,
+                         route_train_log *log)
+{
+    char err[512];
+    size_t H = n_heads(c), ns = c->M.n - 1;
+    feature_cfg(c, its, n);
+    route_csr X;
+    featurize_rows(&c->fc, its, n, &X);
+    double *Y = lm_xmalloc(lm_xmul(n ? n * H : 1, sizeof(double)));
+    for (size_t i = 0; i < n; i++)
+        memcpy(Y + i * H, L[i].match, H * sizeof(double));
+    const char **small = lm_xmalloc(ns * sizeof *small);
+    double *avg = lm_xmalloc((ns + 1) * sizeof(double));
+    for (size_t s = 0; s < ns; s++) {
+        small[s] = c->M.name[route_models_small(&c->M, s)];
+        avg[s] = c->M.avg_out[route_models_small(&c->M, s)];
+    }
+    avg[ns] = c->M.avg_out[c->M.ref];
+    if (route_router_init(R, c->to.arch, &c->fc, c->to.hidden, c->lo.n_max, ns, small, c->M.name[c->M.ref], avg,
+                          err, sizeof err) < 0)
+        lm_die(LM_EXIT_USAGE, "%s", err);
+    c->to.seed = c->com.seed;
+    if (route_router_train(R, &X, Y, &c->to, log, err, sizeof err) < 0)
+        lm_die(LM_EXIT_DATA, "%s", err);
+    free(small);
+    free(avg);
+    free(Y);
+    route_csr_free(&X);
+}
+
+static void train_summary(ctx_t *c, const route_router *R, const route_train_log *log, int orc)
+{
+    lm_out o = {0};
+    o.standalone = 1;
+    lm_out_str(&o, "type", "train");
+    lm_out_str(&o, "model", R->arch == ROUTE_MLP ? "mlp" : "linear");
+    lm_out_int(&o, "heads", (int64_t)R->n_heads);
+    lm_out_int(&o, "n_max", (int64_t)R->n_max);
+    lm_out_int(&o, "features", (int64_t)route_feat_dim(&R->feat));
+    lm_out_int(&o, "n_train", (int64_t)log->n_train);
+    lm_out_int(&o, "n_val", (int64_t)log->n_val);
+    lm_out_int(&o, "epochs", (int64_t)log->epochs);
+    lm_out_int(&o, "best_epoch", (int64_t)log->best_epoch);
+    out_num(&o, "init_loss", log->init_loss);
+    if (isfinite(log->best_val_loss))
+        out_num(&o, "best_val_loss", log->best_val_loss);
+    else
+        lm_out_null(&o, "best_val_loss");
+    size_t e = log->epochs ? (log->epochs < 64 ? log->epochs : 64) : 0;
+    if (e)
+        out_num(&o, "final_train_loss", log->train_loss[e - 1]);
+    lm_out_str(&o, "selector", orc ? "oracle" : "proxy");
+    lm_out_int(&o, "seed", (int64_t)c->com.seed);
+    lm_emit(&c->com, &o, NULL);
+    lm_out_free(&o);
+}
+
+static int run_train(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_train;
+    int oi = lm_cli_parse(&cmd_train, argc, argv, &c->com, on_opt, c);
+    if (!c->out_path)
+        lm_usage_error(&cmd_train, "--out FILE is required");
+    lm_cli_threads(&c->com);
+    load_prices(c);
+    coll all = {0};
+    int st = collect(c, &all, &cmd_train, argc - oi, argv + oi, 0);
+    if (st)
+        return st;
+    if (!all.n)
+        lm_die(LM_EXIT_DATA, "no training records");
+    item **its = lm_xmalloc(all.n * sizeof *its);
+    route_record *recs = lm_xmalloc(all.n * sizeof *recs);
+    for (size_t i = 0; i < all.n; i++) {
+        its[i] = &all.v[i];
+        recs[i] = all.v[i].r;
+    }
+    route_models_fit_avg_out(&c->M, recs, all.n);
+    free(recs);
+    int orc;
+    route_labels *L = build_labels(c, its, all.n, &orc);
+    route_router R;
+    route_train_log log;
+    train_router(c, its, all.n, L, &R, &log);
+    char err[512];
+    if (route_router_save(&R, c->out_path, err, sizeof err) < 0)
+        lm_die(LM_EXIT_USAGE, "%s", err);
+    train_summary(c, &R, &log, orc);
+    route_router_free(&R);
+    free_labels(L, all.n);
+    free(its);
+    coll_free(c, &all);
+    return 0;
+}
+
+/* ---- apply ---- */
+
+/* Loads --router and maps its heads onto the prices table. */
+static void load_router(ctx_t *c)
+{
+    char err[512];
+    if (route_router_load(&c->R, c->router_path, err, sizeof err) < 0)
+        lm_die(LM_EXIT_DATA, "%s", err);
+    if (strcmp(c->R.reference, c->M.name[c->M.ref]) != 0)
+        lm_die_hint(LM_EXIT_DATA, "use the same --reference as for route train",
+                    "%s: the router's reference is '%s', the prices file's is '%s'", c->router_path,
+                    c->R.reference, c->M.name[c->M.ref]);
+    if (c->nmax_set && c->lo.n_max != c->R.n_max)
+        lm_usage_error(c->cur, "--n-max %zu differs from the router's n-max %zu", c->lo.n_max, c->R.n_max);
+    c->lo.n_max = c->R.n_max;
+    c->rmap = lm_xmalloc(c->R.n_heads * sizeof *c->rmap);
+    for (size_t rs = 0; rs < c->R.n_small; rs++) {
+        long mi = route_models_find(&c->M, c->R.small[rs]);
+        if (mi < 0)
+            lm_die(LM_EXIT_DATA, "%s: model '%s' of the router is not in the prices file %s", c->router_path,
+                   c->R.small[rs], c->prices_path);
+        size_t s = (size_t)mi < c->M.ref ? (size_t)mi : (size_t)mi - 1;
+        for (size_t n = 0; n < c->R.n_max; n++)
+            c->rmap[rs * c->R.n_max + n] = s * c->lo.n_max + n;
+        if (isfinite(c->R.avg_out[rs]))
+            c->M.avg_out[mi] = c->R.avg_out[rs];
+    }
+    if (isfinite(c->R.avg_out[c->R.n_small]))
+        c->M.avg_out[c->M.ref] = c->R.avg_out[c->R.n_small];
+    c->have_router = 1;
+}
+
+/* Router predictions of one record, in prices-table head order. */
+static int router_pred(const ctx_t *c, const route_record *r, double *pred, lm_rerr *err, const lm_record *in)
+{
+    size_t H = n_heads(c);
+    for (size_t h = 0; h < H; h++)
+        pred[h] = NAN;
+    const route_feat_cfg *fc = &c->R.feat;
+    if (fc->emb_dim && (!r->features || r->n_features != fc->emb_dim)) {
+        const lm_member *m = lm_rec_get(in, "features");
+        lm_rerr_set(err, m ? m->vpos : LM_NOPOS, "the router needs \"features\" with %u values, the record has %zu",
+                    fc->emb_dim, r->features ? r->n_features : 0);
+        return -1;
+    }
+    uint32_t *idx;
+    float *val;
+    size_t nnz;
+    if (route_featurize(fc, r->prompt, r->features, fc->emb_dim ? r->n_features : 0, &idx, &val, &nnz) < 0) {
+        lm_rerr_set(err, LM_NOPOS, "out of memory");
+        return -1;
+    }
+    double *p = lm_xmalloc(c->R.n_heads * sizeof(double));
+    route_router_predict(&c->R, idx, val, nnz, p);
+    for (size_t h = 0; h < c->R.n_heads; h++)
+        pred[c->rmap[h]] = p[h];
+    free(p);
+    free(idx);
+    free(val);
+    return 0;
+}
+
+static int apply_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    ctx_t *c = vc;
+    size_t H = n_heads(c), C = H + 1;
+    route_record r;
+    if (parse_record(c, in, &r, c->cost_mode == ROUTE_COST_REALISED, err) < 0)
+        return LM_REC_BAD;
+    double *pred = lm_xmalloc(C * sizeof(double) * 3);
+    double *est = pred + C, *real = est + C;
+    int rc = LM_REC_OK;
+    if (c->have_router) {
+        if (router_pred(c, &r, pred, err, in) < 0)
+            rc = LM_REC_BAD;
+    } else {
+        int k = read_match_prob(c, in, pred, err);
+        if (k > 0) {
+            lm_rerr_set(err, LM_NOPOS, "no \"match_prob\" field and no --router");
+            lm_rerr_hint(err, "give --router FILE (from route train) or {\"match_prob\": {\"MODEL:N\": p}} per record");
+        }
+        if (k != 0)
+            rc = LM_REC_BAD;
+    }
+    char msg[512];
+    int have_est = 0;
+    if (rc == LM_REC_OK) {
+        have_est = route_costs_estimated(&c->M, &r, c->lo.n_max, est, &est[H], msg, sizeof msg) == 0;
+        if (!have_est && c->cost_mode == ROUTE_COST_ESTIMATED) {
+            lm_rerr_set(err, LM_NOPOS, "%s", msg);
+            rc = LM_REC_BAD;
+        }
+    }
+    if (rc == LM_REC_OK && c->cost_mode == ROUTE_COST_REALISED) {
+        for (size_t s = 0; s < c->M.n - 1; s++) {
+            size_t mi = route_models_small(&c->M, s);
+            double tok = 0;
+            for (size_t n = 1; n <= c->lo.n_max; n++) {
+                size_t h = s * c->lo.n_max + n - 1;
+                if (n <= r.n_samples[mi]) {
+                    tok += r.samples[mi][n - 1].out_tokens;
+                    real[h] = route_cost_realised(&c->M, mi, r.prompt_tokens[mi], tok);
+                } else {
+                    real[h] = NAN;
+                }
+            }
+        }
+        size_t ref = c->M.ref;
+        real[H] = route_cost_realised(&c->M, ref, r.prompt_tokens[ref], r.samples[ref][0].out_tokens);
+    }
+    if (rc == LM_REC_OK) {
+        const double *dc = c->cost_mode == ROUTE_COST_REALISED ? real : est;
+        long h = route_decide(pred, dc, H, c->lo.n_max, 0, c->threshold, 0, 0, 0);
+        size_t mi = h == ROUTE_REF ? c->M.ref : route_models_small(&c->M, (size_t)h / c->lo.n_max);
+        size_t n = h == ROUTE_REF ? 1 : (size_t)h % c->lo.n_max + 1;
+        size_t col = h == ROUTE_REF ? H : (size_t)h;
+        lm_buf *b = lm_out_begin(out, "route");
+        lm_buf_adds(b, "{\"model\":");
+        lm_buf_add_jstr(b, c->M.name[mi], strlen(c->M.name[mi]));
+        lm_buf_printf(b, ",\"n\":%zu,\"p_match\":", n);
+        num_or_null(b, h == ROUTE_REF ? NAN : pred[h]);
+        lm_buf_adds(b, ",\"est_cost\":");
+        num_or_null(b, have_est ? est[col] : NAN);
+        if (c->cost_mode == ROUTE_COST_REALISED) {
+            lm_buf_adds(b, ",\"realised_cost\":");
+            num_or_null(b, real[col]);
+        }
+        lm_buf_printf(b, ",\"cost_mode\":\"%s\"}", c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
+        lm_out_end(out);
+    }
+    free(pred);
+    route_record_free(&r, &c->M);
+    return rc;
+}
+
+static int run_apply(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_apply;
+    int oi = lm_cli_parse(&cmd_apply, argc, argv, &c->com, on_opt, c);
+    lm_cli_threads(&c->com);
+    load_prices(c);
+    if (c->router_path)
+        load_router(c);
+    if (c->cost_mode == ROUTE_COST_ESTIMATED)
+        for (size_t i = 0; i < c->M.n; i++)
+            if (isnan(c->M.avg_out[i]))
+                lm_die_hint(LM_EXIT_DATA,
+                            "add \"avg_out_tokens\" to the prices file, use a --router from route train, or --cost realised",
+                            "%s: model '%s' has no average output length for the estimated cost",
+                            c->prices_path, c->M.name[i]);
+    lm_loop L = {.cmd = &cmd_apply, .common = &c->com, .fn = apply_rec, .ctx = c, .parallel = 1};
+    return lm_loop_run(&L, argc - oi, argv + oi);
+}
+
+/* ---- select ---- */
+
+static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
+    ctx_t *c = vc;
+    const lm_member *rm = lm_rec_get(in, "responses");
+    if (!rm || rm->type != LM_J_OBJECT) {
+        lm_rerr_set(err, rm ? rm->vpos : LM_NOPOS, "%s", rm ? "\"responses\" must be an object" : "no \"responses\" field");
+        lm_rerr_hint(err, "records look like {\"responses\": {\"MODEL\": [{\"score\",\"proxy\",\"output_tokens\"}, ...]}}");
+        return LM_REC_BAD;
+    }
+    char model[256];
+    size_t n = c->first;
+    if (c->from) {
+        snprintf(model, sizeof model, "%s", c->from);
+    } else {
+        const lm_member *ro = lm_rec_get(in, "route");
+        json_t *o = ro ? json_loadb(in->text + ro->vpos, ro->vlen, 0, NULL) : NULL;
+        json_t *mm = o ? json_object_get(o, "model") : NULL;
+        json_t *nn = o ? json_object_get(o, "n") : NULL;
+        if (!json_is_string(mm) || (nn && (!json_is_integer(nn) || json_integer_value(nn) < 1))) {
+            lm_rerr_set(err, ro ? ro->vpos : LM_NOPOS, "%s",
+                        ro ? "\"route\" must hold \"model\" (a string) and \"n\" (>= 1)"
+                           : "no \"route\" field and no --from MODEL");
+            lm_rerr_hint(err, "run route apply first, or give --from MODEL");
+            json_decref(o);
+            return LM_REC_BAD;
+        }
+        snprintf(model, sizeof model, "%s", json_string_value(mm));
+        if (!n && nn)
+            n = (size_t)json_integer_value(nn);
+        json_decref(o);
+    }
+    json_error_t je;
+    json_t *resp = json_loadb(in->text + rm->vpos, rm->vlen, 0, &je);
+    if (!resp) {
+        lm_rerr_set(err, rm->vpos, "\"responses\": %s", je.text);
+        return LM_REC_BAD;
+    }
+    json_t *arr = json_object_get(resp, model);
+    int rc = LM_REC_OK;
+    size_t ns = json_array_size(arr);
+    if (!json_is_array(arr) || ns == 0) {
+        lm_rerr_set(err, rm->vpos, "responses.%s: %s", model, arr ? "expected a non-empty array of samples" : "missing");
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
+    if (!n)
+        n = ns;
+    if (n > ns) {
+        lm_rerr_set(err, rm->vpos, "responses.%s has %zu samples, best-of-%zu needs %zu", model, ns, n, n);
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
+    double *key = lm_xmalloc(n * sizeof(double));
+    int oracle = 0;
+    for (size_t i = 0; i < n && rc == LM_REC_OK; i++) {
+        json_t *s = json_array_get(arr, i);
+        json_t *px = json_object_get(s, "proxy"), *sc = json_object_get(s, "score");
+        if (!json_is_number(sc) && !json_is_number(px)) {
+            lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: needs a numeric \"proxy\" (or \"score\")", model, i);
+            rc = LM_REC_BAD;
+        }
+        if (!json_is_number(px))
+            oracle = 1;
+    }
+    if (rc == LM_REC_OK) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *s = json_array_get(arr, i);
+            json_t *v = json_object_get(s, oracle ? "score" : "proxy");
+            key[i] = json_is_number(v) ? json_number_value(v) : NAN;
+            if (oracle && !json_is_number(v)) {
+                lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: no \"proxy\" and no \"score\"", model, i);
+                rc = LM_REC_BAD;
+            }
+        }
+    }
+    if (rc == LM_REC_OK) {
+        size_t w = route_best_of_n(key, n);
+        json_t *s = json_array_get(arr, w);
+        json_t *sc = json_object_get(s, "score"), *px = json_object_get(s, "proxy"),
+               *ot = json_object_get(s, "output_tokens");
+        lm_buf *b = lm_out_begin(out, "selected");
+        lm_buf_adds(b, "{\"model\":");
+        lm_buf_add_jstr(b, model, strlen(model));
+        lm_buf_printf(b, ",\"n\":%zu,\"index\":%zu,\"score\":", n, w);
+        num_or_null(b, json_is_number(sc) ? json_number_value(sc) : NAN);
+        lm_buf_adds(b, ",\"proxy\":");
+        num_or_null(b, json_is_number(px) ? json_number_value(px) : NAN);
+        lm_buf_adds(b, ",\"output_tokens\":");
+        num_or_null(b, json_is_number(ot) ? json_number_value(ot) : NAN);
+        lm_buf_printf(b, ",\"selector\":\"%s\"}", oracle ? "oracle" : "proxy");
+        lm_out_end(out);
+    }
+    free(key);
+    json_decref(resp);
+    return rc;
+}
+
+static int run_select(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_select;
+    int oi = lm_cli_parse(&cmd_select, argc, argv, &c->com, on_opt, c);
+    lm_cli_threads(&c->com);
+    lm_loop L = {.cmd = &cmd_select, .common = &c->com, .fn = select_rec, .ctx = c, .parallel = 1};
+    return lm_loop_run(&L, argc - oi, argv + oi);
+}
+
+/* ---- synth ---- */
+
+static int run_synth(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_synth;
+    int oi = lm_cli_parse(&cmd_synth, argc, argv, &c->com, on_opt, c);
+    if (oi < argc)
+        lm_usage_error(&cmd_synth, "unexpected operand '%s': synth reads no input", argv[oi]);
+    lm_cli_threads(&c->com);
+    c->so.seed = c->com.seed;
+    char err[512];
+    if (c->prices_out) {
+        lm_atomic a;
+        if (lm_atomic_open(&a, c->prices_out, err, sizeof err) < 0)
+            lm_die(LM_EXIT_USAGE, "%s", err);
+        json_t *p = route_synth_prices();
+        lm_buf b = {0};
+        jdump(&b, p);
+        lm_buf_addc(&b, '\n');
+        fwrite(b.p, 1, b.n, a.fp);
+        lm_buf_free(&b);
+        json_decref(p);
+        if (lm_atomic_commit(&a, err, sizeof err) < 0)
+            lm_die(LM_EXIT_USAGE, "%s", err);
+    }
+    const size_t chunk = 2048;
+    lm_buf *bufs = lm_xcalloc(chunk, sizeof *bufs);
+    for (size_t q0 = 0; q0 < c->queries; q0 += chunk) {
+        size_t k = c->queries - q0 < chunk ? c->queries - q0 : chunk;
+        int bad = 0;
+#pragma omp parallel for schedule(dynamic, 16) reduction(| : bad)
+        for (size_t i = 0; i < k; i++) {
+            lm_buf_reset(&bufs[i]);
+            json_t *r = route_synth_record(&c->so, q0 + i);
+            if (!r) {
+                bad |= 1;
+                continue;
+            }
+            jdump(&bufs[i], r);
+            lm_buf_addc(&bufs[i], '\n');
+            json_decref(r);
+        }
+        if (bad)
+            lm_die(LM_EXIT_USAGE, "synth: out of memory");
+        for (size_t i = 0; i < k; i++)
+            if (fwrite(bufs[i].p, 1, bufs[i].n, stdout) != bufs[i].n)
+                lm_close_stdout();
+    }
+    for (size_t i = 0; i < chunk; i++)
+        lm_buf_free(&bufs[i]);
+    free(bufs);
+    return 0;
+}
+
+/* ---- eval ---- */
+
+typedef struct {
+    const char *name;
+    route_point *p;
+    size_t n;
+} curve;
+
+static void emit_point(ctx_t *c, const char *method, const route_point *p, const char *model, size_t n,
+                       int thr_kind)
+{
+    lm_out o = {0};
+    o.standalone = 1;
+    lm_out_str(&o, "type", "point");
+    lm_out_str(&o, "method", method);
+    if (model) {
+        lm_out_str(&o, "model", model);
+        lm_out_int(&o, "n", (int64_t)n);
+    }
+    if (thr_kind != 1 || !isfinite(p->t))
+        lm_out_null(&o, "threshold");
+    else
+        out_num(&o, "threshold", p->t);
+    if (thr_kind == 2)
+        out_num(&o, "ref_prob", p->t);
+    out_num(&o, "cost", p->cost_per_1k);
+    out_num(&o, "quality", p->quality_mean);
+    out_num(&o, "cost_reduction_pct", p->cost_reduction_pct);
+    out_num(&o, "quality_drop_pct", p->quality_drop_pct);
+    out_num(&o, "ref_share", p->ref_share);
+    out_num(&o, "mean_n", p->mean_n);
+    lm_emit(&c->com, &o, NULL);
+    lm_out_free(&o);
+}
+
+static void put_numn(lm_out *o, const char *k, double v)
+{
+    if (isfinite(v))
+        out_num(o, k, v);
+    else
+        lm_out_null(o, k);
+}
+
+static int run_eval(ctx_t *c, int argc, char **argv)
+{
+    c->cur = &cmd_eval;
+    int oi = lm_cli_parse(&cmd_eval, argc, argv, &c->com, on_opt, c);
+    lm_cli_threads(&c->com);
+    load_prices(c);
+    if (c->router_path && c->predictor == PRED_BYO)
+        lm_usage_error(&cmd_eval, "--router and --predictor byo exclude each other");
+    if (c->router_path)
+        load_router(c);
+    char err[512];
+    lm_atomic svg = {0};
+    if (c->svg_path && lm_atomic_open(&svg, c->svg_path, err, sizeof err) < 0)
+        lm_die(LM_EXIT_USAGE, "%s", err);
+    coll all = {0}, tst = {0};
+    c->want_pred = c->predictor == PRED_BYO && !c->test_path;
+    int st = collect(c, &all, &cmd_eval, argc - oi, argv + oi, 0);
+    if (!st && c->test_path) {
+        c->want_pred = c->predictor == PRED_BYO;
+        char *tf[1] = {(char *)c->test_path};
+        st = collect(c, &tst, &cmd_eval, 1, tf, (uint64_t)1 << 40);
+    }
+    if (st) {
+        if (c->svg_path)
+            lm_atomic_abort(&svg);
+        return st;
+    }
+    /* the split */
+    size_t ntr = 0, nte = 0;
+    item **tr = lm_xmalloc((all.n + 1) * sizeof *tr), **te = lm_xmalloc((all.n + tst.n + 1) * sizeof *te);
+    if (c->test_path) {
+        for (size_t i = 0; i < all.n; i++)
+            tr[ntr++] = &all.v[i];
+        for (size_t i = 0; i < tst.n; i++)
+            te[nte++] = &tst.v[i];
+    } else {
+        size_t *perm = lm_xmalloc((all.n + 1) * sizeof *perm);
+        for (size_t i = 0; i < all.n; i++)
+            perm[i] = i;
+        lm_rng rg;
+        lm_rng_init(&rg, c->com.seed, UINT64_C(0x73706c6974)); /* "split" */
+        for (size_t i = all.n; i > 1; i--) {
+            size_t j = (size_t)lm_rng_below(&rg, i);
+            size_t t = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = t;
+        }
+        size_t k = (size_t)llround(c->test_frac * (double)all.n);
+        for (size_t i = 0; i < all.n; i++) {
+            if (i < k)
+                te[nte++] = &all.v[perm[i]];
+            else
+                tr[ntr++] = &all.v[perm[i]];
+        }
+        free(perm);
+    }
+    if (nte < 2)
+        lm_die_hint(LM_EXIT_DATA, "give more records, a larger --test-frac or --test FILE",
+                    "only %zu test records", nte);
+    if (!ntr && !c->router_path && c->predictor == PRED_TRAIN)
+        lm_die(LM_EXIT_DATA, "no training records");
+    /* output lengths from the training split (or the router's) */
+    if (!c->router_path && ntr) {
+        route_record *recs = lm_xmalloc(ntr * sizeof *recs);
+        for (size_t i = 0; i < ntr; i++)
+            recs[i] = tr[i]->r;
+        route_models_fit_avg_out(&c->M, recs, ntr);
+        free(recs);
+    }
+    size_t H = n_heads(c), ns = c->M.n - 1, nmax = c->lo.n_max;
+    int orc_tr = 0, orc_te = 0;
+    route_labels *Ltr = ntr ? build_labels(c, tr, ntr, &orc_tr) : NULL;
+    route_labels *Lte = build_labels(c, te, nte, &orc_te);
+    /* predictions on the test split */
+    double *pred = lm_xmalloc(lm_xmul(nte * H, sizeof(double)));
+    const char *predictor;
+    if (c->predictor == PRED_BYO) {
+        predictor = "byo";
+        for (size_t q = 0; q < nte; q++)
+            memcpy(pred + q * H, te[q]->pred, H * sizeof(double));
+    } else {
+        route_router R;
+        route_train_log log;
+        const route_router *use = &c->R;
+        if (!c->router_path) {
+            train_router(c, tr, ntr, Ltr, &R, &log);
+            c->R = R;
+            c->have_router = 1;
+            c->rmap = lm_xmalloc(H * sizeof *c->rmap);
+            for (size_t h = 0; h < H; h++)
+                c->rmap[h] = h;
+            use = &c->R;
+        }
+        predictor = use->arch == ROUTE_MLP ? "mlp" : "linear";
+        lm_rerr e = {0};
+        for (size_t q = 0; q < nte; q++) {
+            lm_record fake = {0};
+            if (router_pred(c, &te[q]->r, pred + q * H, &e, &fake) < 0)
+                lm_die(LM_EXIT_DATA, "record '%s': %s", te[q]->r.id, e.msg.p);
+        }
+        lm_rerr_free(&e);
+    }
+    /* evaluation data */
+    route_eval_data d, dtr;
+    if (route_eval_alloc(&d, nte, H, nmax) < 0)
+        lm_die(LM_EXIT_USAGE, "out of memory");
+    for (size_t q = 0; q < nte; q++)
+        if (route_eval_fill(&d, q, &c->M, &te[q]->r, &Lte[q], c->cost_mode, err, sizeof err) < 0)
+            lm_die_hint(LM_EXIT_DATA, "give avg_out_tokens in the prices file, training records, or --cost realised",
+                        "%s", err);
+    size_t *best_n = lm_xcalloc(ns, sizeof *best_n);
+    if (ntr) {
+        if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
+            lm_die(LM_EXIT_USAGE, "out of memory");
+        for (size_t q = 0; q < ntr; q++)
+            route_eval_fill(&dtr, q, &c->M, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, err, sizeof err);
+        for (size_t s = 0; s < ns; s++)
+            best_n[s] = route_eval_best_n(&dtr, s);
+        route_eval_free(&dtr);
+    } else {
+        for (size_t s = 0; s < ns; s++)
+            best_n[s] = route_eval_best_n(&d, s);
+    }
+    /* the weak anchor: the small model at n = 1 with the lowest mean cost */
+    long weak = -1;
+    double wc = INFINITY;
+    for (size_t s = 0; s < ns; s++) {
+        route_point p;
+        route_eval_fixed(&d, (long)(s * nmax), &p);
+        if (isfinite(p.cost_sum) && p.cost_sum < wc) {
+            wc = p.cost_sum;
+            weak = (long)(s * nmax);
+        }
+    }
+    if (weak < 0)
+        lm_die(LM_EXIT_DATA, "no small model has samples in every test record");
+    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)weak / nmax)];
+    /* oracle predictions: the true labels */
+    double *opred = lm_xmalloc(lm_xmul(nte * H, sizeof(double)));
+    for (size_t q = 0; q < nte; q++)
+        memcpy(opred + q * H, Lte[q].match, H * sizeof(double));
+    /* anchors */
+    lm_plot *plot = c->svg_path ? lm_plot_new("Cost-quality curves (route eval)", "cost per 1k queries ($)",
+                                              "mean quality") : NULL;
+    route_point p;
+    route_eval_fixed(&d, ROUTE_REF, &p);
+    emit_point(c, "always-reference", &p, c->M.name[c->M.ref], 1, 0);
+    if (plot)
+        lm_plot_series(plot, "always-reference", &p.cost_per_1k, &p.quality_mean, 1, 1);
+    for (size_t s = 0; s < ns; s++) {
+        const char *nm = c->M.name[route_models_small(&c->M, s)];
+        route_eval_fixed(&d, (long)(s * nmax), &p);
+        emit_point(c, "always", &p, nm, 1, 0);
+        if (plot) {
+            char lab[300];
+            snprintf(lab, sizeof lab, "always %s n=1", nm);
+            lm_plot_series(plot, lab, &p.cost_per_1k, &p.quality_mean, 1, 1);
+        }
+        if (best_n[s]) {
+            route_eval_fixed(&d, (long)(s * nmax + best_n[s] - 1), &p);
+            emit_point(c, "always-best-n", &p, nm, best_n[s], 0);
+            if (plot && best_n[s] > 1) {
+                char lab[300];
+                snprintf(lab, sizeof lab, "always %s n=%zu", nm, best_n[s]);
+                lm_plot_series(plot, lab, &p.cost_per_1k, &p.quality_mean, 1, 1);
+            }
+        }
+    }
+    /* curves */
+    route_rule rule_all = {0, 0, 1.0}, rule_one = {1, 0, 1.0};
+    size_t cap = c->bins + 2;
+    double *thr = lm_xmalloc(cap * sizeof(double));
+    struct {
+        const char *name;
+        const double *pr;
+        const route_rule *rule;
+        int boot;
+    } meth[3] = {{"best-route", pred, &rule_all, 1}, {"single-response", pred, &rule_one, 1},
+                 {"oracle", opred, &rule_all, 0}};
+    route_point *pts[4];
+    size_t npts[4];
+    route_summary sum[4];
+    double ci[4][3];
+    int have_ci[4] = {0};
+    for (int k = 0; k < 3; k++) {
+        size_t nt = route_thresholds_quantile(&d, meth[k].pr, meth[k].rule, c->bins, thr);
+        if (!nt) { /* no usable prediction: all reference */
+            thr[0] = INFINITY;
+            nt = 1;
+        }
+        pts[k] = lm_xmalloc(nt * sizeof(route_point));
+        npts[k] = nt;
+        if (route_sweep(&d, meth[k].pr, meth[k].rule, thr, nt, pts[k]) < 0)
+            lm_die(LM_EXIT_USAGE, "out of memory");
+        route_summarize(&d, pts[k], nt, weak, &sum[k]);
+        if (meth[k].boot && c->bootstrap &&
+            route_apgr_bootstrap(&d, meth[k].pr, meth[k].rule, weak, c->bins, c->bootstrap, c->com.seed,
+                                 &ci[k][0], &ci[k][1], &ci[k][2]) == 0)
+            have_ci[k] = 1;
+    }
+    /* random mixing of the reference with the weak anchor */
+    {
+        size_t na = 21;
+        double al[21];
+        for (size_t i = 0; i < na; i++)
+            al[i] = (double)i / 20.0;
+        pts[3] = lm_xmalloc(na * sizeof(route_point));
+        npts[3] = na;
+        route_random_curve(&d, weak, al, na, c->rand_seeds, c->com.seed, pts[3]);
+        route_summarize(&d, pts[3], na, weak, &sum[3]);
+    }
+    const char *names[4] = {"best-route", "single-response", "oracle", "random"};
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < npts[k]; i++)
+            emit_point(c, names[k], &pts[k][i], NULL, 0, k == 3 ? 2 : 1);
+        if (plot) {
+            /* by cost for drawing */
+            double *x = lm_xmalloc(npts[k] * sizeof(double)), *y = lm_xmalloc(npts[k] * sizeof(double));
+            size_t *o = lm_xmalloc(npts[k] * sizeof(size_t));
+            for (size_t i = 0; i < npts[k]; i++)
+                o[i] = i;
+            for (size_t i = 1; i < npts[k]; i++)
+                for (size_t j = i; j > 0 && pts[k][o[j - 1]].cost_per_1k > pts[k][o[j]].cost_per_1k; j--) {
+                    size_t t = o[j];
+                    o[j] = o[j - 1];
+                    o[j - 1] = t;
+                }
+            for (size_t i = 0; i < npts[k]; i++) {
+                x[i] = pts[k][o[i]].cost_per_1k;
+                y[i] = pts[k][o[i]].quality_mean;
+            }
+            lm_plot_series(plot, names[k], x, y, npts[k], 1);
+            free(x);
+            free(y);
+            free(o);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        lm_out o = {0};
+        o.standalone = 1;
+        lm_out_str(&o, "type", "summary");
+        lm_out_str(&o, "method", names[k]);
+        lm_out_str(&o, "predictor", k < 2 ? predictor : k == 2 ? "oracle" : "random");
+        lm_out_str(&o, "selector", orc_te ? "oracle" : "proxy");
+        lm_out_str(&o, "cost_mode", k == 3 ? "none" : c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
+        lm_buf *b = lm_out_begin(&o, "drop_at_cost_reduction");
+        static const char *const at[4] = {"10", "20", "40", "60"};
+        lm_buf_addc(b, '{');
+        for (int i = 0; i < 4; i++) {
+            lm_buf_printf(b, "%s\"%s\":", i ? "," : "", at[i]);
+            num_or_null(b, sum[k].drop_at[i]);
+        }
+        lm_buf_addc(b, '}');
+        lm_out_end(&o);
+        put_numn(&o, "apgr", sum[k].apgr);
+        if (have_ci[k]) {
+            b = lm_out_begin(&o, "apgr_ci");
+            lm_buf_addc(b, '[');
+            num_or_null(b, ci[k][0]);
+            lm_buf_addc(b, ',');
+            num_or_null(b, ci[k][1]);
+            lm_buf_addc(b, ']');
+            lm_out_end(&o);
+            put_numn(&o, "apgr_boot_mean", ci[k][2]);
+            lm_out_int(&o, "bootstrap", (int64_t)c->bootstrap);
+        }
+        put_numn(&o, "cpt50", sum[k].cpt50);
+        put_numn(&o, "cpt80", sum[k].cpt80);
+        put_numn(&o, "auc", sum[k].auc);
+        lm_buf *w = lm_out_begin(&o, "weak");
+        char wk[300];
+        snprintf(wk, sizeof wk, "%s:1", weak_name);
+        lm_buf_add_jstr(w, wk, strlen(wk));
+        lm_out_end(&o);
+        put_numn(&o, "q_ref", sum[k].q_ref);
+        put_numn(&o, "q_weak", sum[k].q_weak);
+        lm_out_int(&o, "n_train", (int64_t)ntr);
+        lm_out_int(&o, "n_test", (int64_t)nte);
+        lm_out_int(&o, "seed", (int64_t)c->com.seed);
+        lm_out_str(&o, "split", c->test_path ? "file" : "seeded");
+        lm_emit(&c->com, &o, NULL);
+        lm_out_free(&o);
+    }
+    if (plot) {
+        char note[256];
+        snprintf(note, sizeof note, "%zu test queries, predictor %s, selector %s, seed %llu", nte, predictor,
+                 orc_te ? "oracle" : "proxy", (unsigned long long)c->com.seed);
+        lm_plot_note(plot, note);
+        if (lm_svg_write(svg.fp, &plot, 1) < 0 || lm_atomic_commit(&svg, err, sizeof err) < 0) {
+            lm_atomic_abort(&svg);
+            lm_die(LM_EXIT_USAGE, "%s: write error", c->svg_path);
+        }
+        lm_plot_free(plot);
+    }
+    for (int k = 0; k < 4; k++)
+        free(pts[k]);
+    free(thr);
+    free(opred);
+    free(best_n);
+    free(pred);
+    route_eval_free(&d);
+    if (Ltr)
+        free_labels(Ltr, ntr);
+    free_labels(Lte, nte);
+    free(tr);
+    free(te);
+    coll_free(c, &all);
+    coll_free(c, &tst);
+    return 0;
+}
+
+/* ---- main ---- */
+
+static int top_opt(void *ctx, int id, const char *arg)
+{
+    (void)ctx, (void)id, (void)arg;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    lm_cli_init(argv[0]);
+    static ctx_t c;
+    route_label_opts_default(&c.lo);
+    route_train_opts_default(&c.to);
+    route_feat_cfg_default(&c.fc);
+    route_synth_opts_default(&c.so);
+    c.threshold = 0.5;
+    c.cost_mode = ROUTE_COST_ESTIMATED;
+    c.test_frac = 0.2;
+    c.bins = 20;
+    c.bootstrap = 200;
+    c.rand_seeds = 10;
+    c.queries = 1000;
+    c.predictor = PRED_TRAIN;
+    if (argc >= 2 && argv[1][0] != '-') {
+        static int (*const run[])(ctx_t *, int, char **) = {run_import, run_labels, run_train, run_apply,
+                                                            run_select, run_eval, run_synth};
+        for (size_t i = 0; subs[i]; i++)
+            if (strcmp(strchr(subs[i]->name, ' ') + 1, argv[1]) == 0) {
+                int st = run[i](&c, argc - 1, argv + 1);
+                if (c.have_router)
+                    route_router_free(&c.R);
+                free(c.rmap);
+                route_models_free(&c.M);
+                return st;
+            }
+        lm_usage_error(&cmd, "unknown command '%s': choose import, labels, train, apply, select, eval or synth",
+                       argv[1]);
+    }
+    lm_common com;
+    lm_cli_parse(&cmd, argc, argv, &com, top_opt, NULL);
+    lm_usage_error(&cmd, "a command is required: import, labels, train, apply, select, eval or synth");
+}
