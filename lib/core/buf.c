@@ -58,12 +58,17 @@ void lm_buf_addc(lm_buf *b, char c)
 
 void lm_buf_printf(lm_buf *b, const char *fmt, ...)
 {
+    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (k < 0)
         return;
+    if ((size_t)k < sizeof tmp) {
+        lm_buf_add(b, tmp, (size_t)k);
+        return;
+    }
     reserve(b, (size_t)k);
     va_start(ap, fmt);
     vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);

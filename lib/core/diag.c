@@ -54,6 +54,16 @@ void lm_die_hint(int status, const char *hint, const char *fmt, ...)
     exit(status);
 }
 
+void lm_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 static _Noreturn void oom(size_t n, const char *file, int line)
 {
     lm_die_hint(LM_EXIT_USAGE, "free memory, or process the input in smaller pieces (--shard K/N)",

@@ -31,6 +31,10 @@ _Noreturn void lm_die_hint(int status, const char *hint, const char *fmt, ...)
 /* "hint: ...\n" on stderr. */
 void lm_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Library error reporting: formats a message into a caller's buffer (no
+ * output, no exit).  err may be NULL or errlen 0: then nothing is written. */
+void lm_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 void *lm_xmalloc_(size_t n, const char *file, int line);
 void *lm_xcalloc_(size_t n, size_t size, const char *file, int line);
 void *lm_xrealloc_(void *p, size_t n, const char *file, int line);

@@ -38,16 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 /* ---------------------------------------------------------------- names */
 
@@ -500,18 +491,18 @@ static int check_counts(const lm_dp_counts *c, char *err, size_t errlen)
     const char *nm[4] = {"FN", "FP", "TN", "TP"};
     for (int i = 0; i < 4; i++)
         if (!isfinite(v[i]) || v[i] < 0) {
-            seterr(err, errlen, "count %s must be a finite non-negative number (got %g)", nm[i],
+            lm_seterr(err, errlen, "count %s must be a finite non-negative number (got %g)", nm[i],
                    v[i]);
             return -1;
         }
     if (!(c->fn + c->tp > 0)) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "no members: TP + FN is 0, so the false-negative rate is undefined "
                "(every challenge was a non-member)");
         return -1;
     }
     if (!(c->fp + c->tn > 0)) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "no non-members: TN + FP is 0, so the false-positive rate is undefined "
                "(every challenge was a member)");
         return -1;
@@ -522,7 +513,7 @@ static int check_counts(const lm_dp_counts *c, char *err, size_t errlen)
 static int check_delta(double delta, char *err, size_t errlen)
 {
     if (!(delta >= 0.0 && delta < 1.0)) {
-        seterr(err, errlen, "delta must be in [0, 1) (got %g)", delta);
+        lm_seterr(err, errlen, "delta must be in [0, 1) (got %g)", delta);
         return -1;
     }
     return 0;
@@ -531,31 +522,31 @@ static int check_delta(double delta, char *err, size_t errlen)
 int lm_dp_validate(const lm_dp_counts *c, const lm_dp_opts *o, char *err, size_t errlen)
 {
     if (!c || !o) {
-        seterr(err, errlen, "internal error: no counts or options");
+        lm_seterr(err, errlen, "internal error: no counts or options");
         return -1;
     }
     if (check_counts(c, err, errlen) || check_delta(o->delta, err, errlen))
         return -1;
     if (!(o->alpha > 0.0 && o->alpha < 1.0)) {
-        seterr(err, errlen, "alpha must be in (0, 1) (got %g)", o->alpha);
+        lm_seterr(err, errlen, "alpha must be in (0, 1) (got %g)", o->alpha);
         return -1;
     }
     if ((unsigned)o->method > LM_DP_BAYES_MC) {
-        seterr(err, errlen, "unknown method %d", (int)o->method);
+        lm_seterr(err, errlen, "unknown method %d", (int)o->method);
         return -1;
     }
     if ((unsigned)o->prior > LM_DP_PRIOR_UNIFORM) {
-        seterr(err, errlen, "unknown prior %d", (int)o->prior);
+        lm_seterr(err, errlen, "unknown prior %d", (int)o->prior);
         return -1;
     }
     if ((unsigned)o->sided > LM_DP_UPPER) {
-        seterr(err, errlen, "unknown sidedness %d", (int)o->sided);
+        lm_seterr(err, errlen, "unknown sidedness %d", (int)o->sided);
         return -1;
     }
     if (o->sided != LM_DP_TWO_SIDED &&
         (o->method == LM_DP_CLOPPER_PEARSON || o->method == LM_DP_JEFFREYS) &&
         !(2.0 * o->alpha < 1.0)) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "a one-sided %s bound at alpha = %g is the end of the two-sided interval at "
                "2 alpha, which needs alpha < 0.5",
                lm_dp_method_name(o->method), o->alpha);
@@ -576,7 +567,7 @@ int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta,
     post_init(&P, c, prior, delta);
     for (size_t i = 0; i < n; i++) {
         if (!(eps[i] >= 0.0)) {
-            seterr(err, errlen, "posterior grid: eps must be >= 0 (got %g)", eps[i]);
+            lm_seterr(err, errlen, "posterior grid: eps must be >= 0 (got %g)", eps[i]);
             return -1;
         }
         if (cdf)
@@ -593,7 +584,7 @@ int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double de
     if (check_counts(c, err, errlen) || check_delta(delta, err, errlen))
         return -1;
     if (!(p > 0.0 && p < 1.0)) {
-        seterr(err, errlen, "quantile level must be in (0, 1) (got %g)", p);
+        lm_seterr(err, errlen, "quantile level must be in (0, 1) (got %g)", p);
         return -1;
     }
     post P;
@@ -602,7 +593,7 @@ int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double de
     K.P = &P;
     K.n = 0;
     if (post_quantile(&K, p, NAN, eps, capped)) {
-        seterr(err, errlen, "root finding for the %g-quantile of epsilon failed", p);
+        lm_seterr(err, errlen, "root finding for the %g-quantile of epsilon failed", p);
         return -1;
     }
     return 0;
@@ -650,18 +641,18 @@ int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, u
     if (check_counts(c, err, errlen) || check_delta(delta, err, errlen))
         return -1;
     if (n < 2 || n > ((uint64_t)1 << 34)) {
-        seterr(err, errlen, "number of Monte Carlo draws must be in [2, 2^34] (got %llu)",
+        lm_seterr(err, errlen, "number of Monte Carlo draws must be in [2, 2^34] (got %llu)",
                (unsigned long long)n);
         return -1;
     }
     for (size_t i = 0; i < k; i++)
         if (!(probs[i] >= 0.0 && probs[i] <= 1.0)) {
-            seterr(err, errlen, "quantile level must be in [0, 1] (got %g)", probs[i]);
+            lm_seterr(err, errlen, "quantile level must be in [0, 1] (got %g)", probs[i]);
             return -1;
         }
     double *v = malloc((size_t)n * sizeof *v);
     if (!v) {
-        seterr(err, errlen, "out of memory for %llu Monte Carlo draws", (unsigned long long)n);
+        lm_seterr(err, errlen, "out of memory for %llu Monte Carlo draws", (unsigned long long)n);
         return -1;
     }
     double pc = (prior == LM_DP_PRIOR_UNIFORM) ? 1.0 : 0.5;
@@ -720,7 +711,7 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
         double lo, hi;
         double aa = (o->sided == LM_DP_TWO_SIDED) ? a : 2.0 * a;
         if (baseline_interval(c, o->delta, aa, o->method, &lo, &hi)) {
-            seterr(err, errlen, "%s interval failed for these counts",
+            lm_seterr(err, errlen, "%s interval failed for these counts",
                    lm_dp_method_name(o->method));
             return -1;
         }
@@ -789,14 +780,14 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
         if (jlo > 0.0 && jlo < LM_DP_EPS_CAP)
             (void)cache_cdf(&K, jlo);
         if (post_quantile(&K, plo, mid, &r->eps_lo, &cap)) {
-            seterr(err, errlen, "root finding for the lower bound failed");
+            lm_seterr(err, errlen, "root finding for the lower bound failed");
             return -1;
         }
         r->capped |= cap;
     }
     if (want_hi) {
         if (post_quantile(&K, 1.0 - qhi, jhi, &r->eps_hi, &cap)) {
-            seterr(err, errlen, "root finding for the upper bound failed");
+            lm_seterr(err, errlen, "root finding for the upper bound failed");
             return -1;
         }
         r->capped |= cap;

@@ -9,16 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 void route_models_free(route_models *m)
 {
@@ -55,11 +46,11 @@ int route_models_init(route_models *m, size_t n, const char *const *names,
                       size_t ref, char *err, size_t errlen)
 {
     if (n < 2 || ref >= n) {
-        seterr(err, errlen, "prices: need a reference and at least one other model");
+        lm_seterr(err, errlen, "prices: need a reference and at least one other model");
         return -1;
     }
     if (models_alloc(m, n)) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     m->n = n;
@@ -67,13 +58,13 @@ int route_models_init(route_models *m, size_t n, const char *const *names,
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < i; k++)
             if (strcmp(names[k], names[i]) == 0) {
-                seterr(err, errlen, "prices: model '%s' is listed twice", names[i]);
+                lm_seterr(err, errlen, "prices: model '%s' is listed twice", names[i]);
                 route_models_free(m);
                 return -1;
             }
         m->name[i] = strdup(names[i]);
         if (!m->name[i]) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             route_models_free(m);
             return -1;
         }
@@ -109,16 +100,16 @@ static int get_price(const json_t *o, const char *key, const char *key2,
     if (!v && key2)
         v = json_object_get(o, key2);
     if (!v) {
-        seterr(err, errlen, "prices: model '%s': missing \"%s\"", model, key);
+        lm_seterr(err, errlen, "prices: model '%s': missing \"%s\"", model, key);
         return -1;
     }
     if (!json_is_number(v)) {
-        seterr(err, errlen, "prices: model '%s': \"%s\" must be a number", model, key);
+        lm_seterr(err, errlen, "prices: model '%s': \"%s\" must be a number", model, key);
         return -1;
     }
     double x = json_number_value(v);
     if (!isfinite(x) || x < 0) {
-        seterr(err, errlen, "prices: model '%s': \"%s\" must be >= 0", model, key);
+        lm_seterr(err, errlen, "prices: model '%s': \"%s\" must be >= 0", model, key);
         return -1;
     }
     *out = x;
@@ -137,7 +128,7 @@ static int plist_add(price_list *p, const char *name, const json_t *o,
                      char *err, size_t errlen)
 {
     if (!json_is_object(o)) {
-        seterr(err, errlen, "prices: model '%s': expected an object", name);
+        lm_seterr(err, errlen, "prices: model '%s': expected an object", name);
         return -1;
     }
     if (p->n == p->cap) {
@@ -158,7 +149,7 @@ static int plist_add(price_list *p, const char *name, const json_t *o,
         if (d)
             p->isref = d;
         if (!nn || !a || !b || !c || !d) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         p->cap = cap;
@@ -172,7 +163,7 @@ static int plist_add(price_list *p, const char *name, const json_t *o,
     const json_t *a = json_object_get(o, "avg_out_tokens");
     if (a) {
         if (!json_is_number(a) || json_number_value(a) < 0) {
-            seterr(err, errlen, "prices: model '%s': \"avg_out_tokens\" must be a number >= 0", name);
+            lm_seterr(err, errlen, "prices: model '%s': \"avg_out_tokens\" must be a number >= 0", name);
             return -1;
         }
         p->avg[i] = json_number_value(a);
@@ -186,7 +177,7 @@ static int plist_add_entry(price_list *p, const json_t *o, char *err, size_t err
 {
     const json_t *nm = json_object_get(o, "model");
     if (!json_is_string(nm)) {
-        seterr(err, errlen, "prices: entry %zu: missing \"model\" (a string)", p->n + 1);
+        lm_seterr(err, errlen, "prices: entry %zu: missing \"model\" (a string)", p->n + 1);
         return -1;
     }
     return plist_add(p, json_string_value(nm), o, err, errlen);
@@ -219,7 +210,7 @@ int route_models_parse(route_models *m, const char *text, size_t len,
         json_t *v;
         json_array_foreach(doc, i, v) {
             if (!json_is_object(v)) {
-                seterr(err, errlen, "prices: entry %zu: expected an object", i + 1);
+                lm_seterr(err, errlen, "prices: entry %zu: expected an object", i + 1);
                 goto done;
             }
             if (plist_add_entry(&p, v, err, errlen))
@@ -239,7 +230,7 @@ int route_models_parse(route_models *m, const char *text, size_t len,
             if (t < e) {
                 json_t *o = json_loadb(s, (size_t)(e - s), 0, &je);
                 if (!o || !json_is_object(o)) {
-                    seterr(err, errlen, "prices: line %zu: %s", lineno,
+                    lm_seterr(err, errlen, "prices: line %zu: %s", lineno,
                            o ? "expected an object" : je.text);
                     json_decref(o);
                     goto done;
@@ -247,7 +238,7 @@ int route_models_parse(route_models *m, const char *text, size_t len,
                 json_t **nl2 = realloc(lines, (n_lines + 1) * sizeof *lines);
                 if (!nl2) {
                     json_decref(o);
-                    seterr(err, errlen, "out of memory");
+                    lm_seterr(err, errlen, "out of memory");
                     goto done;
                 }
                 lines = nl2;
@@ -255,14 +246,14 @@ int route_models_parse(route_models *m, const char *text, size_t len,
                 if (plist_add_entry(&p, o, err, errlen)) {
                     char tmp[512];
                     snprintf(tmp, sizeof tmp, "%s", err);
-                    seterr(err, errlen, "line %zu: %s", lineno, tmp);
+                    lm_seterr(err, errlen, "line %zu: %s", lineno, tmp);
                     goto done;
                 }
             }
             s = e + 1;
         }
     } else {
-        seterr(err, errlen, "prices: expected an object, an array or JSON Lines");
+        lm_seterr(err, errlen, "prices: expected an object, an array or JSON Lines");
         goto done;
     }
 
@@ -272,25 +263,25 @@ int route_models_parse(route_models *m, const char *text, size_t len,
             if (strcmp(p.name[i], reference) == 0)
                 ref = (long)i;
         if (ref < 0) {
-            seterr(err, errlen, "prices: reference model '%s' has no price entry", reference);
+            lm_seterr(err, errlen, "prices: reference model '%s' has no price entry", reference);
             goto done;
         }
     } else {
         for (size_t i = 0; i < p.n; i++)
             if (p.isref[i]) {
                 if (ref >= 0) {
-                    seterr(err, errlen, "prices: more than one entry says \"reference\": true");
+                    lm_seterr(err, errlen, "prices: more than one entry says \"reference\": true");
                     goto done;
                 }
                 ref = (long)i;
             }
         if (ref < 0) {
-            seterr(err, errlen, "prices: no reference model (give one, or mark an entry \"reference\": true)");
+            lm_seterr(err, errlen, "prices: no reference model (give one, or mark an entry \"reference\": true)");
             goto done;
         }
     }
     if (p.n < 2) {
-        seterr(err, errlen, "prices: need the reference and at least one other model");
+        lm_seterr(err, errlen, "prices: need the reference and at least one other model");
         goto done;
     }
     if (route_models_init(m, p.n, p.name, p.in, p.out, (size_t)ref, err, errlen))
@@ -331,12 +322,12 @@ static int get_tokens(const json_t *v, const char *field, double *out,
                       char *err, size_t errlen)
 {
     if (!json_is_number(v)) {
-        seterr(err, errlen, "%s: expected a number of tokens", field);
+        lm_seterr(err, errlen, "%s: expected a number of tokens", field);
         return -1;
     }
     double x = json_number_value(v);
     if (!isfinite(x) || x < 0) {
-        seterr(err, errlen, "%s: token count must be >= 0, got %g", field, x);
+        lm_seterr(err, errlen, "%s: token count must be >= 0, got %g", field, x);
         return -1;
     }
     *out = x;
@@ -349,7 +340,7 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
     memset(r, 0, sizeof *r);
     char field[256];
     if (!json_is_object(j)) {
-        seterr(err, errlen, "record: expected a JSON object");
+        lm_seterr(err, errlen, "record: expected a JSON object");
         return -1;
     }
     const json_t *id = json_object_get(j, "id");
@@ -360,32 +351,32 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
         r->id = strdup(idbuf);
     } else {
-        seterr(err, errlen, "id: missing or not a string");
+        lm_seterr(err, errlen, "id: missing or not a string");
         return -1;
     }
     r->prompt_tokens = calloc(m->n, sizeof(double));
     r->n_samples = calloc(m->n, sizeof(size_t));
     r->samples = calloc(m->n, sizeof *r->samples);
     if (!r->id || !r->prompt_tokens || !r->n_samples || !r->samples) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         goto fail;
     }
     const json_t *pr = json_object_get(j, "prompt");
     if (pr && !json_is_null(pr)) {
         if (!json_is_string(pr)) {
-            seterr(err, errlen, "prompt: expected a string");
+            lm_seterr(err, errlen, "prompt: expected a string");
             goto fail;
         }
         r->prompt = strdup(json_string_value(pr));
         if (!r->prompt) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             goto fail;
         }
     }
     double pt;
     const json_t *ptj = json_object_get(j, "prompt_tokens");
     if (!ptj) {
-        seterr(err, errlen, "prompt_tokens: missing");
+        lm_seterr(err, errlen, "prompt_tokens: missing");
         goto fail;
     }
     if (get_tokens(ptj, "prompt_tokens", &pt, err, errlen))
@@ -397,14 +388,14 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         const char *k;
         json_t *v;
         if (!json_is_object(ptm)) {
-            seterr(err, errlen, "prompt_tokens_by_model: expected an object");
+            lm_seterr(err, errlen, "prompt_tokens_by_model: expected an object");
             goto fail;
         }
         json_object_foreach((json_t *)ptm, k, v) {
             long mi = route_models_find(m, k);
             snprintf(field, sizeof field, "prompt_tokens_by_model.%s", k);
             if (mi < 0) {
-                seterr(err, errlen, "%s: model '%s' is not in the prices file", field, k);
+                lm_seterr(err, errlen, "%s: model '%s' is not in the prices file", field, k);
                 goto fail;
             }
             if (get_tokens(v, field, &r->prompt_tokens[mi], err, errlen))
@@ -414,19 +405,19 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
     const json_t *fe = json_object_get(j, "features");
     if (fe && !json_is_null(fe)) {
         if (!json_is_array(fe)) {
-            seterr(err, errlen, "features: expected an array of numbers");
+            lm_seterr(err, errlen, "features: expected an array of numbers");
             goto fail;
         }
         r->n_features = json_array_size(fe);
         r->features = malloc((r->n_features ? r->n_features : 1) * sizeof(double));
         if (!r->features) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             goto fail;
         }
         for (size_t i = 0; i < r->n_features; i++) {
             const json_t *v = json_array_get(fe, i);
             if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-                seterr(err, errlen, "features[%zu]: expected a finite number", i);
+                lm_seterr(err, errlen, "features[%zu]: expected a finite number", i);
                 goto fail;
             }
             r->features[i] = json_number_value(v);
@@ -438,7 +429,7 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
     if (!resp && !need_responses)
         return 0;
     if (!json_is_object(resp)) {
-        seterr(err, errlen, "responses: missing or not an object of model -> samples");
+        lm_seterr(err, errlen, "responses: missing or not an object of model -> samples");
         goto fail;
     }
     int any_proxy = 0, all_proxy = 1;
@@ -447,21 +438,21 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
     json_object_foreach((json_t *)resp, k, v) {
         long mi = route_models_find(m, k);
         if (mi < 0) {
-            seterr(err, errlen, "responses.%s: model '%s' is not in the prices file", k, k);
+            lm_seterr(err, errlen, "responses.%s: model '%s' is not in the prices file", k, k);
             goto fail;
         }
         if (!json_is_array(v)) {
-            seterr(err, errlen, "responses.%s: expected an array of samples", k);
+            lm_seterr(err, errlen, "responses.%s: expected an array of samples", k);
             goto fail;
         }
         size_t ns = json_array_size(v);
         if (ns == 0) {
-            seterr(err, errlen, "responses.%s: empty list of samples", k);
+            lm_seterr(err, errlen, "responses.%s: empty list of samples", k);
             goto fail;
         }
         route_sample *s = calloc(ns, sizeof *s);
         if (!s) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             goto fail;
         }
         r->samples[mi] = s;
@@ -469,23 +460,23 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         for (size_t i = 0; i < ns; i++) {
             const json_t *o = json_array_get(v, i);
             if (!json_is_object(o)) {
-                seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
+                lm_seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
                 goto fail;
             }
             const json_t *sc = json_object_get(o, "score");
             if (!sc) {
-                seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
+                lm_seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
                 goto fail;
             }
             if (!json_is_number(sc) || !isfinite(json_number_value(sc))) {
-                seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
+                lm_seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
                 goto fail;
             }
             s[i].score = json_number_value(sc);
             const json_t *px = json_object_get(o, "proxy");
             if (px && !json_is_null(px)) {
                 if (!json_is_number(px) || !isfinite(json_number_value(px))) {
-                    seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
+                    lm_seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
                     goto fail;
                 }
                 s[i].proxy = json_number_value(px);
@@ -497,7 +488,7 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
             const json_t *ot = json_object_get(o, "output_tokens");
             snprintf(field, sizeof field, "responses.%s[%zu].output_tokens", k, i);
             if (!ot) {
-                seterr(err, errlen, "%s: missing", field);
+                lm_seterr(err, errlen, "%s: missing", field);
                 goto fail;
             }
             if (get_tokens(ot, field, &s[i].out_tokens, err, errlen))
@@ -505,11 +496,11 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         }
     }
     if (!r->n_samples[m->ref]) {
-        seterr(err, errlen, "responses: reference model '%s' is missing", m->name[m->ref]);
+        lm_seterr(err, errlen, "responses: reference model '%s' is missing", m->name[m->ref]);
         goto fail;
     }
     if (any_proxy && !all_proxy) {
-        seterr(err, errlen, "responses: \"proxy\" is given for some samples but not all "
+        lm_seterr(err, errlen, "responses: \"proxy\" is given for some samples but not all "
                "(give it for every sample, or for none)");
         goto fail;
     }

@@ -6,16 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 /* ---- CSV (RFC 4180: quotes, doubled quotes, newlines inside quotes) ------ */
 
@@ -54,7 +45,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
             if (p >= len) {
                 if (quoted) {
                     free(buf);
-                    seterr(err, errlen, "line %zu: unterminated quoted field", start_line);
+                    lm_seterr(err, errlen, "line %zu: unterminated quoted field", start_line);
                     return -1;
                 }
                 break;
@@ -70,7 +61,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
                         quoted = 0;
                         if (p < len && s[p] != ',' && s[p] != '\n' && s[p] != '\r') {
                             free(buf);
-                            seterr(err, errlen, "line %zu: text after a closing quote", *line);
+                            lm_seterr(err, errlen, "line %zu: text after a closing quote", *line);
                             return -1;
                         }
                         continue;
@@ -90,7 +81,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
                 char *nb = realloc(buf, bc);
                 if (!nb) {
                     free(buf);
-                    seterr(err, errlen, "out of memory");
+                    lm_seterr(err, errlen, "out of memory");
                     return -1;
                 }
                 buf = nb;
@@ -102,7 +93,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
             char **nf = realloc(row->f, cap * sizeof *nf);
             if (!nf) {
                 free(buf);
-                seterr(err, errlen, "out of memory");
+                lm_seterr(err, errlen, "out of memory");
                 return -1;
             }
             row->f = nf;
@@ -111,7 +102,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
         char *fld = malloc(bl + 1);
         if (!fld) {
             free(buf);
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         if (bl)
@@ -168,13 +159,13 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
     int k = csv_row(text, len, &pos, &line, &hdr, err, errlen);
     if (k <= 0) {
         if (k == 0)
-            seterr(err, errlen, "line 1: empty file, expected a header 'prompt,<model>,...'");
+            lm_seterr(err, errlen, "line 1: empty file, expected a header 'prompt,<model>,...'");
         goto done;
     }
     model_col = malloc(hdr.n * sizeof(size_t));
     resp_col = malloc(hdr.n * sizeof(size_t));
     if (!model_col || !resp_col) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < hdr.n; i++) {
@@ -184,11 +175,11 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             model_col[nm++] = i;
     }
     if (prompt_col == (size_t)-1) {
-        seterr(err, errlen, "line 1: no 'prompt' column in the header");
+        lm_seterr(err, errlen, "line 1: no 'prompt' column in the header");
         goto done;
     }
     if (nm < 2) {
-        seterr(err, errlen, "line 1: need at least two model columns, found %zu", nm);
+        lm_seterr(err, errlen, "line 1: need at least two model columns, found %zu", nm);
         goto done;
     }
     for (size_t j = 0; j < nm; j++) {
@@ -211,7 +202,7 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             continue;
         }
         if (row.n != hdr.n) {
-            seterr(err, errlen, "line %zu: expected %zu fields, got %zu", row_line, hdr.n, row.n);
+            lm_seterr(err, errlen, "line %zu: expected %zu fields, got %zu", row_line, hdr.n, row.n);
             goto done;
         }
         const char *prompt = row.f[prompt_col];
@@ -222,7 +213,7 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
         if (!rec || !resp) {
             json_decref(rec);
             json_decref(resp);
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             goto done;
         }
         char id[256];
@@ -241,7 +232,7 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             else {
                 json_decref(rec);
                 json_decref(resp);
-                seterr(err, errlen, "line %zu: column '%s': expected True or False, got '%.40s'",
+                lm_seterr(err, errlen, "line %zu: column '%s': expected True or False, got '%.40s'",
                        row_line, hdr.f[model_col[j]], v);
                 goto done;
             }
@@ -250,7 +241,7 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             if (!arr) {
                 json_decref(rec);
                 json_decref(resp);
-                seterr(err, errlen, "out of memory");
+                lm_seterr(err, errlen, "out of memory");
                 goto done;
             }
             json_object_set_new(resp, hdr.f[model_col[j]], arr);
@@ -261,7 +252,7 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             json_t **no = realloc(out, cap * sizeof *no);
             if (!no) {
                 json_decref(rec);
-                seterr(err, errlen, "out of memory");
+                lm_seterr(err, errlen, "out of memory");
                 goto done;
             }
             out = no;
@@ -293,17 +284,17 @@ static int num_array(const json_t *a, const char *model, const char *key, size_t
                      char *err, size_t errlen)
 {
     if (!json_is_array(a)) {
-        seterr(err, errlen, "%s.%s: missing or not an array", model, key);
+        lm_seterr(err, errlen, "%s.%s: missing or not an array", model, key);
         return -1;
     }
     if (want && json_array_size(a) != want) {
-        seterr(err, errlen, "%s.%s: %zu values, expected %zu", model, key,
+        lm_seterr(err, errlen, "%s.%s: %zu values, expected %zu", model, key,
                json_array_size(a), want);
         return -1;
     }
     for (size_t i = 0; i < json_array_size(a); i++)
         if (!json_is_number(json_array_get(a, i))) {
-            seterr(err, errlen, "%s.%s[%zu]: expected a number", model, key, i);
+            lm_seterr(err, errlen, "%s.%s[%zu]: expected a number", model, key, i);
             return -1;
         }
     return 0;
@@ -313,12 +304,12 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
                            char *err, size_t errlen)
 {
     if (!json_is_object(in)) {
-        seterr(err, errlen, "record: expected a JSON object");
+        lm_seterr(err, errlen, "record: expected a JSON object");
         return NULL;
     }
     const json_t *id = json_object_get(in, "id"), *pr = json_object_get(in, "prompt");
     if (!json_is_string(id)) {
-        seterr(err, errlen, "id: missing or not a string");
+        lm_seterr(err, errlen, "id: missing or not a string");
         return NULL;
     }
     json_t *rec = json_object(), *resp = json_object(), *ptm = json_object();
@@ -346,19 +337,19 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
         }
         const json_t *sc = json_object_get(val, "armoRM_scores");
         if (!sc) {
-            seterr(err, errlen, "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
+            lm_seterr(err, errlen, "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
             goto fail;
         }
         if (num_array(sc, key, "armoRM_scores", 0, err, errlen))
             goto fail;
         size_t ns = json_array_size(sc);
         if (!ns) {
-            seterr(err, errlen, "%s.armoRM_scores: empty", key);
+            lm_seterr(err, errlen, "%s.armoRM_scores: empty", key);
             goto fail;
         }
         const json_t *tk = json_object_get(val, "token_num_responses");
         if (!tk) {
-            seterr(err, errlen, "%s.token_num_responses: missing (run the token counting stage first)", key);
+            lm_seterr(err, errlen, "%s.token_num_responses: missing (run the token counting stage first)", key);
             goto fail;
         }
         if (num_array(tk, key, "token_num_responses", ns, err, errlen))
@@ -368,7 +359,7 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
             goto fail;
         const json_t *tp = json_object_get(val, "token_num_prompt");
         if (!json_is_number(tp) || json_number_value(tp) < 0) {
-            seterr(err, errlen, "%s.token_num_prompt: missing or not a number >= 0", key);
+            lm_seterr(err, errlen, "%s.token_num_prompt: missing or not a number >= 0", key);
             goto fail;
         }
         if (pt0 < 0)
@@ -381,7 +372,7 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
             double t = json_number_value(json_array_get(tk, i));
             if (t < 0) {
                 json_decref(arr);
-                seterr(err, errlen, "%s.token_num_responses[%zu]: negative", key, i);
+                lm_seterr(err, errlen, "%s.token_num_responses[%zu]: negative", key, i);
                 goto fail;
             }
             json_t *e = px ? json_pack("{s:f,s:f,s:f}", "score",
@@ -402,12 +393,12 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
     if (models && taken != n_models) {
         for (size_t i = 0; i < n_models; i++)
             if (!json_object_get(resp, models[i])) {
-                seterr(err, errlen, "%s: model missing from the record", models[i]);
+                lm_seterr(err, errlen, "%s: model missing from the record", models[i]);
                 goto fail;
             }
     }
     if (!taken) {
-        seterr(err, errlen, "record: no model objects with \"armoRM_scores\"");
+        lm_seterr(err, errlen, "record: no model objects with \"armoRM_scores\"");
         goto fail;
     }
     json_object_set_new(rec, "prompt_tokens", json_real(pt0));
@@ -415,7 +406,7 @@ json_t *route_import_stage(const json_t *in, const char *const *models, size_t n
     json_object_set_new(rec, "responses", resp);
     return rec;
 oom:
-    seterr(err, errlen, "out of memory");
+    lm_seterr(err, errlen, "out of memory");
 fail:
     json_decref(rec);
     json_decref(resp);
@@ -451,7 +442,7 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
     enum { CAP = 64 };
     size_t H = (m->n - 1) * n_max;
     if (l->n_heads != H) {
-        seterr(err, errlen, "candidates: label buffer has %zu heads, need %zu", l->n_heads, H);
+        lm_seterr(err, errlen, "candidates: label buffer has %zu heads, need %zu", l->n_heads, H);
         return -1;
     }
     double *draws = malloc((H + 1) * CAP * sizeof(double));
@@ -459,13 +450,13 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
     if (!draws || !nd) {
         free(draws);
         free(nd);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = -1;
     const json_t *cands = json_object_get(row, "candidates");
     if (!json_is_array(cands)) {
-        seterr(err, errlen, "candidates: missing or not an array");
+        lm_seterr(err, errlen, "candidates: missing or not an array");
         goto done;
     }
     for (size_t h = 0; h < H; h++)
@@ -477,27 +468,27 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
         const json_t *c = json_array_get(cands, i);
         const char *name = json_string_value(json_object_get(c, "model"));
         if (!name) {
-            seterr(err, errlen, "candidates[%zu].model: missing or not a string", i);
+            lm_seterr(err, errlen, "candidates[%zu].model: missing or not a string", i);
             goto done;
         }
         const char *tag = strstr(name, "_ourRM_bo");
         char *e = NULL;
         long n = tag ? strtol(tag + 9, &e, 10) : 0;
         if (!tag || !e || *e || n < 1) {
-            seterr(err, errlen, "candidates[%zu].model: '%s' is not '<model>_ourRM_bo<n>'", i, name);
+            lm_seterr(err, errlen, "candidates[%zu].model: '%s' is not '<model>_ourRM_bo<n>'", i, name);
             goto done;
         }
         char mname[512];
         snprintf(mname, sizeof mname, "%.*s", (int)(tag - name), name);
         long mi = route_models_find(m, mname);
         if (mi < 0) {
-            seterr(err, errlen, "candidates[%zu].model: model '%s' is not in the prices file", i, mname);
+            lm_seterr(err, errlen, "candidates[%zu].model: model '%s' is not in the prices file", i, mname);
             goto done;
         }
         size_t slot;
         if ((size_t)mi == m->ref) {
             if (n != 1) {
-                seterr(err, errlen, "candidates[%zu].model: the reference must be bo1", i);
+                lm_seterr(err, errlen, "candidates[%zu].model: the reference must be bo1", i);
                 goto done;
             }
             slot = H;
@@ -506,7 +497,7 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
                 *prompt_tokens = json_number_value(tp);
         } else {
             if ((size_t)n > n_max) {
-                seterr(err, errlen, "candidates[%zu].model: n = %ld exceeds n_max = %zu", i, n, n_max);
+                lm_seterr(err, errlen, "candidates[%zu].model: n = %ld exceeds n_max = %zu", i, n, n_max);
                 goto done;
             }
             size_t s = (size_t)mi < m->ref ? (size_t)mi : (size_t)mi - 1;
@@ -515,14 +506,14 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
         const json_t *sc = json_object_get(json_object_get(c, "scores"), "armoRM_scores");
         long k = scalar_or_array(sc, draws + slot * CAP, CAP);
         if (k < 0) {
-            seterr(err, errlen, "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
+            lm_seterr(err, errlen, "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
             goto done;
         }
         nd[slot] = (size_t)k;
         double tok[CAP];
         long kt = scalar_or_array(json_object_get(c, "token_num_responses"), tok, CAP);
         if (kt < 0) {
-            seterr(err, errlen, "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
+            lm_seterr(err, errlen, "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
             goto done;
         }
         double ts = 0;
@@ -544,7 +535,7 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
         }
     }
     if (!nd[H]) {
-        seterr(err, errlen, "candidates: reference '%s_ourRM_bo1' is missing", m->name[m->ref]);
+        lm_seterr(err, errlen, "candidates: reference '%s_ourRM_bo1' is missing", m->name[m->ref]);
         goto done;
     }
     for (size_t h = 0; h < H; h++)

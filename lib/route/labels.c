@@ -8,16 +8,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 void route_label_opts_default(route_label_opts *o)
 {
@@ -102,7 +93,7 @@ static int eval_draws(const route_sample *s, size_t ns, const size_t *idx,
         double tok = 0;
         for (size_t i = 0; i < n; i++) {
             if (set[i] >= ns) {
-                seterr(err, errlen, "model '%s': drawn index %zu is out of range (%zu samples)",
+                lm_seterr(err, errlen, "model '%s': drawn index %zu is out of range (%zu samples)",
                        model, set[i], ns);
                 return -1;
             }
@@ -129,11 +120,11 @@ int route_labels_from_draws(route_labels *l, const route_record *r,
 {
     size_t nb = o->n_boot, nmax = o->n_max;
     if (nb == 0 || nmax == 0) {
-        seterr(err, errlen, "labels: n_boot and n_max must be at least 1");
+        lm_seterr(err, errlen, "labels: n_boot and n_max must be at least 1");
         return -1;
     }
     if (l->n_heads != (m->n - 1) * nmax) {
-        seterr(err, errlen, "labels: buffer has %zu heads, need %zu", l->n_heads,
+        lm_seterr(err, errlen, "labels: buffer has %zu heads, need %zu", l->n_heads,
                (m->n - 1) * nmax);
         return -1;
     }
@@ -144,13 +135,13 @@ int route_labels_from_draws(route_labels *l, const route_record *r,
     if (!ref || !sm) {
         free(ref);
         free(sm);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = -1;
     size_t R = m->ref;
     if (!draws[R]) {
-        seterr(err, errlen, "labels: no draws for the reference model");
+        lm_seterr(err, errlen, "labels: no draws for the reference model");
         goto done;
     }
     if (eval_draws(r->samples[R], r->n_samples[R], draws[R], 1, nb, use_score,
@@ -200,7 +191,7 @@ int route_labels_build(route_labels *l, const route_record *r,
     if (!draws || !blk) {
         free(draws);
         free(blk);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     lm_rng rng;

@@ -15,17 +15,8 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#include "core/diag.h"
 #endif
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void route_train_opts_default(route_train_opts *o)
 {
@@ -82,27 +73,27 @@ int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *fe
 {
     memset(r, 0, sizeof *r);
     if (arch != ROUTE_LINEAR && arch != ROUTE_MLP) {
-        seterr(err, errlen, "router: unknown architecture %d", (int)arch);
+        lm_seterr(err, errlen, "router: unknown architecture %d", (int)arch);
         return -1;
     }
     if (!n_max || !n_small) {
-        seterr(err, errlen, "router: need at least one small model and n_max >= 1");
+        lm_seterr(err, errlen, "router: need at least one small model and n_max >= 1");
         return -1;
     }
     if (arch == ROUTE_MLP && !hidden) {
-        seterr(err, errlen, "router: an MLP needs hidden >= 1");
+        lm_seterr(err, errlen, "router: an MLP needs hidden >= 1");
         return -1;
     }
     if (route_feat_dim(feat) == 0) {
-        seterr(err, errlen, "router: no features (hash_dim and emb_dim are both 0)");
+        lm_seterr(err, errlen, "router: no features (hash_dim and emb_dim are both 0)");
         return -1;
     }
     if (feat->hash_dim && !feat->word_ngram && !feat->char_min) {
-        seterr(err, errlen, "router: hashed features need word or character n-grams");
+        lm_seterr(err, errlen, "router: hashed features need word or character n-grams");
         return -1;
     }
     if (feat->char_min > feat->char_max) {
-        seterr(err, errlen, "router: char_min > char_max");
+        lm_seterr(err, errlen, "router: char_min > char_max");
         return -1;
     }
     r->arch = arch;
@@ -113,7 +104,7 @@ int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *fe
     r->n_heads = n_small * n_max;
     layout L;
     if (make_layout(&L, arch, route_feat_dim(feat), r->hidden, r->n_heads)) {
-        seterr(err, errlen, "router: sizes overflow");
+        lm_seterr(err, errlen, "router: sizes overflow");
         return -1;
     }
     r->n_params = L.n;
@@ -123,14 +114,14 @@ int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *fe
     r->reference = strdup(reference ? reference : "");
     if (!r->params || !r->small || !r->avg_out || !r->reference) {
         route_router_free(r);
-        seterr(err, errlen, "router: out of memory (%zu parameters)", L.n);
+        lm_seterr(err, errlen, "router: out of memory (%zu parameters)", L.n);
         return -1;
     }
     for (size_t i = 0; i < n_small; i++) {
         r->small[i] = strdup(small[i]);
         if (!r->small[i]) {
             route_router_free(r);
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -351,18 +342,18 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y,
         log = &dummy;
     memset(log, 0, sizeof *log);
     if (n < 1) {
-        seterr(err, errlen, "train: no training queries");
+        lm_seterr(err, errlen, "train: no training queries");
         return -1;
     }
     if (!o->batch || !o->max_epochs || !(o->lr > 0) || !(o->l2 >= 0) ||
         !(o->val_frac >= 0 && o->val_frac < 1)) {
-        seterr(err, errlen, "train: bad options (batch, epochs and lr must be > 0, "
+        lm_seterr(err, errlen, "train: bad options (batch, epochs and lr must be > 0, "
                "l2 >= 0, 0 <= val_frac < 1)");
         return -1;
     }
     for (size_t k = 0; k < X->rowptr[n]; k++)
         if (X->idx[k] >= Dm) {
-            seterr(err, errlen, "train: feature index %u out of range (dimension %zu)",
+            lm_seterr(err, errlen, "train: feature index %u out of range (dimension %zu)",
                    X->idx[k], Dm);
             return -1;
         }
@@ -379,7 +370,7 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y,
     uint32_t *rowlist = malloc((Dm ? Dm : 1) * sizeof(uint32_t));
     int rc = -1;
     if (!perm || !blk || !Z || !D2 || !A || !D1 || !lb || !touched || !rowlist) {
-        seterr(err, errlen, "train: out of memory (%zu parameters)", P);
+        lm_seterr(err, errlen, "train: out of memory (%zu parameters)", P);
         goto done;
     }
     float *G = blk, *M = blk + P, *V = blk + 2 * P, *best = blk + 3 * P;
@@ -589,11 +580,11 @@ int route_router_save(const route_router *r, const char *path, char *err, size_t
 {
     for (size_t i = 0; i < r->n_small; i++)
         if (!name_ok(r->small[i])) {
-            seterr(err, errlen, "router: model name %zu is empty or has a line break", i);
+            lm_seterr(err, errlen, "router: model name %zu is empty or has a line break", i);
             return -1;
         }
     if (!name_ok(r->reference)) {
-        seterr(err, errlen, "router: reference name is empty or has a line break");
+        lm_seterr(err, errlen, "router: reference name is empty or has a line break");
         return -1;
     }
     lm_atomic a;
@@ -627,7 +618,7 @@ int route_router_save(const route_router *r, const char *path, char *err, size_t
     if (k)
         fwrite(buf, 1, k, f);
     if (ferror(f)) {
-        seterr(err, errlen, "%s: write error: %s", path, strerror(errno));
+        lm_seterr(err, errlen, "%s: write error: %s", path, strerror(errno));
         lm_atomic_abort(&a);
         return -1;
     }
@@ -696,17 +687,17 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
 
     if (next_line(&p, end, line, sizeof line) ||
         sscanf(line, "%63s %d", magic, &version) != 2 || strcmp(magic, MAGIC) != 0) {
-        seterr(err, errlen, "%s: not a route router file (no '%s' header)", path, MAGIC);
+        lm_seterr(err, errlen, "%s: not a route router file (no '%s' header)", path, MAGIC);
         goto done;
     }
     if (version != ROUTE_ROUTER_VERSION) {
-        seterr(err, errlen, "%s: router file version %d, this build reads version %d",
+        lm_seterr(err, errlen, "%s: router file version %d, this build reads version %d",
                path, version, ROUTE_ROUTER_VERSION);
         goto done;
     }
     route_arch arch;
     if (next_line(&p, end, line, sizeof line)) {
-        seterr(err, errlen, "%s: truncated header", path);
+        lm_seterr(err, errlen, "%s: truncated header", path);
         goto done;
     }
     if (strcmp(line, "arch linear") == 0)
@@ -714,47 +705,47 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
     else if (strcmp(line, "arch mlp") == 0)
         arch = ROUTE_MLP;
     else {
-        seterr(err, errlen, "%s: bad header line '%s' (want 'arch linear' or 'arch mlp')",
+        lm_seterr(err, errlen, "%s: bad header line '%s' (want 'arch linear' or 'arch mlp')",
                path, line);
         goto done;
     }
     for (int i = 0; i < 8; i++) {
         if (next_line(&p, end, line, sizeof line) || parse_kv(line, keys[i], &v[i])) {
-            seterr(err, errlen, "%s: bad or missing header field '%s'", path, keys[i]);
+            lm_seterr(err, errlen, "%s: bad or missing header field '%s'", path, keys[i]);
             goto done;
         }
     }
     if (v[0] > (1ull << 30) || v[4] > (1ull << 24) || v[5] > (1ull << 20) ||
         v[6] > 1024 || v[7] > 4096 || v[1] > 16 || v[3] > 64 || v[2] > v[3]) {
-        seterr(err, errlen, "%s: header sizes out of range", path);
+        lm_seterr(err, errlen, "%s: header sizes out of range", path);
         goto done;
     }
     n_small = (size_t)v[7];
     names = calloc(n_small ? n_small : 1, sizeof *names);
     avg = malloc((n_small + 1) * sizeof(double));
     if (!names || !avg) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n_small; i++)
         if (next_line(&p, end, line, sizeof line) ||
             parse_model(line, "model", &avg[i], &names[i])) {
-            seterr(err, errlen, "%s: bad or missing 'model' line %zu", path, i + 1);
+            lm_seterr(err, errlen, "%s: bad or missing 'model' line %zu", path, i + 1);
             goto done;
         }
     if (next_line(&p, end, line, sizeof line) ||
         parse_model(line, "reference", &avg[n_small], &refname)) {
-        seterr(err, errlen, "%s: bad or missing 'reference' line", path);
+        lm_seterr(err, errlen, "%s: bad or missing 'reference' line", path);
         goto done;
     }
     unsigned long long np;
     if (next_line(&p, end, line, sizeof line) ||
         sscanf(line, "params %llu float32le", &np) != 1) {
-        seterr(err, errlen, "%s: bad or missing 'params' line", path);
+        lm_seterr(err, errlen, "%s: bad or missing 'params' line", path);
         goto done;
     }
     if (next_line(&p, end, line, sizeof line) || strcmp(line, "end") != 0) {
-        seterr(err, errlen, "%s: header does not finish with 'end'", path);
+        lm_seterr(err, errlen, "%s: header does not finish with 'end'", path);
         goto done;
     }
     route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3],
@@ -763,17 +754,17 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
                           (const char *const *)names, refname, avg, err, errlen)) {
         char tmp[256];
         snprintf(tmp, sizeof tmp, "%s", err ? err : "");
-        seterr(err, errlen, "%s: %s", path, tmp);
+        lm_seterr(err, errlen, "%s: %s", path, tmp);
         goto done;
     }
     if (np != r->n_params) {
-        seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu",
+        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu",
                path, np, r->n_params);
         goto fail;
     }
     size_t have = (size_t)(end - p);
     if (have != r->n_params * 4) {
-        seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
+        lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
                path, have, r->n_params * 4);
         goto fail;
     }
@@ -784,7 +775,7 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
         float f;
         memcpy(&f, &u, 4);
         if (!isfinite(f)) {
-            seterr(err, errlen, "%s: parameter %zu is not finite", path, i);
+            lm_seterr(err, errlen, "%s: parameter %zu is not finite", path, i);
             goto fail;
         }
         r->params[i] = f;
