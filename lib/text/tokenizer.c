@@ -1,0 +1,1619 @@
+/* tokenizer.c - Hugging Face tokenizer.json tokenizers (see tokenizer.h):
+ * loading and validation, the added-token vocabulary (matched before
+ * normalization as tokenizers' AddedVocabulary does: leftmost-longest, tokens
+ * with normalized=false on the raw text, the others on each normalized
+ * piece; single_word, lstrip, rstrip), the encode pipeline, truncation and
+ * padding as tokenizers' post_process applies them to one sequence, the
+ * post-processors (BertProcessing, RobertaProcessing, TemplateProcessing
+ * single template, ByteLevel, Sequence) and the decoders (WordPiece,
+ * Metaspace, ByteLevel, BPEDecoder, ByteFallback, Fuse, Strip, Replace,
+ * Sequence).
+ *
+ * Not done: pair encodings (the "pair" template), BPE dropout, WordLevel,
+ * the CTC decoder, encode_special_tokens.  Normalizers, pre-tokenizers and
+ * models live in hftok_norm.c and hftok_model.c.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/fs.h"
+#include "core/utf8.h"
+#include "text/hftok_internal.h"
+#include "text/hftok_unicode.h"
+#include "text/tokenizer.h"
+
+typedef struct {
+    char *content;
+    size_t len;
+    char *norm; /* normalized content (normalized tokens) */
+    size_t nlen;
+    int32_t id;
+    int special, single_word, lstrip, rstrip, normalized;
+} added_tok;
+
+typedef struct {
+    int32_t child, sibling, tok; /* tok: index into added, -1 */
+    unsigned char byte;
+} tnode;
+
+typedef struct {
+    tnode *n;
+    size_t nn, cap;
+    uint8_t first[32]; /* bitmap of first bytes */
+} atrie;
+
+enum { PP_NONE, PP_BERT, PP_ROBERTA, PP_TEMPLATE, PP_BYTELEVEL, PP_SEQ };
+
+typedef struct pproc {
+    int type;
+    int32_t cls, sep;
+    int trim_offsets, add_prefix_space;
+    /* template: items; id >= 0 special ids list, -1 the sequence */
+    int32_t *ids;
+    size_t nids;
+    struct pproc **sub;
+    size_t nsub;
+} pproc;
+
+enum { D_BYTELEVEL, D_WORDPIECE, D_METASPACE, D_BPE, D_BYTEFALLBACK, D_FUSE, D_STRIP, D_REPLACE, D_SEQ };
+
+typedef struct dec {
+    int type;
+    char *s; /* prefix, suffix, replacement content */
+    size_t sn;
+    int cleanup;
+    uint32_t ch; /* Metaspace replacement, Strip content */
+    int prepend_never;
+    size_t start, stop;
+    hft_pattern pat;
+    struct dec **sub;
+    size_t nsub;
+} dec;
+
+struct lm_tokenizer {
+    hft_norm *norm;
+    hft_pretok *pretok;
+    hft_model *model;
+    pproc *post;
+    dec *decoder;
+    added_tok *added;
+    size_t nadded, addcap;
+    atrie raw, normd; /* non-normalized and normalized token tries */
+    pcre2_code *word_start, *word_end;
+    /* truncation / padding */
+    int trunc, trunc_left;
+    size_t trunc_max;
+    int pad, pad_left;
+    size_t pad_fixed, pad_multiple;
+    int32_t pad_id;
+};
+
+/* ------------------------------------------------------------ work space */
+
+static int work_init(hft_work *w)
+{
+    memset(w, 0, sizeof *w);
+    w->md = pcre2_match_data_create(8, NULL);
+    return w->md ? 0 : -1;
+}
+
+static void work_free(hft_work *w)
+{
+    free(w->s);
+    free(w->al);
+    free(w->p);
+    free(w->q);
+    free(w->tc);
+    free(w->u);
+    free(w->tk);
+    free(w->scratch);
+    free(w->sb);
+    free(w->mt);
+    if (w->md)
+        pcre2_match_data_free(w->md);
+}
+
+/* -------------------------------------------------------------- tries */
+
+static void trie_free(atrie *t)
+{
+    free(t->n);
+    memset(t, 0, sizeof *t);
+}
+
+static int trie_add(atrie *t, const char *s, size_t n, int32_t tok)
+{
+    if (n == 0)
+        return 0;
+    if (t->nn == 0) {
+        if (lm_hft_grow((void **)&t->n, &t->cap, 1, sizeof *t->n))
+            return -1;
+        t->n[0] = (tnode){-1, -1, -1, 0};
+        t->nn = 1;
+    }
+    t->first[(unsigned char)s[0] >> 3] |= (uint8_t)(1u << ((unsigned char)s[0] & 7));
+    int32_t cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        int32_t c = t->n[cur].child;
+        while (c >= 0 && t->n[c].byte != b)
+            c = t->n[c].sibling;
+        if (c < 0) {
+            if (lm_hft_grow((void **)&t->n, &t->cap, t->nn + 1, sizeof *t->n))
+                return -1;
+            c = (int32_t)t->nn++;
+            t->n[c] = (tnode){-1, t->n[cur].child, -1, b};
+            t->n[cur].child = c;
+        }
+        cur = c;
+    }
+    if (t->n[cur].tok < 0)
+        t->n[cur].tok = tok; /* first pattern wins on duplicates */
+    return 0;
+}
+
+/* longest pattern starting at s[0..n): its length and token, or 0 */
+static size_t trie_longest(const atrie *t, const char *s, size_t n, int32_t *tok)
+{
+    if (!t->nn || n == 0 || !(t->first[(unsigned char)s[0] >> 3] & (1u << ((unsigned char)s[0] & 7))))
+        return 0;
+    int32_t cur = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        int32_t c = t->n[cur].child;
+        while (c >= 0 && t->n[c].byte != b)
+            c = t->n[c].sibling;
+        if (c < 0)
+            break;
+        cur = c;
+        if (t->n[cur].tok >= 0) {
+            best = i + 1;
+            *tok = t->n[cur].tok;
+        }
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------- added tokens */
+
+static int is_word_at(const lm_tokenizer *t, hft_work *w, const char *s, size_t n, int at_end)
+{
+    if (n == 0)
+        return 0;
+    pcre2_code *re = at_end ? t->word_end : t->word_start;
+    return pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, w->md, NULL) > 0;
+}
+
+static int piece_push(hft_work *w, size_t off, size_t len, int32_t tok)
+{
+    if (len == 0)
+        return 0;
+    if (lm_hft_grow((void **)&w->q, &w->qcap, w->nq + 1, sizeof *w->q)) {
+        w->oom = 1;
+        return -1;
+    }
+    hft_piece *o = &w->q[w->nq++];
+    o->off = off;
+    o->len = len;
+    o->shift = w->al[off][0];
+    o->tok = tok;
+    return 0;
+}
+
+/* AddedVocabulary::find_matches + split_with_indices on piece pc into w->q */
+static int split_added(const lm_tokenizer *t, const atrie *tr, hft_work *w, const hft_piece *pc)
+{
+    const char *s = w->s + pc->off;
+    size_t n = pc->len, start_offset = 0;
+    for (size_t i = 0; i < n;) {
+        int32_t k;
+        size_t ml = trie_longest(tr, s + i, n - i, &k);
+        if (!ml) {
+            i++;
+            continue;
+        }
+        const added_tok *a = &t->added[k];
+        size_t start = i, stop = i + ml;
+        size_t next = stop;
+        if (a->single_word) {
+            int start_space = start == 0 || !is_word_at(t, w, s, start, 1);
+            int stop_space = stop == n || !is_word_at(t, w, s + stop, n - stop, 0);
+            if (!start_space || !stop_space) {
+                i = next;
+                continue;
+            }
+        }
+        if (a->lstrip) {
+            size_t ns = start;
+            while (ns > 0) {
+                size_t j = ns - 1;
+                while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80)
+                    j--;
+                uint32_t c;
+                lm_hft_dec(s + j, ns - j, &c);
+                if (!lm_hft_is_space(c))
+                    break;
+                ns = j;
+            }
+            start = ns > start_offset ? ns : start_offset;
+        }
+        if (a->rstrip) {
+            while (stop < n) {
+                uint32_t c;
+                size_t l = lm_hft_dec(s + stop, n - stop, &c);
+                if (!lm_hft_is_space(c))
+                    break;
+                stop += l;
+            }
+        }
+        if (start_offset < start && piece_push(w, pc->off + start_offset, start - start_offset, -1))
+            return -1;
+        if (piece_push(w, pc->off + start, stop - start, a->id))
+            return -1;
+        start_offset = stop;
+        i = next;
+    }
+    if (start_offset < n && piece_push(w, pc->off + start_offset, n - start_offset, -1))
+        return -1;
+    return 0;
+}
+
+static void swap_pq(hft_work *w)
+{
+    hft_piece *tp = w->p;
+    size_t tc = w->pcap;
+    w->p = w->q;
+    w->pcap = w->qcap;
+    w->np = w->nq;
+    w->q = tp;
+    w->qcap = tc;
+    w->nq = 0;
+}
+
+/* runs the normalizer on a standalone string (for normalized added tokens) */
+static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn)
+{
+    hft_work w;
+    if (work_init(&w))
+        return -1;
+    int rc = -1;
+    if (lm_hft_append(&w, s, n, 0, n) != (size_t)-1 || n == 0) {
+        hft_piece pc = {0, n, 0, -1};
+        if (n == 0 || lm_hft_normalize(t->norm, &w, &pc) == 0) {
+            *out = malloc(pc.len + 1);
+            if (*out) {
+                if (pc.len)
+                    memcpy(*out, w.s + pc.off, pc.len);
+                (*out)[pc.len] = 0;
+                *outn = pc.len;
+                rc = 0;
+            }
+        }
+    }
+    work_free(&w);
+    return rc;
+}
+
+int lm_tokenizer_normalize(const lm_tokenizer *t, const char *text, size_t len, lm_buf *out, char *err,
+                           size_t errlen)
+{
+    if (lm_utf8_valid_prefix(text, len, 0) != len) {
+        snprintf(err, errlen, "text is not valid UTF-8");
+        return -1;
+    }
+    if (!t->norm) {
+        lm_buf_add(out, text, len);
+        return 0;
+    }
+    char *s;
+    size_t n;
+    if (normalize_string(t, text, len, &s, &n)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    lm_buf_add(out, s, n);
+    free(s);
+    return 0;
+}
+
+static int refresh_tries(lm_tokenizer *t)
+{
+    trie_free(&t->raw);
+    trie_free(&t->normd);
+    for (size_t i = 0; i < t->nadded; i++) {
+        added_tok *a = &t->added[i];
+        if (a->normalized) {
+            if (!a->norm) {
+                if (t->norm) {
+                    if (normalize_string(t, a->content, a->len, &a->norm, &a->nlen))
+                        return -1;
+                } else {
+                    a->norm = malloc(a->len + 1);
+                    if (!a->norm)
+                        return -1;
+                    memcpy(a->norm, a->content, a->len + 1);
+                    a->nlen = a->len;
+                }
+            }
+            if (trie_add(&t->normd, a->norm, a->nlen, (int32_t)i))
+                return -1;
+        } else if (trie_add(&t->raw, a->content, a->len, (int32_t)i)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const added_tok *added_by_id(const lm_tokenizer *t, int32_t id)
+{
+    for (size_t i = 0; i < t->nadded; i++)
+        if (t->added[i].id == id)
+            return &t->added[i];
+    return NULL;
+}
+
+static const added_tok *added_by_content(const lm_tokenizer *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < t->nadded; i++)
+        if (t->added[i].len == n && memcmp(t->added[i].content, s, n) == 0)
+            return &t->added[i];
+    return NULL;
+}
+
+static int add_one(lm_tokenizer *t, const char *s, size_t n, int32_t id, int special, int single, int lstrip,
+                   int rstrip, int normalized)
+{
+    if (lm_hft_grow((void **)&t->added, &t->addcap, t->nadded + 1, sizeof *t->added))
+        return -1;
+    added_tok *a = &t->added[t->nadded];
+    memset(a, 0, sizeof *a);
+    a->content = malloc(n + 1);
+    if (!a->content)
+        return -1;
+    memcpy(a->content, s, n);
+    a->content[n] = 0;
+    a->len = n;
+    a->id = id;
+    a->special = special;
+    a->single_word = single;
+    a->lstrip = lstrip;
+    a->rstrip = rstrip;
+    a->normalized = normalized;
+    t->nadded++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ public API */
+
+size_t lm_tokenizer_vocab_size(const lm_tokenizer *t)
+{
+    size_t n = lm_hft_model_vocab_size(t->model);
+    for (size_t i = 0; i < t->nadded; i++)
+        if (!lm_hft_model_token(t->model, t->added[i].id, NULL))
+            n++;
+    return n;
+}
+
+const char *lm_tokenizer_token(const lm_tokenizer *t, int32_t id, size_t *len)
+{
+    const added_tok *a = added_by_id(t, id);
+    if (a) {
+        if (len)
+            *len = a->len;
+        return a->content;
+    }
+    size_t l = 0;
+    const char *s = lm_hft_model_token(t->model, id, &l);
+    if (s && len)
+        *len = l;
+    return s;
+}
+
+int32_t lm_tokenizer_id(const lm_tokenizer *t, const char *tok, size_t len)
+{
+    const added_tok *a = added_by_content(t, tok, len);
+    if (a)
+        return a->id;
+    return lm_hft_model_id(t->model, tok, len);
+}
+
+int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, int special, char *err,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(toks[i]);
+        if (len == 0)
+            continue;
+        if (lm_utf8_valid_prefix(toks[i], len, 0) != len) {
+            snprintf(err, errlen, "added token %zu is not valid UTF-8", i);
+            return -1;
+        }
+        if (added_by_content(t, toks[i], len))
+            continue;
+        int32_t id = lm_hft_model_id(t->model, toks[i], len);
+        if (id < 0) {
+            size_t vs = lm_hft_model_vocab_size(t->model);
+            int64_t max = -1;
+            for (size_t k = 0; k < t->nadded; k++)
+                if (t->added[k].id > max)
+                    max = t->added[k].id;
+            if (max < 0)
+                id = (int32_t)vs;
+            else
+                id = (max >= (int64_t)vs || vs == 0) ? (int32_t)(max + 1) : (int32_t)vs;
+        }
+        if (add_one(t, toks[i], len, id, special, 0, 0, 0, !special)) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (refresh_tries(t)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void lm_encoding_free(lm_encoding *e)
+{
+    free(e->ids);
+    free(e->off);
+    free(e->special);
+    memset(e, 0, sizeof *e);
+}
+
+static int enc_reserve(lm_encoding *e, size_t n)
+{
+    if (n <= e->cap)
+        return 0;
+    size_t nc = e->cap ? e->cap : 16;
+    while (nc < n)
+        nc *= 2;
+    int32_t *ids = realloc(e->ids, nc * sizeof *ids);
+    if (!ids)
+        return -1;
+    e->ids = ids;
+    size_t(*off)[2] = realloc(e->off, nc * sizeof *off);
+    if (!off)
+        return -1;
+    e->off = off;
+    uint8_t *sp = realloc(e->special, nc);
+    if (!sp)
+        return -1;
+    e->special = sp;
+    e->cap = nc;
+    return 0;
+}
+
+static int enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special)
+{
+    if (enc_reserve(e, e->n + 1))
+        return -1;
+    e->ids[e->n] = id;
+    e->off[e->n][0] = s;
+    e->off[e->n][1] = en;
+    e->special[e->n] = (uint8_t)special;
+    e->n++;
+    return 0;
+}
+
+/* inserts k slots at position at */
+static int enc_insert(lm_encoding *e, size_t at, int32_t id, int special)
+{
+    if (enc_reserve(e, e->n + 1))
+        return -1;
+    memmove(e->ids + at + 1, e->ids + at, (e->n - at) * sizeof *e->ids);
+    memmove(e->off + at + 1, e->off + at, (e->n - at) * sizeof *e->off);
+    memmove(e->special + at + 1, e->special + at, e->n - at);
+    e->ids[at] = id;
+    e->off[at][0] = e->off[at][1] = 0;
+    e->special[at] = (uint8_t)special;
+    e->n++;
+    return 0;
+}
+
+static size_t pp_added(const pproc *p)
+{
+    if (!p)
+        return 0;
+    switch (p->type) {
+    case PP_BERT:
+    case PP_ROBERTA: return 2;
+    case PP_TEMPLATE: {
+        size_t k = 0;
+        for (size_t i = 0; i < p->nids; i++)
+            k += p->ids[i] >= 0;
+        return k;
+    }
+    case PP_SEQ: {
+        size_t k = 0;
+        for (size_t i = 0; i < p->nsub; i++)
+            k += pp_added(p->sub[i]);
+        return k;
+    }
+    }
+    return 0;
+}
+
+/* byte-level offset trimming (tokenizers' process_offsets) */
+static void trim_offsets(const lm_tokenizer *t, lm_encoding *e, int add_prefix_space)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        size_t len;
+        const char *s = lm_tokenizer_token(t, e->ids[i], &len);
+        if (!s)
+            continue;
+        size_t lead = 0, trail = 0, nch = 0;
+        for (size_t k = 0; k < len;) {
+            uint32_t c;
+            k += lm_hft_dec(s + k, len - k, &c);
+            nch++;
+        }
+        for (size_t k = 0; k < len;) {
+            uint32_t c;
+            k += lm_hft_dec(s + k, len - k, &c);
+            if (c != 0x120 && !lm_hft_is_space(c))
+                break;
+            lead++;
+        }
+        if (lead < nch)
+            for (size_t k = len; k > 0;) {
+                size_t j = k - 1;
+                while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80)
+                    j--;
+                uint32_t c;
+                lm_hft_dec(s + j, k - j, &c);
+                if (c != 0x120 && !lm_hft_is_space(c))
+                    break;
+                trail++;
+                k = j;
+            }
+        else
+            trail = nch;
+        if (lead > 0) {
+            int is_first = i == 0 || e->off[i][0] == 0;
+            if (is_first && add_prefix_space && lead == 1)
+                lead = 0;
+            size_t ns = e->off[i][0] + lead;
+            e->off[i][0] = ns < e->off[i][1] ? ns : e->off[i][1];
+        }
+        if (trail > 0 && e->off[i][1] >= trail) {
+            size_t ne = e->off[i][1] - trail;
+            e->off[i][1] = ne > e->off[i][0] ? ne : e->off[i][0];
+        }
+    }
+}
+
+static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, int add_special)
+{
+    if (!p)
+        return 0;
+    switch (p->type) {
+    case PP_BYTELEVEL:
+        if (p->trim_offsets)
+            trim_offsets(t, e, p->add_prefix_space);
+        return 0;
+    case PP_ROBERTA:
+        if (p->trim_offsets)
+            trim_offsets(t, e, p->add_prefix_space);
+        /* fallthrough */
+    case PP_BERT:
+        if (!add_special)
+            return 0;
+        if (enc_insert(e, 0, p->cls, 1))
+            return -1;
+        return enc_insert(e, e->n, p->sep, 1);
+    case PP_TEMPLATE: {
+        if (!add_special)
+            return 0;
+        /* items before the sequence, then after */
+        size_t seq = p->nids, at = 0;
+        for (size_t i = 0; i < p->nids; i++)
+            if (p->ids[i] < 0) {
+                seq = i;
+                break;
+            }
+        for (size_t i = 0; i < seq && i < p->nids; i++)
+            if (enc_insert(e, at++, p->ids[i], 1))
+                return -1;
+        for (size_t i = seq + 1; i < p->nids; i++)
+            if (p->ids[i] >= 0 && enc_insert(e, e->n, p->ids[i], 1))
+                return -1;
+        return 0;
+    }
+    case PP_SEQ:
+        for (size_t i = 0; i < p->nsub; i++)
+            if (post_process(t, p->sub[i], e, add_special))
+                return -1;
+        return 0;
+    }
+    return 0;
+}
+
+static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, size_t len, int add_special,
+                       lm_encoding *e, char *err, size_t errlen)
+{
+    e->n = 0;
+    if (lm_utf8_valid_prefix(text, len, 0) != len) {
+        snprintf(err, errlen, "text is not valid UTF-8 (at byte %zu)", lm_utf8_valid_prefix(text, len, 0));
+        return -1;
+    }
+    if (len) {
+        if (lm_hft_grow((void **)&w->s, &w->cap, len + 1, 1)) {
+            w->oom = 1;
+            goto oom;
+        }
+        size_t c2 = w->cap;
+        void *q = realloc(w->al, c2 * sizeof *w->al);
+        if (!q)
+            goto oom;
+        w->al = q;
+        memcpy(w->s, text, len);
+        for (size_t i = 0; i < len;) {
+            size_t l = (unsigned char)text[i] < 0x80 ? 1 : (unsigned char)text[i] < 0xE0 ? 2
+                       : (unsigned char)text[i] < 0xF0 ? 3 : 4;
+            for (size_t b = 0; b < l; b++) {
+                w->al[i + b][0] = i;
+                w->al[i + b][1] = i + l;
+            }
+            i += l;
+        }
+        w->n = len;
+    }
+    hft_piece whole = {0, len, 0, -1};
+    w->nq = 0;
+    if (len && split_added(t, &t->raw, w, &whole))
+        goto oom;
+    swap_pq(w);
+    for (size_t i = 0; i < w->np; i++) {
+        hft_piece pc = w->p[i];
+        if (pc.tok >= 0) {
+            if (lm_hft_grow((void **)&w->q, &w->qcap, w->nq + 1, sizeof *w->q))
+                goto oom;
+            w->q[w->nq++] = pc;
+            continue;
+        }
+        if (lm_hft_normalize(t->norm, w, &pc))
+            goto oom;
+        if (pc.len && split_added(t, &t->normd, w, &pc))
+            goto oom;
+    }
+    swap_pq(w);
+    if (lm_hft_pretokenize(t->pretok, w))
+        goto oom;
+    for (size_t i = 0; i < w->np; i++) {
+        hft_piece pc = w->p[i];
+        if (pc.len == 0)
+            continue;
+        if (pc.tok >= 0) {
+            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0))
+                goto oom;
+            continue;
+        }
+        if (lm_hft_model_tokenize(t->model, w, w->s + pc.off, pc.len, err, errlen))
+            return w->oom ? (snprintf(err, errlen, "out of memory"), -1) : -1;
+        for (size_t k = 0; k < w->ntk; k++) {
+            size_t s = w->tk[k].s, en = w->tk[k].e, a, b;
+            if (s >= en || en > pc.len) {
+                a = s + pc.shift;
+                b = en + pc.shift;
+            } else {
+                a = w->al[pc.off + s][0];
+                b = w->al[pc.off + en - 1][1];
+            }
+            if (enc_push(e, w->tk[k].id, a, b, 0))
+                goto oom;
+        }
+    }
+    /* truncation (one sequence, overflow dropped) */
+    if (t->trunc) {
+        size_t extra = add_special ? pp_added(t->post) : 0;
+        size_t keep = t->trunc_max > extra ? t->trunc_max - extra : 0;
+        if (e->n > keep) {
+            if (t->trunc_left) {
+                size_t d = e->n - keep;
+                memmove(e->ids, e->ids + d, keep * sizeof *e->ids);
+                memmove(e->off, e->off + d, keep * sizeof *e->off);
+                memmove(e->special, e->special + d, keep);
+            }
+            e->n = keep;
+        }
+    }
+    if (post_process(t, t->post, e, add_special))
+        goto oom;
+    if (t->pad) {
+        size_t target = t->pad_fixed ? t->pad_fixed : e->n;
+        if (t->pad_multiple && target % t->pad_multiple)
+            target += t->pad_multiple - target % t->pad_multiple;
+        while (e->n < target)
+            if (t->pad_left ? enc_insert(e, 0, t->pad_id, 1) : enc_insert(e, e->n, t->pad_id, 1))
+                goto oom;
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
+                        char *err, size_t errlen)
+{
+    hft_work w;
+    if (work_init(&w)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = encode_work(t, &w, text, len, add_special, e, err, errlen);
+    work_free(&w);
+    return rc;
+}
+
+/* ------------------------------------------------------------ decoders */
+
+typedef struct {
+    lm_buf b;
+    size_t (*o)[2];
+    size_t n, cap;
+} slist;
+
+static int sl_push(slist *l, const char *s, size_t n)
+{
+    if (lm_hft_grow((void **)&l->o, &l->cap, l->n + 1, sizeof *l->o))
+        return -1;
+    l->o[l->n][0] = l->b.n;
+    lm_buf_add(&l->b, s, n);
+    l->o[l->n][1] = n;
+    l->n++;
+    return 0;
+}
+
+static void sl_reset(slist *l)
+{
+    lm_buf_reset(&l->b);
+    l->n = 0;
+}
+
+static void sl_free(slist *l)
+{
+    lm_buf_free(&l->b);
+    free(l->o);
+}
+
+#define SL_S(l, i) ((l)->b.p + (l)->o[i][0])
+#define SL_N(l, i) ((l)->o[i][1])
+
+/* Rust's String::from_utf8_lossy */
+static void add_lossy(lm_buf *o, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t ok = lm_utf8_valid_prefix((const char *)s + i, n - i, 1);
+        if (ok) {
+            lm_buf_add(o, s + i, ok);
+            i += ok;
+            continue;
+        }
+        unsigned char b = s[i];
+        size_t need = 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+            need = 1;
+        else if (b >= 0xE0 && b <= 0xEF) {
+            need = 2;
+            if (b == 0xE0)
+                lo = 0xA0;
+            if (b == 0xED)
+                hi = 0x9F;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            need = 3;
+            if (b == 0xF0)
+                lo = 0x90;
+            if (b == 0xF4)
+                hi = 0x8F;
+        }
+        size_t k = 1;
+        if (need && i + 1 < n && s[i + 1] >= lo && s[i + 1] <= hi) {
+            k = 2;
+            while (k <= need && i + k < n && s[i + k] >= 0x80 && s[i + k] <= 0xBF)
+                k++;
+        }
+        lm_buf_adds(o, "\xef\xbf\xbd");
+        i += k;
+    }
+}
+
+static void replace_all(lm_buf *o, const char *s, size_t n, const char *from, size_t fn, const char *to,
+                        size_t tn)
+{
+    for (size_t i = 0; i < n;) {
+        if (fn && i + fn <= n && memcmp(s + i, from, fn) == 0) {
+            lm_buf_add(o, to, tn);
+            i += fn;
+        } else {
+            lm_buf_addc(o, s[i++]);
+        }
+    }
+}
+
+static void wp_cleanup(lm_buf *tmp, lm_buf *out)
+{
+    static const char *pairs[][2] = {{" .", "."},       {" ?", "?"},        {" !", "!"},   {" ,", ","},
+                                     {" ' ", "'"},      {" n't", "n't"},    {" 'm", "'m"}, {" do not", " don't"},
+                                     {" 's", "'s"},     {" 've", "'ve"},    {" 're", "'re"}};
+    for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+        lm_buf_reset(out);
+        replace_all(out, tmp->p ? tmp->p : "", tmp->n, pairs[k][0], strlen(pairs[k][0]), pairs[k][1],
+                    strlen(pairs[k][1]));
+        lm_buf t = *tmp;
+        *tmp = *out;
+        *out = t;
+    }
+    lm_buf_reset(out);
+    lm_buf_add(out, tmp->p ? tmp->p : "", tmp->n);
+}
+
+static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w)
+{
+    sl_reset(out);
+    lm_buf tmp = {0}, tmp2 = {0};
+    int rc = 0;
+    switch (d->type) {
+    case D_BYTELEVEL: {
+        lm_buf bytes = {0};
+        for (size_t i = 0; i < in->n; i++) {
+            const char *s = SL_S(in, i);
+            size_t n = SL_N(in, i), mark = bytes.n;
+            int ok = 1;
+            for (size_t k = 0; k < n;) {
+                uint32_t c;
+                k += lm_hft_dec(s + k, n - k, &c);
+                int b = lm_hft_char_byte(c);
+                if (b < 0) {
+                    ok = 0;
+                    break;
+                }
+                lm_buf_addc(&bytes, (char)b);
+            }
+            if (!ok) {
+                bytes.n = mark;
+                lm_buf_add(&bytes, s, n);
+            }
+        }
+        add_lossy(&tmp, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
+        lm_buf_free(&bytes);
+        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+        break;
+    }
+    case D_WORDPIECE:
+        for (size_t i = 0; i < in->n; i++) {
+            const char *s = SL_S(in, i);
+            size_t n = SL_N(in, i);
+            lm_buf_reset(&tmp);
+            if (i != 0) {
+                if (n >= d->sn && memcmp(s, d->s, d->sn) == 0) {
+                    lm_buf_add(&tmp, s + d->sn, n - d->sn);
+                } else {
+                    lm_buf_addc(&tmp, ' ');
+                    lm_buf_add(&tmp, s, n);
+                }
+            } else {
+                lm_buf_add(&tmp, s, n);
+            }
+            if (d->cleanup)
+                wp_cleanup(&tmp, &tmp2);
+            else {
+                lm_buf_reset(&tmp2);
+                lm_buf_add(&tmp2, tmp.p ? tmp.p : "", tmp.n);
+            }
+            if ((rc = sl_push(out, tmp2.p ? tmp2.p : "", tmp2.n)))
+                break;
+        }
+        break;
+    case D_METASPACE:
+        for (size_t i = 0; i < in->n; i++) {
+            const char *s = SL_S(in, i);
+            size_t n = SL_N(in, i);
+            lm_buf_reset(&tmp);
+            for (size_t k = 0; k < n;) {
+                uint32_t c;
+                size_t l = lm_hft_dec(s + k, n - k, &c);
+                if (c == d->ch) {
+                    if (!(i == 0 && !d->prepend_never))
+                        lm_buf_addc(&tmp, ' ');
+                } else {
+                    lm_buf_add(&tmp, s + k, l);
+                }
+                k += l;
+            }
+            if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
+                break;
+        }
+        break;
+    case D_BPE:
+        for (size_t i = 0; i < in->n; i++) {
+            lm_buf_reset(&tmp);
+            const char *rep = i + 1 == in->n ? "" : " ";
+            replace_all(&tmp, SL_S(in, i), SL_N(in, i), d->s, d->sn, rep, strlen(rep));
+            if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
+                break;
+        }
+        break;
+    case D_BYTEFALLBACK: {
+        lm_buf bytes = {0};
+        for (size_t i = 0; i <= in->n && !rc; i++) {
+            int isbyte = 0;
+            unsigned v = 0;
+            if (i < in->n) {
+                const char *s = SL_S(in, i);
+                if (SL_N(in, i) == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>') {
+                    char hx[3] = {s[3], s[4], 0};
+                    char *endp;
+                    unsigned long x = strtoul(hx, &endp, 16);
+                    if (*endp == 0 && (hx[0] != '-' && hx[0] != ' ' && hx[0] != '+') && x < 256) {
+                        isbyte = 1;
+                        v = (unsigned)x;
+                    }
+                }
+            }
+            if (isbyte) {
+                lm_buf_addc(&bytes, (char)v);
+                continue;
+            }
+            if (bytes.n) {
+                if (lm_utf8_valid_prefix(bytes.p, bytes.n, 0) == bytes.n)
+                    rc = sl_push(out, bytes.p, bytes.n);
+                else
+                    for (size_t k = 0; k < bytes.n && !rc; k++)
+                        rc = sl_push(out, "\xef\xbf\xbd", 3);
+                lm_buf_reset(&bytes);
+            }
+            if (i < in->n && !rc)
+                rc = sl_push(out, SL_S(in, i), SL_N(in, i));
+        }
+        lm_buf_free(&bytes);
+        break;
+    }
+    case D_FUSE:
+        for (size_t i = 0; i < in->n; i++)
+            lm_buf_add(&tmp, SL_S(in, i), SL_N(in, i));
+        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+        break;
+    case D_STRIP:
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            const char *s = SL_S(in, i);
+            size_t n = SL_N(in, i), a = 0, b = n;
+            for (size_t k = 0; k < d->start && a < n; k++) {
+                uint32_t c;
+                size_t l = lm_hft_dec(s + a, n - a, &c);
+                if (c != d->ch)
+                    break;
+                a += l;
+            }
+            for (size_t k = 0; k < d->stop && b > a; k++) {
+                size_t j = b - 1;
+                while (j > a && ((unsigned char)s[j] & 0xC0) == 0x80)
+                    j--;
+                uint32_t c;
+                lm_hft_dec(s + j, b - j, &c);
+                if (c != d->ch)
+                    break;
+                b = j;
+            }
+            rc = sl_push(out, s + a, b - a);
+        }
+        break;
+    case D_REPLACE:
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            const char *s = SL_S(in, i);
+            size_t n = SL_N(in, i);
+            lm_buf_reset(&tmp);
+            if (lm_hft_pattern_find(&d->pat, w, s, n)) {
+                rc = -1;
+                break;
+            }
+            for (size_t k = 0; k < w->nmt; k++) {
+                if (w->mt[k][2])
+                    lm_buf_add(&tmp, d->s, d->sn);
+                else
+                    lm_buf_add(&tmp, s + w->mt[k][0], w->mt[k][1] - w->mt[k][0]);
+            }
+            rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+        }
+        break;
+    case D_SEQ: {
+        slist a = {0}, *cur = in;
+        for (size_t k = 0; k < d->nsub && !rc; k++) {
+            rc = dec_chain(d->sub[k], cur, out, w);
+            /* move out into a */
+            sl_reset(&a);
+            for (size_t i = 0; i < out->n && !rc; i++)
+                rc = sl_push(&a, SL_S(out, i), SL_N(out, i));
+            cur = &a;
+        }
+        sl_reset(out);
+        for (size_t i = 0; i < cur->n && !rc; i++)
+            rc = sl_push(out, SL_S(cur, i), SL_N(cur, i));
+        sl_free(&a);
+        break;
+    }
+    }
+    lm_buf_free(&tmp);
+    lm_buf_free(&tmp2);
+    return rc;
+}
+
+static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err, size_t errlen)
+{
+    if (!t->decoder) {
+        for (size_t i = 0; i < in->n; i++) {
+            if (i)
+                lm_buf_addc(out, ' ');
+            lm_buf_add(out, SL_S(in, i), SL_N(in, i));
+        }
+        return 0;
+    }
+    hft_work w;
+    slist o = {0};
+    if (work_init(&w)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = dec_chain(t->decoder, in, &o, &w);
+    for (size_t i = 0; i < o.n && !rc; i++)
+        lm_buf_add(out, SL_S(&o, i), SL_N(&o, i));
+    if (rc)
+        snprintf(err, errlen, "out of memory");
+    sl_free(&o);
+    work_free(&w);
+    return rc;
+}
+
+int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
+                        char *err, size_t errlen)
+{
+    slist in = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t len;
+        const char *s = lm_tokenizer_token(t, ids[i], &len);
+        if (!s)
+            continue;
+        if (skip_special) {
+            const added_tok *a = added_by_id(t, ids[i]);
+            if (a && a->special)
+                continue;
+        }
+        rc = sl_push(&in, s, len);
+    }
+    if (!rc)
+        rc = decode_list(t, &in, out, err, errlen);
+    else
+        snprintf(err, errlen, "out of memory");
+    sl_free(&in);
+    return rc;
+}
+
+int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens, size_t n,
+                                  lm_buf *out, char *err, size_t errlen)
+{
+    slist in = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sl_push(&in, toks[i], lens ? lens[i] : strlen(toks[i]));
+    if (!rc)
+        rc = decode_list(t, &in, out, err, errlen);
+    else
+        snprintf(err, errlen, "out of memory");
+    sl_free(&in);
+    return rc;
+}
+
+/* --------------------------------------------------------------- loading */
+
+static void pp_free(pproc *p)
+{
+    if (!p)
+        return;
+    free(p->ids);
+    for (size_t i = 0; i < p->nsub; i++)
+        pp_free(p->sub[i]);
+    free(p->sub);
+    free(p);
+}
+
+static void dec_free(dec *d)
+{
+    if (!d)
+        return;
+    free(d->s);
+    lm_hft_pattern_free(&d->pat);
+    for (size_t i = 0; i < d->nsub; i++)
+        dec_free(d->sub[i]);
+    free(d->sub);
+    free(d);
+}
+
+void lm_tokenizer_free(lm_tokenizer *t)
+{
+    if (!t)
+        return;
+    lm_hft_norm_free(t->norm);
+    lm_hft_pretok_free(t->pretok);
+    lm_hft_model_free(t->model);
+    pp_free(t->post);
+    dec_free(t->decoder);
+    for (size_t i = 0; i < t->nadded; i++) {
+        free(t->added[i].content);
+        free(t->added[i].norm);
+    }
+    free(t->added);
+    trie_free(&t->raw);
+    trie_free(&t->normd);
+    if (t->word_start)
+        pcre2_code_free(t->word_start);
+    if (t->word_end)
+        pcre2_code_free(t->word_end);
+    free(t);
+}
+
+static int jbool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen, int *out)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v)) {
+        snprintf(err, errlen, "%s.%s must be true or false", what, key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static const char *jtype(json_t *j, const char *what, char *err, size_t errlen)
+{
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "%s must be an object", what);
+        return NULL;
+    }
+    json_t *t = json_object_get(j, "type");
+    if (!json_is_string(t)) {
+        snprintf(err, errlen, "%s.type is missing or not a string", what);
+        return NULL;
+    }
+    return json_string_value(t);
+}
+
+/* ["token", id] */
+static int tok_pair(json_t *j, const char *what, const char *key, int32_t *id, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(j, key);
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) ||
+        !json_is_integer(json_array_get(v, 1)) || json_integer_value(json_array_get(v, 1)) < 0 ||
+        json_integer_value(json_array_get(v, 1)) > 0x7FFFFFFF) {
+        snprintf(err, errlen, "%s.%s must be [token, id]", what, key);
+        return -1;
+    }
+    *id = (int32_t)json_integer_value(json_array_get(v, 1));
+    return 0;
+}
+
+static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
+{
+    const char *ty = jtype(j, what, err, errlen);
+    if (!ty)
+        return NULL;
+    pproc *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    if (!strcmp(ty, "BertProcessing")) {
+        p->type = PP_BERT;
+        rc = tok_pair(j, what, "cls", &p->cls, err, errlen) || tok_pair(j, what, "sep", &p->sep, err, errlen);
+    } else if (!strcmp(ty, "RobertaProcessing")) {
+        p->type = PP_ROBERTA;
+        rc = tok_pair(j, what, "cls", &p->cls, err, errlen) || tok_pair(j, what, "sep", &p->sep, err, errlen) ||
+             jbool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
+             jbool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
+    } else if (!strcmp(ty, "ByteLevel")) {
+        p->type = PP_BYTELEVEL;
+        rc = jbool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
+             jbool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
+    } else if (!strcmp(ty, "TemplateProcessing")) {
+        p->type = PP_TEMPLATE;
+        json_t *single = json_object_get(j, "single"), *sp = json_object_get(j, "special_tokens");
+        if (!json_is_array(single)) {
+            snprintf(err, errlen, "%s.single must be an array of template pieces (the string form is not supported)",
+                     what);
+            rc = -1;
+        } else if (sp && !json_is_object(sp)) {
+            snprintf(err, errlen, "%s.special_tokens must be an object", what);
+            rc = -1;
+        }
+        int seen_seq = 0;
+        size_t idcap = 0;
+        for (size_t i = 0; !rc && i < json_array_size(single); i++) {
+            json_t *it = json_array_get(single, i), *st = json_object_get(it, "SpecialToken"),
+                   *sq = json_object_get(it, "Sequence");
+            if (json_is_object(sq)) {
+                json_t *sid = json_object_get(sq, "id");
+                if (!json_is_string(sid) || strcmp(json_string_value(sid), "A") || seen_seq) {
+                    snprintf(err, errlen, "%s.single[%zu]: only one Sequence \"A\" is supported", what, i);
+                    rc = -1;
+                    break;
+                }
+                seen_seq = 1;
+                if (lm_hft_grow((void **)&p->ids, &idcap, p->nids + 1, sizeof *p->ids)) {
+                    rc = -1;
+                    break;
+                }
+                p->ids[p->nids++] = -1;
+            } else if (json_is_object(st)) {
+                json_t *sid = json_object_get(st, "id");
+                json_t *ent = json_is_string(sid) && sp ? json_object_get(sp, json_string_value(sid)) : NULL;
+                json_t *ids = json_object_get(ent, "ids");
+                if (!json_is_array(ids)) {
+                    snprintf(err, errlen, "%s.single[%zu]: special token '%.40s' is not in special_tokens", what, i,
+                             json_is_string(sid) ? json_string_value(sid) : "?");
+                    rc = -1;
+                    break;
+                }
+                for (size_t k = 0; k < json_array_size(ids); k++) {
+                    json_t *x = json_array_get(ids, k);
+                    if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 0x7FFFFFFF) {
+                        snprintf(err, errlen, "%s.special_tokens: ids must be non-negative integers", what);
+                        rc = -1;
+                        break;
+                    }
+                    if (lm_hft_grow((void **)&p->ids, &idcap, p->nids + 1, sizeof *p->ids)) {
+                        rc = -1;
+                        break;
+                    }
+                    p->ids[p->nids++] = (int32_t)json_integer_value(x);
+                }
+            } else {
+                snprintf(err, errlen, "%s.single[%zu] must be {\"SpecialToken\": ...} or {\"Sequence\": ...}", what,
+                         i);
+                rc = -1;
+            }
+        }
+        if (!rc && !seen_seq) {
+            snprintf(err, errlen, "%s.single has no Sequence \"A\"", what);
+            rc = -1;
+        }
+    } else if (!strcmp(ty, "Sequence")) {
+        p->type = PP_SEQ;
+        json_t *a = json_object_get(j, "processors");
+        if (!json_is_array(a)) {
+            snprintf(err, errlen, "%s.processors must be an array", what);
+            rc = -1;
+        } else {
+            p->sub = calloc(json_array_size(a) + 1, sizeof *p->sub);
+            if (!p->sub)
+                rc = -1;
+            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
+                char sub[128];
+                snprintf(sub, sizeof sub, "%.60s.processors[%zu]", what, i);
+                p->sub[i] = pp_parse(json_array_get(a, i), sub, err, errlen);
+                if (!p->sub[i])
+                    rc = -1;
+                else
+                    p->nsub++;
+            }
+        }
+    } else {
+        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
+        rc = -1;
+    }
+    if (rc) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory");
+        pp_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int dstr(json_t *j, const char *key, const char *def, const char *what, char *err, size_t errlen, char **out,
+                size_t *n)
+{
+    json_t *v = json_object_get(j, key);
+    const char *s = def;
+    size_t len = def ? strlen(def) : 0;
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            snprintf(err, errlen, "%s.%s must be a string", what, key);
+            return -1;
+        }
+        s = json_string_value(v);
+        len = json_string_length(v);
+    }
+    if (!s) {
+        snprintf(err, errlen, "%s.%s is missing", what, key);
+        return -1;
+    }
+    *out = malloc(len + 1);
+    if (!*out) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(*out, s, len);
+    (*out)[len] = 0;
+    *n = len;
+    return 0;
+}
+
+static int one_char(const char *s, size_t n, uint32_t *c)
+{
+    if (n == 0 || lm_utf8_valid_prefix(s, n, 0) != n)
+        return -1;
+    return lm_hft_dec(s, n, c) == n ? 0 : -1;
+}
+
+static int get_size(json_t *j, const char *key, size_t def, const char *what, char *err, size_t errlen,
+                    size_t *out)
+{
+    json_t *v = json_object_get(j, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, errlen, "%s.%s must be a non-negative integer", what, key);
+        return -1;
+    }
+    *out = (size_t)json_integer_value(v);
+    return 0;
+}
+
+static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
+{
+    const char *ty = jtype(j, what, err, errlen);
+    if (!ty)
+        return NULL;
+    dec *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    if (!strcmp(ty, "ByteLevel")) {
+        d->type = D_BYTELEVEL;
+    } else if (!strcmp(ty, "WordPiece")) {
+        d->type = D_WORDPIECE;
+        rc = dstr(j, "prefix", "##", what, err, errlen, &d->s, &d->sn) ||
+             jbool(j, "cleanup", 1, what, err, errlen, &d->cleanup);
+    } else if (!strcmp(ty, "Metaspace")) {
+        d->type = D_METASPACE;
+        rc = dstr(j, "replacement", "\xe2\x96\x81", what, err, errlen, &d->s, &d->sn);
+        if (!rc && one_char(d->s, d->sn, &d->ch)) {
+            snprintf(err, errlen, "%s.replacement must be one character", what);
+            rc = -1;
+        }
+        int aps = -1;
+        rc = rc || jbool(j, "add_prefix_space", -1, what, err, errlen, &aps);
+        json_t *ps = json_object_get(j, "prepend_scheme");
+        if (!rc && json_is_string(ps)) {
+            const char *s = json_string_value(ps);
+            if (strcmp(s, "always") && strcmp(s, "first") && strcmp(s, "never")) {
+                snprintf(err, errlen, "%s.prepend_scheme '%.40s' is not supported", what, s);
+                rc = -1;
+            }
+            d->prepend_never = !strcmp(s, "never");
+        }
+        if (aps == 0)
+            d->prepend_never = 1;
+    } else if (!strcmp(ty, "BPEDecoder")) {
+        d->type = D_BPE;
+        rc = dstr(j, "suffix", "</w>", what, err, errlen, &d->s, &d->sn);
+    } else if (!strcmp(ty, "ByteFallback")) {
+        d->type = D_BYTEFALLBACK;
+    } else if (!strcmp(ty, "Fuse")) {
+        d->type = D_FUSE;
+    } else if (!strcmp(ty, "Strip")) {
+        d->type = D_STRIP;
+        rc = dstr(j, "content", " ", what, err, errlen, &d->s, &d->sn) ||
+             get_size(j, "start", 0, what, err, errlen, &d->start) ||
+             get_size(j, "stop", 0, what, err, errlen, &d->stop);
+        if (!rc && one_char(d->s, d->sn, &d->ch)) {
+            snprintf(err, errlen, "%s.content must be one character", what);
+            rc = -1;
+        }
+    } else if (!strcmp(ty, "Replace")) {
+        d->type = D_REPLACE;
+        char sub[128];
+        snprintf(sub, sizeof sub, "%.60s (Replace)", what);
+        rc = lm_hft_pattern_parse(json_object_get(j, "pattern"), &d->pat, sub, err, errlen) ||
+             dstr(j, "content", NULL, what, err, errlen, &d->s, &d->sn);
+    } else if (!strcmp(ty, "Sequence")) {
+        d->type = D_SEQ;
+        json_t *a = json_object_get(j, "decoders");
+        if (!json_is_array(a)) {
+            snprintf(err, errlen, "%s.decoders must be an array", what);
+            rc = -1;
+        } else {
+            d->sub = calloc(json_array_size(a) + 1, sizeof *d->sub);
+            if (!d->sub) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
+                char sub[128];
+                snprintf(sub, sizeof sub, "%.60s.decoders[%zu]", what, i);
+                d->sub[i] = dec_parse(json_array_get(a, i), sub, err, errlen);
+                if (!d->sub[i])
+                    rc = -1;
+                else
+                    d->nsub++;
+            }
+        }
+    } else {
+        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
+        rc = -1;
+    }
+    if (rc) {
+        dec_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int parse_trunc_pad(lm_tokenizer *t, json_t *root, char *err, size_t errlen)
+{
+    json_t *tr = json_object_get(root, "truncation"), *pd = json_object_get(root, "padding");
+    if (tr && !json_is_null(tr)) {
+        if (!json_is_object(tr)) {
+            snprintf(err, errlen, "truncation must be an object or null");
+            return -1;
+        }
+        json_t *dir = json_object_get(tr, "direction");
+        if (get_size(tr, "max_length", 512, "truncation", err, errlen, &t->trunc_max))
+            return -1;
+        t->trunc = 1;
+        t->trunc_left = json_is_string(dir) && !strcmp(json_string_value(dir), "Left");
+    }
+    if (pd && !json_is_null(pd)) {
+        if (!json_is_object(pd)) {
+            snprintf(err, errlen, "padding must be an object or null");
+            return -1;
+        }
+        json_t *st = json_object_get(pd, "strategy"), *dir = json_object_get(pd, "direction");
+        t->pad = 1;
+        if (json_is_object(st)) {
+            if (get_size(st, "Fixed", 0, "padding.strategy", err, errlen, &t->pad_fixed))
+                return -1;
+        } else if (!(json_is_string(st) && !strcmp(json_string_value(st), "BatchLongest"))) {
+            snprintf(err, errlen, "padding.strategy must be \"BatchLongest\" or {\"Fixed\": n}");
+            return -1;
+        }
+        size_t pid;
+        if (get_size(pd, "pad_to_multiple_of", 0, "padding", err, errlen, &t->pad_multiple) ||
+            get_size(pd, "pad_id", 0, "padding", err, errlen, &pid))
+            return -1;
+        t->pad_id = (int32_t)pid;
+        t->pad_left = json_is_string(dir) && !strcmp(json_string_value(dir), "Left");
+    }
+    return 0;
+}
+
+static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
+{
+    lm_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "the top level must be an object");
+        goto fail;
+    }
+    json_t *v;
+    if (!(t->model = lm_hft_model_parse(json_object_get(root, "model"), err, errlen)))
+        goto fail;
+    if ((v = json_object_get(root, "normalizer")) && !json_is_null(v) &&
+        !(t->norm = lm_hft_norm_parse(v, "normalizer", err, errlen)))
+        goto fail;
+    if ((v = json_object_get(root, "pre_tokenizer")) && !json_is_null(v) &&
+        !(t->pretok = lm_hft_pretok_parse(v, "pre_tokenizer", err, errlen)))
+        goto fail;
+    if ((v = json_object_get(root, "post_processor")) && !json_is_null(v) &&
+        !(t->post = pp_parse(v, "post_processor", err, errlen)))
+        goto fail;
+    if ((v = json_object_get(root, "decoder")) && !json_is_null(v) &&
+        !(t->decoder = dec_parse(v, "decoder", err, errlen)))
+        goto fail;
+    if (parse_trunc_pad(t, root, err, errlen))
+        goto fail;
+    v = json_object_get(root, "added_tokens");
+    if (v && !json_is_null(v) && !json_is_array(v)) {
+        snprintf(err, errlen, "added_tokens must be an array");
+        goto fail;
+    }
+    for (size_t i = 0; v && i < json_array_size(v); i++) {
+        json_t *a = json_array_get(v, i), *id = json_object_get(a, "id"), *c = json_object_get(a, "content");
+        char what[48];
+        snprintf(what, sizeof what, "added_tokens[%zu]", i);
+        if (!json_is_object(a) || !json_is_integer(id) || json_integer_value(id) < 0 ||
+            json_integer_value(id) > 0x7FFFFFF0 || !json_is_string(c)) {
+            snprintf(err, errlen, "%s must have an integer id and a string content", what);
+            goto fail;
+        }
+        int sp, sw, ls, rs, nz;
+        if (jbool(a, "special", 0, what, err, errlen, &sp) || jbool(a, "single_word", 0, what, err, errlen, &sw) ||
+            jbool(a, "lstrip", 0, what, err, errlen, &ls) || jbool(a, "rstrip", 0, what, err, errlen, &rs) ||
+            jbool(a, "normalized", !sp, what, err, errlen, &nz))
+            goto fail;
+        if (json_string_length(c) == 0)
+            continue;
+        if (add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw, ls, rs,
+                    nz)) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    int ec;
+    PCRE2_SIZE eo;
+    t->word_start = pcre2_compile((PCRE2_SPTR) "^[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]",
+                                  PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    t->word_end = pcre2_compile((PCRE2_SPTR) "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]\\z",
+                                PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    if (!t->word_start || !t->word_end || refresh_tries(t)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return t;
+fail:
+    lm_tokenizer_free(t);
+    return NULL;
+}
+
+lm_tokenizer *lm_tokenizer_load_mem(const char *json, size_t len, const char *name, char *err, size_t errlen)
+{
+    json_error_t je;
+    char msg[400];
+    msg[0] = 0;
+    json_t *root = json_loadb(json, len, 0, &je);
+    if (!root) {
+        snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
+        return NULL;
+    }
+    lm_tokenizer *t = load_json(root, msg, sizeof msg);
+    json_decref(root);
+    if (!t)
+        snprintf(err, errlen, "%s: %s", name, msg[0] ? msg : "cannot load");
+    return t;
+}
+
+lm_tokenizer *lm_tokenizer_load(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    char *p = NULL;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path);
+        p = malloc(n + 20);
+        if (!p) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        snprintf(p, n + 20, "%s/tokenizer.json", path);
+        path = p;
+    }
+    size_t len;
+    char msg[300];
+    char *buf = lm_read_file(path, &len, msg, sizeof msg);
+    if (!buf) {
+        snprintf(err, errlen, "%s", msg);
+        free(p);
+        return NULL;
+    }
+    lm_tokenizer *t = lm_tokenizer_load_mem(buf, len, path, err, errlen);
+    free(buf);
+    free(p);
+    return t;
+}

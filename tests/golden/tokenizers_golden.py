@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""tokenizers_golden.py - writes testdata/golden/tokenizers/<name>.jsonl, the
+reference token ids of the Hugging Face `tokenizers` library for every
+tokenizer.json in ../shared/data/tokenizers over testdata/text/hostile.jsonl.
+
+One line per text: {"id": N, "ids": [...], "ids_new": [...]} where "ids" is
+encode(text, add_special_tokens=True).ids and "ids_new" the same after
+add_tokens(["[NEW0]", "[NEW1]"]) (normal added tokens, added at run time).
+Every 4th text also has "off" (byte offsets [start, end) into the UTF-8 text,
+converted from the library's character offsets) and "special" (its
+special_tokens_mask); every 3rd text has "dec" (decode(ids) with
+skip_special_tokens=True), "dec_all" (skip_special_tokens=False) and "tts"
+(decoder.decode of the id_to_token strings of the ids, i.e.
+transformers' convert_tokens_to_string(convert_ids_to_tokens(ids))).
+A first line {"meta": ...} records the library version.
+
+Run by hand from the repository root, in a virtualenv with PyPI `tokenizers`:
+    python3 -m venv /root/venv-tok && /root/venv-tok/bin/pip install tokenizers
+    /root/venv-tok/bin/python tests/golden/tokenizers_golden.py
+"""
+import json
+import os
+import sys
+
+import tokenizers
+from tokenizers import Tokenizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "..", "shared", "data", "tokenizers")
+OUT = os.path.join(ROOT, "testdata", "golden", "tokenizers")
+
+
+def byte_offsets(text, offs):
+    # prefix byte lengths of every character position
+    pos = [0]
+    for ch in text:
+        pos.append(pos[-1] + len(ch.encode("utf-8", "surrogatepass")))
+    return [[pos[s], pos[e]] for s, e in offs]
+
+
+def main():
+    with open(os.path.join(ROOT, "testdata", "text", "hostile.jsonl"), encoding="utf-8") as f:
+        texts = [json.loads(line) for line in f if line.strip()]
+    os.makedirs(OUT, exist_ok=True)
+    names = sorted(d for d in os.listdir(DATA) if os.path.isfile(os.path.join(DATA, d, "tokenizer.json")))
+    for name in names:
+        path = os.path.join(DATA, name, "tokenizer.json")
+        tok = Tokenizer.from_file(path)
+        tok_new = Tokenizer.from_file(path)
+        tok_new.add_tokens(["[NEW0]", "[NEW1]"])
+        lines = [json.dumps({"meta": {"tokenizers": tokenizers.__version__, "file": name + "/tokenizer.json"}})]
+        for k, rec in enumerate(texts):
+            text = rec["text"]
+            enc = tok.encode(text)
+            row = {"id": rec["id"], "ids": enc.ids, "ids_new": tok_new.encode(text).ids}
+            if k % 4 == 0:
+                row["off"] = byte_offsets(text, enc.offsets)
+                row["special"] = enc.special_tokens_mask
+            if k % 3 == 0:
+                row["dec"] = tok.decode(enc.ids, skip_special_tokens=True)
+                row["dec_all"] = tok.decode(enc.ids, skip_special_tokens=False)
+                toks = [tok.id_to_token(i) for i in enc.ids]
+                row["tts"] = tok.decoder.decode(toks) if tok.decoder is not None else " ".join(toks)
+            lines.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+        with open(os.path.join(OUT, name + ".jsonl"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        print(name, len(texts), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
