@@ -22,6 +22,10 @@ Writes JSON Lines under testdata/golden/dp-estimate/:
                    (the package raises ValueError when an upper quantile
                    exceeds eps = 10).
 Infinite values are written as the string "inf".
+The reference is slow (minutes per joint-beta case): `ref` takes
+DPEST_METHODS, DPEST_CASES ("0-9,12"), DPEST_REF_TIMEOUT / DPEST_DIR_TIMEOUT
+(seconds per call) and DPEST_REF_OUT (another file, for a second process
+running other cases at the same time; merge the files by (id, method)).
 """
 import json
 import math
@@ -313,7 +317,7 @@ def main():
         for part_ in os.environ.get("DPEST_CASES", "0-%d" % (len(CASES) - 1)).split(","):
             a, _, b = part_.partition("-")
             sel.update(range(int(a), int(b or a) + 1))
-        path = os.path.join(OUT, "reference.jsonl")
+        path = os.environ.get("DPEST_REF_OUT", os.path.join(OUT, "reference.jsonl"))
         have = {}
         if os.path.exists(path):
             for line in open(path):

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# tokenize.bats - the tokenize command: tiktoken ids against tiktoken's,
+# counts, offsets in characters, fields, special tokens, threads, malformed
+# rank files, tokenizer.json and model folders.
+
+load helpers
+
+setup() {
+    TMP="$(mktemp -d)"
+    CL="$SHARED/data/tiktoken/cl100k_base.tiktoken"
+    TINY="$TOP/testdata/tokenize/tiny.tiktoken"
+}
+teardown() {
+    rm -rf "$TMP"
+}
+
+need_cl() { [ -f "$CL" ] || skip "no $CL"; }
+
+@test "cl100k_base ids of the hostile texts are tiktoken's (golden)" {
+    need_cl
+    run --separate-stderr tokenize -t "$CL" --ids "$TOP/testdata/text/hostile.jsonl"
+    assert_success
+    printf '%s\n' "$output" >"$TMP/out.jsonl"
+    run python3 - "$TMP/out.jsonl" "$TOP/testdata/golden/tiktoken/cl100k_base.jsonl" <<'EOF'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = {}
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    if r["set"] == "hostile" and not r.get("special"):
+        want[r["id"]] = r["ids"]
+assert len(got) == 360, len(got)
+bad = [g["id"] for g in got if g["ids"] != want[g["id"]] or g["n_tokens"] != len(g["ids"])]
+print("mismatches:", bad[:10])
+sys.exit(1 if bad else 0)
+EOF
+    assert_success
+}
+
+@test "counting alone gives the same n_tokens as listing ids, at any thread count" {
+    need_cl
+    tokenize -t "$CL" --ids --threads 1 "$TOP/testdata/text/hostile.jsonl" | grep -o '"n_tokens":[0-9]*' >"$TMP/a"
+    tokenize -t "$CL" --threads 2 "$TOP/testdata/text/hostile.jsonl" | grep -o '"n_tokens":[0-9]*' >"$TMP/b"
+    [ "$(wc -l <"$TMP/a")" -eq 360 ]
+    cmp "$TMP/a" "$TMP/b"
+    tokenize -t "$CL" --ids --tokens --offsets --threads 1 "$TOP/testdata/text/hostile.jsonl" >"$TMP/c"
+    tokenize -t "$CL" --ids --tokens --offsets --threads 2 "$TOP/testdata/text/hostile.jsonl" >"$TMP/d"
+    cmp "$TMP/c" "$TMP/d"
+}
+
+@test "offsets are character offsets; pieces of one character share its span" {
+    need_cl
+    run --separate-stderr tokenize -t "$CL" --offsets --ids <<<'{"text":"\u00e9t\u00e9 \ud83d\ude00!"}'
+    assert_success
+    # "été" is one token of 5 bytes and 3 characters; " 😀" (a surrogate pair in JSON) is 2 characters
+    assert_output --partial '"offsets":[[0,3],[3,5],[5,6]]'
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base --offsets --tokens <<<'{"text":"\u65e5x"}'
+    assert_success
+    assert_output --partial '"offsets":[[0,1],[0,1],[0,1],[1,2]]'
+}
+
+@test "--allow-special turns special-token text into the special token" {
+    need_cl
+    run tokenize -t "$CL" --ids <<<'{"text":"<|endoftext|>"}'
+    assert_output --partial '"n_tokens":7,'
+    run tokenize -t "$CL" --ids --allow-special <<<'{"text":"<|fim_prefix|>a<|fim_suffix|><|endofprompt|>"}'
+    assert_output --partial '"ids":[100258,64,100260,100276]'
+    # --no-special changes nothing for a rank file
+    run tokenize -t "$CL" --ids --no-special <<<'{"text":"<|endoftext|>"}'
+    assert_output --partial '"n_tokens":7,'
+}
+
+@test "--tokens shows token bytes, U+FFFD for partial characters" {
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base --tokens <<<'{"text":"Hi \u00e9\u65e5"}'
+    assert_success
+    want=$(printf '%s' '{"text":"Hi \u00e9\u65e5","n_tokens":7,"tokens":["H","i"," ","'; printf '\303\251'
+           printf '","\357\277\275","\357\277\275","\357\277\275"]}')
+    assert_output "$want"
+}
+
+@test "--field reads another field; a missing or non-string field is an error with its position" {
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base --field prompt <<<'{"prompt":"abc abc"}'
+    assert_success
+    assert_output '{"prompt":"abc abc","n_tokens":4}'
+    printf '{"text":"ok"}\n{"txt":"x"}\n' >"$TMP/in"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base "$TMP/in"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ $stderr == "tokenize: $TMP/in:2: no \"text\" field"* ]] || fail "$stderr"
+    [[ $stderr == *"hint: "*"--field"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base <<<'{"a":1, "text":[1]}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == 'tokenize: <stdin>:1:16: "text" must be a string, not an array'* ]] || fail "$stderr"
+}
+
+@test "malformed rank files are reported with file and line, exit 1, nothing written" {
+    printf 'IQ== 0\nI*== 1\n' >"$TMP/a.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/a.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ $stderr == "tokenize: $TMP/a.tiktoken:2:2: bad base64"* ]] || fail "$stderr"
+    printf 'IQ== 0\nIg== 0\n' >"$TMP/b.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/b.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"b.tiktoken:2: duplicate rank 0 (already on line 1)"* ]] || fail "$stderr"
+    printf 'IQ== 0\nIg== 7\n' >"$TMP/c.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/c.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [[ $stderr == *"c.tiktoken:2: rank 7 where 1 was expected"* ]] || fail "$stderr"
+    head -300 "$TINY" >"$TMP/d.tiktoken"
+    sed -n 3p "$TINY" >>"$TMP/d.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/d.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [[ $stderr == *"d.tiktoken:301: "* ]] || fail "$stderr"
+    : >"$TMP/e.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/e.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"e.tiktoken: no tokens"* ]] || fail "$stderr"
+    head -200 "$TINY" >"$TMP/f.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/f.tiktoken" -e cl100k_base <<<'{"text":"x"}'
+    [[ $stderr == *"has no rank"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TMP/nope.tiktoken" <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"cannot open"*"nope.tiktoken"* ]] || fail "$stderr"
+}
+
+@test "the encoding comes from the file name or --encoding; usage errors exit 2" {
+    run --separate-stderr tokenize -t "$TINY" <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"cannot tell the encoding"*"--encoding"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e gpt5 <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    run --separate-stderr tokenize <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"--tokenizer PATH is required"* ]] || fail "$stderr"
+    cp "$TINY" "$TMP/o200k_base.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/o200k_base.tiktoken" <<<'{"text":"x"}'
+    assert_success
+    echo '{"model":{}}' >"$TMP/tokenizer.json"
+    run --separate-stderr tokenize -t "$TMP/tokenizer.json" -e cl100k_base <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"--encoding applies to tiktoken rank files"* ]] || fail "$stderr"
+}
+
+@test "a model folder with tiktoken.model is read as a rank file" {
+    mkdir "$TMP/m"
+    cp "$TINY" "$TMP/m/tiktoken.model"
+    run --separate-stderr tokenize -t "$TMP/m" -e cl100k_base --ids <<<'{"text":"Hello"}'
+    assert_success
+    assert_output '{"text":"Hello","n_tokens":3,"ids":[39,301,385]}'
+    mkdir "$TMP/empty"
+    run --separate-stderr tokenize -t "$TMP/empty" <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"no tokenizer.json and no tiktoken rank file"* ]] || fail "$stderr"
+}
+
+@test "Kimi K2 tiktoken.model: encoding inferred from the path, non-UTF-8 tokens load" {
+    K="$SHARED/data/tiktoken/kimi-k2-instruct/tiktoken.model"
+    [ -f "$K" ] || skip "no $K"
+    run --separate-stderr tokenize -t "$K" --ids <<<'{"text":"\u4f60\u597d\u4e16\u754c\uff0cHello!"}'
+    assert_success
+    assert_output --partial '"n_tokens":5,"ids":[33845,2243,378,19180,0]'
+}
+
+@test "tokenizer.json: gpt2 ids, bert special tokens and offsets" {
+    G="$SHARED/data/tokenizers/gpt2/tokenizer.json"
+    B="$SHARED/data/tokenizers/bert-base-uncased"
+    [ -f "$G" ] && [ -d "$B" ] || skip "no shared tokenizers"
+    run --separate-stderr tokenize -t "$G" --ids <<<'{"text":"Hello world"}'
+    assert_success
+    assert_output '{"text":"Hello world","n_tokens":2,"ids":[15496,995]}'
+    run --separate-stderr tokenize -t "$B" --ids --offsets <<<'{"text":"hello world"}'
+    assert_success
+    assert_output --partial '"ids":[101,7592,2088,102],"offsets":[[0,0],[0,5],[6,11],[0,0]]'
+    run --separate-stderr tokenize -t "$B" --ids --no-special <<<'{"text":"hello world"}'
+    assert_output --partial '"ids":[7592,2088]'
+    run --separate-stderr tokenize -t "$B" --allow-special <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    # character offsets as Python's tokenizers reports them (byte-level pieces share a span)
+    run --separate-stderr tokenize -t "$G" --offsets <<<'{"text":"h\u00e9llo w\u00f6rld \u65e5\u672c \ud83d\ude00!"}'
+    assert_success
+    assert_output --partial '"offsets":[[0,1],[1,2],[2,5],[5,7],[7,9],[9,11],[11,13],[12,13],[12,13],[13,14],[13,14],[14,16],[15,16],[16,17]]'
+    run --separate-stderr tokenize -t "$B" --offsets <<<'{"text":"h\u00e9llo w\u00f6rld \u65e5\u672c \ud83d\ude00!"}'
+    assert_output --partial '"offsets":[[0,0],[0,5],[6,11],[12,13],[13,14],[15,16],[16,17],[0,0]]'
+}
