@@ -185,11 +185,41 @@ double lm_ibetac(double a, double b, double x)
     return Ic;
 }
 
+/* Lower-tail standard normal quantile, p in (0, 1/2] (Acklam's rational
+ * approximation, relative error below 1.2e-9: a starting point only). */
+static double norm_quantile_lower(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                               6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
+    if (p < 0.02425) {
+        double q = sqrt(-2.0 * log(p));
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    }
+    double q = p - 0.5, r = q * q;
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+}
+
 /* Initial guess for I_x(a, b) = p (p <= 1/2). */
 static double inv_guess(double a, double b, double p)
 {
     double lb = lm_lbeta(a, b), lnp = log(p), x;
-    if (a >= 1.0 && b >= 1.0) {
+    if (a >= 1.0 && b >= 1.0 && a + b >= 20.0) {
+        /* Cornish-Fisher: normal quantile with a skewness correction */
+        double s = a + b, m = a / s, sd = sqrt(a * b / (s * s * (s + 1.0)));
+        double z = norm_quantile_lower(p);
+        double g = 2.0 * (b - a) * sqrt(s + 1.0) / ((s + 2.0) * sqrt(a * b));
+        x = m + sd * (z + (z * z - 1.0) * g / 6.0);
+        if (!(x > 0.0 && x < 1.0))
+            x = 0.5;
+    } else if (a >= 1.0 && b >= 1.0) {
         double t = sqrt(-2.0 * lnp);
         double z = (2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t;
         double al = (z * z - 3.0) / 6.0;
