@@ -1,0 +1,479 @@
+/* lingua-compress.c - LLMLingua-2 prompt compression (Pan et al., Findings of
+ * ACL 2024) as a JSON Lines filter, reproducing llmlingua 0.2.2's
+ * compress_prompt_llmlingua2 (spec lingua-compress §3-§5).
+ *
+ * Argument parsing and the record loop only; the algorithm is lib/lingua,
+ * the encoder lib/nn, the tokenizers lib/text.  Records (a "prompt" string
+ * or a "context" list) are annotated in place with the reference's output
+ * fields; --text compresses all of stdin as one prompt.  Records run in
+ * parallel; the model and the count encoding are shared read-only.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/cli.h"
+#include "core/diag.h"
+#include "core/json.h"
+#include "core/jsonl.h"
+#include "lingua/lingua.h"
+#include "lingua/model.h"
+#include "text/tiktoken.h"
+
+enum {
+    OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
+    OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS,
+    OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE
+};
+
+static const lm_opt opts[] = {
+    {"model", 'm', "DIR", "LLMLingua-2 model folder: config.json, model.safetensors, tokenizer.json "
+                          "(default $LMKIT_MODEL)", "dir", OPT_MODEL},
+    {"rate", 'r', "R", "fraction of tokens to keep, in (0,1] (default 0.5)", NULL, OPT_RATE},
+    {"target-token", 0, "N", "keep about N cl100k tokens; overrides --rate (default -1: off)", NULL,
+     OPT_TARGET_TOKEN},
+    {"force-tokens", 0, "LIST", "comma-separated strings always kept (\\n newline, \\, comma, \\\\ backslash; "
+                                "at most 100)", NULL, OPT_FORCE_TOKENS},
+    {"force-reserve-digit", 0, NULL, "keep every word containing a digit", NULL, OPT_RESERVE_DIGIT},
+    {"drop-consecutive", 0, NULL, "drop a force token repeating with nothing kept in between", NULL,
+     OPT_DROP_CONSECUTIVE},
+    {"chunk-end-tokens", 0, "LIST", "tokens a 512-token chunk may end at, escaped as --force-tokens "
+                                    "(default .,\\n)", NULL, OPT_CHUNK_END},
+    {"token-to-word", 0, "HOW", "word probability from its subwords: mean or first (default mean)",
+     "choice:mean first", OPT_TOKEN_TO_WORD},
+    {"context-filter", 0, NULL, "drop whole contexts first (coarse filter; needs several contexts)", NULL,
+     OPT_CONTEXT_FILTER},
+    {"no-token-filter", 0, NULL, "no word-level filter: pass the (normalised) text through", NULL,
+     OPT_NO_TOKEN_FILTER},
+    {"target-context", 0, "N", "context filter: keep about N contexts (default -1: off)", NULL, OPT_TARGET_CONTEXT},
+    {"context-rate", 0, "R", "context filter: fraction of contexts to keep, in (0,1] (default 1)", NULL,
+     OPT_CONTEXT_RATE},
+    {"context-target-token", 0, "N", "context filter: keep contexts worth about N tokens (default -1: off)", NULL,
+     OPT_CONTEXT_TARGET_TOKEN},
+    {"force-context-ids", 0, "LIST", "context filter: comma-separated 0-based contexts always kept", NULL,
+     OPT_FORCE_CONTEXT_IDS},
+    {"word-labels", 0, NULL, "add \"fn_labeled_original_prompt\": every word with its 0/1 label", NULL,
+     OPT_WORD_LABELS},
+    {"word-sep", 0, "S", "separator between labelled words (default TAB TAB | TAB TAB)", NULL, OPT_WORD_SEP},
+    {"label-sep", 0, "S", "separator between a word and its label (default space)", NULL, OPT_LABEL_SEP},
+    {"token-probs", 0, NULL, "add \"words\", \"labels\" and \"word_probs\" (keep probabilities; null where "
+                             "no model ran)", NULL, OPT_TOKEN_PROBS},
+    {"count-encoding", 0, "FILE", "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then "
+                                  "tiktoken's cache of cl100k_base)", "file", OPT_COUNT_ENCODING},
+    {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
+     "choice:bert xlm-roberta", OPT_FAMILY},
+    {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
+    {"batch-size", 0, "N", "chunks per forward pass (default 50)", NULL, OPT_BATCH_SIZE},
+    {0},
+};
+
+static const lm_cmd cmd = {
+    "lingua-compress",
+    "[OPTION]... [FILE]...",
+    "Compress prompts with LLMLingua-2: keep the words a token classifier scores highest.",
+    "Reads JSON Lines with a \"prompt\" string or a \"context\" list of strings and adds\n"
+    "\"compressed_prompt\", \"compressed_prompt_list\" (for a context list), \"origin_tokens\",\n"
+    "\"compressed_tokens\", \"ratio\", \"rate\" and \"saving\", as llmlingua 0.2.2's\n"
+    "compress_prompt_llmlingua2 returns them.  A record may set \"rate\" and \"target_token\".",
+    "Example:\n  echo '{\"prompt\":\"...\"}' | lingua-compress --model DIR --rate 0.33 --force-tokens '\\n,.,?'",
+    opts,
+    LM_OPT_THREADS | LM_OPT_DEVICE | LM_OPT_RECORDS | LM_OPT_FIELD,
+    "prompt",
+    NULL,
+};
+
+typedef struct {
+    const char *model, *count_path, *word_sep, *label_sep, *field;
+    lm_lingua_opts o;
+    int family, text, word_labels, token_probs, batch;
+    char **force, **ends;
+    size_t *force_len, *ends_len, n_force, n_ends;
+    int64_t *fcids;
+    lm_lingua_encoder le;
+    lm_lingua_force fm;
+    lm_tiktoken *tk;
+} ctx_t;
+
+/* Splits a comma list with \n, \t, \, and \\ escapes. */
+static void split_list(const char *opt, const char *arg, char ***out, size_t **lens, size_t *n) {
+    *n = 0;
+    *out = NULL;
+    *lens = NULL;
+    if (!*arg) return;
+    lm_buf b = {0};
+    size_t cap = 0;
+    for (const char *p = arg;; p++) {
+        if (*p == ',' || !*p) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 8;
+                *out = lm_xrealloc(*out, cap * sizeof **out);
+                *lens = lm_xrealloc(*lens, cap * sizeof **lens);
+            }
+            (*out)[*n] = lm_xstrndup(b.p ? b.p : "", b.n);
+            (*lens)[(*n)++] = b.n;
+            lm_buf_reset(&b);
+            if (!*p) break;
+        } else if (*p == '\\') {
+            p++;
+            if (*p == 'n') lm_buf_addc(&b, '\n');
+            else if (*p == 't') lm_buf_addc(&b, '\t');
+            else if (*p == ',' || *p == '\\') lm_buf_addc(&b, *p);
+            else lm_usage_error(&cmd, "invalid --%s '%s': unknown escape '\\%c' (use \\n, \\t, \\, or \\\\)", opt,
+                                arg, *p ? *p : ' ');
+        } else {
+            lm_buf_addc(&b, *p);
+        }
+    }
+    lm_buf_free(&b);
+}
+
+static int on_opt(void *vc, int id, const char *arg) {
+    ctx_t *c = vc;
+    switch (id) {
+    case OPT_MODEL: c->model = arg; break;
+    case OPT_RATE: c->o.rate = lm_opt_double(&cmd, "rate", arg, 0, 1, 1, 0); break;
+    case OPT_TARGET_TOKEN: c->o.target_token = lm_opt_int(&cmd, "target-token", arg, -1, INT64_MAX / 4); break;
+    case OPT_FORCE_TOKENS:
+        split_list("force-tokens", arg, &c->force, &c->force_len, &c->n_force);
+        if (c->n_force > LM_LINGUA_MAX_FORCE)
+            lm_usage_error(&cmd, "invalid --force-tokens: %zu strings, at most %d are allowed", c->n_force,
+                           LM_LINGUA_MAX_FORCE);
+        for (size_t i = 0; i < c->n_force; i++)
+            if (!c->force_len[i]) lm_usage_error(&cmd, "invalid --force-tokens '%s': string %zu is empty", arg, i + 1);
+        break;
+    case OPT_RESERVE_DIGIT: c->o.reserve_digit = 1; break;
+    case OPT_DROP_CONSECUTIVE: c->o.drop_consecutive = 1; break;
+    case OPT_CHUNK_END:
+        for (size_t i = 0; i < c->n_ends; i++) free(c->ends[i]);
+        free(c->ends), free(c->ends_len);
+        split_list("chunk-end-tokens", arg, &c->ends, &c->ends_len, &c->n_ends);
+        break;
+    case OPT_TOKEN_TO_WORD: {
+        static const char *const ch[] = {"mean", "first", NULL};
+        c->o.first = lm_opt_choice(&cmd, "token-to-word", arg, ch);
+        break;
+    }
+    case OPT_CONTEXT_FILTER: c->o.use_context_filter = 1; break;
+    case OPT_NO_TOKEN_FILTER: c->o.use_token_filter = 0; break;
+    case OPT_TARGET_CONTEXT: c->o.target_context = lm_opt_int(&cmd, "target-context", arg, -1, INT64_MAX / 4); break;
+    case OPT_CONTEXT_RATE: c->o.context_rate = lm_opt_double(&cmd, "context-rate", arg, 0, 1, 1, 0); break;
+    case OPT_CONTEXT_TARGET_TOKEN:
+        c->o.context_target_token = lm_opt_int(&cmd, "context-target-token", arg, -1, INT64_MAX / 4);
+        break;
+    case OPT_FORCE_CONTEXT_IDS: {
+        char **s;
+        size_t *l, n;
+        split_list("force-context-ids", arg, &s, &l, &n);
+        free(c->fcids);
+        c->fcids = lm_xcalloc(n ? n : 1, sizeof *c->fcids);
+        for (size_t i = 0; i < n; i++) {
+            c->fcids[i] = lm_opt_int(&cmd, "force-context-ids", s[i], 0, INT64_MAX / 4);
+            free(s[i]);
+        }
+        free(s), free(l);
+        c->o.force_context_ids = c->fcids;
+        c->o.n_force_context_ids = n;
+        break;
+    }
+    case OPT_WORD_LABELS: c->word_labels = 1; break;
+    case OPT_WORD_SEP: c->word_sep = arg; break;
+    case OPT_LABEL_SEP: c->label_sep = arg; break;
+    case OPT_TOKEN_PROBS: c->token_probs = 1; break;
+    case OPT_COUNT_ENCODING: c->count_path = arg; break;
+    case OPT_FAMILY: {
+        static const char *const ch[] = {"bert", "xlm-roberta", NULL};
+        c->family = lm_opt_choice(&cmd, "family", arg, ch);
+        break;
+    }
+    case OPT_TEXT: c->text = 1; break;
+    case OPT_BATCH_SIZE: c->batch = (int)lm_opt_int(&cmd, "batch-size", arg, 1, 4096); break;
+    }
+    return 0;
+}
+
+/* ---- token counting ------------------------------------------------------ */
+
+typedef struct {
+    const ctx_t *c;
+    lm_tiktoken_state *st;
+    lm_encoding e;
+} counter_t;
+
+static int count_fn(void *vk, const char *s, size_t n, size_t *out, char *err, size_t errlen) {
+    counter_t *k = vk;
+    if (k->c->tk) return lm_tiktoken_count(k->c->tk, k->st, s, n, 0, out, err, errlen);
+    if (lm_tokenizer_encode(k->c->le.tok, s, n, 0, &k->e, err, errlen)) return -1;
+    *out = k->e.n;
+    return 0;
+}
+
+static int is_file(const char *p) {
+    struct stat sb;
+    return p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* --count-encoding, $LMKIT_TIKTOKEN, tiktoken's cache, or NULL. */
+static char *find_count_file(const ctx_t *c) {
+    if (c->count_path) return lm_xstrdup(c->count_path);
+    const char *env = getenv("LMKIT_TIKTOKEN");
+    if (env && *env) return lm_xstrdup(env);
+    /* tiktoken stores cl100k_base under the SHA-1 of its download URL */
+    static const char sha[] = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4";
+    const char *dirs[3] = {getenv("TIKTOKEN_CACHE_DIR"), getenv("DATA_GYM_CACHE_DIR"), NULL};
+    char tmpd[512];
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpd, sizeof tmpd, "%s/data-gym-cache", t && *t ? t : "/tmp");
+    dirs[2] = tmpd;
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i] || !*dirs[i]) continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dirs[i], sha);
+        if (is_file(p)) return lm_xstrdup(p);
+    }
+    return NULL;
+}
+
+/* ---- one prompt ------------------------------------------------------------ */
+
+static int compress(const ctx_t *c, const lm_lingua_opts *o, const char *const *cx, const size_t *cl, size_t n,
+                    lm_lingua_result *r, char *err, size_t errlen) {
+    counter_t k = {c, c->tk ? lm_tiktoken_state_new(c->tk) : NULL, {0}};
+    int rc = lm_lingua_compress(&c->le.m, &c->fm, o, cx, cl, n, count_fn, &k, lm_lingua_probs, (void *)&c->le, r,
+                                err, errlen);
+    if (k.st) lm_tiktoken_state_free(k.st);
+    lm_encoding_free(&k.e);
+    return rc;
+}
+
+static void labelled(const ctx_t *c, const lm_lingua_result *r, lm_buf *b) {
+    const char *ws = c->word_sep ? c->word_sep : "\t\t|\t\t", *ls = c->label_sep ? c->label_sep : " ";
+    for (size_t i = 0; i < r->n_words; i++) {
+        if (i) lm_buf_adds(b, ws);
+        lm_buf_add(b, r->words[i], r->word_len[i]);
+        lm_buf_printf(b, "%s%d", ls, r->labels[i]);
+    }
+}
+
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+    const ctx_t *c = vc;
+    lm_lingua_opts o = c->o;
+    o.want_words = c->word_labels || c->token_probs;
+    const lm_member *m = lm_rec_get(in, c->field);
+    int is_list = 0;
+    if (!m && !strcmp(c->field, "prompt") && (m = lm_rec_get(in, "context"))) is_list = m->type == LM_J_ARRAY;
+    if (!m) {
+        lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", c->field);
+        lm_rerr_hint(err, "give the text as \"prompt\" (a string) or \"context\" (a list of strings), "
+                          "or name its field with --field");
+        return LM_REC_BAD;
+    }
+    if (m->type != LM_J_STRING && m->type != LM_J_ARRAY) {
+        lm_rerr_set(err, m->vpos, "\"%s\" must be a string or a list of strings, not %s", m->key,
+                    lm_jtype_name(m->type));
+        return LM_REC_BAD;
+    }
+    is_list = m->type == LM_J_ARRAY;
+    const lm_member *mr = lm_rec_get(in, "rate"), *mt = lm_rec_get(in, "target_token");
+    if (mr) {
+        double v;
+        if (mr->type != LM_J_NUMBER || lm_jnum(in->text + mr->vpos, mr->vlen, &v) || !(v > 0 && v <= 1)) {
+            lm_rerr_set(err, mr->vpos, "\"rate\" must be a number in (0, 1]");
+            return LM_REC_BAD;
+        }
+        o.rate = v;
+    }
+    if (mt) {
+        int64_t v;
+        if (mt->type != LM_J_NUMBER || lm_jint(in->text + mt->vpos, mt->vlen, &v) || v < -1) {
+            lm_rerr_set(err, mt->vpos, "\"target_token\" must be an integer >= 0 (or -1 for none)");
+            return LM_REC_BAD;
+        }
+        o.target_token = v;
+    }
+    lm_buf sbuf = {0};
+    json_t *arr = NULL;
+    const char **cx = NULL;
+    size_t *cl = NULL, n = 0;
+    if (!is_list) {
+        lm_jstr_decode(&sbuf, in->text + m->vpos, m->vlen);
+        cx = lm_xmalloc(sizeof *cx);
+        cl = lm_xmalloc(sizeof *cl);
+        cx[0] = sbuf.p ? sbuf.p : "";
+        cl[0] = sbuf.n;
+        n = 1;
+    } else {
+        json_error_t je;
+        arr = json_loadb(in->text + m->vpos, m->vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        n = arr ? json_array_size(arr) : 0;
+        cx = lm_xcalloc(n ? n : 1, sizeof *cx);
+        cl = lm_xcalloc(n ? n : 1, sizeof *cl);
+        for (size_t i = 0; i < n; i++) {
+            json_t *s = json_array_get(arr, i);
+            if (!json_is_string(s)) {
+                lm_rerr_set(err, m->vpos, "\"%s\" item %zu must be a string, not %s", m->key, i + 1,
+                            json_is_null(s) ? "null" : json_is_number(s) ? "a number" : "another type");
+                free(cx), free(cl), json_decref(arr);
+                return LM_REC_BAD;
+            }
+            cx[i] = json_string_value(s);
+            cl[i] = json_string_length(s);
+        }
+    }
+    if (o.use_context_filter && n > 1 && o.target_token == 0) {
+        lm_rerr_set(err, mt ? mt->vpos : LM_NOPOS, "target_token 0 with the context filter keeps nothing");
+        lm_rerr_hint(err, "use a positive target_token, or -1 for none");
+        free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
+        return LM_REC_BAD;
+    }
+    char msg[512];
+    lm_lingua_result r;
+    int rc = compress(c, &o, cx, cl, n, &r, msg, sizeof msg);
+    free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
+    if (rc) {
+        lm_rerr_set(err, m->vpos, "%s", msg);
+        return LM_REC_BAD;
+    }
+    lm_out_strn(out, "compressed_prompt", r.prompt.p, r.prompt.n);
+    if (is_list) {
+        lm_buf *b = lm_out_begin(out, "compressed_prompt_list");
+        lm_buf_addc(b, '[');
+        for (size_t i = 0; i < r.n_list; i++) {
+            if (i) lm_buf_addc(b, ',');
+            lm_buf_add_jstr(b, r.list[i].p ? r.list[i].p : "", r.list[i].n);
+        }
+        lm_buf_addc(b, ']');
+        lm_out_end(out);
+    }
+    lm_out_int(out, "origin_tokens", (int64_t)r.origin_tokens);
+    lm_out_int(out, "compressed_tokens", (int64_t)r.compressed_tokens);
+    lm_out_str(out, "ratio", r.ratio);
+    lm_out_str(out, "rate", r.rate);
+    lm_out_str(out, "saving", r.saving);
+    if (c->word_labels) {
+        lm_buf b = {0};
+        labelled(c, &r, &b);
+        lm_out_strn(out, "fn_labeled_original_prompt", b.p ? b.p : "", b.n);
+        lm_buf_free(&b);
+    }
+    if (c->token_probs) {
+        lm_buf *b = lm_out_begin(out, "words");
+        lm_buf_addc(b, '[');
+        for (size_t i = 0; i < r.n_words; i++) {
+            if (i) lm_buf_addc(b, ',');
+            lm_buf_add_jstr(b, r.words[i], r.word_len[i]);
+        }
+        lm_buf_addc(b, ']');
+        lm_out_end(out);
+        b = lm_out_begin(out, "labels");
+        lm_buf_addc(b, '[');
+        for (size_t i = 0; i < r.n_words; i++) lm_buf_adds(b, i ? (r.labels[i] ? ",1" : ",0") : (r.labels[i] ? "1" : "0"));
+        lm_buf_addc(b, ']');
+        lm_out_end(out);
+        b = lm_out_begin(out, "word_probs");
+        lm_buf_addc(b, '[');
+        for (size_t i = 0; i < r.n_words; i++) {
+            if (i) lm_buf_addc(b, ',');
+            if (r.word_probs[i] == r.word_probs[i])
+                lm_buf_add_num(b, r.word_probs[i]);
+            else
+                lm_buf_adds(b, "null");
+        }
+        lm_buf_addc(b, ']');
+        lm_out_end(out);
+    }
+    lm_lingua_result_free(&r);
+    return LM_REC_OK;
+}
+
+/* --text: all of stdin is one prompt. */
+static int run_text(const ctx_t *c) {
+    lm_buf in = {0};
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, stdin)) > 0) lm_buf_add(&in, chunk, k);
+    if (ferror(stdin)) lm_die(LM_EXIT_DATA, "<stdin>: read error: %s", strerror(errno));
+    lm_lingua_opts o = c->o;
+    o.want_words = 0;
+    const char *cx[1] = {in.p ? in.p : ""};
+    size_t cl[1] = {in.n};
+    char msg[512];
+    lm_lingua_result r;
+    if (compress(c, &o, cx, cl, 1, &r, msg, sizeof msg)) lm_die(LM_EXIT_DATA, "<stdin>: %s", msg);
+    fwrite(r.prompt.p, 1, r.prompt.n, stdout);
+    putchar('\n');
+    lm_lingua_result_free(&r);
+    lm_buf_free(&in);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    lm_cli_init(argv[0]);
+    ctx_t c;
+    memset(&c, 0, sizeof c);
+    lm_lingua_opts_default(&c.o);
+    c.family = -1;
+    lm_common com;
+    int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
+    lm_cli_threads(&com);
+    if (c.text && oi < argc) lm_usage_error(&cmd, "--text reads standard input only, not '%s'", argv[oi]);
+    if (com.device == LM_DEVICE_CUDA)
+        lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)",
+                    "--device cuda: the LLMLingua-2 encoder has no CUDA backend yet");
+    if (c.o.use_context_filter && c.o.target_token == 0)
+        lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
+    if (!c.n_ends) {
+        c.n_ends = 2;
+        c.ends = lm_xmalloc(2 * sizeof *c.ends);
+        c.ends_len = lm_xmalloc(2 * sizeof *c.ends_len);
+        c.ends[0] = lm_xstrdup(".");
+        c.ends[1] = lm_xstrdup("\n");
+        c.ends_len[0] = c.ends_len[1] = 1;
+    }
+    if (!c.model) c.model = getenv("LMKIT_MODEL");
+    if (!c.model || !*c.model)
+        lm_die_hint(LM_EXIT_USAGE,
+                    "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
+                    "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
+                    "no model: LLMLingua-2 needs its token classifier");
+    char err[1024];
+    struct stat sb;
+    if (stat(c.model, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        lm_die_hint(LM_EXIT_USAGE, "--model names a folder with config.json, model.safetensors and tokenizer.json",
+                    "cannot open model folder '%s': %s", c.model, errno ? strerror(errno) : "not a folder");
+    if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
+        lm_die_hint(LM_EXIT_USAGE, "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json",
+                    "%s", err);
+    if (lm_lingua_force_build(&c.fm, &c.le.m, (const char *const *)c.force, c.force_len, c.n_force,
+                              (const char *const *)c.ends, c.ends_len, c.n_ends, err, sizeof err))
+        lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
+    char *cp = find_count_file(&c);
+    if (cp) {
+        c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
+        if (!c.tk) lm_die(LM_EXIT_USAGE, "%s", err);
+        free(cp);
+    } else if (!com.quiet) {
+        lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
+        lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
+    }
+    int st;
+    if (c.text) {
+        st = run_text(&c);
+    } else {
+        c.o.want_words = 0;
+        lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1};
+        c.field = com.field;
+        st = lm_loop_run(&L, argc - oi, argv + oi);
+    }
+    if (c.tk) lm_tiktoken_free(c.tk);
+    lm_lingua_force_free(&c.fm);
+    lm_lingua_unload(&c.le);
+    for (size_t i = 0; i < c.n_force; i++) free(c.force[i]);
+    for (size_t i = 0; i < c.n_ends; i++) free(c.ends[i]);
+    free(c.force), free(c.force_len), free(c.ends), free(c.ends_len), free(c.fcids);
+    return st;
+}

@@ -1,0 +1,373 @@
+/* compress.c - the LLMLingua-2 flow of llmlingua 0.2.2's
+ * compress_prompt_llmlingua2 (spec lingua-compress §4.12): force-token
+ * replacement, chunking with the decode -> re-tokenize round trip, the
+ * reference's "[CLS]"/"[SEP]" chunk ends (<unk> under XLM-R, §4.4), one
+ * probability call per prompt (cached for the context filter and the token
+ * pass, which the reference computes twice), the coarse context filter,
+ * the per-chunk token pass or the pass-through, and the output counts.
+ * Does not: run the encoder or count cl100k tokens (callbacks do), or
+ * batch across prompts (the caller's probability callback may).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "core/diag.h"
+#include "lingua/lingua.h"
+
+int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
+                         char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    if (max_seq_len < 3) {
+        lm_seterr(err, errlen, "the model allows %zu tokens per sequence, LLMLingua-2 needs at least 3", max_seq_len);
+        return -1;
+    }
+    m->tok = tok;
+    m->fam = fam;
+    m->max_seq_len = max_seq_len;
+    char names[LM_LINGUA_MAX_FORCE][24];
+    const char *ptr[LM_LINGUA_MAX_FORCE];
+    for (int i = 0; i < LM_LINGUA_MAX_FORCE; i++) {
+        snprintf(names[i], sizeof names[i], "[NEW%d]", i);
+        ptr[i] = names[i];
+    }
+    if (lm_tokenizer_add_tokens(tok, ptr, LM_LINGUA_MAX_FORCE, 1, err, errlen)) return -1;
+    static const char *const bert[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
+    static const char *const xlmr[] = {"<s>", "</s>", "<unk>", "<pad>", "<mask>"};
+    const char *const *sp = fam == LM_LINGUA_BERT ? bert : xlmr;
+    for (int i = 0; i < 5; i++) m->special[i] = sp[i];
+    m->nspecial = 5;
+    const char *unk = fam == LM_LINGUA_BERT ? "[UNK]" : "<unk>";
+    int32_t unk_id = lm_tokenizer_id(tok, unk, strlen(unk));
+    m->cls_id = lm_tokenizer_id(tok, "[CLS]", 5);
+    m->sep_id = lm_tokenizer_id(tok, "[SEP]", 5);
+    if (m->cls_id < 0) m->cls_id = unk_id;
+    if (m->sep_id < 0) m->sep_id = unk_id;
+    m->unk_id = unk_id;
+    if (m->cls_id < 0 || m->sep_id < 0) {
+        lm_seterr(err, errlen, "the tokenizer has neither \"[CLS]\"/\"[SEP]\" nor \"%s\"", unk);
+        return -1;
+    }
+    return 0;
+}
+
+int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
+                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
+                          size_t n_ends, char *err, size_t errlen) {
+    if (n_force > LM_LINGUA_MAX_FORCE) {
+        lm_seterr(err, errlen, "%zu force tokens, at most %d are allowed", n_force, LM_LINGUA_MAX_FORCE);
+        return -1;
+    }
+    size_t ntok[LM_LINGUA_MAX_FORCE + 1];
+    lm_encoding e = {0};
+    for (size_t i = 0; i < n_force; i++) {
+        if (lm_tokenizer_encode(m->tok, force[i], force_len[i], 0, &e, err, errlen)) {
+            lm_encoding_free(&e);
+            return -1;
+        }
+        ntok[i] = e.n;
+    }
+    lm_encoding_free(&e);
+    return lm_lingua_force_init(f, force, force_len, n_force, ntok, ends, ends_len, n_ends, err, errlen);
+}
+
+void lm_lingua_result_free(lm_lingua_result *r) {
+    lm_buf_free(&r->prompt);
+    for (size_t i = 0; i < r->n_list; i++) lm_buf_free(&r->list[i]);
+    free(r->list);
+    for (size_t i = 0; i < r->n_words; i++) free(r->words[i]);
+    free(r->words), free(r->word_len), free(r->labels), free(r->word_probs);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct {
+    size_t ctx;          /* context index */
+    lm_buf text;         /* the chunk string (with [NEWi]) */
+    int32_t *ids;        /* model input, ends included */
+    size_t n;
+    float *p;            /* [n] keep probabilities */
+    lm_lingua_words words;
+} chunk_t;
+
+static int compute_probs(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
+                         chunk_t *ch, size_t nch, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
+                         size_t errlen);
+
+static void add_word(lm_lingua_result *r, size_t *cap, const char *s, size_t n, int label, double prob) {
+    if (r->n_words == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        r->words = lm_xrealloc(r->words, *cap * sizeof *r->words);
+        r->word_len = lm_xrealloc(r->word_len, *cap * sizeof *r->word_len);
+        r->labels = lm_xrealloc(r->labels, *cap * sizeof *r->labels);
+        r->word_probs = lm_xrealloc(r->word_probs, *cap * sizeof *r->word_probs);
+    }
+    r->words[r->n_words] = lm_xstrndup(s, n);
+    r->word_len[r->n_words] = n;
+    r->labels[r->n_words] = (uint8_t)label;
+    r->word_probs[r->n_words++] = prob;
+}
+
+/* A word as the returned lists show it: XLM-R without leading "▁". */
+static void add_list_word(lm_lingua_result *r, size_t *cap, lm_lingua_family fam, const lm_lingua_word *w, int label,
+                          double prob) {
+    size_t i = 0;
+    if (fam == LM_LINGUA_XLMR)
+        while (i + 3 <= w->len && !memcmp(w->text + i, "\xe2\x96\x81", 3)) i += 3;
+    add_word(r, cap, w->text + i, w->len - i, label, prob);
+}
+
+/* Python re.findall(r'\b\w+\b|[<>=/!@#$%^&*()?":{}|\\`~;_+-]', s) through PCRE2 (UCP). */
+static int passthrough_words(lm_lingua_result *r, size_t *cap, const char *s, size_t n, char *err, size_t errlen) {
+    static const char pat[] = "\\b\\w+\\b|[<>=/!@#$%^&*()?\":{}|\\\\`~;_+-]";
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    if (!re) {
+        lm_seterr(err, errlen, "internal: word pattern does not compile");
+        return -1;
+    }
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    size_t at = 0;
+    while (at <= n) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, at, 0, md, NULL);
+        if (rc < 0) break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        add_word(r, cap, s + ov[0], ov[1] - ov[0], 1, NAN);
+        at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return 0;
+}
+
+int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
+                       const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
+                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
+                       size_t errlen) {
+    memset(r, 0, sizeof *r);
+    int rc = -1;
+    size_t wcap = 0, nch = 0, chcap = 0;
+    chunk_t *ch = NULL;
+    lm_encoding e = {0};
+    lm_buf tmp = {0}, unk = {0};
+    const char **tk = NULL;
+    size_t *tl = NULL, *ends = NULL, tkcap = 0;
+    uint8_t *keep = lm_xcalloc(n_ctx ? n_ctx : 1, 1);
+    size_t *cfirst = lm_xcalloc(n_ctx + 1, sizeof *cfirst); /* first chunk of each context */
+
+    /* origin tokens, replacement, chunking (§4.2, §4.1, §4.3) */
+    for (size_t i = 0; i < n_ctx; i++) {
+        size_t c;
+        if (count(count_ctx, ctx[i], ctx_len[i], &c, err, errlen)) goto out;
+        r->origin_tokens += c;
+        lm_buf_reset(&tmp);
+        lm_lingua_force_replace(force, ctx[i], ctx_len[i], 1, &tmp);
+        if (lm_tokenizer_encode(m->tok, tmp.p ? tmp.p : "", tmp.n, 0, &e, err, errlen)) goto out;
+        if (e.n > tkcap) {
+            tkcap = e.n;
+            tk = lm_xrealloc(tk, tkcap * sizeof *tk);
+            tl = lm_xrealloc(tl, tkcap * sizeof *tl);
+            ends = lm_xrealloc(ends, tkcap * sizeof *ends);
+        }
+        /* tokenize() gives the piece text for a Unigram unknown piece (its id
+         * is <unk>'s); the encoding carries ids, so take the normalised
+         * source span instead */
+        lm_buf_reset(&unk);
+        size_t *uoff = lm_xmalloc((e.n ? e.n : 1) * sizeof *uoff);
+        for (size_t j = 0; j < e.n; j++) {
+            tk[j] = lm_tokenizer_token(m->tok, e.ids[j], &tl[j]);
+            uoff[j] = (size_t)-1;
+            if (m->fam == LM_LINGUA_XLMR && e.ids[j] == m->unk_id) {
+                uoff[j] = unk.n;
+                if (lm_tokenizer_normalize(m->tok, tmp.p + e.off[j][0], e.off[j][1] - e.off[j][0], &unk, err,
+                                           errlen)) {
+                    free(uoff);
+                    goto out;
+                }
+                tl[j] = unk.n - uoff[j];
+            }
+        }
+        for (size_t j = 0; j < e.n; j++)
+            if (uoff[j] != (size_t)-1) tk[j] = unk.p + uoff[j];
+        free(uoff);
+        size_t k = lm_lingua_chunk(tk, tl, e.n, m->max_seq_len - 2, force, ends);
+        cfirst[i] = nch;
+        for (size_t c2 = 0, st = 0; c2 < k; st = ends[c2++]) {
+            if (nch == chcap) {
+                chcap = chcap ? 2 * chcap : 8;
+                ch = lm_xrealloc(ch, chcap * sizeof *ch);
+            }
+            chunk_t *C = &ch[nch++];
+            memset(C, 0, sizeof *C);
+            C->ctx = i;
+            if (lm_tokenizer_tokens_to_string(m->tok, tk + st, tl + st, ends[c2] - st, &C->text, err, errlen))
+                goto out;
+        }
+    }
+    cfirst[n_ctx] = nch;
+
+    int ctx_filter = o->use_context_filter && n_ctx > 1;
+    double rate = o->rate;
+    int have_probs = 0;
+    for (size_t i = 0; i < n_ctx; i++) keep[i] = 1;
+
+    /* probabilities of every chunk, computed once (§4.4-§4.6) */
+#define NEED_PROBS()                                                                                              \
+    do {                                                                                                          \
+        if (!have_probs) {                                                                                        \
+            if (compute_probs(m, force, o, ch, nch, prob, prob_ctx, err, errlen)) goto out;                       \
+            have_probs = 1;                                                                                       \
+        }                                                                                                         \
+    } while (0)
+
+    if (ctx_filter) {
+        double cr = lm_lingua_context_rate(o, n_ctx, r->origin_tokens);
+        NEED_PROBS();
+        float *scores = lm_xmalloc(n_ctx * sizeof *scores);
+        for (size_t i = 0; i < n_ctx; i++) {
+            size_t nw = 0;
+            for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++) nw += ch[c].words.n;
+            float *pv = lm_xmalloc((nw ? nw : 1) * sizeof *pv);
+            size_t k = 0;
+            for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++)
+                for (size_t j = 0; j < ch[c].words.n; j++) pv[k++] = ch[c].words.w[j].prob_noforce;
+            scores[i] = lm_lingua_context_score(pv, nw);
+            free(pv);
+        }
+        lm_lingua_context_keep(scores, n_ctx, cr, o->force_context_ids, o->n_force_context_ids, keep);
+        free(scores);
+        size_t reserved = 0;
+        for (size_t c = 0; c < nch; c++) {
+            if (!keep[ch[c].ctx]) continue;
+            size_t n;
+            if (count(count_ctx, ch[c].text.p ? ch[c].text.p : "", ch[c].text.n, &n, err, errlen)) goto out;
+            reserved += n;
+        }
+        if (o->target_token >= 0) rate = reserved ? fmin((double)o->target_token / (double)reserved, 1.0) : 1.0;
+    } else if (o->target_token > 0) {
+        rate = r->origin_tokens ? fmin((double)o->target_token / (double)r->origin_tokens, 1.0) : 1.0;
+    }
+    double rr = o->use_token_filter ? fmax(0, 1 - rate) : 0;
+
+    size_t nkept = 0;
+    for (size_t i = 0; i < n_ctx; i++) nkept += keep[i];
+    r->list = lm_xcalloc(nkept ? nkept : 1, sizeof *r->list);
+    if (rr > 0) NEED_PROBS();
+    for (size_t i = 0; i < n_ctx; i++) {
+        if (!keep[i]) {
+            if (o->want_words)
+                for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++)
+                    for (size_t j = 0; j < ch[c].words.n; j++)
+                        add_list_word(r, &wcap, m->fam, &ch[c].words.w[j], 0, NAN);
+            continue;
+        }
+        lm_buf *out = &r->list[r->n_list++];
+        for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++) {
+            chunk_t *C = &ch[c];
+            if (rr <= 0) { /* pass-through (§4.10) */
+                lm_buf_reset(&tmp);
+                lm_lingua_force_replace(force, C->text.p ? C->text.p : "", C->text.n, 0, &tmp);
+                lm_buf_add(out, tmp.p ? tmp.p : "", tmp.n);
+                if (o->want_words && passthrough_words(r, &wcap, tmp.p ? tmp.p : "", tmp.n, err, errlen)) goto out;
+                continue;
+            }
+            size_t nw = C->words.n;
+            size_t *wt = lm_xmalloc((nw ? nw : 1) * sizeof *wt);
+            uint8_t *lab = lm_xmalloc(nw ? nw : 1);
+            for (size_t j = 0; j < nw; j++)
+                if (count(count_ctx, C->words.w[j].text, C->words.w[j].len, &wt[j], err, errlen)) {
+                    free(wt), free(lab);
+                    goto out;
+                }
+            lm_lingua_select(&C->words, wt, rr, o->drop_consecutive, force, lab);
+            size_t nk = 0;
+            for (size_t j = 0; j < nw; j++) nk += lab[j];
+            const char **kt = lm_xmalloc((nk ? nk : 1) * sizeof *kt);
+            size_t *kl = lm_xmalloc((nk ? nk : 1) * sizeof *kl);
+            nk = 0;
+            for (size_t j = 0; j < nw; j++)
+                if (lab[j]) kt[nk] = C->words.w[j].text, kl[nk++] = C->words.w[j].len;
+            int bad = nk && lm_tokenizer_tokens_to_string(m->tok, kt, kl, nk, out, err, errlen);
+            if (o->want_words && !bad)
+                for (size_t j = 0; j < nw; j++)
+                    add_list_word(r, &wcap, m->fam, &C->words.w[j], lab[j], C->words.w[j].prob.v);
+            free(kt), free(kl), free(wt), free(lab);
+            if (bad) goto out;
+        }
+    }
+    for (size_t i = 0; i < r->n_list; i++) {
+        if (i) lm_buf_adds(&r->prompt, "\n\n");
+        lm_buf_add(&r->prompt, r->list[i].p ? r->list[i].p : "", r->list[i].n);
+        size_t n;
+        if (count(count_ctx, r->list[i].p ? r->list[i].p : "", r->list[i].n, &n, err, errlen)) goto out;
+        r->compressed_tokens += n;
+    }
+    if (!r->prompt.p) lm_buf_adds(&r->prompt, "");
+    lm_lingua_format(r->origin_tokens, r->compressed_tokens, r->ratio, r->rate, r->saving);
+    rc = 0;
+out:
+    for (size_t c = 0; c < nch; c++) {
+        lm_buf_free(&ch[c].text);
+        free(ch[c].ids), free(ch[c].p);
+        lm_lingua_words_free(&ch[c].words);
+    }
+    free(ch), free(tk), free(tl), free(ends), free(keep), free(cfirst);
+    lm_encoding_free(&e);
+    lm_buf_free(&tmp);
+    lm_buf_free(&unk);
+    if (rc) lm_lingua_result_free(r);
+    return rc;
+}
+
+/* Model input of every chunk ("[CLS]" + tokenize(chunk) + "[SEP]", cut to
+ * max_seq_len), one probability call, then the word merge per chunk. */
+static int compute_probs(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
+                         chunk_t *ch, size_t nch, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
+                         size_t errlen) {
+    lm_encoding e = {0};
+    for (size_t c = 0; c < nch; c++) {
+        chunk_t *C = &ch[c];
+        if (lm_tokenizer_encode(m->tok, C->text.p ? C->text.p : "", C->text.n, 0, &e, err, errlen)) {
+            lm_encoding_free(&e);
+            return -1;
+        }
+        size_t n = e.n + 2 > m->max_seq_len ? m->max_seq_len : e.n + 2;
+        C->ids = lm_xmalloc(n * sizeof *C->ids);
+        C->p = lm_xmalloc(n * sizeof *C->p);
+        C->ids[0] = m->cls_id;
+        for (size_t j = 1; j < n; j++) C->ids[j] = j - 1 < e.n ? e.ids[j - 1] : m->sep_id;
+        C->n = n;
+    }
+    lm_encoding_free(&e);
+    if (nch) {
+        const int32_t **ids = lm_xmalloc(nch * sizeof *ids);
+        size_t *lens = lm_xmalloc(nch * sizeof *lens);
+        float **pp = lm_xmalloc(nch * sizeof *pp);
+        for (size_t c = 0; c < nch; c++) ids[c] = ch[c].ids, lens[c] = ch[c].n, pp[c] = ch[c].p;
+        int bad = prob(prob_ctx, nch, ids, lens, pp, err, errlen);
+        free(ids), free(lens), free(pp);
+        if (bad) return -1;
+    }
+    const char **tk = NULL;
+    size_t *tl = NULL, cap = 0;
+    for (size_t c = 0; c < nch; c++) {
+        chunk_t *C = &ch[c];
+        if (C->n > cap) {
+            cap = C->n;
+            tk = lm_xrealloc(tk, cap * sizeof *tk);
+            tl = lm_xrealloc(tl, cap * sizeof *tl);
+        }
+        for (size_t j = 0; j < C->n; j++) {
+            tk[j] = lm_tokenizer_token(m->tok, C->ids[j], &tl[j]);
+            if (!tk[j]) tk[j] = "", tl[j] = 0;
+        }
+        lm_lingua_merge(m->fam, tk, tl, C->p, C->n, m->special, m->nspecial, force, o->reserve_digit, o->first,
+                        &C->words);
+    }
+    free(tk), free(tl);
+    return 0;
+}

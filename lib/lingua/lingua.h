@@ -1,0 +1,213 @@
+/* lingua.h - LLMLingua-2 prompt compression (Pan et al., Findings of ACL
+ * 2024, arXiv 2403.12968), reproducing PyPI llmlingua 0.2.2's
+ * PromptCompressor.compress_prompt_llmlingua2 (spec lingua-compress §3-§5).
+ *
+ * Two layers:
+ *  - plain algorithm pieces that need no model (lingua.c): the force-token
+ *    map (§4.1), the 510-token chunk search (§4.3), the merge of token
+ *    probabilities into words (§4.6), NumPy's linear percentile with the
+ *    reference's float32/float64 promotion (§4.7, §7), the per-chunk
+ *    threshold and selection with drop_consecutive (§4.7-§4.8), the
+ *    context-level filter (§4.11) and the output strings (§5);
+ *  - the whole flow (compress.c) over a tokenizer.json tokenizer, a token
+ *    counter and a probability callback (the encoder forward, or a stub in
+ *    tests).
+ * Does not: load a model or run it (nn/encoder.h), count cl100k tokens
+ * itself (the caller passes a counter, normally text/tiktoken.h), or print.
+ * All functions are thread-safe; a lm_lingua_model is read-only once made.
+ */
+#ifndef LMKIT_LINGUA_LINGUA_H
+#define LMKIT_LINGUA_LINGUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "text/tokenizer.h"
+
+/* Word rules: WordPiece (mBERT, "##" continuations) or SentencePiece
+ * (XLM-R, "▁" word starts). */
+typedef enum { LM_LINGUA_BERT = 0, LM_LINGUA_XLMR = 1 } lm_lingua_family;
+
+#define LM_LINGUA_MAX_FORCE 100
+
+/* ---- force tokens (§4.1) -------------------------------------------- */
+
+/* The force-token list, its map to "[NEWi]" placeholders (in the order of
+ * Python's dict: first insertion of a string, value of its last index) and
+ * the chunk-end set. */
+typedef struct {
+    size_t n_force;
+    char **force;        /* [n_force] the strings as given */
+    size_t *force_len;
+    size_t n_map;
+    char **from, **to;   /* [n_map] original string -> "[NEWi]" */
+    size_t *from_len, *to_len;
+    size_t n_end;
+    char **end;          /* [n_end] chunk-end token strings */
+    size_t *end_len;
+} lm_lingua_force;
+
+/* Builds the map: force[i] is mapped to "[NEWi]" when ntok[i] (its token
+ * count under the model tokenizer, no special tokens) is not 1.  The
+ * chunk-end set is ends plus the placeholder of every mapped end string.
+ * Returns 0, or -1 with a message (more than 100 force tokens, an empty
+ * force token). */
+int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len, size_t n_force,
+                         const size_t *ntok, const char *const *ends, const size_t *ends_len, size_t n_ends,
+                         char *err, size_t errlen);
+void lm_lingua_force_free(lm_lingua_force *f);
+/* Plain substring replacement of every map entry, in map order:
+ * to_new != 0 replaces originals by placeholders, else the reverse.
+ * Appends the result to out. */
+void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, int to_new, lm_buf *out);
+
+/* ---- chunking (§4.3) ------------------------------------------------- */
+
+/* Splits n tokens into chunks of at most max_len + 1 tokens (max_len is the
+ * model length minus 2), ending a chunk at the last chunk-end token found
+ * from toks[st+max_len] down to toks[st+1].  Writes each chunk's exclusive
+ * end to ends (room for n entries) and returns the number of chunks. */
+size_t lm_lingua_chunk(const char *const *toks, const size_t *lens, size_t n, size_t max_len,
+                       const lm_lingua_force *f, size_t *ends);
+
+/* ---- words (§4.6) ---------------------------------------------------- */
+
+/* A probability as the reference holds it: a NumPy float32 scalar (py = 0;
+ * v is then exactly a float) or a Python float (py = 1). */
+typedef struct {
+    double v;
+    int py;
+} lm_lingua_p;
+
+typedef struct {
+    char *text;          /* the word as the reference builds it ("▁" kept) */
+    size_t len;
+    lm_lingua_p prob;    /* mean or first of its (forced) subword probabilities */
+    float prob_noforce;  /* the same over the unforced list (first-subword values) */
+} lm_lingua_word;
+
+typedef struct {
+    lm_lingua_word *w;
+    size_t n, cap;
+} lm_lingua_words;
+
+void lm_lingua_words_free(lm_lingua_words *ws);
+
+/* Merges tokens (their strings, with keep probabilities p) into words and
+ * appends them to out.  Tokens equal to one of special[0..nspecial) are
+ * skipped.  first: word probability is the first subword's, else the mean
+ * (float32 left-to-right accumulation, as the reference's sum()/len()). */
+void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p, size_t n,
+                     const char *const *special, size_t nspecial, const lm_lingua_force *f, int reserve_digit,
+                     int first, lm_lingua_words *out);
+
+/* ---- threshold and selection (§4.7, §4.8) ---------------------------- */
+
+/* q = int(100 * reduce_rate + add) evaluated in double (add is 1 for the
+ * token threshold, 0 for drop_consecutive's). */
+int lm_lingua_q(double reduce_rate, int add);
+/* numpy.percentile(v, q) (linear method, integer q in 0..100) over
+ * v[0..n) (n >= 1), which is sorted in place.  f32: the array is float32
+ * (the interpolation is done in float32 as NumPy does), else float64. */
+double lm_lingua_percentile(double *v, size_t n, int q, int f32);
+
+/* Labels the words of one chunk: weight[i] is the cl100k count of word i's
+ * text.  Writes 1 (kept) or 0 to labels and returns the threshold (NaN
+ * when there are no words: nothing is kept). */
+double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate, int drop_consecutive,
+                        const lm_lingua_force *f, uint8_t *labels);
+
+/* ---- contexts (§4.11) ------------------------------------------------ */
+
+typedef struct {
+    double rate;                 /* fraction of tokens kept, (0, 1] (default 0.5) */
+    int64_t target_token;        /* -1 */
+    int use_context_filter;      /* 0 */
+    int use_token_filter;        /* 1 */
+    int64_t target_context;      /* -1 */
+    double context_rate;         /* 1.0 */
+    int64_t context_target_token;/* -1 */
+    const int64_t *force_context_ids;
+    size_t n_force_context_ids;
+    int first;                   /* token_to_word: 0 mean, 1 first */
+    int reserve_digit;           /* force_reserve_digit */
+    int drop_consecutive;
+    int want_words;              /* fill the result's word lists */
+} lm_lingua_opts;
+
+/* The reference defaults above. */
+void lm_lingua_opts_default(lm_lingua_opts *o);
+
+/* The context-level rate the coarse filter uses (§4.11 steps 1-2). */
+double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t origin_tokens);
+/* A context's score: sum(p)/len(p) in float32 (0 for no words). */
+float lm_lingua_context_score(const float *p, size_t n);
+/* Keeps context i iff score >= percentile(scores, int(100*(1-rate))) or i
+ * is forced.  Writes keep[0..n). */
+void lm_lingua_context_keep(const float *scores, size_t n, double context_rate, const int64_t *force_ids,
+                            size_t n_force_ids, uint8_t *keep);
+
+/* ---- output (§5) ----------------------------------------------------- */
+
+/* The reference's "ratio", "rate" and "saving" strings. */
+void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64]);
+
+/* ---- the whole flow (compress.c) ------------------------------------ */
+
+typedef struct {
+    lm_tokenizer *tok;       /* with [NEW0]..[NEW99] added (lm_lingua_model_init) */
+    lm_lingua_family fam;
+    size_t max_seq_len;      /* 512, or less when the model has fewer positions */
+    int32_t cls_id, sep_id;  /* ids of the reference's "[CLS]"/"[SEP]" strings */
+    int32_t unk_id;          /* the unknown token's id */
+    const char *special[5];  /* the special-token strings the merge skips */
+    size_t nspecial;
+} lm_lingua_model;
+
+/* Prepares a tokenizer for LLMLingua-2: adds the 100 "[NEWi]" tokens and
+ * looks up the chunk-end ids the reference uses ("[CLS]"/"[SEP]", which
+ * are <unk> under XLM-R).  max_seq_len: 512 for the released models.
+ * Returns 0, or -1 with a message. */
+int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
+                         char *err, size_t errlen);
+
+/* Counts the tokens of s[0..n) (cl100k in the reference). */
+typedef int (*lm_lingua_count_fn)(void *ctx, const char *s, size_t n, size_t *count, char *err, size_t errlen);
+/* Keep probabilities for nseq sequences: ids[i][0..lens[i]) in, probs[i][0..lens[i]) out. */
+typedef int (*lm_lingua_prob_fn)(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens,
+                                 float *const *probs, char *err, size_t errlen);
+
+typedef struct {
+    lm_buf prompt;            /* compressed_prompt */
+    lm_buf *list;             /* [n_list] compressed_prompt_list */
+    size_t n_list;
+    size_t origin_tokens, compressed_tokens;
+    char ratio[32], rate[32], saving[64];
+    /* with want_words: every word of every context (XLM-R without "▁"), its
+     * label, and for words of the token pass its probability (NaN for words
+     * of dropped contexts or of the pass-through) */
+    size_t n_words;
+    char **words;
+    size_t *word_len;
+    uint8_t *labels;
+    double *word_probs;
+} lm_lingua_result;
+
+void lm_lingua_result_free(lm_lingua_result *r);
+
+/* Compresses one prompt made of n_ctx contexts.  force (built with
+ * lm_lingua_force_init, see lm_lingua_force_build) and o give the
+ * parameters.  Returns 0, or -1 with a message (a counter or model
+ * failure, invalid UTF-8). */
+int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
+                       const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
+                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
+                       size_t errlen);
+
+/* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
+int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
+                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
+                          size_t n_ends, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,94 @@
+/* model.c - an LLMLingua-2 token classifier folder (config.json,
+ * model.safetensors, tokenizer.json) ready for lm_lingua_compress: the
+ * word-rule family from config.json's model_type (spec lingua-compress §2
+ * "Model-family dispatch"), the sequence length min(512, usable
+ * positions), and the keep-probability callback over the CPU encoder,
+ * softmax(logits)[..., 1] in float32, batched with masked padding.
+ * Does not: run on a GPU, or pick the family from the folder name as the
+ * reference does.
+ */
+#include "lingua/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/diag.h"
+
+int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err, size_t errlen) {
+    memset(le, 0, sizeof *le);
+    le->batch = batch > 0 ? batch : 50;
+    le->enc = lm_encoder_load(dir, err, errlen);
+    if (!le->enc) return -1;
+    const lm_hf_config *c = &le->enc->cfg;
+    if (!c->token_classification || c->num_labels != 2) {
+        lm_seterr(err, errlen, "%s: \"%s\" is not a 2-label token classifier (LLMLingua-2 needs one)", dir,
+                  c->architecture);
+        goto fail;
+    }
+    if (family < 0) {
+        if (!strcmp(c->model_type, "bert"))
+            family = LM_LINGUA_BERT;
+        else if (!strcmp(c->model_type, "xlm-roberta"))
+            family = LM_LINGUA_XLMR;
+        else {
+            lm_seterr(err, errlen, "%s/config.json: model_type \"%s\" has no LLMLingua-2 word rules (bert or xlm-roberta)",
+                      dir, c->model_type);
+            goto fail;
+        }
+    }
+    le->tok = lm_tokenizer_load(dir, err, errlen);
+    if (!le->tok) goto fail;
+    long pos = c->max_position - (c->family == LM_FAMILY_ROBERTA ? c->pad_token_id + 1 : 0);
+    size_t msl = pos < 512 ? (pos > 0 ? (size_t)pos : 0) : 512;
+    if (lm_lingua_model_init(&le->m, le->tok, (lm_lingua_family)family, msl, err, errlen)) goto fail;
+    if (lm_tokenizer_vocab_size(le->tok) > (size_t)c->vocab_size) {
+        lm_seterr(err, errlen,
+                  "%s: the tokenizer with the 100 [NEWi] tokens has %zu ids but the model only %d embeddings", dir,
+                  lm_tokenizer_vocab_size(le->tok), c->vocab_size);
+        goto fail;
+    }
+    return 0;
+fail:
+    lm_lingua_unload(le);
+    return -1;
+}
+
+void lm_lingua_unload(lm_lingua_encoder *le) {
+    if (le->enc) lm_encoder_free(le->enc);
+    if (le->tok) lm_tokenizer_free(le->tok);
+    memset(le, 0, sizeof *le);
+}
+
+int lm_lingua_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens, float *const *probs,
+                    char *err, size_t errlen) {
+    const lm_lingua_encoder *le = ctx;
+    size_t B = (size_t)le->batch;
+    size_t T = 1;
+    for (size_t i = 0; i < nseq; i++)
+        if (lens[i] > T) T = lens[i];
+    if (B > nseq) B = nseq ? nseq : 1;
+    lm_encoder_state *s = lm_encoder_state_new(le->enc, (int)B, (int)T, err, errlen);
+    if (!s) return -1;
+    int32_t *bid = lm_xmalloc(B * T * sizeof *bid);
+    uint8_t *mask = lm_xmalloc(B * T);
+    float *pr = lm_xmalloc(B * T * 2 * sizeof *pr);
+    int rc = 0;
+    for (size_t b0 = 0; b0 < nseq && !rc; b0 += B) {
+        size_t nb = nseq - b0 < B ? nseq - b0 : B, t = 1;
+        for (size_t i = 0; i < nb; i++)
+            if (lens[b0 + i] > t) t = lens[b0 + i];
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < t; j++) {
+                int real = j < lens[b0 + i];
+                bid[i * t + j] = real ? ids[b0 + i][j] : le->enc->cfg.pad_token_id;
+                mask[i * t + j] = (uint8_t)real;
+            }
+        rc = lm_encoder_forward(le->enc, s, bid, mask, (int)nb, (int)t, NULL, pr, err, errlen);
+        for (size_t i = 0; i < nb && !rc; i++)
+            for (size_t j = 0; j < lens[b0 + i]; j++) probs[b0 + i][j] = pr[(i * t + j) * 2 + 1];
+    }
+    free(bid), free(mask), free(pr);
+    lm_encoder_state_free(s);
+    return rc;
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# lingua-compress.bats - the lingua-compress command: every golden case of
+# llmlingua 0.2.2 on the tiny models through the command line, fields,
+# per-record overrides, --text, threads, token counting fallbacks and errors.
+
+load helpers
+
+setup() {
+    TMP="$(mktemp -d)"
+    CL="$SHARED/data/tiktoken/cl100k_base.tiktoken"
+    TINY="$TOP/testdata/tokenize/tiny.tiktoken"
+    BERT="$TOP/testdata/models/tiny-bert"
+    XLMR="$TOP/testdata/models/tiny-xlmr"
+    P='{"prompt":"The committee met on Monday to discuss the new budget proposal."}'
+}
+teardown() {
+    rm -rf "$TMP"
+}
+
+need_cl() { [ -f "$CL" ] || skip "no $CL"; }
+
+@test "golden cases: the command reproduces llmlingua 0.2.2 (strings, counts, labels)" {
+    need_cl
+    run python3 - "$TOP" "$CL" <<'PY'
+import json, subprocess, sys
+top, cl = sys.argv[1], sys.argv[2]
+def esc(s):
+    return s.replace("\\", "\\\\").replace(",", "\\,").replace("\n", "\\n").replace("\t", "\\t")
+bad = n = 0
+for model in ("tiny-bert", "tiny-xlmr"):
+    for line in open(f"{top}/testdata/golden/lingua/{model}.jsonl"):
+        c = json.loads(line); kw = c["kw"]
+        a = ["lingua-compress", "-q", "--model", f"{top}/testdata/models/{model}", "--count-encoding", cl]
+        for k, o in (("rate", "--rate"), ("target_token", "--target-token"), ("target_context", "--target-context"),
+                     ("context_level_rate", "--context-rate"), ("context_level_target_token", "--context-target-token"),
+                     ("token_to_word", "--token-to-word"), ("word_sep", "--word-sep"), ("label_sep", "--label-sep")):
+            if k in kw: a += [o, str(kw[k])]
+        for k, o in (("force_tokens", "--force-tokens"), ("chunk_end_tokens", "--chunk-end-tokens")):
+            if k in kw: a += [o, ",".join(esc(s) for s in kw[k])]
+        if "force_context_ids" in kw: a += ["--force-context-ids", ",".join(map(str, kw["force_context_ids"]))]
+        for k, o in (("force_reserve_digit", "--force-reserve-digit"), ("drop_consecutive", "--drop-consecutive"),
+                     ("use_context_level_filter", "--context-filter"), ("return_word_label", "--word-labels")):
+            if kw.get(k): a.append(o)
+        if kw.get("use_token_level_filter") is False: a.append("--no-token-filter")
+        out = subprocess.run(a, input=json.dumps({"context": c["context"]}) + "\n", capture_output=True, text=True)
+        n += 1
+        try:
+            got = json.loads(out.stdout)
+        except ValueError:
+            print("FAIL", model, c["case"], out.stderr); bad += 1; continue
+        for k, v in c["expect"].items():
+            if got.get(k) != v:
+                print("FAIL", model, c["case"], k, repr(got.get(k)), "!=", repr(v)); bad += 1; break
+print(f"{n - bad} of {n} identical")
+sys.exit(1 if bad or n < 80 else 0)
+PY
+    echo "$output"
+    assert_success
+}
+
+@test "prompt string: the reference's output fields, input passes through" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<"$P"
+    assert_success
+    assert_output '{"prompt":"The committee met on Monday to discuss the new budget proposal.","compressed_prompt":"met on Monday discuss new","origin_tokens":24,"compressed_tokens":10,"ratio":"2.4x","rate":"41.7%","saving":", Saving $0.0 in GPT-4."}'
+    [ -z "$stderr" ]
+}
+
+@test "context list: compressed_prompt_list, --field picks another member" {
+    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" <<<'{"context":["One two three.","Four five."]}'
+    assert_success
+    assert_output --partial '"compressed_prompt_list":['
+    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" --field q <<<'{"q":["One two three.","Four five."]}'
+    assert_success
+    assert_output --partial '"compressed_prompt_list":['
+}
+
+@test "a record's rate and target_token override the options" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"The committee met on Monday to discuss the new budget proposal.","rate":1}'
+    assert_success
+    assert_output --partial '"rate":"100.0%","compressed_prompt":"The committee met on Monday to discuss the new budget proposal."'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"The committee met on Monday to discuss the new budget proposal.","target_token":5}'
+    assert_success
+    refute_output --partial '"compressed_tokens":10,'
+}
+
+@test "empty prompt: empty result, ratio 1.0x" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":""}'
+    assert_success
+    assert_output '{"prompt":"","compressed_prompt":"","origin_tokens":0,"compressed_tokens":0,"ratio":"1.0x","rate":"100.0%","saving":", Saving $0.0 in GPT-4."}'
+}
+
+@test "--text compresses all of stdin and writes text" {
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' <<<'Call me at 555-0199. Bye!'
+    assert_success
+    assert_output '555-0199!'
+}
+
+@test "--word-labels and --token-probs add the word lists" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --word-labels --label-sep = --word-sep '|' --token-probs <<<"$P"
+    assert_success
+    assert_output --partial '"fn_labeled_original_prompt":"The=0|committee=0|met=1|'
+    assert_output --partial '"words":["The","committee","met",'
+    assert_output --partial '"labels":[0,0,1,'
+    assert_output --partial '"word_probs":[0.'
+}
+
+@test "threads and batch size do not change the output" {
+    for i in 1 2 3 4 5 6; do echo "$P"; echo '{"context":["A b c.","D e f g."]}'; done >"$TMP/in"
+    lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 1 --batch-size 1 "$TMP/in" >"$TMP/a"
+    lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 2 --batch-size 7 "$TMP/in" >"$TMP/b"
+    cmp "$TMP/a" "$TMP/b"
+    [ "$(wc -l <"$TMP/a")" -eq 12 ]
+}
+
+@test "without a count encoding the model tokenizer counts, said once on stderr" {
+    mkdir "$TMP/cache"
+    for i in 1 2 3; do echo "$P"; done >"$TMP/in"
+    LMKIT_TIKTOKEN= TIKTOKEN_CACHE_DIR="$TMP/cache" DATA_GYM_CACHE_DIR= TMPDIR="$TMP" \
+        run --separate-stderr lingua-compress -m "$BERT" "$TMP/in"
+    assert_success
+    [ "$(grep -c "counting tokens with the model's tokenizer" <<<"$stderr")" -eq 1 ]
+    [ "${#lines[@]}" -eq 3 ]
+}
+
+@test "the count encoding is found through LMKIT_TIKTOKEN" {
+    LMKIT_TIKTOKEN="$TINY" run --separate-stderr lingua-compress -m "$BERT" <<<"$P"
+    assert_success
+    assert_output --partial '"origin_tokens":24,'
+    [ -z "$stderr" ]
+}
+
+@test "bad records: missing or non-string prompt, bad rate or target_token, bad context item" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"text":"x"}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *'<stdin>:1'*'no "prompt" field'* ]]
+    [[ "$stderr" == *hint:* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":3}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *'<stdin>:1:11: "prompt" must be a string'* ]] || [[ "$stderr" == *'<stdin>:1:11: "prompt" must be a string or a list'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"a","rate":1.5}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *':1:22: "rate" must be a number in (0, 1]'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"a","rate":0}'
+    [ "$status" -eq 1 ]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"a","target_token":-5}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *'"target_token" must be an integer'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"context":["a",2]}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *'item 2 must be a string'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --context-filter <<<'{"context":["a","b"],"target_token":0}'
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *'target_token 0 with the context filter'* ]]
+}
+
+@test "usage errors: rate, force tokens, model, device" {
+    run --separate-stderr lingua-compress -m "$BERT" --rate 0 </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *--rate* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --rate 1.01 </dev/null
+    [ "$status" -eq 2 ]
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens "$(printf 'a%d,' $(seq 0 100))x" </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *'at most 100'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens 'a,\q' </dev/null
+    [ "$status" -eq 2 ]
+    LMKIT_MODEL= run --separate-stderr lingua-compress </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *'no model'* ]]
+    [[ "$stderr" == *'hint:'*'--model'* ]]
+    mkdir "$TMP/m"
+    cp "$BERT/config.json" "$TMP/m/"
+    run --separate-stderr lingua-compress -m "$TMP/m" </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *'model.safetensors'* ]]
+    run --separate-stderr lingua-compress -m "$TMP/nope" </dev/null
+    [ "$status" -eq 2 ]
+    run --separate-stderr lingua-compress -m "$BERT" --device cuda </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *'no CUDA backend'* ]]
+}
+
+@test "the model path can come from LMKIT_MODEL" {
+    LMKIT_MODEL="$BERT" run --separate-stderr lingua-compress --count-encoding "$TINY" <<<"$P"
+    assert_success
+    assert_output --partial '"compressed_prompt":"met on Monday discuss new"'
+}
+
+@test "--text takes no file operands" {
+    run --separate-stderr lingua-compress -m "$BERT" --text "$TMP/x" </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *'--text reads standard input only'* ]]
+}

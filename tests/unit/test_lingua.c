@@ -1,0 +1,394 @@
+/* test_lingua.c - LLMLingua-2 pieces (lib/lingua) on hand-worked cases, then
+ * end to end against llmlingua 0.2.2 on the tiny models
+ * (testdata/golden/lingua/{tiny-bert,tiny-xlmr}.jsonl from tests/golden/lingua_golden.py):
+ * strings and counts identical, word probabilities within 1e-5.
+ * Run from the repository root; the golden part needs cl100k_base from
+ * ../shared/data/tiktoken (or $LMKIT_SHARED/data/tiktoken) and is skipped
+ * with a reason without it.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lingua/lingua.h"
+#include "lingua/model.h"
+#include "tap.h"
+#include "text/tiktoken.h"
+
+static size_t L[64];
+static const size_t *lens_of(const char *const *t, size_t n) {
+    for (size_t i = 0; i < n; i++) L[i] = strlen(t[i]);
+    return L;
+}
+
+static void build_force(lm_lingua_force *f, const char *const *force, size_t n, const size_t *ntok,
+                        const char *const *ends, size_t ne) {
+    size_t fl[16], el[16];
+    for (size_t i = 0; i < n; i++) fl[i] = strlen(force[i]);
+    for (size_t i = 0; i < ne; i++) el[i] = strlen(ends[i]);
+    char err[256];
+    if (lm_lingua_force_init(f, force, fl, n, ntok, ends, el, ne, err, sizeof err)) diag("%s", err);
+}
+
+static void t_percentile(void) {
+    double a[] = {4, 1, 3, 2};
+    is_near(lm_lingua_percentile(a, 4, 50, 0), 2.5, 0, "median of 1..4");
+    double b[] = {1, 2, 3, 4};
+    is_near(lm_lingua_percentile(b, 4, 51, 0), 2.53, 1e-15, "q=51: upper-side lerp 4 - 1*(1-0.53)");
+    double c[] = {0.25};
+    is_near(lm_lingua_percentile(c, 1, 68, 1), 0.25, 0, "n = 1");
+    double d[] = {0.5, 0.9, 0.1};
+    is_near(lm_lingua_percentile(d, 3, 100, 0), 0.9, 0, "q = 100 is the maximum");
+    /* numpy.percentile(np.array([0.1, 0.7, 0.3], np.float32), 51) == np.float32(0.308) */
+    double e[] = {(float)0.1, (float)0.7, (float)0.3};
+    ok(lm_lingua_percentile(e, 3, 51, 1) == (double)(float)0.308, "float32 interpolation as NumPy: %.9g",
+       lm_lingua_percentile(e, 3, 51, 1));
+    /* the same values as float64 (a Python float in the list) */
+    double f[] = {(float)0.1, 1.0, (float)0.7};
+    is_near(lm_lingua_percentile(f, 3, 51, 0), 0.7059999883174897, 1e-16, "float64 interpolation as NumPy");
+    is_int(lm_lingua_q(1 - 0.33, 1), 68, "rate 0.33 -> q 68");
+    is_int(lm_lingua_q(1 - 0.5, 1), 51, "rate 0.5 -> q 51");
+    is_int(lm_lingua_q(1 - 0.25, 1), 76, "rate 0.25 -> q 76");
+    is_int(lm_lingua_q(1 - 0.7, 1), 31, "rate 0.7 -> q 31");
+    is_int(lm_lingua_q(1 - 0.9, 1), 10, "rate 0.9 -> q 10, not 11");
+    is_int(lm_lingua_q(1 - 0.9, 0), 9, "drop_consecutive's q has no +1");
+}
+
+static void t_force(void) {
+    const char *force[] = {"\n", ".", "The answer is", "\n"};
+    size_t ntok[] = {0, 1, 3, 0};
+    const char *ends[] = {".", "\n"};
+    lm_lingua_force f;
+    build_force(&f, force, 4, ntok, ends, 2);
+    is_int(f.n_map, 2, "two mapped strings (a repeated one once)");
+    is_str(f.to[0], "[NEW3]", "a repeated string keeps its place and takes its last index");
+    is_str(f.to[1], "[NEW2]", "index is the list position");
+    is_int(f.n_end, 3, "chunk ends: . \\n [NEW3]");
+    is_str(f.end[2], "[NEW3]", "the placeholder of a mapped end string ends chunks");
+    lm_buf b = {0};
+    const char *s = "a\nb The answer is 4.";
+    lm_lingua_force_replace(&f, s, strlen(s), 1, &b);
+    is_str(b.p, "a[NEW3]b [NEW2] 4.", "plain replace to placeholders");
+    lm_buf c = {0};
+    lm_lingua_force_replace(&f, b.p, b.n, 0, &c);
+    is_str(c.p, s, "and back");
+    lm_buf_free(&b), lm_buf_free(&c);
+    lm_lingua_force_free(&f);
+    char err[256];
+    const char *many[101];
+    size_t ml[101], mt[101];
+    for (int i = 0; i < 101; i++) many[i] = "x", ml[i] = 1, mt[i] = 1;
+    ok(lm_lingua_force_init(&f, many, ml, 101, mt, NULL, NULL, 0, err, sizeof err) == -1 && strstr(err, "at most 100"),
+       "101 force tokens: %s", err);
+    ok(lm_lingua_force_init(&f, many, ml, 100, mt, NULL, NULL, 0, err, sizeof err) == 0, "100 are fine");
+    lm_lingua_force_free(&f);
+    const char *empty[] = {""};
+    size_t el = 0, et = 0;
+    ok(lm_lingua_force_init(&f, empty, &el, 1, &et, NULL, NULL, 0, err, sizeof err) == -1, "empty force token: %s",
+       err);
+}
+
+static void t_chunk(void) {
+    const char *ends[] = {".", "\n"};
+    lm_lingua_force f;
+    build_force(&f, NULL, 0, NULL, ends, 2);
+    const char *t1[] = {"a", "b", ".", "c", "d", "e", "f", ".", "g", "h"};
+    size_t e[16];
+    size_t k = lm_lingua_chunk(t1, lens_of(t1, 10), 10, 4, &f, e);
+    ok(k == 3 && e[0] == 3 && e[1] == 8 && e[2] == 10, "ends at the last '.' within st+4..st+1; 5-token chunk when"
+                                                        " it sits at st+4 (%zu: %zu %zu %zu)", k, e[0], e[1], e[2]);
+    const char *t2[] = {".", "x", "x", "x", "x", "x", "x", "x", "x", "x"};
+    k = lm_lingua_chunk(t2, lens_of(t2, 10), 10, 4, &f, e);
+    ok(k == 2 && e[0] == 5 && e[1] == 10, "no end token (or only at st): max_len + 1 tokens");
+    k = lm_lingua_chunk(t2, lens_of(t2, 5), 5, 4, &f, e);
+    ok(k == 1 && e[0] == 5, "n = max_len + 1 fits one chunk");
+    k = lm_lingua_chunk(t2, lens_of(t2, 6), 6, 4, &f, e);
+    ok(k == 2 && e[0] == 5 && e[1] == 6, "n = max_len + 2: two chunks");
+    ok(lm_lingua_chunk(t2, L, 0, 4, &f, e) == 0, "no tokens, no chunks");
+    lm_lingua_force_free(&f);
+}
+
+static void t_merge(void) {
+    const char *force[] = {"\n"};
+    size_t ntok[] = {0};
+    lm_lingua_force f;
+    build_force(&f, force, 1, ntok, NULL, 0);
+    const char *sp[] = {"<s>", "</s>", "<unk>", "<pad>", "<mask>"};
+    const char *t[] = {"<unk>", "\xe2\x96\x81John", ":", "\xe2\x96\x81think", "ing", "()",
+                       "\xe2\x96\x81" "12", "th", "[NEW0]", "\xe2\x96\x81" "a", "<unk>"};
+    float p[] = {0.5f, 0.9f, 0.2f, 0.4f, 0.6f, 0.3f, 0.5f, 0.7f, 0.1f, 0.8f, 0.5f};
+    lm_lingua_words w = {0};
+    lm_lingua_merge(LM_LINGUA_XLMR, t, lens_of(t, 11), p, 11, sp, 5, &f, 1, 0, &w);
+    is_int(w.n, 7, "XLM-R: 7 words (specials skipped)");
+    if (w.n == 7) {
+        is_str(w.w[0].text, "\xe2\x96\x81John", "word keeps its U+2581");
+        is_str(w.w[1].text, ":", "punctuation starts a word");
+        is_str(w.w[2].text, "\xe2\x96\x81thinking", "continuation appended");
+        ok(w.w[2].prob.v == (double)((0.4f + 0.6f) / 2.0f) && !w.w[2].prob.py, "mean in float32");
+        is_str(w.w[3].text, "()", "'()' is a substring of string.punctuation");
+        ok(w.w[4].prob.v == (double)((1.0f + 0.7f) / 2.0f) && !w.w[4].prob.py, "12th: mean(1.0, p(th))");
+        ok(w.w[4].prob_noforce == 0.5f, "unforced list repeats the first subword");
+        is_str(w.w[5].text, "\n", "[NEW0] comes back as its string");
+        ok(w.w[5].prob.v == 1.0 && w.w[5].prob.py, "forced word: a Python 1.0");
+        is_str(w.w[6].text, "\xe2\x96\x81" "a", "last word closed at the end");
+    }
+    lm_lingua_words_free(&w);
+    lm_lingua_force_free(&f);
+
+    build_force(&f, NULL, 0, NULL, NULL, 0);
+    const char *bs[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
+    const char *tb[] = {"[CLS]", "play", "##ing", "#", "##", "x", "[UNK]", "##y", "[SEP]"};
+    float pb[] = {0, 0.25f, 0.75f, 0.5f, 0.125f, 0.5f, 0.5f, 0.5f, 0};
+    lm_lingua_merge(LM_LINGUA_BERT, tb, lens_of(tb, 9), pb, 9, bs, 5, &f, 0, 1, &w);
+    is_int(w.n, 3, "mBERT: 3 words");
+    if (w.n == 3) {
+        is_str(w.w[0].text, "playing", "## continuation");
+        ok(w.w[0].prob.v == 0.25, "token_to_word first");
+        is_str(w.w[1].text, "#", "'#' starts a word, '##' continues it with ''");
+        is_str(w.w[2].text, "xy", "[UNK] skipped inside a word");
+    }
+    lm_lingua_words_free(&w);
+    lm_lingua_force_free(&f);
+}
+
+static lm_lingua_word mk(const char *s, double v, int py) {
+    return (lm_lingua_word){(char *)s, strlen(s), {v, py}, (float)v};
+}
+
+static void t_select(void) {
+    lm_lingua_force f;
+    const char *force[] = {"\n"};
+    size_t ntok[] = {0};
+    build_force(&f, force, 1, ntok, NULL, 0);
+    lm_lingua_word a[] = {mk("a", (float)0.9, 0), mk("b", (float)0.2, 0), mk("c", (float)0.5, 0),
+                          mk("d", (float)0.7, 0)};
+    lm_lingua_words ws = {a, 4, 4};
+    size_t wt[] = {1, 1, 1, 1};
+    uint8_t lab[8];
+    double thr = lm_lingua_select(&ws, wt, 0.5, 0, &f, lab);
+    ok(thr > 0.6 && thr < 0.61 && lab[0] && !lab[1] && !lab[2] && lab[3], "keep above the q=51 threshold %.9g",
+       thr);
+    size_t wt2[] = {1, 3, 1, 1};
+    thr = lm_lingua_select(&ws, wt2, 0.5, 0, &f, lab);
+    /* [.2 .2 .2 .5 .7 .9]: h = 5 * 0.51 = 2.55, .5 - (.5 - .2) * .45 in float32 */
+    ok(fabs(thr - 0.365) < 1e-7 && lab[0] && !lab[1] && lab[2] && lab[3],
+       "cl100k weights repeat a word's probability: threshold %.9g", thr);
+    lm_lingua_word o[] = {mk("x", 1.0, 1), mk("y", 1.0, 1)};
+    lm_lingua_words wo = {o, 2, 2};
+    thr = lm_lingua_select(&wo, wt, 0.5, 0, &f, lab);
+    ok(thr == 1.0 && lab[0] && lab[1], "threshold 1.0 keeps words equal to it");
+    lm_lingua_word c[] = {mk("a", (float)0.9, 0), mk("\n", 1, 1), mk("\n", 1, 1), mk("b", (float)0.1, 0),
+                          mk("\n", 1, 1)};
+    lm_lingua_words wc = {c, 5, 5};
+    size_t w5[] = {1, 1, 1, 1, 1};
+    thr = lm_lingua_select(&wc, w5, 0.5, 1, &f, lab);
+    ok(lab[0] && lab[1] && !lab[2] && !lab[3] && !lab[4], "drop_consecutive zeroes repeats with nothing between");
+    is_near(thr, 0.1 + (0.9 - 0.1) * 0.04, 1e-8, "and the threshold sees the zeroes");
+    thr = lm_lingua_select(&wc, w5, 0.5, 0, &f, lab);
+    ok(lab[1] && lab[2] && lab[4], "without it the repeats stay");
+    lm_lingua_words we = {0};
+    ok(isnan(lm_lingua_select(&we, wt, 0.5, 0, &f, lab)), "no words: nothing kept");
+    lm_lingua_force_free(&f);
+}
+
+static void t_context(void) {
+    lm_lingua_opts o;
+    lm_lingua_opts_default(&o);
+    is_near(lm_lingua_context_rate(&o, 5, 100), 0.75, 0, "default context rate (rate+1)/2");
+    o.target_token = 10;
+    is_near(lm_lingua_context_rate(&o, 5, 100), 0.2, 0, "target_token: 2*target/origin");
+    o.use_token_filter = 0;
+    is_near(lm_lingua_context_rate(&o, 5, 100), 0.1, 0, "without token filter: target/origin");
+    lm_lingua_opts_default(&o);
+    o.target_context = 2;
+    is_near(lm_lingua_context_rate(&o, 5, 100), 0.4, 0, "target_context/n");
+    float sc[] = {0.2f, 0.5f, 0.9f};
+    uint8_t keep[3];
+    lm_lingua_context_keep(sc, 3, 0.5, NULL, 0, keep);
+    ok(!keep[0] && keep[1] && keep[2], "keep score >= median");
+    int64_t fid = 0;
+    lm_lingua_context_keep(sc, 3, 0.5, &fid, 1, keep);
+    ok(keep[0], "force_context_ids");
+    float p3[] = {0.1f, 0.2f, 0.4f};
+    ok(lm_lingua_context_score(p3, 3) == ((0.1f + 0.2f) + 0.4f) / 3.0f, "context score: float32 mean");
+    ok(lm_lingua_context_score(p3, 0) == 0, "no words: score 0");
+    char r[32], t[32], s[64];
+    lm_lingua_format(98, 30, r, t, s);
+    ok(!strcmp(r, "3.3x") && !strcmp(t, "30.6%") && !strcmp(s, ", Saving $0.0 in GPT-4."), "%s %s %s", r, t, s);
+    lm_lingua_format(7, 0, r, t, s);
+    ok(!strcmp(r, "1.0x") && !strcmp(t, "100.0%"), "nothing left: ratio 1");
+}
+
+/* ---- golden -------------------------------------------------------------- */
+
+typedef struct {
+    const lm_tiktoken *tk;
+    lm_tiktoken_state *st;
+} counter;
+
+static int count_cl(void *ctx, const char *s, size_t n, size_t *c, char *err, size_t errlen) {
+    counter *k = ctx;
+    return lm_tiktoken_count(k->tk, k->st, s, n, 0, c, err, errlen);
+}
+
+static int strlist(json_t *a, const char ***out, size_t **lens) {
+    size_t n = json_array_size(a);
+    *out = calloc(n + 1, sizeof **out);
+    *lens = calloc(n + 1, sizeof **lens);
+    for (size_t i = 0; i < n; i++) {
+        (*out)[i] = json_string_value(json_array_get(a, i));
+        (*lens)[i] = json_string_length(json_array_get(a, i));
+    }
+    return (int)n;
+}
+
+static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int *n_all) {
+    char path[256], dir[256], err[512];
+    snprintf(path, sizeof path, "testdata/golden/lingua/%s.jsonl", model);
+    snprintf(dir, sizeof dir, "testdata/models/%s", model);
+    lm_lingua_encoder le;
+    if (lm_lingua_load(&le, dir, -1, 8, err, sizeof err)) {
+        ok(0, "load %s: %s", dir, err);
+        return;
+    }
+    FILE *fp = fopen(path, "r");
+    ok(fp != NULL, "open %s", path);
+    if (!fp) return;
+    char *line = NULL;
+    size_t cap = 0;
+    counter K = {tk, lm_tiktoken_state_new(tk)};
+    double maxd = 0;
+    while (getline(&line, &cap, fp) > 0) {
+        json_error_t je;
+        json_t *J = json_loads(line, 0, &je);
+        if (!J) continue;
+        const char *name = json_string_value(json_object_get(J, "case"));
+        json_t *kw = json_object_get(J, "kw"), *ex = json_object_get(J, "expect"), *v;
+        lm_lingua_opts o;
+        lm_lingua_opts_default(&o);
+        o.want_words = 1;
+        if ((v = json_object_get(kw, "rate"))) o.rate = json_number_value(v);
+        if ((v = json_object_get(kw, "target_token"))) o.target_token = json_integer_value(v);
+        if ((v = json_object_get(kw, "use_context_level_filter"))) o.use_context_filter = json_is_true(v);
+        if ((v = json_object_get(kw, "use_token_level_filter"))) o.use_token_filter = json_is_true(v);
+        if ((v = json_object_get(kw, "target_context"))) o.target_context = json_integer_value(v);
+        if ((v = json_object_get(kw, "context_level_rate"))) o.context_rate = json_number_value(v);
+        if ((v = json_object_get(kw, "context_level_target_token"))) o.context_target_token = json_integer_value(v);
+        if ((v = json_object_get(kw, "token_to_word"))) o.first = !strcmp(json_string_value(v), "first");
+        if ((v = json_object_get(kw, "force_reserve_digit"))) o.reserve_digit = json_is_true(v);
+        if ((v = json_object_get(kw, "drop_consecutive"))) o.drop_consecutive = json_is_true(v);
+        int64_t fids[16];
+        if ((v = json_object_get(kw, "force_context_ids"))) {
+            o.n_force_context_ids = json_array_size(v);
+            for (size_t i = 0; i < o.n_force_context_ids && i < 16; i++)
+                fids[i] = json_integer_value(json_array_get(v, i));
+            o.force_context_ids = fids;
+        }
+        const char **ft = NULL, **et = NULL, **cx = NULL;
+        size_t *fl = NULL, *el = NULL, *cl = NULL;
+        json_t *empty = json_array();
+        int nf = strlist((v = json_object_get(kw, "force_tokens")) ? v : empty, &ft, &fl);
+        json_t *dends = json_pack("[ss]", ".", "\n");
+        int ne = strlist((v = json_object_get(kw, "chunk_end_tokens")) ? v : dends, &et, &el);
+        int nc = strlist(json_object_get(J, "context"), &cx, &cl);
+        lm_lingua_force f;
+        lm_lingua_result r;
+        int good = 0;
+        if (lm_lingua_force_build(&f, &le.m, ft, fl, (size_t)nf, et, el, (size_t)ne, err, sizeof err)) {
+            diag("%s/%s: %s", model, name, err);
+        } else {
+            if (lm_lingua_compress(&le.m, &f, &o, cx, cl, (size_t)nc, count_cl, &K, lm_lingua_probs, &le, &r, err,
+                                   sizeof err)) {
+                diag("%s/%s: %s", model, name, err);
+            } else {
+                good = !strcmp(r.prompt.p, json_string_value(json_object_get(ex, "compressed_prompt")));
+                if (!good) diag("%s/%s: got %s", model, name, r.prompt.p);
+                json_t *lst = json_object_get(ex, "compressed_prompt_list");
+                good &= json_array_size(lst) == r.n_list;
+                for (size_t i = 0; good && i < r.n_list; i++)
+                    good &= !strcmp(r.list[i].p ? r.list[i].p : "", json_string_value(json_array_get(lst, i)));
+                good &= (json_int_t)r.origin_tokens == json_integer_value(json_object_get(ex, "origin_tokens"));
+                good &= (json_int_t)r.compressed_tokens ==
+                        json_integer_value(json_object_get(ex, "compressed_tokens"));
+                good &= !strcmp(r.ratio, json_string_value(json_object_get(ex, "ratio")));
+                good &= !strcmp(r.rate, json_string_value(json_object_get(ex, "rate")));
+                good &= !strcmp(r.saving, json_string_value(json_object_get(ex, "saving")));
+                if (!good) diag("%s/%s: counts %zu %zu %s %s", model, name, r.origin_tokens, r.compressed_tokens,
+                                r.ratio, r.rate);
+                json_t *lab = json_object_get(ex, "fn_labeled_original_prompt");
+                if (lab) {
+                    const char *ws = (v = json_object_get(kw, "word_sep")) ? json_string_value(v) : "\t\t|\t\t";
+                    const char *ls = (v = json_object_get(kw, "label_sep")) ? json_string_value(v) : " ";
+                    lm_buf b = {0};
+                    for (size_t i = 0; i < r.n_words; i++) {
+                        if (i) lm_buf_adds(&b, ws);
+                        lm_buf_add(&b, r.words[i], r.word_len[i]);
+                        lm_buf_printf(&b, "%s%d", ls, r.labels[i]);
+                    }
+                    int same = !strcmp(b.p ? b.p : "", json_string_value(lab));
+                    if (!same) diag("%s/%s: labels differ:\n#   got  %s\n#   want %s", model, name, b.p,
+                                    json_string_value(lab));
+                    good &= same;
+                    lm_buf_free(&b);
+                }
+                json_t *wp = json_object_get(J, "word_probs");
+                size_t k = 0;
+                for (size_t i = 0; i < r.n_words; i++) {
+                    if (isnan(r.word_probs[i])) continue;
+                    if (k < json_array_size(wp)) {
+                        double d = fabs(r.word_probs[i] - json_number_value(json_array_get(wp, k)));
+                        if (d > maxd) maxd = d;
+                        if (d > 1e-5) good = 0;
+                    }
+                    k++;
+                }
+                if (k != json_array_size(wp)) {
+                    diag("%s/%s: %zu word probabilities, want %zu", model, name, k, json_array_size(wp));
+                    good = 0;
+                }
+                lm_lingua_result_free(&r);
+            }
+            lm_lingua_force_free(&f);
+        }
+        ok(good, "golden %s/%s", model, name);
+        *n_ok += good;
+        ++*n_all;
+        free(ft), free(fl), free(et), free(el), free(cx), free(cl);
+        json_decref(empty), json_decref(dends), json_decref(J);
+    }
+    diag("%s: max |word prob - reference| = %.3g", model, maxd);
+    free(line);
+    fclose(fp);
+    lm_tiktoken_state_free(K.st);
+    lm_lingua_unload(&le);
+}
+
+static void t_golden(void) {
+    const char *sh = getenv("LMKIT_SHARED");
+    char path[512];
+    snprintf(path, sizeof path, "%s/data/tiktoken/cl100k_base.tiktoken", sh ? sh : "../shared");
+    char err[512];
+    lm_tiktoken *tk = lm_tiktoken_load(path, "cl100k_base", err, sizeof err);
+    if (!tk) {
+        ok(1, "# SKIP golden cases: no cl100k_base (%s)", err);
+        return;
+    }
+    int n_ok = 0, n_all = 0;
+    golden_file("tiny-bert", tk, &n_ok, &n_all);
+    golden_file("tiny-xlmr", tk, &n_ok, &n_all);
+    diag("golden: %d of %d cases identical", n_ok, n_all);
+    lm_tiktoken_free(tk);
+}
+
+int main(void) {
+    t_percentile();
+    t_force();
+    t_chunk();
+    t_merge();
+    t_select();
+    t_context();
+    t_golden();
+    return tap_done();
+}
