@@ -21,7 +21,12 @@
 # safetensors, numpy; without them only lmkit's figures are printed), SHAPES
 # (default "bert-base xlmr-large"), BATCHES (default "1 8"), XLMR_BATCHES
 # (default: BATCHES; batch 8 x 512 on xlmr-large takes minutes on 2 cores),
-# SEQ (default 512), ITERS (timed forwards per run, default 1).
+# SEQ (default 512), ITERS (timed forwards per run, default 1), DEVICE
+# (cpu, the default, or cuda: lmkit's GPU forward, lib/nn/encoder_cuda.h,
+# needs a CUDA build; the reference stays transformers on the CPU, so
+# speedup is then GPU lmkit over CPU torch), DTYPES (with DEVICE=cuda, default "f32 bf16": storage of the Linear
+# weights; one record per dtype, max_abs_logits always against the fp32
+# reference).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -31,6 +36,12 @@ BATCHES=${BATCHES:-1 8}
 XLMR_BATCHES=${XLMR_BATCHES:-$BATCHES}
 SEQ=${SEQ:-512}
 ITERS=${ITERS:-1}
+DEVICE=${DEVICE:-cpu}
+case $DEVICE in
+    cpu) DTYPES=f32 ;;
+    cuda) DTYPES=${DTYPES:-f32 bf16} ;;
+    *) echo "encoder.sh: DEVICE is cpu or cuda" >&2; exit 2 ;;
+esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmkit-encoder-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -40,6 +51,15 @@ if [ ! -f "$lib" ]; then
     exit 2
 fi
 libs="$(pkg-config --libs jansson 2>/dev/null || echo -ljansson) $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
+# a CUDA build: liblmkit.a's nn/encoder_cuda.o calls into libkernels.a
+if [ -f "$BUILD/libkernels.a" ]; then
+    nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+    cuda_home=${nvcc%/bin/nvcc}
+    libs="$BUILD/libkernels.a $libs -L$cuda_home/lib64 -Wl,-rpath,$cuda_home/lib64 -lcudart -lcublas -lstdc++"
+elif [ "$DEVICE" = cuda ]; then
+    echo "encoder.sh: DEVICE=cuda needs a CUDA build ($BUILD/libkernels.a not found)" >&2
+    exit 2
+fi
 # shellcheck disable=SC2086
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -fopenmp -Ilib bench/encoder_bench.c "$lib" $libs -lm \
     -o "$tmp/encoder_bench"
@@ -82,12 +102,17 @@ for shape in $SHAPES; do
     "$tmp/encoder_bench" gen "$model" $gen
     echo "# $shape: random model written in $(( $(date +%s) - t0 )) s" >&2
     for B in $batches; do
-        measure "$tmp/encoder_bench" run "$model" "$B" "$SEQ" "$ITERS" "$tmp/ours.f32"
+      ref_done=0
+      for dt in $DTYPES; do
+        measure "$tmp/encoder_bench" run "$model" "$B" "$SEQ" "$ITERS" "$tmp/ours.f32" \
+            --device "$DEVICE" --dtype "$dt"
         ours=$(cat "$tmp/out") ours_rss=$rss
         ref_tps=null ref_time=null ref_rss=null speedup=null maxabs=null ref_ver=null
         if [ $have_ref = 1 ]; then
-            measure "$PYTHON" bench/encoder_ref.py "$model" "$B" "$SEQ" "$ITERS" "$tmp/ref.f32"
-            ref=$(grep '^{' "$tmp/out" | tail -1) ref_rss=$rss
+            if [ $ref_done = 0 ]; then
+                measure "$PYTHON" bench/encoder_ref.py "$model" "$B" "$SEQ" "$ITERS" "$tmp/ref.f32"
+                ref=$(grep '^{' "$tmp/out" | tail -1) ref_rss=$rss ref_done=1
+            fi
             ref_tps=$(field "$ref" tokens_per_s)
             ref_time=$(field "$ref" time_s)
             ref_ver="\"torch $(field "$ref" torch), transformers $(field "$ref" transformers), $(field "$ref" attn)\""
@@ -98,10 +123,11 @@ a = np.fromfile(sys.argv[1], "<f4"); b = np.fromfile(sys.argv[2], "<f4")
 print("%.3g" % float(np.abs(a - b).max()) if a.shape == b.shape else "null")' \
                 "$tmp/ours.f32" "$tmp/ref.f32")
         fi
-        printf '{"bench":"encoder","shape":"%s","batch":%s,"seq":%s,"iters":%s,"threads":%s,"lmkit_tokens_per_s":%s,"ref_tokens_per_s":%s,"speedup":%s,"lmkit_time_s":%s,"ref_time_s":%s,"lmkit_rss_mb":%s,"ref_rss_mb":%s,"max_abs_logits":%s,"params":%s,"ref":%s}\n' \
-            "$shape" "$B" "$SEQ" "$ITERS" "$(nproc)" "$(field "$ours" tokens_per_s)" "$ref_tps" \
+        printf '{"bench":"encoder","device":"%s","dtype":"%s","shape":"%s","batch":%s,"seq":%s,"iters":%s,"threads":%s,"lmkit_tokens_per_s":%s,"ref_tokens_per_s":%s,"speedup":%s,"lmkit_time_s":%s,"ref_time_s":%s,"lmkit_rss_mb":%s,"ref_rss_mb":%s,"max_abs_logits":%s,"params":%s,"ref":%s}\n' \
+            "$DEVICE" "$dt" "$shape" "$B" "$SEQ" "$ITERS" "$(nproc)" "$(field "$ours" tokens_per_s)" "$ref_tps" \
             "$speedup" "$(field "$ours" time_s)" "$ref_time" "$ours_rss" "$ref_rss" "$maxabs" \
             "$(field "$ours" params)" "$ref_ver"
+      done
     done
     rm -rf "$model"
 done

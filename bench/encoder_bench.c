@@ -1,12 +1,18 @@
 /* encoder_bench.c - helper of bench/encoder.sh: writes a random BERT-family
  * token classifier as a Hugging Face folder (config.json + model.safetensors,
  * through lib/nn's safetensors writer), and times lib/nn's CPU encoder
- * forward on it.  Not a command: built by the bench script against the
- * build's liblmkit.a.
+ * forward on it, on the CPU or (--device cuda, lib/nn/encoder_cuda.h) on a
+ * GPU with fp32, bf16 or fp16 Linear weights.  Not a command: built by the
+ * bench script against the build's liblmkit.a (and libkernels.a when the
+ * build has CUDA).
  *
  *   encoder_bench gen DIR bert|xlmr HIDDEN LAYERS HEADS FFN VOCAB MAXPOS
- *   encoder_bench run DIR B T ITERS [LOGITS_OUT]
+ *   encoder_bench run DIR B T ITERS [LOGITS_OUT] [--device cpu|cuda] [--dtype f32|bf16|f16]
  *
+ * On the GPU each timed forward includes the upload of the ids and the
+ * download of the logits (it returns once they are on the host); the weights
+ * are uploaded once, before the clock starts, and one full-size forward
+ * warms cuBLAS up.
  * Weights: N(0, 0.02) from lm_rng seed 1 (LayerNorm weight 1, biases 0), as
  * transformers initialises them.  Token ids: the LCG shared with
  * encoder_ref.py (x = (x * 1103515245 + 12345) mod 2^31, id = 5 + x mod
@@ -20,6 +26,7 @@
 
 #include "core/rng.h"
 #include "nn/encoder.h"
+#include "nn/encoder_cuda.h"
 #include "nn/safetensors.h"
 
 static double now(void)
@@ -130,18 +137,48 @@ static int gen(int argc, char **argv)
 
 static int run(int argc, char **argv)
 {
-    if (argc != 6 && argc != 7)
-        die("usage: run DIR B T ITERS [LOGITS_OUT]");
-    int B = atoi(argv[3]), T = atoi(argv[4]), iters = atoi(argv[5]);
+    const char *pos[8], *device = "cpu", *dtname = "f32";
+    int np = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+            device = argv[++i];
+        else if (strcmp(argv[i], "--dtype") == 0 && i + 1 < argc)
+            dtname = argv[++i];
+        else if (np < 8)
+            pos[np++] = argv[i];
+        else
+            np = 9;
+    }
+    if (np != 4 && np != 5)
+        die("usage: run DIR B T ITERS [LOGITS_OUT] [--device cpu|cuda] [--dtype f32|bf16|f16]");
+    int cuda = strcmp(device, "cuda") == 0, dtype = lm_nn_dtype_parse(dtname);
+    if (!cuda && strcmp(device, "cpu") != 0)
+        die("--device: cpu or cuda");
+    if (dtype < 0 || (!cuda && dtype != LM_NN_F32))
+        die("--dtype: f32, bf16 or f16 (bf16 and f16 with --device cuda only)");
+    int B = atoi(pos[1]), T = atoi(pos[2]), iters = atoi(pos[3]);
+    if (B < 1 || T < 1 || iters < 1)
+        die("B, T and ITERS must be at least 1");
     char err[512];
     double t0 = now();
-    lm_encoder *m = lm_encoder_load(argv[2], err, sizeof err);
+    lm_encoder *m = lm_encoder_load(pos[0], err, sizeof err);
     if (!m)
         die(err);
     double tload = now() - t0;
-    lm_encoder_state *s = lm_encoder_state_new(m, B, T, err, sizeof err);
-    if (!s)
+    lm_encoder_state *s = NULL;
+    lm_encoder_cuda *g = NULL;
+    char gpu[320] = "";
+    size_t wbytes = 0, abytes = 0;
+    if (cuda) {
+        t0 = now();
+        g = lm_encoder_cuda_new(m, B, T, dtype, err, sizeof err);
+        if (!g)
+            die(err);
+        lm_encoder_cuda_info(g, gpu, sizeof gpu, &wbytes, &abytes);
+        tload += now() - t0;
+    } else if (!(s = lm_encoder_state_new(m, B, T, err, sizeof err))) {
         die(err);
+    }
     int V = m->cfg.vocab_size, NL = m->cfg.num_labels;
     int32_t *ids = malloc((size_t)B * T * sizeof *ids);
     float *logits = malloc((size_t)B * T * NL * sizeof *logits);
@@ -150,30 +187,43 @@ static int run(int argc, char **argv)
         x = (x * 1103515245ul + 12345ul) % 2147483648ul;
         ids[i] = (int32_t)(5 + x % (unsigned long)(V - 5));
     }
-    /* warm-up: a short batch (faults in the mmap pages and the BLAS buffers) */
-    if (lm_encoder_forward(m, s, ids, NULL, 1, T < 16 ? T : 16, logits, NULL, err, sizeof err))
+    /* warm-up: on the CPU a short batch (faults in the mmap pages and the
+     * BLAS buffers), on the GPU the full shape (cuBLAS picks its kernels) */
+    int rc = cuda ? lm_encoder_cuda_forward(g, ids, NULL, B, T, logits, NULL, err, sizeof err)
+                  : lm_encoder_forward(m, s, ids, NULL, 1, T < 16 ? T : 16, logits, NULL, err,
+                                       sizeof err);
+    if (rc)
         die(err);
     double best = 1e30, sum = 0;
     for (int it = 0; it < iters; it++) {
         double a = now();
-        if (lm_encoder_forward(m, s, ids, NULL, B, T, logits, NULL, err, sizeof err))
+        rc = cuda ? lm_encoder_cuda_forward(g, ids, NULL, B, T, logits, NULL, err, sizeof err)
+                  : lm_encoder_forward(m, s, ids, NULL, B, T, logits, NULL, err, sizeof err);
+        if (rc)
             die(err);
         double dt = now() - a;
         sum += dt;
         if (dt < best)
             best = dt;
     }
-    if (argc == 7) {
-        FILE *fp = fopen(argv[6], "wb");
+    if (np == 5) {
+        FILE *fp = fopen(pos[4], "wb");
         if (!fp || fwrite(logits, sizeof *logits, (size_t)B * T * NL, fp) != (size_t)B * T * NL)
             die("cannot write logits");
         fclose(fp);
     }
-    printf("{\"impl\":\"lmkit\",\"batch\":%d,\"seq\":%d,\"iters\":%d,\"load_s\":%.3f,"
-           "\"time_s\":%.4f,\"best_s\":%.4f,\"tokens_per_s\":%.1f,\"params\":%zu}\n",
-           B, T, iters, tload, sum / iters, best, (double)B * T * iters / sum, m->n_params);
+    printf("{\"impl\":\"lmkit\",\"device\":\"%s\",\"dtype\":\"%s\",\"batch\":%d,\"seq\":%d,"
+           "\"iters\":%d,\"load_s\":%.3f,\"time_s\":%.4f,\"best_s\":%.4f,\"tokens_per_s\":%.1f,"
+           "\"params\":%zu",
+           device, lm_nn_dtype_name(dtype), B, T, iters, tload, sum / iters, best,
+           (double)B * T * iters / sum, m->n_params);
+    if (cuda)
+        printf(",\"gpu\":\"%s\",\"gpu_weight_mb\":%zu,\"gpu_act_mb\":%zu", gpu, wbytes >> 20,
+               abytes >> 20);
+    printf("}\n");
     free(ids);
     free(logits);
+    lm_encoder_cuda_free(g);
     lm_encoder_state_free(s);
     lm_encoder_free(m);
     return 0;

@@ -10,11 +10,22 @@
 #   sanitizer.log     compute-sanitizer's report of the same suite
 #   paper.jsonl waves.jsonl ragged.jsonl (+ .err, + .svg)   the benchmarks
 #   summary.jsonl     one record per step: name, status, seconds
+# and for the encoder (lib/nn/encoder_cuda.h, kernels/encoder_cuda.cu):
+#   encoder-test.tap  tests/unit/test_encoder_cuda: GPU vs CPU on the tiny
+#                     models and golden batches, fp32 / bf16 / fp16
+#   encoder.jsonl (+ .err)  bench/encoder.sh DEVICE=cuda: BERT-base and
+#                     XLM-R-large shaped random models, seq 512, batch 1 and 8,
+#                     tokens/s with fp32 and bf16 weights
+#   encoder-sanitizer.log  compute-sanitizer memcheck of the encoder test
 # Each step has a time limit so that the whole script stays under 8 minutes
-# on an H200.  Without a GPU it says so and exits 0.  The exit status is 1
+# on an H200.  The encoder steps come last and run in the time the others
+# left (a deadline of 470 s from the start): a step with under 15 s left is
+# recorded as skipped (status 125) instead of run.  Without a GPU it says so and exits 0.  The exit status is 1
 # when any step failed.
 set -u
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+DEADLINE=470
 BUILD=${BUILD:-build}
 OUT=${OUT:-gpu-results}
 case $BUILD in /*) BIN=$BUILD/bin ;; *) BIN=$PWD/$BUILD/bin ;; esac
@@ -77,6 +88,38 @@ for m in paper waves ragged; do
         --svg '$OUT/$m.svg' >'$OUT/$m.jsonl' 2>'$OUT/$m.err'"
     echo "gpu-check: $m: $(wc -l <"$OUT/$m.jsonl") records, $(grep -c '"ok":false' "$OUT/$m.jsonl") not ok"
 done
+
+# the encoder: each step limited by what is left before the deadline
+# capped NAME LIMIT_S CMD... : step with min(LIMIT_S, time left), or skipped
+capped() {
+    name=$1 lim=$2
+    shift 2
+    left=$((DEADLINE - ($(date +%s) - start)))
+    [ "$left" -lt "$lim" ] && lim=$left
+    if [ "$lim" -lt 15 ]; then
+        echo "gpu-check: $name skipped: ${left}s left before the ${DEADLINE}s deadline"
+        printf '{"type":"step","name":"%s","status":125,"ok":null,"skipped":true,"seconds":0,"limit_s":0}\n' \
+            "$name" | tee -a "$OUT/summary.jsonl"
+        return
+    fi
+    step "$name" "$lim" "$@"
+}
+capped encoder-build 60 sh -c "make -j\"\$(nproc)\" CUDA=1 BUILD='$BUILD' '$BUILD/tests/test_encoder_cuda' \
+    >>'$OUT/build.log' 2>&1"
+if [ -x "$BUILD/tests/test_encoder_cuda" ]; then
+    capped encoder-test 40 sh -c "'$BUILD/tests/test_encoder_cuda' >'$OUT/encoder-test.tap' 2>&1"
+    grep -E '^(not ok|# )|SKIP' "$OUT/encoder-test.tap" | head -40
+    # bench: ~0.7 + 2.2 GB of random weights written, then 2 batches x 2 dtypes per shape
+    capped encoder-bench 150 sh -c "DEVICE=cuda DTYPES='f32 bf16' BATCHES='1 8' SEQ=512 ITERS=5 \
+        PYTHON=false BUILD='$BUILD' sh bench/encoder.sh >'$OUT/encoder.jsonl' 2>'$OUT/encoder.err'"
+    cat "$OUT/encoder.jsonl"
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+        capped encoder-sanitizer 60 sh -c "compute-sanitizer --tool memcheck --error-exitcode 86 \
+            '$BUILD/tests/test_encoder_cuda' >'$OUT/encoder-sanitizer.log' 2>&1"
+    fi
+else
+    echo "gpu-check: $BUILD/tests/test_encoder_cuda was not built; see $OUT/build.log"
+fi
 
 if [ "$fails" -eq 0 ]; then
     echo "gpu-check: all steps passed; results in $OUT/"

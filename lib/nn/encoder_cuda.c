@@ -1,0 +1,500 @@
+/* encoder_cuda.c - the encoder forward on a CUDA device; see encoder_cuda.h.
+ *
+ * The forward below is lm_encoder_forward_with (encoder.c) step for step,
+ * with the kernels/encoder_cuda.h launchers in place of the lm_nn_backend
+ * table: the table's function pointers take no stream or cuBLAS handle, and
+ * keeping those in a global would make the library stateful, so the device
+ * ops are called directly.  Differences from the CPU path, all on purpose:
+ * Q, K and V are one [3C, C] product (their weights and biases are adjacent
+ * in the device block), positions and the additive key mask are computed on
+ * the device (the host still checks ids and positions first, with the same
+ * messages), and the attention scores of all sequences are kept at once
+ * ([B, NH, T, T]) so that one softmax launch covers the batch.
+ *
+ * Compiled always; the CUDA calls are under HAVE_CUDA (defined by the
+ * Makefile when kernels/ are built with nvcc).
+ */
+#include "nn/encoder_cuda.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HAVE_CUDA
+/* kernels/encoder_cuda.h: angle brackets, so that the search starts at the
+ * -I folders instead of this file's folder (which holds nn/encoder_cuda.h). */
+#include <encoder_cuda.h>
+#endif
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int lm_nn_dtype_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0)
+        return LM_NN_F32;
+    if (strcmp(s, "bf16") == 0)
+        return LM_NN_BF16;
+    if (strcmp(s, "f16") == 0 || strcmp(s, "fp16") == 0)
+        return LM_NN_F16;
+    return -1;
+}
+
+const char *lm_nn_dtype_name(int dtype)
+{
+    return dtype == LM_NN_F32 ? "f32" : dtype == LM_NN_BF16 ? "bf16" : dtype == LM_NN_F16 ? "f16" : "?";
+}
+
+#ifndef HAVE_CUDA
+
+#define NO_CUDA                                                                                   \
+    "lmkit was built without CUDA (nvcc was not found at build time, or CUDA=0 or SAN=1 was "     \
+    "given); rebuild with the CUDA toolkit's nvcc on PATH to use a GPU"
+
+int lm_nn_cuda_available(char *why, size_t whylen)
+{
+    seterr(why, whylen, "%s", NO_CUDA);
+    return 0;
+}
+
+lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype,
+                                     char *err, size_t errlen)
+{
+    (void)m, (void)Bmax, (void)Tmax, (void)dtype;
+    seterr(err, errlen, "%s", NO_CUDA);
+    return NULL;
+}
+
+void lm_encoder_cuda_free(lm_encoder_cuda *g)
+{
+    (void)g;
+}
+
+int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B,
+                            int T, float *logits, float *probs, char *err, size_t errlen)
+{
+    (void)g, (void)ids, (void)mask, (void)B, (void)T, (void)logits, (void)probs;
+    seterr(err, errlen, "%s", NO_CUDA);
+    return -1;
+}
+
+int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen)
+{
+    (void)g, (void)out;
+    seterr(err, errlen, "%s", NO_CUDA);
+    return -1;
+}
+
+void lm_encoder_cuda_info(const lm_encoder_cuda *g, char *desc, size_t cap, size_t *weight_bytes,
+                          size_t *act_bytes)
+{
+    (void)g;
+    if (desc && cap)
+        snprintf(desc, cap, "none (built without CUDA)");
+    if (weight_bytes)
+        *weight_bytes = 0;
+    if (act_bytes)
+        *act_bytes = 0;
+}
+
+#else /* HAVE_CUDA */
+
+#define ALIGN 256 /* bytes; cuBLAS wants 16, tensor cores like 128+ */
+
+typedef struct {
+    const void *qkvw; /* [3C, C]: query, key, value weights adjacent */
+    const float *qkvb; /* [3C] */
+    const void *ow;
+    const float *ob, *ln1w, *ln1b;
+    const void *fcw;
+    const float *fcb;
+    const void *pw;
+    const float *pb, *ln2w, *ln2b;
+} gpu_layer;
+
+struct lm_encoder_cuda {
+    enc_cuda *ctx;
+    int dtype;
+    int B, T; /* maxima */
+    int lastB, lastT;
+    /* the config the forward needs */
+    int C, F, NH, L, V, P, NL, roberta, pad, gelu_tanh, has_head;
+    float eps;
+    char arch[64];
+    /* device weights: one block */
+    void *wblock;
+    size_t wbytes;
+    const float *wte, *wpe, *wtt, *lnew, *lneb, *clsb;
+    const void *clsw;
+    gpu_layer *layers; /* [L], host array of device pointers */
+    /* device activations: one block */
+    void *ablock;
+    size_t abytes;
+    float *x, *qkv, *atty, *tmp, *ffh, *att, *maskadd, *logits, *probs;
+    int32_t *ids, *pos;
+    uint8_t *mask;
+    void *act16;
+    uint8_t *hmask; /* host staging for an all-ones mask [B,T] */
+};
+
+int lm_nn_cuda_available(char *why, size_t whylen)
+{
+    return enc_cuda_device_count(why, whylen) > 0;
+}
+
+/* One weight tensor of the device block: up to three host tensors stored
+ * back to back (Q, K, V), 16-bit when half. */
+typedef struct {
+    const float *src[3];
+    size_t n[3];
+    int half;
+    const void **dst;
+    size_t off; /* bytes into the block */
+} wspec;
+
+static size_t wspec_numel(const wspec *s)
+{
+    return s->n[0] + s->n[1] + s->n[2];
+}
+
+static size_t align_up(size_t x)
+{
+    return (x + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, size_t errlen)
+{
+    const lm_encoder_weights *w = &m->w;
+    size_t C = (size_t)g->C, F = (size_t)g->F, L = (size_t)g->L;
+    size_t n = 5 + 12 * L + 2; /* embeddings, 12 per layer, classifier */
+    wspec *ws = calloc(n, sizeof *ws);
+    if (!ws) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    int half = g->dtype != LM_NN_F32;
+    size_t k = 0;
+#define W1(p, numel, h, d) (ws[k].src[0] = (p), ws[k].n[0] = (numel), ws[k].half = (h), \
+                            ws[k++].dst = (const void **)(d))
+    W1(w->wte, (size_t)g->V * C, 0, &g->wte);
+    W1(w->wpe, (size_t)g->P * C, 0, &g->wpe);
+    W1(w->wtt, C, 0, &g->wtt); /* token type 0 only */
+    W1(w->lnew, C, 0, &g->lnew);
+    W1(w->lneb, C, 0, &g->lneb);
+    for (size_t l = 0; l < L; l++) {
+        const lm_encoder_layer *ly = &w->layers[l];
+        gpu_layer *gl = &g->layers[l];
+        ws[k] = (wspec){{ly->qw, ly->kw, ly->vw}, {C * C, C * C, C * C}, half,
+                        (const void **)&gl->qkvw, 0};
+        k++;
+        ws[k] = (wspec){{ly->qb, ly->kb, ly->vb}, {C, C, C}, 0, (const void **)&gl->qkvb, 0};
+        k++;
+        W1(ly->ow, C * C, half, &gl->ow);
+        W1(ly->ob, C, 0, &gl->ob);
+        W1(ly->ln1w, C, 0, &gl->ln1w);
+        W1(ly->ln1b, C, 0, &gl->ln1b);
+        W1(ly->fcw, F * C, half, &gl->fcw);
+        W1(ly->fcb, F, 0, &gl->fcb);
+        W1(ly->pw, C * F, half, &gl->pw);
+        W1(ly->pb, C, 0, &gl->pb);
+        W1(ly->ln2w, C, 0, &gl->ln2w);
+        W1(ly->ln2b, C, 0, &gl->ln2b);
+    }
+    if (g->has_head) {
+        W1(w->clsw, (size_t)g->NL * C, half, &g->clsw);
+        W1(w->clsb, (size_t)g->NL, 0, &g->clsb);
+    }
+#undef W1
+    n = k;
+    /* offsets, the one allocation */
+    size_t total = 0, most = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t numel = wspec_numel(&ws[i]);
+        ws[i].off = total;
+        total = align_up(total + numel * (ws[i].half ? 2 : 4));
+        if (ws[i].half && numel > most)
+            most = numel;
+    }
+    uint16_t *stage = NULL;
+    if (most && !(stage = malloc(most * sizeof *stage))) {
+        seterr(err, errlen, "out of memory (%zu MB to convert weights)", most * 2 >> 20);
+        free(ws);
+        return -1;
+    }
+    if (enc_cuda_malloc(&g->wblock, total, err, errlen)) {
+        size_t e = strlen(err);
+        if (e < errlen)
+            snprintf(err + e, errlen - e, " (for the %s weights)", lm_nn_dtype_name(g->dtype));
+        free(stage);
+        free(ws);
+        return -1;
+    }
+    g->wbytes = total;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *base = (char *)g->wblock + ws[i].off;
+        *ws[i].dst = base;
+        size_t done = 0;
+        for (int j = 0; j < 3 && rc == 0; j++) {
+            if (!ws[i].n[j])
+                continue;
+            if (ws[i].half) {
+                for (size_t e = 0; e < ws[i].n[j]; e++)
+                    stage[done + e] = g->dtype == LM_NN_BF16 ? lm_f32_to_bf16(ws[i].src[j][e])
+                                                             : lm_f32_to_f16(ws[i].src[j][e]);
+                rc = enc_cuda_upload(g->ctx, base + done * 2, stage + done, ws[i].n[j] * 2, err,
+                                     errlen);
+            } else {
+                rc = enc_cuda_upload(g->ctx, base + done * 4, ws[i].src[j], ws[i].n[j] * 4, err,
+                                     errlen);
+            }
+            done += ws[i].n[j];
+        }
+    }
+    free(stage);
+    free(ws);
+    return rc;
+}
+
+static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
+{
+    size_t B = (size_t)g->B, T = (size_t)g->T, BT = B * T, C = (size_t)g->C, F = (size_t)g->F;
+    size_t NH = (size_t)g->NH, NL = (size_t)g->NL ? (size_t)g->NL : 1;
+    size_t wide = F > 3 * C ? F : 3 * C;
+    /* x qkv atty tmp ffh att maskadd logits probs ids pos mask act16, in bytes */
+    size_t elems[13] = {BT * C, BT * 3 * C, BT * C, BT * C, BT * F, B * NH * T * T, BT, BT * NL,
+                        BT * NL, BT, BT, BT, g->dtype != LM_NN_F32 ? BT * wide : 0};
+    size_t esize[13] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 2};
+    size_t off[13], total = 0;
+    for (int i = 0; i < 13; i++) {
+        size_t bytes;
+        off[i] = total;
+        if (__builtin_mul_overflow(elems[i], esize[i], &bytes) ||
+            __builtin_add_overflow(total, bytes + ALIGN, &total) || total > SIZE_MAX / 2) {
+            seterr(err, errlen, "batch %d x %d tokens is too large", g->B, g->T);
+            return -1;
+        }
+        total = total / ALIGN * ALIGN;
+    }
+    if (enc_cuda_malloc(&g->ablock, total, err, errlen)) {
+        size_t e = strlen(err);
+        if (e < errlen)
+            snprintf(err + e, errlen - e, " (activations for batch %d x %d tokens)", g->B, g->T);
+        return -1;
+    }
+    g->abytes = total;
+    char *p = g->ablock;
+    float **fp[9] = {&g->x, &g->qkv, &g->atty, &g->tmp, &g->ffh, &g->att, &g->maskadd, &g->logits,
+                     &g->probs};
+    for (int i = 0; i < 9; i++)
+        *fp[i] = (float *)(void *)(p + off[i]);
+    g->ids = (int32_t *)(void *)(p + off[9]);
+    g->pos = (int32_t *)(void *)(p + off[10]);
+    g->mask = (uint8_t *)(p + off[11]);
+    g->act16 = elems[12] ? p + off[12] : NULL;
+    return 0;
+}
+
+lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype,
+                                     char *err, size_t errlen)
+{
+    const lm_hf_config *c = &m->cfg;
+    if (Bmax < 1 || Tmax < 1) {
+        seterr(err, errlen, "batch %d x %d tokens: both must be at least 1", Bmax, Tmax);
+        return NULL;
+    }
+    if (dtype != LM_NN_F32 && dtype != LM_NN_BF16 && dtype != LM_NN_F16) {
+        seterr(err, errlen, "unknown device dtype %d (f32, bf16 or f16)", dtype);
+        return NULL;
+    }
+    if ((long long)Bmax * Tmax > 0x7fffffffLL / 4) {
+        seterr(err, errlen, "batch %d x %d tokens is too large", Bmax, Tmax);
+        return NULL;
+    }
+    lm_encoder_cuda *g = calloc(1, sizeof *g);
+    if (!g) {
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->dtype = dtype;
+    g->B = Bmax;
+    g->T = Tmax;
+    g->C = c->hidden_size;
+    g->F = c->intermediate_size;
+    g->NH = c->num_heads;
+    g->L = c->num_layers;
+    g->V = c->vocab_size;
+    g->P = c->max_position;
+    g->NL = c->token_classification ? c->num_labels : 0;
+    g->has_head = c->token_classification;
+    g->roberta = c->family == LM_FAMILY_ROBERTA;
+    g->pad = c->pad_token_id;
+    g->gelu_tanh = c->act == LM_ACT_GELU_TANH;
+    g->eps = c->layer_norm_eps;
+    snprintf(g->arch, sizeof g->arch, "%s", c->architecture);
+    g->layers = calloc((size_t)g->L ? (size_t)g->L : 1, sizeof *g->layers);
+    g->hmask = malloc((size_t)Bmax * (size_t)Tmax);
+    if (!g->layers || !g->hmask) {
+        seterr(err, errlen, "out of memory");
+        lm_encoder_cuda_free(g);
+        return NULL;
+    }
+    memset(g->hmask, 1, (size_t)Bmax * (size_t)Tmax);
+    if (enc_cuda_create(&g->ctx, err, errlen) || upload_weights(g, m, err, errlen) ||
+        alloc_activations(g, err, errlen)) {
+        lm_encoder_cuda_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void lm_encoder_cuda_free(lm_encoder_cuda *g)
+{
+    if (!g)
+        return;
+    if (g->ctx) {
+        enc_cuda_use(g->ctx, NULL, 0);
+        enc_cuda_sync(g->ctx, NULL, 0);
+    }
+    enc_cuda_free(g->ablock);
+    enc_cuda_free(g->wblock);
+    enc_cuda_destroy(g->ctx);
+    free(g->layers);
+    free(g->hmask);
+    free(g);
+}
+
+/* Host-side checks of lm_encoder_forward_with, with its messages: ids in the
+ * vocabulary, every position below max_position_embeddings. */
+static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T, char *err,
+                     size_t errlen)
+{
+    for (int b = 0; b < B; b++) {
+        int run = 0;
+        for (int t = 0; t < T; t++) {
+            int32_t id = ids[(size_t)b * T + t];
+            if (id < 0 || id >= g->V) {
+                seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
+                       (long)id, b, t, g->V);
+                return -1;
+            }
+            int32_t pos;
+            if (!g->roberta) {
+                pos = t;
+            } else {
+                int real = id != g->pad;
+                run += real;
+                pos = real ? run + g->pad : g->pad;
+            }
+            if (pos >= g->P) {
+                seterr(err, errlen,
+                       "sequence %d: token %d needs position %ld but max_position_embeddings is "
+                       "%d (sequence too long for this model)",
+                       b, t, (long)pos, g->P);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B,
+                            int T, float *logits, float *probs, char *err, size_t errlen)
+{
+    if (B < 1 || T < 1 || B > g->B || T > g->T) {
+        seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, g->B,
+               g->T);
+        return -1;
+    }
+    if ((logits || probs) && !g->has_head) {
+        seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
+               g->arch);
+        return -1;
+    }
+    if (check_ids(g, ids, B, T, err, errlen))
+        return -1;
+    enc_cuda *cx = g->ctx;
+    size_t BT = (size_t)B * T;
+    int N = B * T, C = g->C, F = g->F, wd = g->dtype;
+    float eps = g->eps;
+    g->lastB = g->lastT = 0;
+    if (enc_cuda_use(cx, err, errlen) ||
+        enc_cuda_upload(cx, g->ids, ids, BT * sizeof *ids, err, errlen) ||
+        enc_cuda_upload(cx, g->mask, mask ? mask : g->hmask, BT, err, errlen))
+        return -1;
+    float *x = g->x;
+    /* a failing launcher leaves its message in err; the chain stops there */
+    int rc = enc_cuda_prep(cx, g->pos, g->maskadd, g->ids, g->mask, B, T, g->roberta, g->pad, err,
+                           errlen) ||
+             enc_cuda_embeddings(cx, x, g->ids, g->pos, g->wte, g->wpe, g->wtt, B, T, C, err,
+                                 errlen) ||
+             enc_cuda_layernorm(cx, x, x, NULL, g->lnew, g->lneb, B, T, C, eps, err, errlen);
+    for (int l = 0; l < g->L && rc == 0; l++) {
+        const gpu_layer *ly = &g->layers[l];
+        rc = enc_cuda_matmul(cx, g->qkv, x, ly->qkvw, wd, ly->qkvb, g->act16, N, C, 3 * C, err,
+                             errlen) ||
+             enc_cuda_attention(cx, g->atty, g->att, g->qkv, g->qkv + C, g->qkv + 2 * C, 3 * C,
+                                g->maskadd, B, T, C, g->NH, err, errlen) ||
+             enc_cuda_matmul(cx, g->tmp, g->atty, ly->ow, wd, ly->ob, g->act16, N, C, C, err,
+                             errlen) ||
+             enc_cuda_layernorm(cx, x, g->tmp, x, ly->ln1w, ly->ln1b, B, T, C, eps, err,
+                                errlen) ||
+             enc_cuda_matmul(cx, g->ffh, x, ly->fcw, wd, ly->fcb, g->act16, N, C, F, err,
+                             errlen) ||
+             enc_cuda_gelu(cx, g->ffh, g->ffh, BT * (size_t)F, g->gelu_tanh, err, errlen) ||
+             enc_cuda_matmul(cx, g->tmp, g->ffh, ly->pw, wd, ly->pb, g->act16, N, F, C, err,
+                             errlen) ||
+             enc_cuda_layernorm(cx, x, g->tmp, x, ly->ln2w, ly->ln2b, B, T, C, eps, err, errlen);
+    }
+    if (rc == 0 && (logits || probs)) {
+        size_t nb = BT * (size_t)g->NL * sizeof(float);
+        rc = enc_cuda_matmul(cx, g->logits, x, g->clsw, wd, g->clsb, g->act16, N, C, g->NL, err,
+                             errlen) ||
+             (probs && enc_cuda_softmax(cx, g->probs, g->logits, N, g->NL, err, errlen)) ||
+             (logits && enc_cuda_download(cx, logits, g->logits, nb, err, errlen)) ||
+             (probs && enc_cuda_download(cx, probs, g->probs, nb, err, errlen));
+    }
+    if (rc == 0)
+        rc = enc_cuda_sync(cx, err, errlen);
+    if (rc)
+        return -1;
+    g->lastB = B;
+    g->lastT = T;
+    return 0;
+}
+
+int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen)
+{
+    if (!g->lastB) {
+        seterr(err, errlen, "no forward has run on this device state yet");
+        return -1;
+    }
+    size_t n = (size_t)g->lastB * g->lastT * g->C;
+    return enc_cuda_use(g->ctx, err, errlen) ||
+                   enc_cuda_download(g->ctx, out, g->x, n * sizeof *out, err, errlen)
+               ? -1
+               : 0;
+}
+
+void lm_encoder_cuda_info(const lm_encoder_cuda *g, char *desc, size_t cap, size_t *weight_bytes,
+                          size_t *act_bytes)
+{
+    if (desc && cap)
+        enc_cuda_describe(g->ctx, desc, cap);
+    if (weight_bytes)
+        *weight_bytes = g->wbytes;
+    if (act_bytes)
+        *act_bytes = g->abytes;
+}
+
+#endif /* HAVE_CUDA */
