@@ -191,3 +191,43 @@ PY
     [ "$status" -eq 2 ]
     [[ "$stderr" == *'--text reads standard input only'* ]]
 }
+
+@test "real-model golden strings: run with LMKIT_REAL_MODEL, else skipped with the reason" {
+    [ -n "${LMKIT_REAL_MODEL:-}" ] || skip "set LMKIT_REAL_MODEL to the llmlingua-2-xlm-roberta-large-meetingbank folder"
+    run python3 "$TOP/tests/golden/lingua_real_model.py"
+    echo "$output"
+    assert_success
+    assert_output --partial "6 of 6 identical"
+}
+
+@test "real-model runner: skips without LMKIT_REAL_MODEL; on another model it fails but the counts agree" {
+    need_cl
+    LMKIT_REAL_MODEL= run python3 "$TOP/tests/golden/lingua_real_model.py"
+    assert_success
+    assert_output "skipped: set LMKIT_REAL_MODEL to the microsoft/llmlingua-2-xlm-roberta-large-meetingbank folder"
+    # the tiny model keeps other words, but origin_tokens depends on the inputs only
+    LMKIT_REAL_MODEL="$XLMR" LMKIT_TIKTOKEN="$CL" run python3 "$TOP/tests/golden/lingua_real_model.py"
+    [ "$status" -eq 1 ]
+    assert_output --partial "0 of 6 identical"
+    refute_output --partial "origin_tokens:"
+    [ "$(grep -c '^FAIL case' <<<"$output")" -eq 6 ]
+}
+
+@test "streaming: 10,000 records in bounded memory, and --shard K/N splits them exactly" {
+    [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1 || skip "no GNU /usr/bin/time -v"
+    awk 'BEGIN { for (i = 0; i < 10000; i++) printf "{\"id\":%d,\"prompt\":\"Item %d met on day %d.\"}\n", i, i, i % 31 }' >"$TMP/in.jsonl"
+    head -n 1000 "$TMP/in.jsonl" >"$TMP/in1k.jsonl"
+    lc=(lingua-compress -m "$BERT" --count-encoding "$TINY" --rate 0.5 -q)
+    rss() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): *//p' "$1"; }
+    /usr/bin/time -v -o "$TMP/t1k" "${lc[@]}" "$TMP/in1k.jsonl" >"$TMP/out1k.jsonl"
+    /usr/bin/time -v -o "$TMP/t10k" "${lc[@]}" "$TMP/in.jsonl" >"$TMP/out.jsonl"
+    [ "$(wc -l <"$TMP/out.jsonl")" -eq 10000 ]
+    cmp <(head -n 1000 "$TMP/out.jsonl") "$TMP/out1k.jsonl"
+    r1=$(rss "$TMP/t1k") r10=$(rss "$TMP/t10k")
+    echo "peak RSS: 1,000 records $r1 kB, 10,000 records $r10 kB"
+    [ "$r10" -lt $((2 * r1)) ]
+    for k in 0 1 2; do "${lc[@]}" --shard "$k/3" "$TMP/in.jsonl" >"$TMP/shard$k.jsonl"; done
+    [ "$(wc -l <"$TMP/shard1.jsonl")" -eq 3333 ]
+    grep -q '^{"id":4,' "$TMP/shard1.jsonl"
+    cmp <(sort "$TMP"/shard?.jsonl) <(sort "$TMP/out.jsonl")
+}
