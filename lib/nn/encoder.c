@@ -13,17 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 typedef struct {
     char name[192];
@@ -83,7 +73,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         if (lm_st_set_find(set, "embeddings.word_embeddings.weight")) {
             prefix = ""; /* saved from a bare BertModel / RobertaModel */
         } else {
-            seterr(err, errlen, "%s: tensor '%s' not found (is this a %s checkpoint?)", where,
+            lm_seterr(err, errlen, "%s: tensor '%s' not found (is this a %s checkpoint?)", where,
                    probe, c->model_type);
             return -1;
         }
@@ -95,7 +85,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
     m->w.layers = calloc((size_t)L, sizeof *m->w.layers);
     if (!ps || !m->w.layers) {
         free(ps);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     size_t k = 0;
@@ -137,7 +127,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         const lm_st_tensor *t = lookup(set, ps[i].name);
         char want[64], got[160];
         if (!t) {
-            seterr(err, errlen, "%s: tensor '%s' not found in the checkpoint", where, ps[i].name);
+            lm_seterr(err, errlen, "%s: tensor '%s' not found in the checkpoint", where, ps[i].name);
             goto fail;
         }
         int same = t->ndim == ps[i].ndim;
@@ -146,12 +136,12 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         if (!same) {
             shape_str(want, sizeof want, ps[i].ndim, ps[i].shape);
             shape_str(got, sizeof got, t->ndim, t->shape);
-            seterr(err, errlen, "%s: tensor '%s' has shape %s, config.json implies %s", where,
+            lm_seterr(err, errlen, "%s: tensor '%s' has shape %s, config.json implies %s", where,
                    ps[i].name, got, want);
             goto fail;
         }
         if (t->dtype != LM_DT_F32 && t->dtype != LM_DT_F16 && t->dtype != LM_DT_BF16) {
-            seterr(err, errlen, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", where,
+            lm_seterr(err, errlen, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", where,
                    ps[i].name, lm_dtype_name(t->dtype));
             goto fail;
         }
@@ -164,7 +154,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
     if (convert) {
         m->block = malloc(convert * sizeof *m->block);
         if (!m->block) {
-            seterr(err, errlen, "out of memory (%zu MB for converted weights)",
+            lm_seterr(err, errlen, "out of memory (%zu MB for converted weights)",
                    convert * sizeof(float) >> 20);
             goto fail;
         }
@@ -196,7 +186,7 @@ lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_p
 {
     lm_encoder *m = calloc(1, sizeof *m);
     if (!m) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     if (lm_hf_config_load(&m->cfg, config_path, err, errlen) != 0) {
@@ -210,7 +200,7 @@ lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_p
         char *dir = strdup(weights_path);
         char *slash = dir ? strrchr(dir, '/') : NULL;
         if (!dir) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             rc = -1;
         } else {
             if (slash)
@@ -241,13 +231,13 @@ lm_encoder *lm_encoder_load(const char *dir, char *err, size_t errlen)
     char *cp = malloc(n);
     lm_encoder *m = NULL;
     if (!cp) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     snprintf(cp, n, "%s/config.json", dir);
     m = calloc(1, sizeof *m);
     if (!m) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         free(cp);
         return NULL;
     }
@@ -287,7 +277,7 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
 {
     const lm_hf_config *c = &m->cfg;
     if (B < 1 || T < 1) {
-        seterr(err, errlen, "batch %d x %d tokens: both must be at least 1", B, T);
+        lm_seterr(err, errlen, "batch %d x %d tokens: both must be at least 1", B, T);
         return NULL;
     }
     size_t BT = (size_t)B * (size_t)T, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
@@ -298,7 +288,7 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
     size_t total = 0;
     for (int i = 0; i < 10; i++)
         if (__builtin_add_overflow(total, sizes[i], &total) || total > SIZE_MAX / 8) {
-            seterr(err, errlen, "batch %d x %d tokens is too large", B, T);
+            lm_seterr(err, errlen, "batch %d x %d tokens is too large", B, T);
             return NULL;
         }
     lm_encoder_state *s = calloc(1, sizeof *s);
@@ -306,7 +296,7 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
     if (!s || !block) {
         free(s);
         free(block);
-        seterr(err, errlen, "out of memory (%zu MB of activations for batch %d x %d tokens)",
+        lm_seterr(err, errlen, "out of memory (%zu MB of activations for batch %d x %d tokens)",
                total * sizeof(float) >> 20, B, T);
         return NULL;
     }
@@ -342,12 +332,12 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
     int C = c->hidden_size, F = c->intermediate_size, NH = c->num_heads, V = c->vocab_size;
     int P = c->max_position, NL = c->num_labels;
     if (B < 1 || T < 1 || B > s->B || T > s->T) {
-        seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B,
+        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B,
                s->T);
         return -1;
     }
     if ((logits || probs) && !c->token_classification) {
-        seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
+        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
                c->architecture);
         return -1;
     }
@@ -358,7 +348,7 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
             size_t i = (size_t)b * T + t;
             int32_t id = ids[i];
             if (id < 0 || id >= V) {
-                seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
+                lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
                        (long)id, b, t, V);
                 return -1;
             }
@@ -371,7 +361,7 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
                 pos = real ? run + c->pad_token_id : c->pad_token_id;
             }
             if (pos >= P) {
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "sequence %d: token %d needs position %ld but max_position_embeddings is "
                        "%d (sequence too long for this model)",
                        b, t, (long)pos, P);

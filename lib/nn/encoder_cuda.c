@@ -25,17 +25,8 @@
 /* kernels/encoder_cuda.h: angle brackets, so that the search starts at the
  * -I folders instead of this file's folder (which holds nn/encoder_cuda.h). */
 #include <encoder_cuda.h>
+#include "core/diag.h"
 #endif
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int lm_nn_dtype_parse(const char *s)
 {
@@ -63,7 +54,7 @@ const char *lm_nn_dtype_name(int dtype)
 
 int lm_nn_cuda_available(char *why, size_t whylen)
 {
-    seterr(why, whylen, "%s", NO_CUDA);
+    lm_seterr(why, whylen, "%s", NO_CUDA);
     return 0;
 }
 
@@ -71,7 +62,7 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
                                      char *err, size_t errlen)
 {
     (void)m, (void)Bmax, (void)Tmax, (void)dtype;
-    seterr(err, errlen, "%s", NO_CUDA);
+    lm_seterr(err, errlen, "%s", NO_CUDA);
     return NULL;
 }
 
@@ -84,14 +75,14 @@ int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_
                             int T, float *logits, float *probs, char *err, size_t errlen)
 {
     (void)g, (void)ids, (void)mask, (void)B, (void)T, (void)logits, (void)probs;
-    seterr(err, errlen, "%s", NO_CUDA);
+    lm_seterr(err, errlen, "%s", NO_CUDA);
     return -1;
 }
 
 int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen)
 {
     (void)g, (void)out;
-    seterr(err, errlen, "%s", NO_CUDA);
+    lm_seterr(err, errlen, "%s", NO_CUDA);
     return -1;
 }
 
@@ -179,7 +170,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
     size_t n = 5 + 12 * L + 2; /* embeddings, 12 per layer, classifier */
     wspec *ws = calloc(n, sizeof *ws);
     if (!ws) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     int half = g->dtype != LM_NN_F32;
@@ -227,7 +218,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
     }
     uint16_t *stage = NULL;
     if (most && !(stage = malloc(most * sizeof *stage))) {
-        seterr(err, errlen, "out of memory (%zu MB to convert weights)", most * 2 >> 20);
+        lm_seterr(err, errlen, "out of memory (%zu MB to convert weights)", most * 2 >> 20);
         free(ws);
         return -1;
     }
@@ -281,7 +272,7 @@ static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
         off[i] = total;
         if (__builtin_mul_overflow(elems[i], esize[i], &bytes) ||
             __builtin_add_overflow(total, bytes + ALIGN, &total) || total > SIZE_MAX / 2) {
-            seterr(err, errlen, "batch %d x %d tokens is too large", g->B, g->T);
+            lm_seterr(err, errlen, "batch %d x %d tokens is too large", g->B, g->T);
             return -1;
         }
         total = total / ALIGN * ALIGN;
@@ -310,20 +301,20 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
 {
     const lm_hf_config *c = &m->cfg;
     if (Bmax < 1 || Tmax < 1) {
-        seterr(err, errlen, "batch %d x %d tokens: both must be at least 1", Bmax, Tmax);
+        lm_seterr(err, errlen, "batch %d x %d tokens: both must be at least 1", Bmax, Tmax);
         return NULL;
     }
     if (dtype != LM_NN_F32 && dtype != LM_NN_BF16 && dtype != LM_NN_F16) {
-        seterr(err, errlen, "unknown device dtype %d (f32, bf16 or f16)", dtype);
+        lm_seterr(err, errlen, "unknown device dtype %d (f32, bf16 or f16)", dtype);
         return NULL;
     }
     if ((long long)Bmax * Tmax > 0x7fffffffLL / 4) {
-        seterr(err, errlen, "batch %d x %d tokens is too large", Bmax, Tmax);
+        lm_seterr(err, errlen, "batch %d x %d tokens is too large", Bmax, Tmax);
         return NULL;
     }
     lm_encoder_cuda *g = calloc(1, sizeof *g);
     if (!g) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     g->dtype = dtype;
@@ -345,7 +336,7 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
     g->layers = calloc((size_t)g->L ? (size_t)g->L : 1, sizeof *g->layers);
     g->hmask = malloc((size_t)Bmax * (size_t)Tmax);
     if (!g->layers || !g->hmask) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         lm_encoder_cuda_free(g);
         return NULL;
     }
@@ -384,7 +375,7 @@ static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T,
         for (int t = 0; t < T; t++) {
             int32_t id = ids[(size_t)b * T + t];
             if (id < 0 || id >= g->V) {
-                seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
+                lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
                        (long)id, b, t, g->V);
                 return -1;
             }
@@ -397,7 +388,7 @@ static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T,
                 pos = real ? run + g->pad : g->pad;
             }
             if (pos >= g->P) {
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "sequence %d: token %d needs position %ld but max_position_embeddings is "
                        "%d (sequence too long for this model)",
                        b, t, (long)pos, g->P);
@@ -412,12 +403,12 @@ int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_
                             int T, float *logits, float *probs, char *err, size_t errlen)
 {
     if (B < 1 || T < 1 || B > g->B || T > g->T) {
-        seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, g->B,
+        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, g->B,
                g->T);
         return -1;
     }
     if ((logits || probs) && !g->has_head) {
-        seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
+        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
                g->arch);
         return -1;
     }
@@ -476,7 +467,7 @@ int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_
 int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen)
 {
     if (!g->lastB) {
-        seterr(err, errlen, "no forward has run on this device state yet");
+        lm_seterr(err, errlen, "no forward has run on this device state yet");
         return -1;
     }
     size_t n = (size_t)g->lastB * g->lastT * g->C;

@@ -12,16 +12,7 @@
 #include <jansson.h>
 
 #include "core/fs.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "core/diag.h"
 
 static const struct {
     const char *arch;
@@ -47,7 +38,7 @@ static int get_int(json_t *root, const char *key, int def, long long lo, long lo
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        seterr(err, errlen, "%s: \"%s\" must be an integer in [%lld, %lld]", where, key, lo, hi);
+        lm_seterr(err, errlen, "%s: \"%s\" must be an integer in [%lld, %lld]", where, key, lo, hi);
         return -1;
     }
     *out = (int)json_integer_value(v);
@@ -73,12 +64,12 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
     int n = 2; /* PretrainedConfig default */
     if (i2l && !json_is_null(i2l)) {
         if (!json_is_object(i2l) || json_object_size(i2l) == 0 || json_object_size(i2l) > 100000) {
-            seterr(err, errlen, "%s: \"id2label\" must be a non-empty object", where);
+            lm_seterr(err, errlen, "%s: \"id2label\" must be a non-empty object", where);
             return -1;
         }
         n = (int)json_object_size(i2l);
         if (nl && (!json_is_integer(nl) || json_integer_value(nl) != n)) {
-            seterr(err, errlen, "%s: \"num_labels\" disagrees with the %d entries of \"id2label\"",
+            lm_seterr(err, errlen, "%s: \"num_labels\" disagrees with the %d entries of \"id2label\"",
                    where, n);
             return -1;
         }
@@ -87,7 +78,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
     }
     cfg->id2label = calloc((size_t)n, sizeof *cfg->id2label);
     if (!cfg->id2label) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     cfg->num_labels = n;
@@ -99,7 +90,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
         if (i2l && json_is_object(i2l)) {
             json_t *v = json_object_get(i2l, key);
             if (!json_is_string(v)) {
-                seterr(err, errlen, "%s: \"id2label\" has no string entry for \"%s\" (keys must be 0..%d)",
+                lm_seterr(err, errlen, "%s: \"id2label\" has no string entry for \"%s\" (keys must be 0..%d)",
                        where, key, n - 1);
                 return -1;
             }
@@ -107,7 +98,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
         }
         cfg->id2label[i] = strdup(s);
         if (!cfg->id2label[i]) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -121,7 +112,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
-        seterr(err, errlen, "%s:%d:%d: %s", where, root ? 1 : je.line, root ? 1 : je.column,
+        lm_seterr(err, errlen, "%s:%d:%d: %s", where, root ? 1 : je.line, root ? 1 : je.column,
                root ? "not a JSON object" : je.text);
         json_decref(root);
         return -1;
@@ -132,7 +123,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     size_t k, na = sizeof archs / sizeof archs[0];
     if (!json_is_array(ar) || json_array_size(ar) != 1 ||
         !json_is_string(json_array_get(ar, 0))) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: \"architectures\" must list exactly one architecture (supported: "
                "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
                "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
@@ -143,7 +134,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     for (k = 0; k < na && strcmp(archs[k].arch, a) != 0; k++)
         ;
     if (k == na) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: architecture \"%.60s\" is not supported (supported: "
                "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
                "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
@@ -151,7 +142,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
         goto out;
     }
     if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), archs[k].model_type) != 0)) {
-        seterr(err, errlen, "%s: model_type \"%.30s\" does not match architecture %s (expected \"%s\")",
+        lm_seterr(err, errlen, "%s: model_type \"%.30s\" does not match architecture %s (expected \"%s\")",
                where, json_is_string(mt) ? json_string_value(mt) : "?", a, archs[k].model_type);
         goto out;
     }
@@ -174,14 +165,14 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
                 errlen))
         goto out;
     if (cfg->hidden_size % cfg->num_heads != 0) {
-        seterr(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where,
+        lm_seterr(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where,
                cfg->hidden_size, cfg->num_heads);
         goto out;
     }
     json_t *pad = json_object_get(root, "pad_token_id");
     if (pad && json_is_null(pad)) {
         if (!bert) {
-            seterr(err, errlen, "%s: \"pad_token_id\" is null, but RoBERTa positions need it", where);
+            lm_seterr(err, errlen, "%s: \"pad_token_id\" is null, but RoBERTa positions need it", where);
             goto out;
         }
         cfg->pad_token_id = 0;
@@ -190,7 +181,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
         goto out;
     }
     if (!bert && cfg->max_position < cfg->pad_token_id + 2) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: max_position_embeddings %d leaves no position after padding_idx %d", where,
                cfg->max_position, cfg->pad_token_id);
         goto out;
@@ -199,7 +190,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_t *act = json_object_get(root, "hidden_act");
     const char *an = act ? json_string_value(act) : "gelu";
     if (!an) {
-        seterr(err, errlen, "%s: \"hidden_act\" must be a string", where);
+        lm_seterr(err, errlen, "%s: \"hidden_act\" must be a string", where);
         goto out;
     }
     if (strcmp(an, "gelu") == 0 || strcmp(an, "gelu_python") == 0)
@@ -208,7 +199,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
              strcmp(an, "gelu_fast") == 0)
         cfg->act = LM_ACT_GELU_TANH;
     else {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: hidden_act \"%.30s\" is not supported (gelu, gelu_python, gelu_new, "
                "gelu_pytorch_tanh, gelu_fast)",
                where, an);
@@ -220,7 +211,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     cfg->layer_norm_eps = 1e-12f;
     if (eps) {
         if (!json_is_number(eps) || !(json_number_value(eps) > 0) || json_number_value(eps) > 1) {
-            seterr(err, errlen, "%s: \"layer_norm_eps\" must be a number in (0, 1]", where);
+            lm_seterr(err, errlen, "%s: \"layer_norm_eps\" must be a number in (0, 1]", where);
             goto out;
         }
         cfg->layer_norm_eps = (float)json_number_value(eps);
@@ -229,7 +220,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_t *pet = json_object_get(root, "position_embedding_type");
     if (pet && !json_is_null(pet) &&
         (!json_is_string(pet) || strcmp(json_string_value(pet), "absolute") != 0)) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: position_embedding_type \"%.30s\" is not supported (only \"absolute\")", where,
                json_is_string(pet) ? json_string_value(pet) : "?");
         goto out;
@@ -238,7 +229,7 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     for (size_t i = 0; i < 2; i++) {
         json_t *f = json_object_get(root, flags[i]);
         if (f && !json_is_false(f) && !json_is_null(f)) {
-            seterr(err, errlen, "%s: \"%s\" is set; only encoders are supported", where, flags[i]);
+            lm_seterr(err, errlen, "%s: \"%s\" is set; only encoders are supported", where, flags[i]);
             goto out;
         }
     }
@@ -266,7 +257,7 @@ int lm_hf_config_load(lm_hf_config *cfg, const char *path, char *err, size_t err
     char *where = malloc(wl);
     if (!where) {
         free(text);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     snprintf(where, wl, "'%s'", path);

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "core/fs.h"
+#include "core/diag.h"
 
 static const struct {
     const char *name;
@@ -50,16 +51,6 @@ static int dtype_from_name(const char *s, lm_dtype *dt)
             return 0;
         }
     return -1;
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* A tensor name for messages: at most 120 bytes, control bytes shown as '?'. */
@@ -182,29 +173,29 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     char nb[128];
     shown(name, nb, sizeof nb);
     if (!json_is_object(v)) {
-        seterr(err, errlen, "%s: tensor '%s': header entry is not an object", where, nb);
+        lm_seterr(err, errlen, "%s: tensor '%s': header entry is not an object", where, nb);
         return -1;
     }
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
            *jo = json_object_get(v, "data_offsets");
     if (!json_is_string(jd)) {
-        seterr(err, errlen, "%s: tensor '%s': missing or non-string \"dtype\"", where, nb);
+        lm_seterr(err, errlen, "%s: tensor '%s': missing or non-string \"dtype\"", where, nb);
         return -1;
     }
     if (dtype_from_name(json_string_value(jd), &t->dtype) != 0) {
         char db[64];
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: tensor '%s': unknown dtype \"%s\" (expected one of F32, F16, BF16, F64, "
                "I64, I32, I16, I8, U8, ..., BOOL)",
                where, nb, shown(json_string_value(jd), db, sizeof db));
         return -1;
     }
     if (!json_is_array(js)) {
-        seterr(err, errlen, "%s: tensor '%s': missing or non-array \"shape\"", where, nb);
+        lm_seterr(err, errlen, "%s: tensor '%s': missing or non-array \"shape\"", where, nb);
         return -1;
     }
     if (json_array_size(js) > LM_ST_MAX_DIMS) {
-        seterr(err, errlen, "%s: tensor '%s': %zu dimensions (at most %d supported)", where, nb,
+        lm_seterr(err, errlen, "%s: tensor '%s': %zu dimensions (at most %d supported)", where, nb,
                json_array_size(js), LM_ST_MAX_DIMS);
         return -1;
     }
@@ -214,7 +205,7 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     for (int d = 0; d < t->ndim; d++) {
         json_t *x = json_array_get(js, (size_t)d);
         if (!json_is_integer(x) || json_integer_value(x) < 0) {
-            seterr(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", where,
+            lm_seterr(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", where,
                    nb, d);
             return -1;
         }
@@ -227,7 +218,7 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
         !json_is_integer(json_array_get(jo, 0)) || !json_is_integer(json_array_get(jo, 1)) ||
         json_integer_value(json_array_get(jo, 0)) < 0 ||
         json_integer_value(json_array_get(jo, 1)) < 0) {
-        seterr(err, errlen,
+        lm_seterr(err, errlen,
                "%s: tensor '%s': \"data_offsets\" must be two non-negative integers [begin, end]",
                where, nb);
         return -1;
@@ -236,14 +227,14 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     t->end = (size_t)json_integer_value(json_array_get(jo, 1));
     size_t nbytes = 0;
     if (overflow || __builtin_mul_overflow(numel, lm_dtype_size(t->dtype), &nbytes)) {
-        seterr(err, errlen, "%s: tensor '%s': shape overflows (element count times %s size)",
+        lm_seterr(err, errlen, "%s: tensor '%s': shape overflows (element count times %s size)",
                where, nb, lm_dtype_name(t->dtype));
         return -1;
     }
     t->numel = numel;
     t->name = strdup(name);
     if (!t->name) {
-        seterr(err, errlen, "%s: out of memory", where);
+        lm_seterr(err, errlen, "%s: out of memory", where);
         return -1;
     }
     return 0;
@@ -253,36 +244,36 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
                       char *err, size_t errlen)
 {
     if (len < 8) {
-        seterr(err, errlen, "%s: %zu bytes, too short for the 8-byte header length", where, len);
+        lm_seterr(err, errlen, "%s: %zu bytes, too short for the 8-byte header length", where, len);
         return -1;
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | p[i];
     if (n > LM_ST_MAX_HEADER) {
-        seterr(err, errlen, "%s: header length %llu exceeds the 100000000-byte limit", where,
+        lm_seterr(err, errlen, "%s: header length %llu exceeds the 100000000-byte limit", where,
                (unsigned long long)n);
         return -1;
     }
     if (n > len - 8) {
-        seterr(err, errlen, "%s: header length %llu runs past the end of the %zu-byte file", where,
+        lm_seterr(err, errlen, "%s: header length %llu runs past the end of the %zu-byte file", where,
                (unsigned long long)n, len);
         return -1;
     }
     if (n == 0 || p[8] != '{') {
-        seterr(err, errlen, "%s: header does not start with '{'", where);
+        lm_seterr(err, errlen, "%s: header does not start with '{'", where);
         return -1;
     }
     json_error_t je;
     json_t *root = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        seterr(err, errlen, "%s: header is not valid JSON: %s (byte %d)", where, je.text,
+        lm_seterr(err, errlen, "%s: header is not valid JSON: %s (byte %d)", where, je.text,
                je.position);
         return -1;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        seterr(err, errlen, "%s: header is not a JSON object", where);
+        lm_seterr(err, errlen, "%s: header is not a JSON object", where);
         return -1;
     }
     st->buf = p + 8 + n;
@@ -293,7 +284,7 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
     if (!st->t || !order) {
         free(order);
         json_decref(root);
-        seterr(err, errlen, "%s: out of memory", where);
+        lm_seterr(err, errlen, "%s: out of memory", where);
         return -1;
     }
     const char *key;
@@ -304,14 +295,14 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
             const char *mk;
             json_t *mv;
             if (!json_is_object(v)) {
-                seterr(err, errlen, "%s: \"__metadata__\" is not an object", where);
+                lm_seterr(err, errlen, "%s: \"__metadata__\" is not an object", where);
                 rc = -1;
                 break;
             }
             json_object_foreach(v, mk, mv) {
                 if (!json_is_string(mv)) {
                     char kb[128];
-                    seterr(err, errlen, "%s: \"__metadata__\" value for '%s' is not a string",
+                    lm_seterr(err, errlen, "%s: \"__metadata__\" value for '%s' is not a string",
                            where, shown(mk, kb, sizeof kb));
                     rc = -1;
                     break;
@@ -321,7 +312,7 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
                 break;
             st->metadata = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
             if (!st->metadata) {
-                seterr(err, errlen, "%s: out of memory", where);
+                lm_seterr(err, errlen, "%s: out of memory", where);
                 rc = -1;
                 break;
             }
@@ -345,7 +336,7 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
             shown(t->name, nb, sizeof nb);
             size_t want = t->numel * lm_dtype_size(t->dtype); /* checked in parse_entry */
             if (t->begin != start || t->end < t->begin) {
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "%s: tensor '%s': data_offsets [%zu, %zu] do not start where the previous "
                        "tensor ends (%zu): %s",
                        where, nb, t->begin, t->end, start,
@@ -354,12 +345,12 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
                                            : "overlaps another tensor");
                 rc = -1;
             } else if (t->end - t->begin != want) {
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "%s: tensor '%s': data_offsets cover %zu bytes but %s shape needs %zu",
                        where, nb, t->end - t->begin, lm_dtype_name(t->dtype), want);
                 rc = -1;
             } else if (t->end > st->buflen) {
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "%s: tensor '%s': data_offsets end at %zu, past the %zu-byte data buffer "
                        "(file truncated?)",
                        where, nb, t->end, st->buflen);
@@ -372,12 +363,12 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
         if (rc == 0 && start != st->buflen) {
             char nb[128];
             if (st->n)
-                seterr(err, errlen,
+                lm_seterr(err, errlen,
                        "%s: the tensors (last: '%s') cover %zu bytes of the %zu-byte data buffer; "
                        "the file has trailing bytes",
                        where, shown(order[st->n - 1]->name, nb, sizeof nb), start, st->buflen);
             else
-                seterr(err, errlen, "%s: no tensors, but %zu bytes of data follow the header",
+                lm_seterr(err, errlen, "%s: no tensors, but %zu bytes of data follow the header",
                        where, st->buflen);
             rc = -1;
         }
@@ -399,32 +390,32 @@ int lm_st_open(lm_safetensors *st, const char *path, char *err, size_t errlen)
     memset(st, 0, sizeof *st);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        seterr(err, errlen, "'%s': not a regular file", path);
+        lm_seterr(err, errlen, "'%s': not a regular file", path);
         close(fd);
         return -1;
     }
     size_t len = (size_t)sb.st_size;
     if (len < 8) {
         close(fd);
-        seterr(err, errlen, "'%s': %zu bytes, too short for the 8-byte header length", path, len);
+        lm_seterr(err, errlen, "'%s': %zu bytes, too short for the 8-byte header length", path, len);
         return -1;
     }
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
-        seterr(err, errlen, "cannot map '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot map '%s': %s", path, strerror(errno));
         return -1;
     }
     size_t plen = strlen(path) + 3;
     char *where = malloc(plen);
     if (!where) {
         munmap(map, len);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     snprintf(where, plen, "'%s'", path);
@@ -439,7 +430,7 @@ int lm_st_open(lm_safetensors *st, const char *path, char *err, size_t errlen)
     st->path = strdup(path);
     if (!st->path) {
         lm_st_close(st);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -486,7 +477,7 @@ int lm_st_to_f32(const lm_st_tensor *t, float *out, char *err, size_t errlen)
         return 0;
     default: {
         char nb[128];
-        seterr(err, errlen, "tensor '%s': dtype %s is not supported here (F32, F16 or BF16 only)",
+        lm_seterr(err, errlen, "tensor '%s': dtype %s is not supported here (F32, F16 or BF16 only)",
                shown(t->name, nb, sizeof nb), lm_dtype_name(t->dtype));
         return -1;
     }
@@ -509,7 +500,7 @@ int lm_st_set_open_file(lm_st_set *set, const char *path, char *err, size_t errl
     memset(set, 0, sizeof *set);
     set->files = calloc(1, sizeof *set->files);
     if (!set->files) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     if (lm_st_open(&set->files[0], path, err, errlen) != 0) {
@@ -529,7 +520,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     if (!single || !index) {
         free(single);
         free(index);
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     struct stat sb;
@@ -544,7 +535,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     char e2[256];
     char *text = lm_read_file(index, &len, e2, sizeof e2);
     if (!text) {
-        seterr(err, errlen, "'%s': no model.safetensors and no model.safetensors.index.json (%s)",
+        lm_seterr(err, errlen, "'%s': no model.safetensors and no model.safetensors.index.json (%s)",
                dir, e2);
         free(index);
         return -1;
@@ -554,7 +545,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     free(text);
     json_t *wm = root ? json_object_get(root, "weight_map") : NULL;
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
-        seterr(err, errlen, "'%s': %s", index,
+        lm_seterr(err, errlen, "'%s': %s", index,
                root ? "no \"weight_map\" object (or it is empty)" : je.text);
         json_decref(root);
         free(index);
@@ -567,14 +558,14 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     json_t *v;
     int rc = names ? 0 : -1;
     if (!names)
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
     json_object_foreach(wm, key, v) {
         if (rc)
             break;
         const char *s = json_string_value(v);
         char nb[128];
         if (!s || !*s || strchr(s, '/') || strcmp(s, "..") == 0 || strcmp(s, ".") == 0) {
-            seterr(err, errlen, "'%s': tensor '%s': shard name is not a plain file name", index,
+            lm_seterr(err, errlen, "'%s': tensor '%s': shard name is not a plain file name", index,
                    shown(key, nb, sizeof nb));
             rc = -1;
             break;
@@ -588,7 +579,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     if (rc == 0) {
         set->files = calloc(nn, sizeof *set->files);
         if (!set->files) {
-            seterr(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             rc = -1;
         }
     }
@@ -596,7 +587,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
         char *p = join(dir, names[k]);
         if (!p || lm_st_open(&set->files[k], p, err, errlen) != 0) {
             if (!p)
-                seterr(err, errlen, "out of memory");
+                lm_seterr(err, errlen, "out of memory");
             rc = -1;
         } else {
             set->nfiles++;
@@ -610,7 +601,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
                 k++;
             if (!lm_st_find(&set->files[k], key)) {
                 char nb[128];
-                seterr(err, errlen, "'%s': tensor '%s' is listed in shard '%s' but not found there",
+                lm_seterr(err, errlen, "'%s': tensor '%s' is listed in shard '%s' but not found there",
                        index, shown(key, nb, sizeof nb), names[k]);
                 rc = -1;
                 break;
@@ -652,7 +643,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
 {
     json_t *root = json_object();
     if (!root) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = 0;
@@ -665,7 +656,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         if (okm)
             json_object_foreach(m, k, v) okm &= json_is_string(v);
         if (!okm) {
-            seterr(err, errlen, "'%s': metadata must be a JSON object of string values", path);
+            lm_seterr(err, errlen, "'%s': metadata must be a JSON object of string values", path);
             json_decref(m);
             json_decref(root);
             return -1;
@@ -678,7 +669,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         const char *dn = lm_dtype_name(t[i].dtype);
         if (!t[i].name || !dn || t[i].ndim < 0 || t[i].ndim > LM_ST_MAX_DIMS ||
             strcmp(t[i].name, "__metadata__") == 0 || json_object_get(root, t[i].name)) {
-            seterr(err, errlen, "'%s': tensor '%s': bad or duplicate name, dtype or rank", path,
+            lm_seterr(err, errlen, "'%s': tensor '%s': bad or duplicate name, dtype or rank", path,
                    t[i].name ? shown(t[i].name, nb, sizeof nb) : "(null)");
             rc = -1;
             break;
@@ -693,7 +684,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         if (rc || __builtin_mul_overflow(numel, lm_dtype_size(t[i].dtype), &nbytes) ||
             __builtin_add_overflow(off, nbytes, &nbytes)) {
             json_decref(shape);
-            seterr(err, errlen, "'%s': tensor '%s': bad shape", path,
+            lm_seterr(err, errlen, "'%s': tensor '%s': bad shape", path,
                    shown(t[i].name, nb, sizeof nb));
             rc = -1;
             break;
@@ -706,7 +697,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         json_array_append_new(o, json_integer((json_int_t)nbytes));
         json_object_set_new(e, "data_offsets", o);
         if (json_object_set_new(root, t[i].name, e) != 0) {
-            seterr(err, errlen, "'%s': tensor '%s': name is not valid UTF-8", path,
+            lm_seterr(err, errlen, "'%s': tensor '%s': name is not valid UTF-8", path,
                    shown(t[i].name, nb, sizeof nb));
             rc = -1;
         }
@@ -717,7 +708,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
     if (rc)
         return -1;
     if (!hdr) {
-        seterr(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     size_t hl = strlen(hdr), pad = (8 - (8 + hl) % 8) % 8;
@@ -742,7 +733,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         bad = nbytes && fwrite(t[i].data, 1, nbytes, a.fp) != nbytes;
     }
     if (bad) {
-        seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         lm_atomic_abort(&a);
         return -1;
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/utf8.h"
+#include "core/diag.h"
 
 /* ---- the encodings ---- */
 
@@ -160,17 +161,6 @@ struct tt_cached {
     unsigned char b[CACHE_BYTES];
     uint32_t ids[CACHE_IDS];
 };
-
-static void msgf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msgf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static inline uint64_t hash_bytes(const unsigned char *p, size_t n)
 {
@@ -320,14 +310,14 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     if (!encoding) {
         encoding = lm_tiktoken_infer(name);
         if (!encoding) {
-            msgf(err, errlen, "%s: cannot tell the encoding from the file name (name one: cl100k_base, "
+            lm_seterr(err, errlen, "%s: cannot tell the encoding from the file name (name one: cl100k_base, "
                               "o200k_base, r50k_base, p50k_base, kimi_k2)", name);
             return NULL;
         }
     }
     const encoding_def *def = find_encoding(encoding);
     if (!def) {
-        msgf(err, errlen, "unknown encoding '%s' (known: cl100k_base, o200k_base, r50k_base, p50k_base, kimi_k2)",
+        lm_seterr(err, errlen, "unknown encoding '%s' (known: cl100k_base, o200k_base, r50k_base, p50k_base, kimi_k2)",
              encoding);
         return NULL;
     }
@@ -340,7 +330,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     for (size_t i = 0; i < len; i++)
         nl += data[i] == '\n';
     if (nl >= UINT32_MAX / 2 || len >= UINT32_MAX) {
-        msgf(err, errlen, "%s: file too large", name);
+        lm_seterr(err, errlen, "%s: file too large", name);
         goto fail;
     }
     t->blob = malloc(len / 4 * 3 + 1);
@@ -394,7 +384,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         while (q < qe && (*q == ' ' || *q == '\t'))
             q++;
         if (rklen == 0 || q != qe) {
-            msgf(err, errlen, "%s:%zu: expected \"BASE64 RANK\" (two fields), got %s", name, lineno,
+            lm_seterr(err, errlen, "%s:%zu: expected \"BASE64 RANK\" (two fields), got %s", name, lineno,
                  rklen == 0 ? "one field" : "more than two fields");
             free(line_of);
             goto fail;
@@ -403,20 +393,20 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         long dl = b64_decode(tok, toklen, t->blob + bytes, &bad);
         if (dl < 0) {
             if (bad < toklen && !b64_printable(tok + bad, 1))
-                msgf(err, errlen, "%s:%zu:%zu: bad base64 in the token: byte 0x%02x", name, lineno,
+                lm_seterr(err, errlen, "%s:%zu:%zu: bad base64 in the token: byte 0x%02x", name, lineno,
                      (size_t)(tok - line) + bad + 1, (unsigned char)tok[bad]);
             else if (bad < toklen)
-                msgf(err, errlen, "%s:%zu:%zu: bad base64 in the token '%.*s': '%c'", name, lineno,
+                lm_seterr(err, errlen, "%s:%zu:%zu: bad base64 in the token '%.*s': '%c'", name, lineno,
                      (size_t)(tok - line) + bad + 1, toklen > 64 ? 64 : (int)toklen,
                      b64_printable(tok, toklen) ? tok : "?", tok[bad]);
             else
-                msgf(err, errlen, "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4",
+                lm_seterr(err, errlen, "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4",
                      name, lineno, toklen > 64 ? 64 : (int)toklen, b64_printable(tok, toklen) ? tok : "?", toklen);
             free(line_of);
             goto fail;
         }
         if (dl == 0) {
-            msgf(err, errlen, "%s:%zu: empty token", name, lineno);
+            lm_seterr(err, errlen, "%s:%zu: empty token", name, lineno);
             free(line_of);
             goto fail;
         }
@@ -429,17 +419,17 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
                 r = r * 10 + (uint64_t)(rk[i] - '0');
         }
         if (!okr) {
-            msgf(err, errlen, "%s:%zu: rank '%.*s' is not a non-negative integer", name, lineno,
+            lm_seterr(err, errlen, "%s:%zu: rank '%.*s' is not a non-negative integer", name, lineno,
                  rklen > 32 ? 32 : (int)rklen, b64_printable(rk, rklen) ? rk : "?");
             free(line_of);
             goto fail;
         }
         if (r != n) {
             if (r < n)
-                msgf(err, errlen, "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...",
+                lm_seterr(err, errlen, "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...",
                      name, lineno, (unsigned long long)r, line_of[r]);
             else
-                msgf(err, errlen, "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
+                lm_seterr(err, errlen, "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
                                   "2, ... in order", name, lineno, (unsigned long long)r, n);
             free(line_of);
             goto fail;
@@ -451,7 +441,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         for (; t->slot[i].id1; i = (i + 1) & t->mask) {
             uint32_t o = t->slot[i].id1 - 1;
             if (slot_is(t, &t->slot[i], tb, (size_t)dl)) {
-                msgf(err, errlen, "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)", name,
+                lm_seterr(err, errlen, "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)", name,
                      lineno, toklen > 64 ? 64 : (int)toklen, tok, o, line_of[o]);
                 free(line_of);
                 goto fail;
@@ -467,7 +457,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     }
     free(line_of);
     if (n == 0) {
-        msgf(err, errlen, "%s: no tokens (an empty file)", name);
+        lm_seterr(err, errlen, "%s: no tokens (an empty file)", name);
         goto fail;
     }
     t->n = n;
@@ -479,14 +469,14 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         unsigned char c = (unsigned char)b;
         t->byte_rank[b] = lookup(t, &c, 1);
         if (t->byte_rank[b] == UINT32_MAX) {
-            msgf(err, errlen, "%s: byte 0x%02x has no rank; a tiktoken file must rank every single byte", name, b);
+            lm_seterr(err, errlen, "%s: byte 0x%02x has no rank; a tiktoken file must rank every single byte", name, b);
             goto fail;
         }
     }
     t->max_id = n - 1;
     for (const special_def *s = def->specials; s->s; s++) {
         if (s->id < n) {
-            msgf(err, errlen, "%s: the special token %s of %s has id %u, which is a rank in the file (%u ranks); "
+            lm_seterr(err, errlen, "%s: the special token %s of %s has id %u, which is a rank in the file (%u ranks); "
                               "is this the right encoding?", name, s->s, def->name, s->id, n);
             goto fail;
         }
@@ -503,13 +493,13 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     if (!t->re) {
         PCRE2_UCHAR buf[200];
         pcre2_get_error_message(ec, buf, sizeof buf);
-        msgf(err, errlen, "%s: the split regex does not compile at %zu: %s", def->name, (size_t)eo, (char *)buf);
+        lm_seterr(err, errlen, "%s: the split regex does not compile at %zu: %s", def->name, (size_t)eo, (char *)buf);
         goto fail;
     }
     t->jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE) == 0;
     return t;
 oom:
-    msgf(err, errlen, "%s: out of memory", name);
+    lm_seterr(err, errlen, "%s: out of memory", name);
 fail:
     lm_tiktoken_free(t);
     return NULL;
@@ -519,7 +509,7 @@ lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err,
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        msgf(err, errlen, "%s: %s", path, strerror(errno));
+        lm_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 20, n = 0, got;
@@ -541,7 +531,7 @@ lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err,
     int e = errno;
     fclose(fp);
     if (!buf || rerr) {
-        msgf(err, errlen, "%s: %s", path, buf ? strerror(e) : "out of memory");
+        lm_seterr(err, errlen, "%s: %s", path, buf ? strerror(e) : "out of memory");
         free(buf);
         return NULL;
     }
@@ -926,7 +916,7 @@ static int encode_ordinary(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, 
         if (rc < 0) {
             PCRE2_UCHAR buf[200];
             pcre2_get_error_message(rc, buf, sizeof buf);
-            msgf(err, errlen, "splitting the text at byte %zu: %s", pos, (char *)buf);
+            lm_seterr(err, errlen, "splitting the text at byte %zu: %s", pos, (char *)buf);
             return -1;
         }
         size_t ms = ov[0], me = ov[1];
@@ -937,7 +927,7 @@ static int encode_ordinary(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, 
             continue;
         }
         if (encode_piece(t, s, k, text, ms, me) != 0) {
-            msgf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         pos = me;
@@ -950,14 +940,14 @@ static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *t
 {
     size_t good = lm_utf8_valid_prefix(text, len, 0);
     if (good != len) {
-        msgf(err, errlen, "invalid UTF-8 at byte %zu (0x%02x)", good, (unsigned char)text[good]);
+        lm_seterr(err, errlen, "invalid UTF-8 at byte %zu (0x%02x)", good, (unsigned char)text[good]);
         return -1;
     }
     lm_tiktoken_state *own = NULL;
     if (!st) {
         st = own = lm_tiktoken_state_new(t);
         if (!st) {
-            msgf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -989,7 +979,7 @@ static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *t
             if (rc || best == len)
                 break;
             if (sink_room(k, 1) != 0) {
-                msgf(err, errlen, "out of memory");
+                lm_seterr(err, errlen, "out of memory");
                 rc = -1;
                 break;
             }
