@@ -14,21 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/cli.h"
 #include "core/diag.h"
+#include "core/fs.h"
 #include "core/json.h"
 #include "core/jsonl.h"
 #include "lingua/lingua.h"
 #include "lingua/model.h"
+#include "lingua/view.h"
 #include "text/tiktoken.h"
 
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
     OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS,
-    OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE
+    OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
 static const lm_opt opts[] = {
@@ -69,6 +72,10 @@ static const lm_opt opts[] = {
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
     {"batch-size", 0, "N", "chunks per forward pass (default 50)", NULL, OPT_BATCH_SIZE},
+    {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
+                         "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
+    {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
+                        "probabilities", "file", OPT_HTML},
     {0},
 };
 
@@ -97,7 +104,21 @@ typedef struct {
     lm_lingua_encoder le;
     lm_lingua_force fm;
     lm_tiktoken *tk;
+    int color;                /* 0 auto, 1 always, 2 never */
+    const char *html;         /* --html FILE or NULL */
+    struct html_store *hs;    /* the records' HTML, filled in parallel */
 } ctx_t;
+
+/* Each record's HTML fragment by record index; written in order at the end. */
+typedef struct html_store {
+    struct frag { uint64_t index; lm_buf b; } *f;
+    size_t n, cap;
+} html_store;
+
+static int frag_cmp(const void *a, const void *b) {
+    uint64_t x = ((const struct frag *)a)->index, y = ((const struct frag *)b)->index;
+    return x < y ? -1 : x > y;
+}
 
 /* Splits a comma list with \n, \t, \, and \\ escapes. */
 static void split_list(const char *opt, const char *arg, char ***out, size_t **lens, size_t *n) {
@@ -192,6 +213,12 @@ static int on_opt(void *vc, int id, const char *arg) {
     }
     case OPT_TEXT: c->text = 1; break;
     case OPT_BATCH_SIZE: c->batch = (int)lm_opt_int(&cmd, "batch-size", arg, 1, 4096); break;
+    case OPT_COLOR: {
+        static const char *const ch[] = {"auto", "always", "never", NULL};
+        c->color = lm_opt_choice(&cmd, "color", arg, ch);
+        break;
+    }
+    case OPT_HTML: c->html = arg; break;
     }
     return 0;
 }
@@ -262,7 +289,7 @@ static void labelled(const ctx_t *c, const lm_lingua_result *r, lm_buf *b) {
 static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     const ctx_t *c = vc;
     lm_lingua_opts o = c->o;
-    o.want_words = c->word_labels || c->token_probs;
+    o.want_words = c->word_labels || c->token_probs || c->html;
     const lm_member *m = lm_rec_get(in, c->field);
     int is_list = 0;
     if (!m && !strcmp(c->field, "prompt") && (m = lm_rec_get(in, "context"))) is_list = m->type == LM_J_ARRAY;
@@ -333,6 +360,29 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     char msg[512];
     lm_lingua_result r;
     int rc = compress(c, &o, cx, cl, n, &r, msg, sizeof msg);
+    if (!rc && c->html) {
+        lm_buf orig = {0}, frag = {0};
+        for (size_t i = 0; i < n; i++) {
+            if (i) lm_buf_adds(&orig, "\n\n");
+            lm_buf_add(&orig, cx[i], cl[i]);
+        }
+        lm_view_words w = {r.n_words, (const char *const *)r.words, r.word_len, r.labels, r.word_probs,
+                           orig.p ? orig.p : "", orig.n};
+        char where[1024];
+        snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
+        lm_view_html_record(&frag, where, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
+        lm_buf_free(&orig);
+        html_store *hs = c->hs;
+#pragma omp critical(lingua_html)
+        {
+            if (hs->n == hs->cap) {
+                hs->cap = hs->cap ? 2 * hs->cap : 16;
+                hs->f = lm_xrealloc(hs->f, hs->cap * sizeof *hs->f);
+            }
+            hs->f[hs->n].index = in->index;
+            hs->f[hs->n++].b = frag;
+        }
+    }
     free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
     if (rc) {
         lm_rerr_set(err, m->vpos, "%s", msg);
@@ -390,6 +440,35 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     return LM_REC_OK;
 }
 
+/* Writes the page (title, then the fragments in record order) to c->html. */
+static void write_html(const ctx_t *c) {
+    lm_buf page = {0};
+    lm_view_html_begin(&page, "lingua-compress");
+    qsort(c->hs->f, c->hs->n, sizeof *c->hs->f, frag_cmp);
+    for (size_t i = 0; i < c->hs->n; i++) {
+        lm_buf_add(&page, c->hs->f[i].b.p, c->hs->f[i].b.n);
+        lm_buf_free(&c->hs->f[i].b);
+    }
+    c->hs->n = 0;
+    lm_view_html_end(&page);
+    char err[1024];
+    lm_atomic a;
+    if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+    if (fwrite(page.p, 1, page.n, a.fp) != page.n) {
+        lm_atomic_abort(&a);
+        lm_die(LM_EXIT_USAGE, "--html: cannot write '%s': %s", c->html, strerror(errno));
+    }
+    if (lm_atomic_commit(&a, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+    lm_buf_free(&page);
+}
+
+/* --color: auto is a terminal on stdout and no (non-empty) $NO_COLOR. */
+static int want_color(const ctx_t *c) {
+    if (c->color != 0) return c->color == 1;
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
 /* --text: all of stdin is one prompt. */
 static int run_text(const ctx_t *c) {
     lm_buf in = {0};
@@ -398,14 +477,32 @@ static int run_text(const ctx_t *c) {
     while ((k = fread(chunk, 1, sizeof chunk, stdin)) > 0) lm_buf_add(&in, chunk, k);
     if (ferror(stdin)) lm_die(LM_EXIT_DATA, "<stdin>: read error: %s", strerror(errno));
     lm_lingua_opts o = c->o;
-    o.want_words = 0;
+    int color = want_color(c);
+    o.want_words = color || c->html;
     const char *cx[1] = {in.p ? in.p : ""};
     size_t cl[1] = {in.n};
     char msg[512];
     lm_lingua_result r;
     if (compress(c, &o, cx, cl, 1, &r, msg, sizeof msg)) lm_die(LM_EXIT_DATA, "<stdin>: %s", msg);
-    fwrite(r.prompt.p, 1, r.prompt.n, stdout);
-    putchar('\n');
+    lm_view_words w = {r.n_words, (const char *const *)r.words, r.word_len, r.labels, r.word_probs, cx[0], cl[0]};
+    if (color) {
+        lm_buf v = {0};
+        lm_view_ansi(&v, &w, 1);
+        fwrite(v.p, 1, v.n, stdout);
+        lm_buf_free(&v);
+    } else {
+        fwrite(r.prompt.p, 1, r.prompt.n, stdout);
+        putchar('\n');
+    }
+    if (c->html) {
+        lm_buf frag = {0};
+        lm_view_html_record(&frag, "<stdin>", r.ratio, r.origin_tokens, r.compressed_tokens, &w);
+        c->hs->f = lm_xmalloc(sizeof *c->hs->f);
+        c->hs->f[0].index = 0;
+        c->hs->f[0].b = frag;
+        c->hs->n = c->hs->cap = 1;
+        write_html(c);
+    }
     lm_lingua_result_free(&r);
     lm_buf_free(&in);
     return 0;
@@ -417,9 +514,14 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     lm_lingua_opts_default(&c.o);
     c.family = -1;
+    c.color = 2;
+    html_store hs = {0};
+    c.hs = &hs;
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
+    if (!c.text && c.color != 2)
+        lm_usage_error(&cmd, "--color shows the words of --text; for records use --html FILE");
     if (c.text && oi < argc) lm_usage_error(&cmd, "--text reads standard input only, not '%s'", argv[oi]);
     if (com.device == LM_DEVICE_CUDA)
         lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)",
@@ -451,6 +553,11 @@ int main(int argc, char **argv) {
     if (lm_lingua_force_build(&c.fm, &c.le.m, (const char *const *)c.force, c.force_len, c.n_force,
                               (const char *const *)c.ends, c.ends_len, c.n_ends, err, sizeof err))
         lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
+    if (c.html) { /* fail before any output when the page cannot be written */
+        lm_atomic a;
+        if (lm_atomic_open(&a, c.html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+        lm_atomic_abort(&a);
+    }
     char *cp = find_count_file(&c);
     if (cp) {
         c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
@@ -468,7 +575,9 @@ int main(int argc, char **argv) {
         lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1};
         c.field = com.field;
         st = lm_loop_run(&L, argc - oi, argv + oi);
+        if (c.html) write_html(&c);
     }
+    free(hs.f);
     if (c.tk) lm_tiktoken_free(c.tk);
     lm_lingua_force_free(&c.fm);
     lm_lingua_unload(&c.le);

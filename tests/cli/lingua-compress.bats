@@ -231,3 +231,58 @@ PY
     grep -q '^{"id":4,' "$TMP/shard1.jsonl"
     cmp <(sort "$TMP"/shard?.jsonl) <(sort "$TMP/out.jsonl")
 }
+
+@test "--html: a valid page, one word element per word, text escaped, written atomically" {
+    command -v xmllint >/dev/null || skip "no xmllint"
+    in='{"prompt":"A <b> & c > d.\nNew \"line\" here."}'
+    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" --token-probs --html "$TMP/v.html" <<<"$in"
+    assert_success
+    words=$(jq '.words | length' <<<"$output")
+    xmllint --noout "$TMP/v.html"
+    xmllint --html --noout "$TMP/v.html"
+    n=$(xmllint --xpath "count(//*[local-name()='span'][@class='k' or @class='d'])" "$TMP/v.html")
+    [ "$n" -eq "$words" ]
+    kept=$(xmllint --xpath "count(//*[local-name()='span'][@class='k'])" "$TMP/v.html")
+    [ "$kept" -eq "$(jq '[.labels[] | select(. == 1)] | length' <<<"$output")" ]
+    grep -q '&lt;b' "$TMP/v.html"
+    grep -q '&amp;' "$TMP/v.html"
+    grep -q '&gt;' "$TMP/v.html"
+    grep -q '&lt;stdin&gt;:1' "$TMP/v.html"
+    [ "$(grep -c '<b>' "$TMP/v.html")" -eq 0 ]
+    [ "$(ls -A "$TMP")" = v.html ]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --html "$TMP/no/such/dir/v.html" <<<"$P"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+}
+
+@test "--html: records of several files in order, with --text too" {
+    command -v xmllint >/dev/null || skip "no xmllint"
+    printf '%s\n%s\n' "$P" '{"prompt":"Second record here."}' >"$TMP/a.jsonl"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 2 --html "$TMP/v.html" "$TMP/a.jsonl"
+    assert_success
+    xmllint --noout "$TMP/v.html"
+    run xmllint --xpath "//*[local-name()='h2']/text()" "$TMP/v.html"
+    assert_line --index 0 --partial 'a.jsonl:1'
+    assert_line --index 1 --partial 'a.jsonl:2'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --text --html "$TMP/t.html" <<<'The committee met on Monday.'
+    assert_success
+    assert_output 'met on'
+    xmllint --noout "$TMP/t.html"
+    [ "$(xmllint --xpath "count(//*[local-name()='span'][@class='k' or @class='d'])" "$TMP/t.html")" -eq 6 ]
+}
+
+@test "--color: --text shows the original words, dropped ones in SGR 2 ... SGR 22" {
+    txt='The committee met on Monday to discuss the new budget proposal.'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --text --color=always <<<"$txt"
+    assert_success
+    assert_output --partial $'\e[2mThe committee\e[22m met on Monday \e[2mto\e[22m discuss'
+    [ "$(sed 's/\x1b\[2m//g; s/\x1b\[22m//g' <<<"$output")" = "$txt" ]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --text --color=never <<<"$txt"
+    assert_output 'met on Monday discuss new'
+    [[ "$output" != *$'\e'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --text --color=auto <<<"$txt"
+    assert_output 'met on Monday discuss new'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --color=always <<<"$P"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"--html"* ]]
+}

@@ -1,0 +1,55 @@
+/* view.h - pictures of an LLMLingua-2 compression (spec lingua-compress §5,
+ * the per-word labels and probabilities): the original words on a terminal
+ * with dropped words dimmed (ANSI SGR 2/22), and a standalone HTML5 page
+ * (XHTML-compatible markup) with one element per word, kept/dropped marking
+ * and a keep-probability heat with its legend.
+ *
+ * Does not: compress anything (lingua.h), decide whether a terminal wants
+ * colour, or open files; it appends to an lm_buf, which the caller writes
+ * (atomically, with core/fs.h, for a file).  Thread-safe; no state.
+ */
+#ifndef LMKIT_LINGUA_VIEW_H
+#define LMKIT_LINGUA_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* The words of one compressed prompt, as lm_lingua_result holds them. */
+typedef struct {
+    size_t n;
+    const char *const *words; /* [n] UTF-8, not NUL-terminated */
+    const size_t *len;        /* [n] */
+    const uint8_t *keep;      /* [n] 1 kept, 0 dropped */
+    const double *prob;       /* [n] keep probability, NaN for none; NULL: no heat */
+    const char *orig;         /* the original text (optional, NULL): the spaces */
+    size_t orig_len;          /* and newlines between words are taken from it */
+} lm_view_words;
+
+/* Appends the words as text, ending with a newline (added unless the text
+ * already ends with one).  The text between two
+ * words is what separates them in orig when the words are found there in
+ * order (else one space).  color != 0: each run of dropped words is wrapped
+ * in SGR 2 (faint) ... SGR 22 (normal intensity). */
+void lm_view_ansi(lm_buf *out, const lm_view_words *w, int color);
+
+/* Appends s[0..n) with &, <, >, " and ' escaped; C0 controls other than
+ * TAB, LF and CR (not allowed in XML) become U+FFFD. */
+void lm_view_html_escape(lm_buf *out, const char *s, size_t n);
+
+/* The page: lm_view_html_begin, one lm_view_html_record per record,
+ * lm_view_html_end.  title is escaped. */
+void lm_view_html_begin(lm_buf *out, const char *title);
+/* One record: a header (where, e.g. "file:line"; ratio; token counts), then
+ * one <span class="k"> (kept) or <span class="d"> (dropped) per word, with
+ * a background colour from its probability and a title giving it. */
+void lm_view_html_record(lm_buf *out, const char *where, const char *ratio, size_t origin_tokens,
+                         size_t compressed_tokens, const lm_view_words *w);
+void lm_view_html_end(lm_buf *out);
+
+/* The heat colour of probability p (clamped to [0, 1]) as a CSS colour,
+ * "hsl(H,80%,80%)" from blue (0) through green to red (1); NaN gives "". */
+void lm_view_heat(double p, char css[32]);
+
+#endif
