@@ -41,6 +41,7 @@ static struct {
     lm_dp_counts c;
     double delta, alpha;
     lm_dp_sided s;
+    int mp_ok;  /* the bounds of this case are confirmed by mpmath */
 } cs[NCASE];
 static int ncs;
 
@@ -76,6 +77,7 @@ static void golden(void)
         cs[ncs].delta = d;
         cs[ncs].alpha = a;
         cs[ncs].s = s;
+        cs[ncs].mp_ok = mp && json_is_true(mp);
         ncs++;
         lm_dp_result rb, rd, rcp, rj;
         est(c, LM_DP_BAYES, s, d, a, &rb);
@@ -129,7 +131,8 @@ static void reference(void)
     if (!f)
         return;
     char line[4096];
-    int nok = 0, nerr = 0, nto = 0, nbad = 0, nquirk = 0, nflat = 0, nceil = 0;
+    int nok = 0, nerr = 0, nto = 0, nbad = 0, nquirk = 0, nflat = 0, nceil = 0, ninacc = 0;
+    double dinacc = 0;
     double dmax[4] = {0, 0, 0, 0};
     const char *mn[4] = {"joint-beta", "joint-dirichlet", "beta", "jeffreys"};
     while (fgets(line, sizeof line, f)) {
@@ -184,6 +187,27 @@ static void reference(void)
                      "bound lies above its ceiling of 10", id, m, i, got[i], want[i]);
                 continue;
             }
+            if (!(e <= tol) && meth == LM_DP_BAYES && isfinite(want[i]) && want[i] > 0 &&
+                cs[id].mp_ok) {
+                /* Our bound is confirmed by mpmath to 1e-7 (golden(), mp_ok),
+                 * so the difference is the package's: its dblquad misses the
+                 * requested epsabs on concentrated posteriors.  Show by how
+                 * much, in CDF terms, and count it apart. */
+                double a = cs[id].alpha;
+                double lvl = cs[id].s == LM_DP_TWO_SIDED ? (i ? 1 - a / 2 : a / 2)
+                                                         : (i ? 1 - a : a);
+                double cdf;
+                char m2[256];
+                if (lm_dp_posterior_grid(&c, LM_DP_PRIOR_JEFFREYS, cs[id].delta, &want[i], 1, &cdf,
+                                         NULL, m2, sizeof m2) == 0 && fabs(cdf - lvl) > 5e-3) {
+                    ninacc++;
+                    dinacc = fmax(dinacc, e);
+                    diag("reference case %d %s end %d: got %.6g (confirmed by mpmath), the package %.6g, "
+                         "where the exact CDF is %.5f instead of %.5f: the package's error", id, m, i,
+                         got[i], want[i], cdf, lvl);
+                    continue;
+                }
+            }
             if (!(e <= tol) && meth == LM_DP_BAYES && isfinite(want[i]) && want[i] > 0) {
                 /* The package integrates the CDF to epsabs = 5e-3; where the
                  * CDF is flat (small samples, upper ends) that moves its
@@ -219,8 +243,9 @@ static void reference(void)
     diag("reference: %d compared, %d errors (e.g. eps > 10), %d timeouts; %d dirichlet "
          "cases compared through the TN/TP swap", nok, nerr, nto, nquirk);
     diag("max |C - reference|: joint-beta %.3g, joint-dirichlet %.3g, beta %.3g, jeffreys %.3g "
-         "(%d ends outside 0.02 but within the package's CDF tolerance, %d above its ceiling; "
-         "listed above)", dmax[0], dmax[1], dmax[2], dmax[3], nflat, nceil);
+         "(%d ends outside 0.02 but within the package's CDF tolerance, %d above its ceiling, "
+         "%d where the package misses its own CDF tolerance by up to %.3g in eps; listed above)",
+         dmax[0], dmax[1], dmax[2], dmax[3], nflat, nceil, ninacc, dinacc);
     is_int(nbad, 0, "agreement with privacy-estimates 0.1.0.post1 within 0.02 (0.03 above 6)");
 }
 
