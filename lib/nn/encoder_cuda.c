@@ -20,12 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/diag.h"
 
 #ifdef HAVE_CUDA
 /* kernels/encoder_cuda.h: angle brackets, so that the search starts at the
  * -I folders instead of this file's folder (which holds nn/encoder_cuda.h). */
 #include <encoder_cuda.h>
-#include "core/diag.h"
 #endif
 
 int lm_nn_dtype_parse(const char *s)
