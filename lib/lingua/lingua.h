@@ -10,8 +10,8 @@
  *    threshold and selection with drop_consecutive (§4.7-§4.8), the
  *    context-level filter (§4.11) and the output strings (§5);
  *  - the whole flow (compress.c) over a tokenizer.json tokenizer, a token
- *    counter and a probability callback (the encoder forward, or a stub in
- *    tests).
+ *    counter and a probability callback (normally the encoder forward of
+ *    lingua/model.c).
  * Does not: load a model or run it (nn/encoder.h), count cl100k tokens
  * itself (the caller passes a counter, normally text/tiktoken.h), or print.
  * All functions are thread-safe; a lm_lingua_model is read-only once made.
