@@ -94,6 +94,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# the encoder's exp/GELU loops vectorise only when float compares may not
+# trap; their AVX2 copies (lib/nn/ops.c) use FMA when contraction is allowed
+$(BUILD)/obj/lib/nn/ops.o: ALL_CFLAGS += -fno-trapping-math -ffp-contract=fast
+
 $(BUILD)/obj/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) -O3 $(CUDA_ARCH) -Ikernels -Ilib -Xcompiler -fPIC,-Wall -c $< -o $@

@@ -3,7 +3,7 @@
  * word-rule family from config.json's model_type (spec lingua-compress §2
  * "Model-family dispatch"), the sequence length min(512, usable
  * positions), and the keep-probability callback over the CPU encoder,
- * softmax(logits)[..., 1] in float32, batched with masked padding.
+ * softmax(logits)[..., 1] in float32, chunks batched packed (no padding).
  * Does not: run on a GPU, or pick the family from the folder name as the
  * reference does.
  */
@@ -68,27 +68,28 @@ int lm_lingua_probs(void *ctx, size_t nseq, const int32_t *const *ids, const siz
     for (size_t i = 0; i < nseq; i++)
         if (lens[i] > T) T = lens[i];
     if (B > nseq) B = nseq ? nseq : 1;
+    /* up to B chunks per forward, packed back to back (no padding rows) */
     lm_encoder_state *s = lm_encoder_state_new(le->enc, (int)B, (int)T, err, errlen);
     if (!s) return -1;
     int32_t *bid = lm_xmalloc(B * T * sizeof *bid);
-    uint8_t *mask = lm_xmalloc(B * T);
+    int *blen = lm_xmalloc(B * sizeof *blen);
     float *pr = lm_xmalloc(B * T * 2 * sizeof *pr);
     int rc = 0;
     for (size_t b0 = 0; b0 < nseq && !rc; b0 += B) {
-        size_t nb = nseq - b0 < B ? nseq - b0 : B, t = 1;
-        for (size_t i = 0; i < nb; i++)
-            if (lens[b0 + i] > t) t = lens[b0 + i];
-        for (size_t i = 0; i < nb; i++)
-            for (size_t j = 0; j < t; j++) {
-                int real = j < lens[b0 + i];
-                bid[i * t + j] = real ? ids[b0 + i][j] : le->enc->cfg.pad_token_id;
-                mask[i * t + j] = (uint8_t)real;
-            }
-        rc = lm_encoder_forward(le->enc, s, bid, mask, (int)nb, (int)t, NULL, pr, err, errlen);
-        for (size_t i = 0; i < nb && !rc; i++)
-            for (size_t j = 0; j < lens[b0 + i]; j++) probs[b0 + i][j] = pr[(i * t + j) * 2 + 1];
+        size_t nb = nseq - b0 < B ? nseq - b0 : B, rows = 0;
+        for (size_t i = 0; i < nb; i++) {
+            memcpy(bid + rows, ids[b0 + i], lens[b0 + i] * sizeof *bid);
+            blen[i] = (int)lens[b0 + i];
+            rows += lens[b0 + i];
+        }
+        rc = lm_encoder_forward_packed(le->enc, s, bid, blen, (int)nb, NULL, pr, err, errlen);
+        rows = 0;
+        for (size_t i = 0; i < nb && !rc; i++) {
+            for (size_t j = 0; j < lens[b0 + i]; j++) probs[b0 + i][j] = pr[(rows + j) * 2 + 1];
+            rows += lens[b0 + i];
+        }
     }
-    free(bid), free(mask), free(pr);
+    free(bid), free(blen), free(pr);
     lm_encoder_state_free(s);
     return rc;
 }

@@ -323,82 +323,174 @@ void lm_encoder_state_free(lm_encoder_state *s)
     free(s);
 }
 
+/* Where the sequences of a batch lie in the activation rows: padded
+ * (B sequences of T rows each, keys masked through s->maskadd) or packed
+ * (nseq sequences back to back, lens[i] rows each, no padding). */
+typedef struct {
+    int B, T;
+    const int *lens;
+    int nseq;
+} layout;
+
+static long layout_rows(const layout *L)
+{
+    if (!L->lens)
+        return (long)L->B * L->T;
+    long n = 0;
+    for (int i = 0; i < L->nseq; i++)
+        n += L->lens[i];
+    return n;
+}
+
+/* The positions of the tokens of one sequence (ids[n]) into pos[n]; -1 with
+ * a message when an id or a position is out of range. */
+static int positions(const lm_hf_config *c, const int32_t *ids, int n, int seq, int32_t *pos,
+                     char *err, size_t errlen)
+{
+    int run = 0;
+    for (int t = 0; t < n; t++) {
+        int32_t id = ids[t];
+        if (id < 0 || id >= c->vocab_size) {
+            lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
+                      (long)id, seq, t, c->vocab_size);
+            return -1;
+        }
+        int32_t p;
+        if (c->family == LM_FAMILY_BERT) {
+            p = t;
+        } else { /* cumsum(id != pad) * (id != pad) + pad */
+            int real = id != c->pad_token_id;
+            run += real;
+            p = real ? run + c->pad_token_id : c->pad_token_id;
+        }
+        if (p >= c->max_position) {
+            lm_seterr(err, errlen,
+                      "sequence %d: token %d needs position %ld but max_position_embeddings is "
+                      "%d (sequence too long for this model)",
+                      seq, t, (long)p, c->max_position);
+            return -1;
+        }
+        pos[t] = p;
+    }
+    return 0;
+}
+
+/* Embeddings, the layers and the head over s->pos (filled) and L. */
+static void forward_rows(const lm_nn_backend *be, const lm_encoder *m, lm_encoder_state *s,
+                         const int32_t *ids, const layout *L, float *logits, float *probs)
+{
+    const lm_hf_config *c = &m->cfg;
+    const lm_encoder_weights *w = &m->w;
+    int C = c->hidden_size, F = c->intermediate_size, NH = c->num_heads, NL = c->num_labels;
+    /* the row-wise ops see one sequence of R rows */
+    int R = (int)layout_rows(L);
+    float *x = s->x;
+    be->embeddings(x, ids, s->pos, w->wte, w->wpe, w->wtt, 1, R, C);
+    be->layernorm(x, x, NULL, w->lnew, w->lneb, 1, R, C, c->layer_norm_eps);
+    for (int l = 0; l < c->num_layers; l++) {
+        const lm_encoder_layer *ly = &w->layers[l];
+        be->matmul(s->q, x, ly->qw, ly->qb, 1, R, C, C);
+        be->matmul(s->k, x, ly->kw, ly->kb, 1, R, C, C);
+        be->matmul(s->v, x, ly->vw, ly->vb, 1, R, C, C);
+        if (!L->lens) {
+            be->attention(s->atty, s->att, s->q, s->k, s->v, s->maskadd, L->B, L->T, C, NH);
+        } else {
+            size_t off = 0; /* s->maskadd is all zeros: no key is masked */
+            for (int i = 0; i < L->nseq; i++) {
+                be->attention(s->atty + off, s->att, s->q + off, s->k + off, s->v + off,
+                              s->maskadd, 1, L->lens[i], C, NH);
+                off += (size_t)L->lens[i] * C;
+            }
+        }
+        be->matmul(s->tmp, s->atty, ly->ow, ly->ob, 1, R, C, C);
+        be->layernorm(x, s->tmp, x, ly->ln1w, ly->ln1b, 1, R, C, c->layer_norm_eps);
+        be->matmul(s->ffh, x, ly->fcw, ly->fcb, 1, R, C, F);
+        size_t n = (size_t)R * F;
+        if (c->act == LM_ACT_GELU)
+            be->gelu(s->ffh, s->ffh, n);
+        else
+            be->gelu_tanh(s->ffh, s->ffh, n);
+        be->matmul(s->tmp, s->ffh, ly->pw, ly->pb, 1, R, F, C);
+        be->layernorm(x, s->tmp, x, ly->ln2w, ly->ln2b, 1, R, C, c->layer_norm_eps);
+    }
+    if (logits || probs) {
+        float *out = logits ? logits : probs;
+        be->matmul(out, x, w->clsw, w->clsb, 1, R, C, NL);
+        if (probs)
+            be->softmax(probs, out, R, NL);
+    }
+}
+
+static int check_head(const lm_hf_config *c, const float *logits, const float *probs, char *err,
+                      size_t errlen)
+{
+    if ((logits || probs) && !c->token_classification) {
+        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
+                  c->architecture);
+        return -1;
+    }
+    return 0;
+}
+
 int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_encoder_state *s,
                             const int32_t *ids, const uint8_t *mask, int B, int T, float *logits,
                             float *probs, char *err, size_t errlen)
 {
     const lm_hf_config *c = &m->cfg;
-    const lm_encoder_weights *w = &m->w;
-    int C = c->hidden_size, F = c->intermediate_size, NH = c->num_heads, V = c->vocab_size;
-    int P = c->max_position, NL = c->num_labels;
     if (B < 1 || T < 1 || B > s->B || T > s->T) {
         lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B,
                s->T);
         return -1;
     }
-    if ((logits || probs) && !c->token_classification) {
-        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
-               c->architecture);
+    if (check_head(c, logits, probs, err, errlen) != 0)
         return -1;
-    }
-    /* ids, positions, additive key mask */
+    /* positions, additive key mask */
     for (int b = 0; b < B; b++) {
-        int run = 0;
-        for (int t = 0; t < T; t++) {
-            size_t i = (size_t)b * T + t;
-            int32_t id = ids[i];
-            if (id < 0 || id >= V) {
-                lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
-                       (long)id, b, t, V);
-                return -1;
-            }
-            int32_t pos;
-            if (c->family == LM_FAMILY_BERT) {
-                pos = t;
-            } else { /* cumsum(id != pad) * (id != pad) + pad */
-                int real = id != c->pad_token_id;
-                run += real;
-                pos = real ? run + c->pad_token_id : c->pad_token_id;
-            }
-            if (pos >= P) {
-                lm_seterr(err, errlen,
-                       "sequence %d: token %d needs position %ld but max_position_embeddings is "
-                       "%d (sequence too long for this model)",
-                       b, t, (long)pos, P);
-                return -1;
-            }
-            s->pos[i] = pos;
-            s->maskadd[i] = (!mask || mask[i]) ? 0.0f : -FLT_MAX;
-        }
+        size_t o = (size_t)b * T;
+        if (positions(c, ids + o, T, b, s->pos + o, err, errlen) != 0)
+            return -1;
+        for (int t = 0; t < T; t++)
+            s->maskadd[o + t] = (!mask || mask[o + t]) ? 0.0f : -FLT_MAX;
     }
-    float *x = s->x;
-    be->embeddings(x, ids, s->pos, w->wte, w->wpe, w->wtt, B, T, C);
-    be->layernorm(x, x, NULL, w->lnew, w->lneb, B, T, C, c->layer_norm_eps);
-    for (int l = 0; l < c->num_layers; l++) {
-        const lm_encoder_layer *ly = &w->layers[l];
-        be->matmul(s->q, x, ly->qw, ly->qb, B, T, C, C);
-        be->matmul(s->k, x, ly->kw, ly->kb, B, T, C, C);
-        be->matmul(s->v, x, ly->vw, ly->vb, B, T, C, C);
-        be->attention(s->atty, s->att, s->q, s->k, s->v, s->maskadd, B, T, C, NH);
-        be->matmul(s->tmp, s->atty, ly->ow, ly->ob, B, T, C, C);
-        be->layernorm(x, s->tmp, x, ly->ln1w, ly->ln1b, B, T, C, c->layer_norm_eps);
-        be->matmul(s->ffh, x, ly->fcw, ly->fcb, B, T, C, F);
-        size_t n = (size_t)B * T * F;
-        if (c->act == LM_ACT_GELU)
-            be->gelu(s->ffh, s->ffh, n);
-        else
-            be->gelu_tanh(s->ffh, s->ffh, n);
-        be->matmul(s->tmp, s->ffh, ly->pw, ly->pb, B, T, F, C);
-        be->layernorm(x, s->tmp, x, ly->ln2w, ly->ln2b, B, T, C, c->layer_norm_eps);
-    }
-    if (logits || probs) {
-        float *out = logits ? logits : probs;
-        be->matmul(out, x, w->clsw, w->clsb, B, T, C, NL);
-        if (probs)
-            be->softmax(probs, out, B * T, NL);
-    }
+    layout L = {B, T, NULL, 0};
+    forward_rows(be, m, s, ids, &L, logits, probs);
     s->lastB = B;
     s->lastT = T;
+    return 0;
+}
+
+int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m,
+                                   lm_encoder_state *s, const int32_t *ids, const int *lens,
+                                   int nseq, float *logits, float *probs, char *err, size_t errlen)
+{
+    const lm_hf_config *c = &m->cfg;
+    long rows = 0;
+    for (int i = 0; i < nseq; i++) {
+        if (lens[i] < 1 || lens[i] > s->T) {
+            lm_seterr(err, errlen, "sequence %d has %d tokens; the state takes 1 to %d", i,
+                      lens[i], s->T);
+            return -1;
+        }
+        rows += lens[i];
+    }
+    if (nseq < 1 || rows > (long)s->B * s->T) {
+        lm_seterr(err, errlen, "%d sequences of %ld tokens in all do not fit the state's %d x %d",
+                  nseq, rows, s->B, s->T);
+        return -1;
+    }
+    if (check_head(c, logits, probs, err, errlen) != 0)
+        return -1;
+    size_t o = 0;
+    for (int i = 0; i < nseq; i++) {
+        if (positions(c, ids + o, lens[i], i, s->pos + o, err, errlen) != 0)
+            return -1;
+        o += (size_t)lens[i];
+    }
+    memset(s->maskadd, 0, (size_t)s->T * sizeof *s->maskadd);
+    layout L = {1, (int)rows, lens, nseq};
+    forward_rows(be, m, s, ids, &L, logits, probs);
+    s->lastB = 1;
+    s->lastT = (int)rows;
     return 0;
 }
 
@@ -408,4 +500,12 @@ int lm_encoder_forward(const lm_encoder *m, lm_encoder_state *s, const int32_t *
 {
     return lm_encoder_forward_with(&lm_nn_backend_cpu, m, s, ids, mask, B, T, logits, probs, err,
                                    errlen);
+}
+
+int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
+                              const int *lens, int nseq, float *logits, float *probs, char *err,
+                              size_t errlen)
+{
+    return lm_encoder_forward_packed_with(&lm_nn_backend_cpu, m, s, ids, lens, nseq, logits, probs,
+                                          err, errlen);
 }

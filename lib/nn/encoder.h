@@ -8,9 +8,10 @@
  * (spec lingua-compress §2 "Forward pass").
  *
  *  - Weights (lm_encoder) are read-only after load and may be shared by any
- *    number of threads, each with its own lm_encoder_state (OpenBLAS's
- *    pthreads build may serialise concurrent sgemm calls: safe, not faster;
- *    for throughput batch sequences into one call).  F32 tensors are
+ *    number of threads, each with its own lm_encoder_state (a forward
+ *    called inside an OpenMP parallel region runs on its calling thread;
+ *    for throughput batch sequences into one call instead, packed when their
+ *    lengths differ).  F32 tensors are
  *    used in place from the mmap; F16/BF16 (or misaligned F32) tensors are
  *    converted into one float block.
  *  - Run state (lm_encoder_state) is one activation block sized for
@@ -104,4 +105,18 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
                             const int32_t *ids, const uint8_t *mask, int B, int T, float *logits,
                             float *probs, char *err, size_t errlen);
 
+/* Forward over a packed batch: nseq sequences stored back to back in
+ * ids[sum lens], sequence i with lens[i] tokens, no padding and no mask (each
+ * attends to its own tokens only).  The matrix products run over all rows
+ * at once, so short and long sequences batch without padding work.
+ * logits/probs are packed the same way, [sum lens, num_labels]; s->x holds
+ * the final hidden state [sum lens, C].  Needs every lens[i] <= the state's
+ * T and sum lens <= its B x T.  Real tokens get what lm_encoder_forward gives
+ * them in a padded batch (up to rounding). */
+int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
+                              const int *lens, int nseq, float *logits, float *probs, char *err,
+                              size_t errlen);
+int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m,
+                                   lm_encoder_state *s, const int32_t *ids, const int *lens,
+                                   int nseq, float *logits, float *probs, char *err, size_t errlen);
 #endif

@@ -12,21 +12,86 @@
 #include <cblas.h>
 #include <omp.h>
 
-/* When to split an elementwise loop over OpenMP threads.  Loops smaller
- * than PAR_MIN scalar operations run on the calling thread: a region costs
- * more than the work.  With fewer than PAR_MIN_THREADS threads every loop runs
- * on the calling thread: OpenBLAS's own threads already fill the cores
- * during the matmuls, and idle OpenMP threads spin after each region while
- * OpenBLAS wants the same cores.  On a shared 2-core machine, splitting
- * softmax and GELU over OpenMP made a BERT-base forward of 8 x 512 tokens
- * take 18-20 s instead of 16.6 s (OMP_WAIT_POLICY=passive or not). */
+/* Threads: one OpenMP team does everything.  Each matrix product is split
+ * into one block of rows (or of output columns, when there are few rows) per
+ * thread, and every thread calls a single-threaded OpenBLAS sgemm on its
+ * block, so OpenBLAS's own thread pool never competes with OpenMP's for the
+ * cores (on a 2-core machine the two pools fighting cost up to 20 % of a
+ * forward).  Loops of fewer than PAR_MIN scalar operations stay on the
+ * calling thread: a region costs more than the work. */
 #ifndef PAR_MIN
-#define PAR_MIN (1L << 22)
+#define PAR_MIN (1L << 15)
 #endif
-#ifndef PAR_MIN_THREADS
-#define PAR_MIN_THREADS 4
+#define PAR(work) ((long)(work) >= PAR_MIN)
+
+/* The elementwise kernels below are compiled twice, for x86-64-v3 (AVX2 and
+ * FMA: 8 lanes) and for the baseline (SSE2: 4 lanes); the loader picks one
+ * for the CPU it runs on.  ops.o is built with -ffp-contract=fast, so the
+ * v3 copies fuse multiply-adds: results differ in the last bits between
+ * CPUs with and without AVX2 (not between runs or thread counts). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define VM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define VM_CLONES
 #endif
-#define PAR(work) ((long)(work) >= PAR_MIN && omp_get_max_threads() >= PAR_MIN_THREADS)
+
+/* OpenBLAS runs single-threaded inside our threads (see above). */
+static void blas_one_thread(void)
+{
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+}
+
+/* exp(x) for x <= 88 (larger x is taken as 88), 0 below -87.34 (no
+ * subnormal results): 2^n e^r with n = round(x / ln 2), |r| <= ln 2 / 2,
+ * e^r by its degree-7 Taylor polynomial.  Within 2 ulp of exp over the
+ * range; branch-free, so loops over it vectorise. */
+static inline float vm_expf(float x)
+{
+    float xc = x < -104.0f ? -104.0f : (x > 88.0f ? 88.0f : x);
+    /* round to nearest through the 1.5 * 2^23 shift (no floorf call, which
+     * SSE2 cannot inline) */
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693145751953125f; /* ln 2 in two parts */
+    r = r - n * 1.42860682030941723212e-6f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t e = (int32_t)n + 127;
+    e = e < 1 ? 1 : e;
+    int32_t bits = e << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return xc < -87.33654f ? 0.0f : p * s;
+}
+
+/* 0.5 x (1 + erf(x / sqrt 2)), written as 0.5 x (2 - E) for x >= 0 and
+ * 0.5 x E for x < 0 with E = erfc(|x| / sqrt 2), so neither tail cancels.
+ * erfc by the Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z/2) (fractional
+ * error below 1.2e-7 for every z >= 0; Numerical Recipes, 2nd ed., 6.2).
+ * Within 4e-7 absolute of the exact GELU for every float x. */
+static inline float vm_gelu(float x)
+{
+    float z = fabsf(x) * 0.70710678118654752f;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    float e = t * vm_expf(p - z * z);
+    return 0.5f * x * (x >= 0.0f ? 2.0f - e : e);
+}
 
 void nn_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
                            const float *wpe, const float *wtt, int B, int T, int C)
@@ -36,9 +101,37 @@ void nn_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, c
     for (long i = 0; i < BT; i++) {
         float *o = out + (size_t)i * C;
         const float *e = wte + (size_t)ids[i] * C, *p = wpe + (size_t)pos[i] * C;
+#pragma omp simd
         for (int c = 0; c < C; c++)
             o[c] = e[c] + wtt[c] + p[c]; /* torch order: (word + type) + position */
     }
+}
+
+/* one row of nn_layernorm_forward */
+VM_CLONES static void layernorm_row(float *o, const float *x, const float *r, const float *w,
+                                    const float *b, int C, float eps)
+{
+    if (r) { /* o = x + r in float, as torch adds before the norm */
+#pragma omp simd
+        for (int c = 0; c < C; c++)
+            o[c] = x[c] + r[c];
+        x = o;
+    }
+    double m = 0, v = 0;
+#pragma omp simd reduction(+ : m)
+    for (int c = 0; c < C; c++)
+        m += x[c];
+    m /= C;
+#pragma omp simd reduction(+ : v)
+    for (int c = 0; c < C; c++) {
+        double d = x[c] - m;
+        v += d * d;
+    }
+    v /= C;
+    float mean = (float)m, rstd = (float)(1.0 / sqrt(v + eps));
+#pragma omp simd
+    for (int c = 0; c < C; c++)
+        o[c] = (x[c] - mean) * rstd * w[c] + b[c];
 }
 
 void nn_layernorm_forward(float *out, const float *inp, const float *res, const float *w,
@@ -46,40 +139,41 @@ void nn_layernorm_forward(float *out, const float *inp, const float *res, const 
 {
     long BT = (long)B * T;
 #pragma omp parallel for schedule(static) if (PAR(BT * C * 4))
-    for (long i = 0; i < BT; i++) {
-        const float *x = inp + (size_t)i * C, *r = res ? res + (size_t)i * C : NULL;
-        float *o = out + (size_t)i * C;
-        double m = 0, v = 0;
-        for (int c = 0; c < C; c++)
-            m += r ? (float)(x[c] + r[c]) : x[c];
-        m /= C;
-        for (int c = 0; c < C; c++) {
-            double d = (r ? (float)(x[c] + r[c]) : x[c]) - m;
-            v += d * d;
-        }
-        v /= C;
-        float mean = (float)m, rstd = (float)(1.0 / sqrt(v + eps));
-        for (int c = 0; c < C; c++) {
-            float s = r ? x[c] + r[c] : x[c];
-            o[c] = (s - mean) * rstd * w[c] + b[c];
-        }
-    }
+    for (long i = 0; i < BT; i++)
+        layernorm_row(out + (size_t)i * C, inp + (size_t)i * C, res ? res + (size_t)i * C : NULL, w,
+                      b, C, eps);
 }
 
 void nn_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int B,
                        int T, int C, int OC)
 {
     long BT = (long)B * T;
-    float beta = 0.0f;
-    if (bias) {
-#pragma omp parallel for schedule(static) if (PAR(BT * OC))
-        for (long i = 0; i < BT; i++)
-            memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof *out);
-        beta = 1.0f;
+    blas_one_thread();
+    /* out[BT,OC] = inp[BT,C] . w[OC,C]^T (+ bias), one block per thread: rows
+     * when there are enough of them, else output columns (each thread then
+     * reads only its part of w) */
+#pragma omp parallel if (PAR(BT * C * OC / 64))
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        long r0 = 0, r1 = BT, c0 = 0, c1 = OC;
+        if (BT >= 32L * nt) {
+            r0 = BT * id / nt;
+            r1 = BT * (id + 1) / nt;
+        } else {
+            c0 = (long)OC * id / nt;
+            c1 = (long)OC * (id + 1) / nt;
+        }
+        if (r1 > r0 && c1 > c0) {
+            float beta = 0.0f, *o = out + (size_t)r0 * OC + c0;
+            if (bias) {
+                for (long i = r0; i < r1; i++)
+                    memcpy(out + (size_t)i * OC + c0, bias + c0, (size_t)(c1 - c0) * sizeof *out);
+                beta = 1.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)(c1 - c0), C,
+                        1.0f, inp + (size_t)r0 * C, C, w + (size_t)c0 * C, C, beta, o, OC);
+        }
     }
-    /* out[BT,OC] = inp[BT,C] . w[OC,C]^T (+ out) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, OC, C, 1.0f, inp, C, w, C, beta,
-                out, OC);
 }
 
 void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const float *bias,
@@ -100,43 +194,62 @@ void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const
 }
 
 /* row[n] = softmax(row + maskadd) in place. */
-static void masked_softmax_row(float *row, const float *maskadd, int n)
+VM_CLONES static void masked_softmax_row(float *row, const float *maskadd, int n)
 {
     float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
     for (int j = 0; j < n; j++) {
-        row[j] += maskadd[j];
-        if (row[j] > mx)
-            mx = row[j];
+        float v = row[j] + maskadd[j];
+        row[j] = v;
+        mx = v > mx ? v : mx;
     }
     float s = 0;
+#pragma omp simd reduction(+ : s)
     for (int j = 0; j < n; j++) {
-        row[j] = expf(row[j] - mx);
-        s += row[j];
+        float e = vm_expf(row[j] - mx);
+        row[j] = e;
+        s += e;
     }
     float inv = 1.0f / s;
+#pragma omp simd
     for (int j = 0; j < n; j++)
         row[j] *= inv;
 }
+
+/* Query rows per block of nn_attention_forward: a block's scores
+ * [QBLOCK, T] stay in the core's L2 cache between the two products and the
+ * softmax (a whole [T, T] matrix of 512 keys is 1 MB). */
+#ifndef QBLOCK
+#define QBLOCK 256
+#endif
 
 void nn_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                           const float *maskadd, int B, int T, int C, int NH)
 {
     int D = C / NH;
     float scale = 1.0f / sqrtf((float)D);
-    for (int b = 0; b < B; b++) {
-        size_t off = (size_t)b * T * C;
-        /* att[h] [T,T] = q_h [T,D] . k_h[T,D]^T * scale */
-        for (int h = 0; h < NH; h++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q + off + h * D,
-                        C, k + off + h * D, C, 0.0f, att + (size_t)h * T * T, T);
-        long rows = (long)NH * T;
-#pragma omp parallel for schedule(static) if (PAR(rows * T * 8))
-        for (long r = 0; r < rows; r++)
-            masked_softmax_row(att + (size_t)r * T, maskadd + (size_t)b * T, T);
-        /* out_h [T,D] = att[h] [T,T] . v_h [T,D] */
-        for (int h = 0; h < NH; h++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f,
-                        att + (size_t)h * T * T, T, v + off + h * D, C, 0.0f, out + off + h * D, C);
+    long qblocks = (T + QBLOCK - 1) / QBLOCK, work = (long)B * NH * qblocks;
+    int nt = omp_get_max_threads();
+    if (nt > NH) /* att holds NH score matrices [T,T]: one [QBLOCK,T] block per thread */
+        nt = NH;
+    blas_one_thread();
+#pragma omp parallel num_threads(nt) if (PAR((long)T * T * D))
+    {
+        float *a = att + (size_t)omp_get_thread_num() * T * T;
+#pragma omp for schedule(dynamic, 1)
+        for (long i = 0; i < work; i++) {
+            int b = (int)(i / (NH * qblocks)), h = (int)(i / qblocks % NH);
+            int t0 = (int)(i % qblocks) * QBLOCK, n = T - t0 < QBLOCK ? T - t0 : QBLOCK;
+            size_t off = (size_t)b * T * C + (size_t)h * D, qo = off + (size_t)t0 * C;
+            /* a [n,T] = q_h[t0:t0+n] [n,D] . k_h [T,D]^T * scale */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale, q + qo, C,
+                        k + off, C, 0.0f, a, T);
+            for (int r = 0; r < n; r++)
+                masked_softmax_row(a + (size_t)r * T, maskadd + (size_t)b * T, T);
+            /* out_h[t0:t0+n] [n,D] = a [n,T] . v_h [T,D] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, a, T, v + off, C,
+                        0.0f, out + qo, C);
+        }
     }
 }
 
@@ -173,22 +286,44 @@ void nn_attention_forward_naive(float *out, float *att, const float *q, const fl
     }
 }
 
+VM_CLONES static void gelu_span(float *out, const float *inp, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        out[i] = vm_gelu(inp[i]);
+}
+
+/* 0.5 x (1 + tanh u) = x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3) */
+VM_CLONES static void gelu_tanh_span(float *out, const float *inp, size_t n)
+{
+    const float s = 0.7978845608028654f; /* sqrt(2/pi) */
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = x / (1.0f + vm_expf(-2.0f * s * (x + 0.044715f * x * x * x)));
+    }
+}
+
+/* elementwise spans of SPAN floats, split over the threads */
+#define SPAN 4096
+
 void nn_gelu_forward(float *out, const float *inp, size_t N)
 {
+    long spans = (long)((N + SPAN - 1) / SPAN);
 #pragma omp parallel for schedule(static) if (PAR(N * 16))
-    for (size_t i = 0; i < N; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+    for (long i = 0; i < spans; i++) {
+        size_t a = (size_t)i * SPAN;
+        gelu_span(out + a, inp + a, N - a < SPAN ? N - a : SPAN);
     }
 }
 
 void nn_gelu_tanh_forward(float *out, const float *inp, size_t N)
 {
-    const float s = 0.7978845608028654f; /* sqrt(2/pi) */
+    long spans = (long)((N + SPAN - 1) / SPAN);
 #pragma omp parallel for schedule(static) if (PAR(N * 16))
-    for (size_t i = 0; i < N; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(s * (x + 0.044715f * x * x * x)));
+    for (long i = 0; i < spans; i++) {
+        size_t a = (size_t)i * SPAN;
+        gelu_tanh_span(out + a, inp + a, N - a < SPAN ? N - a : SPAN);
     }
 }
 

@@ -5,11 +5,14 @@
  *
  * Matrix products go through OpenBLAS cblas_sgemm (the *_naive twins are
  * triple loops kept as the reference they are tested against); everything
- * else is OpenMP loops, split over threads only when the loop is large and
- * at least 4 threads are available (ops.c says why).  No op allocates memory, prints or keeps state, so
- * they are thread-safe; BLAS calls are made from the calling thread only
- * (never inside an OpenMP region) so OpenBLAS's own thread pool does the
- * splitting.  Linear weights are stored [OC, C] like torch.nn.Linear.
+ * else is OpenMP loops, vectorised (exp and GELU are computed in ops.c, not
+ * by libm, so that they vectorise; within 2 ulp and 4e-7 respectively).
+ * One OpenMP team does all the work: each thread calls sgemm on its block of
+ * rows, with OpenBLAS set to one thread (openblas_set_num_threads(1), the
+ * only process-wide state the ops touch), so two thread pools never compete
+ * for the cores; --threads therefore sets the whole forward's threads.  No op
+ * allocates memory or prints; results do not depend on the thread count.
+ * Linear weights are stored [OC, C] like torch.nn.Linear.
  *
  * Not here: backward passes, reduced precision, the CUDA twins (backend.h
  * says how they plug in).

@@ -268,8 +268,8 @@ static void test_matmul(void)
     free(q), free(k), free(v), free(o1), free(o2), free(att), free(m);
 }
 
-/* The OpenMP-split loops (taken only with >= 4 threads and large loops) give
- * bit-identical results to the single-thread loops: rows are independent. */
+/* The OpenMP-split loops (taken for large loops) give bit-identical results
+ * to the single-thread loops: rows and spans are independent. */
 static void test_parallel_ops(void)
 {
     lm_rng r;
@@ -441,6 +441,31 @@ static void test_golden(const char *name)
         }
         ok(rc == 0 && da <= 1e-5, "%s/%s: unpadded one-by-one vs padded batch max-abs %.3g", name,
            cname, da);
+
+        /* the real tokens packed back to back = the padded batch (real tokens) */
+        int lens[8], nseq = 0;
+        size_t rows = 0;
+        int32_t *packed = malloc(BT * 4);
+        float *plog = malloc(BT * NL * 4);
+        for (int b = 0; b < B; b++) {
+            int n = 0;
+            while (n < T && mask[(size_t)b * T + n])
+                n++;
+            memcpy(packed + rows, ids + (size_t)b * T, (size_t)n * 4);
+            lens[nseq++] = n;
+            rows += (size_t)n;
+        }
+        rc = lm_encoder_forward_packed(m, s, packed, lens, nseq, plog, NULL, err, sizeof err);
+        double dp = 0;
+        size_t r0 = 0;
+        for (int b = 0; b < B && rc == 0; b++) {
+            for (int i = 0; i < lens[b] * NL; i++)
+                dp = fmax(dp, fabs(plog[r0 * NL + i] - logits[(size_t)b * T * NL + i]));
+            r0 += (size_t)lens[b];
+        }
+        ok(rc == 0 && dp <= 1e-5, "%s/%s: packed batch vs padded batch max-abs %.3g (%s)", name,
+           cname, dp, rc ? err : "");
+        free(packed), free(plog);
         free(ids), free(mk), free(mask), free(logits), free(probs), free(naive), free(alone);
         json_decref(g);
         ncase++;
@@ -462,6 +487,14 @@ static void test_golden(const char *name)
     ok(big && lm_encoder_forward(m, big, many, NULL, 1, 140, NULL, NULL, err, sizeof err) == -1 &&
            strstr(err, "max_position_embeddings"),
        "%s: too long rejected: %s", name, err);
+    int lens2[2] = {100, 41};
+    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) ==
+                  -1 && strstr(err, "do not fit"),
+       "%s: packed batch over the state rejected: %s", name, err);
+    lens2[1] = 0;
+    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) ==
+                  -1 && strstr(err, "sequence 1"),
+       "%s: empty packed sequence rejected: %s", name, err);
     free(many);
     lm_encoder_state_free(big);
     lm_encoder_state_free(s);
