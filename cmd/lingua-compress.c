@@ -523,9 +523,6 @@ int main(int argc, char **argv) {
     if (!c.text && c.color != 2)
         lm_usage_error(&cmd, "--color shows the words of --text; for records use --html FILE");
     if (c.text && oi < argc) lm_usage_error(&cmd, "--text reads standard input only, not '%s'", argv[oi]);
-    if (com.device == LM_DEVICE_CUDA)
-        lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)",
-                    "--device cuda: the LLMLingua-2 encoder has no CUDA backend yet");
     if (c.o.use_context_filter && c.o.target_token == 0)
         lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
     if (!c.n_ends) {
@@ -550,6 +547,17 @@ int main(int argc, char **argv) {
     if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
         lm_die_hint(LM_EXIT_USAGE, "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json",
                     "%s", err);
+    if (com.device != LM_DEVICE_CPU) { /* auto: the GPU when there is one */
+        char why[256];
+        int have = lm_nn_cuda_available(why, sizeof why);
+        if (!have && com.device == LM_DEVICE_CUDA)
+            lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
+        if (have && lm_lingua_use_cuda(&c.le, LM_NN_F32, err, sizeof err)) {
+            if (com.device == LM_DEVICE_CUDA)
+                lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
+            if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
+        }
+    }
     if (lm_lingua_force_build(&c.fm, &c.le.m, (const char *const *)c.force, c.force_len, c.n_force,
                               (const char *const *)c.ends, c.ends_len, c.n_ends, err, sizeof err))
         lm_usage_error(&cmd, "invalid --force-tokens: %s", err);

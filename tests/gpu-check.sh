@@ -17,6 +17,9 @@
 #                     XLM-R-large shaped random models, seq 512, batch 1 and 8,
 #                     tokens/s with fp32 and bf16 weights
 #   encoder-sanitizer.log  compute-sanitizer memcheck of the encoder test
+#   lingua.jsonl      lingua-compress --device cuda vs cpu on the hostile
+#                     text set with both tiny models: records that differ,
+#                     wall times
 # Each step has a time limit so that the whole script stays under 8 minutes
 # on an H200.  The encoder steps come last and run in the time the others
 # left (a deadline of 470 s from the start): a step with under 15 s left is
@@ -120,6 +123,13 @@ if [ -x "$BUILD/tests/test_encoder_cuda" ]; then
 else
     echo "gpu-check: $BUILD/tests/test_encoder_cuda was not built; see $OUT/build.log"
 fi
+
+# lingua-compress on the GPU against the CPU over the hostile text set, both
+# tiny models: records whose output differs (a probability on the threshold
+# can flip a word; expected 0 or a handful) and the two wall times
+for m in tiny-bert tiny-xlmr; do
+    capped "lingua-$m" 40 sh tests/gpu-lingua.sh "$BIN" "testdata/models/$m" "$OUT"
+done
 
 if [ "$fails" -eq 0 ]; then
     echo "gpu-check: all steps passed; results in $OUT/"

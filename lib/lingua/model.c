@@ -4,8 +4,9 @@
  * "Model-family dispatch"), the sequence length min(512, usable
  * positions), and the keep-probability callback over the CPU encoder,
  * softmax(logits)[..., 1] in float32, chunks batched packed (no padding).
- * Does not: run on a GPU, or pick the family from the folder name as the
- * reference does.
+ * On a GPU (lm_lingua_use_cuda) the chunks of a call are padded to the
+ * longest and masked, as the GPU forward takes [B, T] batches.
+ * Does not: pick the family from the folder name as the reference does.
  */
 #include "lingua/model.h"
 
@@ -55,14 +56,61 @@ fail:
 }
 
 void lm_lingua_unload(lm_lingua_encoder *le) {
+    if (le->gpu) {
+        lm_encoder_cuda_free(le->gpu);
+        omp_destroy_lock(&le->gpu_lock);
+    }
     if (le->enc) lm_encoder_free(le->enc);
     if (le->tok) lm_tokenizer_free(le->tok);
     memset(le, 0, sizeof *le);
 }
 
+int lm_lingua_use_cuda(lm_lingua_encoder *le, int dtype, char *err, size_t errlen) {
+    int T = (int)le->m.max_seq_len;
+    le->gpu = lm_encoder_cuda_new(le->enc, le->batch, T > 0 ? T : 1, dtype, err, errlen);
+    if (!le->gpu) return -1;
+    omp_init_lock(&le->gpu_lock);
+    return 0;
+}
+
+/* The GPU forward: up to batch chunks per call, padded to the longest. */
+static int probs_cuda(const lm_lingua_encoder *le, size_t nseq, const int32_t *const *ids, const size_t *lens,
+                      float *const *probs, char *err, size_t errlen) {
+    size_t B = (size_t)le->batch, T = le->m.max_seq_len > 0 ? le->m.max_seq_len : 1;
+    if (B > nseq) B = nseq ? nseq : 1;
+    int32_t *bid = lm_xmalloc(B * T * sizeof *bid);
+    uint8_t *mask = lm_xmalloc(B * T);
+    float *pr = lm_xmalloc(B * T * 2 * sizeof *pr);
+    int rc = 0;
+    omp_set_lock((omp_lock_t *)&le->gpu_lock);
+    for (size_t b0 = 0; b0 < nseq && !rc; b0 += B) {
+        size_t nb = nseq - b0 < B ? nseq - b0 : B, t = 1;
+        for (size_t i = 0; i < nb; i++)
+            if (lens[b0 + i] > t) t = lens[b0 + i];
+        if (t > T) {
+            lm_seterr(err, errlen, "chunk of %zu tokens is longer than the GPU state's %zu", t, T);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < t; j++) {
+                int real = j < lens[b0 + i];
+                bid[i * t + j] = real ? ids[b0 + i][j] : le->enc->cfg.pad_token_id;
+                mask[i * t + j] = (uint8_t)real;
+            }
+        rc = lm_encoder_cuda_forward(le->gpu, bid, mask, (int)nb, (int)t, NULL, pr, err, errlen);
+        for (size_t i = 0; i < nb && !rc; i++)
+            for (size_t j = 0; j < lens[b0 + i]; j++) probs[b0 + i][j] = pr[(i * t + j) * 2 + 1];
+    }
+    omp_unset_lock((omp_lock_t *)&le->gpu_lock);
+    free(bid), free(mask), free(pr);
+    return rc;
+}
+
 int lm_lingua_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens, float *const *probs,
                     char *err, size_t errlen) {
     const lm_lingua_encoder *le = ctx;
+    if (le->gpu) return probs_cuda(le, nseq, ids, lens, probs, err, errlen);
     size_t B = (size_t)le->batch;
     size_t T = 1;
     for (size_t i = 0; i < nseq; i++)

@@ -175,9 +175,12 @@ PY
     [[ "$stderr" == *'model.safetensors'* ]]
     run --separate-stderr lingua-compress -m "$TMP/nope" </dev/null
     [ "$status" -eq 2 ]
-    run --separate-stderr lingua-compress -m "$BERT" --device cuda </dev/null
-    [ "$status" -eq 2 ]
-    [[ "$stderr" == *'no CUDA backend'* ]]
+    if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then # no GPU: cuda is a usage error
+        run --separate-stderr lingua-compress -m "$BERT" --device cuda </dev/null
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *'--device cuda: '* ]]
+        [[ "$stderr" == *'hint:'*'--device cpu'* ]]
+    fi
 }
 
 @test "the model path can come from LMKIT_MODEL" {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/rng.h"
+#include "lingua/model.h"
 #include "nn/encoder.h"
 #include "nn/encoder_cuda.h"
 #include "nn/ops.h"
@@ -391,6 +392,44 @@ static void test_long(const char *dir)
     unlink(path);
 }
 
+/* lingua-compress's probability callback on the GPU against the CPU's,
+ * over chunks of different lengths (padded on the GPU, packed on the CPU). */
+static void test_lingua(const char *model)
+{
+    char dir[128], err[512] = "";
+    snprintf(dir, sizeof dir, "testdata/models/%s", model);
+    lm_lingua_encoder le;
+    if (lm_lingua_load(&le, dir, -1, 3, err, sizeof err)) {
+        ok(0, "lingua %s: load: %s", model, err);
+        return;
+    }
+    size_t lens[5] = {7, 40, 2, 100, 61};
+    int32_t *ids[5];
+    float *pc[5], *pg[5];
+    lm_rng r;
+    lm_rng_init(&r, 5, 0);
+    for (int i = 0; i < 5; i++) {
+        ids[i] = malloc(lens[i] * 4);
+        pc[i] = malloc(lens[i] * 4);
+        pg[i] = malloc(lens[i] * 4);
+        for (size_t j = 0; j < lens[i]; j++)
+            ids[i][j] = 5 + (int32_t)(lm_rng_u64(&r) % 200);
+    }
+    int rc = lm_lingua_probs(&le, 5, (const int32_t *const *)ids, lens, pc, err, sizeof err);
+    ok(rc == 0, "lingua %s: CPU probabilities (%s)", model, err);
+    rc = lm_lingua_use_cuda(&le, LM_NN_F32, err, sizeof err);
+    ok(rc == 0 && le.gpu, "lingua %s: moved to the GPU (%s)", model, err);
+    rc = rc ? rc : lm_lingua_probs(&le, 5, (const int32_t *const *)ids, lens, pg, err, sizeof err);
+    double d = 0;
+    for (int i = 0; i < 5 && rc == 0; i++)
+        d = fmax(d, maxabs(pc[i], pg[i], lens[i]));
+    ok(rc == 0 && d <= 1e-5, "lingua %s: GPU vs CPU keep probabilities max-abs %.3g (%s)", model, d,
+       err);
+    for (int i = 0; i < 5; i++)
+        free(ids[i]), free(pc[i]), free(pg[i]);
+    lm_lingua_unload(&le);
+}
+
 int main(void)
 {
     is_int(lm_nn_dtype_parse("bf16"), LM_NN_BF16, "dtype bf16 parses");
@@ -416,6 +455,8 @@ int main(void)
     for (int mi = 0; mi < 2; mi++)
         for (int dt = LM_NN_F32; dt <= LM_NN_F16; dt++)
             compare_model(models[mi], dt);
+    for (int mi = 0; mi < 2; mi++)
+        test_lingua(models[mi]);
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/lmkit-encoder-cuda-XXXXXX");
     if (mkdtemp(dir)) {
