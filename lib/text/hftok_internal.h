@@ -106,6 +106,26 @@ hft_norm *lm_hft_norm_parse(struct json_t *j, const char *what, char *err, size_
 hft_pretok *lm_hft_pretok_parse(struct json_t *j, const char *what, char *err, size_t errlen);
 hft_model *lm_hft_model_parse(struct json_t *j, char *err, size_t errlen);
 int lm_hft_pattern_parse(struct json_t *j, hft_pattern *p, const char *what, char *err, size_t errlen);
+/* Fields of the JSON object j of a component named what (e.g. "decoder" or
+ * "decoder.decoders[1]"): on error a message naming WHAT.KEY in err, and -1
+ * (lm_hft_json_type: NULL).  Shared by hftok_norm.c and tokenizer.c. */
+int lm_hft_json_bool(struct json_t *j, const char *key, int def, const char *what, char *err, size_t errlen,
+                     int *out); /* def when absent or null */
+int lm_hft_json_str(struct json_t *j, const char *key, const char *def, const char *what, char *err,
+                    size_t errlen, char **out, size_t *len); /* malloc'd copy, def when absent or null */
+const char *lm_hft_json_type(struct json_t *j, const char *what, char *err, size_t errlen); /* j must be an object */
+
+/* element i of a Sequence: parses elem, named name, into slots[i] */
+typedef int hft_seq_fn(void *slots, size_t i, struct json_t *elem, const char *name, char *err, size_t errlen);
+/* The array j[key] of a Sequence component: checks that it is an array
+ * ("WHAT.KEY must be an array"), then calls one(slots, i, element,
+ * "WHAT.KEY[i]", ...) for each element in order, counting in *n those that
+ * succeed, up to the first failure.  slots is the caller's array of
+ * json_array_size(j[key]) + 1 zeroed entries, NULL if allocating it failed
+ * ("out of memory").  Returns 0 or -1. */
+int lm_hft_json_seq(struct json_t *j, const char *key, const char *what, void *slots, size_t *n, hft_seq_fn *one,
+                    char *err, size_t errlen);
+
 /* matches of a pattern in s[0..n): fills w->mt with a covering list */
 int lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n);
 

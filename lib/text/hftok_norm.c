@@ -890,9 +890,9 @@ int lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
     return 0;
 }
 
-/* ---- JSON helpers ---- */
+/* ---- JSON helpers (declared in hftok_internal.h, used by tokenizer.c too) ---- */
 
-static int get_bool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen, int *out)
+int lm_hft_json_bool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen, int *out)
 {
     json_t *v = json_object_get(j, key);
     if (!v || json_is_null(v)) {
@@ -907,8 +907,8 @@ static int get_bool(json_t *j, const char *key, int def, const char *what, char 
     return 0;
 }
 
-static int get_str(json_t *j, const char *key, const char *def, const char *what, char *err, size_t errlen,
-                   char **out, size_t *len)
+int lm_hft_json_str(json_t *j, const char *key, const char *def, const char *what, char *err, size_t errlen,
+                    char **out, size_t *len)
 {
     json_t *v = json_object_get(j, key);
     const char *s = def;
@@ -937,7 +937,7 @@ static int get_str(json_t *j, const char *key, const char *def, const char *what
     return 0;
 }
 
-static const char *type_of(json_t *j, const char *what, char *err, size_t errlen)
+const char *lm_hft_json_type(json_t *j, const char *what, char *err, size_t errlen)
 {
     if (!json_is_object(j)) {
         snprintf(err, errlen, "%s must be an object", what);
@@ -949,6 +949,28 @@ static const char *type_of(json_t *j, const char *what, char *err, size_t errlen
         return NULL;
     }
     return json_string_value(t);
+}
+
+int lm_hft_json_seq(json_t *j, const char *key, const char *what, void *slots, size_t *n, hft_seq_fn *one,
+                    char *err, size_t errlen)
+{
+    json_t *a = json_object_get(j, key);
+    if (!json_is_array(a)) {
+        snprintf(err, errlen, "%s.%s must be an array", what, key);
+        return -1;
+    }
+    if (!slots) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%.60s.%s[%zu]", what, key, i);
+        if (one(slots, i, json_array_get(a, i), name, err, errlen))
+            return -1;
+        (*n)++;
+    }
+    return 0;
 }
 
 static int b64val(int c)
@@ -1052,9 +1074,15 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
     return 0;
 }
 
+static int norm_seq_one(void *slots, size_t i, json_t *elem, const char *name, char *err, size_t errlen)
+{
+    hft_norm **sub = slots;
+    return (sub[i] = lm_hft_norm_parse(elem, name, err, errlen)) ? 0 : -1;
+}
+
 hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errlen)
 {
-    const char *t = type_of(j, what, err, errlen);
+    const char *t = lm_hft_json_type(j, what, err, errlen);
     if (!t)
         return NULL;
     hft_norm *nm = calloc(1, sizeof *nm);
@@ -1067,10 +1095,10 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         nm->type = N_BERT;
         int sa = -1;
         json_t *v = json_object_get(j, "strip_accents");
-        rc = get_bool(j, "clean_text", 1, what, err, errlen, &nm->clean) ||
-             get_bool(j, "handle_chinese_chars", 1, what, err, errlen, &nm->chinese) ||
-             get_bool(j, "lowercase", 1, what, err, errlen, &nm->lower) ||
-             get_bool(j, "strip_accents", -1, what, err, errlen, &sa);
+        rc = lm_hft_json_bool(j, "clean_text", 1, what, err, errlen, &nm->clean) ||
+             lm_hft_json_bool(j, "handle_chinese_chars", 1, what, err, errlen, &nm->chinese) ||
+             lm_hft_json_bool(j, "lowercase", 1, what, err, errlen, &nm->lower) ||
+             lm_hft_json_bool(j, "strip_accents", -1, what, err, errlen, &sa);
         (void)v;
         nm->strip_acc = sa < 0 ? nm->lower : sa;
     } else if (!strcmp(t, "Precompiled")) {
@@ -1090,39 +1118,21 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         nm->type = N_STRIPACC;
     } else if (!strcmp(t, "Strip")) {
         nm->type = N_STRIP;
-        rc = get_bool(j, "strip_left", 1, what, err, errlen, &nm->left) ||
-             get_bool(j, "strip_right", 1, what, err, errlen, &nm->right);
+        rc = lm_hft_json_bool(j, "strip_left", 1, what, err, errlen, &nm->left) ||
+             lm_hft_json_bool(j, "strip_right", 1, what, err, errlen, &nm->right);
     } else if (!strcmp(t, "Replace")) {
         nm->type = N_REPLACE;
         char sub[128];
         snprintf(sub, sizeof sub, "%s (Replace)", what);
         rc = lm_hft_pattern_parse(json_object_get(j, "pattern"), &nm->pat, sub, err, errlen) ||
-             get_str(j, "content", NULL, what, err, errlen, &nm->content, &nm->clen);
+             lm_hft_json_str(j, "content", NULL, what, err, errlen, &nm->content, &nm->clen);
     } else if (!strcmp(t, "Prepend")) {
         nm->type = N_PREPEND;
-        rc = get_str(j, "prepend", NULL, what, err, errlen, &nm->content, &nm->clen);
+        rc = lm_hft_json_str(j, "prepend", NULL, what, err, errlen, &nm->content, &nm->clen);
     } else if (!strcmp(t, "Sequence")) {
         nm->type = N_SEQ;
-        json_t *a = json_object_get(j, "normalizers");
-        if (!json_is_array(a)) {
-            snprintf(err, errlen, "%s.normalizers must be an array", what);
-            rc = -1;
-        } else {
-            nm->sub = calloc(json_array_size(a) + 1, sizeof *nm->sub);
-            if (!nm->sub) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-            }
-            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
-                char sub[128];
-                snprintf(sub, sizeof sub, "%.60s.normalizers[%zu]", what, i);
-                nm->sub[i] = lm_hft_norm_parse(json_array_get(a, i), sub, err, errlen);
-                if (!nm->sub[i])
-                    rc = -1;
-                else
-                    nm->nsub++;
-            }
-        }
+        nm->sub = calloc(json_array_size(json_object_get(j, "normalizers")) + 1, sizeof *nm->sub);
+        rc = lm_hft_json_seq(j, "normalizers", what, nm->sub, &nm->nsub, norm_seq_one, err, errlen);
     } else {
         snprintf(err, errlen, "%s.type '%.60s' is not supported", what, t);
         rc = -1;
@@ -1400,9 +1410,15 @@ static int parse_behavior(json_t *j, const char *what, int def, char *err, size_
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 #define WORD_CLS "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}"
 
+static int pretok_seq_one(void *slots, size_t i, json_t *elem, const char *name, char *err, size_t errlen)
+{
+    hft_pretok **sub = slots;
+    return (sub[i] = lm_hft_pretok_parse(elem, name, err, errlen)) ? 0 : -1;
+}
+
 hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t errlen)
 {
-    const char *t = type_of(j, what, err, errlen);
+    const char *t = lm_hft_json_type(j, what, err, errlen);
     if (!t)
         return NULL;
     hft_pretok *pt = calloc(1, sizeof *pt);
@@ -1424,7 +1440,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         rc = parse_behavior(j, what, HFT_ISOLATED, err, errlen, &pt->behavior);
     } else if (!strcmp(t, "Digits")) {
         pt->type = P_DIGITS;
-        rc = get_bool(j, "individual_digits", 0, what, err, errlen, &pt->individual);
+        rc = lm_hft_json_bool(j, "individual_digits", 0, what, err, errlen, &pt->individual);
     } else if (!strcmp(t, "Split")) {
         pt->type = P_SPLIT;
         char sub[128];
@@ -1436,7 +1452,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         }
         rc = rc || lm_hft_pattern_parse(json_object_get(j, "pattern"), &pt->pat, sub, err, errlen) ||
              parse_behavior(j, what, HFT_REMOVED, err, errlen, &pt->behavior) ||
-             get_bool(j, "invert", 0, what, err, errlen, &pt->invert);
+             lm_hft_json_bool(j, "invert", 0, what, err, errlen, &pt->invert);
         if (!rc && !pt->pat.re) { /* a literal string: escaped into a regex, as the reference does */
             if (pt->pat.len == 0) {
                 pt->pat.re = NULL; /* empty literal never matches: handled by str_find */
@@ -1464,7 +1480,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         pt->type = P_METASPACE;
         char *r = NULL;
         size_t rn = 0;
-        rc = get_str(j, "replacement", "\xe2\x96\x81", what, err, errlen, &r, &rn);
+        rc = lm_hft_json_str(j, "replacement", "\xe2\x96\x81", what, err, errlen, &r, &rn);
         if (!rc) {
             uint32_t c;
             size_t l = lm_hft_dec(r, rn, &c);
@@ -1479,8 +1495,8 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         }
         free(r);
         int aps = -1;
-        rc = rc || get_bool(j, "add_prefix_space", -1, what, err, errlen, &aps) ||
-             get_bool(j, "split", 1, what, err, errlen, &pt->split);
+        rc = rc || lm_hft_json_bool(j, "add_prefix_space", -1, what, err, errlen, &aps) ||
+             lm_hft_json_bool(j, "split", 1, what, err, errlen, &pt->split);
         pt->prepend = PREPEND_ALWAYS;
         json_t *ps = json_object_get(j, "prepend_scheme");
         if (!rc && ps && !json_is_null(ps)) {
@@ -1506,33 +1522,15 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
     } else if (!strcmp(t, "ByteLevel")) {
         pt->type = P_BYTELEVEL;
         int trim;
-        rc = get_bool(j, "add_prefix_space", 1, what, err, errlen, &pt->add_prefix_space) ||
-             get_bool(j, "use_regex", 1, what, err, errlen, &pt->use_regex) ||
-             get_bool(j, "trim_offsets", 1, what, err, errlen, &trim);
+        rc = lm_hft_json_bool(j, "add_prefix_space", 1, what, err, errlen, &pt->add_prefix_space) ||
+             lm_hft_json_bool(j, "use_regex", 1, what, err, errlen, &pt->use_regex) ||
+             lm_hft_json_bool(j, "trim_offsets", 1, what, err, errlen, &trim);
         if (!rc)
             rc = (pt->pat.re = compile_re(BYTELEVEL_RE, strlen(BYTELEVEL_RE), what, err, errlen)) ? 0 : -1;
     } else if (!strcmp(t, "Sequence")) {
         pt->type = P_SEQ;
-        json_t *a = json_object_get(j, "pretokenizers");
-        if (!json_is_array(a)) {
-            snprintf(err, errlen, "%s.pretokenizers must be an array", what);
-            rc = -1;
-        } else {
-            pt->sub = calloc(json_array_size(a) + 1, sizeof *pt->sub);
-            if (!pt->sub) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-            }
-            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
-                char sub[128];
-                snprintf(sub, sizeof sub, "%.60s.pretokenizers[%zu]", what, i);
-                pt->sub[i] = lm_hft_pretok_parse(json_array_get(a, i), sub, err, errlen);
-                if (!pt->sub[i])
-                    rc = -1;
-                else
-                    pt->nsub++;
-            }
-        }
+        pt->sub = calloc(json_array_size(json_object_get(j, "pretokenizers")) + 1, sizeof *pt->sub);
+        rc = lm_hft_json_seq(j, "pretokenizers", what, pt->sub, &pt->nsub, pretok_seq_one, err, errlen);
     } else {
         snprintf(err, errlen, "%s.type '%.60s' is not supported", what, t);
         rc = -1;

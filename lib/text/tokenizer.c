@@ -1159,35 +1159,6 @@ void lm_tokenizer_free(lm_tokenizer *t)
     free(t);
 }
 
-static int jbool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen, int *out)
-{
-    json_t *v = json_object_get(j, key);
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errlen, "%s.%s must be true or false", what, key);
-        return -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
-static const char *jtype(json_t *j, const char *what, char *err, size_t errlen)
-{
-    if (!json_is_object(j)) {
-        snprintf(err, errlen, "%s must be an object", what);
-        return NULL;
-    }
-    json_t *t = json_object_get(j, "type");
-    if (!json_is_string(t)) {
-        snprintf(err, errlen, "%s.type is missing or not a string", what);
-        return NULL;
-    }
-    return json_string_value(t);
-}
-
 /* ["token", id] */
 static int tok_pair(json_t *j, const char *what, const char *key, int32_t *id, char *err, size_t errlen)
 {
@@ -1202,9 +1173,17 @@ static int tok_pair(json_t *j, const char *what, const char *key, int32_t *id, c
     return 0;
 }
 
+static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen);
+
+static int pp_seq_one(void *slots, size_t i, json_t *elem, const char *name, char *err, size_t errlen)
+{
+    pproc **sub = slots;
+    return (sub[i] = pp_parse(elem, name, err, errlen)) ? 0 : -1;
+}
+
 static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
 {
-    const char *ty = jtype(j, what, err, errlen);
+    const char *ty = lm_hft_json_type(j, what, err, errlen);
     if (!ty)
         return NULL;
     pproc *p = calloc(1, sizeof *p);
@@ -1219,12 +1198,12 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
     } else if (!strcmp(ty, "RobertaProcessing")) {
         p->type = PP_ROBERTA;
         rc = tok_pair(j, what, "cls", &p->cls, err, errlen) || tok_pair(j, what, "sep", &p->sep, err, errlen) ||
-             jbool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
-             jbool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
+             lm_hft_json_bool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
+             lm_hft_json_bool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
     } else if (!strcmp(ty, "ByteLevel")) {
         p->type = PP_BYTELEVEL;
-        rc = jbool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
-             jbool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
+        rc = lm_hft_json_bool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
+             lm_hft_json_bool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
     } else if (!strcmp(ty, "TemplateProcessing")) {
         p->type = PP_TEMPLATE;
         json_t *single = json_object_get(j, "single"), *sp = json_object_get(j, "special_tokens");
@@ -1289,24 +1268,8 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         }
     } else if (!strcmp(ty, "Sequence")) {
         p->type = PP_SEQ;
-        json_t *a = json_object_get(j, "processors");
-        if (!json_is_array(a)) {
-            snprintf(err, errlen, "%s.processors must be an array", what);
-            rc = -1;
-        } else {
-            p->sub = calloc(json_array_size(a) + 1, sizeof *p->sub);
-            if (!p->sub)
-                rc = -1;
-            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
-                char sub[128];
-                snprintf(sub, sizeof sub, "%.60s.processors[%zu]", what, i);
-                p->sub[i] = pp_parse(json_array_get(a, i), sub, err, errlen);
-                if (!p->sub[i])
-                    rc = -1;
-                else
-                    p->nsub++;
-            }
-        }
+        p->sub = calloc(json_array_size(json_object_get(j, "processors")) + 1, sizeof *p->sub);
+        rc = lm_hft_json_seq(j, "processors", what, p->sub, &p->nsub, pp_seq_one, err, errlen);
     } else {
         snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
         rc = -1;
@@ -1318,35 +1281,6 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         return NULL;
     }
     return p;
-}
-
-static int dstr(json_t *j, const char *key, const char *def, const char *what, char *err, size_t errlen, char **out,
-                size_t *n)
-{
-    json_t *v = json_object_get(j, key);
-    const char *s = def;
-    size_t len = def ? strlen(def) : 0;
-    if (v && !json_is_null(v)) {
-        if (!json_is_string(v)) {
-            snprintf(err, errlen, "%s.%s must be a string", what, key);
-            return -1;
-        }
-        s = json_string_value(v);
-        len = json_string_length(v);
-    }
-    if (!s) {
-        snprintf(err, errlen, "%s.%s is missing", what, key);
-        return -1;
-    }
-    *out = malloc(len + 1);
-    if (!*out) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    memcpy(*out, s, len);
-    (*out)[len] = 0;
-    *n = len;
-    return 0;
 }
 
 static int one_char(const char *s, size_t n, uint32_t *c)
@@ -1372,9 +1306,17 @@ static int get_size(json_t *j, const char *key, size_t def, const char *what, ch
     return 0;
 }
 
+static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen);
+
+static int dec_seq_one(void *slots, size_t i, json_t *elem, const char *name, char *err, size_t errlen)
+{
+    dec **sub = slots;
+    return (sub[i] = dec_parse(elem, name, err, errlen)) ? 0 : -1;
+}
+
 static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
 {
-    const char *ty = jtype(j, what, err, errlen);
+    const char *ty = lm_hft_json_type(j, what, err, errlen);
     if (!ty)
         return NULL;
     dec *d = calloc(1, sizeof *d);
@@ -1387,17 +1329,17 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         d->type = D_BYTELEVEL;
     } else if (!strcmp(ty, "WordPiece")) {
         d->type = D_WORDPIECE;
-        rc = dstr(j, "prefix", "##", what, err, errlen, &d->s, &d->sn) ||
-             jbool(j, "cleanup", 1, what, err, errlen, &d->cleanup);
+        rc = lm_hft_json_str(j, "prefix", "##", what, err, errlen, &d->s, &d->sn) ||
+             lm_hft_json_bool(j, "cleanup", 1, what, err, errlen, &d->cleanup);
     } else if (!strcmp(ty, "Metaspace")) {
         d->type = D_METASPACE;
-        rc = dstr(j, "replacement", "\xe2\x96\x81", what, err, errlen, &d->s, &d->sn);
+        rc = lm_hft_json_str(j, "replacement", "\xe2\x96\x81", what, err, errlen, &d->s, &d->sn);
         if (!rc && one_char(d->s, d->sn, &d->ch)) {
             snprintf(err, errlen, "%s.replacement must be one character", what);
             rc = -1;
         }
         int aps = -1;
-        rc = rc || jbool(j, "add_prefix_space", -1, what, err, errlen, &aps);
+        rc = rc || lm_hft_json_bool(j, "add_prefix_space", -1, what, err, errlen, &aps);
         json_t *ps = json_object_get(j, "prepend_scheme");
         if (!rc && json_is_string(ps)) {
             const char *s = json_string_value(ps);
@@ -1411,14 +1353,14 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
             d->prepend_never = 1;
     } else if (!strcmp(ty, "BPEDecoder")) {
         d->type = D_BPE;
-        rc = dstr(j, "suffix", "</w>", what, err, errlen, &d->s, &d->sn);
+        rc = lm_hft_json_str(j, "suffix", "</w>", what, err, errlen, &d->s, &d->sn);
     } else if (!strcmp(ty, "ByteFallback")) {
         d->type = D_BYTEFALLBACK;
     } else if (!strcmp(ty, "Fuse")) {
         d->type = D_FUSE;
     } else if (!strcmp(ty, "Strip")) {
         d->type = D_STRIP;
-        rc = dstr(j, "content", " ", what, err, errlen, &d->s, &d->sn) ||
+        rc = lm_hft_json_str(j, "content", " ", what, err, errlen, &d->s, &d->sn) ||
              get_size(j, "start", 0, what, err, errlen, &d->start) ||
              get_size(j, "stop", 0, what, err, errlen, &d->stop);
         if (!rc && one_char(d->s, d->sn, &d->ch)) {
@@ -1430,29 +1372,11 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         char sub[128];
         snprintf(sub, sizeof sub, "%.60s (Replace)", what);
         rc = lm_hft_pattern_parse(json_object_get(j, "pattern"), &d->pat, sub, err, errlen) ||
-             dstr(j, "content", NULL, what, err, errlen, &d->s, &d->sn);
+             lm_hft_json_str(j, "content", NULL, what, err, errlen, &d->s, &d->sn);
     } else if (!strcmp(ty, "Sequence")) {
         d->type = D_SEQ;
-        json_t *a = json_object_get(j, "decoders");
-        if (!json_is_array(a)) {
-            snprintf(err, errlen, "%s.decoders must be an array", what);
-            rc = -1;
-        } else {
-            d->sub = calloc(json_array_size(a) + 1, sizeof *d->sub);
-            if (!d->sub) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-            }
-            for (size_t i = 0; !rc && i < json_array_size(a); i++) {
-                char sub[128];
-                snprintf(sub, sizeof sub, "%.60s.decoders[%zu]", what, i);
-                d->sub[i] = dec_parse(json_array_get(a, i), sub, err, errlen);
-                if (!d->sub[i])
-                    rc = -1;
-                else
-                    d->nsub++;
-            }
-        }
+        d->sub = calloc(json_array_size(json_object_get(j, "decoders")) + 1, sizeof *d->sub);
+        rc = lm_hft_json_seq(j, "decoders", what, d->sub, &d->nsub, dec_seq_one, err, errlen);
     } else {
         snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
         rc = -1;
@@ -1545,9 +1469,11 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
             goto fail;
         }
         int sp, sw, ls, rs, nz;
-        if (jbool(a, "special", 0, what, err, errlen, &sp) || jbool(a, "single_word", 0, what, err, errlen, &sw) ||
-            jbool(a, "lstrip", 0, what, err, errlen, &ls) || jbool(a, "rstrip", 0, what, err, errlen, &rs) ||
-            jbool(a, "normalized", !sp, what, err, errlen, &nz))
+        if (lm_hft_json_bool(a, "special", 0, what, err, errlen, &sp) ||
+            lm_hft_json_bool(a, "single_word", 0, what, err, errlen, &sw) ||
+            lm_hft_json_bool(a, "lstrip", 0, what, err, errlen, &ls) ||
+            lm_hft_json_bool(a, "rstrip", 0, what, err, errlen, &rs) ||
+            lm_hft_json_bool(a, "normalized", !sp, what, err, errlen, &nz))
             goto fail;
         if (json_string_length(c) == 0)
             continue;
