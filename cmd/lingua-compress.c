@@ -71,7 +71,7 @@ static const lm_opt opts[] = {
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
-    {"batch-size", 0, "N", "chunks per forward pass (default 50)", NULL, OPT_BATCH_SIZE},
+    {"batch-size", 0, "N", "chunks per forward pass (default 4 on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
     {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
                          "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
     {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "

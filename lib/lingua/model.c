@@ -18,7 +18,8 @@
 
 int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err, size_t errlen) {
     memset(le, 0, sizeof *le);
-    le->batch = batch > 0 ? batch : 50;
+    le->batch = batch > 0 ? batch : LM_LINGUA_CPU_BATCH;
+    le->batch_given = batch > 0;
     le->enc = lm_encoder_load(dir, err, errlen);
     if (!le->enc) return -1;
     const lm_hf_config *c = &le->enc->cfg;
@@ -67,6 +68,7 @@ void lm_lingua_unload(lm_lingua_encoder *le) {
 
 int lm_lingua_use_cuda(lm_lingua_encoder *le, int dtype, char *err, size_t errlen) {
     int T = (int)le->m.max_seq_len;
+    if (!le->batch_given) le->batch = LM_LINGUA_GPU_BATCH;
     le->gpu = lm_encoder_cuda_new(le->enc, le->batch, T > 0 ? T : 1, dtype, err, errlen);
     if (!le->gpu) return -1;
     omp_init_lock(&le->gpu_lock);

@@ -106,10 +106,16 @@ PY
 
 @test "threads and batch size do not change the output" {
     for i in 1 2 3 4 5 6; do echo "$P"; echo '{"context":["A b c.","D e f g."]}'; done >"$TMP/in"
+    # and a prompt of many chunks of different lengths (packed per pass)
+    long=$(for i in $(seq 1 40); do printf 'Sentence %d says %.*s. ' "$i" $((i % 9 * 12)) \
+        "the budget of the committee was discussed again on Monday with the new proposal "; done)
+    printf '{"prompt":"%s"}\n' "$long" >>"$TMP/in"
     lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 1 --batch-size 1 "$TMP/in" >"$TMP/a"
     lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 2 --batch-size 7 "$TMP/in" >"$TMP/b"
+    lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 2 "$TMP/in" >"$TMP/c"
     cmp "$TMP/a" "$TMP/b"
-    [ "$(wc -l <"$TMP/a")" -eq 12 ]
+    cmp "$TMP/a" "$TMP/c"
+    [ "$(wc -l <"$TMP/a")" -eq 13 ]
 }
 
 @test "without a count encoding the model tokenizer counts, said once on stderr" {
