@@ -8,12 +8,13 @@
 set -eu
 bin=$1 model=$2 out=$3
 name=$(basename "$model")
+top=$(cd "$(dirname "$0")/.." && pwd)
 set -- ${DEVICES:-cpu cuda}
 a=$1 b=$2
 for d in "$a" "$b"; do
     t0=$(date +%s.%N)
     "$bin/lingua-compress" -m "$model" --device "$d" --rate 0.5 -q --field text \
-        testdata/text/hostile.jsonl >"$out/lingua-$name-$d.jsonl"
+        "$top/testdata/text/hostile.jsonl" >"$out/lingua-$name-$d.jsonl"
     t1=$(date +%s.%N)
     echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }' >"$out/lingua-$name-$d.time"
 done

@@ -295,3 +295,10 @@ PY
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"--html"* ]]
 }
+
+@test "gpu-check's lingua step compares two devices record by record (run here as cpu against cpu)" {
+    DEVICES="cpu cpu" run sh "$TOP/tests/gpu-lingua.sh" "$(dirname "$(command -v lingua-compress)")" "$BERT" "$TMP"
+    assert_success
+    assert_output --partial '"model":"tiny-bert","devices":"cpu cpu","records":360,"differ":0,'
+    [ "$(wc -l <"$TMP/lingua.jsonl")" -eq 1 ]
+}
