@@ -179,18 +179,13 @@ static const lm_cmd cmd = {
 
 /* ---- state ---- */
 
-typedef struct {
-    route_record r;
-    uint64_t index;   /* rng stream of the labels */
-    double *pred;     /* byo match_prob row, or NULL */
-} item;
+typedef route_eval_item item; /* record, rng stream of its labels, byo match_prob row */
 
 typedef struct {
     item *v;
     size_t n, cap;
 } coll;
 
-enum { PRED_TRAIN, PRED_BYO };
 
 typedef struct {
     const lm_cmd *cur;
@@ -252,7 +247,9 @@ static int on_opt(void *vc, int id, const char *arg)
     case OPT_ROUTER: c->router_path = arg; break;
     case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, -HUGE_VAL, 0, HUGE_VAL, 0); break;
     case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, costs); break;
-    case OPT_PREDICTOR: c->predictor = lm_opt_choice(k, "predictor", arg, preds); break;
+    case OPT_PREDICTOR:
+        c->predictor = lm_opt_choice(k, "predictor", arg, preds) ? ROUTE_PRED_BYO : ROUTE_PRED_TRAIN;
+        break;
     case OPT_TEST: c->test_path = arg; break;
     case OPT_TEST_FRAC: c->test_frac = lm_opt_double(k, "test-frac", arg, 0, 1, 1, 1); break;
     case OPT_THRESHOLDS: c->bins = (size_t)lm_opt_int(k, "thresholds", arg, 1, 10000); break;
@@ -774,118 +771,26 @@ static void coll_free(ctx_t *c, coll *x)
     memset(x, 0, sizeof *x);
 }
 
-/* Labels of every item, in parallel (each from its own rng stream). */
-static route_labels *build_labels(ctx_t *c, item **its, size_t n, int *selector_oracle)
+/* Dies with the exit status and hint of a failed lib/route/eval.h call. */
+static _Noreturn void eval_die(int st, const char *err)
 {
-    size_t H = n_heads(c);
-    route_labels *L = lm_xcalloc(n ? n : 1, sizeof *L);
-    int bad = 0, orc = 0;
-    char msg[1024] = "";
-#pragma omp parallel for schedule(dynamic, 64) reduction(| : bad, orc)
-    for (size_t i = 0; i < n; i++) {
-        char m2[400];
-        if (route_labels_alloc(&L[i], H) < 0 ||
-            route_labels_build(&L[i], &its[i]->r, &c->M, &c->lo, c->com.seed, its[i]->index, m2, sizeof m2) < 0) {
-            bad |= 1;
-#pragma omp critical(route_msg)
-            snprintf(msg, sizeof msg, "record '%s': %s", its[i]->r.id, m2);
-        }
-        orc |= L[i].selector_oracle;
-    }
-    if (bad)
-        lm_die(LM_EXIT_DATA, "labels: %s", msg);
-    *selector_oracle = orc;
-    return L;
-}
-
-static void free_labels(route_labels *L, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        route_labels_free(&L[i]);
-    free(L);
-}
-
-/* Feature configuration of the training records: embeddings used when
- * every record has them with one length (unless --no-features). */
-static void feature_cfg(ctx_t *c, item **its, size_t n)
-{
-    c->fc.emb_dim = 0;
-    if (c->no_features || !n)
-        return;
-    size_t with = 0, len = its[0]->r.n_features;
-    for (size_t i = 0; i < n; i++) {
-        if (its[i]->r.features)
-            with++;
-        if (its[i]->r.features && its[i]->r.n_features != len)
-            lm_die_hint(LM_EXIT_DATA, "give every record an embedding of one length, or use --no-features",
-                        "record '%s': \"features\" has %zu values, record '%s' has %zu", its[i]->r.id,
-                        its[i]->r.n_features, its[0]->r.id, len);
-    }
-    if (with && with != n)
-        lm_die_hint(LM_EXIT_DATA, "give every record \"features\", or use --no-features",
-                    "%zu of %zu records have \"features\"", with, n);
-    if (with)
-        c->fc.emb_dim = (uint32_t)len;
-    if (!c->fc.hash_dim && !c->fc.emb_dim)
+    switch (st) {
+    case ROUTE_EVAL_EFEW:
+        lm_die_hint(LM_EXIT_DATA, "give more records, a larger --test-frac or --test FILE", "%s", err);
+    case ROUTE_EVAL_EFEATLEN:
+        lm_die_hint(LM_EXIT_DATA, "give every record an embedding of one length, or use --no-features", "%s", err);
+    case ROUTE_EVAL_EFEATSOME:
+        lm_die_hint(LM_EXIT_DATA, "give every record \"features\", or use --no-features", "%s", err);
+    case ROUTE_EVAL_ENOFEAT:
         lm_die_hint(LM_EXIT_USAGE, "give records \"features\" or use a --hash-dim above 0",
                     "no features: --hash-dim 0 and no embeddings");
-}
-
-static void featurize_rows(const route_feat_cfg *fc, item **its, size_t n, route_csr *X)
-{
-    uint32_t **idx = lm_xcalloc(n ? n : 1, sizeof *idx);
-    float **val = lm_xcalloc(n ? n : 1, sizeof *val);
-    size_t *nnz = lm_xcalloc(n ? n : 1, sizeof *nnz);
-    int bad = 0;
-#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
-    for (size_t i = 0; i < n; i++)
-        if (route_featurize(fc, its[i]->r.prompt, its[i]->r.features,
-                            fc->emb_dim ? its[i]->r.n_features : 0, &idx[i], &val[i], &nnz[i]) < 0)
-            bad |= 1;
-    if (bad)
-        lm_die(LM_EXIT_USAGE, "features: out of memory");
-    memset(X, 0, sizeof *X);
-    X->cols = route_feat_dim(fc);
-    for (size_t i = 0; i < n; i++) {
-        if (route_csr_append(X, idx[i], val[i], nnz[i]) < 0)
-            lm_die(LM_EXIT_USAGE, "features: out of memory");
-        free(idx[i]);
-        free(val[i]);
+    case ROUTE_EVAL_ECOST:
+        lm_die_hint(LM_EXIT_DATA, "give avg_out_tokens in the prices file, training records, or --cost realised",
+                    "%s", err);
+    case ROUTE_EVAL_ENOMEM:
+    case ROUTE_EVAL_EROUTER: lm_die(LM_EXIT_USAGE, "%s", err);
+    default: lm_die(LM_EXIT_DATA, "%s", err);
     }
-    free(idx);
-    free(val);
-    free(nnz);
-}
-
-/* Trains a router on items; fills the log. */
-static void train_router(ctx_t *c, item **its, size_t n, const route_labels *L, route_router *R,
-                         route_train_log *log)
-{
-    char err[512];
-    size_t H = n_heads(c), ns = c->M.n - 1;
-    feature_cfg(c, its, n);
-    route_csr X;
-    featurize_rows(&c->fc, its, n, &X);
-    double *Y = lm_xmalloc(lm_xmul(n ? n * H : 1, sizeof(double)));
-    for (size_t i = 0; i < n; i++)
-        memcpy(Y + i * H, L[i].match, H * sizeof(double));
-    const char **small = lm_xmalloc(ns * sizeof *small);
-    double *avg = lm_xmalloc((ns + 1) * sizeof(double));
-    for (size_t s = 0; s < ns; s++) {
-        small[s] = c->M.name[route_models_small(&c->M, s)];
-        avg[s] = c->M.avg_out[route_models_small(&c->M, s)];
-    }
-    avg[ns] = c->M.avg_out[c->M.ref];
-    if (route_router_init(R, c->to.arch, &c->fc, c->to.hidden, c->lo.n_max, ns, small, c->M.name[c->M.ref], avg,
-                          err, sizeof err) < 0)
-        lm_die(LM_EXIT_USAGE, "%s", err);
-    c->to.seed = c->com.seed;
-    if (route_router_train(R, &X, Y, &c->to, log, err, sizeof err) < 0)
-        lm_die(LM_EXIT_DATA, "%s", err);
-    free(small);
-    free(avg);
-    free(Y);
-    route_csr_free(&X);
 }
 
 static void train_summary(ctx_t *c, const route_router *R, const route_train_log *log, int orc)
@@ -938,16 +843,23 @@ static int run_train(ctx_t *c, int argc, char **argv)
     route_models_fit_avg_out(&c->M, recs, all.n);
     free(recs);
     int orc;
-    route_labels *L = build_labels(c, its, all.n, &orc);
+    route_labels *L;
+    char err[1024];
+    int est = route_eval_labels(&L, its, all.n, &c->M, &c->lo, c->com.seed, &orc, err, sizeof err);
+    if (est)
+        eval_die(est, err);
     route_router R;
     route_train_log log;
-    train_router(c, its, all.n, L, &R, &log);
-    char err[512];
+    c->to.seed = c->com.seed;
+    est = route_eval_train(&R, &log, its, all.n, L, &c->M, c->lo.n_max, &c->fc, c->no_features, &c->to, err,
+                           sizeof err);
+    if (est)
+        eval_die(est, err);
     if (route_router_save(&R, c->out_path, err, sizeof err) < 0)
         lm_die(LM_EXIT_USAGE, "%s", err);
     train_summary(c, &R, &log, orc);
     route_router_free(&R);
-    free_labels(L, all.n);
+    route_eval_labels_free(L, all.n);
     free(its);
     coll_free(c, &all);
     return 0;
@@ -988,30 +900,13 @@ static void load_router(ctx_t *c)
 /* Router predictions of one record, in prices-table head order. */
 static int router_pred(const ctx_t *c, const route_record *r, double *pred, lm_rerr *err, const lm_record *in)
 {
-    size_t H = n_heads(c);
-    for (size_t h = 0; h < H; h++)
-        pred[h] = NAN;
-    const route_feat_cfg *fc = &c->R.feat;
-    if (fc->emb_dim && (!r->features || r->n_features != fc->emb_dim)) {
-        const lm_member *m = lm_rec_get(in, "features");
-        lm_rerr_set(err, m ? m->vpos : LM_NOPOS, "the router needs \"features\" with %u values, the record has %zu",
-                    fc->emb_dim, r->features ? r->n_features : 0);
+    char msg[512];
+    int st = route_eval_predict(&c->R, c->rmap, n_heads(c), r, pred, msg, sizeof msg);
+    if (st) {
+        const lm_member *m = st == ROUTE_EVAL_EPREDICT ? lm_rec_get(in, "features") : NULL;
+        lm_rerr_set(err, m ? m->vpos : LM_NOPOS, "%s", msg);
         return -1;
     }
-    uint32_t *idx;
-    float *val;
-    size_t nnz;
-    if (route_featurize(fc, r->prompt, r->features, fc->emb_dim ? r->n_features : 0, &idx, &val, &nnz) < 0) {
-        lm_rerr_set(err, LM_NOPOS, "out of memory");
-        return -1;
-    }
-    double *p = lm_xmalloc(c->R.n_heads * sizeof(double));
-    route_router_predict(&c->R, idx, val, nnz, p);
-    for (size_t h = 0; h < c->R.n_heads; h++)
-        pred[c->rmap[h]] = p[h];
-    free(p);
-    free(idx);
-    free(val);
     return 0;
 }
 
@@ -1271,12 +1166,6 @@ static int run_synth(ctx_t *c, int argc, char **argv)
 
 /* ---- eval ---- */
 
-typedef struct {
-    const char *name;
-    route_point *p;
-    size_t n;
-} curve;
-
 static void emit_point(ctx_t *c, const char *method, const route_point *p, const char *model, size_t n,
                        int thr_kind)
 {
@@ -1312,25 +1201,97 @@ static void put_numn(lm_out *o, const char *k, double v)
         lm_out_null(o, k);
 }
 
+/* A curve's points in order of cost, for drawing. */
+static void plot_curve(lm_plot *plot, const char *name, const route_point *pts, size_t n)
+{
+    double *x = lm_xmalloc(n * sizeof(double)), *y = lm_xmalloc(n * sizeof(double));
+    size_t *o = lm_xmalloc(n * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        o[i] = i;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && pts[o[j - 1]].cost_per_1k > pts[o[j]].cost_per_1k; j--) {
+            size_t t = o[j];
+            o[j] = o[j - 1];
+            o[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++) {
+        x[i] = pts[o[i]].cost_per_1k;
+        y[i] = pts[o[i]].quality_mean;
+    }
+    lm_plot_series(plot, name, x, y, n, 1);
+    free(x);
+    free(y);
+    free(o);
+}
+
+static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const char *name, const char *weak_name)
+{
+    const route_summary *sum = &res->sum[k];
+    lm_out o = {0};
+    o.standalone = 1;
+    lm_out_str(&o, "type", "summary");
+    lm_out_str(&o, "method", name);
+    lm_out_str(&o, "predictor", k < 2 ? res->predictor : k == 2 ? "oracle" : "random");
+    lm_out_str(&o, "selector", res->selector_oracle ? "oracle" : "proxy");
+    lm_out_str(&o, "cost_mode", k == 3 ? "none" : c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
+    lm_buf *b = lm_out_begin(&o, "drop_at_cost_reduction");
+    static const char *const at[4] = {"10", "20", "40", "60"};
+    lm_buf_addc(b, '{');
+    for (int i = 0; i < 4; i++) {
+        lm_buf_printf(b, "%s\"%s\":", i ? "," : "", at[i]);
+        num_or_null(b, sum->drop_at[i]);
+    }
+    lm_buf_addc(b, '}');
+    lm_out_end(&o);
+    put_numn(&o, "apgr", sum->apgr);
+    if (res->have_ci[k]) {
+        b = lm_out_begin(&o, "apgr_ci");
+        lm_buf_addc(b, '[');
+        num_or_null(b, res->ci[k][0]);
+        lm_buf_addc(b, ',');
+        num_or_null(b, res->ci[k][1]);
+        lm_buf_addc(b, ']');
+        lm_out_end(&o);
+        put_numn(&o, "apgr_boot_mean", res->ci[k][2]);
+        lm_out_int(&o, "bootstrap", (int64_t)c->bootstrap);
+    }
+    put_numn(&o, "cpt50", sum->cpt50);
+    put_numn(&o, "cpt80", sum->cpt80);
+    put_numn(&o, "auc", sum->auc);
+    lm_buf *w = lm_out_begin(&o, "weak");
+    char wk[300];
+    snprintf(wk, sizeof wk, "%s:1", weak_name);
+    lm_buf_add_jstr(w, wk, strlen(wk));
+    lm_out_end(&o);
+    put_numn(&o, "q_ref", sum->q_ref);
+    put_numn(&o, "q_weak", sum->q_weak);
+    lm_out_int(&o, "n_train", (int64_t)res->n_train);
+    lm_out_int(&o, "n_test", (int64_t)res->n_test);
+    lm_out_int(&o, "seed", (int64_t)c->com.seed);
+    lm_out_str(&o, "split", c->test_path ? "file" : "seeded");
+    lm_emit(&c->com, &o, NULL);
+    lm_out_free(&o);
+}
+
 static int run_eval(ctx_t *c, int argc, char **argv)
 {
     c->cur = &cmd_eval;
     int oi = lm_cli_parse(&cmd_eval, argc, argv, &c->com, on_opt, c);
     lm_cli_threads(&c->com);
     load_prices(c);
-    if (c->router_path && c->predictor == PRED_BYO)
+    if (c->router_path && c->predictor == ROUTE_PRED_BYO)
         lm_usage_error(&cmd_eval, "--router and --predictor byo exclude each other");
     if (c->router_path)
         load_router(c);
-    char err[512];
+    char err[1024];
     lm_atomic svg = {0};
     if (c->svg_path && lm_atomic_open(&svg, c->svg_path, err, sizeof err) < 0)
         lm_die(LM_EXIT_USAGE, "%s", err);
     coll all = {0}, tst = {0};
-    c->want_pred = c->predictor == PRED_BYO && !c->test_path;
+    c->want_pred = c->predictor == ROUTE_PRED_BYO && !c->test_path;
     int st = collect(c, &all, &cmd_eval, argc - oi, argv + oi, 0);
     if (!st && c->test_path) {
-        c->want_pred = c->predictor == PRED_BYO;
+        c->want_pred = c->predictor == ROUTE_PRED_BYO;
         char *tf[1] = {(char *)c->test_path};
         st = collect(c, &tst, &cmd_eval, 1, tf, (uint64_t)1 << 40);
     }
@@ -1349,17 +1310,7 @@ static int run_eval(ctx_t *c, int argc, char **argv)
             te[nte++] = &tst.v[i];
     } else {
         size_t *perm = lm_xmalloc((all.n + 1) * sizeof *perm);
-        for (size_t i = 0; i < all.n; i++)
-            perm[i] = i;
-        lm_rng rg;
-        lm_rng_init(&rg, c->com.seed, UINT64_C(0x73706c6974)); /* "split" */
-        for (size_t i = all.n; i > 1; i--) {
-            size_t j = (size_t)lm_rng_below(&rg, i);
-            size_t t = perm[i - 1];
-            perm[i - 1] = perm[j];
-            perm[j] = t;
-        }
-        size_t k = (size_t)llround(c->test_frac * (double)all.n);
+        size_t k = route_split(all.n, c->test_frac, c->com.seed, perm);
         for (size_t i = 0; i < all.n; i++) {
             if (i < k)
                 te[nte++] = &all.v[perm[i]];
@@ -1368,237 +1319,56 @@ static int run_eval(ctx_t *c, int argc, char **argv)
         }
         free(perm);
     }
-    if (nte < 2)
-        lm_die_hint(LM_EXIT_DATA, "give more records, a larger --test-frac or --test FILE",
-                    "only %zu test records", nte);
-    if (!ntr && !c->router_path && c->predictor == PRED_TRAIN)
-        lm_die(LM_EXIT_DATA, "no training records");
-    /* output lengths from the training split (or the router's) */
-    if (!c->router_path && ntr) {
-        route_record *recs = lm_xmalloc(ntr * sizeof *recs);
-        for (size_t i = 0; i < ntr; i++)
-            recs[i] = tr[i]->r;
-        route_models_fit_avg_out(&c->M, recs, ntr);
-        free(recs);
-    }
-    size_t H = n_heads(c), ns = c->M.n - 1, nmax = c->lo.n_max;
-    int orc_tr = 0, orc_te = 0;
-    route_labels *Ltr = ntr ? build_labels(c, tr, ntr, &orc_tr) : NULL;
-    route_labels *Lte = build_labels(c, te, nte, &orc_te);
-    /* predictions on the test split */
-    double *pred = lm_xmalloc(lm_xmul(nte * H, sizeof(double)));
-    const char *predictor;
-    if (c->predictor == PRED_BYO) {
-        predictor = "byo";
-        for (size_t q = 0; q < nte; q++)
-            memcpy(pred + q * H, te[q]->pred, H * sizeof(double));
-    } else {
-        route_router R;
-        route_train_log log;
-        const route_router *use = &c->R;
-        if (!c->router_path) {
-            train_router(c, tr, ntr, Ltr, &R, &log);
-            c->R = R;
-            c->have_router = 1;
-            c->rmap = lm_xmalloc(H * sizeof *c->rmap);
-            for (size_t h = 0; h < H; h++)
-                c->rmap[h] = h;
-            use = &c->R;
-        }
-        predictor = use->arch == ROUTE_MLP ? "mlp" : "linear";
-        lm_rerr e = {0};
-        for (size_t q = 0; q < nte; q++) {
-            lm_record fake = {0};
-            if (router_pred(c, &te[q]->r, pred + q * H, &e, &fake) < 0)
-                lm_die(LM_EXIT_DATA, "record '%s': %s", te[q]->r.id, e.msg.p);
-        }
-        lm_rerr_free(&e);
-    }
-    /* evaluation data */
-    route_eval_data d, dtr;
-    if (route_eval_alloc(&d, nte, H, nmax) < 0)
-        lm_die(LM_EXIT_USAGE, "out of memory");
-    for (size_t q = 0; q < nte; q++)
-        if (route_eval_fill(&d, q, &c->M, &te[q]->r, &Lte[q], c->cost_mode, err, sizeof err) < 0)
-            lm_die_hint(LM_EXIT_DATA, "give avg_out_tokens in the prices file, training records, or --cost realised",
-                        "%s", err);
-    size_t *best_n = lm_xcalloc(ns, sizeof *best_n);
-    if (ntr) {
-        if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
-            lm_die(LM_EXIT_USAGE, "out of memory");
-        for (size_t q = 0; q < ntr; q++)
-            route_eval_fill(&dtr, q, &c->M, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, err, sizeof err);
-        for (size_t s = 0; s < ns; s++)
-            best_n[s] = route_eval_best_n(&dtr, s);
-        route_eval_free(&dtr);
-    } else {
-        for (size_t s = 0; s < ns; s++)
-            best_n[s] = route_eval_best_n(&d, s);
-    }
-    /* the weak anchor: the small model at n = 1 with the lowest mean cost */
-    long weak = -1;
-    double wc = INFINITY;
-    for (size_t s = 0; s < ns; s++) {
-        route_point p;
-        route_eval_fixed(&d, (long)(s * nmax), &p);
-        if (isfinite(p.cost_sum) && p.cost_sum < wc) {
-            wc = p.cost_sum;
-            weak = (long)(s * nmax);
-        }
-    }
-    if (weak < 0)
-        lm_die(LM_EXIT_DATA, "no small model has samples in every test record");
-    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)weak / nmax)];
-    /* oracle predictions: the true labels */
-    double *opred = lm_xmalloc(lm_xmul(nte * H, sizeof(double)));
-    for (size_t q = 0; q < nte; q++)
-        memcpy(opred + q * H, Lte[q].match, H * sizeof(double));
+    route_eval_opts eo = {.lo = c->lo, .cost_mode = (route_cost_mode)c->cost_mode,
+                          .predictor = c->router_path ? ROUTE_PRED_ROUTER : (route_pred_kind)c->predictor,
+                          .router = &c->R, .rmap = c->rmap, .feat = c->fc, .no_features = c->no_features,
+                          .train = c->to, .bins = c->bins, .bootstrap = c->bootstrap,
+                          .rand_seeds = c->rand_seeds, .seed = c->com.seed};
+    route_eval_result res;
+    int est = route_eval_run(&res, &c->M, tr, ntr, te, nte, &eo, err, sizeof err);
+    if (est)
+        eval_die(est, err);
+    size_t ns = c->M.n - 1, nmax = c->lo.n_max;
+    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / nmax)];
     /* anchors */
     lm_plot *plot = c->svg_path ? lm_plot_new("Cost-quality curves (route eval)", "cost per 1k queries ($)",
                                               "mean quality") : NULL;
-    route_point p;
-    route_eval_fixed(&d, ROUTE_REF, &p);
-    emit_point(c, "always-reference", &p, c->M.name[c->M.ref], 1, 0);
+    emit_point(c, "always-reference", &res.ref, c->M.name[c->M.ref], 1, 0);
     if (plot)
-        lm_plot_series(plot, "always-reference", &p.cost_per_1k, &p.quality_mean, 1, 1);
+        lm_plot_series(plot, "always-reference", &res.ref.cost_per_1k, &res.ref.quality_mean, 1, 1);
     for (size_t s = 0; s < ns; s++) {
         const char *nm = c->M.name[route_models_small(&c->M, s)];
-        route_eval_fixed(&d, (long)(s * nmax), &p);
-        emit_point(c, "always", &p, nm, 1, 0);
+        const route_point *p = &res.always[s];
+        emit_point(c, "always", p, nm, 1, 0);
         if (plot) {
             char lab[300];
             snprintf(lab, sizeof lab, "always %s n=1", nm);
-            lm_plot_series(plot, lab, &p.cost_per_1k, &p.quality_mean, 1, 1);
+            lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
         }
-        if (best_n[s]) {
-            route_eval_fixed(&d, (long)(s * nmax + best_n[s] - 1), &p);
-            emit_point(c, "always-best-n", &p, nm, best_n[s], 0);
-            if (plot && best_n[s] > 1) {
+        if (res.best_n[s]) {
+            p = &res.always_best[s];
+            emit_point(c, "always-best-n", p, nm, res.best_n[s], 0);
+            if (plot && res.best_n[s] > 1) {
                 char lab[300];
-                snprintf(lab, sizeof lab, "always %s n=%zu", nm, best_n[s]);
-                lm_plot_series(plot, lab, &p.cost_per_1k, &p.quality_mean, 1, 1);
+                snprintf(lab, sizeof lab, "always %s n=%zu", nm, res.best_n[s]);
+                lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
             }
         }
     }
-    /* curves */
-    route_rule rule_all = {0, 0, 1.0}, rule_one = {1, 0, 1.0};
-    size_t cap = c->bins + 2;
-    double *thr = lm_xmalloc(cap * sizeof(double));
-    struct {
-        const char *name;
-        const double *pr;
-        const route_rule *rule;
-        int boot;
-    } meth[3] = {{"best-route", pred, &rule_all, 1}, {"single-response", pred, &rule_one, 1},
-                 {"oracle", opred, &rule_all, 0}};
-    route_point *pts[4];
-    size_t npts[4];
-    route_summary sum[4];
-    double ci[4][3];
-    int have_ci[4] = {0};
-    for (int k = 0; k < 3; k++) {
-        size_t nt = route_thresholds_quantile(&d, meth[k].pr, meth[k].rule, c->bins, thr);
-        if (!nt) { /* no usable prediction: all reference */
-            thr[0] = INFINITY;
-            nt = 1;
-        }
-        pts[k] = lm_xmalloc(nt * sizeof(route_point));
-        npts[k] = nt;
-        if (route_sweep(&d, meth[k].pr, meth[k].rule, thr, nt, pts[k]) < 0)
-            lm_die(LM_EXIT_USAGE, "out of memory");
-        route_summarize(&d, pts[k], nt, weak, &sum[k]);
-        if (meth[k].boot && c->bootstrap &&
-            route_apgr_bootstrap(&d, meth[k].pr, meth[k].rule, weak, c->bins, c->bootstrap, c->com.seed,
-                                 &ci[k][0], &ci[k][1], &ci[k][2]) == 0)
-            have_ci[k] = 1;
+    /* curves, then summaries */
+    static const char *const names[ROUTE_CURVES] = {"best-route", "single-response", "oracle", "random"};
+    for (int k = 0; k < ROUTE_CURVES; k++) {
+        for (size_t i = 0; i < res.n_curve[k]; i++)
+            emit_point(c, names[k], &res.curve[k][i], NULL, 0, k == ROUTE_CURVE_RANDOM ? 2 : 1);
+        if (plot)
+            plot_curve(plot, names[k], res.curve[k], res.n_curve[k]);
     }
-    /* random mixing of the reference with the weak anchor */
-    {
-        size_t na = 21;
-        double al[21];
-        for (size_t i = 0; i < na; i++)
-            al[i] = (double)i / 20.0;
-        pts[3] = lm_xmalloc(na * sizeof(route_point));
-        npts[3] = na;
-        route_random_curve(&d, weak, al, na, c->rand_seeds, c->com.seed, pts[3]);
-        route_summarize(&d, pts[3], na, weak, &sum[3]);
-    }
-    const char *names[4] = {"best-route", "single-response", "oracle", "random"};
-    for (int k = 0; k < 4; k++) {
-        for (size_t i = 0; i < npts[k]; i++)
-            emit_point(c, names[k], &pts[k][i], NULL, 0, k == 3 ? 2 : 1);
-        if (plot) {
-            /* by cost for drawing */
-            double *x = lm_xmalloc(npts[k] * sizeof(double)), *y = lm_xmalloc(npts[k] * sizeof(double));
-            size_t *o = lm_xmalloc(npts[k] * sizeof(size_t));
-            for (size_t i = 0; i < npts[k]; i++)
-                o[i] = i;
-            for (size_t i = 1; i < npts[k]; i++)
-                for (size_t j = i; j > 0 && pts[k][o[j - 1]].cost_per_1k > pts[k][o[j]].cost_per_1k; j--) {
-                    size_t t = o[j];
-                    o[j] = o[j - 1];
-                    o[j - 1] = t;
-                }
-            for (size_t i = 0; i < npts[k]; i++) {
-                x[i] = pts[k][o[i]].cost_per_1k;
-                y[i] = pts[k][o[i]].quality_mean;
-            }
-            lm_plot_series(plot, names[k], x, y, npts[k], 1);
-            free(x);
-            free(y);
-            free(o);
-        }
-    }
-    for (int k = 0; k < 4; k++) {
-        lm_out o = {0};
-        o.standalone = 1;
-        lm_out_str(&o, "type", "summary");
-        lm_out_str(&o, "method", names[k]);
-        lm_out_str(&o, "predictor", k < 2 ? predictor : k == 2 ? "oracle" : "random");
-        lm_out_str(&o, "selector", orc_te ? "oracle" : "proxy");
-        lm_out_str(&o, "cost_mode", k == 3 ? "none" : c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
-        lm_buf *b = lm_out_begin(&o, "drop_at_cost_reduction");
-        static const char *const at[4] = {"10", "20", "40", "60"};
-        lm_buf_addc(b, '{');
-        for (int i = 0; i < 4; i++) {
-            lm_buf_printf(b, "%s\"%s\":", i ? "," : "", at[i]);
-            num_or_null(b, sum[k].drop_at[i]);
-        }
-        lm_buf_addc(b, '}');
-        lm_out_end(&o);
-        put_numn(&o, "apgr", sum[k].apgr);
-        if (have_ci[k]) {
-            b = lm_out_begin(&o, "apgr_ci");
-            lm_buf_addc(b, '[');
-            num_or_null(b, ci[k][0]);
-            lm_buf_addc(b, ',');
-            num_or_null(b, ci[k][1]);
-            lm_buf_addc(b, ']');
-            lm_out_end(&o);
-            put_numn(&o, "apgr_boot_mean", ci[k][2]);
-            lm_out_int(&o, "bootstrap", (int64_t)c->bootstrap);
-        }
-        put_numn(&o, "cpt50", sum[k].cpt50);
-        put_numn(&o, "cpt80", sum[k].cpt80);
-        put_numn(&o, "auc", sum[k].auc);
-        lm_buf *w = lm_out_begin(&o, "weak");
-        char wk[300];
-        snprintf(wk, sizeof wk, "%s:1", weak_name);
-        lm_buf_add_jstr(w, wk, strlen(wk));
-        lm_out_end(&o);
-        put_numn(&o, "q_ref", sum[k].q_ref);
-        put_numn(&o, "q_weak", sum[k].q_weak);
-        lm_out_int(&o, "n_train", (int64_t)ntr);
-        lm_out_int(&o, "n_test", (int64_t)nte);
-        lm_out_int(&o, "seed", (int64_t)c->com.seed);
-        lm_out_str(&o, "split", c->test_path ? "file" : "seeded");
-        lm_emit(&c->com, &o, NULL);
-        lm_out_free(&o);
-    }
+    for (int k = 0; k < ROUTE_CURVES; k++)
+        eval_summary(c, &res, k, names[k], weak_name);
     if (plot) {
         char note[256];
-        snprintf(note, sizeof note, "%zu test queries, predictor %s, selector %s, seed %llu", nte, predictor,
-                 orc_te ? "oracle" : "proxy", (unsigned long long)c->com.seed);
+        snprintf(note, sizeof note, "%zu test queries, predictor %s, selector %s, seed %llu", nte, res.predictor,
+                 res.selector_oracle ? "oracle" : "proxy", (unsigned long long)c->com.seed);
         lm_plot_note(plot, note);
         if (lm_svg_write(svg.fp, &plot, 1) < 0 || lm_atomic_commit(&svg, err, sizeof err) < 0) {
             lm_atomic_abort(&svg);
@@ -1606,16 +1376,7 @@ static int run_eval(ctx_t *c, int argc, char **argv)
         }
         lm_plot_free(plot);
     }
-    for (int k = 0; k < 4; k++)
-        free(pts[k]);
-    free(thr);
-    free(opred);
-    free(best_n);
-    free(pred);
-    route_eval_free(&d);
-    if (Ltr)
-        free_labels(Ltr, ntr);
-    free_labels(Lte, nte);
+    route_eval_result_free(&res);
     free(tr);
     free(te);
     coll_free(c, &all);
@@ -1646,7 +1407,7 @@ int main(int argc, char **argv)
     c.bootstrap = 200;
     c.rand_seeds = 10;
     c.queries = 1000;
-    c.predictor = PRED_TRAIN;
+    c.predictor = ROUTE_PRED_TRAIN;
     if (argc >= 2 && argv[1][0] != '-') {
         static int (*const run[])(ctx_t *, int, char **) = {run_import, run_labels, run_train, run_apply,
                                                             run_select, run_eval, run_synth};

@@ -1,4 +1,5 @@
-/* eval.c - threshold sweeps, anchors and RouteLLM-style metrics (see eval.h). */
+/* eval.c - threshold sweeps, anchors, RouteLLM-style metrics and the whole
+ * offline evaluation of route eval (see eval.h). */
 #include "route/eval.h"
 
 #include <math.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/diag.h"
 #include "core/rng.h"
 #include "route/decide.h"
 
@@ -475,4 +477,436 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred,
     *mean = sum / (double)k;
     free(ap);
     return 0;
+}
+
+/* ---- the whole evaluation ---- */
+
+/* A [n][H] block of doubles (NULL on overflow or out of memory). */
+static double *alloc_rows(size_t n, size_t H)
+{
+    if (H && n > SIZE_MAX / H / sizeof(double))
+        return NULL;
+    return malloc((n && H ? n * H : 1) * sizeof(double));
+}
+
+size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
+{
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    lm_rng rg;
+    lm_rng_init(&rg, seed, UINT64_C(0x73706c6974)); /* "split" */
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)lm_rng_below(&rg, i);
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    size_t k = (size_t)llround(test_frac * (double)n);
+    return k < n ? k : n;
+}
+
+void route_eval_labels_free(route_labels *L, size_t n)
+{
+    if (!L)
+        return;
+    for (size_t i = 0; i < n; i++)
+        route_labels_free(&L[i]);
+    free(L);
+}
+
+int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
+                      const route_models *m, const route_label_opts *o, uint64_t seed,
+                      int *selector_oracle, char *err, size_t errlen)
+{
+    size_t H = (m->n - 1) * o->n_max;
+    route_labels *L = calloc(n ? n : 1, sizeof *L);
+    *out = NULL;
+    if (!L) {
+        lm_seterr(err, errlen, "out of memory");
+        return ROUTE_EVAL_ENOMEM;
+    }
+    int bad = 0, orc = 0;
+#pragma omp parallel for schedule(dynamic, 64) reduction(| : bad, orc)
+    for (size_t i = 0; i < n; i++) {
+        char m2[400] = "out of memory";
+        if (route_labels_alloc(&L[i], H) < 0 ||
+            route_labels_build(&L[i], &its[i]->r, m, o, seed, its[i]->index, m2, sizeof m2) < 0) {
+            bad |= 1;
+#pragma omp critical(route_msg)
+            lm_seterr(err, errlen, "labels: record '%s': %s", its[i]->r.id, m2);
+        }
+        orc |= L[i].selector_oracle;
+    }
+    if (bad) {
+        route_eval_labels_free(L, n);
+        return ROUTE_EVAL_ELABELS;
+    }
+    *selector_oracle = orc;
+    *out = L;
+    return ROUTE_EVAL_OK;
+}
+
+/* Embeddings used when every record has them with one length (unless
+ * no_features); some features are needed. */
+static int feature_cfg(route_feat_cfg *fc, route_eval_item *const *its, size_t n, int no_features,
+                       char *err, size_t errlen)
+{
+    fc->emb_dim = 0;
+    if (no_features || !n)
+        return ROUTE_EVAL_OK;
+    size_t with = 0, len = its[0]->r.n_features;
+    for (size_t i = 0; i < n; i++) {
+        if (its[i]->r.features)
+            with++;
+        if (its[i]->r.features && its[i]->r.n_features != len) {
+            lm_seterr(err, errlen, "record '%s': \"features\" has %zu values, record '%s' has %zu",
+                      its[i]->r.id, its[i]->r.n_features, its[0]->r.id, len);
+            return ROUTE_EVAL_EFEATLEN;
+        }
+    }
+    if (with && with != n) {
+        lm_seterr(err, errlen, "%zu of %zu records have \"features\"", with, n);
+        return ROUTE_EVAL_EFEATSOME;
+    }
+    if (with)
+        fc->emb_dim = (uint32_t)len;
+    if (!fc->hash_dim && !fc->emb_dim) {
+        lm_seterr(err, errlen, "no features: hash_dim 0 and no embeddings");
+        return ROUTE_EVAL_ENOFEAT;
+    }
+    return ROUTE_EVAL_OK;
+}
+
+/* The feature rows of n records (in parallel). */
+static int featurize_rows(const route_feat_cfg *fc, route_eval_item *const *its, size_t n, route_csr *X)
+{
+    memset(X, 0, sizeof *X);
+    X->cols = route_feat_dim(fc);
+    uint32_t **idx = calloc(n ? n : 1, sizeof *idx);
+    float **val = calloc(n ? n : 1, sizeof *val);
+    size_t *nnz = calloc(n ? n : 1, sizeof *nnz);
+    int bad = !idx || !val || !nnz;
+    if (!bad) {
+#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
+        for (size_t i = 0; i < n; i++)
+            if (route_featurize(fc, its[i]->r.prompt, its[i]->r.features,
+                                fc->emb_dim ? its[i]->r.n_features : 0, &idx[i], &val[i], &nnz[i]) < 0)
+                bad |= 1;
+    }
+    for (size_t i = 0; i < n && !bad; i++)
+        if (route_csr_append(X, idx[i], val[i], nnz[i]) < 0)
+            bad = 1;
+    for (size_t i = 0; idx && val && i < n; i++) {
+        free(idx[i]);
+        free(val[i]);
+    }
+    free(idx);
+    free(val);
+    free(nnz);
+    if (bad)
+        route_csr_free(X);
+    return bad ? -1 : 0;
+}
+
+int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its,
+                     size_t n, const route_labels *L, const route_models *m, size_t n_max,
+                     route_feat_cfg *fc, int no_features, const route_train_opts *to,
+                     char *err, size_t errlen)
+{
+    size_t ns = m->n - 1, H = ns * n_max;
+    int st = feature_cfg(fc, its, n, no_features, err, errlen);
+    if (st)
+        return st;
+    route_csr X;
+    if (featurize_rows(fc, its, n, &X) < 0) {
+        lm_seterr(err, errlen, "features: out of memory");
+        return ROUTE_EVAL_ENOMEM;
+    }
+    double *Y = alloc_rows(n, H);
+    const char **small = malloc((ns ? ns : 1) * sizeof *small);
+    double *avg = malloc((ns + 1) * sizeof(double));
+    if (!Y || !small || !avg) {
+        lm_seterr(err, errlen, "out of memory");
+        st = ROUTE_EVAL_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(Y + i * H, L[i].match, H * sizeof(double));
+    for (size_t s = 0; s < ns; s++) {
+        small[s] = m->name[route_models_small(m, s)];
+        avg[s] = m->avg_out[route_models_small(m, s)];
+    }
+    avg[ns] = m->avg_out[m->ref];
+    if (route_router_init(R, to->arch, fc, to->hidden, n_max, ns, small, m->name[m->ref], avg, err,
+                          errlen) < 0) {
+        st = ROUTE_EVAL_EROUTER;
+        goto done;
+    }
+    if (route_router_train(R, &X, Y, to, log, err, errlen) < 0) {
+        route_router_free(R);
+        st = ROUTE_EVAL_ETRAIN;
+    }
+done:
+    free(small);
+    free(avg);
+    free(Y);
+    route_csr_free(&X);
+    return st;
+}
+
+int route_eval_predict(const route_router *R, const size_t *rmap, size_t H,
+                       const route_record *r, double *pred, char *err, size_t errlen)
+{
+    for (size_t h = 0; h < H; h++)
+        pred[h] = NAN;
+    const route_feat_cfg *fc = &R->feat;
+    if (fc->emb_dim && (!r->features || r->n_features != fc->emb_dim)) {
+        lm_seterr(err, errlen, "the router needs \"features\" with %u values, the record has %zu",
+                  fc->emb_dim, r->features ? r->n_features : 0);
+        return ROUTE_EVAL_EPREDICT;
+    }
+    uint32_t *idx;
+    float *val;
+    size_t nnz;
+    if (route_featurize(fc, r->prompt, r->features, fc->emb_dim ? r->n_features : 0, &idx, &val, &nnz) < 0) {
+        lm_seterr(err, errlen, "out of memory");
+        return ROUTE_EVAL_ENOMEM;
+    }
+    double *p = malloc((R->n_heads ? R->n_heads : 1) * sizeof(double));
+    if (p) {
+        route_router_predict(R, idx, val, nnz, p);
+        for (size_t h = 0; h < R->n_heads; h++)
+            pred[rmap[h]] = p[h];
+    }
+    free(p);
+    free(idx);
+    free(val);
+    if (!p) {
+        lm_seterr(err, errlen, "out of memory");
+        return ROUTE_EVAL_ENOMEM;
+    }
+    return ROUTE_EVAL_OK;
+}
+
+void route_eval_result_free(route_eval_result *res)
+{
+    free(res->always);
+    free(res->best_n);
+    free(res->always_best);
+    for (int k = 0; k < ROUTE_CURVES; k++)
+        free(res->curve[k]);
+    memset(res, 0, sizeof *res);
+}
+
+/* Predictions pred[nte][H] on the test records. */
+static int predict_test(route_eval_result *res, double *pred, route_eval_item *const *tr, size_t ntr,
+                        const route_labels *Ltr, route_eval_item *const *te, size_t nte,
+                        const route_models *m, const route_eval_opts *o, char *err, size_t errlen)
+{
+    size_t H = (m->n - 1) * o->lo.n_max;
+    if (o->predictor == ROUTE_PRED_BYO) {
+        res->predictor = "byo";
+        for (size_t q = 0; q < nte; q++)
+            memcpy(pred + q * H, te[q]->pred, H * sizeof(double));
+        return ROUTE_EVAL_OK;
+    }
+    route_router R;
+    const route_router *use = o->router;
+    size_t *ident = NULL;
+    const size_t *rmap = o->rmap;
+    if (o->predictor == ROUTE_PRED_TRAIN) {
+        route_feat_cfg fc = o->feat;
+        route_train_opts to = o->train;
+        route_train_log log;
+        to.seed = o->seed;
+        ident = malloc((H ? H : 1) * sizeof *ident);
+        if (!ident) {
+            lm_seterr(err, errlen, "out of memory");
+            return ROUTE_EVAL_ENOMEM;
+        }
+        int st = route_eval_train(&R, &log, tr, ntr, Ltr, m, o->lo.n_max, &fc, o->no_features, &to, err,
+                                  errlen);
+        if (st) {
+            free(ident);
+            return st;
+        }
+        for (size_t h = 0; h < H; h++)
+            ident[h] = h;
+        use = &R;
+        rmap = ident;
+    }
+    res->predictor = use->arch == ROUTE_MLP ? "mlp" : "linear";
+    int st = ROUTE_EVAL_OK;
+    for (size_t q = 0; q < nte && !st; q++) {
+        char msg[512];
+        if (route_eval_predict(use, rmap, H, &te[q]->r, pred + q * H, msg, sizeof msg)) {
+            lm_seterr(err, errlen, "record '%s': %s", te[q]->r.id, msg);
+            st = ROUTE_EVAL_EPREDICT;
+        }
+    }
+    if (ident) {
+        route_router_free(&R);
+        free(ident);
+    }
+    return st;
+}
+
+/* Curves, summaries and intervals of the three predictors and random mixing. */
+static int curves(route_eval_result *res, const route_eval_data *d, const double *pred,
+                  const double *opred, const route_eval_opts *o, char *err, size_t errlen)
+{
+    static const route_rule rule_all = {0, 0, 1.0}, rule_one = {1, 0, 1.0};
+    const struct {
+        const double *pr;
+        const route_rule *rule;
+        int boot;
+    } meth[3] = {{pred, &rule_all, 1}, {pred, &rule_one, 1}, {opred, &rule_all, 0}};
+    double *thr = malloc((o->bins + 2) * sizeof(double));
+    if (!thr)
+        goto oom;
+    for (int k = 0; k < 3; k++) {
+        size_t nt = route_thresholds_quantile(d, meth[k].pr, meth[k].rule, o->bins, thr);
+        if (!nt) { /* no usable prediction: all reference */
+            thr[0] = INFINITY;
+            nt = 1;
+        }
+        res->curve[k] = malloc(nt * sizeof(route_point));
+        res->n_curve[k] = nt;
+        if (!res->curve[k] || route_sweep(d, meth[k].pr, meth[k].rule, thr, nt, res->curve[k]) < 0)
+            goto oom;
+        route_summarize(d, res->curve[k], nt, res->weak, &res->sum[k]);
+        if (meth[k].boot && o->bootstrap &&
+            route_apgr_bootstrap(d, meth[k].pr, meth[k].rule, res->weak, o->bins, o->bootstrap, o->seed,
+                                 &res->ci[k][0], &res->ci[k][1], &res->ci[k][2]) == 0)
+            res->have_ci[k] = 1;
+    }
+    free(thr);
+    /* random mixing of the reference with the weak anchor */
+    size_t na = 21;
+    double al[21];
+    for (size_t i = 0; i < na; i++)
+        al[i] = (double)i / 20.0;
+    res->curve[ROUTE_CURVE_RANDOM] = malloc(na * sizeof(route_point));
+    res->n_curve[ROUTE_CURVE_RANDOM] = na;
+    if (!res->curve[ROUTE_CURVE_RANDOM])
+        goto oom;
+    route_random_curve(d, res->weak, al, na, o->rand_seeds, o->seed, res->curve[ROUTE_CURVE_RANDOM]);
+    route_summarize(d, res->curve[ROUTE_CURVE_RANDOM], na, res->weak, &res->sum[ROUTE_CURVE_RANDOM]);
+    return ROUTE_EVAL_OK;
+oom:
+    free(thr);
+    lm_seterr(err, errlen, "out of memory");
+    return ROUTE_EVAL_ENOMEM;
+}
+
+int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr,
+                   size_t ntr, route_eval_item *const *te, size_t nte,
+                   const route_eval_opts *o, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    res->n_train = ntr;
+    res->n_test = nte;
+    if (nte < 2) {
+        lm_seterr(err, errlen, "only %zu test records", nte);
+        return ROUTE_EVAL_EFEW;
+    }
+    if (!ntr && o->predictor == ROUTE_PRED_TRAIN) {
+        lm_seterr(err, errlen, "no training records");
+        return ROUTE_EVAL_ENOTRAIN;
+    }
+    size_t nmax = o->lo.n_max, ns = m->n - 1, H = ns * nmax;
+    route_labels *Ltr = NULL, *Lte = NULL;
+    double *pred = NULL, *opred = NULL;
+    route_eval_data d = {0};
+    int st = ROUTE_EVAL_OK, orc_tr = 0;
+    /* output lengths from the training split (or the router's) */
+    if (o->predictor != ROUTE_PRED_ROUTER && ntr) {
+        route_record *recs = malloc(ntr * sizeof *recs);
+        if (!recs)
+            goto oom;
+        for (size_t i = 0; i < ntr; i++)
+            recs[i] = tr[i]->r;
+        route_models_fit_avg_out(m, recs, ntr);
+        free(recs);
+    }
+    if (ntr && (st = route_eval_labels(&Ltr, tr, ntr, m, &o->lo, o->seed, &orc_tr, err, errlen)))
+        goto done;
+    if ((st = route_eval_labels(&Lte, te, nte, m, &o->lo, o->seed, &res->selector_oracle, err, errlen)))
+        goto done;
+    /* predictions on the test split */
+    pred = alloc_rows(nte, H);
+    if (!pred)
+        goto oom;
+    if ((st = predict_test(res, pred, tr, ntr, Ltr, te, nte, m, o, err, errlen)))
+        goto done;
+    /* evaluation data */
+    if (route_eval_alloc(&d, nte, H, nmax) < 0)
+        goto oom;
+    for (size_t q = 0; q < nte; q++)
+        if (route_eval_fill(&d, q, m, &te[q]->r, &Lte[q], o->cost_mode, err, errlen) < 0) {
+            st = ROUTE_EVAL_ECOST;
+            goto done;
+        }
+    res->best_n = calloc(ns ? ns : 1, sizeof *res->best_n);
+    res->always = malloc((ns ? ns : 1) * sizeof *res->always);
+    res->always_best = malloc((ns ? ns : 1) * sizeof *res->always_best);
+    if (!res->best_n || !res->always || !res->always_best)
+        goto oom;
+    if (ntr) {
+        route_eval_data dtr;
+        char e2[512];
+        if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
+            goto oom;
+        for (size_t q = 0; q < ntr; q++)
+            route_eval_fill(&dtr, q, m, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, e2, sizeof e2);
+        for (size_t s = 0; s < ns; s++)
+            res->best_n[s] = route_eval_best_n(&dtr, s);
+        route_eval_free(&dtr);
+    } else {
+        for (size_t s = 0; s < ns; s++)
+            res->best_n[s] = route_eval_best_n(&d, s);
+    }
+    /* the weak anchor: the small model at n = 1 with the lowest mean cost */
+    res->weak = -1;
+    double wc = INFINITY;
+    for (size_t s = 0; s < ns; s++) {
+        route_point p;
+        route_eval_fixed(&d, (long)(s * nmax), &p);
+        if (isfinite(p.cost_sum) && p.cost_sum < wc) {
+            wc = p.cost_sum;
+            res->weak = (long)(s * nmax);
+        }
+    }
+    if (res->weak < 0) {
+        lm_seterr(err, errlen, "no small model has samples in every test record");
+        st = ROUTE_EVAL_ENOWEAK;
+        goto done;
+    }
+    /* oracle predictions: the true labels */
+    opred = alloc_rows(nte, H);
+    if (!opred)
+        goto oom;
+    for (size_t q = 0; q < nte; q++)
+        memcpy(opred + q * H, Lte[q].match, H * sizeof(double));
+    /* anchors */
+    route_eval_fixed(&d, ROUTE_REF, &res->ref);
+    for (size_t s = 0; s < ns; s++) {
+        route_eval_fixed(&d, (long)(s * nmax), &res->always[s]);
+        if (res->best_n[s])
+            route_eval_fixed(&d, (long)(s * nmax + res->best_n[s] - 1), &res->always_best[s]);
+    }
+    st = curves(res, &d, pred, opred, o, err, errlen);
+    goto done;
+oom:
+    lm_seterr(err, errlen, "out of memory");
+    st = ROUTE_EVAL_ENOMEM;
+done:
+    if (st)
+        route_eval_result_free(res);
+    free(opred);
+    free(pred);
+    route_eval_free(&d);
+    route_eval_labels_free(Ltr, ntr);
+    route_eval_labels_free(Lte, nte);
+    return st;
 }

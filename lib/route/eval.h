@@ -18,7 +18,17 @@
  *          strong lines integrated over the same x points;
  *   CPT(f) = np.interp(q_weak + f (q_strong - q_weak), y, 100 x).
  * Quality drop at a cost reduction is linear interpolation along the curve.
- * This module does not train or predict; it does not print.
+ *
+ * route_eval_run is the whole of `route eval` between reading the records
+ * and printing (spec §8.2): output lengths fitted on the training split,
+ * labels of both splits (route_eval_labels), predictions on the test split
+ * (a router trained by route_eval_train, a loaded one, or the records' own
+ * match_prob), the best n per small model chosen on the training split, the
+ * weak anchor (the cheapest small model at n = 1), the fixed anchors, the
+ * BEST-Route, single-response (n = 1), oracle and random-mixing curves with
+ * their summaries and APGR intervals.  route_split is the seeded split.
+ * Nothing here prints or exits: functions return a route_eval_status with a
+ * message in err, and the command chooses the exit status and hint.
  */
 #ifndef LMKIT_ROUTE_EVAL_H
 #define LMKIT_ROUTE_EVAL_H
@@ -27,7 +37,9 @@
 #include <stdint.h>
 
 #include "route/data.h"
+#include "route/features.h"
 #include "route/labels.h"
+#include "route/router.h"
 
 typedef struct {
     size_t nq, n_heads, n_max;
@@ -120,5 +132,102 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred,
                          const route_rule *rule, long weak, size_t bins,
                          size_t n_boot, uint64_t seed,
                          double *lo, double *hi, double *mean);
+
+/* ---- the whole evaluation (route eval) ---- */
+
+/* Outcomes of the functions below (0 = success; err holds the message). */
+typedef enum {
+    ROUTE_EVAL_OK = 0,
+    ROUTE_EVAL_ENOMEM,    /* out of memory */
+    ROUTE_EVAL_EFEW,      /* fewer than 2 test records */
+    ROUTE_EVAL_ENOTRAIN,  /* a router is to be trained but there are no training records */
+    ROUTE_EVAL_ELABELS,   /* a record's labels failed: "record 'ID': ..." */
+    ROUTE_EVAL_EFEATLEN,  /* embeddings ("features") of different lengths */
+    ROUTE_EVAL_EFEATSOME, /* only some records have embeddings */
+    ROUTE_EVAL_ENOFEAT,   /* hash_dim 0 and no embeddings */
+    ROUTE_EVAL_EROUTER,   /* the router cannot be set up (route_router_init) */
+    ROUTE_EVAL_ETRAIN,    /* route_router_train failed */
+    ROUTE_EVAL_EPREDICT,  /* a record does not fit the router's features */
+    ROUTE_EVAL_ECOST,     /* no estimated cost (route_eval_fill) */
+    ROUTE_EVAL_ENOWEAK,   /* no small model has samples in every test record */
+} route_eval_status;
+
+/* One record of an evaluation or of training. */
+typedef struct {
+    route_record r;
+    uint64_t index; /* rng stream of its labels */
+    double *pred;   /* [n_heads] its own match probabilities (byo), or NULL */
+} route_eval_item;
+
+typedef enum { ROUTE_PRED_TRAIN = 0, ROUTE_PRED_ROUTER, ROUTE_PRED_BYO } route_pred_kind;
+
+typedef struct {
+    route_label_opts lo;        /* labels; lo.n_max is the heads per small model */
+    route_cost_mode cost_mode;  /* what the decision rule ranks by */
+    route_pred_kind predictor;
+    const route_router *router; /* ROUTE_PRED_ROUTER: a loaded router ... */
+    const size_t *rmap;         /* ... and its heads -> heads in prices order */
+    route_feat_cfg feat;        /* ROUTE_PRED_TRAIN: feature map (emb_dim is set) */
+    int no_features;            /* ROUTE_PRED_TRAIN: ignore the embeddings */
+    route_train_opts train;     /* ROUTE_PRED_TRAIN (its seed is replaced by seed) */
+    size_t bins;                /* quantile threshold bins */
+    size_t bootstrap;           /* APGR resamples (0: no interval) */
+    size_t rand_seeds;          /* seeds of the random-mixing baseline */
+    uint64_t seed;              /* labels, training, bootstrap, random mixing */
+} route_eval_opts;
+
+enum { ROUTE_CURVE_BEST, ROUTE_CURVE_SINGLE, ROUTE_CURVE_ORACLE, ROUTE_CURVE_RANDOM, ROUTE_CURVES };
+
+typedef struct {
+    size_t n_train, n_test;
+    int selector_oracle;        /* test labels chosen by true score (no proxy) */
+    const char *predictor;      /* "byo", "linear" or "mlp" */
+    long weak;                  /* the weak anchor: head of a small model at n = 1 */
+    route_point ref;            /* always-reference */
+    route_point *always;        /* [n_small] always (s, n = 1) */
+    size_t *best_n;             /* [n_small] best n on the training split (0: none) */
+    route_point *always_best;   /* [n_small] always (s, best_n[s]) when best_n[s] > 0 */
+    route_point *curve[ROUTE_CURVES]; /* points; random mixing: t = share of the reference */
+    size_t n_curve[ROUTE_CURVES];
+    route_summary sum[ROUTE_CURVES];
+    int have_ci[ROUTE_CURVES];  /* APGR interval: ci[k] = {2.5 %, 97.5 %, mean} */
+    double ci[ROUTE_CURVES][3];
+} route_eval_result;
+
+/* Seeded split of n records: a Fisher-Yates permutation from
+ * lm_rng_init(seed, "split") written to perm[n]; the first
+ * llround(test_frac * n) entries are the test records, the rest the
+ * training records.  Returns the number of test records. */
+size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm);
+
+/* Labels of n records in parallel (record i from stream its[i]->index).
+ * *out gets [n] labels (free with route_eval_labels_free), *selector_oracle
+ * 1 when some record has no proxy. */
+int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
+                      const route_models *m, const route_label_opts *o, uint64_t seed,
+                      int *selector_oracle, char *err, size_t errlen);
+void route_eval_labels_free(route_labels *L, size_t n);
+
+/* Trains router R on n records with labels L: fc->emb_dim is set from the
+ * records' embeddings (all of one length, unless no_features), the hashed
+ * features of fc, soft labels L[i].match.  log may be NULL. */
+int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its,
+                     size_t n, const route_labels *L, const route_models *m, size_t n_max,
+                     route_feat_cfg *fc, int no_features, const route_train_opts *to,
+                     char *err, size_t errlen);
+
+/* Router predictions of one record, pred[H] in prices-table head order
+ * (rmap: router head -> head; NaN for heads the router lacks).  Returns 0,
+ * ROUTE_EVAL_EPREDICT (embedding of the wrong length) or ROUTE_EVAL_ENOMEM. */
+int route_eval_predict(const route_router *R, const size_t *rmap, size_t H,
+                       const route_record *r, double *pred, char *err, size_t errlen);
+
+/* The evaluation of test records te[nte] with training records tr[ntr].
+ * m->avg_out is fitted on tr unless the predictor is a loaded router.  On
+ * failure res holds nothing to free. */
+int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr,
+                   size_t ntr, route_eval_item *const *te, size_t nte,
+                   const route_eval_opts *o, char *err, size_t errlen);
+void route_eval_result_free(route_eval_result *res);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "route/decide.h"
 #include "route/eval.h"
 #include "tap.h"
@@ -91,5 +92,41 @@ int main(void)
     e.cost[0 * 4 + 1] = NAN;
     is_int(route_eval_best_n(&e, 0), 3, "best n skips an n with an unknown cost");
     route_eval_free(&e);
+
+    /* the seeded split: a Fisher-Yates permutation of stream "split", the
+     * first llround(frac * n) entries for testing */
+    size_t perm[10], perm2[10], want[10];
+    size_t k = route_split(10, 0.25, 7, perm);
+    is_int(k, 3, "split: llround(0.25 * 10) test records");
+    for (size_t i = 0; i < 10; i++)
+        want[i] = i;
+    lm_rng rg;
+    lm_rng_init(&rg, 7, UINT64_C(0x73706c6974));
+    for (size_t i = 10; i > 1; i--) {
+        size_t j = (size_t)lm_rng_below(&rg, i), t = want[i - 1];
+        want[i - 1] = want[j];
+        want[j] = t;
+    }
+    ok(memcmp(perm, want, sizeof perm) == 0, "split: the permutation of rng stream \"split\"");
+    route_split(10, 0.25, 7, perm2);
+    ok(memcmp(perm, perm2, sizeof perm) == 0, "split is deterministic");
+    int seen[10] = {0}, isperm = 1;
+    for (size_t i = 0; i < 10; i++)
+        isperm &= perm[i] < 10 && !seen[perm[i]]++;
+    ok(isperm, "split: every record once");
+    is_int(route_split(0, 0.5, 1, perm), 0, "split of nothing");
+
+    /* route_eval_run refuses too few test records and, with a router to
+     * train, an empty training split, before touching the data */
+    route_eval_result res;
+    route_eval_opts eo = {.predictor = ROUTE_PRED_TRAIN};
+    route_models none = {0};
+    route_eval_item one = {0}, *its[2] = {&one, &one};
+    char err[128];
+    is_int(route_eval_run(&res, &none, its, 1, its, 1, &eo, err, sizeof err), ROUTE_EVAL_EFEW, "one test record");
+    is_str(err, "only 1 test records", "its message");
+    is_int(route_eval_run(&res, &none, its, 0, its, 2, &eo, err, sizeof err), ROUTE_EVAL_ENOTRAIN,
+           "no training records");
+    is_str(err, "no training records", "its message");
     return tap_done();
 }
