@@ -11,20 +11,29 @@ Writes JSON Lines under testdata/golden/dp-estimate/:
                    joint-beta bounds computed here independently of the C code
                    (scipy.special.betainc = Boost, scipy.integrate.quad =
                    QUADPACK QAGS, brentq with xtol 1e-12), plus, where the
-                   counts are small enough for mpmath.betainc, an mpmath
-                   re-check of each bound (sign of CDF - p at bound +- 1e-7
-                   with mp.dps = 20, mpmath.quad) recorded as "mp_ok";
+                   counts are up to DPEST_MPMATH_MAX (default 1000), an
+                   mpmath re-check of each bound (sign of CDF - p at bound
+                   +- 1e-7 with mp.dps = 20, mpmath.quad; above 1000, dps 30
+                   and the incomplete beta by its continued fraction)
+                   recorded as "mp_ok";
                    and Clopper-Pearson / Jeffreys bounds from statsmodels
                    proportion_confint with the package's alpha split.
   reference.jsonl  PyPI privacy-estimates 0.1.0.post1 results per case and
                    method (joint-beta, joint-dirichlet, beta, jeffreys), each
                    call under a timeout; "status" is ok, timeout or error
                    (the package raises ValueError when an upper quantile
-                   exceeds eps = 10).
+                   exceeds eps = 10).  joint-dirichlet raises TypeError on
+                   every input in this release (Dirichlet.__init__ adds the
+                   prior array to the AttackResults object); the method
+                   "joint-dirichlet-patched" runs the package's own Dirichlet
+                   code with that one addition made possible (the counts
+                   added in the dataclass's field order FN, FP, TN, TP, as
+                   the code intends), to check what it computes.
 Infinite values are written as the string "inf".
 The reference is slow (minutes per joint-beta case): `ref` takes
-DPEST_METHODS, DPEST_CASES ("0-9,12"), DPEST_REF_TIMEOUT / DPEST_DIR_TIMEOUT
-(seconds per call) and DPEST_REF_OUT (another file, for a second process
+DPEST_METHODS (default: the four methods; add joint-dirichlet-patched),
+DPEST_CASES ("0-9,12"), DPEST_REF_TIMEOUT (joint-beta) / DPEST_DIR_TIMEOUT
+(joint-dirichlet-patched, seconds per call) and DPEST_REF_OUT (another file, for a second process
 running other cases at the same time; merge the files by (id, method)).
 """
 import json
@@ -201,9 +210,39 @@ class Post:
 
 
 # ------------------------------------------------ mpmath re-check (small n)
+def mp_betainc(a, b, x):
+    """I_x(a, b) at mpmath precision by the continued fraction (modified
+    Lentz), for large a, b where mpmath.betainc's series is slow."""
+    import mpmath as mm
+    if x <= 0:
+        return mm.mpf(0)
+    if x >= 1:
+        return mm.mpf(1)
+    if x > (a + 1) / (a + b + 2):
+        return 1 - mp_betainc(b, a, 1 - x)
+    tiny, eps = mm.mpf(10) ** (-(mm.mp.dps * 3)), mm.mpf(10) ** (-(mm.mp.dps + 2))
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = mm.mpf(1), 1 - qab * x / qap
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 100000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1 + aa * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < eps:
+            break
+    lf = mm.loggamma(a + b) - mm.loggamma(a) - mm.loggamma(b) + a * mm.log(x) + b * mm.log(1 - x)
+    return mm.exp(lf) * h / a
+
+
 def mp_cdf(FN, FP, TN, TP, delta, eps):
     import mpmath as mm
-    mm.mp.dps = 20
+    mm.mp.dps = 20 if max(FN, FP, TN, TP) <= 1000 else 30
     ax, bx, ay, by = [mm.mpf(v) + mm.mpf(1) / 2 for v in (FN, TP, FP, TN)]
     d, e = mm.mpf(delta), mm.exp(mm.mpf(eps))
     lB = mm.log(mm.beta(ax, bx))
@@ -213,9 +252,18 @@ def mp_cdf(FN, FP, TN, TP, delta, eps):
         hi = min(mm.mpf(1), 1 + (d - x) / e, d + (1 - x) * e)
         if hi <= lo:
             return mm.mpf(0)
-        return mm.exp((ax - 1) * mm.log(x) + (bx - 1) * mm.log(1 - x) - lB) * \
-            mm.betainc(ay, by, lo, hi, regularized=True)
+        if max(ay, by) <= 1001:
+            fy = mm.betainc(ay, by, lo, hi, regularized=True)
+        else:
+            fy = mp_betainc(ay, by, hi) - mp_betainc(ay, by, lo)
+        return mm.exp((ax - 1) * mm.log(x) + (bx - 1) * mm.log(1 - x) - lB) * fy
     pts = [(1 - d) / (1 + e), (1 - d) / e, 1 - d, d, 1 - (1 - d) / (1 + e), 1 - (1 - d) / e]
+    # large counts: the x posterior is narrow; split around it so that the
+    # quadrature sees the peak (mean +- k sd, k up to 40)
+    mu = ax / (ax + bx)
+    sd = mm.sqrt(ax * bx / ((ax + bx) ** 2 * (ax + bx + 1)))
+    if sd < mm.mpf("0.02"):
+        pts += [mu + k * sd for k in (-40, -20, -10, -6, -4, -2, -1, 0, 1, 2, 4, 6, 10, 20, 40)]
     pts = sorted(set([mm.mpf(0)] + [p for p in pts if 0 < p < 1] + [mm.mpf(1)]))
     # t = sqrt(x) / sqrt(1 - x) substitution on the end panels via tanh-sinh,
     # which tolerates the endpoint singularities
@@ -248,7 +296,8 @@ def exact_case(i):
         l, h = baseline(FN, FP, TN, TP, delta, a2, m)
         rec[name + "_lo"] = enc(l if sided != "upper" else 0.0)
         rec[name + "_hi"] = enc(h if sided != "lower" else math.inf)
-    if max(FN, FP, TN, TP) <= 1000 and os.environ.get("DPEST_MPMATH", "1") == "1":
+    if max(FN, FP, TN, TP) <= int(os.environ.get("DPEST_MPMATH_MAX", "1000")) and \
+            os.environ.get("DPEST_MPMATH", "1") == "1":
         try:
             rec["mp_ok"] = bool(mp_check(CASES[i], lo if sided != "upper" else None,
                                          hi if sided != "lower" else None, p_lo, 1 - p_lo))
@@ -258,10 +307,20 @@ def exact_case(i):
 
 
 # ------------------------------------------------------------- reference
+METHODS = ["beta", "jeffreys", "joint-beta", "joint-dirichlet", "joint-dirichlet-patched"]
+
+
 def ref_call(q, method, i, what):
     import warnings
     warnings.simplefilter("ignore")
     from privacy_estimates import AttackResults, compute_eps_lo, compute_eps_hi, compute_eps_lo_hi
+    if method == "joint-dirichlet-patched":
+        # `alpha_prior + count` in Dirichlet.__init__: let numpy defer to
+        # AttackResults, which adds its counts in field order
+        AttackResults.__array_ufunc__ = None
+        AttackResults.__radd__ = lambda self, other: other + np.array(
+            [self.FN, self.FP, self.TN, self.TP], dtype=float)
+        method = "joint-dirichlet"
     FN, FP, TN, TP, delta, alpha, sided = CASES[i]
     c = AttackResults(FN=FN, FP=FP, TN=TN, TP=TP)
     try:
@@ -326,11 +385,11 @@ def main():
 
         def save():
             with open(path + ".tmp", "w") as f:
-                for key in sorted(have, key=lambda k: (["beta", "jeffreys", "joint-beta", "joint-dirichlet"].index(k[1]), k[0])):
+                for key in sorted(have, key=lambda k: (METHODS.index(k[1]), k[0])):
                     f.write(json.dumps(have[key]) + "\n")
             os.replace(path + ".tmp", path)
         for method in methods:
-            t = {"joint-beta": tj, "joint-dirichlet": td}.get(method, 60)
+            t = {"joint-beta": tj, "joint-dirichlet-patched": td}.get(method, 60)
             for i in sorted(sel):
                 if i >= len(CASES):
                     continue
