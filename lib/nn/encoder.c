@@ -342,37 +342,43 @@ static long layout_rows(const layout *L)
     return n;
 }
 
-/* The positions of the tokens of one sequence (ids[n]) into pos[n]; -1 with
- * a message when an id or a position is out of range. */
-static int positions(const lm_hf_config *c, const int32_t *ids, int n, int seq, int32_t *pos,
-                     char *err, size_t errlen)
+int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P,
+                         int32_t *pos, char *err, size_t errlen)
 {
     int run = 0;
     for (int t = 0; t < n; t++) {
         int32_t id = ids[t];
-        if (id < 0 || id >= c->vocab_size) {
+        if (id < 0 || id >= V) {
             lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
-                      (long)id, seq, t, c->vocab_size);
+                      (long)id, seq, t, V);
             return -1;
         }
         int32_t p;
-        if (c->family == LM_FAMILY_BERT) {
+        if (!roberta) {
             p = t;
         } else { /* cumsum(id != pad) * (id != pad) + pad */
-            int real = id != c->pad_token_id;
+            int real = id != pad;
             run += real;
-            p = real ? run + c->pad_token_id : c->pad_token_id;
+            p = real ? run + pad : pad;
         }
-        if (p >= c->max_position) {
+        if (p >= P) {
             lm_seterr(err, errlen,
                       "sequence %d: token %d needs position %ld but max_position_embeddings is "
                       "%d (sequence too long for this model)",
-                      seq, t, (long)p, c->max_position);
+                      seq, t, (long)p, P);
             return -1;
         }
-        pos[t] = p;
+        if (pos)
+            pos[t] = p;
     }
     return 0;
+}
+
+static int positions(const lm_hf_config *c, const int32_t *ids, int n, int seq, int32_t *pos,
+                     char *err, size_t errlen)
+{
+    return lm_encoder_positions(ids, n, seq, c->family == LM_FAMILY_ROBERTA, c->pad_token_id,
+                                c->vocab_size, c->max_position, pos, err, errlen);
 }
 
 /* Embeddings, the layers and the head over s->pos (filled) and L. */

@@ -105,6 +105,14 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
                             const int32_t *ids, const uint8_t *mask, int B, int T, float *logits,
                             float *probs, char *err, size_t errlen);
 
+/* The position ids of one sequence ids[n] into pos[n] (pos may be NULL: check
+ * only), as described above (roberta: the cumsum rule with pad = the
+ * padding id); -1 with the forward's message when an id is outside [0, V)
+ * or a position reaches P (max_position_embeddings).  seq numbers the
+ * sequence in the message. */
+int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P,
+                         int32_t *pos, char *err, size_t errlen);
+
 /* Forward over a packed batch: nseq sequences stored back to back in
  * ids[sum lens], sequence i with lens[i] tokens, no padding and no mask (each
  * attends to its own tokens only).  The matrix products run over all rows

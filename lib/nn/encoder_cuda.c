@@ -370,32 +370,10 @@ void lm_encoder_cuda_free(lm_encoder_cuda *g)
 static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T, char *err,
                      size_t errlen)
 {
-    for (int b = 0; b < B; b++) {
-        int run = 0;
-        for (int t = 0; t < T; t++) {
-            int32_t id = ids[(size_t)b * T + t];
-            if (id < 0 || id >= g->V) {
-                lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
-                       (long)id, b, t, g->V);
-                return -1;
-            }
-            int32_t pos;
-            if (!g->roberta) {
-                pos = t;
-            } else {
-                int real = id != g->pad;
-                run += real;
-                pos = real ? run + g->pad : g->pad;
-            }
-            if (pos >= g->P) {
-                lm_seterr(err, errlen,
-                       "sequence %d: token %d needs position %ld but max_position_embeddings is "
-                       "%d (sequence too long for this model)",
-                       b, t, (long)pos, g->P);
-                return -1;
-            }
-        }
-    }
+    for (int b = 0; b < B; b++)
+        if (lm_encoder_positions(ids + (size_t)b * T, T, b, g->roberta, g->pad, g->V, g->P, NULL,
+                                 err, errlen) != 0)
+            return -1;
     return 0;
 }
 
