@@ -268,6 +268,31 @@ static void test_matmul(void)
     free(q), free(k), free(v), free(o1), free(o2), free(att), free(m);
 }
 
+/* The vectorised GELU (exp and erfc computed in ops.c) against the exact
+ * function in double, over a dense sweep of floats and the tails. */
+static void test_gelu_accuracy(void)
+{
+    size_t n = 2400001;
+    float *x = malloc(n * 4), *g = malloc(n * 4), *gt = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        x[i] = -12.0f + 24.0f * (float)i / (float)(n - 1);
+    nn_gelu_forward(g, x, n);
+    nn_gelu_tanh_forward(gt, x, n);
+    double de = 0, dt = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        de = fmax(de, fabs(g[i] - 0.5 * v * (1 + erf(v / sqrt(2.0)))));
+        dt = fmax(dt, fabs(gt[i] - 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))));
+    }
+    ok(de <= 4e-7, "gelu: max-abs %.3g from the exact value on [-12, 12]", de);
+    ok(dt <= 1e-6, "gelu_tanh: max-abs %.3g from the exact value on [-12, 12]", dt);
+    float e[4] = {-1e30f, 1e30f, -200.0f, 0.0f}, o[4];
+    nn_gelu_forward(o, e, 4);
+    ok(o[0] == 0.0f && o[1] == 1e30f && o[2] == 0.0f && o[3] == 0.0f,
+       "gelu: tails exact (%g %g %g %g)", o[0], o[1], o[2], o[3]);
+    free(x), free(g), free(gt);
+}
+
 /* The OpenMP-split loops (taken for large loops) give bit-identical results
  * to the single-thread loops: rows and spans are independent. */
 static void test_parallel_ops(void)
@@ -625,6 +650,7 @@ int main(void)
     test_writer();
     test_matmul();
     test_parallel_ops();
+    test_gelu_accuracy();
     test_config();
     test_golden("tiny-bert");
     test_golden("tiny-xlmr");
