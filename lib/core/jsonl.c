@@ -289,7 +289,8 @@ static void errors_record(FILE *fp, const lm_record *in, const lm_rerr *e)
     lm_buf_free(&b);
 }
 
-static void process(lm_loop *L, slot *s)
+/* Parses the record's line; 0, or -1 with the slot marked bad. */
+static int scan(slot *s)
 {
     lm_record *r = &s->rec;
     lm_jerr je;
@@ -298,6 +299,7 @@ static void process(lm_loop *L, slot *s)
     lm_buf_reset(&s->err.msg);
     lm_buf_reset(&s->err.hint);
     lm_buf_reset(&s->rendered);
+    r->state = NULL;
     if (lm_json_scan_object(&r->scan, r->text, r->len, &je) < 0) {
         lm_rerr_set(&s->err, je.pos, "%s", je.msg);
         if (strstr(je.msg, "UTF-8"))
@@ -305,8 +307,15 @@ static void process(lm_loop *L, slot *s)
         else
             lm_rerr_hint(&s->err, "each line must hold one JSON object, e.g. {\"key\": \"value\"}");
         s->status = LM_REC_BAD;
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* The command's record function and the rendering of its output. */
+static void finish(lm_loop *L, slot *s)
+{
+    lm_record *r = &s->rec;
     s->status = L->fn(L->ctx, r, &s->out, &s->err);
     if (s->status == LM_REC_OK) {
         if (s->out.queued.n)
@@ -314,6 +323,18 @@ static void process(lm_loop *L, slot *s)
         if (!s->out.suppress)
             lm_out_render(&s->out, r, &s->rendered);
     }
+}
+
+/* First (or only) step of a record: parse, then prepare when the command
+ * gathers, else the record function. */
+static void process(lm_loop *L, slot *s)
+{
+    if (scan(s))
+        return;
+    if (L->prepare)
+        s->status = L->prepare(L->ctx, &s->rec, &s->err);
+    else
+        finish(L, s);
 }
 
 static void progress(const lm_loop *L, int force_end)
@@ -376,6 +397,7 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
     int parallel = L->parallel && !c->unbuffered && !isatty(STDIN_FILENO);
     size_t batch = parallel ? BATCH_RECORDS : 1;
     slot *sl = lm_xcalloc(batch, sizeof *sl);
+    lm_record **recs = L->prepare ? lm_xcalloc(batch, sizeof *recs) : NULL;
     uint64_t index = 0;
     int fi = 0, status = LM_EXIT_OK, stop = 0;
     L->n_read = L->n_bad = 0;
@@ -431,9 +453,27 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
                 if (sl[i].status >= 0)
                     process(L, &sl[i]);
         } else {
-            for (size_t i = 0; i < nb && !stop; i++)
+            for (size_t i = 0; i < nb; i++)
                 if (sl[i].status >= 0)
                     process(L, &sl[i]);
+        }
+        if (L->prepare) { /* gather over the prepared records, then finish them */
+            size_t ng = 0;
+            for (size_t i = 0; i < nb; i++)
+                if (sl[i].status == LM_REC_OK)
+                    recs[ng++] = &sl[i].rec;
+            if (L->gather && ng)
+                L->gather(L->ctx, recs, ng);
+            if (parallel && ng > 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+                for (size_t i = 0; i < nb; i++)
+                    if (sl[i].status == LM_REC_OK)
+                        finish(L, &sl[i]);
+            } else {
+                for (size_t i = 0; i < nb; i++)
+                    if (sl[i].status == LM_REC_OK)
+                        finish(L, &sl[i]);
+            }
         }
         /* Write it, in order. */
         for (size_t i = 0; i < nb && !stop; i++) {
@@ -486,6 +526,7 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
         lm_buf_free(&sl[i].rendered);
     }
     free(sl);
+    free(recs);
     free(in);
     fflush(stdout);
     if (ferror(stdout))

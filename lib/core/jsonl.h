@@ -45,6 +45,7 @@ typedef struct {
     const char *text;   /* the line, without its line terminator */
     size_t len;
     lm_jscan scan;      /* its top-level members */
+    void *state;        /* the command's, between prepare and fn (lm_loop) */
 } lm_record;
 
 const lm_member *lm_rec_get(const lm_record *r, const char *key);
@@ -104,6 +105,9 @@ enum { LM_REC_OK = 0, LM_REC_BAD = 1, LM_REC_FATAL = 2 };
  * return LM_REC_BAD with err set for bad data, LM_REC_FATAL for a system
  * problem (the loop then stops with exit status 2). */
 typedef int (*lm_rec_fn)(void *ctx, const lm_record *in, lm_out *out, lm_rerr *err);
+/* Work gathered across records (see lm_loop.prepare). */
+typedef int (*lm_rec_prepare_fn)(void *ctx, lm_record *in, lm_rerr *err);
+typedef void (*lm_rec_gather_fn)(void *ctx, lm_record *const *recs, size_t n);
 
 typedef struct {
     const lm_cmd *cmd;
@@ -111,6 +115,19 @@ typedef struct {
     lm_rec_fn fn;
     void *ctx;
     int parallel;        /* fn may run concurrently on different records */
+    /* Optional, for commands that do part of their work for many records at
+     * once (one encoder pass over the chunks of many prompts).  prepare runs
+     * first on every record of a batch (concurrently when parallel), returns
+     * like fn but writes no output, and may leave a pointer in in->state;
+     * then gather runs once, on the calling thread (outside any parallel
+     * region, so the whole thread team is free for it), over the records
+     * whose prepare returned LM_REC_OK, in input order (not at all when
+     * there are none); then fn runs on
+     * exactly those records and releases their state.  A batch is up to 512
+     * records or 8 MB of input, one record when reading a terminal or with
+     * --unbuffered. */
+    lm_rec_prepare_fn prepare;
+    lm_rec_gather_fn gather;
     uint64_t n_read;     /* out: records seen (in this shard) */
     uint64_t n_bad;      /* out: records rejected */
 } lm_loop;
