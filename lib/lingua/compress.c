@@ -5,8 +5,9 @@
  * probability call per prompt (cached for the context filter and the token
  * pass, which the reference computes twice), the coarse context filter,
  * the per-chunk token pass or the pass-through, and the output counts.
- * Does not: run the encoder or count cl100k tokens (callbacks do), or
- * batch across prompts (the caller's probability callback may).
+ * Split in two around the encoder (lm_lingua_begin / lm_lingua_finish) so
+ * that callers can batch the chunks of many prompts.
+ * Does not: run the encoder or count cl100k tokens (callbacks do).
  */
 #include <math.h>
 #include <stdio.h>
@@ -93,10 +94,6 @@ typedef struct {
     lm_lingua_words words;
 } chunk_t;
 
-static int compute_probs(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
-                         chunk_t *ch, size_t nch, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
-                         size_t errlen);
-
 static void add_word(lm_lingua_result *r, size_t *cap, const char *s, size_t n, int label, double prob) {
     if (r->n_words == *cap) {
         *cap = *cap ? 2 * *cap : 64;
@@ -144,26 +141,79 @@ static int passthrough_words(lm_lingua_result *r, size_t *cap, const char *s, si
     return 0;
 }
 
-int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
-                       const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
-                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
-                       size_t errlen) {
-    memset(r, 0, sizeof *r);
+struct lm_lingua_job {
+    const lm_lingua_model *m;
+    const lm_lingua_force *force;
+    lm_lingua_opts o;
+    lm_lingua_count_fn count;
+    void *count_ctx;
+    size_t n_ctx;
+    size_t origin_tokens;
+    chunk_t *ch;
+    size_t nch;
+    size_t *cfirst;            /* [n_ctx + 1] first chunk of each context */
+    int need;                  /* the probabilities are needed */
+    const int32_t **ids;       /* [nch] views of ch[].ids, ch[].n, ch[].p */
+    size_t *lens;
+    float **probs;
+};
+
+void lm_lingua_job_free(lm_lingua_job *j) {
+    if (!j) return;
+    for (size_t c = 0; c < j->nch; c++) {
+        lm_buf_free(&j->ch[c].text);
+        free(j->ch[c].ids), free(j->ch[c].p);
+        lm_lingua_words_free(&j->ch[c].words);
+    }
+    free(j->ch), free(j->cfirst), free(j->ids), free(j->lens), free(j->probs);
+    free(j);
+}
+
+/* Model input of every chunk: "[CLS]" + tokenize(chunk) + "[SEP]", cut to
+ * max_seq_len (§4.4). */
+static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
+    const lm_lingua_model *m = j->m;
+    lm_encoding e = {0};
+    j->ids = lm_xmalloc((j->nch ? j->nch : 1) * sizeof *j->ids);
+    j->lens = lm_xmalloc((j->nch ? j->nch : 1) * sizeof *j->lens);
+    j->probs = lm_xmalloc((j->nch ? j->nch : 1) * sizeof *j->probs);
+    for (size_t c = 0; c < j->nch; c++) {
+        chunk_t *C = &j->ch[c];
+        if (lm_tokenizer_encode(m->tok, C->text.p ? C->text.p : "", C->text.n, 0, &e, err, errlen)) {
+            lm_encoding_free(&e);
+            return -1;
+        }
+        size_t n = e.n + 2 > m->max_seq_len ? m->max_seq_len : e.n + 2;
+        C->ids = lm_xmalloc(n * sizeof *C->ids);
+        C->p = lm_xmalloc(n * sizeof *C->p);
+        C->ids[0] = m->cls_id;
+        for (size_t k = 1; k < n; k++) C->ids[k] = k - 1 < e.n ? e.ids[k - 1] : m->sep_id;
+        C->n = n;
+        j->ids[c] = C->ids, j->lens[c] = n, j->probs[c] = C->p;
+    }
+    lm_encoding_free(&e);
+    return 0;
+}
+
+int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_lingua_force *force,
+                    const lm_lingua_opts *o, const char *const *ctx, const size_t *ctx_len, size_t n_ctx,
+                    lm_lingua_count_fn count, void *count_ctx, char *err, size_t errlen) {
+    lm_lingua_job *j = lm_xcalloc(1, sizeof *j);
+    j->m = m, j->force = force, j->o = *o, j->count = count, j->count_ctx = count_ctx, j->n_ctx = n_ctx;
+    j->cfirst = lm_xcalloc(n_ctx + 1, sizeof *j->cfirst);
+    *out = NULL;
     int rc = -1;
-    size_t wcap = 0, nch = 0, chcap = 0;
-    chunk_t *ch = NULL;
+    size_t chcap = 0;
     lm_encoding e = {0};
     lm_buf tmp = {0}, unk = {0};
     const char **tk = NULL;
     size_t *tl = NULL, *ends = NULL, tkcap = 0;
-    uint8_t *keep = lm_xcalloc(n_ctx ? n_ctx : 1, 1);
-    size_t *cfirst = lm_xcalloc(n_ctx + 1, sizeof *cfirst); /* first chunk of each context */
 
     /* origin tokens, replacement, chunking (§4.2, §4.1, §4.3) */
     for (size_t i = 0; i < n_ctx; i++) {
         size_t c;
         if (count(count_ctx, ctx[i], ctx_len[i], &c, err, errlen)) goto out;
-        r->origin_tokens += c;
+        j->origin_tokens += c;
         lm_buf_reset(&tmp);
         lm_lingua_force_replace(force, ctx[i], ctx_len[i], 1, &tmp);
         if (lm_tokenizer_encode(m->tok, tmp.p ? tmp.p : "", tmp.n, 0, &e, err, errlen)) goto out;
@@ -178,55 +228,104 @@ int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, c
          * source span instead */
         lm_buf_reset(&unk);
         size_t *uoff = lm_xmalloc((e.n ? e.n : 1) * sizeof *uoff);
-        for (size_t j = 0; j < e.n; j++) {
-            tk[j] = lm_tokenizer_token(m->tok, e.ids[j], &tl[j]);
-            uoff[j] = (size_t)-1;
-            if (m->fam == LM_LINGUA_XLMR && e.ids[j] == m->unk_id) {
-                uoff[j] = unk.n;
-                if (lm_tokenizer_normalize(m->tok, tmp.p + e.off[j][0], e.off[j][1] - e.off[j][0], &unk, err,
+        for (size_t k = 0; k < e.n; k++) {
+            tk[k] = lm_tokenizer_token(m->tok, e.ids[k], &tl[k]);
+            uoff[k] = (size_t)-1;
+            if (m->fam == LM_LINGUA_XLMR && e.ids[k] == m->unk_id) {
+                uoff[k] = unk.n;
+                if (lm_tokenizer_normalize(m->tok, tmp.p + e.off[k][0], e.off[k][1] - e.off[k][0], &unk, err,
                                            errlen)) {
                     free(uoff);
                     goto out;
                 }
-                tl[j] = unk.n - uoff[j];
+                tl[k] = unk.n - uoff[k];
             }
         }
-        for (size_t j = 0; j < e.n; j++)
-            if (uoff[j] != (size_t)-1) tk[j] = unk.p + uoff[j];
+        for (size_t k = 0; k < e.n; k++)
+            if (uoff[k] != (size_t)-1) tk[k] = unk.p + uoff[k];
         free(uoff);
-        size_t k = lm_lingua_chunk(tk, tl, e.n, m->max_seq_len - 2, force, ends);
-        cfirst[i] = nch;
-        for (size_t c2 = 0, st = 0; c2 < k; st = ends[c2++]) {
-            if (nch == chcap) {
+        size_t nk = lm_lingua_chunk(tk, tl, e.n, m->max_seq_len - 2, force, ends);
+        j->cfirst[i] = j->nch;
+        for (size_t c2 = 0, st = 0; c2 < nk; st = ends[c2++]) {
+            if (j->nch == chcap) {
                 chcap = chcap ? 2 * chcap : 8;
-                ch = lm_xrealloc(ch, chcap * sizeof *ch);
+                j->ch = lm_xrealloc(j->ch, chcap * sizeof *j->ch);
             }
-            chunk_t *C = &ch[nch++];
+            chunk_t *C = &j->ch[j->nch++];
             memset(C, 0, sizeof *C);
             C->ctx = i;
             if (lm_tokenizer_tokens_to_string(m->tok, tk + st, tl + st, ends[c2] - st, &C->text, err, errlen))
                 goto out;
         }
     }
-    cfirst[n_ctx] = nch;
+    j->cfirst[n_ctx] = j->nch;
+    /* the probabilities are needed by the context filter and by a token
+     * pass that drops something (§4.10-§4.11) */
+    if (o->use_context_filter && n_ctx > 1)
+        j->need = 1;
+    else {
+        double rate = o->rate;
+        if (o->target_token > 0)
+            rate = j->origin_tokens ? fmin((double)o->target_token / (double)j->origin_tokens, 1.0) : 1.0;
+        j->need = o->use_token_filter && 1 - rate > 0;
+    }
+    if (j->need && model_inputs(j, err, errlen)) goto out;
+    rc = 0;
+out:
+    free(tk), free(tl), free(ends);
+    lm_encoding_free(&e);
+    lm_buf_free(&tmp);
+    lm_buf_free(&unk);
+    if (rc)
+        lm_lingua_job_free(j);
+    else
+        *out = j;
+    return rc;
+}
+
+/* The word merge of every chunk over its filled probabilities (§4.6). */
+static void merge_words(lm_lingua_job *j) {
+    const lm_lingua_model *m = j->m;
+    const char **tk = NULL;
+    size_t *tl = NULL, cap = 0;
+    for (size_t c = 0; c < j->nch; c++) {
+        chunk_t *C = &j->ch[c];
+        if (C->n > cap) {
+            cap = C->n;
+            tk = lm_xrealloc(tk, cap * sizeof *tk);
+            tl = lm_xrealloc(tl, cap * sizeof *tl);
+        }
+        for (size_t k = 0; k < C->n; k++) {
+            tk[k] = lm_tokenizer_token(m->tok, C->ids[k], &tl[k]);
+            if (!tk[k]) tk[k] = "", tl[k] = 0;
+        }
+        lm_lingua_merge(m->fam, tk, tl, C->p, C->n, m->special, m->nspecial, j->force, j->o.reserve_digit,
+                        j->o.first, &C->words);
+    }
+    free(tk), free(tl);
+}
+
+int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    const lm_lingua_model *m = job->m;
+    const lm_lingua_force *force = job->force;
+    const lm_lingua_opts *o = &job->o;
+    lm_lingua_count_fn count = job->count;
+    void *count_ctx = job->count_ctx;
+    size_t n_ctx = job->n_ctx, nch = job->nch, wcap = 0;
+    chunk_t *ch = job->ch;
+    const size_t *cfirst = job->cfirst;
+    int rc = -1;
+    lm_buf tmp = {0};
+    uint8_t *keep = lm_xcalloc(n_ctx ? n_ctx : 1, 1);
+    r->origin_tokens = job->origin_tokens;
+    if (job->need) merge_words(job);
 
     int ctx_filter = o->use_context_filter && n_ctx > 1;
     double rate = o->rate;
-    int have_probs = 0;
     for (size_t i = 0; i < n_ctx; i++) keep[i] = 1;
-
-    /* probabilities of every chunk, computed once (§4.4-§4.6) */
-#define NEED_PROBS()                                                                                              \
-    do {                                                                                                          \
-        if (!have_probs) {                                                                                        \
-            if (compute_probs(m, force, o, ch, nch, prob, prob_ctx, err, errlen)) goto out;                       \
-            have_probs = 1;                                                                                       \
-        }                                                                                                         \
-    } while (0)
-
     if (ctx_filter) {
         double cr = lm_lingua_context_rate(o, n_ctx, r->origin_tokens);
-        NEED_PROBS();
         float *scores = lm_xmalloc(n_ctx * sizeof *scores);
         for (size_t i = 0; i < n_ctx; i++) {
             size_t nw = 0;
@@ -256,7 +355,6 @@ int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, c
     size_t nkept = 0;
     for (size_t i = 0; i < n_ctx; i++) nkept += keep[i];
     r->list = lm_xcalloc(nkept ? nkept : 1, sizeof *r->list);
-    if (rr > 0) NEED_PROBS();
     for (size_t i = 0; i < n_ctx; i++) {
         if (!keep[i]) {
             if (o->want_words)
@@ -310,64 +408,46 @@ int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, c
     lm_lingua_format(r->origin_tokens, r->compressed_tokens, r->ratio, r->rate, r->saving);
     rc = 0;
 out:
-    for (size_t c = 0; c < nch; c++) {
-        lm_buf_free(&ch[c].text);
-        free(ch[c].ids), free(ch[c].p);
-        lm_lingua_words_free(&ch[c].words);
-    }
-    free(ch), free(tk), free(tl), free(ends), free(keep), free(cfirst);
-    lm_encoding_free(&e);
+    free(keep);
     lm_buf_free(&tmp);
-    lm_buf_free(&unk);
+    lm_lingua_job_free(job);
     if (rc) lm_lingua_result_free(r);
     return rc;
 }
 
-/* Model input of every chunk ("[CLS]" + tokenize(chunk) + "[SEP]", cut to
- * max_seq_len), one probability call, then the word merge per chunk. */
-static int compute_probs(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
-                         chunk_t *ch, size_t nch, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
-                         size_t errlen) {
-    lm_encoding e = {0};
-    for (size_t c = 0; c < nch; c++) {
-        chunk_t *C = &ch[c];
-        if (lm_tokenizer_encode(m->tok, C->text.p ? C->text.p : "", C->text.n, 0, &e, err, errlen)) {
-            lm_encoding_free(&e);
-            return -1;
-        }
-        size_t n = e.n + 2 > m->max_seq_len ? m->max_seq_len : e.n + 2;
-        C->ids = lm_xmalloc(n * sizeof *C->ids);
-        C->p = lm_xmalloc(n * sizeof *C->p);
-        C->ids[0] = m->cls_id;
-        for (size_t j = 1; j < n; j++) C->ids[j] = j - 1 < e.n ? e.ids[j - 1] : m->sep_id;
-        C->n = n;
+size_t lm_lingua_job_seqs(const lm_lingua_job *j) {
+    return j->need ? j->nch : 0;
+}
+
+int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
+                   size_t errlen) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i] && jobs[i]->need) total += jobs[i]->nch;
+    if (!total) return 0;
+    const int32_t **ids = lm_xmalloc(total * sizeof *ids);
+    size_t *lens = lm_xmalloc(total * sizeof *lens);
+    float **probs = lm_xmalloc(total * sizeof *probs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i] && jobs[i]->need)
+            for (size_t c = 0; c < jobs[i]->nch; c++, k++)
+                ids[k] = jobs[i]->ids[c], lens[k] = jobs[i]->lens[c], probs[k] = jobs[i]->probs[c];
+    int rc = prob(prob_ctx, total, ids, lens, probs, err, errlen);
+    free(ids), free(lens), free(probs);
+    return rc;
+}
+
+int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
+                       const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
+                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
+                       size_t errlen) {
+    memset(r, 0, sizeof *r);
+    lm_lingua_job *j;
+    if (lm_lingua_begin(&j, m, force, o, ctx, ctx_len, n_ctx, count, count_ctx, err, errlen)) return -1;
+    if (lm_lingua_fill(&j, 1, prob, prob_ctx, err, errlen)) {
+        lm_lingua_job_free(j);
+        return -1;
     }
-    lm_encoding_free(&e);
-    if (nch) {
-        const int32_t **ids = lm_xmalloc(nch * sizeof *ids);
-        size_t *lens = lm_xmalloc(nch * sizeof *lens);
-        float **pp = lm_xmalloc(nch * sizeof *pp);
-        for (size_t c = 0; c < nch; c++) ids[c] = ch[c].ids, lens[c] = ch[c].n, pp[c] = ch[c].p;
-        int bad = prob(prob_ctx, nch, ids, lens, pp, err, errlen);
-        free(ids), free(lens), free(pp);
-        if (bad) return -1;
-    }
-    const char **tk = NULL;
-    size_t *tl = NULL, cap = 0;
-    for (size_t c = 0; c < nch; c++) {
-        chunk_t *C = &ch[c];
-        if (C->n > cap) {
-            cap = C->n;
-            tk = lm_xrealloc(tk, cap * sizeof *tk);
-            tl = lm_xrealloc(tl, cap * sizeof *tl);
-        }
-        for (size_t j = 0; j < C->n; j++) {
-            tk[j] = lm_tokenizer_token(m->tok, C->ids[j], &tl[j]);
-            if (!tk[j]) tk[j] = "", tl[j] = 0;
-        }
-        lm_lingua_merge(m->fam, tk, tl, C->p, C->n, m->special, m->nspecial, force, o->reserve_digit, o->first,
-                        &C->words);
-    }
-    free(tk), free(tl);
-    return 0;
+    return lm_lingua_finish(j, r, err, errlen);
 }

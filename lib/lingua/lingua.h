@@ -199,11 +199,37 @@ void lm_lingua_result_free(lm_lingua_result *r);
 /* Compresses one prompt made of n_ctx contexts.  force (built with
  * lm_lingua_force_init, see lm_lingua_force_build) and o give the
  * parameters.  Returns 0, or -1 with a message (a counter or model
- * failure, invalid UTF-8). */
+ * failure, invalid UTF-8).  The same as lm_lingua_begin, lm_lingua_fill
+ * and lm_lingua_finish on one job. */
 int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
                        const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
                        void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
                        size_t errlen);
+
+/* The same flow in two halves around the encoder, so that a caller can run
+ * the chunks of many prompts through one forward pass:
+ *   lm_lingua_begin   counts, force-token replacement, chunking and the
+ *                     model input of every chunk (§4.1-§4.4);
+ *   lm_lingua_fill    one prob call over the chunks of n jobs (none for a
+ *                     job whose result needs no probabilities: rate 1, or a
+ *                     target_token at or above the prompt's count); NULL
+ *                     jobs are skipped;
+ *   lm_lingua_finish  the word merge, the filters and the output (§4.6-§5);
+ *                     it frees the job, as lm_lingua_job_free does for a job
+ *                     that is dropped instead.
+ * o is copied (the arrays it points to must outlive the job); count and
+ * count_ctx are used by both halves.  begin returns 0 with *job set, or -1
+ * with a message; fill returns prob's status. */
+typedef struct lm_lingua_job lm_lingua_job;
+int lm_lingua_begin(lm_lingua_job **job, const lm_lingua_model *m, const lm_lingua_force *force,
+                    const lm_lingua_opts *o, const char *const *ctx, const size_t *ctx_len, size_t n_ctx,
+                    lm_lingua_count_fn count, void *count_ctx, char *err, size_t errlen);
+int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
+                   size_t errlen);
+/* The number of sequences fill gives prob for this job. */
+size_t lm_lingua_job_seqs(const lm_lingua_job *job);
+int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
+void lm_lingua_job_free(lm_lingua_job *job);
 
 /* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
 int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,

@@ -18,7 +18,7 @@
 
 int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err, size_t errlen) {
     memset(le, 0, sizeof *le);
-    le->batch = batch > 0 ? batch : LM_LINGUA_CPU_BATCH;
+    le->batch = batch > 0 ? batch : 0;
     le->batch_given = batch > 0;
     le->enc = lm_encoder_load(dir, err, errlen);
     if (!le->enc) return -1;
@@ -113,24 +113,31 @@ int lm_lingua_probs(void *ctx, size_t nseq, const int32_t *const *ids, const siz
                     char *err, size_t errlen) {
     const lm_lingua_encoder *le = ctx;
     if (le->gpu) return probs_cuda(le, nseq, ids, lens, probs, err, errlen);
-    size_t B = (size_t)le->batch;
-    size_t T = 1;
-    for (size_t i = 0; i < nseq; i++)
+    if (!nseq) return 0;
+    size_t T = 1, total = 0;
+    for (size_t i = 0; i < nseq; i++) {
         if (lens[i] > T) T = lens[i];
-    if (B > nseq) B = nseq ? nseq : 1;
-    /* up to B chunks per forward, packed back to back (no padding rows) */
+        total += lens[i];
+    }
+    /* passes of le->batch chunks, or of whole chunks up to the row budget;
+     * packed back to back (no padding rows) */
+    size_t maxseq = le->batch > 0 && (size_t)le->batch < nseq ? (size_t)le->batch : nseq;
+    size_t budget = le->batch > 0 ? maxseq * T : LM_LINGUA_CPU_ROWS;
+    if (budget > total) budget = total;
+    if (budget < T) budget = T;
+    size_t B = (budget + T - 1) / T;
     lm_encoder_state *s = lm_encoder_state_new(le->enc, (int)B, (int)T, err, errlen);
     if (!s) return -1;
     int32_t *bid = lm_xmalloc(B * T * sizeof *bid);
-    int *blen = lm_xmalloc(B * sizeof *blen);
+    int *blen = lm_xmalloc(maxseq * sizeof *blen);
     float *pr = lm_xmalloc(B * T * 2 * sizeof *pr);
     int rc = 0;
-    for (size_t b0 = 0; b0 < nseq && !rc; b0 += B) {
-        size_t nb = nseq - b0 < B ? nseq - b0 : B, rows = 0;
-        for (size_t i = 0; i < nb; i++) {
-            memcpy(bid + rows, ids[b0 + i], lens[b0 + i] * sizeof *bid);
-            blen[i] = (int)lens[b0 + i];
-            rows += lens[b0 + i];
+    for (size_t b0 = 0, nb = 0; b0 < nseq && !rc; b0 += nb) {
+        size_t rows = 0;
+        for (nb = 0; b0 + nb < nseq && nb < maxseq && (nb == 0 || rows + lens[b0 + nb] <= budget); nb++) {
+            memcpy(bid + rows, ids[b0 + nb], lens[b0 + nb] * sizeof *bid);
+            blen[nb] = (int)lens[b0 + nb];
+            rows += lens[b0 + nb];
         }
         rc = lm_encoder_forward_packed(le->enc, s, bid, blen, (int)nb, NULL, pr, err, errlen);
         rows = 0;

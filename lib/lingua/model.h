@@ -14,19 +14,20 @@
 
 #include <omp.h>
 
-/* Default chunks per forward.  On the CPU the chunks run packed, so 4
- * (about 2,000 rows) already keeps the matrix products at full speed, and
- * more only makes the activations larger (10k-token prompt, BERT-base: 630
- * MB peak with 4, 890 MB with 50, same time); a GPU wants large batches
- * (the reference's max_batch_size, 50). */
-#define LM_LINGUA_CPU_BATCH 4
+/* Default forward pass.  On the CPU the chunks run packed (no padding), up
+ * to LM_LINGUA_CPU_ROWS tokens per pass: four full 512-token chunks, or
+ * dozens of short prompts' chunks, which keeps the matrix products at full
+ * speed; larger passes only make the activations larger (10k-token prompt,
+ * BERT-base: 630 MB peak with 2,048 rows, 890 MB with 50 chunks, same time).
+ * A GPU wants large batches: 50 chunks (the reference's max_batch_size). */
+#define LM_LINGUA_CPU_ROWS 2048
 #define LM_LINGUA_GPU_BATCH 50
 
 typedef struct {
     lm_encoder *enc;
     lm_tokenizer *tok;
     lm_lingua_model m;  /* word rules, sequence length, chunk-end ids */
-    int batch;          /* sequences per forward pass */
+    int batch;          /* sequences per forward pass; 0: the CPU's row budget */
     int batch_given;    /* batch came from the caller, not the default */
     lm_encoder_cuda *gpu; /* NULL: the CPU encoder */
     omp_lock_t gpu_lock;  /* held around a GPU forward */
@@ -34,8 +35,9 @@ typedef struct {
 
 /* Loads dir/{config.json, model.safetensors, tokenizer.json}.  family:
  * LM_LINGUA_BERT or LM_LINGUA_XLMR, or -1 to take it from config.json's
- * model_type.  batch: sequences per forward (<= 0: LM_LINGUA_CPU_BATCH, and
- * LM_LINGUA_GPU_BATCH once on a GPU).  0, or -1 with a
+ * model_type.  batch: sequences per forward (<= 0: up to
+ * LM_LINGUA_CPU_ROWS tokens per pass, and LM_LINGUA_GPU_BATCH chunks once on
+ * a GPU).  0, or -1 with a
  * message. */
 int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err, size_t errlen);
 void lm_lingua_unload(lm_lingua_encoder *le);

@@ -365,6 +365,105 @@ static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int
     lm_lingua_unload(&le);
 }
 
+
+static int failing_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens, float *const *probs,
+                         char *err, size_t errlen) {
+    (void)ctx, (void)nseq, (void)ids, (void)lens, (void)probs;
+    snprintf(err, errlen, "no encoder");
+    return -1;
+}
+
+/* Jobs: the chunks of many prompts through one probability call give what
+ * lm_lingua_compress gives each prompt alone. */
+static void t_jobs(const lm_tiktoken *tk) {
+    char err[512];
+    lm_lingua_encoder le;
+    if (lm_lingua_load(&le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
+        ok(0, "load tiny-xlmr: %s", err);
+        return;
+    }
+    FILE *fp = fopen("testdata/golden/lingua/tiny-xlmr.jsonl", "r");
+    ok(fp != NULL, "open the tiny-xlmr golden file");
+    if (!fp) return;
+    enum { N = 24 };
+    json_t *J[N];
+    const char **cx[N];
+    size_t *cl[N], nc[N];
+    lm_lingua_opts o[N];
+    int n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (n < N && getline(&line, &cap, fp) > 0) {
+        json_error_t je;
+        if (!(J[n] = json_loads(line, 0, &je))) continue;
+        nc[n] = (size_t)strlist(json_object_get(J[n], "context"), &cx[n], &cl[n]);
+        lm_lingua_opts_default(&o[n]);
+        o[n].want_words = 1;
+        static const double rates[4] = {0.33, 0.5, 1.0, 0.7};
+        o[n].rate = rates[n % 4];
+        o[n].use_context_filter = n % 3 == 0;
+        n++;
+    }
+    free(line);
+    fclose(fp);
+    counter K = {tk, lm_tiktoken_state_new(tk)};
+    lm_lingua_force f;
+    static const char *const ends[2] = {".", "\n"};
+    static const size_t ends_len[2] = {1, 1};
+    if (lm_lingua_force_build(&f, &le.m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err)) {
+        ok(0, "force map: %s", err);
+        return;
+    }
+    lm_lingua_job *job[N];
+    size_t total = 0, none = 0;
+    int began = 1;
+    for (int i = 0; i < n; i++) {
+        if (lm_lingua_begin(&job[i], &le.m, &f, &o[i], cx[i], cl[i], nc[i], count_cl, &K, err, sizeof err)) {
+            diag("begin %d: %s", i, err);
+            began = 0;
+            job[i] = NULL;
+            continue;
+        }
+        size_t k = lm_lingua_job_seqs(job[i]);
+        total += k;
+        none += k == 0;
+    }
+    ok(began && total > (size_t)n && none > 0, "%d prompts: %zu chunks for the encoder, %zu prompts need none", n,
+       total, none);
+    ok(!lm_lingua_fill(job, (size_t)n, lm_lingua_probs, &le, err, sizeof err), "one probability call over all of them");
+    int same = 0;
+    double maxd = 0;
+    for (int i = 0; i < n; i++) {
+        lm_lingua_result a, b;
+        if (!job[i] || lm_lingua_finish(job[i], &a, err, sizeof err)) continue;
+        if (lm_lingua_compress(&le.m, &f, &o[i], cx[i], cl[i], nc[i], count_cl, &K, lm_lingua_probs, &le, &b, err,
+                               sizeof err)) {
+            lm_lingua_result_free(&a);
+            continue;
+        }
+        int eq = !strcmp(a.prompt.p, b.prompt.p) && a.n_words == b.n_words && a.n_list == b.n_list &&
+                 a.compressed_tokens == b.compressed_tokens && a.origin_tokens == b.origin_tokens;
+        for (size_t w = 0; eq && w < a.n_words; w++) {
+            eq &= a.labels[w] == b.labels[w];
+            if (!isnan(a.word_probs[w])) maxd = fmax(maxd, fabs(a.word_probs[w] - b.word_probs[w]));
+        }
+        same += eq;
+        lm_lingua_result_free(&a), lm_lingua_result_free(&b);
+    }
+    ok(same == n && maxd <= 1e-6, "batched jobs: %d of %d results identical to one prompt at a time (word probs "
+       "within %.2g)", same, n, maxd);
+    /* a job may also be dropped before its probabilities */
+    lm_lingua_job *j;
+    ok(!lm_lingua_begin(&j, &le.m, &f, &o[0], cx[0], cl[0], nc[0], count_cl, &K, err, sizeof err), "begin again");
+    ok(lm_lingua_fill(&j, 1, failing_probs, NULL, err, sizeof err) == -1 && !strcmp(err, "no encoder"),
+       "fill passes the callback's failure on");
+    lm_lingua_job_free(j);
+    for (int i = 0; i < n; i++) free(cx[i]), free(cl[i]), json_decref(J[i]);
+    lm_lingua_force_free(&f);
+    lm_tiktoken_state_free(K.st);
+    lm_lingua_unload(&le);
+}
+
 static void t_golden(void) {
     const char *sh = getenv("LMKIT_SHARED");
     char path[512];
@@ -379,6 +478,7 @@ static void t_golden(void) {
     golden_file("tiny-bert", tk, &n_ok, &n_all);
     golden_file("tiny-xlmr", tk, &n_ok, &n_all);
     diag("golden: %d of %d cases identical", n_ok, n_all);
+    t_jobs(tk);
     lm_tiktoken_free(tk);
 }
 
