@@ -17,18 +17,23 @@
 #               positions, the SentencePiece Unigram tokenizer $XLMR_TOKENIZER
 #               (default t5-small's) as a stand-in for XLM-R's 250k-piece one,
 #               so the embedding table is smaller than the real model's.
-# Prompts: about LENGTHS cl100k tokens of $CORPUS (whole lines), one record.
+# Prompts: about LENGTHS cl100k tokens of $CORPUS (whole lines), one record;
+# then MANY (NxT, default 200x120) records of up to T tokens each (one
+# paragraph each), which the reference compresses one after the other and
+# lingua-compress in shared forward passes.
 # Times are whole-process wall times (start-up, model load, tokenisation,
 # forward, selection, output), measured with /usr/bin/time -v, which also
 # gives the peak RSS.  One JSON line per (shape, length): both times, the
 # speedup (reference / lmkit), both peak RSS and their ratio, the reference's
-# own split into load and compress time, the counts and ratio string of each
-# side and whether the compressed prompts are identical.  On a shared
+# own split into load and compress time, the counts (summed over records),
+# the first record's ratio string of each side and whether every compressed
+# prompt is identical.  On a shared
 # machine figures vary from run to run.
 #
 # Environment: BUILD (default build), PYTHON (needs torch, transformers<5,
 # llmlingua 0.2.2, tiktoken; without them lmkit's figures only), SHAPES
-# (default "bert-base xlmr-large"), LENGTHS (default "500 2000 10000"),
+# (default "bert-base xlmr-large"), LENGTHS (default "500 2000 10000"), MANY
+# (default 200x120; empty: no many-record row),
 # XLMR_LENGTHS (default "500 2000": 10k tokens of XLM-R-large take several
 # minutes per side on 2 cores), RATE (0.33), CORPUS, LMKIT_SHARED (the
 # shared data folder, default ../shared), LMKIT_TIKTOKEN (cl100k_base file).
@@ -39,6 +44,7 @@ PYTHON=${PYTHON:-python3}
 SHAPES=${SHAPES:-bert-base xlmr-large}
 LENGTHS=${LENGTHS:-500 2000 10000}
 XLMR_LENGTHS=${XLMR_LENGTHS:-500 2000}
+MANY=${MANY-200x120}
 RATE=${RATE:-0.33}
 SHARED=${LMKIT_SHARED:-../shared}
 CORPUS=${CORPUS:-$SHARED/data/corpora/wikipedia_sample/wiki_00}
@@ -82,6 +88,11 @@ measure() {
     secs=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): *//p' "$tmp/time" |
         awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
 }
+# jsum FILE KEY: the sum of a numeric member over the JSON lines of FILE
+jsum() {
+    "$PYTHON" -c 'import json, sys
+print(sum(json.loads(ln)[sys.argv[2]] for ln in open(sys.argv[1], encoding="utf-8")))' "$1" "$2"
+}
 # jget FILE KEY: a member of the first JSON line of FILE, as JSON
 jget() {
     "$PYTHON" -c 'import json, sys
@@ -98,8 +109,13 @@ for shape in $SHAPES; do
     t0=$(date +%s)
     "$PYTHON" bench/lingua_bench.py gen "$model" "$shape" "$tok"
     echo "# $shape: random model written in $(( $(date +%s) - t0 )) s" >&2
-    for n in $lengths; do
-        "$PYTHON" bench/lingua_bench.py prompt "$tmp/in.jsonl" "$n" "$CORPUS"
+    for n in $lengths many; do
+        if [ "$n" = many ]; then
+            [ -n "$MANY" ] || continue
+            "$PYTHON" bench/lingua_bench.py prompts "$tmp/in.jsonl" "${MANY%x*}" "${MANY#*x}" "$CORPUS"
+        else
+            "$PYTHON" bench/lingua_bench.py prompt "$tmp/in.jsonl" "$n" "$CORPUS"
+        fi
         measure "$tmp/ours.jsonl" "$bin" -m "$model" --count-encoding "$LMKIT_TIKTOKEN" \
             --rate "$RATE" -q "$tmp/in.jsonl"
         ours_s=$secs ours_rss=$rss
@@ -111,15 +127,15 @@ for shape in $SHAPES; do
             ref_s=$secs ref_rss=$rss ref_split=$(tail -1 "$tmp/split")
             speedup=$(awk -v a="$ref_s" -v b="$ours_s" 'BEGIN { printf "%.2f", a / b }')
             mem_ratio=$(awk -v a="$ours_rss" -v b="$ref_rss" 'BEGIN { printf "%.2f", a / b }')
-            ref_ratio=$(jget "$tmp/ref.jsonl" ratio) ref_ct=$(jget "$tmp/ref.jsonl" compressed_tokens)
+            ref_ratio=$(jget "$tmp/ref.jsonl" ratio) ref_ct=$(jsum "$tmp/ref.jsonl" compressed_tokens)
             same=$("$PYTHON" -c 'import json, sys
-a, b = (json.loads(open(f, encoding="utf-8").readline())["compressed_prompt"] for f in sys.argv[1:])
+a, b = ([json.loads(ln)["compressed_prompt"] for ln in open(f, encoding="utf-8")] for f in sys.argv[1:])
 print("true" if a == b else "false")' "$tmp/ours.jsonl" "$tmp/ref.jsonl")
         fi
-        printf '{"bench":"lingua","shape":"%s","rate":%s,"origin_tokens":%s,"threads":%s,"lmkit_s":%s,"ref_s":%s,"speedup":%s,"lmkit_rss_mb":%s,"ref_rss_mb":%s,"rss_ratio":%s,"ref_split":%s,"lmkit_compressed_tokens":%s,"ref_compressed_tokens":%s,"lmkit_ratio":%s,"ref_ratio":%s,"same_output":%s}\n' \
-            "$shape" "$RATE" "$(jget "$tmp/ours.jsonl" origin_tokens)" "$(nproc)" "$ours_s" "$ref_s" \
-            "$speedup" "$ours_rss" "$ref_rss" "$mem_ratio" "$ref_split" \
-            "$(jget "$tmp/ours.jsonl" compressed_tokens)" "$ref_ct" "$(jget "$tmp/ours.jsonl" ratio)" \
+        printf '{"bench":"lingua","shape":"%s","rate":%s,"records":%s,"origin_tokens":%s,"threads":%s,"lmkit_s":%s,"ref_s":%s,"speedup":%s,"lmkit_rss_mb":%s,"ref_rss_mb":%s,"rss_ratio":%s,"ref_split":%s,"lmkit_compressed_tokens":%s,"ref_compressed_tokens":%s,"lmkit_ratio":%s,"ref_ratio":%s,"same_output":%s}\n' \
+            "$shape" "$RATE" "$(wc -l <"$tmp/in.jsonl" | tr -d ' ')" "$(jsum "$tmp/ours.jsonl" origin_tokens)" \
+            "$(nproc)" "$ours_s" "$ref_s" "$speedup" "$ours_rss" "$ref_rss" "$mem_ratio" "$ref_split" \
+            "$(jsum "$tmp/ours.jsonl" compressed_tokens)" "$ref_ct" "$(jget "$tmp/ours.jsonl" ratio)" \
             "$ref_ratio" "$same"
     done
     rm -rf "$model"

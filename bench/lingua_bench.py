@@ -15,10 +15,14 @@ lingua.sh does, with the same /usr/bin/time -v around both.
   lingua_bench.py prompt OUT.jsonl TOKENS CORPUS
       one {"prompt": ...} record of about TOKENS cl100k tokens of CORPUS
       (whole lines, markup lines dropped).
+  lingua_bench.py prompts OUT.jsonl N TOKENS CORPUS
+      N records of about TOKENS cl100k tokens each: consecutive paragraphs of
+      CORPUS (markup lines dropped) cut at a word boundary.
   lingua_bench.py ref DIR IN.jsonl RATE OUT.jsonl
       PromptCompressor(model_name=DIR, device_map="cpu", use_llmlingua2=True)
-      .compress_prompt(prompt, rate=RATE); writes the result record and
-      prints {"load_s":..., "compress_s":...}.
+      .compress_prompt(prompt, rate=RATE) for every record, one after the
+      other in the one process (the reference has no batch call); writes the
+      result records and prints {"load_s":..., "compress_s":...}.
 
 cl100k_base is read offline from $LMKIT_TIKTOKEN (the .tiktoken file)
 through TIKTOKEN_CACHE_DIR, as tests/golden/lingua_golden.py does.
@@ -108,6 +112,21 @@ def prompt(out, tokens, corpus):
         f.write(json.dumps({"prompt": "\n".join(text)}, ensure_ascii=False) + "\n")
 
 
+def prompts(out, n, tokens, corpus):
+    import tiktoken
+
+    enc = tiktoken.get_encoding("cl100k_base")
+    paras = [ln for ln in open(corpus, encoding="utf-8").read().split("\n")
+             if ln.strip() and not ln.startswith("<") and len(ln) > 200]
+    with open(out, "w", encoding="utf-8") as f:
+        for i in range(n):
+            ids = enc.encode(paras[i % len(paras)], disallowed_special=())[:tokens]
+            text = enc.decode(ids)
+            if len(ids) == tokens and " " in text:
+                text = text[:text.rindex(" ")]
+            f.write(json.dumps({"id": i, "prompt": text}, ensure_ascii=False) + "\n")
+
+
 def ref(d, inp, rate, out):
     import torch
     from llmlingua import PromptCompressor
@@ -143,6 +162,8 @@ def main():
             gen(a[1], a[2], a[3])
         elif a and a[0] == "prompt" and len(a) == 4:
             prompt(a[1], int(a[2]), a[3])
+        elif a and a[0] == "prompts" and len(a) == 5:
+            prompts(a[1], int(a[2]), int(a[3]), a[4])
         elif a and a[0] == "ref" and len(a) == 5:
             ref(a[1], a[2], a[3], a[4])
         else:

@@ -5,8 +5,10 @@
  * Argument parsing and the record loop only; the algorithm is lib/lingua,
  * the encoder lib/nn, the tokenizers lib/text.  Records (a "prompt" string
  * or a "context" list) are annotated in place with the reference's output
- * fields; --text compresses all of stdin as one prompt.  Records run in
- * parallel; the model and the count encoding are shared read-only.
+ * fields; --text compresses all of stdin as one prompt.  A batch of records
+ * is prepared in parallel (checks, chunking: lm_lingua_begin), its chunks
+ * go through the encoder together (gather), then each record is finished
+ * in parallel; the model and the count encoding are shared read-only.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -71,7 +73,7 @@ static const lm_opt opts[] = {
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
-    {"batch-size", 0, "N", "chunks per forward pass (default 4 on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
+    {"batch-size", 0, "N", "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
     {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
                          "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
     {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
@@ -286,7 +288,32 @@ static void labelled(const ctx_t *c, const lm_lingua_result *r, lm_buf *b) {
     }
 }
 
-static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+/* A record between prepare and on_record: its texts, its counter (used by
+ * both halves of the flow) and its job. */
+typedef struct {
+    lm_lingua_opts o;
+    counter_t k;
+    lm_lingua_job *job;
+    lm_buf sbuf;              /* the "prompt" string, decoded */
+    json_t *arr;              /* the "context" list */
+    const char **cx;
+    size_t *cl, n;
+    int is_list;
+    size_t vpos;              /* the text's position in the line */
+    int failed;               /* the encoder failed on the batch */
+    char msg[512];
+} rec_t;
+
+static void rec_free(rec_t *s) {
+    if (s->job) lm_lingua_job_free(s->job);
+    if (s->k.st) lm_tiktoken_state_free(s->k.st);
+    lm_encoding_free(&s->k.e);
+    free(s->cx), free(s->cl), json_decref(s->arr), lm_buf_free(&s->sbuf);
+    free(s);
+}
+
+/* First half of a record: checks, the texts, and lm_lingua_begin. */
+static int prepare(void *vc, lm_record *in, lm_rerr *err) {
     const ctx_t *c = vc;
     lm_lingua_opts o = c->o;
     o.want_words = c->word_labels || c->token_probs || c->html;
@@ -357,9 +384,55 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
         free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
         return LM_REC_BAD;
     }
+    rec_t *st = lm_xcalloc(1, sizeof *st);
+    st->o = o;
+    st->k.c = c;
+    st->k.st = c->tk ? lm_tiktoken_state_new(c->tk) : NULL;
+    st->sbuf = sbuf, st->arr = arr, st->cx = cx, st->cl = cl, st->n = n;
+    st->is_list = is_list;
+    st->vpos = m->vpos;
+    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, cx, cl, n, count_fn, &st->k, st->msg, sizeof st->msg)) {
+        lm_rerr_set(err, m->vpos, "%s", st->msg);
+        rec_free(st);
+        return LM_REC_BAD;
+    }
+    in->state = st;
+    return LM_REC_OK;
+}
+
+/* The encoder over the chunks of every prepared record of the batch, in
+ * passes of --batch-size chunks across records. */
+static void gather(void *vc, lm_record *const *recs, size_t n) {
+    const ctx_t *c = vc;
+    lm_lingua_job **jobs = lm_xmalloc(n * sizeof *jobs);
+    for (size_t i = 0; i < n; i++) jobs[i] = ((rec_t *)recs[i]->state)->job;
+    char msg[512];
+    if (lm_lingua_fill(jobs, n, lm_lingua_probs, (void *)&c->le, msg, sizeof msg))
+        for (size_t i = 0; i < n; i++) {
+            rec_t *st = recs[i]->state;
+            st->failed = 1;
+            snprintf(st->msg, sizeof st->msg, "%s", msg);
+        }
+    free(jobs);
+}
+
+/* Second half of a record: lm_lingua_finish and the output fields. */
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+    const ctx_t *c = vc;
+    rec_t *st = in->state;
+    if (st->failed) {
+        lm_rerr_set(err, LM_NOPOS, "the encoder failed: %s", st->msg);
+        rec_free(st);
+        return LM_REC_FATAL;
+    }
+    const char **cx = st->cx;
+    const size_t *cl = st->cl;
+    size_t n = st->n;
+    int is_list = st->is_list;
     char msg[512];
     lm_lingua_result r;
-    int rc = compress(c, &o, cx, cl, n, &r, msg, sizeof msg);
+    int rc = lm_lingua_finish(st->job, &r, msg, sizeof msg);
+    st->job = NULL;
     if (!rc && c->html) {
         lm_buf orig = {0}, frag = {0};
         for (size_t i = 0; i < n; i++) {
@@ -383,9 +456,10 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
             hs->f[hs->n++].b = frag;
         }
     }
-    free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
+    size_t vpos = st->vpos;
+    rec_free(st);
     if (rc) {
-        lm_rerr_set(err, m->vpos, "%s", msg);
+        lm_rerr_set(err, vpos, "%s", msg);
         return LM_REC_BAD;
     }
     lm_out_strn(out, "compressed_prompt", r.prompt.p, r.prompt.n);
@@ -580,7 +654,8 @@ int main(int argc, char **argv) {
         st = run_text(&c);
     } else {
         c.o.want_words = 0;
-        lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1};
+        lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1,
+                    .prepare = prepare, .gather = gather};
         c.field = com.field;
         st = lm_loop_run(&L, argc - oi, argv + oi);
         if (c.html) write_html(&c);

@@ -20,6 +20,9 @@
 #   lingua.jsonl      lingua-compress --device cuda vs cpu on the hostile
 #                     text set with both tiny models: records that differ,
 #                     wall times
+#   lingua-golden.txt lingua-compress --device cuda against llmlingua
+#                     0.2.2's results on the 90 golden cases (needs
+#                     cl100k_base under $LMKIT_SHARED, default ../shared)
 # Each step has a time limit so that the whole script stays under 8 minutes
 # on an H200.  The encoder steps come last and run in the time the others
 # left (a deadline of 470 s from the start): a step with under 15 s left is
@@ -130,6 +133,17 @@ fi
 for m in tiny-bert tiny-xlmr; do
     capped "lingua-$m" 40 sh tests/gpu-lingua.sh "$BIN" "testdata/models/$m" "$OUT"
 done
+# lingua-compress on the GPU against llmlingua 0.2.2's own results (the
+# committed golden cases, computed by the reference on the CPU): needs
+# cl100k_base from the shared data
+CL=${LMKIT_SHARED:-../shared}/data/tiktoken/cl100k_base.tiktoken
+if [ -r "$CL" ]; then
+    capped lingua-golden 40 sh -c "PATH='$BIN':\$PATH python3 tests/lingua-golden-check.py '$CL' --device cuda \
+        >'$OUT/lingua-golden.txt' 2>&1"
+    tail -n 5 "$OUT/lingua-golden.txt"
+else
+    echo "gpu-check: lingua-golden skipped: no $CL (set LMKIT_SHARED)"
+fi
 
 if [ "$fails" -eq 0 ]; then
     echo "gpu-check: all steps passed; results in $OUT/"
