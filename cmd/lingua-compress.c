@@ -32,7 +32,7 @@
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS,
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS,
     OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
@@ -62,12 +62,15 @@ static const lm_opt opts[] = {
      OPT_CONTEXT_TARGET_TOKEN},
     {"force-context-ids", 0, "LIST", "context filter: comma-separated 0-based contexts always kept", NULL,
      OPT_FORCE_CONTEXT_IDS},
-    {"word-labels", 0, NULL, "add \"fn_labeled_original_prompt\": every word with its 0/1 label", NULL,
-     OPT_WORD_LABELS},
+    {"word-labels", 0, NULL, "add \"fn_labeled_original_prompt\" (every word with its 0/1 label) and \"words\" "
+                             "({word, prob, keep} objects)", NULL, OPT_WORD_LABELS},
     {"word-sep", 0, "S", "separator between labelled words (default TAB TAB | TAB TAB)", NULL, OPT_WORD_SEP},
     {"label-sep", 0, "S", "separator between a word and its label (default space)", NULL, OPT_LABEL_SEP},
-    {"token-probs", 0, NULL, "add \"words\", \"labels\" and \"word_probs\" (keep probabilities; null where "
-                             "no model ran)", NULL, OPT_TOKEN_PROBS},
+    {"token-probs", 0, NULL, "add \"token_probs\": {token, prob} for every token the encoder scored", NULL,
+     OPT_TOKEN_PROBS},
+    {"special-ends", 0, "WHICH", "chunk-end tokens the encoder sees: reference (\"[CLS]\"/\"[SEP]\", <unk> under "
+                                 "XLM-R) or proper (the model's own) (default reference)",
+     "choice:reference proper", OPT_SPECIAL_ENDS},
     {"count-encoding", 0, "FILE", "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then "
                                   "tiktoken's cache of cl100k_base)", "file", OPT_COUNT_ENCODING},
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
@@ -99,7 +102,7 @@ static const lm_cmd cmd = {
 typedef struct {
     const char *model, *count_path, *word_sep, *label_sep, *field;
     lm_lingua_opts o;
-    int family, text, word_labels, token_probs, batch;
+    int family, text, word_labels, token_probs, batch, proper_ends;
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
     int64_t *fcids;
@@ -207,6 +210,11 @@ static int on_opt(void *vc, int id, const char *arg) {
     case OPT_WORD_SEP: c->word_sep = arg; break;
     case OPT_LABEL_SEP: c->label_sep = arg; break;
     case OPT_TOKEN_PROBS: c->token_probs = 1; break;
+    case OPT_SPECIAL_ENDS: {
+        static const char *const ch[] = {"reference", "proper", NULL};
+        c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, ch);
+        break;
+    }
     case OPT_COUNT_ENCODING: c->count_path = arg; break;
     case OPT_FAMILY: {
         static const char *const ch[] = {"bert", "xlm-roberta", NULL};
@@ -316,7 +324,8 @@ static void rec_free(rec_t *s) {
 static int prepare(void *vc, lm_record *in, lm_rerr *err) {
     const ctx_t *c = vc;
     lm_lingua_opts o = c->o;
-    o.want_words = c->word_labels || c->token_probs || c->html;
+    o.want_words = c->word_labels || c->html;
+    o.want_tokens = c->token_probs;
     const lm_member *m = lm_rec_get(in, c->field);
     int is_list = 0;
     if (!m && !strcmp(c->field, "prompt") && (m = lm_rec_get(in, "context"))) is_list = m->type == LM_J_ARRAY;
@@ -475,37 +484,38 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     }
     lm_out_int(out, "origin_tokens", (int64_t)r.origin_tokens);
     lm_out_int(out, "compressed_tokens", (int64_t)r.compressed_tokens);
-    lm_out_str(out, "ratio", r.ratio);
-    lm_out_str(out, "rate", r.rate);
+    lm_out_num(out, "ratio", r.ratio_v);
+    lm_out_num(out, "rate", r.rate_v);
     lm_out_str(out, "saving", r.saving);
     if (c->word_labels) {
         lm_buf b = {0};
         labelled(c, &r, &b);
         lm_out_strn(out, "fn_labeled_original_prompt", b.p ? b.p : "", b.n);
         lm_buf_free(&b);
+        lm_buf *w = lm_out_begin(out, "words");
+        lm_buf_addc(w, '[');
+        for (size_t i = 0; i < r.n_words; i++) {
+            lm_buf_adds(w, i ? ",{\"word\":" : "{\"word\":");
+            lm_buf_add_jstr(w, r.words[i], r.word_len[i]);
+            lm_buf_adds(w, ",\"prob\":");
+            if (r.word_probs[i] == r.word_probs[i])
+                lm_buf_add_num(w, r.word_probs[i]);
+            else
+                lm_buf_adds(w, "null");
+            lm_buf_adds(w, r.labels[i] ? ",\"keep\":true}" : ",\"keep\":false}");
+        }
+        lm_buf_addc(w, ']');
+        lm_out_end(out);
     }
     if (c->token_probs) {
-        lm_buf *b = lm_out_begin(out, "words");
+        lm_buf *b = lm_out_begin(out, "token_probs");
         lm_buf_addc(b, '[');
-        for (size_t i = 0; i < r.n_words; i++) {
-            if (i) lm_buf_addc(b, ',');
-            lm_buf_add_jstr(b, r.words[i], r.word_len[i]);
-        }
-        lm_buf_addc(b, ']');
-        lm_out_end(out);
-        b = lm_out_begin(out, "labels");
-        lm_buf_addc(b, '[');
-        for (size_t i = 0; i < r.n_words; i++) lm_buf_adds(b, i ? (r.labels[i] ? ",1" : ",0") : (r.labels[i] ? "1" : "0"));
-        lm_buf_addc(b, ']');
-        lm_out_end(out);
-        b = lm_out_begin(out, "word_probs");
-        lm_buf_addc(b, '[');
-        for (size_t i = 0; i < r.n_words; i++) {
-            if (i) lm_buf_addc(b, ',');
-            if (r.word_probs[i] == r.word_probs[i])
-                lm_buf_add_num(b, r.word_probs[i]);
-            else
-                lm_buf_adds(b, "null");
+        for (size_t i = 0; i < r.n_tokens; i++) {
+            lm_buf_adds(b, i ? ",{\"token\":" : "{\"token\":");
+            lm_buf_add_jstr(b, r.tokens[i], r.token_len[i]);
+            lm_buf_adds(b, ",\"prob\":");
+            lm_buf_add_num(b, r.token_probs[i]);
+            lm_buf_addc(b, '}');
         }
         lm_buf_addc(b, ']');
         lm_out_end(out);
@@ -632,6 +642,8 @@ int main(int argc, char **argv) {
             if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
         }
     }
+    if (c.proper_ends && lm_lingua_model_proper_ends(&c.le.m, err, sizeof err))
+        lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c.model, err);
     if (lm_lingua_force_build(&c.fm, &c.le.m, (const char *const *)c.force, c.force_len, c.n_force,
                               (const char *const *)c.ends, c.ends_len, c.n_ends, err, sizeof err))
         lm_usage_error(&cmd, "invalid --force-tokens: %s", err);

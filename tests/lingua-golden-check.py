@@ -44,6 +44,11 @@ for a, cases in groups.items():
             got = json.loads(lines[i])
         except (ValueError, IndexError):
             print("FAIL", model, c["case"], out.stderr); bad += 1; continue
+        # ratio and rate are numbers; the reference's strings print them
+        if isinstance(got.get("ratio"), (int, float)):
+            got["ratio"] = format(got["ratio"], ".1f") + "x"
+        if isinstance(got.get("rate"), (int, float)):
+            got["rate"] = format(got["rate"] * 100, ".1f") + "%"
         for k, v in c["expect"].items():
             if got.get(k) != v:
                 print("FAIL", model, c["case"], k, repr(got.get(k)), "!=", repr(v)); bad += 1; break

@@ -56,6 +56,18 @@ int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family
     return 0;
 }
 
+int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen) {
+    const char *cls = m->fam == LM_LINGUA_BERT ? "[CLS]" : "<s>", *sep = m->fam == LM_LINGUA_BERT ? "[SEP]" : "</s>";
+    int32_t a = lm_tokenizer_id(m->tok, cls, strlen(cls)), b = lm_tokenizer_id(m->tok, sep, strlen(sep));
+    if (a < 0 || b < 0) {
+        lm_seterr(err, errlen, "the tokenizer has no \"%s\" and \"%s\" tokens for the chunk ends", cls, sep);
+        return -1;
+    }
+    m->cls_id = a;
+    m->sep_id = b;
+    return 0;
+}
+
 int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
                           const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
                           size_t n_ends, char *err, size_t errlen) {
@@ -82,6 +94,7 @@ void lm_lingua_result_free(lm_lingua_result *r) {
     free(r->list);
     for (size_t i = 0; i < r->n_words; i++) free(r->words[i]);
     free(r->words), free(r->word_len), free(r->labels), free(r->word_probs);
+    free(r->tokens), free(r->token_len), free(r->token_probs);
     memset(r, 0, sizeof *r);
 }
 
@@ -90,6 +103,7 @@ typedef struct {
     lm_buf text;         /* the chunk string (with [NEWi]) */
     int32_t *ids;        /* model input, ends included */
     size_t n;
+    size_t n_real;       /* ids[1 .. 1 + n_real) are the chunk's own tokens */
     float *p;            /* [n] keep probabilities */
     lm_lingua_words words;
 } chunk_t;
@@ -189,6 +203,7 @@ static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
         C->ids[0] = m->cls_id;
         for (size_t k = 1; k < n; k++) C->ids[k] = k - 1 < e.n ? e.ids[k - 1] : m->sep_id;
         C->n = n;
+        C->n_real = e.n < n - 1 ? e.n : n - 1;
         j->ids[c] = C->ids, j->lens[c] = n, j->probs[c] = C->p;
     }
     lm_encoding_free(&e);
@@ -269,6 +284,7 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
             rate = j->origin_tokens ? fmin((double)o->target_token / (double)j->origin_tokens, 1.0) : 1.0;
         j->need = o->use_token_filter && 1 - rate > 0;
     }
+    j->need |= o->want_tokens;
     if (j->need && model_inputs(j, err, errlen)) goto out;
     rc = 0;
 out:
@@ -320,6 +336,21 @@ int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t 
     uint8_t *keep = lm_xcalloc(n_ctx ? n_ctx : 1, 1);
     r->origin_tokens = job->origin_tokens;
     if (job->need) merge_words(job);
+    if (o->want_tokens) {
+        size_t nt = 0;
+        for (size_t c = 0; c < nch; c++) nt += ch[c].n_real;
+        r->tokens = lm_xmalloc((nt ? nt : 1) * sizeof *r->tokens);
+        r->token_len = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_len);
+        r->token_probs = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_probs);
+        for (size_t c = 0; c < nch; c++)
+            for (size_t k = 1; k <= ch[c].n_real; k++, r->n_tokens++) {
+                size_t len;
+                const char *t = lm_tokenizer_token(m->tok, ch[c].ids[k], &len);
+                r->tokens[r->n_tokens] = t ? t : "";
+                r->token_len[r->n_tokens] = t ? len : 0;
+                r->token_probs[r->n_tokens] = ch[c].p[k];
+            }
+    }
 
     int ctx_filter = o->use_context_filter && n_ctx > 1;
     double rate = o->rate;
@@ -405,7 +436,7 @@ int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t 
         r->compressed_tokens += n;
     }
     if (!r->prompt.p) lm_buf_adds(&r->prompt, "");
-    lm_lingua_format(r->origin_tokens, r->compressed_tokens, r->ratio, r->rate, r->saving);
+    lm_lingua_format(r->origin_tokens, r->compressed_tokens, r->ratio, r->rate, r->saving, &r->ratio_v, &r->rate_v);
     rc = 0;
 out:
     free(keep);

@@ -436,8 +436,11 @@ void lm_lingua_context_keep(const float *scores, size_t n, double context_rate, 
 
 /* ---- output ------------------------------------------------------------ */
 
-void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64]) {
+void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64],
+                      double *ratio_v, double *rate_v) {
     double r = compressed == 0 ? 1.0 : (double)origin / (double)compressed;
+    if (ratio_v) *ratio_v = r;
+    if (rate_v) *rate_v = 1 / r;
     snprintf(ratio, 32, "%.1fx", r);
     snprintf(rate, 32, "%.1f%%", 1 / r * 100);
     double s = ((double)origin - (double)compressed) * 0.06 / 1000;

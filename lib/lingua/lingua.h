@@ -134,6 +134,7 @@ typedef struct {
     int reserve_digit;           /* force_reserve_digit */
     int drop_consecutive;
     int want_words;              /* fill the result's word lists */
+    int want_tokens;             /* fill the result's token list (the probabilities are then always computed) */
 } lm_lingua_opts;
 
 /* The reference defaults above. */
@@ -150,8 +151,11 @@ void lm_lingua_context_keep(const float *scores, size_t n, double context_rate, 
 
 /* ---- output (§5) ----------------------------------------------------- */
 
-/* The reference's "ratio", "rate" and "saving" strings. */
-void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64]);
+/* The reference's "ratio", "rate" and "saving" strings; ratio_v and rate_v
+ * (may be NULL) get the numbers they print: origin / compressed (1 when
+ * compressed is 0) and 1 / ratio. */
+void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64],
+                      double *ratio_v, double *rate_v);
 
 /* ---- the whole flow (compress.c) ------------------------------------ */
 
@@ -184,6 +188,7 @@ typedef struct {
     size_t n_list;
     size_t origin_tokens, compressed_tokens;
     char ratio[32], rate[32], saving[64];
+    double ratio_v, rate_v;   /* the numbers behind ratio and rate */
     /* with want_words: every word of every context (XLM-R without "▁"), its
      * label, and for words of the token pass its probability (NaN for words
      * of dropped contexts or of the pass-through) */
@@ -192,6 +197,13 @@ typedef struct {
     size_t *word_len;
     uint8_t *labels;
     double *word_probs;
+    /* with want_tokens: the encoder's tokens of every chunk (the chunk-end
+     * tokens left out), as the tokenizer's pieces, and their keep
+     * probabilities */
+    size_t n_tokens;
+    const char **tokens;      /* point into the tokenizer */
+    size_t *token_len;
+    float *token_probs;
 } lm_lingua_result;
 
 void lm_lingua_result_free(lm_lingua_result *r);
@@ -230,6 +242,12 @@ int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob,
 size_t lm_lingua_job_seqs(const lm_lingua_job *job);
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
 void lm_lingua_job_free(lm_lingua_job *job);
+
+/* Chunk ends as the model was trained with ("<s>"/"</s>" under XLM-R,
+ * "[CLS]"/"[SEP]" under BERT) instead of the reference's "[CLS]"/"[SEP]"
+ * strings, which XLM-R's tokenizer maps to <unk> (spec §4.4).  0, or -1
+ * with a message when the tokenizer lacks them. */
+int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen);
 
 /* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
 int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,

@@ -31,7 +31,7 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
 @test "prompt string: the reference's output fields, input passes through" {
     run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<"$P"
     assert_success
-    assert_output '{"prompt":"The committee met on Monday to discuss the new budget proposal.","compressed_prompt":"met on Monday discuss new","origin_tokens":24,"compressed_tokens":10,"ratio":"2.4x","rate":"41.7%","saving":", Saving $0.0 in GPT-4."}'
+    assert_output '{"prompt":"The committee met on Monday to discuss the new budget proposal.","compressed_prompt":"met on Monday discuss new","origin_tokens":24,"compressed_tokens":10,"ratio":2.4,"rate":0.4166666666666667,"saving":", Saving $0.0 in GPT-4."}'
     [ -z "$stderr" ]
 }
 
@@ -47,16 +47,16 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
 @test "a record's rate and target_token override the options" {
     run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"The committee met on Monday to discuss the new budget proposal.","rate":1}'
     assert_success
-    assert_output --partial '"rate":"100.0%","compressed_prompt":"The committee met on Monday to discuss the new budget proposal."'
+    assert_output --partial '"rate":1,"compressed_prompt":"The committee met on Monday to discuss the new budget proposal."'
     run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":"The committee met on Monday to discuss the new budget proposal.","target_token":5}'
     assert_success
     refute_output --partial '"compressed_tokens":10,'
 }
 
-@test "empty prompt: empty result, ratio 1.0x" {
+@test "empty prompt: empty result, ratio and rate 1" {
     run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<'{"prompt":""}'
     assert_success
-    assert_output '{"prompt":"","compressed_prompt":"","origin_tokens":0,"compressed_tokens":0,"ratio":"1.0x","rate":"100.0%","saving":", Saving $0.0 in GPT-4."}'
+    assert_output '{"prompt":"","compressed_prompt":"","origin_tokens":0,"compressed_tokens":0,"ratio":1,"rate":1,"saving":", Saving $0.0 in GPT-4."}'
 }
 
 @test "--text compresses all of stdin and writes text" {
@@ -65,13 +65,43 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     assert_output '555-0199!'
 }
 
-@test "--word-labels and --token-probs add the word lists" {
-    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --word-labels --label-sep = --word-sep '|' --token-probs <<<"$P"
+@test "--word-labels adds the labelled words, --token-probs the encoder's tokens" {
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --word-labels --label-sep = --word-sep '|' <<<"$P"
     assert_success
     assert_output --partial '"fn_labeled_original_prompt":"The=0|committee=0|met=1|'
-    assert_output --partial '"words":["The","committee","met",'
-    assert_output --partial '"labels":[0,0,1,'
-    assert_output --partial '"word_probs":[0.'
+    assert_output --partial '"words":[{"word":"The","prob":0.'
+    # the words array says what the labelled string says, and keep follows the output
+    [ "$(jq -r '[.words[] | .word + "=" + (if .keep then "1" else "0" end)] | join("|")' <<<"$output")" = \
+      "$(jq -r .fn_labeled_original_prompt <<<"$output")" ]
+    [ "$(jq -r '[.words[] | select(.keep) | .word] | join(" ")' <<<"$output")" = "met on Monday discuss new" ]
+    [ "$(jq '[.words[] | .prob | select(. > 0 and . < 1)] | length' <<<"$output")" -eq 12 ]
+    refute_output --partial '"token_probs"'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --token-probs <<<"$P"
+    assert_success
+    refute_output --partial '"words"'
+    # one entry per model token, as the tokenizer splits the text (no [CLS]/[SEP])
+    n=$(tokenize -t "$BERT" --no-special --field prompt <<<"$P" | jq .n_tokens)
+    [ "$(jq '.token_probs | length' <<<"$output")" -eq "$n" ]
+    [ "$(jq -r '.token_probs[0].token' <<<"$output")" = The ]
+    [ "$(jq '[.token_probs[] | .prob | select(. > 0 and . < 1)] | length' <<<"$output")" -eq "$n" ]
+    # at rate 1 nothing needs the encoder, but --token-probs runs it
+    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" --token-probs --rate 1 <<<"$P"
+    assert_success
+    [ "$(jq '.token_probs | length' <<<"$output")" -gt 5 ]
+    [ "$(jq -r '.token_probs[0].token' <<<"$output")" = "▁The" ]
+}
+
+@test "--special-ends proper gives XLM-R its own <s> and </s> (BERT unchanged)" {
+    for m in "$BERT" "$XLMR"; do
+        lingua-compress -m "$m" --count-encoding "$TINY" --token-probs <<<"$P" >"$TMP/ref"
+        lingua-compress -m "$m" --count-encoding "$TINY" --token-probs --special-ends proper <<<"$P" >"$TMP/proper"
+        jq -c '[.token_probs[].token]' "$TMP/ref" >"$TMP/ref.tokens"
+        jq -c '[.token_probs[].token]' "$TMP/proper" >"$TMP/proper.tokens"
+        cmp "$TMP/ref.tokens" "$TMP/proper.tokens"
+        if [ "$m" = "$BERT" ]; then cmp "$TMP/ref" "$TMP/proper"; else ! cmp -s "$TMP/ref" "$TMP/proper"; fi
+    done
+    run --separate-stderr lingua-compress -m "$XLMR" --special-ends sometimes <<<"$P"
+    [ "$status" -eq 2 ]
 }
 
 @test "threads, batch size and batching across records do not change the output" {
@@ -216,7 +246,7 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
 @test "--html: a valid page, one word element per word, text escaped, written atomically" {
     command -v xmllint >/dev/null || skip "no xmllint"
     in='{"prompt":"A <b> & c > d.\nNew \"line\" here."}'
-    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" --token-probs --html "$TMP/v.html" <<<"$in"
+    run --separate-stderr lingua-compress -m "$XLMR" --count-encoding "$TINY" --word-labels --html "$TMP/v.html" <<<"$in"
     assert_success
     words=$(jq '.words | length' <<<"$output")
     xmllint --noout "$TMP/v.html"
@@ -224,7 +254,7 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     n=$(xmllint --xpath "count(//*[local-name()='span'][@class='k' or @class='d'])" "$TMP/v.html")
     [ "$n" -eq "$words" ]
     kept=$(xmllint --xpath "count(//*[local-name()='span'][@class='k'])" "$TMP/v.html")
-    [ "$kept" -eq "$(jq '[.labels[] | select(. == 1)] | length' <<<"$output")" ]
+    [ "$kept" -eq "$(jq '[.words[] | select(.keep)] | length' <<<"$output")" ]
     grep -q '&lt;b' "$TMP/v.html"
     grep -q '&amp;' "$TMP/v.html"
     grep -q '&gt;' "$TMP/v.html"

@@ -215,10 +215,12 @@ static void t_context(void) {
     ok(lm_lingua_context_score(p3, 3) == ((0.1f + 0.2f) + 0.4f) / 3.0f, "context score: float32 mean");
     ok(lm_lingua_context_score(p3, 0) == 0, "no words: score 0");
     char r[32], t[32], s[64];
-    lm_lingua_format(98, 30, r, t, s);
+    double rv, tv;
+    lm_lingua_format(98, 30, r, t, s, &rv, &tv);
     ok(!strcmp(r, "3.3x") && !strcmp(t, "30.6%") && !strcmp(s, ", Saving $0.0 in GPT-4."), "%s %s %s", r, t, s);
-    lm_lingua_format(7, 0, r, t, s);
-    ok(!strcmp(r, "1.0x") && !strcmp(t, "100.0%"), "nothing left: ratio 1");
+    ok(rv == 98.0 / 30 && tv == 1 / (98.0 / 30), "the numbers behind the strings: %.17g %.17g", rv, tv);
+    lm_lingua_format(7, 0, r, t, s, &rv, NULL);
+    ok(!strcmp(r, "1.0x") && !strcmp(t, "100.0%") && rv == 1, "nothing left: ratio 1");
 }
 
 /* ---- golden -------------------------------------------------------------- */
@@ -464,6 +466,49 @@ static void t_jobs(const lm_tiktoken *tk) {
     lm_lingua_unload(&le);
 }
 
+/* The chunk ends the encoder sees: the reference's "[CLS]"/"[SEP]" strings
+ * (<unk> under XLM-R) or, after lm_lingua_model_proper_ends, <s> and </s>. */
+static int32_t seen_first, seen_last;
+static int recording_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens,
+                           float *const *probs, char *err, size_t errlen) {
+    seen_first = ids[0][0];
+    seen_last = ids[0][lens[0] - 1];
+    return lm_lingua_probs(ctx, nseq, ids, lens, probs, err, errlen);
+}
+
+static void t_ends(const lm_tiktoken *tk) {
+    char err[512];
+    lm_lingua_encoder le;
+    if (lm_lingua_load(&le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
+        ok(0, "load tiny-xlmr: %s", err);
+        return;
+    }
+    counter K = {tk, lm_tiktoken_state_new(tk)};
+    lm_lingua_force f;
+    static const char *const ends[2] = {".", "\n"};
+    static const size_t ends_len[2] = {1, 1};
+    lm_lingua_force_build(&f, &le.m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err);
+    lm_lingua_opts o;
+    lm_lingua_opts_default(&o);
+    const char *cx[1] = {"The committee met on Monday."};
+    size_t cl[1] = {strlen(cx[0])};
+    lm_lingua_result r;
+    int32_t unk = lm_tokenizer_id(le.tok, "<unk>", 5), bos = lm_tokenizer_id(le.tok, "<s>", 3),
+            eos = lm_tokenizer_id(le.tok, "</s>", 4);
+    int rc = lm_lingua_compress(&le.m, &f, &o, cx, cl, 1, count_cl, &K, recording_probs, &le, &r, err, sizeof err);
+    ok(!rc && seen_first == unk && seen_last == unk, "reference ends under XLM-R: <unk> ... <unk> (%d %d)",
+       (int)seen_first, (int)seen_last);
+    if (!rc) lm_lingua_result_free(&r);
+    ok(!lm_lingua_model_proper_ends(&le.m, err, sizeof err), "proper ends: %s", "<s> and </s> found");
+    rc = lm_lingua_compress(&le.m, &f, &o, cx, cl, 1, count_cl, &K, recording_probs, &le, &r, err, sizeof err);
+    ok(!rc && seen_first == bos && seen_last == eos && bos != unk && eos != unk,
+       "proper ends under XLM-R: <s> ... </s> (%d %d)", (int)seen_first, (int)seen_last);
+    if (!rc) lm_lingua_result_free(&r);
+    lm_lingua_force_free(&f);
+    lm_tiktoken_state_free(K.st);
+    lm_lingua_unload(&le);
+}
+
 static void t_golden(void) {
     const char *sh = getenv("LMKIT_SHARED");
     char path[512];
@@ -479,6 +524,7 @@ static void t_golden(void) {
     golden_file("tiny-xlmr", tk, &n_ok, &n_all);
     diag("golden: %d of %d cases identical", n_ok, n_all);
     t_jobs(tk);
+    t_ends(tk);
     lm_tiktoken_free(tk);
 }
 
