@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -32,7 +33,7 @@
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS,
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING,
     OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
@@ -77,6 +78,8 @@ static const lm_opt opts[] = {
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
     {"batch-size", 0, "N", "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
+    {"timing", 0, NULL, "at the end, say on stderr where the time went (load, chunking, encoder, selection)",
+     NULL, OPT_TIMING},
     {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
                          "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
     {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
@@ -102,7 +105,8 @@ static const lm_cmd cmd = {
 typedef struct {
     const char *model, *count_path, *word_sep, *label_sep, *field;
     lm_lingua_opts o;
-    int family, text, word_labels, token_probs, batch, proper_ends;
+    int family, text, word_labels, token_probs, batch, proper_ends, timing;
+    struct timing *tm;        /* --timing's sums, filled in parallel */
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
     int64_t *fcids;
@@ -113,6 +117,25 @@ typedef struct {
     const char *html;         /* --html FILE or NULL */
     struct html_store *hs;    /* the records' HTML, filled in parallel */
 } ctx_t;
+
+/* --timing: seconds per stage; the per-record stages are summed over the
+ * threads that ran them, the encoder's is wall time. */
+typedef struct timing {
+    double start, load, prepare, encoder, finish;
+    uint64_t records, chunks, tokens;
+} timing_t;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void timing_add(double *sum, double t0) {
+    double d = now_s() - t0;
+#pragma omp atomic
+    *sum += d;
+}
 
 /* Each record's HTML fragment by record index; written in order at the end. */
 typedef struct html_store {
@@ -210,6 +233,7 @@ static int on_opt(void *vc, int id, const char *arg) {
     case OPT_WORD_SEP: c->word_sep = arg; break;
     case OPT_LABEL_SEP: c->label_sep = arg; break;
     case OPT_TOKEN_PROBS: c->token_probs = 1; break;
+    case OPT_TIMING: c->timing = 1; break;
     case OPT_SPECIAL_ENDS: {
         static const char *const ch[] = {"reference", "proper", NULL};
         c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, ch);
@@ -277,11 +301,35 @@ static char *find_count_file(const ctx_t *c) {
 
 /* ---- one prompt ------------------------------------------------------------ */
 
+/* The encoder over the chunks of n jobs (NULL entries skipped), timed. */
+static int run_encoder(const ctx_t *c, lm_lingua_job *const *jobs, size_t n, char *err, size_t errlen) {
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        size_t tokens;
+        if (jobs[i]) c->tm->chunks += lm_lingua_job_seqs(jobs[i], &tokens), c->tm->tokens += tokens;
+    }
+    int rc = lm_lingua_fill(jobs, n, lm_lingua_probs, (void *)&c->le, err, errlen);
+    c->tm->encoder += now_s() - t0;
+    return rc;
+}
+
+/* One prompt, for --text: the flow of lm_lingua_compress, timed. */
 static int compress(const ctx_t *c, const lm_lingua_opts *o, const char *const *cx, const size_t *cl, size_t n,
                     lm_lingua_result *r, char *err, size_t errlen) {
     counter_t k = {c, c->tk ? lm_tiktoken_state_new(c->tk) : NULL, {0}};
-    int rc = lm_lingua_compress(&c->le.m, &c->fm, o, cx, cl, n, count_fn, &k, lm_lingua_probs, (void *)&c->le, r,
-                                err, errlen);
+    lm_lingua_job *job = NULL;
+    double t0 = now_s();
+    int rc = lm_lingua_begin(&job, &c->le.m, &c->fm, o, cx, cl, n, count_fn, &k, err, errlen);
+    c->tm->prepare += now_s() - t0;
+    if (!rc) rc = run_encoder(c, &job, 1, err, errlen);
+    if (!rc) {
+        t0 = now_s();
+        rc = lm_lingua_finish(job, r, err, errlen);
+        job = NULL;
+        c->tm->finish += now_s() - t0;
+    }
+    if (job) lm_lingua_job_free(job);
+    c->tm->records++;
     if (k.st) lm_tiktoken_state_free(k.st);
     lm_encoding_free(&k.e);
     return rc;
@@ -321,7 +369,7 @@ static void rec_free(rec_t *s) {
 }
 
 /* First half of a record: checks, the texts, and lm_lingua_begin. */
-static int prepare(void *vc, lm_record *in, lm_rerr *err) {
+static int prepare_record(void *vc, lm_record *in, lm_rerr *err) {
     const ctx_t *c = vc;
     lm_lingua_opts o = c->o;
     o.want_words = c->word_labels || c->html;
@@ -409,6 +457,14 @@ static int prepare(void *vc, lm_record *in, lm_rerr *err) {
     return LM_REC_OK;
 }
 
+static int prepare(void *vc, lm_record *in, lm_rerr *err) {
+    const ctx_t *c = vc;
+    double t0 = now_s();
+    int st = prepare_record(vc, in, err);
+    timing_add(&c->tm->prepare, t0);
+    return st;
+}
+
 /* The encoder over the chunks of every prepared record of the batch, in
  * passes of --batch-size chunks across records. */
 static void gather(void *vc, lm_record *const *recs, size_t n) {
@@ -416,7 +472,7 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
     lm_lingua_job **jobs = lm_xmalloc(n * sizeof *jobs);
     for (size_t i = 0; i < n; i++) jobs[i] = ((rec_t *)recs[i]->state)->job;
     char msg[512];
-    if (lm_lingua_fill(jobs, n, lm_lingua_probs, (void *)&c->le, msg, sizeof msg))
+    if (run_encoder(c, jobs, n, msg, sizeof msg))
         for (size_t i = 0; i < n; i++) {
             rec_t *st = recs[i]->state;
             st->failed = 1;
@@ -426,7 +482,7 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
 }
 
 /* Second half of a record: lm_lingua_finish and the output fields. */
-static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+static int finish_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     const ctx_t *c = vc;
     rec_t *st = in->state;
     if (st->failed) {
@@ -524,6 +580,16 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     return LM_REC_OK;
 }
 
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+    const ctx_t *c = vc;
+    double t0 = now_s();
+    int st = finish_record(vc, in, out, err);
+    timing_add(&c->tm->finish, t0);
+#pragma omp atomic
+    c->tm->records++;
+    return st;
+}
+
 /* Writes the page (title, then the fragments in record order) to c->html. */
 static void write_html(const ctx_t *c) {
     lm_buf page = {0};
@@ -601,6 +667,8 @@ int main(int argc, char **argv) {
     c.color = 2;
     html_store hs = {0};
     c.hs = &hs;
+    timing_t tm = {.start = now_s()};
+    c.tm = &tm;
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
@@ -661,6 +729,7 @@ int main(int argc, char **argv) {
         lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
         lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
     }
+    tm.load = now_s() - tm.start;
     int st;
     if (c.text) {
         st = run_text(&c);
@@ -671,6 +740,17 @@ int main(int argc, char **argv) {
         c.field = com.field;
         st = lm_loop_run(&L, argc - oi, argv + oi);
         if (c.html) write_html(&c);
+    }
+    if (c.timing) {
+        double total = now_s() - tm.start;
+        fflush(stdout);
+        fprintf(stderr,
+                "%s: timing: {\"records\":%llu,\"chunks\":%llu,\"tokens\":%llu,\"load_s\":%.3f,"
+                "\"chunking_s\":%.3f,\"encoder_s\":%.3f,\"selection_s\":%.3f,\"total_s\":%.3f,"
+                "\"encoder_tokens_per_s\":%.1f}\n",
+                lm_prog, (unsigned long long)tm.records, (unsigned long long)tm.chunks,
+                (unsigned long long)tm.tokens, tm.load, tm.prepare, tm.encoder, tm.finish, total,
+                tm.encoder > 0 ? (double)tm.tokens / tm.encoder : 0.0);
     }
     free(hs.f);
     if (c.tk) lm_tiktoken_free(c.tk);

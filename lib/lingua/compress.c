@@ -446,7 +446,11 @@ out:
     return rc;
 }
 
-size_t lm_lingua_job_seqs(const lm_lingua_job *j) {
+size_t lm_lingua_job_seqs(const lm_lingua_job *j, size_t *tokens) {
+    if (tokens) {
+        *tokens = 0;
+        for (size_t c = 0; j->need && c < j->nch; c++) *tokens += j->lens[c];
+    }
     return j->need ? j->nch : 0;
 }
 

@@ -238,8 +238,9 @@ int lm_lingua_begin(lm_lingua_job **job, const lm_lingua_model *m, const lm_ling
                     lm_lingua_count_fn count, void *count_ctx, char *err, size_t errlen);
 int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
                    size_t errlen);
-/* The number of sequences fill gives prob for this job. */
-size_t lm_lingua_job_seqs(const lm_lingua_job *job);
+/* The number of sequences fill gives prob for this job; *tokens (may be
+ * NULL) gets their total length. */
+size_t lm_lingua_job_seqs(const lm_lingua_job *job, size_t *tokens);
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
 void lm_lingua_job_free(lm_lingua_job *job);
 

@@ -120,6 +120,24 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [ "$(wc -l <"$TMP/a")" -eq 13 ]
 }
 
+@test "--timing: one JSON line on stderr, the output unchanged" {
+    for i in 1 2 3; do echo "$P"; done >"$TMP/in"
+    echo '{"prompt":"All of it stays.","rate":1}' >>"$TMP/in"
+    lingua-compress -m "$BERT" --count-encoding "$TINY" "$TMP/in" >"$TMP/plain"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --timing -q "$TMP/in"
+    assert_success
+    [ "$output" = "$(cat "$TMP/plain")" ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    t=${stderr#lingua-compress: timing: }
+    [ "$(jq '.records' <<<"$t")" -eq 4 ]
+    # three records need the encoder, one chunk each; the fourth keeps everything
+    [ "$(jq '.chunks' <<<"$t")" -eq 3 ]
+    [ "$(jq '.tokens > 0 and .encoder_s > 0 and .total_s >= .encoder_s' <<<"$t")" = true ]
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --timing --text <<<"A short text."
+    assert_success
+    [ "$(jq '.records' <<<"${stderr#lingua-compress: timing: }")" -eq 1 ]
+}
+
 @test "without a count encoding the model tokenizer counts, said once on stderr" {
     mkdir "$TMP/cache"
     for i in 1 2 3; do echo "$P"; done >"$TMP/in"

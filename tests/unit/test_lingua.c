@@ -426,7 +426,7 @@ static void t_jobs(const lm_tiktoken *tk) {
             job[i] = NULL;
             continue;
         }
-        size_t k = lm_lingua_job_seqs(job[i]);
+        size_t k = lm_lingua_job_seqs(job[i], NULL);
         total += k;
         none += k == 0;
     }
