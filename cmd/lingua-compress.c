@@ -745,8 +745,8 @@ int main(int argc, char **argv) {
         double total = now_s() - tm.start;
         fflush(stdout);
         fprintf(stderr,
-                "%s: timing: {\"records\":%llu,\"chunks\":%llu,\"tokens\":%llu,\"load_s\":%.3f,"
-                "\"chunking_s\":%.3f,\"encoder_s\":%.3f,\"selection_s\":%.3f,\"total_s\":%.3f,"
+                "%s: timing: {\"records\":%llu,\"chunks\":%llu,\"tokens\":%llu,\"load_s\":%.6f,"
+                "\"chunking_s\":%.6f,\"encoder_s\":%.6f,\"selection_s\":%.6f,\"total_s\":%.6f,"
                 "\"encoder_tokens_per_s\":%.1f}\n",
                 lm_prog, (unsigned long long)tm.records, (unsigned long long)tm.chunks,
                 (unsigned long long)tm.tokens, tm.load, tm.prepare, tm.encoder, tm.finish, total,
