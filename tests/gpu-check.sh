@@ -20,6 +20,9 @@
 #   lingua.jsonl      lingua-compress --device cuda vs cpu on the hostile
 #                     text set with both tiny models: records that differ,
 #                     wall times
+#   lingua-bench.jsonl  bench/lingua-device.sh: lingua-compress end to end on
+#                     the CPU and the GPU, random BERT-base / XLM-R-large
+#                     shaped models, 2k and 10k tokens, 200 short records
 #   lingua-golden.txt lingua-compress --device cuda against llmlingua
 #                     0.2.2's results on the 90 golden cases (needs
 #                     cl100k_base under $LMKIT_SHARED, default ../shared)
@@ -144,6 +147,12 @@ if [ -r "$CL" ]; then
 else
     echo "gpu-check: lingua-golden skipped: no $CL (set LMKIT_SHARED)"
 fi
+
+# lingua-compress end to end, GPU against CPU: BERT-base and XLM-R-large
+# shapes, 2k- and 10k-token prompts and 200 short records
+capped lingua-bench 150 sh -c "BUILD='$BUILD' sh bench/lingua-device.sh >'$OUT/lingua-bench.jsonl' \
+    2>'$OUT/lingua-bench.err'"
+cat "$OUT/lingua-bench.jsonl" 2>/dev/null
 
 if [ "$fails" -eq 0 ]; then
     echo "gpu-check: all steps passed; results in $OUT/"

@@ -322,3 +322,17 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     assert_output --partial '"model":"tiny-bert","devices":"cpu cpu","records":360,"differ":0,'
     [ "$(wc -l <"$TMP/lingua.jsonl")" -eq 1 ]
 }
+
+@test "bench/lingua-device.sh times two devices end to end (run here as cpu against cpu, tiny shape)" {
+    san=
+    [ -n "${SAN:-}" ] && san="-fsanitize=address,undefined"
+    CFLAGS=$san DEVICES="cpu cpu" SHAPES=tiny LENGTHS=300 MANY=4x60 BUILD="$(dirname "$BIN")" \
+        run --separate-stderr sh "$TOP/bench/lingua-device.sh"
+    assert_success
+    [ "${#lines[@]}" -eq 2 ]
+    jq -e '.shape == "tiny" and .records == 1 and .same_output and ."1".device == "cpu" and ."2".timing.tokens > 0' \
+        <<<"${lines[0]}"
+    jq -e '.records == 4 and .same_output and ."1".timing.records == 4' <<<"${lines[1]}"
+    DEVICES=cpu run --separate-stderr sh "$TOP/bench/lingua-device.sh"
+    [ "$status" -eq 2 ]
+}
