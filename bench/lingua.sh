@@ -93,6 +93,11 @@ jsum() {
     "$PYTHON" -c 'import json, sys
 print(sum(json.loads(ln)[sys.argv[2]] for ln in open(sys.argv[1], encoding="utf-8")))' "$1" "$2"
 }
+# jratio FILE: the first record's ratio (a number) as the reference prints it
+jratio() {
+    "$PYTHON" -c 'import json, sys
+print(json.dumps(format(json.loads(open(sys.argv[1], encoding="utf-8").readline())["ratio"], ".1f") + "x"))' "$1"
+}
 # jget FILE KEY: a member of the first JSON line of FILE, as JSON
 jget() {
     "$PYTHON" -c 'import json, sys
@@ -135,7 +140,7 @@ print("true" if a == b else "false")' "$tmp/ours.jsonl" "$tmp/ref.jsonl")
         printf '{"bench":"lingua","shape":"%s","rate":%s,"records":%s,"origin_tokens":%s,"threads":%s,"lmkit_s":%s,"ref_s":%s,"speedup":%s,"lmkit_rss_mb":%s,"ref_rss_mb":%s,"rss_ratio":%s,"ref_split":%s,"lmkit_compressed_tokens":%s,"ref_compressed_tokens":%s,"lmkit_ratio":%s,"ref_ratio":%s,"same_output":%s}\n' \
             "$shape" "$RATE" "$(wc -l <"$tmp/in.jsonl" | tr -d ' ')" "$(jsum "$tmp/ours.jsonl" origin_tokens)" \
             "$(nproc)" "$ours_s" "$ref_s" "$speedup" "$ours_rss" "$ref_rss" "$mem_ratio" "$ref_split" \
-            "$(jsum "$tmp/ours.jsonl" compressed_tokens)" "$ref_ct" "$(jget "$tmp/ours.jsonl" ratio)" \
+            "$(jsum "$tmp/ours.jsonl" compressed_tokens)" "$ref_ct" "$(jratio "$tmp/ours.jsonl")" \
             "$ref_ratio" "$same"
     done
     rm -rf "$model"
