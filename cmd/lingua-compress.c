@@ -33,7 +33,7 @@
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING,
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW,
     OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
@@ -78,6 +78,8 @@ static const lm_opt opts[] = {
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
     {"batch-size", 0, "N", "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
+    {"view", 0, NULL, "records as text: a header line per record, then its compressed text (or, with "
+                      "--color, its words with the dropped ones dimmed)", NULL, OPT_VIEW},
     {"timing", 0, NULL, "at the end, say on stderr where the time went (load, chunking, encoder, selection)",
      NULL, OPT_TIMING},
     {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
@@ -105,7 +107,8 @@ static const lm_cmd cmd = {
 typedef struct {
     const char *model, *count_path, *word_sep, *label_sep, *field;
     lm_lingua_opts o;
-    int family, text, word_labels, token_probs, batch, proper_ends, timing;
+    int family, text, word_labels, token_probs, batch, proper_ends, timing, view;
+    int color_on;             /* --color resolved (--text, --view) */
     struct timing *tm;        /* --timing's sums, filled in parallel */
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
@@ -234,6 +237,7 @@ static int on_opt(void *vc, int id, const char *arg) {
     case OPT_LABEL_SEP: c->label_sep = arg; break;
     case OPT_TOKEN_PROBS: c->token_probs = 1; break;
     case OPT_TIMING: c->timing = 1; break;
+    case OPT_VIEW: c->view = 1; break;
     case OPT_SPECIAL_ENDS: {
         static const char *const ch[] = {"reference", "proper", NULL};
         c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, ch);
@@ -372,7 +376,7 @@ static void rec_free(rec_t *s) {
 static int prepare_record(void *vc, lm_record *in, lm_rerr *err) {
     const ctx_t *c = vc;
     lm_lingua_opts o = c->o;
-    o.want_words = c->word_labels || c->html;
+    o.want_words = c->word_labels || c->html || c->color_on;
     o.want_tokens = c->token_probs;
     const lm_member *m = lm_rec_get(in, c->field);
     int is_list = 0;
@@ -498,8 +502,9 @@ static int finish_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *er
     lm_lingua_result r;
     int rc = lm_lingua_finish(st->job, &r, msg, sizeof msg);
     st->job = NULL;
-    if (!rc && c->html) {
-        lm_buf orig = {0}, frag = {0};
+    lm_buf view = {0};
+    if (!rc && (c->html || c->view)) {
+        lm_buf orig = {0};
         for (size_t i = 0; i < n; i++) {
             if (i) lm_buf_adds(&orig, "\n\n");
             lm_buf_add(&orig, cx[i], cl[i]);
@@ -508,24 +513,44 @@ static int finish_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *er
                            orig.p ? orig.p : "", orig.n};
         char where[1024];
         snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
-        lm_view_html_record(&frag, where, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
-        lm_buf_free(&orig);
-        html_store *hs = c->hs;
-#pragma omp critical(lingua_html)
-        {
-            if (hs->n == hs->cap) {
-                hs->cap = hs->cap ? 2 * hs->cap : 16;
-                hs->f = lm_xrealloc(hs->f, hs->cap * sizeof *hs->f);
+        if (c->view) {
+            lm_buf_printf(&view, "==> %s: ratio %s, %zu -> %zu tokens <==\n", where, r.ratio, r.origin_tokens,
+                          r.compressed_tokens);
+            if (c->color_on) {
+                lm_view_ansi(&view, &w, 1);
+            } else {
+                lm_buf_add(&view, r.prompt.p ? r.prompt.p : "", r.prompt.n);
+                lm_buf_addc(&view, '\n');
             }
-            hs->f[hs->n].index = in->index;
-            hs->f[hs->n++].b = frag;
         }
+        if (c->html) {
+            lm_buf frag = {0};
+            lm_view_html_record(&frag, where, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
+            html_store *hs = c->hs;
+#pragma omp critical(lingua_html)
+            {
+                if (hs->n == hs->cap) {
+                    hs->cap = hs->cap ? 2 * hs->cap : 16;
+                    hs->f = lm_xrealloc(hs->f, hs->cap * sizeof *hs->f);
+                }
+                hs->f[hs->n].index = in->index;
+                hs->f[hs->n++].b = frag;
+            }
+        }
+        lm_buf_free(&orig);
     }
     size_t vpos = st->vpos;
     rec_free(st);
     if (rc) {
+        lm_buf_free(&view);
         lm_rerr_set(err, vpos, "%s", msg);
         return LM_REC_BAD;
+    }
+    if (c->view) {
+        lm_out_text(out, view.p ? view.p : "", view.n);
+        lm_buf_free(&view);
+        lm_lingua_result_free(&r);
+        return LM_REC_OK;
     }
     lm_out_strn(out, "compressed_prompt", r.prompt.p, r.prompt.n);
     if (is_list) {
@@ -672,8 +697,9 @@ int main(int argc, char **argv) {
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
-    if (!c.text && c.color != 2)
-        lm_usage_error(&cmd, "--color shows the words of --text; for records use --html FILE");
+    if (!c.text && !c.view && c.color != 2)
+        lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
+    if (c.text && c.view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
     if (c.text && oi < argc) lm_usage_error(&cmd, "--text reads standard input only, not '%s'", argv[oi]);
     if (c.o.use_context_filter && c.o.target_token == 0)
         lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
@@ -735,6 +761,7 @@ int main(int argc, char **argv) {
         st = run_text(&c);
     } else {
         c.o.want_words = 0;
+        c.color_on = c.view && want_color(&c);
         lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1,
                     .prepare = prepare, .gather = gather};
         c.field = com.field;

@@ -22,6 +22,7 @@ complete -c lingua-compress -l count-encoding -r -F -d 'tiktoken rank file for t
 complete -c lingua-compress -l family -x -a 'bert xlm-roberta' -d 'word rules: bert or xlm-roberta (default: config.json'\''s model_type)'
 complete -c lingua-compress -l text -d 'read all of stdin as one prompt and write the compressed text'
 complete -c lingua-compress -l batch-size -x -d 'chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)'
+complete -c lingua-compress -l view -d 'records as text: a header line per record, then its compressed text (or, with --color, its words with the dropped ones dimmed)'
 complete -c lingua-compress -l timing -d 'at the end, say on stderr where the time went (load, chunking, encoder, selection)'
 complete -c lingua-compress -l color -x -a 'auto always never' -d '--text: show the original words, dropped ones dimmed: auto (a terminal, no $NO_COLOR), always or never (default never)'
 complete -c lingua-compress -l html -r -F -d 'also write an HTML page of every record'\''s kept and dropped words and their probabilities'

@@ -64,6 +64,12 @@ void lm_out_reset(lm_out *o)
     o->suppress = 0;
 }
 
+void lm_out_text(lm_out *o, const char *s, size_t n)
+{
+    lm_buf_add(&o->queued, s, n);
+    o->suppress = 1;
+}
+
 void lm_out_push(lm_out *o, const lm_record *in)
 {
     lm_out_render(o, in, &o->queued);

@@ -99,6 +99,10 @@ void lm_out_render(const lm_out *o, const lm_record *in, lm_buf *dst);
  * end; set o->suppress to write only the queued ones. */
 void lm_out_push(lm_out *o, const lm_record *in);
 
+/* For a command's human-readable mode: writes s[0..n) as it is (after
+ * anything queued before) instead of an output record. */
+void lm_out_text(lm_out *o, const char *s, size_t n);
+
 enum { LM_REC_OK = 0, LM_REC_BAD = 1, LM_REC_FATAL = 2 };
 
 /* Called for every record of the shard.  Fill out (or set out->suppress);

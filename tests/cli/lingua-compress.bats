@@ -316,6 +316,27 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [[ "$stderr" == *"--html"* ]]
 }
 
+@test "--view: records as text, a header each, in order; --color dims the dropped words" {
+    printf '%s\n' "$P" '{"context":["The budget passed.","It rained today."]}' "$P" >"$TMP/in"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --threads 2 --view "$TMP/in"
+    assert_success
+    assert_line --index 0 "==> $TMP/in:1: ratio 2.4x, 24 -> 10 tokens <=="
+    assert_line --index 1 'met on Monday discuss new'
+    assert_line --index 2 --partial "==> $TMP/in:2: ratio "
+    [ "$(grep -c '^==> ' <<<"$output")" -eq 3 ]
+    assert_line --index 6 'met on Monday discuss new'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --view --color always <<<"$P"
+    assert_success
+    assert_line --index 1 $'\e[2mThe committee\e[22m met on Monday \e[2mto\e[22m discuss \e[2mthe\e[22m new \e[2mbudget proposal.\e[22m'
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --view --text <<<"$P"
+    [ "$status" -eq 2 ]
+    printf '%s\n' "$P" '{"prompt":3}' >"$TMP/bad"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" --view "$TMP/bad"
+    [ "$status" -eq 1 ]
+    assert_output --partial 'met on Monday discuss new'
+    [[ "$stderr" == *"bad:2:"* ]]
+}
+
 @test "gpu-check's lingua step compares two devices record by record (run here as cpu against cpu)" {
     DEVICES="cpu cpu" run sh "$TOP/tests/gpu-lingua.sh" "$(dirname "$(command -v lingua-compress)")" "$BERT" "$TMP"
     assert_success
