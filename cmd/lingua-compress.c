@@ -76,7 +76,8 @@ static const lm_opt opts[] = {
                                   "tiktoken's cache of cl100k_base)", "file", OPT_COUNT_ENCODING},
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
      "choice:bert xlm-roberta", OPT_FAMILY},
-    {"text", 0, NULL, "read all of stdin as one prompt and write the compressed text", NULL, OPT_TEXT},
+    {"text", 0, NULL, "all of standard input (or of the one FILE) is one prompt; write the compressed text", NULL,
+     OPT_TEXT},
     {"batch-size", 0, "N", "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
     {"view", 0, NULL, "records as text: a header line per record, then its compressed text (or, with "
                       "--color, its words with the dropped ones dimmed)", NULL, OPT_VIEW},
@@ -645,12 +646,19 @@ static int want_color(const ctx_t *c) {
 }
 
 /* --text: all of stdin is one prompt. */
-static int run_text(const ctx_t *c) {
+static int run_text(const ctx_t *c, const char *path) {
+    FILE *fp = stdin;
+    const char *name = "<stdin>";
+    if (path && strcmp(path, "-")) {
+        name = path;
+        if (!(fp = fopen(path, "r"))) lm_die(LM_EXIT_DATA, "cannot open '%s': %s", path, strerror(errno));
+    }
     lm_buf in = {0};
     char chunk[65536];
     size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, stdin)) > 0) lm_buf_add(&in, chunk, k);
-    if (ferror(stdin)) lm_die(LM_EXIT_DATA, "<stdin>: read error: %s", strerror(errno));
+    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) lm_buf_add(&in, chunk, k);
+    if (ferror(fp)) lm_die(LM_EXIT_DATA, "%s: read error: %s", name, strerror(errno));
+    if (fp != stdin) fclose(fp);
     lm_lingua_opts o = c->o;
     int color = want_color(c);
     o.want_words = color || c->html;
@@ -658,7 +666,7 @@ static int run_text(const ctx_t *c) {
     size_t cl[1] = {in.n};
     char msg[512];
     lm_lingua_result r;
-    if (compress(c, &o, cx, cl, 1, &r, msg, sizeof msg)) lm_die(LM_EXIT_DATA, "<stdin>: %s", msg);
+    if (compress(c, &o, cx, cl, 1, &r, msg, sizeof msg)) lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
     lm_view_words w = {r.n_words, (const char *const *)r.words, r.word_len, r.labels, r.word_probs, cx[0], cl[0]};
     if (color) {
         lm_buf v = {0};
@@ -671,7 +679,7 @@ static int run_text(const ctx_t *c) {
     }
     if (c->html) {
         lm_buf frag = {0};
-        lm_view_html_record(&frag, "<stdin>", r.ratio, r.origin_tokens, r.compressed_tokens, &w);
+        lm_view_html_record(&frag, name, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
         c->hs->f = lm_xmalloc(sizeof *c->hs->f);
         c->hs->f[0].index = 0;
         c->hs->f[0].b = frag;
@@ -700,7 +708,9 @@ int main(int argc, char **argv) {
     if (!c.text && !c.view && c.color != 2)
         lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
     if (c.text && c.view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
-    if (c.text && oi < argc) lm_usage_error(&cmd, "--text reads standard input only, not '%s'", argv[oi]);
+    if (c.text && argc - oi > 1)
+        lm_usage_error(&cmd, "--text compresses one text: give one FILE (or - for standard input), not %d",
+                       argc - oi);
     if (c.o.use_context_filter && c.o.target_token == 0)
         lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
     if (!c.n_ends) {
@@ -758,7 +768,7 @@ int main(int argc, char **argv) {
     tm.load = now_s() - tm.start;
     int st;
     if (c.text) {
-        st = run_text(&c);
+        st = run_text(&c, oi < argc ? argv[oi] : NULL);
     } else {
         c.o.want_words = 0;
         c.color_on = c.view && want_color(&c);

@@ -20,7 +20,7 @@ complete -c lingua-compress -l token-probs -d 'add "token_probs": {token, prob} 
 complete -c lingua-compress -l special-ends -x -a 'reference proper' -d 'chunk-end tokens the encoder sees: reference ("[CLS]"/"[SEP]", <unk> under XLM-R) or proper (the model'\''s own) (default reference)'
 complete -c lingua-compress -l count-encoding -r -F -d 'tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then tiktoken'\''s cache of cl100k_base)'
 complete -c lingua-compress -l family -x -a 'bert xlm-roberta' -d 'word rules: bert or xlm-roberta (default: config.json'\''s model_type)'
-complete -c lingua-compress -l text -d 'read all of stdin as one prompt and write the compressed text'
+complete -c lingua-compress -l text -d 'all of standard input (or of the one FILE) is one prompt; write the compressed text'
 complete -c lingua-compress -l batch-size -x -d 'chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)'
 complete -c lingua-compress -l view -d 'records as text: a header line per record, then its compressed text (or, with --color, its words with the dropped ones dimmed)'
 complete -c lingua-compress -l timing -d 'at the end, say on stderr where the time went (load, chunking, encoder, selection)'

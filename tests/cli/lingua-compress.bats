@@ -215,10 +215,20 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     assert_output --partial '"compressed_prompt":"met on Monday discuss new"'
 }
 
-@test "--text takes no file operands" {
-    run --separate-stderr lingua-compress -m "$BERT" --text "$TMP/x" </dev/null
+@test "--text reads one FILE or standard input" {
+    printf 'Call me at 555-0199. Bye!\n' >"$TMP/t.txt"
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' "$TMP/t.txt"
+    assert_success
+    assert_output '555-0199!'
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' - <"$TMP/t.txt"
+    assert_output '555-0199!'
+    run --separate-stderr lingua-compress -m "$BERT" --text "$TMP/t.txt" "$TMP/t.txt" </dev/null
     [ "$status" -eq 2 ]
-    [[ "$stderr" == *'--text reads standard input only'* ]]
+    [[ "$stderr" == *'--text compresses one text: give one FILE (or - for standard input), not 2'* ]]
+    run --separate-stderr lingua-compress -m "$BERT" --text "$TMP/missing.txt" </dev/null
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"cannot open '$TMP/missing.txt'"* ]]
+    [ -z "$output" ]
 }
 
 @test "real-model golden strings: run with LMKIT_REAL_MODEL, else skipped with the reason" {
