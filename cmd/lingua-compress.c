@@ -33,7 +33,7 @@
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW,
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW, OPT_NO_CONTEXT_FILTER, OPT_COMPAT,
     OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
@@ -54,6 +54,10 @@ static const lm_opt opts[] = {
      "choice:mean first", OPT_TOKEN_TO_WORD},
     {"context-filter", 0, NULL, "drop whole contexts first (coarse filter; needs several contexts)", NULL,
      OPT_CONTEXT_FILTER},
+    {"no-context-filter", 0, NULL, "no coarse filter (the default, unless --compat compress_prompt)", NULL,
+     OPT_NO_CONTEXT_FILTER},
+    {"compat", 0, "API", "defaults of the reference's compress_prompt_llmlingua2 (llmlingua2, the default) or "
+                         "compress_prompt (the context filter on)", "choice:llmlingua2 compress_prompt", OPT_COMPAT},
     {"no-token-filter", 0, NULL, "no word-level filter: pass the (normalised) text through", NULL,
      OPT_NO_TOKEN_FILTER},
     {"target-context", 0, "N", "context filter: keep about N contexts (default -1: off)", NULL, OPT_TARGET_CONTEXT},
@@ -110,6 +114,8 @@ typedef struct {
     lm_lingua_opts o;
     int family, text, word_labels, token_probs, batch, proper_ends, timing, view;
     int color_on;             /* --color resolved (--text, --view) */
+    int context_filter;       /* --context-filter 1, --no-context-filter 0, neither -1 */
+    int compat;               /* 0 compress_prompt_llmlingua2, 1 compress_prompt */
     struct timing *tm;        /* --timing's sums, filled in parallel */
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
@@ -211,7 +217,13 @@ static int on_opt(void *vc, int id, const char *arg) {
         c->o.first = lm_opt_choice(&cmd, "token-to-word", arg, ch);
         break;
     }
-    case OPT_CONTEXT_FILTER: c->o.use_context_filter = 1; break;
+    case OPT_CONTEXT_FILTER: c->context_filter = 1; break;
+    case OPT_NO_CONTEXT_FILTER: c->context_filter = 0; break;
+    case OPT_COMPAT: {
+        static const char *const ch[] = {"llmlingua2", "compress_prompt", NULL};
+        c->compat = lm_opt_choice(&cmd, "compat", arg, ch);
+        break;
+    }
     case OPT_NO_TOKEN_FILTER: c->o.use_token_filter = 0; break;
     case OPT_TARGET_CONTEXT: c->o.target_context = lm_opt_int(&cmd, "target-context", arg, -1, INT64_MAX / 4); break;
     case OPT_CONTEXT_RATE: c->o.context_rate = lm_opt_double(&cmd, "context-rate", arg, 0, 1, 1, 0); break;
@@ -698,6 +710,7 @@ int main(int argc, char **argv) {
     lm_lingua_opts_default(&c.o);
     c.family = -1;
     c.color = 2;
+    c.context_filter = -1;
     html_store hs = {0};
     c.hs = &hs;
     timing_t tm = {.start = now_s()};
@@ -705,6 +718,8 @@ int main(int argc, char **argv) {
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
+    /* compress_prompt turns the context filter on by default (spec §3) */
+    c.o.use_context_filter = c.context_filter >= 0 ? c.context_filter : c.compat == 1;
     if (!c.text && !c.view && c.color != 2)
         lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
     if (c.text && c.view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");

@@ -8,6 +8,8 @@ complete -c lingua-compress -l drop-consecutive -d 'drop a force token repeating
 complete -c lingua-compress -l chunk-end-tokens -x -d 'tokens a 512-token chunk may end at, escaped as --force-tokens (default .,\n)'
 complete -c lingua-compress -l token-to-word -x -a 'mean first' -d 'word probability from its subwords: mean or first (default mean)'
 complete -c lingua-compress -l context-filter -d 'drop whole contexts first (coarse filter; needs several contexts)'
+complete -c lingua-compress -l no-context-filter -d 'no coarse filter (the default, unless --compat compress_prompt)'
+complete -c lingua-compress -l compat -x -a 'llmlingua2 compress_prompt' -d 'defaults of the reference'\''s compress_prompt_llmlingua2 (llmlingua2, the default) or compress_prompt (the context filter on)'
 complete -c lingua-compress -l no-token-filter -d 'no word-level filter: pass the (normalised) text through'
 complete -c lingua-compress -l target-context -x -d 'context filter: keep about N contexts (default -1: off)'
 complete -c lingua-compress -l context-rate -x -d 'context filter: fraction of contexts to keep, in (0,1] (default 1)'

@@ -91,6 +91,18 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [ "$(jq -r '.token_probs[0].token' <<<"$output")" = "▁The" ]
 }
 
+@test "--compat compress_prompt turns the context filter on; the last of --context-filter/--no-context-filter counts" {
+    r='{"context":["The budget passed.","It rained today.","Parks get funds."]}'
+    lc=(lingua-compress -m "$XLMR" --count-encoding "$TINY" --rate 0.5 -q)
+    [ "$("${lc[@]}" <<<"$r" | jq -c .compressed_prompt_list)" = '["budget","rained","get"]' ]
+    [ "$("${lc[@]}" --compat compress_prompt <<<"$r" | jq -c .compressed_prompt_list)" = '["budget","get"]' ]
+    [ "$("${lc[@]}" --compat compress_prompt --no-context-filter <<<"$r" | jq -c .compressed_prompt_list)" = \
+      '["budget","rained","get"]' ]
+    [ "$("${lc[@]}" --no-context-filter --context-filter <<<"$r" | jq -c .compressed_prompt_list)" = '["budget","get"]' ]
+    run --separate-stderr "${lc[@]}" --compat llmlingua3 <<<"$r"
+    [ "$status" -eq 2 ]
+}
+
 @test "--special-ends proper gives XLM-R its own <s> and </s> (BERT unchanged)" {
     for m in "$BERT" "$XLMR"; do
         lingua-compress -m "$m" --count-encoding "$TINY" --token-probs <<<"$P" >"$TMP/ref"
