@@ -452,17 +452,12 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
         }
         if (nb == 0)
             continue;
-        /* Process it. */
-        if (parallel && nb > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
-            for (size_t i = 0; i < nb; i++)
-                if (sl[i].status >= 0)
-                    process(L, &sl[i]);
-        } else {
-            for (size_t i = 0; i < nb; i++)
-                if (sl[i].status >= 0)
-                    process(L, &sl[i]);
-        }
+        /* Process it (in order on one thread unless parallel: an inactive
+         * region leaves nested parallelism in the record function free). */
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && nb > 1)
+        for (size_t i = 0; i < nb; i++)
+            if (sl[i].status >= 0)
+                process(L, &sl[i]);
         if (L->prepare) { /* gather over the prepared records, then finish them */
             size_t ng = 0;
             for (size_t i = 0; i < nb; i++)
@@ -470,16 +465,10 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
                     recs[ng++] = &sl[i].rec;
             if (L->gather && ng)
                 L->gather(L->ctx, recs, ng);
-            if (parallel && ng > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
-                for (size_t i = 0; i < nb; i++)
-                    if (sl[i].status == LM_REC_OK)
-                        finish(L, &sl[i]);
-            } else {
-                for (size_t i = 0; i < nb; i++)
-                    if (sl[i].status == LM_REC_OK)
-                        finish(L, &sl[i]);
-            }
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && ng > 1)
+            for (size_t i = 0; i < nb; i++)
+                if (sl[i].status == LM_REC_OK)
+                    finish(L, &sl[i]);
         }
         /* Write it, in order. */
         for (size_t i = 0; i < nb && !stop; i++) {

@@ -95,10 +95,7 @@ static int g_fn(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 /* Runs the loop over text with stdout sent to a file; returns what it wrote. */
 static char *run_loop(lm_loop *L, lm_common *com, const char *text, int *status)
 {
-    static char in[] = "/tmp/lmkit-test-jsonl-in-XXXXXX";
-    static char out[] = "/tmp/lmkit-test-jsonl-out-XXXXXX";
-    strcpy(in + strlen(in) - 6, "XXXXXX");
-    strcpy(out + strlen(out) - 6, "XXXXXX");
+    char in[] = "/tmp/lmkit-test-jsonl-in-XXXXXX", out[] = "/tmp/lmkit-test-jsonl-out-XXXXXX";
     int fi = mkstemp(in), fo = mkstemp(out);
     if (fi < 0 || fo < 0 || write(fi, text, strlen(text)) != (ssize_t)strlen(text))
         return NULL;

@@ -368,6 +368,23 @@ static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int
 }
 
 
+/* tiny-xlmr with the default chunk ends and no force tokens; 0 or -1. */
+static int load_xlmr(lm_lingua_encoder *le, lm_lingua_force *f) {
+    char err[512];
+    static const char *const ends[2] = {".", "\n"};
+    static const size_t ends_len[2] = {1, 1};
+    if (lm_lingua_load(le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
+        ok(0, "load tiny-xlmr: %s", err);
+        return -1;
+    }
+    if (lm_lingua_force_build(f, &le->m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err)) {
+        ok(0, "force map: %s", err);
+        lm_lingua_unload(le);
+        return -1;
+    }
+    return 0;
+}
+
 static int failing_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens, float *const *probs,
                          char *err, size_t errlen) {
     (void)ctx, (void)nseq, (void)ids, (void)lens, (void)probs;
@@ -380,13 +397,15 @@ static int failing_probs(void *ctx, size_t nseq, const int32_t *const *ids, cons
 static void t_jobs(const lm_tiktoken *tk) {
     char err[512];
     lm_lingua_encoder le;
-    if (lm_lingua_load(&le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
-        ok(0, "load tiny-xlmr: %s", err);
-        return;
-    }
+    lm_lingua_force f;
+    if (load_xlmr(&le, &f)) return;
     FILE *fp = fopen("testdata/golden/lingua/tiny-xlmr.jsonl", "r");
     ok(fp != NULL, "open the tiny-xlmr golden file");
-    if (!fp) return;
+    if (!fp) {
+        lm_lingua_force_free(&f);
+        lm_lingua_unload(&le);
+        return;
+    }
     enum { N = 24 };
     json_t *J[N];
     const char **cx[N];
@@ -409,13 +428,6 @@ static void t_jobs(const lm_tiktoken *tk) {
     free(line);
     fclose(fp);
     counter K = {tk, lm_tiktoken_state_new(tk)};
-    lm_lingua_force f;
-    static const char *const ends[2] = {".", "\n"};
-    static const size_t ends_len[2] = {1, 1};
-    if (lm_lingua_force_build(&f, &le.m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err)) {
-        ok(0, "force map: %s", err);
-        return;
-    }
     lm_lingua_job *job[N];
     size_t total = 0, none = 0;
     int began = 1;
@@ -479,15 +491,9 @@ static int recording_probs(void *ctx, size_t nseq, const int32_t *const *ids, co
 static void t_ends(const lm_tiktoken *tk) {
     char err[512];
     lm_lingua_encoder le;
-    if (lm_lingua_load(&le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
-        ok(0, "load tiny-xlmr: %s", err);
-        return;
-    }
-    counter K = {tk, lm_tiktoken_state_new(tk)};
     lm_lingua_force f;
-    static const char *const ends[2] = {".", "\n"};
-    static const size_t ends_len[2] = {1, 1};
-    lm_lingua_force_build(&f, &le.m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err);
+    if (load_xlmr(&le, &f)) return;
+    counter K = {tk, lm_tiktoken_state_new(tk)};
     lm_lingua_opts o;
     lm_lingua_opts_default(&o);
     const char *cx[1] = {"The committee met on Monday."};
