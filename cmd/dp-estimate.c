@@ -45,9 +45,9 @@ static const lm_opt opts[] = {
      OPT_HOLDOUT},
     {"candidates", 0, "K", "--holdout: try at most K thresholds (default 256)", NULL, OPT_CANDIDATES},
     {"scan", 0, NULL, "score input: bounds at every distinct threshold (optimistic)", NULL, OPT_SCAN},
-    {"posterior", 0, "FILE", "write the posterior CDF and density of epsilon on a grid", "file",
+    {"posterior", 0, "FILE", "write the posterior CDF and density of epsilon on a grid", "outfile",
      OPT_POSTERIOR},
-    {"plot", 0, "FILE", "draw the posterior density and the interval as SVG", "file", OPT_PLOT},
+    {"plot", 0, "FILE", "draw the posterior density and the interval as SVG", "outfile", OPT_PLOT},
     {0},
 };
 

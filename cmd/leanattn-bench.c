@@ -70,7 +70,7 @@ static const lm_opt opts[] = {
      NULL, OPT_WORKERS},
     {"max-kv", 0, "GIB", "skip (matrix) or reject shapes whose K+V exceed GIB GiB (default: "
      "half the memory)", NULL, OPT_MAX_KV},
-    {"svg", 0, "FILE", "plot speed-up against context length per algorithm", "file", OPT_SVG},
+    {"svg", 0, "FILE", "plot speed-up against context length per algorithm", "outfile", OPT_SVG},
     {"check", 0, NULL, "run the adversarial correctness suite only; exit 1 on any failure", NULL,
      OPT_CHECK},
     {0},

@@ -90,7 +90,7 @@ static const lm_opt opts[] = {
     {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
                          "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
     {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
-                        "probabilities", "file", OPT_HTML},
+                        "probabilities", "outfile", OPT_HTML},
     {0},
 };
 

@@ -80,7 +80,7 @@ static const lm_opt import_opts[] = {
 static const lm_opt labels_opts[] = {O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, {0}};
 static const lm_opt train_opts[] = {
     O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, O_TRAIN,
-    {"out", 'o', "FILE", "write the trained router to FILE (required)", "file", OPT_OUT},
+    {"out", 'o', "FILE", "write the trained router to FILE (required)", "outfile", OPT_OUT},
     {0},
 };
 static const lm_opt apply_opts[] = {
@@ -113,7 +113,7 @@ static const lm_opt eval_opts[] = {
      OPT_BOOTSTRAP},
     {"random-seeds", 0, "N", "seeds averaged by the random-mixing baseline (default 10)", NULL,
      OPT_RANDOM_SEEDS},
-    {"svg", 0, "FILE", "draw the cost-quality curves as SVG", "file", OPT_SVG},
+    {"svg", 0, "FILE", "draw the cost-quality curves as SVG", "outfile", OPT_SVG},
     {0},
 };
 static const lm_opt synth_opts[] = {
@@ -121,7 +121,7 @@ static const lm_opt synth_opts[] = {
     {"samples", 0, "S", "samples per model and query (default 20)", NULL, OPT_SAMPLES},
     {"tau", 0, "S", "noise of the proxy reward (default 0.02)", NULL, OPT_TAU},
     {"no-proxy", 0, NULL, "leave out proxy scores", NULL, OPT_NO_PROXY},
-    {"prices-out", 0, "FILE", "write the generator's prices file to FILE", "file", OPT_PRICES_OUT},
+    {"prices-out", 0, "FILE", "write the generator's prices file to FILE", "outfile", OPT_PRICES_OUT},
     {0},
 };
 

@@ -17,6 +17,7 @@
 #endif
 
 #include "diag.h"
+#include "fs.h"
 
 enum {
     ID_HELP = 'h',
@@ -39,7 +40,7 @@ static const lm_opt common_opts[] = {
     {"seed", 0, "N", "seed for every random choice (default 0)", NULL, ID_SEED},
     {"device", 0, "DEV", "compute on auto, cpu or cuda (default auto)", "choice:auto cpu cuda", ID_DEVICE},
     {"keep-going", 0, NULL, "skip bad records, report them, exit 1 at the end", NULL, ID_KEEP_GOING},
-    {"errors", 0, "FILE", "write rejected records to FILE as JSON Lines", "file", ID_ERRORS},
+    {"errors", 0, "FILE", "write rejected records to FILE as JSON Lines", "outfile", ID_ERRORS},
     {"unbuffered", 0, NULL, "flush output after every record", NULL, ID_UNBUFFERED},
     {"progress", 0, NULL, "show progress on stderr even when it is not a terminal", NULL, ID_PROGRESS},
     {"quiet", 'q', NULL, "no progress and no notes on stderr", NULL, ID_QUIET},
@@ -88,10 +89,18 @@ static const lm_opt *opt_at(const lm_cmd *cmd, size_t *it)
     }
 }
 
+/* An option naming a file to read ("file") or to write ("outfile"). */
+static int is_file_opt(const lm_opt *o)
+{
+    return o->complete && (strcmp(o->complete, "file") == 0 || strcmp(o->complete, "outfile") == 0);
+}
+
 static void fix_std_fds(void)
 {
     for (int fd = 0; fd <= 2; fd++) {
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            if (fd == STDIN_FILENO)
+                lm_stdin_mark_closed(); /* reading "-" is then an error, not empty input */
             /* read-only on purpose: output to a closed stdout must still fail */
             int nfd = open("/dev/null", O_RDONLY);
             if (nfd >= 0 && nfd != fd) {
@@ -253,7 +262,7 @@ static void bash_case(const lm_cmd *cmd, FILE *out, const char *ind)
             fprintf(out, "|-%c", o->short_name);
         if (o->complete && strncmp(o->complete, "choice:", 7) == 0)
             fprintf(out, ") COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n", o->complete + 7);
-        else if (o->complete && strcmp(o->complete, "file") == 0)
+        else if (is_file_opt(o))
             fprintf(out, ") COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n");
         else if (o->complete && strcmp(o->complete, "dir") == 0)
             fprintf(out, ") COMPREPLY=($(compgen -d -- \"$cur\")); return ;;\n");
@@ -323,7 +332,7 @@ static void zsh_args(const lm_cmd *cmd, FILE *out, const char *ind)
             if (o->complete && strncmp(o->complete, "choice:", 7) == 0) {
                 snprintf(act, sizeof act, ":%s:(%s)", o->arg, o->complete + 7);
                 action = act;
-            } else if (o->complete && strcmp(o->complete, "file") == 0) {
+            } else if (is_file_opt(o)) {
                 snprintf(act, sizeof act, ":%s:_files", o->arg);
                 action = act;
             } else if (o->complete && strcmp(o->complete, "dir") == 0) {
@@ -392,7 +401,7 @@ static void fish_opts(const lm_cmd *cmd, FILE *out, const char *cond)
             if (o->complete && strncmp(o->complete, "choice:", 7) == 0) {
                 fprintf(out, " -x -a ");
                 shq(out, o->complete + 7);
-            } else if (o->complete && (strcmp(o->complete, "file") == 0 || strcmp(o->complete, "dir") == 0)) {
+            } else if (is_file_opt(o) || (o->complete && strcmp(o->complete, "dir") == 0)) {
                 fprintf(out, " -r -F");
             } else {
                 fprintf(out, " -x");
@@ -568,6 +577,62 @@ int lm_cli_threads(const lm_common *c)
 
 /* ---- parsing ---- */
 
+/* Keeps the path given to a file option (the last one of each option). */
+static void note_file(const lm_cmd *cmd, lm_common *c, int id, const char *arg)
+{
+    size_t it = 0;
+    const lm_opt *o;
+    while ((o = opt_at(cmd, &it)))
+        if (o->id == id)
+            break;
+    if (!o || !o->arg || !is_file_opt(o))
+        return;
+    int i = 0;
+    while (i < c->nfiles && c->files[i].opt != o)
+        i++;
+    if (i == LM_MAX_FILE_OPTS)
+        return;
+    c->files[i].opt = o;
+    c->files[i].path = arg;
+    if (i == c->nfiles)
+        c->nfiles++;
+}
+
+/* Before any work: every output can be written, and none replaces an input
+ * (an operand, standard input, a file option) or another output. */
+static void check_files(const lm_common *c, int nops, char **ops)
+{
+    char msg[512];
+    for (int i = 0; i < c->nfiles; i++) {
+        const lm_opt *o = c->files[i].opt;
+        const char *out = c->files[i].path;
+        if (strcmp(o->complete, "outfile") != 0)
+            continue;
+        if (lm_out_check(out, msg, sizeof msg) < 0)
+            lm_die_hint(LM_EXIT_USAGE, "name a file in an existing folder that you may write to",
+                        "--%s: %s", o->name, msg);
+        for (int j = 0; j <= nops; j++) {
+            const char *in = j < nops ? ops[j] : "-";
+            if (j == nops && nops > 0)
+                break; /* standard input is read only when no file is named */
+            if (lm_out_replaces(out, in))
+                lm_die_hint(LM_EXIT_USAGE, "write the output to another file",
+                            "--%s '%s' is also an input (%s): writing it would destroy it", o->name,
+                            out, strcmp(in, "-") == 0 ? "standard input" : in);
+        }
+        for (int j = 0; j < c->nfiles; j++) {
+            const lm_opt *p = c->files[j].opt;
+            int p_out = strcmp(p->complete, "outfile") == 0;
+            if (j == i || (p_out && j < i))
+                continue;
+            if (p_out ? lm_out_same(out, c->files[j].path) : lm_out_replaces(out, c->files[j].path))
+                lm_die_hint(LM_EXIT_USAGE, "give each output a file of its own",
+                            "--%s '%s' names the same file as --%s '%s'", o->name, out, p->name,
+                            c->files[j].path);
+        }
+    }
+}
+
 int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_fn fn,
                    void *ctx, int *optind_out, FILE *out, lm_buf *msg)
 {
@@ -617,6 +682,7 @@ int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_op
                     break;
                 }
         }
+        note_file(cmd, c, ch, arg);
         switch (ch) {
         case ID_HELP:
             lm_cli_help(cmd, out);
@@ -739,5 +805,6 @@ int lm_cli_parse(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_
     if (rc < 0)
         lm_usage_error(cmd, "%s", msg.p ? msg.p : "usage error");
     lm_buf_free(&msg);
+    check_files(c, argc - oi, argv + oi);
     return oi;
 }

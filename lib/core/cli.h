@@ -32,6 +32,8 @@ enum {
     LM_OPT_FIELD = 1 << 4,    /* --field NAME */
 };
 
+#define LM_MAX_FILE_OPTS 16
+
 enum { LM_DEVICE_AUTO, LM_DEVICE_CPU, LM_DEVICE_CUDA };
 
 typedef struct {
@@ -39,7 +41,8 @@ typedef struct {
     char short_name;      /* 0 for none */
     const char *arg;      /* argument name ("N", "FILE"); NULL for a flag */
     const char *help;     /* one line of help */
-    const char *complete; /* NULL (free text), "file", "dir" or "choice:a b c" */
+    const char *complete; /* NULL (free text), "file" (read), "outfile" (written),
+                             "dir" or "choice:a b c" */
     int id;               /* passed to the command's handler (>= 256 unless it
                              is the short option's character) */
 } lm_opt;
@@ -68,6 +71,10 @@ typedef struct {
     int quiet;
     uint64_t shard_k, shard_n;  /* process records with index % n == k */
     const char *field;
+    /* the file options given (the last of each): lm_cli_parse checks, before
+     * any work, that every "outfile" can be written and replaces no input */
+    struct { const lm_opt *opt; const char *path; } files[LM_MAX_FILE_OPTS];
+    int nfiles;
 } lm_common;
 
 /* Handler for the command's own options: return 0, or call lm_usage_error. */

@@ -64,8 +64,19 @@ void lm_seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+static void (*oom_hook)(void *);
+static void *oom_arg;
+
+void lm_set_oom_hook(void (*fn)(void *arg), void *arg)
+{
+    oom_hook = fn;
+    oom_arg = arg;
+}
+
 static _Noreturn void oom(size_t n, const char *file, int line)
 {
+    if (oom_hook)
+        oom_hook(oom_arg);
     lm_die_hint(LM_EXIT_USAGE, "free memory, or process the input in smaller pieces (--shard K/N)",
                 "out of memory allocating %zu bytes (%s:%d)", n, file, line);
 }

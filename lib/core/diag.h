@@ -35,6 +35,12 @@ void lm_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * output, no exit).  err may be NULL or errlen 0: then nothing is written. */
 void lm_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A function the allocation wrappers call when memory runs out, before they
+ * report it and exit 2 (the record loop uses it to write the records that
+ * were finished).  It may not return on threads other than the first to
+ * run out.  NULL removes it. */
+void lm_set_oom_hook(void (*fn)(void *arg), void *arg);
+
 void *lm_xmalloc_(size_t n, const char *file, int line);
 void *lm_xcalloc_(size_t n, size_t size, const char *file, int line);
 void *lm_xrealloc_(void *p, size_t n, const char *file, int line);

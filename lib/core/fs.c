@@ -1,12 +1,161 @@
-/* fs.c - atomic writes (temp file, fsync, rename) and whole-file reads. */
+/* fs.c - file output (temp file, fsync, rename; devices and pipes written
+ * directly), output/input checks and whole-file reads (see fs.h). */
 #include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* ---- resolving the target ---- */
+
+/* The folder part of path ("." when it has none), malloc'd. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* Follows symbolic links from path to the name they finally stand for (which
+ * need not exist yet: a dangling link names the file to create).  Returns a
+ * malloc'd path, or NULL with errno set (ELOOP after 40 links). */
+static char *resolve(const char *path)
+{
+    char *p = strdup(path);
+    for (int hops = 0; p; hops++) {
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+            return p;
+        if (hops == 40) {
+            free(p);
+            errno = ELOOP;
+            return NULL;
+        }
+        size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
+        char *t = malloc(cap);
+        ssize_t n = t ? readlink(p, t, cap) : -1;
+        if (n < 0 || (size_t)n >= cap) { /* changed under us or unreadable */
+            int e = n < 0 ? errno : EAGAIN;
+            free(t);
+            free(p);
+            errno = e ? e : ENOMEM;
+            return NULL;
+        }
+        t[n] = '\0';
+        char *next;
+        if (t[0] == '/') {
+            next = t;
+        } else {
+            char *d = dir_of(p);
+            size_t len = d ? strlen(d) + 1 + (size_t)n + 1 : 0;
+            next = d ? malloc(len) : NULL;
+            if (next)
+                snprintf(next, len, "%s/%s", d, t);
+            free(d);
+            free(t);
+        }
+        free(p);
+        p = next;
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* ---- temporary files removed on exit and on signals ---- */
+
+#define MAX_PENDING 32
+static char *volatile pending[MAX_PENDING];
+static int hooks_set;
+
+static void remove_pending(void)
+{
+    for (int i = 0; i < MAX_PENDING; i++) {
+        char *t = pending[i];
+        if (t)
+            unlink(t);
+    }
+}
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    remove_pending(); /* unlink is async-signal-safe */
+    errno = e;
+    /* SA_RESETHAND restored the default action; the signal is blocked while
+     * this handler runs and is delivered again as it returns. */
+    raise(sig);
+}
+
+static void at_exit(void)
+{
+    remove_pending();
+}
+
+static void set_hooks(void)
+{
+    if (hooks_set)
+        return;
+    hooks_set = 1;
+    atexit(at_exit);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+            (old.sa_flags & SA_SIGINFO))
+            continue; /* ignored (nohup) or handled by someone else: leave it */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Adds (add != 0) or removes tmp from the list, with the signals above
+ * blocked so that a handler never sees it half-updated. */
+static int track(char *tmp, int add)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    int ok = !add;
+    for (int i = 0; i < MAX_PENDING; i++) {
+        if (add && !pending[i]) {
+            pending[i] = tmp;
+            ok = 1;
+            break;
+        }
+        if (!add && pending[i] == tmp)
+            pending[i] = NULL;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return ok ? 0 : -1;
+}
+
+/* ---- writing ---- */
+
+static int open_fail(lm_atomic *a, int fd, int unlink_tmp)
+{
+    if (fd >= 0)
+        close(fd);
+    if (a->tmp) {
+        if (unlink_tmp)
+            unlink(a->tmp);
+        track(a->tmp, 0);
+    }
+    free(a->path);
+    free(a->tmp);
+    a->path = a->tmp = NULL;
+    return -1;
+}
 
 int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
 {
@@ -15,47 +164,73 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
         a->fp = stdout;
         return 0;
     }
-    size_t n = strlen(path);
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    a->path = strdup(path);
-    a->tmp = malloc(n + 16);
-    if (!a->path || !a->tmp) {
-        snprintf(err, errlen, "out of memory");
-        free(a->path);
-        free(a->tmp);
+    a->path = resolve(path);
+    if (!a->path) {
+        snprintf(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
         return -1;
     }
-    memcpy(a->tmp, path, dirlen);
-    snprintf(a->tmp + dirlen, n + 16 - dirlen, ".%s.XXXXXX", path + dirlen);
+    struct stat st;
+    int exists = stat(a->path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
+        return open_fail(a, -1, 0);
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* a device, pipe or socket: write it as it is */
+        int fd = open(a->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 || !(a->fp = fdopen(fd, "w"))) {
+            snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+            return open_fail(a, fd, 0);
+        }
+        return 0;
+    }
+    size_t n = strlen(a->path);
+    const char *slash = strrchr(a->path, '/');
+    size_t dirlen = slash ? (size_t)(slash - a->path) + 1 : 0;
+    a->tmp = malloc(n + 16);
+    if (!a->tmp) {
+        snprintf(err, errlen, "out of memory");
+        return open_fail(a, -1, 0);
+    }
+    memcpy(a->tmp, a->path, dirlen);
+    snprintf(a->tmp + dirlen, n + 16 - dirlen, ".%s.XXXXXX", a->path + dirlen);
+    set_hooks();
+    /* listed before it exists, so that no signal can come between its
+     * creation and its listing */
+    if (track(a->tmp, 1) < 0) {
+        snprintf(err, errlen, "cannot write '%s': too many output files at once", path);
+        free(a->tmp);
+        a->tmp = NULL;
+        return open_fail(a, -1, 0);
+    }
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         snprintf(err, errlen, "cannot create a file beside '%s': %s", path, strerror(errno));
-        free(a->path);
-        free(a->tmp);
-        a->path = a->tmp = NULL;
-        return -1;
+        return open_fail(a, -1, 0);
     }
-    /* mkstemp makes 0600; give the file the usual mode under the umask. */
-    mode_t um = umask(0);
-    umask(um);
-    (void)fchmod(fd, 0666 & ~um);
+    /* mkstemp makes 0600: give it the replaced file's owner and mode, or a
+     * new file's usual mode under the umask, before anything is written */
+    if (exists) {
+        if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+            fchown(fd, st.st_uid, st.st_gid) != 0)
+            (void)!fchown(fd, (uid_t)-1, st.st_gid); /* the group alone, where allowed */
+        (void)fchmod(fd, st.st_mode & 07777);
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        (void)fchmod(fd, 0666 & ~um);
+    }
     a->fp = fdopen(fd, "w");
     if (!a->fp) {
         snprintf(err, errlen, "cannot open '%s': %s", a->tmp, strerror(errno));
-        close(fd);
-        unlink(a->tmp);
-        free(a->path);
-        free(a->tmp);
-        a->path = a->tmp = NULL;
-        return -1;
+        return open_fail(a, fd, 1);
     }
     return 0;
 }
 
 int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
 {
-    if (!a->tmp) {
+    if (a->fp == stdout) {
         if (fflush(a->fp) != 0 || ferror(a->fp)) {
             snprintf(err, errlen, "write error: %s", strerror(errno));
             return -1;
@@ -64,7 +239,7 @@ int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
     }
     int bad = fflush(a->fp) != 0 || ferror(a->fp);
     int e = errno;
-    if (!bad && fsync(fileno(a->fp)) != 0 && errno != EINVAL && errno != EROFS) {
+    if (!bad && a->tmp && fsync(fileno(a->fp)) != 0 && errno != EINVAL && errno != EROFS) {
         bad = 1;
         e = errno;
     }
@@ -73,14 +248,17 @@ int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
         e = errno;
     }
     a->fp = NULL;
-    if (!bad && rename(a->tmp, a->path) != 0) {
+    if (!bad && a->tmp && rename(a->tmp, a->path) != 0) {
         bad = 1;
         e = errno;
     }
     if (bad) {
         snprintf(err, errlen, "cannot write '%s': %s", a->path, strerror(e));
-        unlink(a->tmp);
+        if (a->tmp)
+            unlink(a->tmp);
     }
+    if (a->tmp)
+        track(a->tmp, 0);
     free(a->tmp);
     free(a->path);
     a->tmp = a->path = NULL;
@@ -89,19 +267,125 @@ int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
 
 void lm_atomic_abort(lm_atomic *a)
 {
+    if (a->fp && a->fp != stdout)
+        fclose(a->fp);
     if (a->tmp) {
-        if (a->fp)
-            fclose(a->fp);
         unlink(a->tmp);
-        free(a->tmp);
-        free(a->path);
+        track(a->tmp, 0);
     }
+    free(a->tmp);
+    free(a->path);
     memset(a, 0, sizeof *a);
 }
 
+/* ---- checks before the work ---- */
+
+int lm_out_check(const char *path, char *err, size_t errlen)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    char *t = resolve(path);
+    if (!t) {
+        snprintf(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int rc = 0;
+    if (stat(t, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
+            rc = -1;
+        } else if (access(t, W_OK) != 0) {
+            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+            rc = -1;
+        }
+    } else {
+        char *d = dir_of(t);
+        struct stat ds;
+        if (!d) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        } else if (stat(d, &ds) != 0) {
+            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+            rc = -1;
+        } else if (!S_ISDIR(ds.st_mode)) {
+            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(ENOTDIR));
+            rc = -1;
+        } else if (access(d, W_OK | X_OK) != 0) {
+            snprintf(err, errlen, "cannot write '%s': its folder '%s': %s", path, d, strerror(errno));
+            rc = -1;
+        }
+        free(d);
+    }
+    free(t);
+    return rc;
+}
+
+/* The resolved target as an absolute-folder path ("/real/dir/name"), or NULL. */
+static char *canonical(const char *path)
+{
+    char *t = resolve(path), *d = t ? dir_of(t) : NULL, *rd = d ? realpath(d, NULL) : NULL, *c = NULL;
+    if (rd) {
+        const char *slash = strrchr(t, '/');
+        const char *base = slash ? slash + 1 : t;
+        size_t len = strlen(rd) + strlen(base) + 2;
+        if ((c = malloc(len)))
+            snprintf(c, len, "%s/%s", rd, base);
+    }
+    free(t);
+    free(d);
+    free(rd);
+    return c;
+}
+
+int lm_out_same(const char *a, const char *b)
+{
+    if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
+        return 0;
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ca = canonical(a), *cb = canonical(b);
+    int same = ca && cb && strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
+}
+
+static int stdin_was_closed;
+
+void lm_stdin_mark_closed(void)
+{
+    stdin_was_closed = 1;
+}
+
+int lm_stdin_closed(void)
+{
+    return stdin_was_closed;
+}
+
+int lm_out_replaces(const char *output, const char *input)
+{
+    struct stat so, si;
+    if (strcmp(output, "-") == 0 || stat(output, &so) != 0 || !S_ISREG(so.st_mode))
+        return 0;
+    if (strcmp(input, "-") == 0) {
+        if (stdin_was_closed || fstat(STDIN_FILENO, &si) != 0)
+            return 0;
+    } else if (stat(input, &si) != 0) {
+        return 0;
+    }
+    return so.st_dev == si.st_dev && so.st_ino == si.st_ino;
+}
+
+/* ---- reading ---- */
 char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     int is_stdin = strcmp(path, "-") == 0;
+    if (is_stdin && stdin_was_closed) {
+        snprintf(err, errlen, "cannot read standard input: %s", strerror(EBADF));
+        return NULL;
+    }
     FILE *fp = is_stdin ? stdin : fopen(path, "rb");
     if (!fp) {
         snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));

@@ -1,11 +1,21 @@
-/* fs.h - atomic file output for every file an lmkit command writes.
+/* fs.h - file output for every file an lmkit command writes, and the checks
+ * that keep outputs from destroying inputs.
  *
- * lm_atomic_open() creates a temporary file in the target's own folder
- * (".NAME.XXXXXX"), so the final rename never crosses a file system.
- * lm_atomic_commit() flushes, fsyncs and renames it over the target;
- * lm_atomic_abort() removes it.  A reader of the target therefore sees either
- * the old file or the complete new one, never a half-written file.
+ * lm_atomic_open() resolves the target first: symbolic links are followed to
+ * the file they name (the link stays a link).  A regular file or a new path is
+ * written through a temporary file in the target's own folder
+ * (".NAME.XXXXXX"), created with the mode (and, where the process may set it,
+ * the owner and group) of the file it replaces, so the final rename never
+ * crosses a file system; lm_atomic_commit() flushes, fsyncs and renames it
+ * over the target; lm_atomic_abort() removes it.  A reader of the target
+ * therefore sees either the old file or the complete new one, never a
+ * half-written file.  Anything else (a device such as /dev/null, a named pipe,
+ * a socket) is opened and written directly, as a shell redirection would.
  * The special path "-" means standard output: commit only flushes it.
+ *
+ * Temporary files still open are removed when the process exits without
+ * committing them (exit() on an error, out of memory) and on SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE; the signal then takes its default action.
  */
 #ifndef LMKIT_CORE_FS_H
 #define LMKIT_CORE_FS_H
@@ -14,8 +24,8 @@
 
 typedef struct {
     FILE *fp;       /* write here */
-    char *path;     /* target path */
-    char *tmp;      /* temporary path, NULL for stdout */
+    char *path;     /* target path (after following links) */
+    char *tmp;      /* temporary path, NULL for stdout or a device/pipe */
 } lm_atomic;
 
 /* Returns 0 and fills *a, or -1 with a message in err (errno-based). */
@@ -24,6 +34,27 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen);
 int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen);
 /* Discards the temporary file (safe to call after a failed commit). */
 void lm_atomic_abort(lm_atomic *a);
+
+/* Checks, before any work, that path can be written as lm_atomic_open will
+ * write it: the folder of a new or regular file exists and is writable, a
+ * device or pipe is writable, the target is not a folder.  Returns 0, or -1
+ * with a message in err. */
+int lm_out_check(const char *path, char *err, size_t errlen);
+
+/* 1 if writing output would replace the regular file input ("-": standard
+ * input, whatever it is redirected from): both name the same file after
+ * links are followed.  0 otherwise, also when either does not exist. */
+int lm_out_replaces(const char *output, const char *input);
+
+/* 1 if the outputs a and b would write the same regular file (existing or
+ * new) after links are followed. */
+int lm_out_same(const char *a, const char *b);
+
+/* Records that standard input was closed when the program started (see
+ * lm_cli_init); reading "-" then fails with EBADF instead of reading the
+ * /dev/null that stands in for it. */
+void lm_stdin_mark_closed(void);
+int lm_stdin_closed(void);
 
 /* Reads a whole file (or "-" for stdin) into a NUL-terminated malloc'd
  * buffer; *len gets its size without the NUL.  Returns NULL with a message

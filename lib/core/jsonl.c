@@ -2,7 +2,9 @@
 #include "jsonl.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -262,7 +264,22 @@ typedef struct {
     lm_rerr err;
     lm_buf rendered;
     int status;         /* LM_REC_* or -1: not in this shard */
+    atomic_int phase;   /* PH_*: how far its processing went (read on OOM) */
 } slot;
+
+/* A record's progress through a batch, for the out-of-memory hook. */
+enum { PH_IDLE, PH_RUN, PH_PREPARED, PH_DONE, PH_FAILED };
+
+/* What the out-of-memory hook needs to write the finished records. */
+typedef struct {
+    lm_loop *L;
+    slot *sl;
+    size_t nb;
+    atomic_int active;  /* records are being processed */
+    atomic_int taken;   /* a thread is reporting */
+} oom_ctx;
+
+static _Thread_local slot *cur_slot; /* the record this thread works on */
 
 typedef struct {
     FILE *fp;
@@ -335,12 +352,94 @@ static void finish(lm_loop *L, slot *s)
  * gathers, else the record function. */
 static void process(lm_loop *L, slot *s)
 {
-    if (scan(s))
-        return;
-    if (L->prepare)
+    cur_slot = s;
+    atomic_store(&s->phase, PH_RUN);
+    int ph = PH_DONE;
+    if (scan(s)) {
+    } else if (L->prepare) {
         s->status = L->prepare(L->ctx, &s->rec, &s->err);
-    else
+        if (s->status == LM_REC_OK)
+            ph = PH_PREPARED;
+    } else {
         finish(L, s);
+    }
+    atomic_store(&s->phase, ph);
+    cur_slot = NULL;
+}
+
+/* The second step of a gathering command's record. */
+static void finish_prepared(lm_loop *L, slot *s)
+{
+    cur_slot = s;
+    atomic_store(&s->phase, PH_RUN);
+    finish(L, s);
+    atomic_store(&s->phase, PH_DONE);
+    cur_slot = NULL;
+}
+
+/* Writes a processed record (or reports it); returns 1 when the loop must
+ * stop after it. */
+static int write_slot(lm_loop *L, slot *s, FILE *errs, int *status)
+{
+    const lm_common *c = L->common;
+    L->n_read++;
+    if (s->status == LM_REC_OK) {
+        write_out(c, s->rendered.p, s->rendered.n);
+        return 0;
+    }
+    if (s->status == LM_REC_BAD) {
+        L->n_bad++;
+        lm_report(&s->rec, &s->err);
+        if (errs)
+            errors_record(errs, &s->rec, &s->err);
+        *status = LM_EXIT_DATA;
+        return !c->keep_going;
+    }
+    fflush(stdout);
+    lm_warn("%s", s->err.msg.p ? s->err.msg.p : "internal error");
+    if (s->err.hint.n)
+        lm_hint("%s", s->err.hint.p);
+    *status = LM_EXIT_USAGE;
+    return 1;
+}
+
+/* Out of memory while a batch is processed: write, in order, the records
+ * finished before the first one that is not, and say where the loop stopped
+ * (the allocation wrapper then reports the failure and exits 2).  A thread
+ * that runs out while another reports waits for the exit. */
+static void on_oom(void *arg)
+{
+    oom_ctx *x = arg;
+    slot *me = cur_slot;
+    if (me)
+        atomic_store(&me->phase, PH_FAILED);
+    if (atomic_exchange(&x->taken, 1))
+        for (;;)
+            pause();
+    if (!atomic_load(&x->active))
+        return;
+    int status = 0;
+    for (size_t i = 0; i < x->nb; i++) {
+        slot *s = &x->sl[i];
+        int ph;
+        /* a record still running on another thread is waited for (not when
+         * this thread is a helper of that record's own work) */
+        for (int tries = 0; me && (ph = atomic_load(&s->phase)) == PH_RUN && tries < 30000; tries++)
+            usleep(1000);
+        ph = atomic_load(&s->phase);
+        if (s->status < 0 && ph != PH_RUN)
+            continue;
+        if (ph != PH_DONE) {
+            fflush(stdout);
+            fprintf(stderr, "%s: %s:%llu: out of memory while processing %s%s\n", lm_prog,
+                    s->rec.file, (unsigned long long)s->rec.lineno,
+                    ph == PH_PREPARED ? "the batch of records that starts here" : "this record",
+                    i ? "; the records before it were written" : "");
+            return;
+        }
+        if (write_slot(x->L, s, NULL, &status))
+            return;
+    }
 }
 
 static void progress(const lm_loop *L, int force_end)
@@ -377,6 +476,15 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
             in[i].name = "<stdin>";
             if (++nstdin > 1)
                 lm_die(LM_EXIT_USAGE, "standard input ('-') named more than once");
+            if (lm_stdin_closed()) {
+                lm_warn("cannot read standard input: %s", strerror(EBADF));
+                lm_hint("give the input as a file operand, or redirect standard input from one");
+                for (int j = 0; j < i; j++)
+                    if (in[j].fp != stdin)
+                        fclose(in[j].fp);
+                free(in);
+                return LM_EXIT_DATA;
+            }
         } else {
             in[i].fp = fopen(files[i], "r");
             in[i].name = files[i];
@@ -407,20 +515,29 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
     uint64_t index = 0;
     int fi = 0, status = LM_EXIT_OK, stop = 0;
     L->n_read = L->n_bad = 0;
+    oom_ctx ox = {.L = L, .sl = sl};
+    lm_set_oom_hook(on_oom, &ox);
+    /* a line that cannot be read: reported after the batch before it */
+    int read_err = 0;
+    const char *read_file = NULL;
+    uint64_t read_line = 0;
 
     while (!stop && fi < nfiles) {
         /* Fill a batch. */
         size_t nb = 0, bytes = 0;
-        while (nb < batch && bytes < BATCH_BYTES && fi < nfiles) {
+        while (!read_err && nb < batch && bytes < BATCH_BYTES && fi < nfiles) {
             slot *s = &sl[nb];
             src *f = &in[fi];
             errno = 0;
             ssize_t got = getline(&s->line, &s->cap, f->fp);
             if (got < 0) {
-                if (ferror(f->fp)) {
-                    lm_warn("cannot read '%s': %s", f->name, strerror(errno));
-                    status = LM_EXIT_DATA;
-                    stop = 1;
+                /* end of file only when the stream says so: getline also
+                 * fails without setting the error flag when a line does not
+                 * fit in memory */
+                if (ferror(f->fp) || !feof(f->fp)) {
+                    read_err = errno ? errno : EIO;
+                    read_file = f->name;
+                    read_line = f->lineno + 1;
                     break;
                 }
                 if (f->fp != stdin)
@@ -450,8 +567,10 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
             bytes += n;
             nb++;
         }
-        if (nb == 0)
-            continue;
+        ox.nb = nb;
+        for (size_t i = 0; i < nb; i++)
+            atomic_store(&sl[i].phase, sl[i].status < 0 ? PH_DONE : PH_IDLE);
+        atomic_store(&ox.active, 1);
         /* Process it (in order on one thread unless parallel: an inactive
          * region leaves nested parallelism in the record function free). */
 #pragma omp parallel for schedule(dynamic, 1) if (parallel && nb > 1)
@@ -468,36 +587,35 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
 #pragma omp parallel for schedule(dynamic, 1) if (parallel && ng > 1)
             for (size_t i = 0; i < nb; i++)
                 if (sl[i].status == LM_REC_OK)
-                    finish(L, &sl[i]);
+                    finish_prepared(L, &sl[i]);
         }
+        atomic_store(&ox.active, 0);
         /* Write it, in order. */
         for (size_t i = 0; i < nb && !stop; i++) {
             slot *s = &sl[i];
             if (s->status < 0)
                 continue;
-            L->n_read++;
-            if (s->status == LM_REC_OK) {
-                write_out(c, s->rendered.p, s->rendered.n);
-            } else if (s->status == LM_REC_BAD) {
-                L->n_bad++;
-                lm_report(&s->rec, &s->err);
-                if (have_errs)
-                    errors_record(errs.fp, &s->rec, &s->err);
-                status = LM_EXIT_DATA;
-                if (!c->keep_going)
-                    stop = 1;
-            } else {
-                fflush(stdout);
-                lm_warn("%s", s->err.msg.p ? s->err.msg.p : "internal error");
-                if (s->err.hint.n)
-                    lm_hint("%s", s->err.hint.p);
-                status = LM_EXIT_USAGE;
+            if (write_slot(L, s, have_errs ? errs.fp : NULL, &status))
                 stop = 1;
+        }
+        if (read_err && !stop) {
+            fflush(stdout);
+            if (read_err == ENOMEM) {
+                fprintf(stderr, "%s: %s:%llu: line too long for the memory available\n", lm_prog,
+                        read_file, (unsigned long long)read_line);
+                lm_hint("free memory, or split the record; the records before it were written");
+                status = LM_EXIT_USAGE;
+            } else {
+                fprintf(stderr, "%s: %s:%llu: cannot read the line: %s\n", lm_prog, read_file,
+                        (unsigned long long)read_line, strerror(read_err));
+                status = status == LM_EXIT_USAGE ? status : LM_EXIT_DATA;
             }
+            stop = 1;
         }
         if (show_progress)
             progress(L, 0);
     }
+    lm_set_oom_hook(NULL, NULL);
     if (show_progress)
         progress(L, 1);
     for (int i = fi; i < nfiles; i++)

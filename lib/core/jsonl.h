@@ -17,7 +17,18 @@
  * there, after writing every good record before it, and returns 1.  With
  * --keep-going it skips and counts bad records and returns 1 at the end.
  * With --errors FILE the rejected lines are also written (atomically) as
- * {"file","line","col","error","raw"} records.
+ * {"file","line","col","error","raw"} records.  A line that cannot be read
+ * (a read error, or too long for the memory left: getline's failure is never
+ * taken for end of file) ends the loop after the records before it have been
+ * written, naming the file and line; status 2 for memory, 1 otherwise.  A
+ * closed standard input is an error (EBADF), not empty input.
+ *
+ * Out of memory: when an allocation wrapper (diag.h) fails while a batch is
+ * processed, every record finished before the first unfinished one is
+ * written in order and that record's line is named before the exit (2).
+ * Records of a gathering command (prepare/gather below) that were prepared
+ * but whose shared pass had not run are not finished, so they are not
+ * written; with --unbuffered each record is its own batch.
  *
  * Scale-out: with --shard K/N only records whose index (0-based, over all
  * inputs, blank lines not counted) is K modulo N are processed; the others

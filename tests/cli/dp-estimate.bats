@@ -218,7 +218,7 @@ near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d
     ls -a "$TMP" | grep -q '^\.p\.svg' && fail "temporary file left"
     # an unwritable target: exit 2, nothing left behind
     run --separate-stderr dp-estimate -d 1e-5 --plot "$TMP/no/such/dir/p.svg" <<<'{"tp":1,"fp":1,"tn":1,"fn":1}'
-    [ "$status" -eq 2 ] && [[ $stderr == *"--plot: cannot create"* ]] || fail "$status $stderr"
+    [ "$status" -eq 2 ] && [[ $stderr == *"--plot: cannot write"* ]] || fail "$status $stderr"
 }
 
 @test "keep-going on a count stream reports and continues" {
