@@ -125,38 +125,37 @@ null_device() {
     [[ $stderr == *"Not a directory"* ]]
 }
 
-# Starts dp-estimate on a pipe that stays open, with --errors over an
-# existing file, and waits until its temporary file exists.
-start_blocked() {
+# Starts dp-estimate (behind the wrapper command given, if any) on a pipe
+# that stays open, with --errors over an existing file; once its temporary
+# file exists, sends it signal SIG and checks the exit status EXPECT, that
+# the temporary file is gone and that the target is intact.
+interrupt() {
+    local sig=$1 expect=$2 st=0
+    shift 2
+    rm -f "$D/feed"
     mkfifo "$D/feed"
     echo keep >"$D/out.jsonl"
     "$@" "${DP[@]}" --errors "$D/out.jsonl" "$D/feed" &
-    pid=$!
+    local pid=$!
     exec 7>"$D/feed"
     for _ in $(seq 100); do
-        compgen -G "$D/.out.jsonl.*" >/dev/null && return 0
+        compgen -G "$D/.out.jsonl.*" >/dev/null && break
         sleep 0.05
     done
-    echo "no temporary file appeared"; return 1
+    compgen -G "$D/.out.jsonl.*" >/dev/null || { echo "no temporary file appeared"; return 1; }
+    kill -"$sig" "$pid"
+    exec 7>&-
+    wait "$pid" || st=$?
+    [ "$st" -eq "$expect" ] || { echo "$sig: exit $st"; return 1; }
+    [ -z "$(compgen -G "$D/.out.jsonl.*")" ]
+    [ "$(cat "$D/out.jsonl")" = keep ]
 }
 
-@test "SIGTERM and SIGINT remove the temporary file and keep the target" {
-    start_blocked
-    kill -TERM "$pid"
-    exec 7>&-
-    st=0; wait "$pid" || st=$?
-    [ "$st" -eq 143 ]
-    [ -z "$(compgen -G "$D/.out.jsonl.*")" ]
-    [ "$(cat "$D/out.jsonl")" = keep ]
-    rm "$D/feed"
+@test "SIGTERM, SIGINT and SIGHUP remove the temporary file and keep the target" {
+    interrupt TERM 143
     # a background job inherits SIGINT ignored: give it the default back
-    start_blocked env --default-signal=INT
-    kill -INT "$pid"
-    exec 7>&-
-    st=0; wait "$pid" || st=$?
-    [ "$st" -eq 130 ]
-    [ -z "$(compgen -G "$D/.out.jsonl.*")" ]
-    [ "$(cat "$D/out.jsonl")" = keep ]
+    interrupt INT 130 env --default-signal=INT
+    interrupt HUP 129
 }
 
 @test "a closed standard input is an error, not empty input" {
