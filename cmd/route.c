@@ -635,16 +635,34 @@ static int run_import(ctx_t *c, int argc, char **argv)
         size_t nr = 0;
         if (route_import_routellm_csv(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
                                       err, sizeof err) < 0) {
+            /* "line L: ..." or "line L:C: ..." */
             const char *m = err;
-            unsigned long line = 0;
-            if (sscanf(err, "line %lu: ", &line) == 1)
-                m = strstr(err, ": ") + 2;
+            unsigned long line = 0, col = 0;
+            if (strncmp(err, "line ", 5) == 0 && err[5] >= '0' && err[5] <= '9') {
+                char *e;
+                line = strtoul(err + 5, &e, 10);
+                if (*e == ':' && e[1] >= '0' && e[1] <= '9')
+                    col = strtoul(e + 1, &e, 10);
+                if (e[0] == ':' && e[1] == ' ')
+                    m = e + 2;
+                else
+                    line = col = 0;
+            }
             fflush(stdout);
-            if (line)
-                lm_warn("%s:%lu: %s", argv[i] == NULL ? "-" : argv[i], line, m);
+            if (col)
+                lm_warn("%s:%lu:%lu: %s", argv[i], line, col, m);
+            else if (line)
+                lm_warn("%s:%lu: %s", argv[i], line, m);
             else
                 lm_warn("%s: %s", argv[i], m);
-            lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
+            if (strstr(m, "invalid UTF-8"))
+                lm_hint("convert the file to UTF-8 first (iconv -f LATIN1 -t UTF-8, for one)");
+            else if (strstr(m, "NUL byte"))
+                lm_hint("route records cannot hold NUL characters: remove them from the file");
+            else if (strstr(m, "appears twice"))
+                lm_hint("rename or drop one of the two columns");
+            else
+                lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
             free(t);
             st = LM_EXIT_DATA;
             break;

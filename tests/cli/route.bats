@@ -251,3 +251,43 @@ J
     run --separate-stderr route eval --prices "$TMP/p.json" --predictor byo --router x "$TMP/tr.jsonl"
     [ "$status" -eq 2 ]
 }
+
+@test "import routellm: invalid UTF-8 in a field is FILE:LINE:COL, exit 1" {
+    printf 'prompt,a,b\nok,True,False\n\xff\xfebad,True,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:3:1: invalid UTF-8 in column 'prompt'" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "*UTF-8* ]] || fail "$stderr"
+    # inside a quoted field that spans lines: the physical line and character column
+    printf 'prompt,a,b\n"\xc3\xa9t\xc3\xa9\nx\xc3\xa9\xe9",True,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:3:3: invalid UTF-8 in column 'prompt'" ] || fail "$stderr"
+    printf 'prompt,a,b_response,b\nq,True,\xff,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:2:8: invalid UTF-8 in column 'b_response'" ] || fail "$stderr"
+}
+
+@test "import routellm: a NUL byte in a field is FILE:LINE:COL, exit 1" {
+    printf 'prompt,a,b\nab\0cd,True,False\n' >"$TMP/n.csv"
+    run --separate-stderr route import routellm "$TMP/n.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/n.csv:2:3: NUL byte in column 'prompt'" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+}
+
+@test "import routellm: a repeated column name is FILE:1:COL, exit 1" {
+    printf 'prompt,a,b,a\nq,True,False,False\n' >"$TMP/d.csv"
+    run --separate-stderr route import routellm "$TMP/d.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:12: column 'a' appears twice (columns 2 and 4)" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    printf '"prompt",a,b,prompt\nq,True,False,z\n' >"$TMP/d.csv"
+    run --separate-stderr route import routellm "$TMP/d.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:14: column 'prompt' appears twice (columns 1 and 4)" ] || fail "$stderr"
+}

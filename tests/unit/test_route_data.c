@@ -189,6 +189,29 @@ int main(void)
         json_decref(j);
     }
 
+
+    /* CSV: bytes a record cannot hold, repeated column names */
+    {
+        json_t **recs;
+        size_t nr;
+        const char *bad[][2] = {
+            {"prompt,a,b\nx\xff,True,False\n", "line 2:2: invalid UTF-8 in column 'prompt'"},
+            {"prompt,a,b\n\"x\ny\0\",True,False\n", "line 3:2: NUL byte in column 'prompt'"},
+            {"prompt,a,b\n\0\n", "line 2:1: NUL byte in column 'prompt'"},
+            {"prompt,a\xc3,b\n", "line 1:9: invalid UTF-8 in the header (column 2)"},
+            {"prompt,a,b,a\nx,True,True,True\n", "line 1:12: column 'a' appears twice (columns 2 and 4)"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            size_t n = strlen(bad[i][0]);
+            if (i == 1)
+                n = 26;
+            if (i == 2)
+                n = 13;
+            ok(route_import_routellm_csv(bad[i][0], n, "t", 1, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
+                   strcmp(err, bad[i][1]) == 0, "csv refuses: %s", err);
+        }
+    }
+
     route_models_free(&M);
     return tap_done();
 }
