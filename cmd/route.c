@@ -245,7 +245,7 @@ static int on_opt(void *vc, int id, const char *arg)
     case OPT_BATCH: c->to.batch = (size_t)lm_opt_int(k, "batch", arg, 1, 1 << 24); break;
     case OPT_OUT: c->out_path = arg; break;
     case OPT_ROUTER: c->router_path = arg; break;
-    case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, -HUGE_VAL, 0, HUGE_VAL, 0); break;
+    case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, 0, 0, 1, 0); break;
     case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, costs); break;
     case OPT_PREDICTOR:
         c->predictor = lm_opt_choice(k, "predictor", arg, preds) ? ROUTE_PRED_BYO : ROUTE_PRED_TRAIN;
@@ -466,6 +466,22 @@ static size_t n_heads(const ctx_t *c)
     return (c->M.n - 1) * c->lo.n_max;
 }
 
+/* Byte offset in the record of the value of key inside the object member m
+ * (the member itself when the key cannot be found). */
+static size_t member_pos(const lm_record *in, const lm_member *m, const char *key)
+{
+    lm_jscan s = {0};
+    lm_jerr je;
+    size_t pos = m->vpos;
+    if (lm_json_scan_object(&s, in->text + m->vpos, m->vlen, &je) == 0) {
+        const lm_member *k = lm_jscan_get(&s, key);
+        if (k)
+            pos = m->vpos + k->vpos;
+    }
+    lm_jscan_free(&s);
+    return pos;
+}
+
 /* "match_prob": {"MODEL:N": p} -> pred[H] (NaN where absent).  1 if absent. */
 static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr *err)
 {
@@ -526,6 +542,17 @@ static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr 
         }
         if (!json_is_number(v) || !isfinite(json_number_value(v))) {
             lm_rerr_set(err, m->vpos, "match_prob: '%s' must be a number", k);
+            rc = -1;
+            break;
+        }
+        double p = json_number_value(v);
+        if (p < 0 || p > 1) {
+            lm_buf num = {0};
+            lm_buf_add_num(&num, p);
+            lm_rerr_set(err, member_pos(in, m, k), "match_prob: '%s' must lie in [0, 1], got %.*s", k,
+                        (int)num.n, num.p);
+            lm_buf_free(&num);
+            lm_rerr_hint(err, "a match probability is a number from 0 to 1");
             rc = -1;
             break;
         }

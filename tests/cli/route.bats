@@ -291,3 +291,24 @@ J
     [ "$status" -eq 1 ]
     [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:14: column 'prompt' appears twice (columns 1 and 4)" ] || fail "$stderr"
 }
+
+@test "apply: --threshold outside [0, 1] is a usage error (exit 2)" {
+    for t in 1.5 -1 1.0000001; do
+        run --separate-stderr route apply --prices "$P" --threshold "$t" </dev/null
+        [ "$status" -eq 2 ] || fail "--threshold $t: $status"
+        [[ ${stderr_lines[0]} == "route: invalid --threshold '$t': must lie in [0, 1]" ]] || fail "$stderr"
+    done
+    run --separate-stderr route apply --prices "$P" --n-max 2 --threshold 1 "$D/queries.jsonl"
+    assert_success
+}
+
+@test "apply: a match_prob outside [0, 1] is bad data (FILE:LINE:COL, exit 1)" {
+    run --separate-stderr route apply --prices "$P" --n-max 2 <<<'{"prompt_tokens":5,"match_prob":{"mistral-7b:1":0.5,"mistral-7b:2":1.5}}'
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:68: match_prob: 'mistral-7b:2' must lie in [0, 1], got 1.5" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    run --separate-stderr route apply --prices "$P" --n-max 2 <<<'{"prompt_tokens":5,"match_prob":{"mistral-7b:1":-0.25}}'
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *"match_prob: 'mistral-7b:1' must lie in [0, 1], got -0.25" ]] || fail "$stderr"
+}
