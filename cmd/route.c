@@ -22,6 +22,7 @@
 #include "core/jsonl.h"
 #include "core/rng.h"
 #include "core/svg.h"
+#include "core/utf8.h"
 #include "route/data.h"
 #include "route/decide.h"
 #include "route/eval.h"
@@ -350,10 +351,24 @@ static void load_prices(ctx_t *c)
     char *text = lm_read_file(c->prices_path, &len, err, sizeof err);
     if (!text)
         lm_die(LM_EXIT_DATA, "%s", err);
-    if (route_models_parse(&c->M, text, len, c->reference, err, sizeof err) < 0) {
+    size_t off;
+    if (route_models_parse_at(&c->M, text, len, c->reference, &off, err, sizeof err) < 0) {
+        const char *hint = "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}";
+        if (strstr(err, "duplicate key") || strstr(err, "listed twice"))
+            hint = "give each model one entry, and each field once per entry";
+        if (off == ROUTE_NOPOS) {
+            free(text);
+            lm_die_hint(LM_EXIT_DATA, hint, "%s: %s", c->prices_path, err);
+        }
+        size_t line = 1, ls = 0;
+        for (size_t i = 0; i < off && i < len; i++)
+            if (text[i] == '\n') {
+                line++;
+                ls = i + 1;
+            }
+        size_t col = lm_utf8_column(text + ls, off - ls);
         free(text);
-        lm_die_hint(LM_EXIT_DATA, "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}",
-                    "%s: %s", c->prices_path, err);
+        lm_die_hint(LM_EXIT_DATA, hint, "%s:%zu:%zu: %s", c->prices_path, line, col, err);
     }
     free(text);
 }

@@ -57,6 +57,14 @@ typedef struct {
  * used.  Returns 0, or -1 with a message naming the model and field. */
 int route_models_parse(route_models *m, const char *text, size_t len,
                        const char *reference, char *err, size_t errlen);
+/* The same, and *err_off gets the byte offset in text of the culprit where
+ * there is one (an empty file: 0; a duplicate key, or a model listed twice:
+ * the repeated key or "model" value; JSON the strict scanner of
+ * core/json.h refuses), else ROUTE_NOPOS.  Duplicate keys at any depth are
+ * an error, never merged. */
+#define ROUTE_NOPOS ((size_t)-1)
+int route_models_parse_at(route_models *m, const char *text, size_t len,
+                          const char *reference, size_t *err_off, char *err, size_t errlen);
 /* Builds a table directly (used by the synthetic generator and tests). */
 int route_models_init(route_models *m, size_t n, const char *const *names,
                       const double *in_price, const double *out_price,

@@ -312,3 +312,32 @@ J
     [ "$status" -eq 1 ]
     [[ ${stderr_lines[0]} == *"match_prob: 'mistral-7b:1' must lie in [0, 1], got -0.25" ]] || fail "$stderr"
 }
+
+@test "prices: duplicate keys and an empty file have their own messages (FILE:LINE:COL, exit 1)" {
+    q='{"prompt_tokens":5,"match_prob":{"a:1":0.9}}'
+    printf '{"ref": {"in": 1, "out": 1, "reference": true, "avg_out_tokens": 100},\n "a": {"in": 1, "out": 1, "avg_out_tokens": 10},\n "a": {"in": 2, "out": 2, "avg_out_tokens": 10}}\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:3:2: prices: duplicate key \"a\"" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    printf '{"ref": {"in": 1, "out": 1, "in": 3, "reference": true},\n "a": {"in": 1, "out": 1}}\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:1:29: prices: duplicate key \"in\"" ] || fail "$stderr"
+    printf '{"model":"ref","in":1,"out":1,"reference":true}\n{"model":"a","in":1,"out":1}\n\n{"model": "a","in":2,"out":2}\n' >"$TMP/p.jsonl"
+    run --separate-stderr route apply --prices "$TMP/p.jsonl" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.jsonl:4:11: prices: model 'a' is listed twice" ] || fail "$stderr"
+    printf '[{"model":"ref","in":1,"out":1,"reference":true},\n {"model":"a","in":1,"out":1}, {"model":"a","in":2,"out":2}]\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:2:41: prices: model 'a' is listed twice" ] || fail "$stderr"
+    for body in '' '\n  \n'; do
+        printf "$body" >"$TMP/e.json"
+        run --separate-stderr route apply --prices "$TMP/e.json" </dev/null
+        [ "$status" -eq 1 ]
+        [ "${stderr_lines[0]}" = "route: $TMP/e.json:1:1: prices: the file is empty" ] || fail "$stderr"
+        [[ ${stderr_lines[1]} == "hint: e.g. "* ]] || fail "$stderr"
+    done
+}

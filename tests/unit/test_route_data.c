@@ -189,6 +189,26 @@ int main(void)
         json_decref(j);
     }
 
+    /* prices: duplicate keys, models listed twice and an empty file, with positions */
+    {
+        size_t off;
+        const char *dup = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\n\"b\":{\"in\":1,\"out\":1},\"b\":{\"in\":2,\"out\":2}}";
+        ok(route_models_parse_at(&m2, dup, strlen(dup), NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "duplicate key \"b\"") && off == (size_t)(strstr(dup, "\"b\":{\"in\":2") - dup),
+           "duplicate model key at the second key: %s", err);
+        const char *dup2 = "{\"a\":{\"in\":1,\"in\":3,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1}}";
+        ok(route_models_parse(&m2, dup2, strlen(dup2), NULL, err, sizeof err) == -1 &&
+               strstr(err, "duplicate key \"in\""), "duplicate field: %s", err);
+        const char *twice = "[{\"model\":\"a\",\"in\":1,\"out\":1,\"reference\":true},{\"model\":\"b\",\"in\":1,\"out\":1},"
+                            " {\"model\" : \"b\",\"in\":1,\"out\":1}]";
+        ok(route_models_parse_at(&m2, twice, strlen(twice), NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "model 'b' is listed twice") && off == (size_t)(strstr(twice, ": \"b\"") + 2 - twice),
+           "array form: a model listed twice, at its \"model\" value: %s", err);
+        ok(route_models_parse_at(&m2, " \n\t", 3, NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "the file is empty") && off == 0, "empty prices: %s", err);
+        ok(route_models_parse_at(&m2, bad2, strlen(bad2), "zz", &off, err, sizeof err) == -1 &&
+               off == ROUTE_NOPOS, "no position for an unknown reference");
+    }
 
     /* CSV: bytes a record cannot hold, repeated column names */
     {
