@@ -38,7 +38,10 @@ enum {
     OPT_BATCH, OPT_NO_FEATURES, OPT_OUT, OPT_ROUTER, OPT_THRESHOLD, OPT_COST, OPT_TEST, OPT_TEST_FRAC,
     OPT_BOOTSTRAP, OPT_SVG, OPT_THRESHOLDS, OPT_PREDICTOR, OPT_RANDOM_SEEDS, OPT_QUERIES, OPT_SAMPLES,
     OPT_TAU, OPT_NO_PROXY, OPT_PRICES_OUT, OPT_OUT_TOKENS, OPT_EXCLUDE, OPT_FROM, OPT_FIRST,
+    OPT_SELECTOR,
 };
+
+enum { SEL_AUTO, SEL_PROXY, SEL_ORACLE }; /* --selector */
 
 #define O_PRICES {"prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES}
 #define O_REFERENCE                                                                                  \
@@ -97,6 +100,8 @@ static const lm_opt select_opts[] = {
     {"from", 0, "MODEL", "select among MODEL's samples (default: the record's route.model)", NULL,
      OPT_FROM},
     {"first", 0, "N", "among the first N samples (default: route.n, else all)", NULL, OPT_FIRST},
+    {"selector", 0, "KIND", "proxy, oracle (true score) or auto (default: oracle if no proxy at all)",
+     "choice:auto proxy oracle", OPT_SELECTOR},
     {0},
 };
 static const lm_opt eval_opts[] = {
@@ -203,6 +208,7 @@ typedef struct {
     int cost_mode;
     double test_frac;
     size_t bootstrap, bins, rand_seeds, first;
+    int selector;      /* SEL_* */
     int predictor;
     size_t queries;
     route_synth_opts so;
@@ -223,6 +229,7 @@ static int on_opt(void *vc, int id, const char *arg)
     static const char *const archs[] = {"linear", "mlp", NULL};
     static const char *const costs[] = {"estimated", "realised", NULL};
     static const char *const preds[] = {"train", "byo", NULL};
+    static const char *const sels[] = {"auto", "proxy", "oracle", NULL}; /* SEL_* order */
     switch (id) {
     case OPT_PRICES: c->prices_path = arg; break;
     case OPT_REFERENCE:
@@ -270,6 +277,7 @@ static int on_opt(void *vc, int id, const char *arg)
         c->from = arg;
         break;
     case OPT_FIRST: c->first = (size_t)lm_opt_int(k, "first", arg, 1, 1000000); break;
+    case OPT_SELECTOR: c->selector = lm_opt_choice(k, "selector", arg, sels); break;
     }
     return 0;
 }
@@ -1116,29 +1124,40 @@ static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         json_decref(resp);
         return LM_REC_BAD;
     }
+    char msg[512];
+    if (route_responses_check(resp, msg, sizeof msg) < 0) {
+        lib_err(in, err, msg);
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
+    /* the selector: by proxy when every candidate has one, by true score
+     * when none has (or with --selector oracle); never a silent mix */
+    size_t with = n, without = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *px = json_object_get(json_array_get(arr, i), "proxy");
+        if (json_is_number(px)) {
+            if (with == n)
+                with = i;
+        } else if (without == n) {
+            without = i;
+        }
+    }
+    int oracle = c->selector == SEL_ORACLE || (c->selector == SEL_AUTO && with == n);
+    if (!oracle && without < n) {
+        char emsg[768];
+        if (c->selector == SEL_PROXY)
+            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\" for --selector proxy", model, without);
+        else
+            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\", but responses.%s[%zu] has one", model,
+                     without, model, with);
+        lm_rerr_set(err, err_pos(in, emsg), "%s", emsg);
+        lm_rerr_hint(err, "give every sample a \"proxy\", or select by true score with --selector oracle");
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
     double *key = lm_xmalloc(n * sizeof(double));
-    int oracle = 0;
-    for (size_t i = 0; i < n && rc == LM_REC_OK; i++) {
-        json_t *s = json_array_get(arr, i);
-        json_t *px = json_object_get(s, "proxy"), *sc = json_object_get(s, "score");
-        if (!json_is_number(sc) && !json_is_number(px)) {
-            lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: needs a numeric \"proxy\" (or \"score\")", model, i);
-            rc = LM_REC_BAD;
-        }
-        if (!json_is_number(px))
-            oracle = 1;
-    }
-    if (rc == LM_REC_OK) {
-        for (size_t i = 0; i < n; i++) {
-            json_t *s = json_array_get(arr, i);
-            json_t *v = json_object_get(s, oracle ? "score" : "proxy");
-            key[i] = json_is_number(v) ? json_number_value(v) : NAN;
-            if (oracle && !json_is_number(v)) {
-                lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: no \"proxy\" and no \"score\"", model, i);
-                rc = LM_REC_BAD;
-            }
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        key[i] = json_number_value(json_object_get(json_array_get(arr, i), oracle ? "score" : "proxy"));
     if (rc == LM_REC_OK) {
         size_t w = route_best_of_n(key, n);
         json_t *s = json_array_get(arr, w);

@@ -442,6 +442,78 @@ static int get_tokens(const json_t *v, const char *field, double *out,
     return 0;
 }
 
+/* Sample i of model k; a missing or null "proxy" leaves s->proxy NaN. */
+static int sample_parse(const json_t *o, const char *k, size_t i, route_sample *s, char *err,
+                        size_t errlen)
+{
+    char field[256];
+    if (!json_is_object(o)) {
+        lm_seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
+        return -1;
+    }
+    const json_t *sc = json_object_get(o, "score");
+    if (!sc) {
+        lm_seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
+        return -1;
+    }
+    if (!json_is_number(sc) || !isfinite(json_number_value(sc))) {
+        lm_seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
+        return -1;
+    }
+    s->score = json_number_value(sc);
+    const json_t *px = json_object_get(o, "proxy");
+    if (px && !json_is_null(px)) {
+        if (!json_is_number(px) || !isfinite(json_number_value(px))) {
+            lm_seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
+            return -1;
+        }
+        s->proxy = json_number_value(px);
+    } else {
+        s->proxy = NAN;
+    }
+    const json_t *ot = json_object_get(o, "output_tokens");
+    snprintf(field, sizeof field, "responses.%s[%zu].output_tokens", k, i);
+    if (!ot) {
+        lm_seterr(err, errlen, "%s: missing", field);
+        return -1;
+    }
+    return get_tokens(ot, field, &s->out_tokens, err, errlen);
+}
+
+/* The samples of one model: a non-empty array of valid samples. */
+static int samples_check(const json_t *v, const char *k, char *err, size_t errlen)
+{
+    if (!json_is_array(v)) {
+        lm_seterr(err, errlen, "responses.%s: expected an array of samples", k);
+        return -1;
+    }
+    if (json_array_size(v) == 0) {
+        lm_seterr(err, errlen, "responses.%s: empty list of samples", k);
+        return -1;
+    }
+    return 0;
+}
+
+int route_responses_check(const json_t *resp, char *err, size_t errlen)
+{
+    if (!json_is_object(resp)) {
+        lm_seterr(err, errlen, "responses: missing or not an object of model -> samples");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)resp, k, v) {
+        if (samples_check(v, k, err, errlen))
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            route_sample s;
+            if (sample_parse(json_array_get(v, i), k, i, &s, err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int record_parse(route_record *r, const json_t *j, const route_models *m,
                         int need_responses, char *err, size_t errlen)
 {
@@ -549,15 +621,9 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
             lm_seterr(err, errlen, "responses.%s: model '%s' is not in the prices file", k, k);
             goto fail;
         }
-        if (!json_is_array(v)) {
-            lm_seterr(err, errlen, "responses.%s: expected an array of samples", k);
+        if (samples_check(v, k, err, errlen))
             goto fail;
-        }
         size_t ns = json_array_size(v);
-        if (ns == 0) {
-            lm_seterr(err, errlen, "responses.%s: empty list of samples", k);
-            goto fail;
-        }
         route_sample *s = calloc(ns, sizeof *s);
         if (!s) {
             lm_seterr(err, errlen, "out of memory");
@@ -566,41 +632,12 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         r->samples[mi] = s;
         r->n_samples[mi] = ns;
         for (size_t i = 0; i < ns; i++) {
-            const json_t *o = json_array_get(v, i);
-            if (!json_is_object(o)) {
-                lm_seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
+            if (sample_parse(json_array_get(v, i), k, i, &s[i], err, errlen))
                 goto fail;
-            }
-            const json_t *sc = json_object_get(o, "score");
-            if (!sc) {
-                lm_seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
-                goto fail;
-            }
-            if (!json_is_number(sc) || !isfinite(json_number_value(sc))) {
-                lm_seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
-                goto fail;
-            }
-            s[i].score = json_number_value(sc);
-            const json_t *px = json_object_get(o, "proxy");
-            if (px && !json_is_null(px)) {
-                if (!json_is_number(px) || !isfinite(json_number_value(px))) {
-                    lm_seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
-                    goto fail;
-                }
-                s[i].proxy = json_number_value(px);
-                any_proxy = 1;
-            } else {
-                s[i].proxy = NAN;
+            if (isnan(s[i].proxy))
                 all_proxy = 0;
-            }
-            const json_t *ot = json_object_get(o, "output_tokens");
-            snprintf(field, sizeof field, "responses.%s[%zu].output_tokens", k, i);
-            if (!ot) {
-                lm_seterr(err, errlen, "%s: missing", field);
-                goto fail;
-            }
-            if (get_tokens(ot, field, &s[i].out_tokens, err, errlen))
-                goto fail;
+            else
+                any_proxy = 1;
         }
     }
     if (!r->n_samples[m->ref]) {

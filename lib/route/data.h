@@ -88,6 +88,11 @@ int route_record_parse(route_record *r, const json_t *j,
 int route_query_parse(route_record *r, const json_t *j,
                       const route_models *m, char *err, size_t errlen);
 void route_record_free(route_record *r, const route_models *m);
+/* Checks a "responses" object the way route_record_parse does, without a
+ * prices table: every model holds a non-empty array of samples, each with a
+ * finite "score", an optional finite "proxy" and "output_tokens" >= 0.
+ * Returns 0, or -1 with the same message route_record_parse gives. */
+int route_responses_check(const json_t *resp, char *err, size_t errlen);
 
 /* Per-model mean output tokens over all samples of all records; models with
  * no samples keep their prices-file value (or NaN).  Writes m->avg_out. */

@@ -292,6 +292,54 @@ J
     [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:14: column 'prompt' appears twice (columns 1 and 4)" ] || fail "$stderr"
 }
 
+@test "select: samples are checked as route labels checks them (FILE:LINE:COL, exit 1)" {
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":"1","proxy":0.5,"output_tokens":3},{"score":2,"proxy":0.1,"output_tokens":4}]}}'
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[0].score: expected a number" ] || fail "$stderr"
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":1,"proxy":0.5,"output_tokens":-3}]}}'
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[0].output_tokens: token count must be >= 0, got -3" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: token counts"* ]] || fail "$stderr"
+    # the same messages as route labels gives
+    printf '%s\n' '{"ref":{"in":1,"out":1,"reference":true},"m":{"in":1,"out":1}}' >"$TMP/p.json"
+    run --separate-stderr route labels --prices "$TMP/p.json" <<<'{"id":"x","prompt_tokens":1,"responses":{"ref":[{"score":1,"output_tokens":1}],"m":[{"score":1,"output_tokens":-3}]}}'
+    [[ ${stderr_lines[0]} == *"responses.m[0].output_tokens: token count must be >= 0, got -3" ]] || fail "$stderr"
+    # samples of other models are checked too; a missing output_tokens is an error
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":1,"output_tokens":3}],"x":[{"score":1}]}}'
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *"responses.x[0].output_tokens: missing" ]] || fail "$stderr"
+}
+
+@test "select: some proxies missing is an error unless --selector chooses; the choice is in the output" {
+    rec='{"responses":{"m":[{"score":1,"proxy":0.5,"output_tokens":3},{"score":2,"output_tokens":4}]}}'
+    run --separate-stderr route select --from m <<<"$rec"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[1]: no \"proxy\", but responses.m[0] has one" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "*"--selector oracle"* ]] || fail "$stderr"
+    run --separate-stderr route select --from m --selector oracle <<<"$rec"
+    assert_success
+    [[ $output == *'"selected":{"model":"m","n":2,"index":1,"score":2,"proxy":null,"output_tokens":4,"selector":"oracle"}}' ]] || fail "$output"
+    run --separate-stderr route select --from m --selector proxy <<<"$rec"
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *'responses.m[1]: no "proxy" for --selector proxy' ]] || fail "$stderr"
+    # only the first n samples are candidates
+    run --separate-stderr route select --from m --first 1 <<<"$rec"
+    assert_success
+    [[ $output == *'"index":0,"score":1,"proxy":0.5,"output_tokens":3,"selector":"proxy"}}' ]] || fail "$output"
+    # an explicit proxy choice, and oracle selection among samples with proxies
+    run route select --from llama-31-8b --selector proxy "$D/small.jsonl"
+    [[ ${lines[0]} == *'"index":1,"score":0.25,"proxy":0.5,"output_tokens":120,"selector":"proxy"}}' ]] || fail "${lines[0]}"
+    run route select --from llama-31-8b --selector oracle "$D/small.jsonl"
+    [[ ${lines[0]} == *'"index":2,"score":0.3,"proxy":0.5,"output_tokens":90,"selector":"oracle"}}' ]] || fail "${lines[0]}"
+    run route select --from llama-31-8b --selector proxy <<<'{"responses":{"llama-31-8b":[{"score":1,"output_tokens":3}]}}'
+    [ "$status" -eq 1 ]
+    run --separate-stderr route select --selector best <<<"$rec"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"invalid --selector 'best'"* ]] || fail "$stderr"
+}
+
 @test "apply: --threshold outside [0, 1] is a usage error (exit 2)" {
     for t in 1.5 -1 1.0000001; do
         run --separate-stderr route apply --prices "$P" --threshold "$t" </dev/null

@@ -210,6 +210,28 @@ int main(void)
                off == ROUTE_NOPOS, "no position for an unknown reference");
     }
 
+    /* responses checked without a prices table, with route_record_parse's messages */
+    {
+        const char *cases[][2] = {
+            {"{\"m\":[{\"score\":\"1\",\"output_tokens\":1}]}", "responses.m[0].score: expected a number"},
+            {"{\"m\":[{\"score\":1,\"output_tokens\":1}],\"x\":[{\"score\":1,\"output_tokens\":-2}]}",
+             "responses.x[0].output_tokens: token count must be >= 0"},
+            {"{\"m\":[{\"score\":1}]}", "responses.m[0].output_tokens: missing"},
+            {"{\"m\":[{\"score\":1,\"proxy\":\"p\",\"output_tokens\":1}]}", "responses.m[0].proxy: expected a number"},
+            {"{\"m\":[]}", "responses.m: empty list of samples"},
+            {"{\"m\":3}", "responses.m: expected an array"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            json_t *j = json_loads(cases[i][0], 0, NULL);
+            ok(route_responses_check(j, err, sizeof err) == -1 && strstr(err, cases[i][1]), "responses check: %s",
+               err);
+            json_decref(j);
+        }
+        json_t *j = json_loads("{\"m\":[{\"score\":1,\"proxy\":null,\"output_tokens\":0}]}", 0, NULL);
+        ok(route_responses_check(j, err, sizeof err) == 0, "good responses: %s", err);
+        json_decref(j);
+    }
+
     /* CSV: bytes a record cannot hold, repeated column names */
     {
         json_t **recs;
