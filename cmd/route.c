@@ -22,6 +22,7 @@
 #include "core/jsonl.h"
 #include "core/rng.h"
 #include "core/svg.h"
+#include "core/utf8.h"
 #include "route/data.h"
 #include "route/decide.h"
 #include "route/eval.h"
@@ -37,7 +38,10 @@ enum {
     OPT_BATCH, OPT_NO_FEATURES, OPT_OUT, OPT_ROUTER, OPT_THRESHOLD, OPT_COST, OPT_TEST, OPT_TEST_FRAC,
     OPT_BOOTSTRAP, OPT_SVG, OPT_THRESHOLDS, OPT_PREDICTOR, OPT_RANDOM_SEEDS, OPT_QUERIES, OPT_SAMPLES,
     OPT_TAU, OPT_NO_PROXY, OPT_PRICES_OUT, OPT_OUT_TOKENS, OPT_EXCLUDE, OPT_FROM, OPT_FIRST,
+    OPT_SELECTOR,
 };
+
+enum { SEL_AUTO, SEL_PROXY, SEL_ORACLE }; /* --selector */
 
 #define O_PRICES {"prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES}
 #define O_REFERENCE                                                                                  \
@@ -96,6 +100,8 @@ static const lm_opt select_opts[] = {
     {"from", 0, "MODEL", "select among MODEL's samples (default: the record's route.model)", NULL,
      OPT_FROM},
     {"first", 0, "N", "among the first N samples (default: route.n, else all)", NULL, OPT_FIRST},
+    {"selector", 0, "KIND", "proxy, oracle (true score) or auto (default: oracle if no proxy at all)",
+     "choice:auto proxy oracle", OPT_SELECTOR},
     {0},
 };
 static const lm_opt eval_opts[] = {
@@ -202,6 +208,7 @@ typedef struct {
     int cost_mode;
     double test_frac;
     size_t bootstrap, bins, rand_seeds, first;
+    int selector;      /* SEL_* */
     int predictor;
     size_t queries;
     route_synth_opts so;
@@ -222,6 +229,7 @@ static int on_opt(void *vc, int id, const char *arg)
     static const char *const archs[] = {"linear", "mlp", NULL};
     static const char *const costs[] = {"estimated", "realised", NULL};
     static const char *const preds[] = {"train", "byo", NULL};
+    static const char *const sels[] = {"auto", "proxy", "oracle", NULL}; /* SEL_* order */
     switch (id) {
     case OPT_PRICES: c->prices_path = arg; break;
     case OPT_REFERENCE:
@@ -245,7 +253,7 @@ static int on_opt(void *vc, int id, const char *arg)
     case OPT_BATCH: c->to.batch = (size_t)lm_opt_int(k, "batch", arg, 1, 1 << 24); break;
     case OPT_OUT: c->out_path = arg; break;
     case OPT_ROUTER: c->router_path = arg; break;
-    case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, -HUGE_VAL, 0, HUGE_VAL, 0); break;
+    case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, 0, 0, 1, 0); break;
     case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, costs); break;
     case OPT_PREDICTOR:
         c->predictor = lm_opt_choice(k, "predictor", arg, preds) ? ROUTE_PRED_BYO : ROUTE_PRED_TRAIN;
@@ -269,6 +277,7 @@ static int on_opt(void *vc, int id, const char *arg)
         c->from = arg;
         break;
     case OPT_FIRST: c->first = (size_t)lm_opt_int(k, "first", arg, 1, 1000000); break;
+    case OPT_SELECTOR: c->selector = lm_opt_choice(k, "selector", arg, sels); break;
     }
     return 0;
 }
@@ -350,10 +359,24 @@ static void load_prices(ctx_t *c)
     char *text = lm_read_file(c->prices_path, &len, err, sizeof err);
     if (!text)
         lm_die(LM_EXIT_DATA, "%s", err);
-    if (route_models_parse(&c->M, text, len, c->reference, err, sizeof err) < 0) {
+    size_t off;
+    if (route_models_parse_at(&c->M, text, len, c->reference, &off, err, sizeof err) < 0) {
+        const char *hint = "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}";
+        if (strstr(err, "duplicate key") || strstr(err, "listed twice"))
+            hint = "give each model one entry, and each field once per entry";
+        if (off == ROUTE_NOPOS) {
+            free(text);
+            lm_die_hint(LM_EXIT_DATA, hint, "%s: %s", c->prices_path, err);
+        }
+        size_t line = 1, ls = 0;
+        for (size_t i = 0; i < off && i < len; i++)
+            if (text[i] == '\n') {
+                line++;
+                ls = i + 1;
+            }
+        size_t col = lm_utf8_column(text + ls, off - ls);
         free(text);
-        lm_die_hint(LM_EXIT_DATA, "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}",
-                    "%s: %s", c->prices_path, err);
+        lm_die_hint(LM_EXIT_DATA, hint, "%s:%zu:%zu: %s", c->prices_path, line, col, err);
     }
     free(text);
 }
@@ -466,6 +489,22 @@ static size_t n_heads(const ctx_t *c)
     return (c->M.n - 1) * c->lo.n_max;
 }
 
+/* Byte offset in the record of the value of key inside the object member m
+ * (the member itself when the key cannot be found). */
+static size_t member_pos(const lm_record *in, const lm_member *m, const char *key)
+{
+    lm_jscan s = {0};
+    lm_jerr je;
+    size_t pos = m->vpos;
+    if (lm_json_scan_object(&s, in->text + m->vpos, m->vlen, &je) == 0) {
+        const lm_member *k = lm_jscan_get(&s, key);
+        if (k)
+            pos = m->vpos + k->vpos;
+    }
+    lm_jscan_free(&s);
+    return pos;
+}
+
 /* "match_prob": {"MODEL:N": p} -> pred[H] (NaN where absent).  1 if absent. */
 static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr *err)
 {
@@ -526,6 +565,17 @@ static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr 
         }
         if (!json_is_number(v) || !isfinite(json_number_value(v))) {
             lm_rerr_set(err, m->vpos, "match_prob: '%s' must be a number", k);
+            rc = -1;
+            break;
+        }
+        double p = json_number_value(v);
+        if (p < 0 || p > 1) {
+            lm_buf num = {0};
+            lm_buf_add_num(&num, p);
+            lm_rerr_set(err, member_pos(in, m, k), "match_prob: '%s' must lie in [0, 1], got %.*s", k,
+                        (int)num.n, num.p);
+            lm_buf_free(&num);
+            lm_rerr_hint(err, "a match probability is a number from 0 to 1");
             rc = -1;
             break;
         }
@@ -635,16 +685,34 @@ static int run_import(ctx_t *c, int argc, char **argv)
         size_t nr = 0;
         if (route_import_routellm_csv(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
                                       err, sizeof err) < 0) {
+            /* "line L: ..." or "line L:C: ..." */
             const char *m = err;
-            unsigned long line = 0;
-            if (sscanf(err, "line %lu: ", &line) == 1)
-                m = strstr(err, ": ") + 2;
+            unsigned long line = 0, col = 0;
+            if (strncmp(err, "line ", 5) == 0 && err[5] >= '0' && err[5] <= '9') {
+                char *e;
+                line = strtoul(err + 5, &e, 10);
+                if (*e == ':' && e[1] >= '0' && e[1] <= '9')
+                    col = strtoul(e + 1, &e, 10);
+                if (e[0] == ':' && e[1] == ' ')
+                    m = e + 2;
+                else
+                    line = col = 0;
+            }
             fflush(stdout);
-            if (line)
-                lm_warn("%s:%lu: %s", argv[i] == NULL ? "-" : argv[i], line, m);
+            if (col)
+                lm_warn("%s:%lu:%lu: %s", argv[i], line, col, m);
+            else if (line)
+                lm_warn("%s:%lu: %s", argv[i], line, m);
             else
                 lm_warn("%s: %s", argv[i], m);
-            lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
+            if (strstr(m, "invalid UTF-8"))
+                lm_hint("convert the file to UTF-8 first (iconv -f LATIN1 -t UTF-8, for one)");
+            else if (strstr(m, "NUL byte"))
+                lm_hint("route records cannot hold NUL characters: remove them from the file");
+            else if (strstr(m, "appears twice"))
+                lm_hint("rename or drop one of the two columns");
+            else
+                lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
             free(t);
             st = LM_EXIT_DATA;
             break;
@@ -1056,29 +1124,40 @@ static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         json_decref(resp);
         return LM_REC_BAD;
     }
+    char msg[512];
+    if (route_responses_check(resp, msg, sizeof msg) < 0) {
+        lib_err(in, err, msg);
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
+    /* the selector: by proxy when every candidate has one, by true score
+     * when none has (or with --selector oracle); never a silent mix */
+    size_t with = n, without = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *px = json_object_get(json_array_get(arr, i), "proxy");
+        if (json_is_number(px)) {
+            if (with == n)
+                with = i;
+        } else if (without == n) {
+            without = i;
+        }
+    }
+    int oracle = c->selector == SEL_ORACLE || (c->selector == SEL_AUTO && with == n);
+    if (!oracle && without < n) {
+        char emsg[768];
+        if (c->selector == SEL_PROXY)
+            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\" for --selector proxy", model, without);
+        else
+            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\", but responses.%s[%zu] has one", model,
+                     without, model, with);
+        lm_rerr_set(err, err_pos(in, emsg), "%s", emsg);
+        lm_rerr_hint(err, "give every sample a \"proxy\", or select by true score with --selector oracle");
+        json_decref(resp);
+        return LM_REC_BAD;
+    }
     double *key = lm_xmalloc(n * sizeof(double));
-    int oracle = 0;
-    for (size_t i = 0; i < n && rc == LM_REC_OK; i++) {
-        json_t *s = json_array_get(arr, i);
-        json_t *px = json_object_get(s, "proxy"), *sc = json_object_get(s, "score");
-        if (!json_is_number(sc) && !json_is_number(px)) {
-            lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: needs a numeric \"proxy\" (or \"score\")", model, i);
-            rc = LM_REC_BAD;
-        }
-        if (!json_is_number(px))
-            oracle = 1;
-    }
-    if (rc == LM_REC_OK) {
-        for (size_t i = 0; i < n; i++) {
-            json_t *s = json_array_get(arr, i);
-            json_t *v = json_object_get(s, oracle ? "score" : "proxy");
-            key[i] = json_is_number(v) ? json_number_value(v) : NAN;
-            if (oracle && !json_is_number(v)) {
-                lm_rerr_set(err, rm->vpos, "responses.%s[%zu]: no \"proxy\" and no \"score\"", model, i);
-                rc = LM_REC_BAD;
-            }
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        key[i] = json_number_value(json_object_get(json_array_get(arr, i), oracle ? "score" : "proxy"));
     if (rc == LM_REC_OK) {
         size_t w = route_best_of_n(key, n);
         json_t *s = json_array_get(arr, w);

@@ -76,6 +76,7 @@ complete -c route -n '__fish_seen_subcommand_from apply' -s h -l help -d 'displa
 complete -c route -n '__fish_seen_subcommand_from apply' -s V -l version -d 'output version information and exit'
 complete -c route -n '__fish_seen_subcommand_from select' -l from -x -d 'select among MODEL'\''s samples (default: the record'\''s route.model)'
 complete -c route -n '__fish_seen_subcommand_from select' -l first -x -d 'among the first N samples (default: route.n, else all)'
+complete -c route -n '__fish_seen_subcommand_from select' -l selector -x -a 'auto proxy oracle' -d 'proxy, oracle (true score) or auto (default: oracle if no proxy at all)'
 complete -c route -n '__fish_seen_subcommand_from select' -l threads -x -d 'use N threads (default: one per processor)'
 complete -c route -n '__fish_seen_subcommand_from select' -l keep-going -d 'skip bad records, report them, exit 1 at the end'
 complete -c route -n '__fish_seen_subcommand_from select' -l errors -r -F -d 'write rejected records to FILE as JSON Lines'

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/diag.h"
+#include "core/json.h"
 
 void route_models_free(route_models *m)
 {
@@ -116,12 +117,14 @@ static int get_price(const json_t *o, const char *key, const char *key2,
     return 0;
 }
 
-/* Collects entries into parallel arrays while parsing. */
+/* Collects entries into parallel arrays while parsing; at/alen: the
+ * entry's text in the file (JSON Lines and array forms). */
 typedef struct {
     size_t n, cap;
     const char **name;
     double *in, *out, *avg;
     int *isref;
+    size_t *at, *alen;
 } price_list;
 
 static int plist_add(price_list *p, const char *name, const json_t *o,
@@ -148,7 +151,13 @@ static int plist_add(price_list *p, const char *name, const json_t *o,
         int *d = realloc(p->isref, cap * sizeof *d);
         if (d)
             p->isref = d;
-        if (!nn || !a || !b || !c || !d) {
+        size_t *e = realloc(p->at, cap * sizeof *e);
+        if (e)
+            p->at = e;
+        size_t *f = realloc(p->alen, cap * sizeof *f);
+        if (f)
+            p->alen = f;
+        if (!nn || !a || !b || !c || !d || !e || !f) {
             lm_seterr(err, errlen, "out of memory");
             return -1;
         }
@@ -156,6 +165,8 @@ static int plist_add(price_list *p, const char *name, const json_t *o,
     }
     size_t i = p->n;
     p->name[i] = name;
+    p->at[i] = ROUTE_NOPOS;
+    p->alen[i] = 0;
     if (get_price(o, "in_per_mtok", "in", name, &p->in[i], err, errlen) ||
         get_price(o, "out_per_mtok", "out", name, &p->out[i], err, errlen))
         return -1;
@@ -183,8 +194,69 @@ static int plist_add_entry(price_list *p, const json_t *o, char *err, size_t err
     return plist_add(p, json_string_value(nm), o, err, errlen);
 }
 
+/* Records where the elements of the top-level JSON array in text lie (text
+ * is valid JSON): element i starts at p->at[i] and spans p->alen[i] bytes.
+ * Elements beyond p->n are ignored. */
+static void array_spans(price_list *p, const char *t, size_t len)
+{
+    size_t i = 0, k = 0, cur = ROUTE_NOPOS;
+    int depth = 0, in_str = 0;
+    while (i < len && t[i] != '[')
+        i++;
+    for (; i < len; i++) {
+        char c = t[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (depth == 1 && cur == ROUTE_NOPOS && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
+            c != ',' && c != ']')
+            cur = i;
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if ((c == ',' && depth == 1) || ((c == ']' || c == '}') && --depth == 0)) {
+            if (cur != ROUTE_NOPOS && k < p->n) {
+                p->at[k] = cur;
+                p->alen[k] = i - cur;
+            }
+            k++;
+            cur = ROUTE_NOPOS;
+            if (depth == 0)
+                break;
+        }
+    }
+}
+
+/* Offset of entry i's "model" value, else of the entry, else ROUTE_NOPOS. */
+static size_t model_pos(const price_list *p, size_t i, const char *text)
+{
+    if (p->at[i] == ROUTE_NOPOS)
+        return ROUTE_NOPOS;
+    lm_jscan sc = {0};
+    lm_jerr je;
+    size_t pos = p->at[i];
+    if (lm_json_scan_object(&sc, text + p->at[i], p->alen[i], &je) == 0) {
+        const lm_member *mm = lm_jscan_get(&sc, "model");
+        if (mm)
+            pos = p->at[i] + mm->vpos;
+    }
+    lm_jscan_free(&sc);
+    return pos;
+}
+
 int route_models_parse(route_models *m, const char *text, size_t len,
                        const char *reference, char *err, size_t errlen)
+{
+    return route_models_parse_at(m, text, len, reference, NULL, err, errlen);
+}
+
+int route_models_parse_at(route_models *m, const char *text, size_t len,
+                          const char *reference, size_t *err_off, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     price_list p = {0};
@@ -192,8 +264,26 @@ int route_models_parse(route_models *m, const char *text, size_t len,
     size_t n_lines = 0;
     int rc = -1;
     json_error_t je;
+    lm_jerr sj;
+    size_t off_dummy;
+    if (!err_off)
+        err_off = &off_dummy;
+    *err_off = ROUTE_NOPOS;
 
+    size_t nb = 0;
+    while (nb < len && (text[nb] == ' ' || text[nb] == '\t' || text[nb] == '\r' || text[nb] == '\n'))
+        nb++;
+    if (nb == len) {
+        lm_seterr(err, errlen, "prices: the file is empty");
+        *err_off = 0;
+        goto done;
+    }
     doc = json_loadb(text, len, 0, &je);
+    if (doc && lm_json_validate(text, len, &sj) < 0) {
+        lm_seterr(err, errlen, "prices: %s", sj.msg);
+        *err_off = sj.pos;
+        goto done;
+    }
     if (doc && json_is_object(doc) && json_object_get(doc, "model")) {
         /* a single JSON Lines entry */
         if (plist_add_entry(&p, doc, err, errlen))
@@ -216,6 +306,7 @@ int route_models_parse(route_models *m, const char *text, size_t len,
             if (plist_add_entry(&p, v, err, errlen))
                 goto done;
         }
+        array_spans(&p, text, len);
     } else if (!doc) {
         /* JSON Lines: one entry per non-blank line */
         const char *s = text, *end = text + len;
@@ -235,6 +326,12 @@ int route_models_parse(route_models *m, const char *text, size_t len,
                     json_decref(o);
                     goto done;
                 }
+                if (lm_json_validate(s, (size_t)(e - s), &sj) < 0) {
+                    json_decref(o);
+                    lm_seterr(err, errlen, "prices: %s", sj.msg);
+                    *err_off = (size_t)(s - text) + sj.pos;
+                    goto done;
+                }
                 json_t **nl2 = realloc(lines, (n_lines + 1) * sizeof *lines);
                 if (!nl2) {
                     json_decref(o);
@@ -249,6 +346,8 @@ int route_models_parse(route_models *m, const char *text, size_t len,
                     lm_seterr(err, errlen, "line %zu: %s", lineno, tmp);
                     goto done;
                 }
+                p.at[p.n - 1] = (size_t)(s - text);
+                p.alen[p.n - 1] = (size_t)(e - s);
             }
             s = e + 1;
         }
@@ -257,6 +356,13 @@ int route_models_parse(route_models *m, const char *text, size_t len,
         goto done;
     }
 
+    for (size_t i = 1; i < p.n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(p.name[k], p.name[i]) == 0) {
+                lm_seterr(err, errlen, "prices: model '%s' is listed twice", p.name[i]);
+                *err_off = model_pos(&p, i, text);
+                goto done;
+            }
     long ref = -1;
     if (reference) {
         for (size_t i = 0; i < p.n; i++)
@@ -295,6 +401,8 @@ done:
     free(p.out);
     free(p.avg);
     free(p.isref);
+    free(p.at);
+    free(p.alen);
     for (size_t i = 0; i < n_lines; i++)
         json_decref(lines[i]);
     free(lines);
@@ -331,6 +439,78 @@ static int get_tokens(const json_t *v, const char *field, double *out,
         return -1;
     }
     *out = x;
+    return 0;
+}
+
+/* Sample i of model k; a missing or null "proxy" leaves s->proxy NaN. */
+static int sample_parse(const json_t *o, const char *k, size_t i, route_sample *s, char *err,
+                        size_t errlen)
+{
+    char field[256];
+    if (!json_is_object(o)) {
+        lm_seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
+        return -1;
+    }
+    const json_t *sc = json_object_get(o, "score");
+    if (!sc) {
+        lm_seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
+        return -1;
+    }
+    if (!json_is_number(sc) || !isfinite(json_number_value(sc))) {
+        lm_seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
+        return -1;
+    }
+    s->score = json_number_value(sc);
+    const json_t *px = json_object_get(o, "proxy");
+    if (px && !json_is_null(px)) {
+        if (!json_is_number(px) || !isfinite(json_number_value(px))) {
+            lm_seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
+            return -1;
+        }
+        s->proxy = json_number_value(px);
+    } else {
+        s->proxy = NAN;
+    }
+    const json_t *ot = json_object_get(o, "output_tokens");
+    snprintf(field, sizeof field, "responses.%s[%zu].output_tokens", k, i);
+    if (!ot) {
+        lm_seterr(err, errlen, "%s: missing", field);
+        return -1;
+    }
+    return get_tokens(ot, field, &s->out_tokens, err, errlen);
+}
+
+/* The samples of one model: a non-empty array of valid samples. */
+static int samples_check(const json_t *v, const char *k, char *err, size_t errlen)
+{
+    if (!json_is_array(v)) {
+        lm_seterr(err, errlen, "responses.%s: expected an array of samples", k);
+        return -1;
+    }
+    if (json_array_size(v) == 0) {
+        lm_seterr(err, errlen, "responses.%s: empty list of samples", k);
+        return -1;
+    }
+    return 0;
+}
+
+int route_responses_check(const json_t *resp, char *err, size_t errlen)
+{
+    if (!json_is_object(resp)) {
+        lm_seterr(err, errlen, "responses: missing or not an object of model -> samples");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)resp, k, v) {
+        if (samples_check(v, k, err, errlen))
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            route_sample s;
+            if (sample_parse(json_array_get(v, i), k, i, &s, err, errlen))
+                return -1;
+        }
+    }
     return 0;
 }
 
@@ -441,15 +621,9 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
             lm_seterr(err, errlen, "responses.%s: model '%s' is not in the prices file", k, k);
             goto fail;
         }
-        if (!json_is_array(v)) {
-            lm_seterr(err, errlen, "responses.%s: expected an array of samples", k);
+        if (samples_check(v, k, err, errlen))
             goto fail;
-        }
         size_t ns = json_array_size(v);
-        if (ns == 0) {
-            lm_seterr(err, errlen, "responses.%s: empty list of samples", k);
-            goto fail;
-        }
         route_sample *s = calloc(ns, sizeof *s);
         if (!s) {
             lm_seterr(err, errlen, "out of memory");
@@ -458,41 +632,12 @@ static int record_parse(route_record *r, const json_t *j, const route_models *m,
         r->samples[mi] = s;
         r->n_samples[mi] = ns;
         for (size_t i = 0; i < ns; i++) {
-            const json_t *o = json_array_get(v, i);
-            if (!json_is_object(o)) {
-                lm_seterr(err, errlen, "responses.%s[%zu]: expected an object", k, i);
+            if (sample_parse(json_array_get(v, i), k, i, &s[i], err, errlen))
                 goto fail;
-            }
-            const json_t *sc = json_object_get(o, "score");
-            if (!sc) {
-                lm_seterr(err, errlen, "responses.%s[%zu].score: missing", k, i);
-                goto fail;
-            }
-            if (!json_is_number(sc) || !isfinite(json_number_value(sc))) {
-                lm_seterr(err, errlen, "responses.%s[%zu].score: expected a number", k, i);
-                goto fail;
-            }
-            s[i].score = json_number_value(sc);
-            const json_t *px = json_object_get(o, "proxy");
-            if (px && !json_is_null(px)) {
-                if (!json_is_number(px) || !isfinite(json_number_value(px))) {
-                    lm_seterr(err, errlen, "responses.%s[%zu].proxy: expected a number", k, i);
-                    goto fail;
-                }
-                s[i].proxy = json_number_value(px);
-                any_proxy = 1;
-            } else {
-                s[i].proxy = NAN;
+            if (isnan(s[i].proxy))
                 all_proxy = 0;
-            }
-            const json_t *ot = json_object_get(o, "output_tokens");
-            snprintf(field, sizeof field, "responses.%s[%zu].output_tokens", k, i);
-            if (!ot) {
-                lm_seterr(err, errlen, "%s: missing", field);
-                goto fail;
-            }
-            if (get_tokens(ot, field, &s[i].out_tokens, err, errlen))
-                goto fail;
+            else
+                any_proxy = 1;
         }
     }
     if (!r->n_samples[m->ref]) {

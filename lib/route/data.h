@@ -57,6 +57,14 @@ typedef struct {
  * used.  Returns 0, or -1 with a message naming the model and field. */
 int route_models_parse(route_models *m, const char *text, size_t len,
                        const char *reference, char *err, size_t errlen);
+/* The same, and *err_off gets the byte offset in text of the culprit where
+ * there is one (an empty file: 0; a duplicate key, or a model listed twice:
+ * the repeated key or "model" value; JSON the strict scanner of
+ * core/json.h refuses), else ROUTE_NOPOS.  Duplicate keys at any depth are
+ * an error, never merged. */
+#define ROUTE_NOPOS ((size_t)-1)
+int route_models_parse_at(route_models *m, const char *text, size_t len,
+                          const char *reference, size_t *err_off, char *err, size_t errlen);
 /* Builds a table directly (used by the synthetic generator and tests). */
 int route_models_init(route_models *m, size_t n, const char *const *names,
                       const double *in_price, const double *out_price,
@@ -80,6 +88,11 @@ int route_record_parse(route_record *r, const json_t *j,
 int route_query_parse(route_record *r, const json_t *j,
                       const route_models *m, char *err, size_t errlen);
 void route_record_free(route_record *r, const route_models *m);
+/* Checks a "responses" object the way route_record_parse does, without a
+ * prices table: every model holds a non-empty array of samples, each with a
+ * finite "score", an optional finite "proxy" and "output_tokens" >= 0.
+ * Returns 0, or -1 with the same message route_record_parse gives. */
+int route_responses_check(const json_t *resp, char *err, size_t errlen);
 
 /* Per-model mean output tokens over all samples of all records; models with
  * no samples keep their prices-file value (or NaN).  Writes m->avg_out. */

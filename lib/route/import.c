@@ -7,13 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/diag.h"
+#include "core/utf8.h"
 
 /* ---- CSV (RFC 4180: quotes, doubled quotes, newlines inside quotes) ------ */
 
 typedef struct {
     char **f;
+    size_t *at, *end; /* where each field's text lies in the input (quotes included) */
     size_t n, cap;
 } row_t;
+
+static void row_free(row_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->f[i]);
+    free(r->f);
+    free(r->at);
+    free(r->end);
+}
 
 static void row_clear(row_t *r)
 {
@@ -37,6 +48,7 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
     for (;;) {
         int quoted = 0;
         bl = 0;
+        size_t at = p;
         if (p < len && s[p] == '"') {
             quoted = 1;
             p++;
@@ -91,12 +103,19 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
         if (row->n == row->cap) {
             size_t cap = row->cap ? 2 * row->cap : 8;
             char **nf = realloc(row->f, cap * sizeof *nf);
-            if (!nf) {
+            if (nf)
+                row->f = nf;
+            size_t *na = realloc(row->at, cap * sizeof *na);
+            if (na)
+                row->at = na;
+            size_t *ne = realloc(row->end, cap * sizeof *ne);
+            if (ne)
+                row->end = ne;
+            if (!nf || !na || !ne) {
                 free(buf);
                 lm_seterr(err, errlen, "out of memory");
                 return -1;
             }
-            row->f = nf;
             row->cap = cap;
         }
         char *fld = malloc(bl + 1);
@@ -108,6 +127,8 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
         if (bl)
             memcpy(fld, buf, bl);
         fld[bl] = 0;
+        row->at[row->n] = at;
+        row->end[row->n] = p;
         row->f[row->n++] = fld;
         if (p < len && s[p] == ',') {
             p++;
@@ -123,6 +144,49 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
     free(buf);
     *pos = p;
     return 1;
+}
+
+/* Physical line and character column of byte offset off; the row holding
+ * it starts at offset row_at on line row_line. */
+static void text_pos(const char *s, size_t row_at, size_t row_line, size_t off, size_t *line, size_t *col)
+{
+    size_t ls = row_at;
+    *line = row_line;
+    for (size_t i = row_at; i < off; i++)
+        if (s[i] == '\n') {
+            (*line)++;
+            ls = i + 1;
+        }
+    if (ls == 0 && off >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        ls = 3;
+    *col = lm_utf8_column(s + ls, off - ls);
+}
+
+/* Refuses a NUL byte or invalid UTF-8 in any field of row (records could
+ * not hold them).  hdr: the header, to name the column (NULL while
+ * checking the header itself).  Returns 0, or -1 with "line L:C: ...". */
+static int check_bytes(const char *s, const row_t *row, const row_t *hdr, size_t row_line,
+                       char *err, size_t errlen)
+{
+    for (size_t i = 0; i < row->n; i++) {
+        size_t a = row->at[i], b = row->end[i];
+        size_t v = a + lm_utf8_valid_prefix(s + a, b - a, 0);
+        const char *z = memchr(s + a, 0, b - a);
+        size_t zi = z ? (size_t)(z - s) : b;
+        if (v == b && zi == b)
+            continue;
+        size_t off = v < zi ? v : zi, line, col;
+        text_pos(s, row->at[0], row_line, off, &line, &col);
+        const char *what = v < zi ? "invalid UTF-8" : "NUL byte";
+        if (!hdr)
+            lm_seterr(err, errlen, "line %zu:%zu: %s in the header (column %zu)", line, col, what, i + 1);
+        else if (i < hdr->n && hdr->f[i][0])
+            lm_seterr(err, errlen, "line %zu:%zu: %s in column '%.80s'", line, col, what, hdr->f[i]);
+        else
+            lm_seterr(err, errlen, "line %zu:%zu: %s in column %zu", line, col, what, i + 1);
+        return -1;
+    }
+    return 0;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -162,6 +226,17 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             lm_seterr(err, errlen, "line 1: empty file, expected a header 'prompt,<model>,...'");
         goto done;
     }
+    if (check_bytes(text, &hdr, NULL, 1, err, errlen) < 0)
+        goto done;
+    for (size_t i = 1; i < hdr.n; i++)
+        for (size_t j = 0; j < i && hdr.f[i][0]; j++)
+            if (strcmp(hdr.f[i], hdr.f[j]) == 0) {
+                size_t l, c;
+                text_pos(text, hdr.at[0], 1, hdr.at[i], &l, &c);
+                lm_seterr(err, errlen, "line %zu:%zu: column '%.80s' appears twice (columns %zu and %zu)", l, c,
+                          hdr.f[i], j + 1, i + 1);
+                goto done;
+            }
     model_col = malloc(hdr.n * sizeof(size_t));
     resp_col = malloc(hdr.n * sizeof(size_t));
     if (!model_col || !resp_col) {
@@ -197,6 +272,8 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
             goto done;
         if (k == 0)
             break;
+        if (check_bytes(text, &row, &hdr, row_line, err, errlen) < 0)
+            goto done;
         if (row.n == 1 && row.f[0][0] == 0) { /* blank line */
             rowno--;
             continue;
@@ -261,10 +338,8 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
     }
     rc = 0;
 done:
-    row_clear(&hdr);
-    row_clear(&row);
-    free(hdr.f);
-    free(row.f);
+    row_free(&hdr);
+    row_free(&row);
     free(model_col);
     free(resp_col);
     if (rc) {

@@ -17,7 +17,10 @@
  * labels directly (route_import_candidates).
  *
  * Errors carry a line number (CSV: the physical line where the row starts)
- * and the field.  Nothing here reads files.
+ * and the field.  What a record cannot hold is refused, never altered: a NUL
+ * byte or invalid UTF-8 in any field, and a column name given twice; those
+ * errors also carry the character column of the culprit ("line L:C: ...",
+ * L its physical line).  Nothing here reads files.
  */
 #ifndef LMKIT_ROUTE_IMPORT_H
 #define LMKIT_ROUTE_IMPORT_H
@@ -31,7 +34,7 @@
 /* Converts a whole CSV text.  id_prefix names rows "<prefix>/<row>" (row
  * numbers from 0).  exclude: sorted (strcmp) prompts to drop, may be NULL.
  * On success *recs is a malloc'd array of *n_recs new records.  Returns 0, or
- * -1 with "line N: ..." in err. */
+ * -1 with "line N: ..." or "line N:C: ..." in err. */
 int route_import_routellm_csv(const char *text, size_t len, const char *id_prefix,
                               double out_tokens, const char *const *exclude,
                               size_t n_exclude, json_t ***recs, size_t *n_recs,

@@ -251,3 +251,141 @@ J
     run --separate-stderr route eval --prices "$TMP/p.json" --predictor byo --router x "$TMP/tr.jsonl"
     [ "$status" -eq 2 ]
 }
+
+@test "import routellm: invalid UTF-8 in a field is FILE:LINE:COL, exit 1" {
+    printf 'prompt,a,b\nok,True,False\n\xff\xfebad,True,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:3:1: invalid UTF-8 in column 'prompt'" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "*UTF-8* ]] || fail "$stderr"
+    # inside a quoted field that spans lines: the physical line and character column
+    printf 'prompt,a,b\n"\xc3\xa9t\xc3\xa9\nx\xc3\xa9\xe9",True,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:3:3: invalid UTF-8 in column 'prompt'" ] || fail "$stderr"
+    printf 'prompt,a,b_response,b\nq,True,\xff,False\n' >"$TMP/u.csv"
+    run --separate-stderr route import routellm "$TMP/u.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/u.csv:2:8: invalid UTF-8 in column 'b_response'" ] || fail "$stderr"
+}
+
+@test "import routellm: a NUL byte in a field is FILE:LINE:COL, exit 1" {
+    printf 'prompt,a,b\nab\0cd,True,False\n' >"$TMP/n.csv"
+    run --separate-stderr route import routellm "$TMP/n.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/n.csv:2:3: NUL byte in column 'prompt'" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+}
+
+@test "import routellm: a repeated column name is FILE:1:COL, exit 1" {
+    printf 'prompt,a,b,a\nq,True,False,False\n' >"$TMP/d.csv"
+    run --separate-stderr route import routellm "$TMP/d.csv"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "records written: $output"
+    [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:12: column 'a' appears twice (columns 2 and 4)" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    printf '"prompt",a,b,prompt\nq,True,False,z\n' >"$TMP/d.csv"
+    run --separate-stderr route import routellm "$TMP/d.csv"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/d.csv:1:14: column 'prompt' appears twice (columns 1 and 4)" ] || fail "$stderr"
+}
+
+@test "select: samples are checked as route labels checks them (FILE:LINE:COL, exit 1)" {
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":"1","proxy":0.5,"output_tokens":3},{"score":2,"proxy":0.1,"output_tokens":4}]}}'
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[0].score: expected a number" ] || fail "$stderr"
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":1,"proxy":0.5,"output_tokens":-3}]}}'
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[0].output_tokens: token count must be >= 0, got -3" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: token counts"* ]] || fail "$stderr"
+    # the same messages as route labels gives
+    printf '%s\n' '{"ref":{"in":1,"out":1,"reference":true},"m":{"in":1,"out":1}}' >"$TMP/p.json"
+    run --separate-stderr route labels --prices "$TMP/p.json" <<<'{"id":"x","prompt_tokens":1,"responses":{"ref":[{"score":1,"output_tokens":1}],"m":[{"score":1,"output_tokens":-3}]}}'
+    [[ ${stderr_lines[0]} == *"responses.m[0].output_tokens: token count must be >= 0, got -3" ]] || fail "$stderr"
+    # samples of other models are checked too; a missing output_tokens is an error
+    run --separate-stderr route select --from m <<<'{"responses":{"m":[{"score":1,"output_tokens":3}],"x":[{"score":1}]}}'
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *"responses.x[0].output_tokens: missing" ]] || fail "$stderr"
+}
+
+@test "select: some proxies missing is an error unless --selector chooses; the choice is in the output" {
+    rec='{"responses":{"m":[{"score":1,"proxy":0.5,"output_tokens":3},{"score":2,"output_tokens":4}]}}'
+    run --separate-stderr route select --from m <<<"$rec"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:15: responses.m[1]: no \"proxy\", but responses.m[0] has one" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "*"--selector oracle"* ]] || fail "$stderr"
+    run --separate-stderr route select --from m --selector oracle <<<"$rec"
+    assert_success
+    [[ $output == *'"selected":{"model":"m","n":2,"index":1,"score":2,"proxy":null,"output_tokens":4,"selector":"oracle"}}' ]] || fail "$output"
+    run --separate-stderr route select --from m --selector proxy <<<"$rec"
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *'responses.m[1]: no "proxy" for --selector proxy' ]] || fail "$stderr"
+    # only the first n samples are candidates
+    run --separate-stderr route select --from m --first 1 <<<"$rec"
+    assert_success
+    [[ $output == *'"index":0,"score":1,"proxy":0.5,"output_tokens":3,"selector":"proxy"}}' ]] || fail "$output"
+    # an explicit proxy choice, and oracle selection among samples with proxies
+    run route select --from llama-31-8b --selector proxy "$D/small.jsonl"
+    [[ ${lines[0]} == *'"index":1,"score":0.25,"proxy":0.5,"output_tokens":120,"selector":"proxy"}}' ]] || fail "${lines[0]}"
+    run route select --from llama-31-8b --selector oracle "$D/small.jsonl"
+    [[ ${lines[0]} == *'"index":2,"score":0.3,"proxy":0.5,"output_tokens":90,"selector":"oracle"}}' ]] || fail "${lines[0]}"
+    run route select --from llama-31-8b --selector proxy <<<'{"responses":{"llama-31-8b":[{"score":1,"output_tokens":3}]}}'
+    [ "$status" -eq 1 ]
+    run --separate-stderr route select --selector best <<<"$rec"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"invalid --selector 'best'"* ]] || fail "$stderr"
+}
+
+@test "apply: --threshold outside [0, 1] is a usage error (exit 2)" {
+    for t in 1.5 -1 1.0000001; do
+        run --separate-stderr route apply --prices "$P" --threshold "$t" </dev/null
+        [ "$status" -eq 2 ] || fail "--threshold $t: $status"
+        [[ ${stderr_lines[0]} == "route: invalid --threshold '$t': must lie in [0, 1]" ]] || fail "$stderr"
+    done
+    run --separate-stderr route apply --prices "$P" --n-max 2 --threshold 1 "$D/queries.jsonl"
+    assert_success
+}
+
+@test "apply: a match_prob outside [0, 1] is bad data (FILE:LINE:COL, exit 1)" {
+    run --separate-stderr route apply --prices "$P" --n-max 2 <<<'{"prompt_tokens":5,"match_prob":{"mistral-7b:1":0.5,"mistral-7b:2":1.5}}'
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: <stdin>:1:68: match_prob: 'mistral-7b:2' must lie in [0, 1], got 1.5" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    run --separate-stderr route apply --prices "$P" --n-max 2 <<<'{"prompt_tokens":5,"match_prob":{"mistral-7b:1":-0.25}}'
+    [ "$status" -eq 1 ]
+    [[ ${stderr_lines[0]} == *"match_prob: 'mistral-7b:1' must lie in [0, 1], got -0.25" ]] || fail "$stderr"
+}
+
+@test "prices: duplicate keys and an empty file have their own messages (FILE:LINE:COL, exit 1)" {
+    q='{"prompt_tokens":5,"match_prob":{"a:1":0.9}}'
+    printf '{"ref": {"in": 1, "out": 1, "reference": true, "avg_out_tokens": 100},\n "a": {"in": 1, "out": 1, "avg_out_tokens": 10},\n "a": {"in": 2, "out": 2, "avg_out_tokens": 10}}\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "$output" = "" ] || fail "$output"
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:3:2: prices: duplicate key \"a\"" ] || fail "$stderr"
+    [[ ${stderr_lines[1]} == "hint: "* ]] || fail "$stderr"
+    printf '{"ref": {"in": 1, "out": 1, "in": 3, "reference": true},\n "a": {"in": 1, "out": 1}}\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:1:29: prices: duplicate key \"in\"" ] || fail "$stderr"
+    printf '{"model":"ref","in":1,"out":1,"reference":true}\n{"model":"a","in":1,"out":1}\n\n{"model": "a","in":2,"out":2}\n' >"$TMP/p.jsonl"
+    run --separate-stderr route apply --prices "$TMP/p.jsonl" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.jsonl:4:11: prices: model 'a' is listed twice" ] || fail "$stderr"
+    printf '[{"model":"ref","in":1,"out":1,"reference":true},\n {"model":"a","in":1,"out":1}, {"model":"a","in":2,"out":2}]\n' >"$TMP/p.json"
+    run --separate-stderr route apply --prices "$TMP/p.json" --n-max 1 --cost realised <<<"$q"
+    [ "$status" -eq 1 ]
+    [ "${stderr_lines[0]}" = "route: $TMP/p.json:2:41: prices: model 'a' is listed twice" ] || fail "$stderr"
+    for body in '' '\n  \n'; do
+        printf "$body" >"$TMP/e.json"
+        run --separate-stderr route apply --prices "$TMP/e.json" </dev/null
+        [ "$status" -eq 1 ]
+        [ "${stderr_lines[0]}" = "route: $TMP/e.json:1:1: prices: the file is empty" ] || fail "$stderr"
+        [[ ${stderr_lines[1]} == "hint: e.g. "* ]] || fail "$stderr"
+    done
+}

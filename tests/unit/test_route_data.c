@@ -189,6 +189,71 @@ int main(void)
         json_decref(j);
     }
 
+    /* prices: duplicate keys, models listed twice and an empty file, with positions */
+    {
+        size_t off;
+        const char *dup = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\n\"b\":{\"in\":1,\"out\":1},\"b\":{\"in\":2,\"out\":2}}";
+        ok(route_models_parse_at(&m2, dup, strlen(dup), NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "duplicate key \"b\"") && off == (size_t)(strstr(dup, "\"b\":{\"in\":2") - dup),
+           "duplicate model key at the second key: %s", err);
+        const char *dup2 = "{\"a\":{\"in\":1,\"in\":3,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1}}";
+        ok(route_models_parse(&m2, dup2, strlen(dup2), NULL, err, sizeof err) == -1 &&
+               strstr(err, "duplicate key \"in\""), "duplicate field: %s", err);
+        const char *twice = "[{\"model\":\"a\",\"in\":1,\"out\":1,\"reference\":true},{\"model\":\"b\",\"in\":1,\"out\":1},"
+                            " {\"model\" : \"b\",\"in\":1,\"out\":1}]";
+        ok(route_models_parse_at(&m2, twice, strlen(twice), NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "model 'b' is listed twice") && off == (size_t)(strstr(twice, ": \"b\"") + 2 - twice),
+           "array form: a model listed twice, at its \"model\" value: %s", err);
+        ok(route_models_parse_at(&m2, " \n\t", 3, NULL, &off, err, sizeof err) == -1 &&
+               strstr(err, "the file is empty") && off == 0, "empty prices: %s", err);
+        ok(route_models_parse_at(&m2, bad2, strlen(bad2), "zz", &off, err, sizeof err) == -1 &&
+               off == ROUTE_NOPOS, "no position for an unknown reference");
+    }
+
+    /* responses checked without a prices table, with route_record_parse's messages */
+    {
+        const char *cases[][2] = {
+            {"{\"m\":[{\"score\":\"1\",\"output_tokens\":1}]}", "responses.m[0].score: expected a number"},
+            {"{\"m\":[{\"score\":1,\"output_tokens\":1}],\"x\":[{\"score\":1,\"output_tokens\":-2}]}",
+             "responses.x[0].output_tokens: token count must be >= 0"},
+            {"{\"m\":[{\"score\":1}]}", "responses.m[0].output_tokens: missing"},
+            {"{\"m\":[{\"score\":1,\"proxy\":\"p\",\"output_tokens\":1}]}", "responses.m[0].proxy: expected a number"},
+            {"{\"m\":[]}", "responses.m: empty list of samples"},
+            {"{\"m\":3}", "responses.m: expected an array"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            json_t *j = json_loads(cases[i][0], 0, NULL);
+            ok(route_responses_check(j, err, sizeof err) == -1 && strstr(err, cases[i][1]), "responses check: %s",
+               err);
+            json_decref(j);
+        }
+        json_t *j = json_loads("{\"m\":[{\"score\":1,\"proxy\":null,\"output_tokens\":0}]}", 0, NULL);
+        ok(route_responses_check(j, err, sizeof err) == 0, "good responses: %s", err);
+        json_decref(j);
+    }
+
+    /* CSV: bytes a record cannot hold, repeated column names */
+    {
+        json_t **recs;
+        size_t nr;
+        const char *bad[][2] = {
+            {"prompt,a,b\nx\xff,True,False\n", "line 2:2: invalid UTF-8 in column 'prompt'"},
+            {"prompt,a,b\n\"x\ny\0\",True,False\n", "line 3:2: NUL byte in column 'prompt'"},
+            {"prompt,a,b\n\0\n", "line 2:1: NUL byte in column 'prompt'"},
+            {"prompt,a\xc3,b\n", "line 1:9: invalid UTF-8 in the header (column 2)"},
+            {"prompt,a,b,a\nx,True,True,True\n", "line 1:12: column 'a' appears twice (columns 2 and 4)"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            size_t n = strlen(bad[i][0]);
+            if (i == 1)
+                n = 26;
+            if (i == 2)
+                n = 13;
+            ok(route_import_routellm_csv(bad[i][0], n, "t", 1, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
+                   strcmp(err, bad[i][1]) == 0, "csv refuses: %s", err);
+        }
+    }
+
     route_models_free(&M);
     return tap_done();
 }
