@@ -181,3 +181,16 @@ EOF
     run --separate-stderr tokenize -t "$B" --offsets <<<'{"text":"h\u00e9llo w\u00f6rld \u65e5\u672c \ud83d\ude00!"}'
     assert_output --partial '"offsets":[[0,0],[0,5],[6,11],[12,13],[13,14],[15,16],[16,17],[0,0]]'
 }
+
+@test "a line with a NUL or control byte says so, at the byte's column" {
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a"}\n\0{"text":"b"}\n')
+    [ "$status" -eq 1 ]
+    assert_output '{"text":"a","n_tokens":1}'
+    [[ $stderr == "tokenize: <stdin>:2:1: NUL byte in the line, expected a JSON object"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a\0b"}\n')
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tokenize: <stdin>:1:11: NUL byte in a string: escape it as \\u0000"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"\xc3\xa9"}\1\n')
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tokenize: <stdin>:1:13: unexpected control character 0x01, expected end of line"* ]] || fail "$stderr"
+}
