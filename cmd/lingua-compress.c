@@ -182,8 +182,10 @@ static void split_list(const char *opt, const char *arg, char ***out, size_t **l
             if (*p == 'n') lm_buf_addc(&b, '\n');
             else if (*p == 't') lm_buf_addc(&b, '\t');
             else if (*p == ',' || *p == '\\') lm_buf_addc(&b, *p);
+            else if (!*p)
+                lm_usage_error(&cmd, "invalid --%s '%s': trailing backslash (write \\\\ for a backslash)", opt, arg);
             else lm_usage_error(&cmd, "invalid --%s '%s': unknown escape '\\%c' (use \\n, \\t, \\, or \\\\)", opt,
-                                arg, *p ? *p : ' ');
+                                arg, *p);
         } else {
             lm_buf_addc(&b, *p);
         }

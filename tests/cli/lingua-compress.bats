@@ -221,6 +221,21 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     fi
 }
 
+@test "a trailing backslash in --force-tokens or --chunk-end-tokens is named, exit 2" {
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens 'a\' </dev/null
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [ "${stderr_lines[0]}" = "lingua-compress: invalid --force-tokens 'a\\': trailing backslash (write \\\\ for a backslash)" ] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "Try 'lingua-compress --help' for more information." ] || fail "$stderr"
+    run --separate-stderr lingua-compress -m "$BERT" --chunk-end-tokens '.,\' </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"invalid --chunk-end-tokens '.,\': trailing backslash"* ]] || fail "$stderr"
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens 'a,\q' </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"unknown escape '\q'"* ]] || fail "$stderr"
+}
+
 @test "the model path can come from LMKIT_MODEL" {
     LMKIT_MODEL="$BERT" run --separate-stderr lingua-compress --count-encoding "$TINY" <<<"$P"
     assert_success
