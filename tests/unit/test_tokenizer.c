@@ -373,6 +373,14 @@ static void hand_tests(void)
                      "not in the vocabulary", "merge of unknown tokens");
     check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"added_tokens\":[{\"id\":\"1\"}]}",
                      "added_tokens[0]", "added token with a wrong id type");
+    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"added_tokens\":[{\"id\":1,"
+                     "\"content\":\"<x>\"},{\"id\":2147483648,\"content\":\"<y>\"}]}",
+                     "tokenizer.json: added_tokens[1]: id 2147483648 is out of range (0 to 2147483632)",
+                     "added token id above the range");
+    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"added_tokens\":[{\"id\":-1,"
+                     "\"content\":\"<x>\"}]}",
+                     "tokenizer.json: added_tokens[0]: id -1 is out of range (0 to 2147483632)",
+                     "negative added token id");
     char e2[512];
     ok(lm_tokenizer_load("/nonexistent/tokenizer.json", e2, sizeof e2) == NULL && strstr(e2, "nonexistent"),
        "missing file names the file");
