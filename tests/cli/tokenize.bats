@@ -194,3 +194,24 @@ EOF
     [ "$status" -eq 1 ]
     [[ $stderr == "tokenize: <stdin>:1:13: unexpected control character 0x01, expected end of line"* ]] || fail "$stderr"
 }
+
+@test "a broken tokenizer.json is named when it loads, exit 1, before any record" {
+    B="$TOP/testdata/models/tiny-bert/tokenizer.json"
+    sed 's/"unk_token": *"\[UNK\]"/"unk_token":"[NOPE]"/' "$B" >"$TMP/unk.json"
+    ! cmp -s "$B" "$TMP/unk.json"
+    run --separate-stderr tokenize -t "$TMP/unk.json" <<<'{"text":"hello"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "$stderr" = "tokenize: $TMP/unk.json: model.unk_token '[NOPE]' is not in model.vocab" ] || fail "$stderr"
+    python3 - "$B" "$TMP/big.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["added_tokens"].append({"id": 2147483648, "content": "<x>", "special": True})
+json.dump(t, open(sys.argv[2], "w"))
+PY
+    run --separate-stderr tokenize -t "$TMP/big.json" <<<'{"text":"hello"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ $stderr == "tokenize: $TMP/big.json: added_tokens[5]: id 2147483648 is out of range (0 to 2147483632)" ]] ||
+        fail "$stderr"
+}
