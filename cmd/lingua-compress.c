@@ -780,6 +780,9 @@ int main(int argc, char **argv) {
     char *cp = find_count_file(&c);
     if (cp) {
         c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
+        if (!c.tk && strstr(err, "the right encoding?"))
+            lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
+                        "%s", err);
         if (!c.tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
         free(cp);
     } else if (!com.quiet) {

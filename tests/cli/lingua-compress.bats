@@ -239,6 +239,14 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [ "$status" -eq 1 ]
     [ -z "$output" ]
     [[ "$stderr" == "lingua-compress: $TMP/bad.tiktoken:1: expected \"BASE64 RANK\""* ]] || fail "$stderr"
+    [ -f "$CL" ] || return 0
+    cp "$CL" "$TMP/o200k_base.tiktoken"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TMP/o200k_base.tiktoken" <<<"$P"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ "$stderr" == *"o200k_base.tiktoken: 100256 ranks, the size of a cl100k_base rank file, not o200k_base"* ]] ||
+        fail "$stderr"
+    [[ "$stderr" == *"hint: --count-encoding takes the cl100k_base rank file"* ]] || fail "$stderr"
 }
 
 @test "a trailing backslash in --force-tokens or --chunk-end-tokens is named, exit 2" {

@@ -215,3 +215,30 @@ PY
     [[ $stderr == "tokenize: $TMP/big.json: added_tokens[5]: id 2147483648 is out of range (0 to 2147483632)" ]] ||
         fail "$stderr"
 }
+
+@test "a rank file that does not fit --encoding is refused, naming the file and the encoding, with a hint" {
+    need_cl
+    run --separate-stderr tokenize -t "$CL" -e o200k_base <<<'{"text":"hi <|endoftext|>"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "${stderr_lines[0]}" = "tokenize: $CL: 100256 ranks, the size of a cl100k_base rank file, not o200k_base (199998 ranks); is this the right encoding?" ] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "hint: pass the rank file of o200k_base, or the --encoding this file was made for" ] ||
+        fail "$stderr"
+    run --separate-stderr tokenize -t "$CL" -e kimi_k2 <<<'{"text":"hi"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"not kimi_k2 (163584 ranks)"* ]] || fail "$stderr"
+    # ranks that run over the encoding's special-token ids
+    head -n 60000 "$CL" >"$TMP/r50k_base.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/r50k_base.tiktoken" <<<'{"text":"hi"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ ${stderr_lines[0]} == "tokenize: $TMP/r50k_base.tiktoken: the special token <|endoftext|> of r50k_base has id 50256, which is a rank in the file (60000 ranks)"* ]] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "hint: the encoding r50k_base comes from the file name; name the right one with --encoding" ] ||
+        fail "$stderr"
+    # a truncated vocabulary keeps the encoding's special ids
+    run --separate-stderr tokenize -t "$TINY" -e o200k_base --allow-special --ids <<<'{"text":"<|endoftext|>"}'
+    assert_success
+    assert_output '{"text":"<|endoftext|>","n_tokens":1,"ids":[199999]}'
+}
