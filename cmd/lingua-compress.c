@@ -182,8 +182,10 @@ static void split_list(const char *opt, const char *arg, char ***out, size_t **l
             if (*p == 'n') lm_buf_addc(&b, '\n');
             else if (*p == 't') lm_buf_addc(&b, '\t');
             else if (*p == ',' || *p == '\\') lm_buf_addc(&b, *p);
+            else if (!*p)
+                lm_usage_error(&cmd, "invalid --%s '%s': trailing backslash (write \\\\ for a backslash)", opt, arg);
             else lm_usage_error(&cmd, "invalid --%s '%s': unknown escape '\\%c' (use \\n, \\t, \\, or \\\\)", opt,
-                                arg, *p ? *p : ' ');
+                                arg, *p);
         } else {
             lm_buf_addc(&b, *p);
         }
@@ -744,12 +746,16 @@ int main(int argc, char **argv) {
                     "no model: LLMLingua-2 needs its token classifier");
     char err[1024];
     struct stat sb;
-    if (stat(c.model, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        lm_die_hint(LM_EXIT_USAGE, "--model names a folder with config.json, model.safetensors and tokenizer.json",
-                    "cannot open model folder '%s': %s", c.model, errno ? strerror(errno) : "not a folder");
+    /* A model or rank file that cannot be read or is malformed is bad input
+     * data (exit 1), as a tokenizer is for tokenize; only running out of
+     * memory while loading it is system trouble. */
+    int st_ok = stat(c.model, &sb) == 0;
+    if (!st_ok || !S_ISDIR(sb.st_mode))
+        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json",
+                    "cannot open model folder '%s': %s", c.model, st_ok ? "not a folder" : strerror(errno));
     if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
-        lm_die_hint(LM_EXIT_USAGE, "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json",
-                    "%s", err);
+        lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
+                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
     if (com.device != LM_DEVICE_CPU) { /* auto: the GPU when there is one */
         char why[256];
         int have = lm_nn_cuda_available(why, sizeof why);
@@ -774,7 +780,10 @@ int main(int argc, char **argv) {
     char *cp = find_count_file(&c);
     if (cp) {
         c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
-        if (!c.tk) lm_die(LM_EXIT_USAGE, "%s", err);
+        if (!c.tk && strstr(err, "the right encoding?"))
+            lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
+                        "%s", err);
+        if (!c.tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
         free(cp);
     } else if (!com.quiet) {
         lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");

@@ -143,6 +143,16 @@ static void load(ctx_t *c)
             lm_usage_error(&cmd, "cannot tell the encoding of '%s' from its name: pass --encoding "
                                  "(cl100k_base, o200k_base, r50k_base, p50k_base or kimi_k2)", tt_path);
         c->tt = lm_tiktoken_load(tt_path, c->encoding, err, sizeof err);
+        if (!c->tt && strstr(err, "the right encoding?")) {
+            char hint[256];
+            if (c->encoding)
+                snprintf(hint, sizeof hint, "pass the rank file of %s, or the --encoding this file was made for",
+                         c->encoding);
+            else
+                snprintf(hint, sizeof hint, "the encoding %s comes from the file name; name the right one with "
+                                            "--encoding", lm_tiktoken_infer(tt_path));
+            lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
+        }
         if (!c->tt)
             lm_die(LM_EXIT_DATA, "%s", err);
         free(tt_path);

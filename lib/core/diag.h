@@ -4,7 +4,9 @@
  * optionally followed by a "hint: ..." line that tells the user what to do.
  * Exit statuses are shared by every command:
  *   LM_EXIT_OK    0  success
- *   LM_EXIT_DATA  1  bad data: a malformed record, an unreadable input
+ *   LM_EXIT_DATA  1  bad data: a malformed record, an unreadable input, a
+ *                    model, tokenizer or rank file that cannot be read or
+ *                    is malformed (named in the message)
  *   LM_EXIT_USAGE 2  usage or system trouble: bad option, write error, no memory
  * Allocation wrappers report the caller's file:line and exit 2 on failure;
  * they are for command code and one-off setup, library hot paths return

@@ -52,6 +52,8 @@ static int unexpected(P *p, const char *what)
             return fail(p, p->i, "invalid UTF-8 byte 0x%02x", c);
         return fail(p, p->i, "unexpected character U+%04X, expected %s", (unsigned)cp, what);
     }
+    if (c == 0)
+        return fail(p, p->i, "NUL byte in the line, expected %s", what);
     if (c < 0x20 || c == 0x7f)
         return fail(p, p->i, "unexpected control character 0x%02x, expected %s", c, what);
     return fail(p, p->i, "unexpected '%c', expected %s", c, what);
@@ -140,6 +142,8 @@ static int string(P *p, lm_buf *out)
             }
             continue;
         }
+        if (c == 0)
+            return fail(p, p->i, "NUL byte in a string: escape it as \\u0000");
         if (c < 0x20)
             return fail(p, p->i, "control character 0x%02x in string: escape it", c);
         if (c < 0x80) {
@@ -372,7 +376,8 @@ int lm_json_scan_object(lm_jscan *s, const char *text, size_t len, lm_jerr *err)
     lm_buf_reset(&s->keys);
     ws(&p);
     if (p.i >= p.n || p.t[p.i] != '{') {
-        if (p.i < p.n && strchr("[\"-0123456789tfn", p.t[p.i]))
+        /* strchr would find the terminator for a NUL byte */
+        if (p.i < p.n && p.t[p.i] && strchr("[\"-0123456789tfn", p.t[p.i]))
             return fail(&p, p.i, "expected a JSON object, found %s",
                         p.t[p.i] == '[' ? "an array" : p.t[p.i] == '"' ? "a string" : "a scalar");
         return unexpected(&p, "a JSON object");

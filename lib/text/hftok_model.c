@@ -795,6 +795,13 @@ static int parse_wordpiece(hft_model *m, json_t *j, char *err, size_t errlen)
         return -1;
     }
     m->unk = unk ? lm_hft_map_get(&m->vocab, unk, unkn) : lm_hft_map_get(&m->vocab, "[UNK]", 5);
+    if (m->unk < 0) {
+        /* every word outside the vocabulary would fail to encode: a broken
+         * file, reported as one here rather than at the first such record */
+        snprintf(err, errlen, "model.unk_token '%.40s' is not in model.vocab", unk ? unk : "[UNK]");
+        free(unk);
+        return -1;
+    }
     free(unk);
     if (!m->prefix) {
         m->prefix = malloc(3);

@@ -39,6 +39,7 @@ typedef struct {
     const char *name;
     const char *pattern;
     const special_def *specials;
+    uint32_t n_ranks;        /* ranks in the encoding's own rank file */
 } encoding_def;
 
 static const special_def cl100k_specials[] = {
@@ -82,11 +83,11 @@ static const char kimi_pat[] =
     " ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" S_ "*[\\r\\n]+|" S_ "+(?!" NS_ ")|" S_ "+";
 
 static const encoding_def encodings[] = {
-    {"cl100k_base", cl100k_pat, cl100k_specials},
-    {"o200k_base", o200k_pat, o200k_specials},
-    {"r50k_base", r50k_pat, r50k_specials},
-    {"p50k_base", r50k_pat, r50k_specials},
-    {"kimi_k2", kimi_pat, no_specials},
+    {"cl100k_base", cl100k_pat, cl100k_specials, 100256},
+    {"o200k_base", o200k_pat, o200k_specials, 199998},
+    {"r50k_base", r50k_pat, r50k_specials, 50256},
+    {"p50k_base", r50k_pat, r50k_specials, 50280},
+    {"kimi_k2", kimi_pat, no_specials, 163584},
 };
 #define N_ENCODINGS (sizeof encodings / sizeof encodings[0])
 
@@ -487,6 +488,21 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         if (s->id > t->max_id)
             t->max_id = s->id;
     }
+    /* A file with fewer ranks than the encoding's own (a truncated
+     * vocabulary, such as the test files) keeps the encoding's special ids,
+     * as tiktoken does; one with more ranks, or exactly as many as another
+     * encoding's, is that other vocabulary under the wrong name. */
+    if (n > def->n_ranks) {
+        lm_seterr(err, errlen, "%s: %u ranks, more than the %u of %s; is this the right encoding?", name, n,
+                  def->n_ranks, def->name);
+        goto fail;
+    }
+    for (size_t k = 0; k < N_ENCODINGS; k++)
+        if (n == encodings[k].n_ranks && n != def->n_ranks) {
+            lm_seterr(err, errlen, "%s: %u ranks, the size of a %s rank file, not %s (%u ranks); is this the right "
+                      "encoding?", name, n, encodings[k].name, def->name, def->n_ranks);
+            goto fail;
+        }
     int ec;
     PCRE2_SIZE eo;
     t->re = pcre2_compile((PCRE2_SPTR)def->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);

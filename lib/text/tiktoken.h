@@ -50,7 +50,11 @@ extern const char *const lm_tiktoken_encodings[];
 const char *lm_tiktoken_infer(const char *path);
 
 /* Loads a rank file.  encoding: one of lm_tiktoken_encodings, or NULL to
- * infer it from the path.  NULL with a message ("FILE:LINE: ...") on failure. */
+ * infer it from the path.  NULL with a message ("FILE:LINE: ...") on failure.
+ * A file that does not fit the encoding (ranks reaching its special-token
+ * ids, more ranks than its own file, or exactly as many as another
+ * encoding's) fails with a message ending "is this the right encoding?";
+ * a file with fewer ranks (a truncated vocabulary) loads. */
 lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err, size_t errlen);
 /* The same from memory; name is used in messages and, when encoding is NULL,
  * to infer the encoding. */

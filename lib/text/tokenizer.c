@@ -1463,9 +1463,13 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
         json_t *a = json_array_get(v, i), *id = json_object_get(a, "id"), *c = json_object_get(a, "content");
         char what[48];
         snprintf(what, sizeof what, "added_tokens[%zu]", i);
-        if (!json_is_object(a) || !json_is_integer(id) || json_integer_value(id) < 0 ||
-            json_integer_value(id) > 0x7FFFFFF0 || !json_is_string(c)) {
+        if (!json_is_object(a) || !json_is_integer(id) || !json_is_string(c)) {
             snprintf(err, errlen, "%s must have an integer id and a string content", what);
+            goto fail;
+        }
+        if (json_integer_value(id) < 0 || json_integer_value(id) > 0x7FFFFFF0) {
+            snprintf(err, errlen, "%s: id %" JSON_INTEGER_FORMAT " is out of range (0 to %d)", what,
+                     json_integer_value(id), 0x7FFFFFF0);
             goto fail;
         }
         int sp, sw, ls, rs, nz;

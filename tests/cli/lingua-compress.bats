@@ -206,19 +206,62 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [ "$status" -eq 2 ]
     [[ "$stderr" == *'no model'* ]]
     [[ "$stderr" == *'hint:'*'--model'* ]]
-    mkdir "$TMP/m"
-    cp "$BERT/config.json" "$TMP/m/"
-    run --separate-stderr lingua-compress -m "$TMP/m" </dev/null
-    [ "$status" -eq 2 ]
-    [[ "$stderr" == *'model.safetensors'* ]]
-    run --separate-stderr lingua-compress -m "$TMP/nope" </dev/null
-    [ "$status" -eq 2 ]
     if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then # no GPU: cuda is a usage error
         run --separate-stderr lingua-compress -m "$BERT" --device cuda </dev/null
         [ "$status" -eq 2 ]
         [[ "$stderr" == *'--device cuda: '* ]]
         [[ "$stderr" == *'hint:'*'--device cpu'* ]]
     fi
+}
+
+@test "a missing or broken model folder or rank file is bad data: exit 1, naming the file" {
+    mkdir "$TMP/m"
+    cp "$BERT/config.json" "$TMP/m/"
+    run --separate-stderr lingua-compress -m "$TMP/m" <<<"$P"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ "$stderr" == *'model.safetensors'* ]] || fail "$stderr"
+    run --separate-stderr lingua-compress -m "$TMP/nope" <<<"$P"
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"cannot open model folder '$TMP/nope'"* ]] || fail "$stderr"
+    # a WordPiece tokenizer whose unk_token is not in its vocabulary: the
+    # file is named when the model loads, not the first record it fails on
+    cp -r "$BERT" "$TMP/unk"
+    sed 's/"unk_token": *"\[UNK\]"/"unk_token":"[NOPE]"/' "$BERT/tokenizer.json" >"$TMP/unk/tokenizer.json"
+    ! cmp -s "$BERT/tokenizer.json" "$TMP/unk/tokenizer.json"
+    run --separate-stderr lingua-compress -m "$TMP/unk" --count-encoding "$TINY" <<<'{"prompt":"hello \u2603 world"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ "$stderr" == "lingua-compress: $TMP/unk/tokenizer.json: model.unk_token '[NOPE]' is not in model.vocab"* ]] ||
+        fail "$stderr"
+    printf 'xx\n' >"$TMP/bad.tiktoken"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TMP/bad.tiktoken" <<<"$P"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ "$stderr" == "lingua-compress: $TMP/bad.tiktoken:1: expected \"BASE64 RANK\""* ]] || fail "$stderr"
+    [ -f "$CL" ] || return 0
+    cp "$CL" "$TMP/o200k_base.tiktoken"
+    run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TMP/o200k_base.tiktoken" <<<"$P"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ "$stderr" == *"o200k_base.tiktoken: 100256 ranks, the size of a cl100k_base rank file, not o200k_base"* ]] ||
+        fail "$stderr"
+    [[ "$stderr" == *"hint: --count-encoding takes the cl100k_base rank file"* ]] || fail "$stderr"
+}
+
+@test "a trailing backslash in --force-tokens or --chunk-end-tokens is named, exit 2" {
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens 'a\' </dev/null
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [ "${stderr_lines[0]}" = "lingua-compress: invalid --force-tokens 'a\\': trailing backslash (write \\\\ for a backslash)" ] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "Try 'lingua-compress --help' for more information." ] || fail "$stderr"
+    run --separate-stderr lingua-compress -m "$BERT" --chunk-end-tokens '.,\' </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"invalid --chunk-end-tokens '.,\': trailing backslash"* ]] || fail "$stderr"
+    run --separate-stderr lingua-compress -m "$BERT" --force-tokens 'a,\q' </dev/null
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"unknown escape '\q'"* ]] || fail "$stderr"
 }
 
 @test "the model path can come from LMKIT_MODEL" {

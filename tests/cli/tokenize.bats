@@ -181,3 +181,64 @@ EOF
     run --separate-stderr tokenize -t "$B" --offsets <<<'{"text":"h\u00e9llo w\u00f6rld \u65e5\u672c \ud83d\ude00!"}'
     assert_output --partial '"offsets":[[0,0],[0,5],[6,11],[12,13],[13,14],[15,16],[16,17],[0,0]]'
 }
+
+@test "a line with a NUL or control byte says so, at the byte's column" {
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a"}\n\0{"text":"b"}\n')
+    [ "$status" -eq 1 ]
+    assert_output '{"text":"a","n_tokens":1}'
+    [[ $stderr == "tokenize: <stdin>:2:1: NUL byte in the line, expected a JSON object"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a\0b"}\n')
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tokenize: <stdin>:1:11: NUL byte in a string: escape it as \\u0000"* ]] || fail "$stderr"
+    run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"\xc3\xa9"}\1\n')
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tokenize: <stdin>:1:13: unexpected control character 0x01, expected end of line"* ]] || fail "$stderr"
+}
+
+@test "a broken tokenizer.json is named when it loads, exit 1, before any record" {
+    B="$TOP/testdata/models/tiny-bert/tokenizer.json"
+    sed 's/"unk_token": *"\[UNK\]"/"unk_token":"[NOPE]"/' "$B" >"$TMP/unk.json"
+    ! cmp -s "$B" "$TMP/unk.json"
+    run --separate-stderr tokenize -t "$TMP/unk.json" <<<'{"text":"hello"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "$stderr" = "tokenize: $TMP/unk.json: model.unk_token '[NOPE]' is not in model.vocab" ] || fail "$stderr"
+    python3 - "$B" "$TMP/big.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["added_tokens"].append({"id": 2147483648, "content": "<x>", "special": True})
+json.dump(t, open(sys.argv[2], "w"))
+PY
+    run --separate-stderr tokenize -t "$TMP/big.json" <<<'{"text":"hello"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ $stderr == "tokenize: $TMP/big.json: added_tokens[5]: id 2147483648 is out of range (0 to 2147483632)" ]] ||
+        fail "$stderr"
+}
+
+@test "a rank file that does not fit --encoding is refused, naming the file and the encoding, with a hint" {
+    need_cl
+    run --separate-stderr tokenize -t "$CL" -e o200k_base <<<'{"text":"hi <|endoftext|>"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "${stderr_lines[0]}" = "tokenize: $CL: 100256 ranks, the size of a cl100k_base rank file, not o200k_base (199998 ranks); is this the right encoding?" ] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "hint: pass the rank file of o200k_base, or the --encoding this file was made for" ] ||
+        fail "$stderr"
+    run --separate-stderr tokenize -t "$CL" -e kimi_k2 <<<'{"text":"hi"}'
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"not kimi_k2 (163584 ranks)"* ]] || fail "$stderr"
+    # ranks that run over the encoding's special-token ids
+    head -n 60000 "$CL" >"$TMP/r50k_base.tiktoken"
+    run --separate-stderr tokenize -t "$TMP/r50k_base.tiktoken" <<<'{"text":"hi"}'
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ ${stderr_lines[0]} == "tokenize: $TMP/r50k_base.tiktoken: the special token <|endoftext|> of r50k_base has id 50256, which is a rank in the file (60000 ranks)"* ]] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "hint: the encoding r50k_base comes from the file name; name the right one with --encoding" ] ||
+        fail "$stderr"
+    # a truncated vocabulary keeps the encoding's special ids
+    run --separate-stderr tokenize -t "$TINY" -e o200k_base --allow-special --ids <<<'{"text":"<|endoftext|>"}'
+    assert_success
+    assert_output '{"text":"<|endoftext|>","n_tokens":1,"ids":[199999]}'
+}

@@ -23,6 +23,20 @@ static void rejects(const char *s, size_t want_pos, const char *want_msg)
     lm_jscan_free(&js);
 }
 
+/* The same for text with NUL bytes. */
+static void rejects_n(const char *s, size_t len, size_t want_pos, const char *want_msg, const char *what)
+{
+    lm_jscan js = {0};
+    lm_jerr e;
+    int rc = lm_json_scan_object(&js, s, len, &e);
+    ok(rc < 0, "rejects %s", what);
+    if (rc < 0) {
+        is_int(e.pos, want_pos, "  error position for %s", what);
+        ok(strstr(e.msg, want_msg) != NULL, "  message '%s' mentions '%s'", e.msg, want_msg);
+    }
+    lm_jscan_free(&js);
+}
+
 int main(void)
 {
     lm_jscan js = {0};
@@ -66,6 +80,15 @@ int main(void)
     rejects("{\"c\":\"a\tb\"}", 7, "control character");
     rejects("{\"a\":tru}", 5, "expected a JSON value");
     rejects("{\"a\" 1}", 5, "':'");
+    /* NUL and control bytes are named, at their own position */
+    rejects_n("\0{\"a\":1}", 8, 0, "NUL byte in the line, expected a JSON object", "a NUL before the object");
+    rejects_n("  \0", 3, 2, "NUL byte in the line", "a NUL after white space");
+    rejects_n("{\"a\":\0}", 7, 5, "NUL byte in the line, expected a JSON value", "a NUL as a value");
+    rejects_n("{\"a\":1}\0", 8, 7, "NUL byte in the line, expected end of line", "a NUL after the object");
+    rejects_n("{\"a\":\"x\0y\"}", 11, 7, "NUL byte in a string: escape it as \\u0000", "a NUL in a string");
+    rejects_n("{\"\0\":1}", 7, 2, "NUL byte in a string", "a NUL in a key");
+    rejects("\x01{}", 0, "unexpected control character 0x01, expected a JSON object");
+    rejects("{\"a\":\"x\x1fy\"}", 7, "control character 0x1f in string");
     {
         char deep[2000];
         size_t n = 0;

@@ -43,6 +43,64 @@ static int err_has(const char *want)
     return ok_;
 }
 
+/* A rank file of n ranks: the 256 single bytes, then 4-byte tokens. */
+static char *sized_file(unsigned n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *s = malloc((size_t)n * 24 + 1), *p = s;
+    for (unsigned r = 0; r < n; r++) {
+        if (r < 256) {
+            p += sprintf(p, "%c%c== %u\n", b64[r >> 2], b64[(r & 3) << 4], r);
+            continue;
+        }
+        unsigned char b[4] = {'x', (unsigned char)(r >> 16), (unsigned char)(r >> 8), (unsigned char)r};
+        uint32_t v = (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
+        p += sprintf(p, "%c%c%c%c%c%c== %u\n", b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63],
+                     b64[b[3] >> 2], b64[(b[3] & 3) << 4], r);
+    }
+    *p = 0;
+    return s;
+}
+
+/* Whether a rank file of n ranks loads as enc; err holds the message. */
+static int sized_loads(unsigned n, const char *enc)
+{
+    char *f = sized_file(n);
+    lm_tiktoken *t = mem(f, enc);
+    free(f);
+    lm_tiktoken_free(t);
+    return t != NULL;
+}
+
+/* A rank file that is another encoding's, or larger than this one's, is
+ * refused naming the file and both encodings; a smaller one (a truncated
+ * vocabulary, as in the test files) keeps the encoding's special ids. */
+static void test_encoding_fit(void)
+{
+    if (!ok(sized_loads(100256, "cl100k_base"), "cl100k_base-sized file as cl100k_base"))
+        diag("%s", err);
+    ok(!sized_loads(100256, "o200k_base") &&
+           err_has("bad.tiktoken: 100256 ranks, the size of a cl100k_base rank file, not o200k_base (199998 ranks); "
+                   "is this the right encoding?"),
+       "cl100k_base-sized file as o200k_base: %s", err);
+    ok(!sized_loads(100256, "kimi_k2") && err_has("the size of a cl100k_base rank file, not kimi_k2 (163584 ranks)"),
+       "cl100k_base-sized file as kimi_k2: %s", err);
+    ok(!sized_loads(100257, "cl100k_base") &&
+           err_has("bad.tiktoken: 100257 ranks, more than the 100256 of cl100k_base; is this the right encoding?"),
+       "one rank too many for cl100k_base: %s", err);
+    ok(!sized_loads(163585, "kimi_k2") && err_has("163585 ranks, more than the 163584 of kimi_k2"),
+       "one rank too many for kimi_k2 (no special tokens to collide with): %s", err);
+    ok(!sized_loads(50257, "r50k_base") && err_has("special token <|endoftext|> of r50k_base has id 50256, which is "
+                                                   "a rank in the file (50257 ranks); is this the right encoding?"),
+       "ranks over the special ids: %s", err);
+    if (!ok(sized_loads(50256, "r50k_base"), "r50k_base-sized file as r50k_base"))
+        diag("%s", err);
+    ok(!sized_loads(50256, "p50k_base") && err_has("the size of a r50k_base rank file, not p50k_base"),
+       "r50k_base-sized file as p50k_base: %s", err);
+    if (!ok(sized_loads(2000, "o200k_base") && sized_loads(2000, "kimi_k2"), "a truncated vocabulary loads"))
+        diag("%s", err);
+}
+
 static void test_validation(void)
 {
     lm_tiktoken *t;
@@ -337,6 +395,7 @@ static void test_threads(const lm_tiktoken *t, texts *T)
 int main(void)
 {
     test_validation();
+    test_encoding_fit();
     texts hostile = read_texts("testdata/text/hostile.jsonl");
     texts stress = read_texts("testdata/golden/tiktoken/stress.jsonl");
     ok(hostile.n == 360 && stress.n > 40, "read %zu hostile and %zu stress texts", hostile.n, stress.n);

@@ -354,16 +354,17 @@ static void hand_tests(void)
         check_norm(t, "\xc3\x85\xed\x95\x9c", "A\xcc\x8a\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", "NFD with Hangul");
         lm_tokenizer_free(t);
     }
-    /* malformed files */
+    /* malformed files (WP_A: the start of a good WordPiece tokenizer) */
+#define WP_A "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0,\"[UNK]\":1}},"
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\"", "not valid JSON", "truncated JSON");
     check_load_error("{\"model\":{\"type\":\"Foo\"}}", "model.type 'Foo' is not supported", "unknown model type");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", "merges is empty",
                      "empty merge table");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"x\"},\"merges\":[\"a a\"]}}", "model.vocab['a']",
                      "vocab id of the wrong type");
-    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"normalizer\":{\"type\":\"Bogus\"}}",
+    check_load_error(WP_A "\"normalizer\":{\"type\":\"Bogus\"}}",
                      "normalizer.type 'Bogus' is not supported", "unknown normalizer");
-    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"pre_tokenizer\":{\"type\":"
+    check_load_error(WP_A "\"pre_tokenizer\":{\"type\":"
                      "\"Sequence\",\"pretokenizers\":[{\"type\":\"Nope\"}]}}",
                      "pre_tokenizer.pretokenizers[0].type 'Nope' is not supported", "unknown pre-tokenizer in a Sequence");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"aa\":1},\"merges\":[\"a a\"],\"dropout\":0.1}}",
@@ -371,8 +372,21 @@ static void hand_tests(void)
     check_load_error("[1,2]", "top level must be an object", "wrong top-level type");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
                      "not in the vocabulary", "merge of unknown tokens");
-    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}},\"added_tokens\":[{\"id\":\"1\"}]}",
+    check_load_error(WP_A "\"added_tokens\":[{\"id\":\"1\"}]}",
                      "added_tokens[0]", "added token with a wrong id type");
+    check_load_error(WP_A "\"added_tokens\":[{\"id\":1,"
+                     "\"content\":\"<x>\"},{\"id\":2147483648,\"content\":\"<y>\"}]}",
+                     "tokenizer.json: added_tokens[1]: id 2147483648 is out of range (0 to 2147483632)",
+                     "added token id above the range");
+    check_load_error(WP_A "\"added_tokens\":[{\"id\":-1,"
+                     "\"content\":\"<x>\"}]}",
+                     "tokenizer.json: added_tokens[0]: id -1 is out of range (0 to 2147483632)",
+                     "negative added token id");
+    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0},\"unk_token\":\"<unk>\"}}",
+                     "tokenizer.json: model.unk_token '<unk>' is not in model.vocab",
+                     "WordPiece unk_token not in the vocabulary");
+    check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}",
+                     "tokenizer.json: model.unk_token '[UNK]' is not in model.vocab", "WordPiece without [UNK]");
     char e2[512];
     ok(lm_tokenizer_load("/nonexistent/tokenizer.json", e2, sizeof e2) == NULL && strstr(e2, "nonexistent"),
        "missing file names the file");
