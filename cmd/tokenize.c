@@ -216,6 +216,20 @@ static void add_offsets(lm_out *out, const char *t, size_t len, const size_t (*o
     lm_out_end(out);
 }
 
+/* A tokenizer's failure: bad text is bad data (exit 1); running out of memory
+ * is system trouble (exit 2), after the records before it are written. */
+static int encode_failed(const lm_record *in, const lm_member *m, int rc, const char *msg, lm_rerr *err)
+{
+    if (rc == -2) {
+        lm_rerr_set(err, LM_NOPOS, "%s:%llu: out of memory tokenizing this record", in->file,
+                    (unsigned long long)in->lineno);
+        lm_rerr_hint(err, "free memory, or split the text into smaller records");
+        return LM_REC_FATAL;
+    }
+    lm_rerr_set(err, m->vpos, "%s", msg);
+    return LM_REC_BAD;
+}
+
 static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 {
     ctx_t *c = vc;
@@ -244,18 +258,16 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     if (c->tt) {
         if (!more) {
             size_t n;
-            if (lm_tiktoken_count(c->tt, s->st, t, len, c->allow_special, &n, msg, sizeof msg) != 0) {
-                lm_rerr_set(err, m->vpos, "%s", msg);
-                return LM_REC_BAD;
-            }
+            int rc = lm_tiktoken_count(c->tt, s->st, t, len, c->allow_special, &n, msg, sizeof msg);
+            if (rc != 0)
+                return encode_failed(in, m, rc, msg, err);
             lm_out_int(out, "n_tokens", (int64_t)n);
             return LM_REC_OK;
         }
         lm_tiktoken_enc *e = &s->te;
-        if (lm_tiktoken_encode(c->tt, s->st, t, len, c->allow_special, c->offsets, e, msg, sizeof msg) != 0) {
-            lm_rerr_set(err, m->vpos, "%s", msg);
-            return LM_REC_BAD;
-        }
+        int rc = lm_tiktoken_encode(c->tt, s->st, t, len, c->allow_special, c->offsets, e, msg, sizeof msg);
+        if (rc != 0)
+            return encode_failed(in, m, rc, msg, err);
         lm_out_int(out, "n_tokens", (int64_t)e->n);
         if (c->ids) {
             lm_buf *b = lm_out_begin(out, "ids");
@@ -284,10 +296,9 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     }
 
     lm_encoding *e = &s->he;
-    if (lm_tokenizer_encode(c->hf, t, len, !c->no_special, e, msg, sizeof msg) != 0) {
-        lm_rerr_set(err, m->vpos, "%s", msg);
-        return LM_REC_BAD;
-    }
+    int rc = lm_tokenizer_encode(c->hf, t, len, !c->no_special, e, msg, sizeof msg);
+    if (rc != 0)
+        return encode_failed(in, m, rc, msg, err);
     lm_out_int(out, "n_tokens", (int64_t)e->n);
     if (c->ids) {
         lm_buf *b = lm_out_begin(out, "ids");

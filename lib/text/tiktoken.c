@@ -944,7 +944,7 @@ static int encode_ordinary(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, 
         }
         if (encode_piece(t, s, k, text, ms, me) != 0) {
             lm_seterr(err, errlen, "out of memory");
-            return -1;
+            return -2;
         }
         pos = me;
     }
@@ -964,7 +964,7 @@ static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *t
         st = own = lm_tiktoken_state_new(t);
         if (!st) {
             lm_seterr(err, errlen, "out of memory");
-            return -1;
+            return -2;
         }
     }
     const unsigned char *u = (const unsigned char *)text;
@@ -996,7 +996,7 @@ static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *t
                 break;
             if (sink_room(k, 1) != 0) {
                 lm_seterr(err, errlen, "out of memory");
-                rc = -1;
+                rc = -2;
                 break;
             }
             if (k->e) {

@@ -77,10 +77,11 @@ void lm_tiktoken_state_free(lm_tiktoken_state *s);
 
 /* Encodes text[0..len) (UTF-8; invalid UTF-8 is an error naming the byte).
  * e is reset and filled (offsets too when want_off).  st may be NULL.
- * Returns 0, or -1 with a message. */
+ * Returns 0, or -1 with a message (-2 when out of memory). */
 int lm_tiktoken_encode(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len,
                        int allow_special, int want_off, lm_tiktoken_enc *e, char *err, size_t errlen);
-/* Counts the tokens only, storing nothing.  Returns 0, or -1 with a message. */
+/* Counts the tokens only, storing nothing.  Returns 0, or -1 with a message
+ * (-2 when out of memory). */
 int lm_tiktoken_count(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len,
                       int allow_special, size_t *n, char *err, size_t errlen);
 void lm_tiktoken_enc_free(lm_tiktoken_enc *e);

@@ -695,7 +695,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
             continue;
         }
         if (lm_hft_model_tokenize(t->model, w, w->s + pc.off, pc.len, err, errlen))
-            return w->oom ? (snprintf(err, errlen, "out of memory"), -1) : -1;
+            return w->oom ? (snprintf(err, errlen, "out of memory"), -2) : -1;
         for (size_t k = 0; k < w->ntk; k++) {
             size_t s = w->tk[k].s, en = w->tk[k].e, a, b;
             if (s >= en || en > pc.len) {
@@ -736,7 +736,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");
-    return -1;
+    return -2;
 }
 
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
@@ -745,7 +745,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int
     hft_work w;
     if (work_init(&w)) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return -2;
     }
     int rc = encode_work(t, &w, text, len, add_special, e, err, errlen);
     work_free(&w);

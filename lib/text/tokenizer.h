@@ -50,7 +50,7 @@ void lm_tokenizer_free(lm_tokenizer *t);
 /* Encodes text[0..len) (UTF-8).  add_special: apply the post-processor's
  * special tokens ([CLS] ... [SEP], <s> ... </s>) as tokenizers'
  * encode(add_special_tokens=True) does.  e is reset and filled.  Returns 0,
- * or -1 with a message (e.g. invalid UTF-8). */
+ * or -1 with a message (e.g. invalid UTF-8), -2 when out of memory. */
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special,
                         lm_encoding *e, char *err, size_t errlen);
 

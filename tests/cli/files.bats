@@ -187,3 +187,16 @@ interrupt() {
     [ "${#lines[@]}" -eq 3 ]
     [[ $stderr == *"big.jsonl:4: line too long for the memory available"* ]]
 }
+
+@test "out of memory tokenizing a record is exit 2 naming it, after the records before it" {
+    [ "${SAN:-0}" = 1 ] && skip "ASan reserves more address space than a ulimit -v leaves"
+    r='{"text":"Hello, world!"}'
+    { echo "$r"; echo "$r"; echo "$r"
+      printf '{"text":"'; head -c 50000000 /dev/zero | tr '\0' a; echo '"}'
+      echo "$r"; } >"$D/big.jsonl"
+    run --separate-stderr bash -c "ulimit -v 500000; tokenize $(conv_args tokenize) '$D/big.jsonl'"
+    rm -f "$D/big.jsonl"
+    [ "$status" -eq 2 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [[ $stderr == *"big.jsonl:4: out of memory tokenizing this record"* ]]
+}
