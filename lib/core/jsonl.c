@@ -327,6 +327,9 @@ static int scan(slot *s)
         lm_rerr_set(&s->err, je.pos, "%s", je.msg);
         if (strstr(je.msg, "UTF-8"))
             lm_rerr_hint(&s->err, "the input must be UTF-8; convert it, e.g. with iconv -f LATIN1 -t UTF-8");
+        else if (strstr(je.msg, "NUL byte in the line"))
+            lm_rerr_hint(&s->err, "NUL bytes between characters mean UTF-16 input; convert it, e.g. with "
+                                  "iconv -f UTF-16 -t UTF-8");
         else
             lm_rerr_hint(&s->err, "each line must hold one JSON object, e.g. {\"key\": \"value\"}");
         s->status = LM_REC_BAD;

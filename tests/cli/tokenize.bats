@@ -187,6 +187,7 @@ EOF
     [ "$status" -eq 1 ]
     assert_output '{"text":"a","n_tokens":1}'
     [[ $stderr == "tokenize: <stdin>:2:1: NUL byte in the line, expected a JSON object"* ]] || fail "$stderr"
+    [[ $stderr == *"hint: NUL bytes between characters mean UTF-16 input"* ]] || fail "$stderr"
     run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a\0b"}\n')
     [ "$status" -eq 1 ]
     [[ $stderr == "tokenize: <stdin>:1:11: NUL byte in a string: escape it as \\u0000"* ]] || fail "$stderr"
