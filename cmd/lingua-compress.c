@@ -28,6 +28,7 @@
 #include "lingua/lingua.h"
 #include "lingua/model.h"
 #include "lingua/view.h"
+#include "nn/backend_cuda.h"
 #include "text/tiktoken.h"
 
 enum {
@@ -750,7 +751,8 @@ int main(int argc, char **argv) {
     if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
         lm_die_hint(LM_EXIT_USAGE, "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json",
                     "%s", err);
-    if (com.device != LM_DEVICE_CPU) { /* auto: the GPU when there is one */
+    /* auto: the GPU when there is one; nothing CUDA is loaded without one */
+    if (com.device == LM_DEVICE_CUDA || (com.device == LM_DEVICE_AUTO && lm_cuda_present())) {
         char why[256];
         int have = lm_nn_cuda_available(why, sizeof why);
         if (!have && com.device == LM_DEVICE_CUDA)
