@@ -51,7 +51,9 @@ ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) $(BLAS_LIBS) -lm
+# OpenBLAS is not linked: lib/nn/backend_blas.c dlopens it on first use
+# (with its thread pool off); only its headers are needed here.
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) -lm
 
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 KERN_SRC := $(wildcard kernels/*.cu)

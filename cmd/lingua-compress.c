@@ -28,6 +28,7 @@
 #include "lingua/lingua.h"
 #include "lingua/model.h"
 #include "lingua/view.h"
+#include "nn/backend.h"
 #include "nn/backend_cuda.h"
 #include "text/tiktoken.h"
 
@@ -762,6 +763,18 @@ int main(int argc, char **argv) {
                 lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
             if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
         }
+    }
+    int fit;
+    size_t lack;
+    if (!c.le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) { /* else OpenBLAS may spin */
+        char hint[160], more[64] = "";
+        if (lack)
+            snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
+        if (fit > 0)
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
+        else
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s", more);
+        lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
     }
     if (c.proper_ends && lm_lingua_model_proper_ends(&c.le.m, err, sizeof err))
         lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c.model, err);
