@@ -7,6 +7,7 @@
 #   make bench           run the benchmarks in bench/ (JSON Lines on stdout)
 #   make demo            build, then run the finished commands on bundled sample data
 #   make install         PREFIX=/usr/local DESTDIR= : binaries, man pages, completions
+#                        (and lib/lmkit/liblmkit-cuda.so in a CUDA build)
 #   make completions     regenerate completions/ from the commands' option tables
 #   make deps            install the Debian packages the build and tests need
 #
@@ -50,17 +51,24 @@ ifeq ($(SAN),1)
   ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) $(BLAS_LIBS) -lm
+# OpenBLAS is not linked: lib/nn/backend_blas.c dlopens it on first use
+# (with its thread pool off); only its headers are needed here.
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) -lm
 
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 KERN_SRC := $(wildcard kernels/*.cu)
+# The GPU code is a shared library of its own that the commands dlopen on
+# first use (lib/nn/backend_cuda.h): they do not link libcudart or libcublas,
+# so a CPU run never maps them.  It sits in lib/lmkit/ beside bin/, in the
+# build tree and once installed.
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
 ifeq ($(CUDA),1)
   ifneq ($(KERN_SRC),)
     ALL_CFLAGS += -DHAVE_CUDA
-    KERN_LIB := $(BUILD)/libkernels.a
-    LIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+    CUDA_SO := $(BUILD)/lib/lmkit/liblmkit-cuda.so
   endif
 endif
+LIBS += -ldl
 
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -79,7 +87,7 @@ MANS     := $(wildcard man/man1/*.1)
 .SUFFIXES:
 .SECONDARY:
 
-all: announce $(BINS)
+all: announce $(BINS) $(CUDA_SO)
 
 announce:
 	@echo "lmkit $(VERSION): CC=$(CC) OpenMP=yes OpenBLAS=$(if $(BLAS_LIBS),yes,no)" \
@@ -100,23 +108,24 @@ $(BUILD)/obj/lib/nn/ops.o: ALL_CFLAGS += -fno-trapping-math -ffp-contract=fast
 
 $(BUILD)/obj/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) -O3 $(CUDA_ARCH) -Ikernels -Ilib -Xcompiler -fPIC,-Wall -c $< -o $@
+	$(NVCC) -O3 $(CUDA_ARCH) -Ikernels -Ilib -Xcompiler -fPIC,-Wall,-fvisibility=hidden -c $< -o $@
 
 $(BUILD)/liblmkit.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libkernels.a: $(KERN_OBJ)
+# exports one symbol (kernels/lmkit_cuda.h); every undefined one must resolve
+$(BUILD)/lib/lmkit/liblmkit-cuda.so: $(KERN_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(CC) -shared $(LDFLAGS) -Wl,--no-undefined -Wl,-soname,liblmkit-cuda.so $^ $(CUDA_LIBS) -ldl -lm -o $@
 
-$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/liblmkit.a $(KERN_LIB)
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/liblmkit.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(KERN_LIB) $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(LIBS) -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/liblmkit.a $(KERN_LIB)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/liblmkit.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(KERN_LIB) $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(LIBS) -o $@
 
 # Fuzz targets built as plain replayers of their committed corpus.
 $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/liblmkit.a
@@ -197,6 +206,10 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
+ifneq ($(CUDA_SO),)
+	install -d $(DESTDIR)$(PREFIX)/lib/lmkit
+	install -m 644 $(CUDA_SO) $(DESTDIR)$(PREFIX)/lib/lmkit/
+endif
 	for c in $(CMDS); do \
 	  install -m 644 completions/bash/$$c $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c && \
 	  install -m 644 completions/zsh/_$$c $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$c && \
@@ -209,6 +222,8 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$c \
 	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$c \
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish; done
+	rm -f $(DESTDIR)$(PREFIX)/lib/lmkit/liblmkit-cuda.so
+	rmdir $(DESTDIR)$(PREFIX)/lib/lmkit 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-san

@@ -51,13 +51,15 @@ if [ ! -f "$lib" ]; then
     exit 2
 fi
 libs="$(pkg-config --libs jansson 2>/dev/null || echo -ljansson) $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
-# a CUDA build: liblmkit.a's nn/encoder_cuda.o calls into libkernels.a
-if [ -f "$BUILD/libkernels.a" ]; then
-    nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-    cuda_home=${nvcc%/bin/nvcc}
-    libs="$BUILD/libkernels.a $libs -L$cuda_home/lib64 -Wl,-rpath,$cuda_home/lib64 -lcudart -lcublas -lstdc++"
+# a CUDA build: liblmkit.a's nn/encoder_cuda.o dlopens the build's
+# liblmkit-cuda.so, which the bench binary (outside the build tree) is told
+# where to find
+cuda_so=$BUILD/lib/lmkit/liblmkit-cuda.so
+if [ -f "$cuda_so" ]; then
+    case $cuda_so in /*) ;; *) cuda_so=$PWD/$cuda_so ;; esac
+    export LMKIT_CUDA_LIB="$cuda_so"
 elif [ "$DEVICE" = cuda ]; then
-    echo "encoder.sh: DEVICE=cuda needs a CUDA build ($BUILD/libkernels.a not found)" >&2
+    echo "encoder.sh: DEVICE=cuda needs a CUDA build ($cuda_so not found)" >&2
     exit 2
 fi
 # shellcheck disable=SC2086

@@ -53,10 +53,12 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmkit-lingua-device.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 libs="$(pkg-config --libs jansson 2>/dev/null || echo -ljansson) $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"
-if [ -f "$BUILD/libkernels.a" ]; then
-    nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-    cuda_home=${nvcc%/bin/nvcc}
-    libs="$BUILD/libkernels.a $libs -L$cuda_home/lib64 -Wl,-rpath,$cuda_home/lib64 -lcudart -lcublas -lstdc++"
+# a CUDA build: the bench binary (outside the build tree) is told where the
+# build's liblmkit-cuda.so is
+cuda_so=$BUILD/lib/lmkit/liblmkit-cuda.so
+if [ -f "$cuda_so" ]; then
+    case $cuda_so in /*) ;; *) cuda_so=$PWD/$cuda_so ;; esac
+    export LMKIT_CUDA_LIB="$cuda_so"
 fi
 # shellcheck disable=SC2086
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -fopenmp ${CFLAGS:-} -Ilib bench/encoder_bench.c "$lib" $libs -lm \

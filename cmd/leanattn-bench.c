@@ -29,7 +29,9 @@
 #include "core/rng.h"
 #include "core/svg.h"
 #ifdef HAVE_CUDA
-#include "attn_cuda.h"
+#include "nn/backend_cuda.h"
+/* liblmkit-cuda.so's table, loaded when a GPU is chosen (pick_device) */
+static const lm_cuda_api *cu;
 #endif
 
 enum {
@@ -282,7 +284,7 @@ static void ensure_bandwidth(ctx_t *c)
             bytes = (size_t)(c->info.mem_bytes / 4) & ~(size_t)15;
         if (bytes < ((size_t)16 << 20))
             bytes = (size_t)16 << 20;
-        if (attn_cuda_read_bw(c->cuda_dev, bytes, 5, &c->bw, err, sizeof err))
+        if (cu->attn_read_bw(c->cuda_dev, bytes, 5, &c->bw, err, sizeof err))
             lm_die_hint(LM_EXIT_USAGE, "give the bandwidth with --bandwidth GBPS",
                         "measuring the GPU read bandwidth: %s", err);
         c->bw_kind = "cuda-read-stream";
@@ -535,19 +537,19 @@ static int run_cuda(ctx_t *c, attn_alg a, const attn_problem *p, const shape_t *
         cf.grid = G > 0 ? G : 1;
     }
     attn_cuda_plan *plan;
-    if (attn_cuda_plan_create(&plan, c->cuda_dev, &cf, sh->lens, err, errlen))
+    if (cu->attn_plan_create(&plan, c->cuda_dev, &cf, sh->lens, err, errlen))
         return -1;
     size_t no = attn_q_elems(p), nrow = (size_t)p->dims.B * p->dims.H_q;
-    int rc = attn_cuda_run(plan, dq, dk, dv, dout, dlse, err, errlen) ||
-             attn_cuda_download(o, dout, no * 2, err, errlen) ||
-             attn_cuda_download(lse, dlse, nrow * sizeof(float), err, errlen) ||
-             attn_cuda_time(plan, dq, dk, dv, dout, c->warmup, c->runs, !c->no_flush, us, err,
-                            errlen);
+    int rc = cu->attn_run(plan, dq, dk, dv, dout, dlse, err, errlen) ||
+             cu->attn_download(o, dout, no * 2, err, errlen) ||
+             cu->attn_download(lse, dlse, nrow * sizeof(float), err, errlen) ||
+             cu->attn_time(plan, dq, dk, dv, dout, c->warmup, c->runs, !c->no_flush, us, err,
+                           errlen);
     int grid = 0, splits = 1;
     long long tt = 0, tpc = 0, prow = 0;
     size_t scratch = 0;
-    attn_cuda_plan_info(plan, &grid, &tt, &tpc, &splits, &scratch, &prow);
-    attn_cuda_plan_destroy(plan);
+    cu->attn_plan_info(plan, &grid, &tt, &tpc, &splits, &scratch, &prow);
+    cu->attn_plan_destroy(plan);
     r->si = (attn_sched_info){grid, tt, tpc, splits, scratch};
     r->partial_rows = (double)prow;
     r->device = "cuda";
@@ -694,14 +696,14 @@ static int run_shape(ctx_t *c, shape_t *sh, uint64_t stream, const lm_record *in
 #ifdef HAVE_CUDA
     if (c->device == LM_DEVICE_CUDA) {
         if (attn_tiles_init(&tl, &p.dims, sh->lens, err, sizeof err) ||
-            attn_cuda_malloc(&dq, nq * es, err, sizeof err) ||
-            attn_cuda_malloc(&dk, nkv * es, err, sizeof err) ||
-            attn_cuda_malloc(&dv, nkv * es, err, sizeof err) ||
-            attn_cuda_malloc(&dout, nq * es, err, sizeof err) ||
-            attn_cuda_malloc(&dlse, nrow * sizeof(float), err, sizeof err) ||
-            attn_cuda_upload(dq, q, nq * es, err, sizeof err) ||
-            (nkv && attn_cuda_upload(dk, k, nkv * es, err, sizeof err)) ||
-            (nkv && attn_cuda_upload(dv, v, nkv * es, err, sizeof err))) {
+            cu->attn_malloc(&dq, nq * es, err, sizeof err) ||
+            cu->attn_malloc(&dk, nkv * es, err, sizeof err) ||
+            cu->attn_malloc(&dv, nkv * es, err, sizeof err) ||
+            cu->attn_malloc(&dout, nq * es, err, sizeof err) ||
+            cu->attn_malloc(&dlse, nrow * sizeof(float), err, sizeof err) ||
+            cu->attn_upload(dq, q, nq * es, err, sizeof err) ||
+            (nkv && cu->attn_upload(dk, k, nkv * es, err, sizeof err)) ||
+            (nkv && cu->attn_upload(dv, v, nkv * es, err, sizeof err))) {
             lm_rerr_set(rerr, LM_NOPOS, "GPU: %s", err);
             goto done;
         }
@@ -752,11 +754,13 @@ static int run_shape(ctx_t *c, shape_t *sh, uint64_t stream, const lm_record *in
 done:
 #ifdef HAVE_CUDA
     attn_tiles_free(&tl);
-    attn_cuda_free(dq);
-    attn_cuda_free(dk);
-    attn_cuda_free(dv);
-    attn_cuda_free(dout);
-    attn_cuda_free(dlse);
+    if (cu) {
+        cu->attn_free(dq);
+        cu->attn_free(dk);
+        cu->attn_free(dv);
+        cu->attn_free(dout);
+        cu->attn_free(dlse);
+    }
 #endif
     free(q);
     free(k);
@@ -863,24 +867,24 @@ static int cuda_check_runner(void *vctx, attn_alg alg, const attn_problem *p,
     size_t nrow = (size_t)p->dims.B * p->dims.H_q;
     void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *dlse = NULL;
     attn_cuda_plan *plan = NULL;
-    int rc = attn_cuda_malloc(&dq, nq * es, err, errlen) ||
-             attn_cuda_malloc(&dk, nkv * es, err, errlen) ||
-             attn_cuda_malloc(&dv, nkv * es, err, errlen) ||
-             attn_cuda_malloc(&dout, nq * es, err, errlen) ||
-             attn_cuda_malloc(&dlse, nrow * sizeof(float), err, errlen) ||
-             attn_cuda_upload(dq, q, nq * es, err, errlen) ||
-             (nkv && attn_cuda_upload(dk, k, nkv * es, err, errlen)) ||
-             (nkv && attn_cuda_upload(dv, v, nkv * es, err, errlen)) ||
-             attn_cuda_plan_create(&plan, c->cuda_dev, &cf, p->lens, err, errlen) ||
-             attn_cuda_run(plan, dq, dk, dv, dout, dlse, err, errlen) ||
-             attn_cuda_download(o, dout, nq * es, err, errlen) ||
-             attn_cuda_download(lse, dlse, nrow * sizeof(float), err, errlen);
-    attn_cuda_plan_destroy(plan);
-    attn_cuda_free(dq);
-    attn_cuda_free(dk);
-    attn_cuda_free(dv);
-    attn_cuda_free(dout);
-    attn_cuda_free(dlse);
+    int rc = cu->attn_malloc(&dq, nq * es, err, errlen) ||
+             cu->attn_malloc(&dk, nkv * es, err, errlen) ||
+             cu->attn_malloc(&dv, nkv * es, err, errlen) ||
+             cu->attn_malloc(&dout, nq * es, err, errlen) ||
+             cu->attn_malloc(&dlse, nrow * sizeof(float), err, errlen) ||
+             cu->attn_upload(dq, q, nq * es, err, errlen) ||
+             (nkv && cu->attn_upload(dk, k, nkv * es, err, errlen)) ||
+             (nkv && cu->attn_upload(dv, v, nkv * es, err, errlen)) ||
+             cu->attn_plan_create(&plan, c->cuda_dev, &cf, p->lens, err, errlen) ||
+             cu->attn_run(plan, dq, dk, dv, dout, dlse, err, errlen) ||
+             cu->attn_download(o, dout, nq * es, err, errlen) ||
+             cu->attn_download(lse, dlse, nrow * sizeof(float), err, errlen);
+    cu->attn_plan_destroy(plan);
+    cu->attn_free(dq);
+    cu->attn_free(dk);
+    cu->attn_free(dv);
+    cu->attn_free(dout);
+    cu->attn_free(dlse);
     attn_tiles_free(&tl);
     return rc ? -1 : 0;
 }
@@ -938,19 +942,24 @@ static void pick_device(ctx_t *c, const lm_common *com)
         return;
     }
 #ifdef HAVE_CUDA
-    int n = attn_cuda_device_count();
-    if (n > 0 && !(want == LM_DEVICE_AUTO && c->dtype == ATTN_F32 && c->dtype_set)) {
+    char why[1024] = "";
+    /* auto loads nothing for fp32 (CPU only) or on a machine without an
+     * NVIDIA device: a CPU run never maps the CUDA libraries */
+    cu = want == LM_DEVICE_AUTO && ((c->dtype == ATTN_F32 && c->dtype_set) || !lm_cuda_present())
+             ? NULL
+             : lm_cuda_gpu(why, sizeof why);
+    if (cu) {
         char err[256];
         c->cuda_dev = 0;
-        if (attn_cuda_device_info(0, &c->info, err, sizeof err) ||
-            attn_cuda_lean_occupancy(0, &c->occ, err, sizeof err))
+        if (cu->attn_device_info(0, &c->info, err, sizeof err) ||
+            cu->attn_lean_occupancy(0, &c->occ, err, sizeof err))
             lm_die(LM_EXIT_USAGE, "GPU: %s", err);
         c->device = LM_DEVICE_CUDA;
         return;
     }
     if (want == LM_DEVICE_CUDA)
         lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto, which falls back to the CPU)",
-                    "--device cuda: no CUDA GPU found");
+                    "--device cuda: %s", why);
 #else
     if (want == LM_DEVICE_CUDA)
         lm_die_hint(LM_EXIT_USAGE, "rebuild with the CUDA Toolkit (nvcc) installed, or use "

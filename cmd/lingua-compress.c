@@ -28,6 +28,8 @@
 #include "lingua/lingua.h"
 #include "lingua/model.h"
 #include "lingua/view.h"
+#include "nn/backend.h"
+#include "nn/backend_cuda.h"
 #include "text/tiktoken.h"
 
 enum {
@@ -756,7 +758,8 @@ int main(int argc, char **argv) {
     if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
         lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
                     "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
-    if (com.device != LM_DEVICE_CPU) { /* auto: the GPU when there is one */
+    /* auto: the GPU when there is one; nothing CUDA is loaded without one */
+    if (com.device == LM_DEVICE_CUDA || (com.device == LM_DEVICE_AUTO && lm_cuda_present())) {
         char why[256];
         int have = lm_nn_cuda_available(why, sizeof why);
         if (!have && com.device == LM_DEVICE_CUDA)
@@ -766,6 +769,18 @@ int main(int argc, char **argv) {
                 lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
             if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
         }
+    }
+    int fit;
+    size_t lack;
+    if (!c.le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) { /* else OpenBLAS may spin */
+        char hint[160], more[64] = "";
+        if (lack)
+            snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
+        if (fit > 0)
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
+        else
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s", more);
+        lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
     }
     if (c.proper_ends && lm_lingua_model_proper_ends(&c.le.m, err, sizeof err))
         lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c.model, err);

@@ -24,6 +24,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -108,18 +109,35 @@ __device__ float block_sum(float v, float *sh)
 
 /* ---- context, memory ---- */
 
+/* What is missing, said plainly: the runtime reports a machine without the
+ * NVIDIA driver as "driver version is insufficient". */
 extern "C" int enc_cuda_device_count(char *why, size_t whylen)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        seterr(why, whylen, "no usable CUDA device: %s", cudaGetErrorString(e));
-        cudaGetLastError();
-        return 0;
+    if (e == cudaSuccess && n > 0)
+        return n;
+    cudaGetLastError();
+    if (e == cudaErrorInsufficientDriver) {
+        void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+        if (!drv) {
+            seterr(why, whylen, "no CUDA GPU can be used: the NVIDIA driver is not installed "
+                   "(libcuda.so.1 cannot be loaded)");
+            return 0;
+        }
+        dlclose(drv);
+        int rt = 0, dv = 0;
+        cudaRuntimeGetVersion(&rt);
+        cudaDriverGetVersion(&dv);
+        seterr(why, whylen, "no CUDA GPU can be used: the NVIDIA driver (CUDA %d.%d) is older "
+               "than this build's CUDA runtime (%d.%d)", dv / 1000, dv % 1000 / 10, rt / 1000,
+               rt % 1000 / 10);
+    } else if (e == cudaErrorNoDevice || e == cudaSuccess) {
+        seterr(why, whylen, "no CUDA GPU found (the NVIDIA driver lists no device)");
+    } else {
+        seterr(why, whylen, "no CUDA GPU can be used: %s", cudaGetErrorString(e));
     }
-    if (n <= 0)
-        seterr(why, whylen, "no CUDA device found");
-    return n > 0 ? n : 0;
+    return 0;
 }
 
 extern "C" int enc_cuda_create(enc_cuda **out, char *err, size_t errlen)

@@ -26,6 +26,10 @@
 #   lingua-golden.txt lingua-compress --device cuda against llmlingua
 #                     0.2.2's results on the 90 golden cases (needs
 #                     cl100k_base under $LMKIT_SHARED, default ../shared)
+#   memory.tap        tests/cli/memory.bats on the GPU machine: with a GPU
+#                     present, --device cpu still loads no CUDA library, a
+#                     missing or broken liblmkit-cuda.so is named, and the
+#                     ulimit -v cases on its many cores (needs bats)
 # Each step has a time limit so that the whole script stays under 8 minutes
 # on an H200.  The encoder steps come last and run in the time the others
 # left (a deadline of 470 s from the start): a step with under 15 s left is
@@ -146,6 +150,14 @@ if [ -r "$CL" ]; then
     tail -n 5 "$OUT/lingua-golden.txt"
 else
     echo "gpu-check: lingua-golden skipped: no $CL (set LMKIT_SHARED)"
+fi
+
+# the lazy loading and memory-limit tests where a GPU and many cores exist
+if command -v bats >/dev/null 2>&1; then
+    capped memory 60 sh -c "BUILD='$BUILD' bats --tap tests/cli/memory.bats >'$OUT/memory.tap' 2>&1"
+    grep -E '^not ok|# skip' "$OUT/memory.tap"
+else
+    echo "gpu-check: memory skipped: bats not found"
 fi
 
 # lingua-compress end to end, GPU against CPU: BERT-base and XLM-R-large

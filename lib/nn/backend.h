@@ -52,4 +52,33 @@ typedef struct lm_nn_backend {
 extern const lm_nn_backend lm_nn_backend_cpu;
 extern const lm_nn_backend lm_nn_backend_cpu_naive;
 
+/* OpenBLAS's work buffers, set up before the first forward on the CPU.
+ *
+ * Each thread that is inside sgemm holds one buffer of LM_NN_BLAS_BUFFER
+ * bytes of address space, mapped on first need and kept for the life of the
+ * process.  When that mmap fails (a `ulimit -v`, strict overcommit),
+ * OpenBLAS 0.3.x retries it forever (blas_memory_alloc in
+ * driver/others/memory.c): the command would spin instead of failing.  So
+ * this maps the buffers for omp_get_max_threads() concurrent callers now,
+ * after checking with a probe mapping of the same size that they fit: -1
+ * with a message when they do not, *fits set to the largest thread count
+ * that would fit (0 if not even one) and *shortfall to the bytes of address
+ * space missing under the `ulimit -v` (0 when there is no such limit); both
+ * may be NULL.  Call it on the
+ * main thread, outside any parallel region, after the thread count is set
+ * and the model is loaded; 0 when all is in place.  The encoder ops stay
+ * within that many concurrent sgemm calls (nested OpenMP regions being
+ * inactive). */
+#define LM_NN_BLAS_BUFFER ((size_t)128 << 20) /* OpenBLAS's BUFFER_SIZE on x86-64 */
+int lm_nn_cpu_reserve(int *fits, size_t *shortfall, char *err, size_t errlen);
+
+/* OpenBLAS itself (backend_blas.c): not linked but dlopened on first use,
+ * with its own thread pool off.  lm_nn_blas_load loads it now: 0, or -1
+ * with a message (a BLAS call would then exit with status 2).  The buffer
+ * pair is OpenBLAS's blas_memory_alloc/free (alloc gives NULL where the
+ * library lacks them). */
+int lm_nn_blas_load(char *err, size_t errlen);
+void *lm_nn_blas_buffer_alloc(void);
+void lm_nn_blas_buffer_free(void *b);
+
 #endif

@@ -11,8 +11,11 @@
  * messages), and the attention scores of all sequences are kept at once
  * ([B, NH, T, T]) so that one softmax launch covers the batch.
  *
- * Compiled always; the CUDA calls are under HAVE_CUDA (defined by the
- * Makefile when kernels/ are built with nvcc).
+ * The device ops live in liblmkit-cuda.so and are called through its table
+ * (nn/backend_cuda.h loads it on the first lm_nn_cuda_available or
+ * lm_encoder_cuda_new), so this file is compiled the same with and without
+ * CUDA: without it, or without the library, a driver or a GPU, those two
+ * calls say what is missing.
  */
 #include "nn/encoder_cuda.h"
 
@@ -22,11 +25,7 @@
 #include <string.h>
 #include "core/diag.h"
 
-#ifdef HAVE_CUDA
-/* kernels/encoder_cuda.h: angle brackets, so that the search starts at the
- * -I folders instead of this file's folder (which holds nn/encoder_cuda.h). */
-#include <encoder_cuda.h>
-#endif
+#include "nn/backend_cuda.h"
 
 int lm_nn_dtype_parse(const char *s)
 {
@@ -46,60 +45,6 @@ const char *lm_nn_dtype_name(int dtype)
     return dtype == LM_NN_F32 ? "f32" : dtype == LM_NN_BF16 ? "bf16" : dtype == LM_NN_F16 ? "f16" : "?";
 }
 
-#ifndef HAVE_CUDA
-
-#define NO_CUDA                                                                                   \
-    "lmkit was built without CUDA (nvcc was not found at build time, or CUDA=0 or SAN=1 was "     \
-    "given); rebuild with the CUDA toolkit's nvcc on PATH to use a GPU"
-
-int lm_nn_cuda_available(char *why, size_t whylen)
-{
-    lm_seterr(why, whylen, "%s", NO_CUDA);
-    return 0;
-}
-
-lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype,
-                                     char *err, size_t errlen)
-{
-    (void)m, (void)Bmax, (void)Tmax, (void)dtype;
-    lm_seterr(err, errlen, "%s", NO_CUDA);
-    return NULL;
-}
-
-void lm_encoder_cuda_free(lm_encoder_cuda *g)
-{
-    (void)g;
-}
-
-int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B,
-                            int T, float *logits, float *probs, char *err, size_t errlen)
-{
-    (void)g, (void)ids, (void)mask, (void)B, (void)T, (void)logits, (void)probs;
-    lm_seterr(err, errlen, "%s", NO_CUDA);
-    return -1;
-}
-
-int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen)
-{
-    (void)g, (void)out;
-    lm_seterr(err, errlen, "%s", NO_CUDA);
-    return -1;
-}
-
-void lm_encoder_cuda_info(const lm_encoder_cuda *g, char *desc, size_t cap, size_t *weight_bytes,
-                          size_t *act_bytes)
-{
-    (void)g;
-    if (desc && cap)
-        snprintf(desc, cap, "none (built without CUDA)");
-    if (weight_bytes)
-        *weight_bytes = 0;
-    if (act_bytes)
-        *act_bytes = 0;
-}
-
-#else /* HAVE_CUDA */
-
 #define ALIGN 256 /* bytes; cuBLAS wants 16, tensor cores like 128+ */
 
 typedef struct {
@@ -114,6 +59,7 @@ typedef struct {
 } gpu_layer;
 
 struct lm_encoder_cuda {
+    const lm_cuda_api *K; /* liblmkit-cuda.so */
     enc_cuda *ctx;
     int dtype;
     int B, T; /* maxima */
@@ -140,7 +86,7 @@ struct lm_encoder_cuda {
 
 int lm_nn_cuda_available(char *why, size_t whylen)
 {
-    return enc_cuda_device_count(why, whylen) > 0;
+    return lm_cuda_gpu(why, whylen) != NULL;
 }
 
 /* One weight tensor of the device block: up to three host tensors stored
@@ -222,7 +168,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
         free(ws);
         return -1;
     }
-    if (enc_cuda_malloc(&g->wblock, total, err, errlen)) {
+    if (g->K->enc_malloc(&g->wblock, total, err, errlen)) {
         size_t e = strlen(err);
         if (e < errlen)
             snprintf(err + e, errlen - e, " (for the %s weights)", lm_nn_dtype_name(g->dtype));
@@ -243,10 +189,10 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
                 for (size_t e = 0; e < ws[i].n[j]; e++)
                     stage[done + e] = g->dtype == LM_NN_BF16 ? lm_f32_to_bf16(ws[i].src[j][e])
                                                              : lm_f32_to_f16(ws[i].src[j][e]);
-                rc = enc_cuda_upload(g->ctx, base + done * 2, stage + done, ws[i].n[j] * 2, err,
+                rc = g->K->enc_upload(g->ctx, base + done * 2, stage + done, ws[i].n[j] * 2, err,
                                      errlen);
             } else {
-                rc = enc_cuda_upload(g->ctx, base + done * 4, ws[i].src[j], ws[i].n[j] * 4, err,
+                rc = g->K->enc_upload(g->ctx, base + done * 4, ws[i].src[j], ws[i].n[j] * 4, err,
                                      errlen);
             }
             done += ws[i].n[j];
@@ -277,7 +223,7 @@ static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
         }
         total = total / ALIGN * ALIGN;
     }
-    if (enc_cuda_malloc(&g->ablock, total, err, errlen)) {
+    if (g->K->enc_malloc(&g->ablock, total, err, errlen)) {
         size_t e = strlen(err);
         if (e < errlen)
             snprintf(err + e, errlen - e, " (activations for batch %d x %d tokens)", g->B, g->T);
@@ -312,11 +258,15 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
         lm_seterr(err, errlen, "batch %d x %d tokens is too large", Bmax, Tmax);
         return NULL;
     }
+    const lm_cuda_api *K = lm_cuda_gpu(err, errlen);
+    if (!K)
+        return NULL;
     lm_encoder_cuda *g = calloc(1, sizeof *g);
     if (!g) {
         lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
+    g->K = K;
     g->dtype = dtype;
     g->B = Bmax;
     g->T = Tmax;
@@ -341,7 +291,7 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
         return NULL;
     }
     memset(g->hmask, 1, (size_t)Bmax * (size_t)Tmax);
-    if (enc_cuda_create(&g->ctx, err, errlen) || upload_weights(g, m, err, errlen) ||
+    if (g->K->enc_create(&g->ctx, err, errlen) || upload_weights(g, m, err, errlen) ||
         alloc_activations(g, err, errlen)) {
         lm_encoder_cuda_free(g);
         return NULL;
@@ -353,13 +303,13 @@ void lm_encoder_cuda_free(lm_encoder_cuda *g)
 {
     if (!g)
         return;
-    if (g->ctx) {
-        enc_cuda_use(g->ctx, NULL, 0);
-        enc_cuda_sync(g->ctx, NULL, 0);
+    if (g->ctx) { /* g->K is set whenever g is */
+        g->K->enc_use(g->ctx, NULL, 0);
+        g->K->enc_sync(g->ctx, NULL, 0);
     }
-    enc_cuda_free(g->ablock);
-    enc_cuda_free(g->wblock);
-    enc_cuda_destroy(g->ctx);
+    g->K->enc_free(g->ablock);
+    g->K->enc_free(g->wblock);
+    g->K->enc_destroy(g->ctx);
     free(g->layers);
     free(g->hmask);
     free(g);
@@ -397,44 +347,44 @@ int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_
     int N = B * T, C = g->C, F = g->F, wd = g->dtype;
     float eps = g->eps;
     g->lastB = g->lastT = 0;
-    if (enc_cuda_use(cx, err, errlen) ||
-        enc_cuda_upload(cx, g->ids, ids, BT * sizeof *ids, err, errlen) ||
-        enc_cuda_upload(cx, g->mask, mask ? mask : g->hmask, BT, err, errlen))
+    if (g->K->enc_use(cx, err, errlen) ||
+        g->K->enc_upload(cx, g->ids, ids, BT * sizeof *ids, err, errlen) ||
+        g->K->enc_upload(cx, g->mask, mask ? mask : g->hmask, BT, err, errlen))
         return -1;
     float *x = g->x;
     /* a failing launcher leaves its message in err; the chain stops there */
-    int rc = enc_cuda_prep(cx, g->pos, g->maskadd, g->ids, g->mask, B, T, g->roberta, g->pad, err,
+    int rc = g->K->enc_prep(cx, g->pos, g->maskadd, g->ids, g->mask, B, T, g->roberta, g->pad, err,
                            errlen) ||
-             enc_cuda_embeddings(cx, x, g->ids, g->pos, g->wte, g->wpe, g->wtt, B, T, C, err,
+             g->K->enc_embeddings(cx, x, g->ids, g->pos, g->wte, g->wpe, g->wtt, B, T, C, err,
                                  errlen) ||
-             enc_cuda_layernorm(cx, x, x, NULL, g->lnew, g->lneb, B, T, C, eps, err, errlen);
+             g->K->enc_layernorm(cx, x, x, NULL, g->lnew, g->lneb, B, T, C, eps, err, errlen);
     for (int l = 0; l < g->L && rc == 0; l++) {
         const gpu_layer *ly = &g->layers[l];
-        rc = enc_cuda_matmul(cx, g->qkv, x, ly->qkvw, wd, ly->qkvb, g->act16, N, C, 3 * C, err,
+        rc = g->K->enc_matmul(cx, g->qkv, x, ly->qkvw, wd, ly->qkvb, g->act16, N, C, 3 * C, err,
                              errlen) ||
-             enc_cuda_attention(cx, g->atty, g->att, g->qkv, g->qkv + C, g->qkv + 2 * C, 3 * C,
+             g->K->enc_attention(cx, g->atty, g->att, g->qkv, g->qkv + C, g->qkv + 2 * C, 3 * C,
                                 g->maskadd, B, T, C, g->NH, err, errlen) ||
-             enc_cuda_matmul(cx, g->tmp, g->atty, ly->ow, wd, ly->ob, g->act16, N, C, C, err,
+             g->K->enc_matmul(cx, g->tmp, g->atty, ly->ow, wd, ly->ob, g->act16, N, C, C, err,
                              errlen) ||
-             enc_cuda_layernorm(cx, x, g->tmp, x, ly->ln1w, ly->ln1b, B, T, C, eps, err,
+             g->K->enc_layernorm(cx, x, g->tmp, x, ly->ln1w, ly->ln1b, B, T, C, eps, err,
                                 errlen) ||
-             enc_cuda_matmul(cx, g->ffh, x, ly->fcw, wd, ly->fcb, g->act16, N, C, F, err,
+             g->K->enc_matmul(cx, g->ffh, x, ly->fcw, wd, ly->fcb, g->act16, N, C, F, err,
                              errlen) ||
-             enc_cuda_gelu(cx, g->ffh, g->ffh, BT * (size_t)F, g->gelu_tanh, err, errlen) ||
-             enc_cuda_matmul(cx, g->tmp, g->ffh, ly->pw, wd, ly->pb, g->act16, N, F, C, err,
+             g->K->enc_gelu(cx, g->ffh, g->ffh, BT * (size_t)F, g->gelu_tanh, err, errlen) ||
+             g->K->enc_matmul(cx, g->tmp, g->ffh, ly->pw, wd, ly->pb, g->act16, N, F, C, err,
                              errlen) ||
-             enc_cuda_layernorm(cx, x, g->tmp, x, ly->ln2w, ly->ln2b, B, T, C, eps, err, errlen);
+             g->K->enc_layernorm(cx, x, g->tmp, x, ly->ln2w, ly->ln2b, B, T, C, eps, err, errlen);
     }
     if (rc == 0 && (logits || probs)) {
         size_t nb = BT * (size_t)g->NL * sizeof(float);
-        rc = enc_cuda_matmul(cx, g->logits, x, g->clsw, wd, g->clsb, g->act16, N, C, g->NL, err,
+        rc = g->K->enc_matmul(cx, g->logits, x, g->clsw, wd, g->clsb, g->act16, N, C, g->NL, err,
                              errlen) ||
-             (probs && enc_cuda_softmax(cx, g->probs, g->logits, N, g->NL, err, errlen)) ||
-             (logits && enc_cuda_download(cx, logits, g->logits, nb, err, errlen)) ||
-             (probs && enc_cuda_download(cx, probs, g->probs, nb, err, errlen));
+             (probs && g->K->enc_softmax(cx, g->probs, g->logits, N, g->NL, err, errlen)) ||
+             (logits && g->K->enc_download(cx, logits, g->logits, nb, err, errlen)) ||
+             (probs && g->K->enc_download(cx, probs, g->probs, nb, err, errlen));
     }
     if (rc == 0)
-        rc = enc_cuda_sync(cx, err, errlen);
+        rc = g->K->enc_sync(cx, err, errlen);
     if (rc)
         return -1;
     g->lastB = B;
@@ -449,8 +399,8 @@ int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t err
         return -1;
     }
     size_t n = (size_t)g->lastB * g->lastT * g->C;
-    return enc_cuda_use(g->ctx, err, errlen) ||
-                   enc_cuda_download(g->ctx, out, g->x, n * sizeof *out, err, errlen)
+    return g->K->enc_use(g->ctx, err, errlen) ||
+                   g->K->enc_download(g->ctx, out, g->x, n * sizeof *out, err, errlen)
                ? -1
                : 0;
 }
@@ -459,11 +409,10 @@ void lm_encoder_cuda_info(const lm_encoder_cuda *g, char *desc, size_t cap, size
                           size_t *act_bytes)
 {
     if (desc && cap)
-        enc_cuda_describe(g->ctx, desc, cap);
+        g->K->enc_describe(g->ctx, desc, cap);
     if (weight_bytes)
         *weight_bytes = g->wbytes;
     if (act_bytes)
         *act_bytes = g->abytes;
 }
 
-#endif /* HAVE_CUDA */

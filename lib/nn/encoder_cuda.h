@@ -18,8 +18,10 @@
  *    device current when it was made; it is not to be used by two threads at
  *    once (make one per thread).  The lm_encoder may be freed after _new.
  *
- * Built always; without CUDA at build time (no nvcc, CUDA=0, SAN=1) every
- * function reports "built without CUDA" and lm_nn_cuda_available returns 0.
+ * Built always; the device code is in liblmkit-cuda.so, loaded on the first
+ * lm_nn_cuda_available or lm_encoder_cuda_new (nn/backend_cuda.h).  Built
+ * without CUDA (no nvcc, CUDA=0, SAN=1), or without that library, the NVIDIA
+ * driver or a GPU, both report what is missing.
  * Not here: multi-GPU, CUDA graphs, fp16/bf16 activations, the table of
  * function pointers of backend.h (its op signatures carry no stream or
  * cuBLAS handle; the ops are called directly, see encoder_cuda.c).
@@ -39,7 +41,8 @@ enum { LM_NN_F32 = 0, LM_NN_BF16 = 1, LM_NN_F16 = 2 };
 typedef struct lm_encoder_cuda lm_encoder_cuda;
 
 /* 1 when a CUDA device can be used; 0 with the reason in why (built without
- * CUDA, no driver, no device).  Never aborts or hangs without a GPU. */
+ * CUDA, no liblmkit-cuda.so, no CUDA runtime, no driver, no device).  Never
+ * aborts or hangs without a GPU. */
 int lm_nn_cuda_available(char *why, size_t whylen);
 
 /* "f32", "bf16", "f16" -> LM_NN_*; -1 for anything else.  And back. */

@@ -18,6 +18,13 @@ load helpers
         "$dest/usr/bin/$c" --version | grep -q "^$c (lmkit) " || fail "$c: installed binary does not run"
     done
     [ "$n" -gt 0 ]
+    if "$dest/usr/bin/leanattn-bench" --version | grep -q cuda; then
+        # the CUDA support library, found from the installed binary
+        [ -f "$dest/usr/lib/lmkit/liblmkit-cuda.so" ] || fail "liblmkit-cuda.so not installed"
+        LMKIT_CUDA_LIB= run --separate-stderr "$dest/usr/bin/leanattn-bench" --device cuda --check
+        [[ $stderr != *"is missing"* && $stderr != *"cannot load"* ]] ||
+            fail "the installed leanattn-bench does not find its library: $stderr"
+    fi
     run make -s -C "$TOP" uninstall DESTDIR="$dest" PREFIX=/usr BUILD="$BUILD"
     assert_success
     left=$(find "$dest" -type f | wc -l)

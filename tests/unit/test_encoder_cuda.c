@@ -15,7 +15,9 @@
  *         2x headroom over the measured rounding error.
  * Without a usable GPU (or built without CUDA) the device checks print one
  * TAP SKIP line with the reason; the emulation and the no-device error path
- * still run.
+ * still run, and so do the checks of the lazy loading (nn/backend_cuda.h):
+ * nothing CUDA is mapped before the first GPU call, the build's
+ * liblmkit-cuda.so loads from beside the test binary after it.
  */
 #include <float.h>
 #include <jansson.h>
@@ -29,6 +31,7 @@
 
 #include "core/rng.h"
 #include "lingua/model.h"
+#include "nn/backend_cuda.h"
 #include "nn/encoder.h"
 #include "nn/encoder_cuda.h"
 #include "nn/ops.h"
@@ -430,6 +433,20 @@ static void test_lingua(const char *model)
     lm_lingua_unload(&le);
 }
 
+/* 1 when a mapping of this process names a file whose path contains s. */
+static int maps_name(const char *s)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, s) != NULL;
+    fclose(f);
+    return found;
+}
+
 int main(void)
 {
     is_int(lm_nn_dtype_parse("bf16"), LM_NN_BF16, "dtype bf16 parses");
@@ -439,8 +456,21 @@ int main(void)
     is_str(lm_nn_dtype_name(LM_NN_BF16), "bf16", "dtype name");
     test_emulation();
 
-    char why[512] = "";
+    /* the CUDA libraries are loaded on the first GPU call, never before */
+    ok(!maps_name("libcudart") && !maps_name("libcublas") && !maps_name(LM_CUDA_LIB_NAME),
+       "nothing CUDA is mapped before the first GPU call");
+    char why[1024] = "";
     int avail = lm_nn_cuda_available(why, sizeof why);
+#ifdef HAVE_CUDA
+    char lib[1024] = "", path[1024];
+    lm_cuda_lib_path(path, sizeof path);
+    ok(lm_cuda_lib(lib, sizeof lib) != NULL, "the build's %s loads (%s)", path, lib);
+    ok(maps_name(LM_CUDA_LIB_NAME) && maps_name("libcublas"),
+       "after the first GPU call, %s and libcublas are mapped", LM_CUDA_LIB_NAME);
+#else
+    ok(!lm_cuda_lib(NULL, 0) && strstr(why, "built without CUDA"),
+       "built without CUDA: nothing to load, and the reason says so: %s", why);
+#endif
     if (!avail) {
         ok(why[0] != 0, "no device: a reason is given: %s", why);
         char err[512] = "";
