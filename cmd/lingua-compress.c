@@ -795,11 +795,11 @@ int main(int argc, char **argv) {
     char *cp = find_count_file(&c);
     if (cp) {
         c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
+        free(cp);
         if (!c.tk && strstr(err, "the right encoding?"))
             lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
                         "%s", err);
         if (!c.tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
-        free(cp);
     } else if (!com.quiet) {
         lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
         lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
