@@ -10,6 +10,7 @@
 #                        (and lib/lmkit/liblmkit-cuda.so in a CUDA build)
 #   make completions     regenerate completions/ from the commands' option tables
 #   make deps            install the Debian packages the build and tests need
+#   make deps-check      install (as root) only the missing ones; run first by check and demo
 #
 # Variables: CC CFLAGS LDFLAGS PREFIX DESTDIR NATIVE=1 CUDA=0|1 WERROR=1 BUILD=dir
 
@@ -137,7 +138,7 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
 
 # ---- dependencies ----
 DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libopenblas-dev bats bats-assert \
-            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3
+            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3 parallel
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -147,19 +148,32 @@ deps:
 	  echo "make deps: not root; run:"; echo "  sudo apt-get install $(DEB_PKGS)"; exit 2; \
 	fi
 
-# Installs the dependencies only when something is missing.
+# Checks the dependencies and installs (as root) only what is missing; it
+# never runs apt-get when everything is there.  Not root: prints the exact
+# apt-get line and fails.  Targets that need the packages (check, demo,
+# check-san) run it first and then re-invoke make, so that the pkg-config
+# results read when this Makefile is parsed are those after the install.
 deps-check:
 	@missing=""; \
-	pkg-config --exists jansson || missing="$$missing libjansson-dev"; \
-	pkg-config --exists libpcre2-8 || missing="$$missing libpcre2-dev"; \
-	{ pkg-config --exists openblas || test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/cblas.h; } || missing="$$missing libopenblas-dev"; \
+	command -v cc >/dev/null && command -v make >/dev/null || missing="$$missing build-essential"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
+	pkg-config --exists libpcre2-8 2>/dev/null || missing="$$missing libpcre2-dev"; \
+	{ pkg-config --exists openblas 2>/dev/null || test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/cblas.h; } || missing="$$missing libopenblas-dev"; \
 	command -v bats >/dev/null || missing="$$missing bats"; \
 	test -e /usr/lib/bats/bats-assert/load.bash || missing="$$missing bats-assert"; \
 	test -e /usr/lib/bats/bats-support/load.bash || missing="$$missing bats-support"; \
 	command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	{ parallel --version 2>/dev/null | grep -q 'GNU parallel'; } || missing="$$missing parallel"; \
 	if [ -n "$$missing" ]; then \
-	  echo "lmkit: missing:$$missing"; $(MAKE) --no-print-directory deps; \
+	  echo "lmkit: missing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "lmkit: not root; install them with:"; echo "  sudo apt-get install$$missing"; exit 2; \
+	  fi; \
 	fi
 
 # ---- tests ----
@@ -192,7 +206,10 @@ completions: all
 bench: all
 	@for b in bench/*.sh; do echo "# $$b" >&2; BUILD=$(BUILD) sh $$b || exit $$?; done
 
-demo: deps-check all
+# make re-invokes itself after deps-check: this Makefile's pkg-config
+# results were read before the packages were installed
+demo: deps-check
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh testdata/demo.sh
 
 gpu-check:

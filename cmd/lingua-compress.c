@@ -30,6 +30,7 @@
 #include "lingua/view.h"
 #include "nn/backend.h"
 #include "nn/backend_cuda.h"
+#include "nn/hfcache.h"
 #include "text/tiktoken.h"
 
 enum {
@@ -40,8 +41,8 @@ enum {
 };
 
 static const lm_opt opts[] = {
-    {"model", 'm', "DIR", "LLMLingua-2 model folder: config.json, model.safetensors, tokenizer.json "
-                          "(default $LMKIT_MODEL)", "dir", OPT_MODEL},
+    {"model", 'm', "DIR", "LLMLingua-2 model folder (config.json, model.safetensors, tokenizer.json) "
+                          "or Hugging Face id org/name in the local cache (default $LMKIT_MODEL)", "dir", OPT_MODEL},
     {"rate", 'r', "R", "fraction of tokens to keep, in (0,1] (default 0.5)", NULL, OPT_RATE},
     {"target-token", 0, "N", "keep about N cl100k tokens; overrides --rate (default -1: off)", NULL,
      OPT_TARGET_TOKEN},
@@ -747,14 +748,22 @@ int main(int argc, char **argv) {
                     "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
                     "no model: LLMLingua-2 needs its token classifier");
     char err[1024];
-    struct stat sb;
     /* A model or rank file that cannot be read or is malformed is bad input
      * data (exit 1), as a tokenizer is for tokenize; only running out of
-     * memory while loading it is system trouble. */
-    int st_ok = stat(c.model, &sb) == 0;
-    if (!st_ok || !S_ISDIR(sb.st_mode))
-        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json",
-                    "cannot open model folder '%s': %s", c.model, st_ok ? "not a folder" : strerror(errno));
+     * memory while loading it is system trouble.  A Hugging Face id is
+     * looked up in the local cache, never on the network. */
+    int as_id;
+    char *model_dir = lm_hf_model_dir(c.model, &as_id, err, sizeof err);
+    if (!model_dir && as_id) {
+        char hint[512];
+        snprintf(hint, sizeof hint, "download it with 'huggingface-cli download %s', or pass --model DIR "
+                 "naming a folder with config.json, model.safetensors and tokenizer.json", c.model);
+        lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
+    }
+    if (!model_dir)
+        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json "
+                    "or a Hugging Face id (org/name) in the local cache", "%s", err);
+    c.model = model_dir;
     if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
         lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
                     "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
@@ -835,5 +844,6 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < c.n_force; i++) free(c.force[i]);
     for (size_t i = 0; i < c.n_ends; i++) free(c.ends[i]);
     free(c.force), free(c.force_len), free(c.ends), free(c.ends_len), free(c.fcids);
+    free(model_dir);
     return st;
 }

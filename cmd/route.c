@@ -167,7 +167,8 @@ static const lm_cmd cmd_eval = {
     "route eval", "[OPTION]... [FILE]...",
     "Offline evaluation: cost-quality curves, baselines and RouteLLM metrics on a held-out split.",
     "Prints {\"type\":\"point\"} records for BEST-Route, the single-response router (n = 1), the\n"
-    "oracle, random mixing and the fixed anchors, then {\"type\":\"summary\"} records.",
+    "oracle, random mixing and the fixed anchors, then {\"type\":\"summary\"} records.  Without\n"
+    "--prices, the prices are route synth's, so `route synth | route eval` works.",
     NULL, eval_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
 static const lm_cmd cmd_synth = {
     "route synth", "[OPTION]...",
@@ -350,13 +351,29 @@ static void num_or_null(lm_buf *b, double v)
         lm_buf_adds(b, "null");
 }
 
-static void load_prices(ctx_t *c)
+/* builtin: with no --prices, use route synth's own table (route eval only,
+ * so that `route synth | route eval` needs no file). */
+static void load_prices_or(ctx_t *c, int builtin)
 {
-    if (!c->prices_path)
-        lm_usage_error(c->cur, "--prices FILE is required");
     char err[512];
     size_t len;
-    char *text = lm_read_file(c->prices_path, &len, err, sizeof err);
+    char *text;
+    if (!c->prices_path && builtin) {
+        json_t *p = route_synth_prices();
+        if (!p)
+            lm_die(LM_EXIT_USAGE, "out of memory");
+        lm_buf b = {0};
+        jdump(&b, p);
+        json_decref(p);
+        len = b.n;
+        text = lm_xstrndup(b.p, b.n);
+        lm_buf_free(&b);
+        c->prices_path = "(route synth's prices)";
+    } else {
+        if (!c->prices_path)
+            lm_usage_error(c->cur, "--prices FILE is required");
+        text = lm_read_file(c->prices_path, &len, err, sizeof err);
+    }
     if (!text)
         lm_die(LM_EXIT_DATA, "%s", err);
     size_t off;
@@ -379,6 +396,11 @@ static void load_prices(ctx_t *c)
         lm_die_hint(LM_EXIT_DATA, hint, "%s:%zu:%zu: %s", c->prices_path, line, col, err);
     }
     free(text);
+}
+
+static void load_prices(ctx_t *c)
+{
+    load_prices_or(c, 0);
 }
 
 /* The members route reads, as a jansson object (the whole line is never
@@ -1357,7 +1379,7 @@ static int run_eval(ctx_t *c, int argc, char **argv)
     c->cur = &cmd_eval;
     int oi = lm_cli_parse(&cmd_eval, argc, argv, &c->com, on_opt, c);
     lm_cli_threads(&c->com);
-    load_prices(c);
+    load_prices_or(c, 1);
     if (c->router_path && c->predictor == ROUTE_PRED_BYO)
         lm_usage_error(&cmd_eval, "--router and --predictor byo exclude each other");
     if (c->router_path)

@@ -15,6 +15,17 @@ say "dp-estimate: two audits' attack scores, threshold chosen on a held-out half
     "dp-estimate --delta 1e-5 --group-by audit --holdout 0.5 --seed 1 --plot $out/eps.svg dp-estimate/game.jsonl"
 dp-estimate --delta 1e-5 --group-by audit --holdout 0.5 --seed 1 --plot "$out/eps.svg" dp-estimate/game.jsonl
 echo "(picture: $out/eps.svg)"
+if [ -x "$BIN/lingua-compress" ]; then
+    say "lingua-compress: LLMLingua-2 prompt compression, keeping half the tokens" \
+        "printf '%s\\n' '{\"prompt\":\"...\"}' | lingua-compress -q --model models/tiny-bert --rate 0.5"
+    echo "(models/tiny-bert is a RANDOM test model: it shows the command working, but the words it"
+    echo " keeps mean nothing; pass --model with a trained LLMLingua-2 folder or Hugging Face id, e.g."
+    echo " microsoft/llmlingua-2-xlm-roberta-large-meetingbank, for real compression)"
+    printf '%s\n' \
+        '{"id":1,"prompt":"The committee met on Monday to discuss the new budget proposal for the coming year."}' \
+        '{"id":2,"prompt":"Please summarise the meeting notes below and list every action item with its owner."}' |
+        lingua-compress -q --model models/tiny-bert --rate 0.5
+fi
 if [ -x "$BIN/leanattn-bench" ]; then
     say "leanattn-bench: correctness of every decode-attention partitioning on the CPU" \
         "leanattn-bench --device cpu --check"
@@ -22,9 +33,9 @@ if [ -x "$BIN/leanattn-bench" ]; then
 fi
 if [ -x "$BIN/route" ]; then
     say "route: BEST-Route on 2000 synthetic best-of-n queries, held-out evaluation (summaries only)" \
-        "route synth -n 2000 --seed 1 --prices-out $out/prices.json | route eval --prices $out/prices.json --n-max 3 --seed 1 | grep summary"
-    route synth -n 2000 --seed 1 --prices-out "$out/prices.json" >"$out/syn.jsonl"
-    route eval --prices "$out/prices.json" --n-max 3 --seed 1 "$out/syn.jsonl" | grep '"type":"summary"' | head -4
+        "route synth -n 2000 --seed 1 | route eval --n-max 3 --seed 1 | grep summary"
+    route synth -n 2000 --seed 1 >"$out/syn.jsonl"
+    route eval --n-max 3 --seed 1 "$out/syn.jsonl" | grep '"type":"summary"' | head -4
 fi
 if [ -x "$BIN/tokenize" ] && [ -f ../../shared/data/tiktoken/cl100k_base.tiktoken ]; then
     say "tokenize: cl100k_base token counts" \

@@ -389,3 +389,26 @@ J
         [[ ${stderr_lines[1]} == "hint: e.g. "* ]] || fail "$stderr"
     done
 }
+
+@test "synth | eval: without --prices, eval uses the generator's prices (same bytes as --prices-out's file)" {
+    route synth -n 300 --samples 3 --seed 3 --prices-out "$TMP/p.json" >"$TMP/s.jsonl"
+    run -0 --separate-stderr sh -c "route synth -n 300 --samples 3 --seed 3 | route eval --n-max 2 --bootstrap 5 --hash-dim 512"
+    [ "$(printf '%s\n' "$output" | grep -c '"type":"summary"')" -ge 1 ] || fail "$output"
+    want=$(route eval --prices "$TMP/p.json" --n-max 2 --bootstrap 5 --hash-dim 512 "$TMP/s.jsonl")
+    [ "$output" = "$want" ] || fail "differs from --prices p.json"
+}
+
+@test "eval: records of other models without --prices name the models and ask for --prices (exit 1)" {
+    run -1 --separate-stderr route eval --n-max 2 "$D/small.jsonl"
+    [[ $stderr == *"not in the prices file"* ]] || fail "$stderr"
+    [[ $stderr == *"--prices"* ]] || fail "$stderr"
+}
+
+@test "labels, train, apply still require --prices (exit 2)" {
+    for c in labels apply; do
+        run -2 --separate-stderr route $c "$D/small.jsonl"
+        [[ $stderr == *"--prices FILE is required"* ]] || fail "$c: $stderr"
+    done
+    run -2 --separate-stderr route train --out "$TMP/r.bin" "$D/small.jsonl"
+    [[ $stderr == *"--prices FILE is required"* ]] || fail "train: $stderr"
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# make-deps.bats - the Makefile's first run: `make demo` installs what is
+# missing and then re-reads pkg-config (no second run needed); not root, it
+# prints the exact apt-get line; with everything present nothing is
+# installed.  apt-get, id and pkg-config are stand-ins on PATH: jansson and
+# PCRE2 "appear" only once the fake apt-get has run.
+
+load helpers
+
+setup() {
+    TMP="$(mktemp -d)"
+    REAL_PC="$(command -v pkg-config)"
+    mkdir -p "$TMP/fake"
+    cat >"$TMP/fake/pkg-config" <<EOS
+#!/bin/sh
+if [ ! -e "$TMP/installed" ]; then
+    for a; do case \$a in jansson|libpcre2-8) exit 1 ;; esac; done
+fi
+exec "$REAL_PC" "\$@"
+EOS
+    cat >"$TMP/fake/apt-get" <<EOS
+#!/bin/sh
+echo "apt-get \$*" >>"$TMP/apt.log"
+[ "\$1" = install ] && touch "$TMP/installed"
+exit 0
+EOS
+    cat >"$TMP/fake/id" <<EOS
+#!/bin/sh
+if [ "\$1" = -u ]; then echo "\${FAKE_UID:-0}"; else exec /usr/bin/id "\$@"; fi
+EOS
+    chmod +x "$TMP/fake/"*
+    : >"$TMP/apt.log"
+    # the build is already there: nothing is compiled, only the decisions run
+    MK=(make -C "$TOP" --no-print-directory BUILD="$BUILD" SAN="${SAN:-0}" CUDA=0)
+}
+teardown() {
+    rm -rf "$TMP"
+}
+
+@test "make demo: as root, installs the missing packages, then builds and runs on the first try" {
+    run -0 env PATH="$TMP/fake:$PATH" "${MK[@]}" demo
+    [[ $output == *"lmkit: missing: libjansson-dev libpcre2-dev"* ]] || fail "$output"
+    [[ $output != *"development files are missing"* ]] || fail "$output"
+    [[ $output == *"== lingua-compress"* ]] || fail "$output"
+    grep -q '^apt-get install .* libjansson-dev libpcre2-dev$' "$TMP/apt.log" || fail "$(cat "$TMP/apt.log")"
+}
+
+@test "make demo: not root, prints the exact sudo apt-get line and installs nothing (exit 2)" {
+    run -2 env FAKE_UID=1000 PATH="$TMP/fake:$PATH" "${MK[@]}" demo
+    [[ $output == *"  sudo apt-get install libjansson-dev libpcre2-dev"* ]] || fail "$output"
+    [ ! -s "$TMP/apt.log" ] || fail "apt-get ran: $(cat "$TMP/apt.log")"
+}
+
+@test "make deps-check (run by make check): everything present, nothing installed, nothing printed" {
+    touch "$TMP/installed"
+    run -0 env PATH="$TMP/fake:$PATH" "${MK[@]}" deps-check
+    assert_output ""
+    [ ! -s "$TMP/apt.log" ] || fail "apt-get ran: $(cat "$TMP/apt.log")"
+}
+
+@test "make check re-invokes make after deps-check (pkg-config is read again)" {
+    # the recipe of check, as make would run it, starts a new make for the build
+    run -0 make -C "$TOP" --no-print-directory -n BUILD="$BUILD" check
+    [[ $output == *"all-tests"* ]] || fail "$output"
+}
