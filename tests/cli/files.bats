@@ -174,13 +174,19 @@ interrupt() {
     assert_line --index 0 --partial '"eps_lo"'
 }
 
+# Writes $D/big.jsonl: three records RECORD, then one whose string field
+# FIELD holds BYTES bytes, then RECORD again.
+big_input() {
+    local rec=$1 field=$2 bytes=$3
+    { echo "$rec"; echo "$rec"; echo "$rec"
+      printf '{"%s":"' "$field"; head -c "$bytes" /dev/zero | tr '\0' a; echo '"}'
+      echo "$rec"; } >"$D/big.jsonl"
+}
+
 @test "a line too long for the memory left is an error naming it; earlier records are written" {
     [ "${SAN:-0}" = 1 ] && skip "ASan reserves more address space than a ulimit -v leaves"
-    r='{"tp":76,"fp":19,"tn":982,"fn":923}'
-    { echo "$r"; echo "$r"; echo "$r"
-      printf '{"s":"'; head -c 300000000 /dev/zero | tr '\0' a; echo '"}'
-      echo "$r"; } >"$D/big.jsonl"
-    echo "$r" >"$D/next.jsonl"
+    big_input '{"tp":76,"fp":19,"tn":982,"fn":923}' s 300000000
+    echo '{"tp":76,"fp":19,"tn":982,"fn":923}' >"$D/next.jsonl"
     run --separate-stderr bash -c "ulimit -v 400000; ${DP[*]} '$D/big.jsonl' '$D/next.jsonl'"
     rm -f "$D/big.jsonl"
     [ "$status" -eq 2 ]
@@ -190,10 +196,7 @@ interrupt() {
 
 @test "out of memory tokenizing a record is exit 2 naming it, after the records before it" {
     [ "${SAN:-0}" = 1 ] && skip "ASan reserves more address space than a ulimit -v leaves"
-    r='{"text":"Hello, world!"}'
-    { echo "$r"; echo "$r"; echo "$r"
-      printf '{"text":"'; head -c 50000000 /dev/zero | tr '\0' a; echo '"}'
-      echo "$r"; } >"$D/big.jsonl"
+    big_input '{"text":"Hello, world!"}' text 50000000
     run --separate-stderr bash -c "ulimit -v 500000; tokenize $(conv_args tokenize) '$D/big.jsonl'"
     rm -f "$D/big.jsonl"
     [ "$status" -eq 2 ]
