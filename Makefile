@@ -4,6 +4,7 @@
 #   make check           install missing build dependencies (as root), build, run every test layer
 #   make check-san       the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz            build libFuzzer targets with clang (tests/fuzz/run-fuzz runs them)
+#   make fuzz-long       10 million executions per fuzz target, new inputs merged into the corpora
 #   make bench           run the benchmarks in bench/ (JSON Lines on stdout)
 #   make demo            build, then run the finished commands on bundled sample data
 #   make install         PREFIX=/usr/local DESTDIR= : binaries, man pages, completions
@@ -83,7 +84,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 MANS     := $(wildcard man/man1/*.1)
 
-.PHONY: all check check-san test fuzz bench demo install uninstall clean deps deps-check \
+.PHONY: all check check-san test fuzz fuzz-long bench demo install uninstall clean deps deps-check \
         completions gpu-check announce
 .SUFFIXES:
 .SECONDARY:
@@ -193,6 +194,10 @@ test: check
 
 fuzz:
 	@$(MAKE) --no-print-directory -C tests/fuzz BUILD=$(abspath $(BUILD))/fuzz
+
+# every target 10 million executions on all cores, new coverage merged into the corpora
+fuzz-long: fuzz
+	@BUILD=$(BUILD) RUNS=10000000 MERGE=1 nice -n 19 tests/fuzz/run-fuzz
 
 # ---- generated files ----
 completions: all

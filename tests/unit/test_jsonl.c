@@ -44,6 +44,47 @@ static void nested(lm_out *o)
     lm_out_str(o, "k\xc3\xa9y", "tab\there");
 }
 
+static void set_empty(lm_out *o)
+{
+    lm_out_int(o, "", 42);
+}
+static void set_a_empty(lm_out *o)
+{
+    lm_out_int(o, "a", 42);
+    lm_out_int(o, "", 43);
+}
+
+/* Input keys holding NUL ("\u0000") are never taken for an owned name that
+ * equals their NUL-cut prefix: names the commands own never hold NUL, and
+ * every comparison uses the decoded key's full length. */
+static void nul_keys(void)
+{
+    static const char *const lines[] = {"{\"\\u0000\":5}", "{\"a\\u0000b\":1}", "{\"a\\u0000\":1,\"\\u0000a\":2}"};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        lm_record r = {.file = "t", .lineno = 1, .text = lines[i], .len = strlen(lines[i])};
+        lm_jerr e;
+        ok(lm_json_scan_object(&r.scan, r.text, r.len, &e) == 0 && r.scan.m[0].klen > strlen(r.scan.m[0].key),
+           "%s: scanned, first key decodes to hold NUL", lines[i]);
+        ok(lm_rec_get(&r, "") == NULL && lm_rec_get(&r, "a") == NULL && lm_jscan_get(&r.scan, "") == NULL &&
+               lm_jscan_get(&r.scan, "a") == NULL,
+           "%s: lm_rec_get/lm_jscan_get find neither \"\" nor \"a\"", lines[i]);
+        lm_jscan_free(&r.scan);
+    }
+    is_str(render("{\"\\u0000\":5}", set_empty), "{\"\\u0000\":5,\"\":42}\n",
+           "owned \"\" does not replace \"\\u0000\": appended");
+    is_str(render("{\"a\\u0000b\":1}", set_a_empty), "{\"a\\u0000b\":1,\"a\":42,\"\":43}\n",
+           "owned \"a\" and \"\" do not replace \"a\\u0000b\": appended");
+    is_str(render("{\"a\\u0000\":1,\"a\":2,\"\\u0000\":3,\"\":4}", set_a_empty),
+           "{\"a\\u0000\":1,\"a\":42,\"\\u0000\":3,\"\":43}\n",
+           "beside NUL keys, owned names replace only the members named exactly so");
+    const char *line = "{\"a\\u0000\":1,\"a\":2}";
+    lm_record r = {.file = "t", .lineno = 1, .text = line, .len = strlen(line)};
+    lm_jerr e;
+    lm_json_scan_object(&r.scan, line, r.len, &e);
+    ok(lm_rec_get(&r, "a") == &r.scan.m[1], "lm_rec_get(\"a\") is the member named exactly \"a\"");
+    lm_jscan_free(&r.scan);
+}
+
 
 /* ---- lm_loop with prepare/gather: a command that doubles "n" in batches */
 
@@ -171,6 +212,7 @@ int main(void)
     is_str(b.p, "{\"a\":3,\"b\":1e21,\"c\":0.6666666666666666,\"d\":-0}\n", "standalone record, shortest numbers");
     lm_buf_free(&b);
     lm_out_free(&o);
+    nul_keys();
     loop_gather();
     return tap_done();
 }
