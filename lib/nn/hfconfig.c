@@ -210,8 +210,10 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_t *eps = json_object_get(root, "layer_norm_eps");
     cfg->layer_norm_eps = 1e-12f;
     if (eps) {
-        if (!json_is_number(eps) || !(json_number_value(eps) > 0) || json_number_value(eps) > 1) {
-            lm_seterr(err, errlen, "%s: \"layer_norm_eps\" must be a number in (0, 1]", where);
+        /* checked as the float the encoder uses: 1e-90 would become 0 */
+        if (!json_is_number(eps) || !((float)json_number_value(eps) > 0) || json_number_value(eps) > 1) {
+            lm_seterr(err, errlen, "%s: \"layer_norm_eps\" must be a number in (0, 1] that a float "
+                      "holds (at least 1.4e-45)", where);
             goto out;
         }
         cfg->layer_norm_eps = (float)json_number_value(eps);

@@ -13,6 +13,9 @@
 #include "core/fs.h"
 #include "core/rng.h"
 
+/* the largest parameter magnitude a router file may hold */
+#define ROUTE_PARAM_MAX 1e6f
+
 #ifdef _OPENMP
 #include <omp.h>
 #include "core/diag.h"
@@ -776,6 +779,13 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
         memcpy(&f, &u, 4);
         if (!isfinite(f)) {
             lm_seterr(err, errlen, "%s: parameter %zu is not finite", path, i);
+            goto fail;
+        }
+        /* a trained router's weights are small; huge finite ones would
+         * overflow the float forward pass (inf * 0 = NaN probabilities) */
+        if (fabsf(f) > ROUTE_PARAM_MAX) {
+            lm_seterr(err, errlen, "%s: parameter %zu is %g, beyond the +-%g a trained router holds", path, i,
+                      (double)f, (double)ROUTE_PARAM_MAX);
             goto fail;
         }
         r->params[i] = f;
