@@ -14,8 +14,10 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 base=$(mktemp -d "${TMPDIR:-/tmp}/lmkit-fresh.XXXXXX") || exit 2
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$base"' EXIT; fi
+rev=$(git -C "$top" rev-parse HEAD) || exit 2
 # the clone sits alone in its own folder: nothing beside it
-git clone -q --no-hardlinks "$top" "$base/lmkit" || { echo "fresh-clone: git clone failed" >&2; exit 2; }
+git clone -q --no-hardlinks "$top" "$base/lmkit" &&
+    git -C "$base/lmkit" checkout -q --detach "$rev" || { echo "fresh-clone: git clone failed" >&2; exit 2; }
 [ ! -e "$base/shared" ] || { echo "fresh-clone: $base/shared exists" >&2; exit 2; }
 cd "$base/lmkit" || exit 2
 echo "# fresh-clone: $(git log -1 --format='%h %s') in $base/lmkit"
