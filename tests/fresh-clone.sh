@@ -16,7 +16,7 @@ base=$(mktemp -d "${TMPDIR:-/tmp}/lmkit-fresh.XXXXXX") || exit 2
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$base"' EXIT; fi
 rev=$(git -C "$top" rev-parse HEAD) || exit 2
 # the clone sits alone in its own folder: nothing beside it
-git clone -q --no-hardlinks "$top" "$base/lmkit" &&
+git -c advice.detachedHead=false clone -q --no-hardlinks "$top" "$base/lmkit" &&
     git -C "$base/lmkit" checkout -q --detach "$rev" || { echo "fresh-clone: git clone failed" >&2; exit 2; }
 [ ! -e "$base/shared" ] || { echo "fresh-clone: $base/shared exists" >&2; exit 2; }
 cd "$base/lmkit" || exit 2
