@@ -7,7 +7,8 @@
 #   make fuzz-long       10 million executions per fuzz target, new inputs merged into the corpora
 #   make bench           run the benchmarks in bench/ (JSON Lines on stdout)
 #   make demo            build, then run the finished commands on bundled sample data
-#   make install         PREFIX=/usr/local DESTDIR= : binaries, man pages, completions
+#   make install         PREFIX=/usr/local DESTDIR= : binaries, man pages, completions,
+#                        share/lmkit/cl100k_base.tiktoken (the default count encoding)
 #                        (and lib/lmkit/liblmkit-cuda.so in a CUDA build)
 #   make completions     regenerate completions/ from the commands' option tables
 #   make deps            install the Debian packages the build and tests need
@@ -83,13 +84,24 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAYS  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 MANS     := $(wildcard man/man1/*.1)
+# Data shipped compressed in testdata/ (sources in testdata/PROVENANCE.md),
+# decompressed into the build tree: the default rank file beside bin/ as it
+# is installed ($(BUILD)/share/lmkit, found through /proc/self/exe), and the
+# tests' tokenizer files in $(BUILD)/testdata.
+DEFAULT_RANKS := $(BUILD)/share/lmkit/cl100k_base.tiktoken
+FIXTURES := $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model \
+            $(patsubst testdata/tokenizers/%.tokenizer.json.xz,$(BUILD)/testdata/tokenizers/%/tokenizer.json,\
+              $(wildcard testdata/tokenizers/*.tokenizer.json.xz))
+# xz when installed, else Python's lzma module (python3 is needed by the tests anyway)
+UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \
+         else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]),sys.stdout.buffer)' $<; fi; }
 
 .PHONY: all check check-san test fuzz fuzz-long bench demo install uninstall clean deps deps-check \
         completions gpu-check announce
 .SUFFIXES:
 .SECONDARY:
 
-all: announce $(BINS) $(CUDA_SO)
+all: announce $(BINS) $(CUDA_SO) $(DEFAULT_RANKS)
 
 announce:
 	@echo "lmkit $(VERSION): CC=$(CC) OpenMP=yes OpenBLAS=$(if $(BLAS_LIBS),yes,no)" \
@@ -99,6 +111,18 @@ ifneq ($(HAVE_PKGS),1)
 	@echo "lmkit: jansson or PCRE2 development files are missing (Debian: libjansson-dev libpcre2-dev);" \
 	  "run 'make deps' (as root) or 'sudo apt-get install $(DEB_PKGS)'" >&2; exit 2
 endif
+
+$(BUILD)/share/lmkit/%: testdata/tiktoken/%.xz
+	@mkdir -p $(@D)
+	@$(UNXZ) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model: testdata/tiktoken/kimi-k2-instruct.tiktoken.model.xz
+	@mkdir -p $(@D)
+	@$(UNXZ) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/testdata/tokenizers/%/tokenizer.json: testdata/tokenizers/%.tokenizer.json.xz
+	@mkdir -p $(@D)
+	@$(UNXZ) >$@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -188,7 +212,10 @@ check-san:
 	@BUILD=$(BUILD)-san SAN=1 tests/run
 
 .PHONY: all-tests
-all-tests: all $(UNITS) $(REPLAYS)
+all-tests: all fixtures $(UNITS) $(REPLAYS)
+
+.PHONY: fixtures
+fixtures: $(DEFAULT_RANKS) $(FIXTURES)
 
 test: check
 
@@ -208,7 +235,7 @@ completions: all
 	  $(BUILD)/bin/$$c --generate=complete-fish > completions/fish/$$c.fish; \
 	done; echo "completions/ regenerated for: $(CMDS)"
 
-bench: all
+bench: all fixtures
 	@for b in bench/*.sh; do echo "# $$b" >&2; BUILD=$(BUILD) sh $$b || exit $$?; done
 
 # make re-invokes itself after deps-check: this Makefile's pkg-config
@@ -228,6 +255,8 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/lmkit
+	install -m 644 $(DEFAULT_RANKS) $(DESTDIR)$(PREFIX)/share/lmkit/
 ifneq ($(CUDA_SO),)
 	install -d $(DESTDIR)$(PREFIX)/lib/lmkit
 	install -m 644 $(CUDA_SO) $(DESTDIR)$(PREFIX)/lib/lmkit/
@@ -246,6 +275,8 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$c.fish; done
 	rm -f $(DESTDIR)$(PREFIX)/lib/lmkit/liblmkit-cuda.so
 	rmdir $(DESTDIR)$(PREFIX)/lib/lmkit 2>/dev/null || true
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/lmkit/,$(notdir $(DEFAULT_RANKS)))
+	rmdir $(DESTDIR)$(PREFIX)/share/lmkit 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-san

@@ -12,10 +12,11 @@
 # Shapes: bert-base (768/12/12/3072, 512 positions), xlmr-large
 # (1024/24/16/4096, 514 positions) and tiny (bert 64/2/2/128: tests), each a
 # 2-label token classifier with the WordPiece tokenizer $TOKENIZER (default
-# bert-base-uncased from the shared data, else the tiny test model's).
+# bert-base-uncased, bundled in testdata/tokenizers and decompressed by
+# make into $BUILD/testdata, else the tiny test model's).
 # Prompts: LENGTHS (default "2000 10000") give one record of about that many
-# cl100k tokens of $CORPUS (the shared Wikipedia sample, else the repo's man
-# pages as plain text), and MANY (NxT, default 200x120) N records of up to
+# cl100k tokens of $CORPUS (a text file; default the repo's man pages as
+# plain text), and MANY (NxT, default 200x120) N records of up to
 # T tokens' worth of text (4 characters a token), one paragraph each.
 # One JSON line per (shape, prompt): per device the wall seconds, peak RSS
 # (MB) and the encoder's own seconds from --timing; the first device's time
@@ -24,9 +25,9 @@
 #
 # Environment: BUILD (default build), CC and CFLAGS (for the model writer),
 # DEVICES, SHAPES (default "bert-base
-# xlmr-large"), LENGTHS, MANY, TOKENIZER, CORPUS, LMKIT_SHARED (default
-# ../shared), LMKIT_TIKTOKEN (cl100k_base file; default from LMKIT_SHARED,
-# else counts with the model's tokenizer).
+# xlmr-large"), LENGTHS, MANY, TOKENIZER, CORPUS, LMKIT_TIKTOKEN
+# (cl100k_base file; default the one lingua-compress finds in
+# $BUILD/share/lmkit).
 set -eu
 cd "$(dirname "$0")/.."
 set -- ${DEVICES:-cpu cuda}
@@ -36,12 +37,10 @@ DEVICES=${DEVICES:-cpu cuda}
 SHAPES=${SHAPES:-bert-base xlmr-large}
 LENGTHS=${LENGTHS:-2000 10000}
 MANY=${MANY-200x120}
-SHARED=${LMKIT_SHARED:-../shared}
-TOKENIZER=${TOKENIZER:-$SHARED/data/tokenizers/bert-base-uncased/tokenizer.json}
+TOKENIZER=${TOKENIZER:-$BUILD/testdata/tokenizers/bert-base-uncased/tokenizer.json}
 [ -r "$TOKENIZER" ] || TOKENIZER=testdata/models/tiny-bert/tokenizer.json
-CORPUS=${CORPUS:-$SHARED/data/corpora/wikipedia_sample/wiki_00}
-LMKIT_TIKTOKEN=${LMKIT_TIKTOKEN:-$SHARED/data/tiktoken/cl100k_base.tiktoken}
-if [ -r "$LMKIT_TIKTOKEN" ]; then export LMKIT_TIKTOKEN; else unset LMKIT_TIKTOKEN; fi
+CORPUS=${CORPUS:-}
+if [ -n "${LMKIT_TIKTOKEN:-}" ]; then export LMKIT_TIKTOKEN; fi
 
 bin=$BUILD/bin/lingua-compress
 lib=$BUILD/liblmkit.a
@@ -65,7 +64,7 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -fopenmp ${CFLAGS:-} -Ilib bench/encoder_be
     -o "$tmp/encoder_bench"
 
 # the prompt text: the corpus without markup lines, or the man pages as text
-if [ -r "$CORPUS" ]; then
+if [ -n "$CORPUS" ] && [ -r "$CORPUS" ]; then
     grep -v '^<' "$CORPUS" | grep -v '^[[:space:]]*$' >"$tmp/text"
 else
     cat man/man1/*.1 | grep -v '^\.\(Dd\|Dt\|Os\|Bl\|El\|Bd\|Ed\|Pp\|\\"\)' |

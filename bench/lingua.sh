@@ -10,14 +10,16 @@
 # Shapes (models written by bench/lingua_bench.py into a temporary folder,
 # removed at the end):
 #   bert-base   BertForTokenClassification 768/12/12/3072, 512 positions, the
-#               WordPiece tokenizer $BERT_TOKENIZER (default bert-base-uncased
-#               from the shared data: mBERT's own file is not available
-#               offline), vocab = tokenizer + 100 (~110 M parameters);
+#               WordPiece tokenizer $BERT_TOKENIZER (default bert-base-uncased,
+#               bundled in testdata/tokenizers: mBERT's own file is not
+#               available offline), vocab = tokenizer + 100 (~110 M parameters);
 #   xlmr-large  XLMRobertaForTokenClassification 1024/24/16/4096, 514
 #               positions, the SentencePiece Unigram tokenizer $XLMR_TOKENIZER
 #               (default t5-small's) as a stand-in for XLM-R's 250k-piece one,
 #               so the embedding table is smaller than the real model's.
-# Prompts: about LENGTHS cl100k tokens of $CORPUS (whole lines), one record;
+# Prompts: about LENGTHS cl100k tokens of $CORPUS (whole lines; default the
+# bundled English sample, the texts of testdata/golden/tiktoken/stress.jsonl;
+# the published figures used a Wikipedia dump sample), one record;
 # then MANY (NxT, default 200x120) records of up to T tokens each (one
 # paragraph each), which the reference compresses one after the other and
 # lingua-compress in shared forward passes.
@@ -35,8 +37,9 @@
 # (default "bert-base xlmr-large"), LENGTHS (default "500 2000 10000"), MANY
 # (default 200x120; empty: no many-record row),
 # XLMR_LENGTHS (default "500 2000": 10k tokens of XLM-R-large take several
-# minutes per side on 2 cores), RATE (0.33), CORPUS, LMKIT_SHARED (the
-# shared data folder, default ../shared), LMKIT_TIKTOKEN (cl100k_base file).
+# minutes per side on 2 cores), RATE (0.33), CORPUS, BERT_TOKENIZER,
+# XLMR_TOKENIZER, LMKIT_TIKTOKEN (cl100k_base file; default the one make
+# puts in $BUILD/share/lmkit).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -46,18 +49,18 @@ LENGTHS=${LENGTHS:-500 2000 10000}
 XLMR_LENGTHS=${XLMR_LENGTHS:-500 2000}
 MANY=${MANY-200x120}
 RATE=${RATE:-0.33}
-SHARED=${LMKIT_SHARED:-../shared}
-CORPUS=${CORPUS:-$SHARED/data/corpora/wikipedia_sample/wiki_00}
-BERT_TOKENIZER=${BERT_TOKENIZER:-$SHARED/data/tokenizers/bert-base-uncased/tokenizer.json}
-XLMR_TOKENIZER=${XLMR_TOKENIZER:-$SHARED/data/tokenizers/t5-small/tokenizer.json}
-LMKIT_TIKTOKEN=${LMKIT_TIKTOKEN:-$SHARED/data/tiktoken/cl100k_base.tiktoken}
+CORPUS=${CORPUS:-}
+BERT_TOKENIZER=${BERT_TOKENIZER:-$BUILD/testdata/tokenizers/bert-base-uncased/tokenizer.json}
+XLMR_TOKENIZER=${XLMR_TOKENIZER:-$BUILD/testdata/tokenizers/t5-small/tokenizer.json}
+LMKIT_TIKTOKEN=${LMKIT_TIKTOKEN:-$BUILD/share/lmkit/cl100k_base.tiktoken}
 export LMKIT_TIKTOKEN
 
 bin=$BUILD/bin/lingua-compress
 [ -x "$bin" ] || { echo "lingua.sh: $bin not found; run 'make' first" >&2; exit 2; }
-for f in "$CORPUS" "$LMKIT_TIKTOKEN"; do
-    [ -r "$f" ] || { echo "lingua.sh: cannot read '$f' (set LMKIT_SHARED)" >&2; exit 2; }
+for f in "$LMKIT_TIKTOKEN" "$BERT_TOKENIZER" "$XLMR_TOKENIZER"; do
+    [ -r "$f" ] || { echo "lingua.sh: cannot read '$f' (run 'make fixtures', or set LMKIT_TIKTOKEN, BERT_TOKENIZER, XLMR_TOKENIZER)" >&2; exit 2; }
 done
+[ -z "$CORPUS" ] || [ -r "$CORPUS" ] || { echo "lingua.sh: cannot read CORPUS '$CORPUS'" >&2; exit 2; }
 if ! "$PYTHON" -c 'import torch, transformers, tiktoken' 2>/dev/null; then
     echo "lingua.sh: $PYTHON lacks torch/transformers/tiktoken, which write the models" >&2
     exit 2
@@ -73,6 +76,13 @@ if ! /usr/bin/time -v true >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmkit-lingua-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ -z "$CORPUS" ]; then
+    CORPUS=$tmp/corpus.txt
+    "$PYTHON" -c '
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    sys.stdout.write(json.loads(l)["text"] + "\n")' testdata/golden/tiktoken/stress.jsonl >"$CORPUS"
+fi
 
 # measure OUT CMD...: stdout to OUT; sets secs and rss (MB)
 measure() {

@@ -9,17 +9,20 @@
 # test of the router and the metrics, not of best-of-n.
 #
 # Usage: bench/route-mmlu.sh [SEED]   (run from the repository root after make)
-# Data: ../shared/data/routing/routellm/mmlu_responses (see PROVENANCE.md);
-# override with LMKIT_SHARED.  Prices are GPT-4-turbo and Mixtral list prices
+# Data: ROUTELLM_MMLU names the folder of RouteLLM's mmlu_responses
+# (mmlu_*.csv and contaminated_prompts.jsonl from the routellm repository);
+# it is not bundled, and without it the script stops saying so.  Prices are GPT-4-turbo and Mixtral list prices
 # per 1M tokens; output tokens are a fixed 1 per answer (the CSVs hold only
 # correctness), prompt tokens are estimated as characters / 4.
 set -euo pipefail
 seed=${1:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BUILD:-$top/build}/bin
-shared=${LMKIT_SHARED:-$top/../shared}
-data=$shared/data/routing/routellm/mmlu_responses
-[ -d "$data" ] || { echo "route-mmlu.sh: no data in $data" >&2; exit 2; }
+data=${ROUTELLM_MMLU:-}
+if [ -z "$data" ] || [ ! -d "$data" ]; then
+    echo "route-mmlu.sh: set ROUTELLM_MMLU to RouteLLM's mmlu_responses folder (mmlu_*.csv)${data:+; '$data' is not a folder}" >&2
+    exit 2
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/prices.json" <<'P'

@@ -6,7 +6,9 @@
 #   PYTHON=/path/to/venv/bin/python sh bench/tokenize.sh
 #
 # The input (SIZE_MB, default 100 MB) is built deterministically from the
-# WikiText-2 and Tiny Shakespeare corpora in ../shared/data: records of 1 to
+# text files CORPUS names (default: the bundled English sample, the texts of
+# testdata/golden/tiktoken/stress.jsonl; the published figures used
+# WikiText-2 valid, Tiny Shakespeare and WikiText-2 test): records of 1 to
 # 40 consecutive source lines, {"id":N,"text":"..."}, cycling through the
 # corpora until the size is reached.  MB/s counts the UTF-8 bytes of the
 # texts (1 MB = 1e6 bytes) for every tool.
@@ -22,16 +24,24 @@ set -eu
 cd "$(dirname "$0")/.."
 BIN=${BUILD:-build}/bin
 PYTHON=${PYTHON:-python3}
-SHARED=${LMKIT_SHARED:-../shared}
 SIZE_MB=${SIZE_MB:-100}
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 2)}
-RANKS=$SHARED/data/tiktoken/cl100k_base.tiktoken
-C=$SHARED/data/corpora
-[ -f "$RANKS" ] || { echo "bench/tokenize.sh: $RANKS not found" >&2; exit 2; }
+# the rank file make puts in the build tree (LMKIT_TIKTOKEN overrides it)
+RANKS=${LMKIT_TIKTOKEN:-${BUILD:-build}/share/lmkit/cl100k_base.tiktoken}
+CORPUS=${CORPUS:-}
+[ -f "$RANKS" ] || { echo "bench/tokenize.sh: $RANKS not found; run 'make' first or set LMKIT_TIKTOKEN" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cat "$C/wikitext-2/valid.txt" "$C/tiny_shakespeare/input.txt" "$C/wikitext-2/test.txt" >"$work/src.txt"
+if [ -n "$CORPUS" ]; then
+    # shellcheck disable=SC2086
+    cat $CORPUS >"$work/src.txt" || { echo "bench/tokenize.sh: cannot read CORPUS ($CORPUS)" >&2; exit 2; }
+else
+    "$PYTHON" -c '
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    sys.stdout.write(json.loads(l)["text"] + "\n")' testdata/golden/tiktoken/stress.jsonl >"$work/src.txt"
+fi
 awk -v limit="$((SIZE_MB * 1000000))" '
 function esc(s) {
     gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s); gsub(/\r/, "\\r", s)

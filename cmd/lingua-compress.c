@@ -79,8 +79,8 @@ static const lm_opt opts[] = {
     {"special-ends", 0, "WHICH", "chunk-end tokens the encoder sees: reference (\"[CLS]\"/\"[SEP]\", <unk> under "
                                  "XLM-R) or proper (the model's own) (default reference)",
      "choice:reference proper", OPT_SPECIAL_ENDS},
-    {"count-encoding", 0, "FILE", "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then "
-                                  "tiktoken's cache of cl100k_base)", "file", OPT_COUNT_ENCODING},
+    {"count-encoding", 0, "FILE", "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then the "
+                                  "cl100k_base installed with lmkit, then tiktoken's cache)", "file", OPT_COUNT_ENCODING},
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
      "choice:bert xlm-roberta", OPT_FAMILY},
     {"text", 0, NULL, "all of standard input (or of the one FILE) is one prompt; write the compressed text", NULL,
@@ -295,30 +295,11 @@ static int count_fn(void *vk, const char *s, size_t n, size_t *out, char *err, s
     return 0;
 }
 
-static int is_file(const char *p) {
-    struct stat sb;
-    return p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* --count-encoding, $LMKIT_TIKTOKEN, tiktoken's cache, or NULL. */
+/* --count-encoding, else cl100k_base where lm_tiktoken_find looks ($LMKIT_TIKTOKEN,
+ * the share folder beside the executable, tiktoken's cache), or NULL. */
 static char *find_count_file(const ctx_t *c) {
     if (c->count_path) return lm_xstrdup(c->count_path);
-    const char *env = getenv("LMKIT_TIKTOKEN");
-    if (env && *env) return lm_xstrdup(env);
-    /* tiktoken stores cl100k_base under the SHA-1 of its download URL */
-    static const char sha[] = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4";
-    const char *dirs[3] = {getenv("TIKTOKEN_CACHE_DIR"), getenv("DATA_GYM_CACHE_DIR"), NULL};
-    char tmpd[512];
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpd, sizeof tmpd, "%s/data-gym-cache", t && *t ? t : "/tmp");
-    dirs[2] = tmpd;
-    for (int i = 0; i < 3; i++) {
-        if (!dirs[i] || !*dirs[i]) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dirs[i], sha);
-        if (is_file(p)) return lm_xstrdup(p);
-    }
-    return NULL;
+    return lm_tiktoken_find("cl100k_base", NULL, 0);
 }
 
 /* ---- one prompt ------------------------------------------------------------ */

@@ -25,7 +25,8 @@
 enum { OPT_TOKENIZER = 256, OPT_ENCODING, OPT_IDS, OPT_TOKENS, OPT_OFFSETS, OPT_NO_SPECIAL, OPT_ALLOW_SPECIAL };
 
 static const lm_opt opts[] = {
-    {"tokenizer", 't', "PATH", "a .tiktoken rank file, a tokenizer.json, or a model folder holding one (required)",
+    {"tokenizer", 't', "PATH", "a .tiktoken rank file, a tokenizer.json, or a model folder holding one "
+                               "(default: --encoding's rank file installed with lmkit)",
      "file", OPT_TOKENIZER},
     {"encoding", 'e', "NAME", "tiktoken: the split regex and specials (default: from the file name)",
      "choice:cl100k_base o200k_base r50k_base p50k_base kimi_k2", OPT_ENCODING},
@@ -41,13 +42,15 @@ static const lm_opt opts[] = {
 
 static const lm_cmd cmd = {
     "tokenize",
-    "--tokenizer PATH [OPTION]... [FILE]...",
+    "{--tokenizer PATH | --encoding NAME} [OPTION]... [FILE]...",
     "Count the tokens of each record's text with a tiktoken or Hugging Face tokenizer.",
     "Reads JSON Lines and adds \"n_tokens\" to each record (and \"ids\", \"tokens\", \"offsets\"\n"
     "on request).  A .tiktoken rank file gives the ids of the tiktoken package's encode_ordinary\n"
     "(or encode with allowed_special=\"all\" under --allow-special); a tokenizer.json gives those\n"
-    "of the tokenizers package's encode, special tokens included unless --no-special.",
-    "Example:\n  echo '{\"text\":\"Hello world\"}' | tokenize --tokenizer cl100k_base.tiktoken --ids",
+    "of the tokenizers package's encode, special tokens included unless --no-special.\n"
+    "--encoding without --tokenizer reads that encoding's rank file from $LMKIT_TIKTOKEN\n"
+    "(cl100k_base), the folder lmkit installs (share/lmkit beside bin/), or tiktoken's cache.",
+    "Example:\n  echo '{\"text\":\"Hello world\"}' | tokenize --encoding cl100k_base --ids",
     opts,
     LM_OPT_THREADS | LM_OPT_RECORDS | LM_OPT_FIELD,
     "text",
@@ -332,8 +335,17 @@ int main(int argc, char **argv)
     ctx_t c = {0};
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
-    if (!c.path)
-        lm_usage_error(&cmd, "--tokenizer PATH is required");
+    char *found = NULL;
+    if (!c.path) {
+        if (!c.encoding)
+            lm_usage_error(&cmd, "--tokenizer PATH or --encoding NAME is required");
+        char where[4096];
+        found = lm_tiktoken_find(c.encoding, where, sizeof where);
+        if (!found)
+            lm_die_hint(LM_EXIT_USAGE, "pass the rank file with --tokenizer FILE",
+                        "no %s rank file: searched %s", c.encoding, where);
+        c.path = found;
+    }
     c.field = com.field;
     lm_cli_threads(&com);
     load(&c);
@@ -349,6 +361,7 @@ int main(int argc, char **argv)
         lm_buf_free(&c.slots[k].text);
     }
     free(c.slots);
+    free(found);
     lm_tiktoken_free(c.tt);
     if (c.hf)
         lm_tokenizer_free(c.hf);

@@ -34,11 +34,10 @@ fi
 if [ -x "$BIN/route" ]; then
     say "route: BEST-Route on 2000 synthetic best-of-n queries, held-out evaluation (summaries only)" \
         "route synth -n 2000 --seed 1 | route eval --n-max 3 --seed 1 | grep summary"
-    route synth -n 2000 --seed 1 >"$out/syn.jsonl"
-    route eval --n-max 3 --seed 1 "$out/syn.jsonl" | grep '"type":"summary"' | head -4
+    route synth -n 2000 --seed 1 | route eval --n-max 3 --seed 1 | grep '"type":"summary"' | head -4
 fi
-if [ -x "$BIN/tokenize" ] && [ -f ../../shared/data/tiktoken/cl100k_base.tiktoken ]; then
-    say "tokenize: cl100k_base token counts" \
-        "sed -n 10,12p text/hostile.jsonl | tokenize --tokenizer ../../shared/data/tiktoken/cl100k_base.tiktoken"
-    sed -n '10,12p' text/hostile.jsonl | tokenize --tokenizer ../../shared/data/tiktoken/cl100k_base.tiktoken
+if [ -x "$BIN/tokenize" ]; then
+    say "tokenize: cl100k_base token counts (the encoding ships with lmkit)" \
+        "sed -n 10,12p text/hostile.jsonl | tokenize --encoding cl100k_base"
+    sed -n '10,12p' text/hostile.jsonl | tokenize --encoding cl100k_base
 fi

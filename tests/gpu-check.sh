@@ -24,8 +24,8 @@
 #                     the CPU and the GPU, random BERT-base / XLM-R-large
 #                     shaped models, 2k and 10k tokens, 200 short records
 #   lingua-golden.txt lingua-compress --device cuda against llmlingua
-#                     0.2.2's results on the 90 golden cases (needs
-#                     cl100k_base under $LMKIT_SHARED, default ../shared)
+#                     0.2.2's results on the 90 golden cases (with the
+#                     cl100k_base make puts in $BUILD/share/lmkit)
 #   memory.tap        tests/cli/memory.bats on the GPU machine: with a GPU
 #                     present, --device cpu still loads no CUDA library, a
 #                     missing or broken liblmkit-cuda.so is named, and the
@@ -141,15 +141,15 @@ for m in tiny-bert tiny-xlmr; do
     capped "lingua-$m" 40 sh tests/gpu-lingua.sh "$BIN" "testdata/models/$m" "$OUT"
 done
 # lingua-compress on the GPU against llmlingua 0.2.2's own results (the
-# committed golden cases, computed by the reference on the CPU): needs
-# cl100k_base from the shared data
-CL=${LMKIT_SHARED:-../shared}/data/tiktoken/cl100k_base.tiktoken
+# committed golden cases, computed by the reference on the CPU), counting
+# with the cl100k_base the build put in $BUILD/share/lmkit
+CL=$BUILD/share/lmkit/cl100k_base.tiktoken
 if [ -r "$CL" ]; then
     capped lingua-golden 40 sh -c "PATH='$BIN':\$PATH python3 tests/lingua-golden-check.py '$CL' --device cuda \
         >'$OUT/lingua-golden.txt' 2>&1"
     tail -n 5 "$OUT/lingua-golden.txt"
 else
-    echo "gpu-check: lingua-golden skipped: no $CL (set LMKIT_SHARED)"
+    echo "gpu-check: lingua-golden skipped: no $CL (the build did not make it)"
 fi
 
 # the lazy loading and memory-limit tests where a GPU and many cores exist

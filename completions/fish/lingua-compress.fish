@@ -20,7 +20,7 @@ complete -c lingua-compress -l word-sep -x -d 'separator between labelled words 
 complete -c lingua-compress -l label-sep -x -d 'separator between a word and its label (default space)'
 complete -c lingua-compress -l token-probs -d 'add "token_probs": {token, prob} for every token the encoder scored'
 complete -c lingua-compress -l special-ends -x -a 'reference proper' -d 'chunk-end tokens the encoder sees: reference ("[CLS]"/"[SEP]", <unk> under XLM-R) or proper (the model'\''s own) (default reference)'
-complete -c lingua-compress -l count-encoding -r -F -d 'tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then tiktoken'\''s cache of cl100k_base)'
+complete -c lingua-compress -l count-encoding -r -F -d 'tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then the cl100k_base installed with lmkit, then tiktoken'\''s cache)'
 complete -c lingua-compress -l family -x -a 'bert xlm-roberta' -d 'word rules: bert or xlm-roberta (default: config.json'\''s model_type)'
 complete -c lingua-compress -l text -d 'all of standard input (or of the one FILE) is one prompt; write the compressed text'
 complete -c lingua-compress -l batch-size -x -d 'chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)'

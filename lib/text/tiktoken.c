@@ -14,11 +14,14 @@
 #include "text/tiktoken.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/utf8.h"
 #include "core/diag.h"
@@ -106,6 +109,85 @@ const char *lm_tiktoken_infer(const char *path)
     /* Kimi ships "tiktoken.model" in a folder named after the model */
     if (strcasestr(path, "kimi"))
         return "kimi_k2";
+    return NULL;
+}
+
+/* ---- finding a rank file ---- */
+
+/* tiktoken caches a download under the SHA-1 of its URL,
+ * https://openaipublic.blob.core.windows.net/encodings/NAME.tiktoken */
+static const struct {
+    const char *name, *sha1;
+} cache_keys[] = {
+    {"cl100k_base", "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"},
+    {"o200k_base", "fb374d419588a4632f3f557e76b4b70aebbca790"},
+    {"r50k_base", "0ea1e91bbb3a60f729a8dc8f777fd2fc07cd8df4"},
+    {"p50k_base", "ec7223a39ce59f226a68acc30dc1af2788490e15"},
+};
+
+static int is_regular(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Appends place to the list of places searched. */
+static void searched_add(char *s, size_t cap, const char *place)
+{
+    if (!s || !cap)
+        return;
+    size_t n = strlen(s);
+    if (n + 1 < cap)
+        snprintf(s + n, cap - n, "%s%s", n ? ", " : "", place);
+}
+
+char *lm_tiktoken_find(const char *encoding, char *searched, size_t searchedlen)
+{
+    if (searched && searchedlen)
+        searched[0] = '\0';
+    if (!encoding)
+        return NULL;
+    char p[PATH_MAX + 64];
+    if (strcmp(encoding, "cl100k_base") == 0) {
+        const char *env = getenv("LMKIT_TIKTOKEN");
+        if (env && *env)
+            return lm_xstrdup(env);
+        searched_add(searched, searchedlen, "$LMKIT_TIKTOKEN (unset)");
+    }
+    /* DIR/../share/lmkit: drop the executable's name and its folder */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        for (int i = 0; i < 2; i++) {
+            char *sl = strrchr(exe, '/');
+            if (sl)
+                *sl = '\0';
+        }
+        snprintf(p, sizeof p, "%s/share/lmkit/%s.tiktoken", exe, encoding);
+        if (is_regular(p))
+            return lm_xstrdup(p);
+        searched_add(searched, searchedlen, p);
+    }
+    const char *sha = NULL;
+    for (size_t k = 0; k < sizeof cache_keys / sizeof *cache_keys; k++)
+        if (strcmp(cache_keys[k].name, encoding) == 0)
+            sha = cache_keys[k].sha1;
+    if (!sha)
+        return NULL;
+    char tmpd[PATH_MAX];
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpd, sizeof tmpd, "%s/data-gym-cache", t && *t ? t : "/tmp");
+    const char *dirs[3] = {getenv("TIKTOKEN_CACHE_DIR"), getenv("DATA_GYM_CACHE_DIR"), tmpd};
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dirs[i], sha);
+        if (is_regular(p))
+            return lm_xstrdup(p);
+    }
+    searched_add(searched, searchedlen, "tiktoken's cache ($TIKTOKEN_CACHE_DIR, $DATA_GYM_CACHE_DIR, "
+                                        "$TMPDIR/data-gym-cache)");
     return NULL;
 }
 

@@ -49,6 +49,21 @@ extern const char *const lm_tiktoken_encodings[];
  * "kimi_k2" for a path naming kimi), or NULL. */
 const char *lm_tiktoken_infer(const char *path);
 
+/* The rank file of a named encoding when no file is given: the first of
+ *   $LMKIT_TIKTOKEN                     (cl100k_base only: the count encoding
+ *                                       of lingua-compress; taken as given)
+ *   DIR/../share/lmkit/NAME.tiktoken    DIR = the folder of the running
+ *                                       executable (/proc/self/exe): the build
+ *                                       tree (build/bin, build/tests) and
+ *                                       $PREFIX/bin once installed
+ *   tiktoken's cache                    NAME's file under the SHA-1 of its URL in
+ *                                       $TIKTOKEN_CACHE_DIR, $DATA_GYM_CACHE_DIR
+ *                                       and $TMPDIR/data-gym-cache (TMPDIR
+ *                                       default /tmp); not for kimi_k2
+ * that exists.  Returns a malloc'd path, or NULL with the places searched
+ * in `searched` ("A, B, C"; may be NULL).  Reads nothing but file names. */
+char *lm_tiktoken_find(const char *encoding, char *searched, size_t searchedlen);
+
 /* Loads a rank file.  encoding: one of lm_tiktoken_encodings, or NULL to
  * infer it from the path.  NULL with a message ("FILE:LINE: ...") on failure.
  * A file that does not fit the encoding (ranks reaching its special-token

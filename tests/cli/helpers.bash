@@ -4,9 +4,13 @@ bats_require_minimum_version 1.5.0
 # and runs everything in the C locale.
 TOP="$(cd "$(dirname "$BATS_TEST_FILENAME")/../.." && pwd)"
 BUILD="${BUILD:-build}"
-case $BUILD in /*) BIN="$BUILD/bin" ;; *) BIN="$TOP/$BUILD/bin" ;; esac
+case $BUILD in /*) BUILD_DIR="$BUILD" ;; *) BUILD_DIR="$TOP/$BUILD" ;; esac
+BIN="$BUILD_DIR/bin"
 export PATH="$BIN:$PATH" LC_ALL=C
-SHARED="${LMKIT_SHARED:-$TOP/../shared}"
+# Data make decompresses from testdata/ (make fixtures): the default rank
+# file as installed beside bin/, and the tokenizer files of the tests.
+CL100K="$BUILD_DIR/share/lmkit/cl100k_base.tiktoken"
+FIXTURES="$BUILD_DIR/testdata"
 for lib in bats-support bats-assert; do
     for dir in /usr/lib/bats /usr/local/lib/bats /usr/lib/node_modules "$TOP/tests/cli/lib"; do
         if [ -f "$dir/$lib/load.bash" ]; then

@@ -3,7 +3,7 @@
 
 load helpers
 
-@test "make install DESTDIR=... installs binaries, man pages and completions; uninstall removes them" {
+@test "make install DESTDIR=... installs binaries, man pages, completions and the rank file; uninstall removes them" {
     dest="$(mktemp -d)"
     run make -s -C "$TOP" install DESTDIR="$dest" PREFIX=/usr BUILD="$BUILD"
     assert_success
@@ -18,6 +18,12 @@ load helpers
         "$dest/usr/bin/$c" --version | grep -q "^$c (lmkit) " || fail "$c: installed binary does not run"
     done
     [ "$n" -gt 0 ]
+    # the default count encoding, found by the installed commands with no flag
+    [ -f "$dest/usr/share/lmkit/cl100k_base.tiktoken" ] || fail "share/lmkit/cl100k_base.tiktoken not installed"
+    cmp "$dest/usr/share/lmkit/cl100k_base.tiktoken" "$CL100K" || fail "installed rank file differs"
+    LMKIT_TIKTOKEN= run --separate-stderr "$dest/usr/bin/tokenize" -e cl100k_base --ids <<<'{"text":"Hello world"}'
+    assert_success
+    assert_output '{"text":"Hello world","n_tokens":2,"ids":[9906,1917]}'
     if "$dest/usr/bin/leanattn-bench" --version | grep -q cuda; then
         # the CUDA support library, found from the installed binary
         [ -f "$dest/usr/lib/lmkit/liblmkit-cuda.so" ] || fail "liblmkit-cuda.so not installed"
@@ -29,5 +35,6 @@ load helpers
     assert_success
     left=$(find "$dest" -type f | wc -l)
     [ "$left" -eq 0 ] || fail "uninstall left $left files: $(find "$dest" -type f)"
+    [ ! -d "$dest/usr/share/lmkit" ] || fail "uninstall left share/lmkit"
     rm -rf "$dest"
 }

@@ -7,7 +7,7 @@ load helpers
 
 setup() {
     TMP="$(mktemp -d)"
-    CL="$SHARED/data/tiktoken/cl100k_base.tiktoken"
+    CL="$CL100K"
     TINY="$TOP/testdata/tokenize/tiny.tiktoken"
     BERT="$TOP/testdata/models/tiny-bert"
     XLMR="$TOP/testdata/models/tiny-xlmr"
@@ -17,7 +17,7 @@ teardown() {
     rm -rf "$TMP"
 }
 
-need_cl() { [ -f "$CL" ] || skip "no $CL"; }
+need_cl() { [ -f "$CL" ] || fail "no $CL: run make fixtures"; }
 
 @test "golden cases: the command reproduces llmlingua 0.2.2 (strings, counts, labels), prompts batched" {
     need_cl
@@ -60,7 +60,7 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
 }
 
 @test "--text compresses all of stdin and writes text" {
-    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' <<<'Call me at 555-0199. Bye!'
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.3 --force-reserve-digit --force-tokens '!' <<<'Call me at 555-0199. Bye!'
     assert_success
     assert_output '555-0199!'
 }
@@ -150,11 +150,35 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
     [ "$(jq '.records' <<<"${stderr#lingua-compress: timing: }")" -eq 1 ]
 }
 
+@test "with no flag the counts are cl100k_base's (golden tiktoken counts), and no fallback note" {
+    LMKIT_TIKTOKEN= TIKTOKEN_CACHE_DIR="$TMP/none" DATA_GYM_CACHE_DIR= TMPDIR="$TMP" \
+        run --separate-stderr lingua-compress -m "$BERT" --field text "$TOP/testdata/text/hostile.jsonl"
+    assert_success
+    [ -z "$stderr" ] || fail "$stderr"
+    printf '%s\n' "$output" >"$TMP/out.jsonl"
+    run python3 - "$TMP/out.jsonl" "$TOP/testdata/golden/tiktoken/cl100k_base.jsonl" <<'EOF'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = {}
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    if r["set"] == "hostile" and not r.get("special"):
+        want[r["id"]] = len(r["ids"])
+assert len(got) == 360, len(got)
+bad = [(g["id"], g["origin_tokens"], want[g["id"]]) for g in got if g["origin_tokens"] != want[g["id"]]]
+print("mismatches (id, got, want):", bad[:10])
+sys.exit(1 if bad else 0)
+EOF
+    assert_success
+}
+
 @test "without a count encoding the model tokenizer counts, said once on stderr" {
-    mkdir "$TMP/cache"
+    # a copy of the binary has no share/lmkit beside it
+    mkdir "$TMP/cache" "$TMP/bin"
+    cp "$BIN/lingua-compress" "$TMP/bin/"
     for i in 1 2 3; do echo "$P"; done >"$TMP/in"
     LMKIT_TIKTOKEN= TIKTOKEN_CACHE_DIR="$TMP/cache" DATA_GYM_CACHE_DIR= TMPDIR="$TMP" \
-        run --separate-stderr lingua-compress -m "$BERT" "$TMP/in"
+        run --separate-stderr "$TMP/bin/lingua-compress" -m "$BERT" "$TMP/in"
     assert_success
     [ "$(grep -c "counting tokens with the model's tokenizer" <<<"$stderr")" -eq 1 ]
     [ "${#lines[@]}" -eq 3 ]
@@ -272,10 +296,10 @@ need_cl() { [ -f "$CL" ] || skip "no $CL"; }
 
 @test "--text reads one FILE or standard input" {
     printf 'Call me at 555-0199. Bye!\n' >"$TMP/t.txt"
-    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' "$TMP/t.txt"
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.3 --force-reserve-digit --force-tokens '!' "$TMP/t.txt"
     assert_success
     assert_output '555-0199!'
-    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.5 --force-reserve-digit --force-tokens '!' - <"$TMP/t.txt"
+    run --separate-stderr lingua-compress -m "$XLMR" -q --text --rate 0.3 --force-reserve-digit --force-tokens '!' - <"$TMP/t.txt"
     assert_output '555-0199!'
     run --separate-stderr lingua-compress -m "$BERT" --text "$TMP/t.txt" "$TMP/t.txt" </dev/null
     [ "$status" -eq 2 ]

@@ -7,14 +7,14 @@ load helpers
 
 setup() {
     TMP="$(mktemp -d)"
-    CL="$SHARED/data/tiktoken/cl100k_base.tiktoken"
+    CL="$CL100K"
     TINY="$TOP/testdata/tokenize/tiny.tiktoken"
 }
 teardown() {
     rm -rf "$TMP"
 }
 
-need_cl() { [ -f "$CL" ] || skip "no $CL"; }
+need_cl() { [ -f "$CL" ] || fail "no $CL: run make fixtures"; }
 
 @test "cl100k_base ids of the hostile texts are tiktoken's (golden)" {
     need_cl
@@ -35,6 +35,67 @@ print("mismatches:", bad[:10])
 sys.exit(1 if bad else 0)
 EOF
     assert_success
+}
+
+@test "--encoding cl100k_base needs no file: counts are tiktoken's (golden), from the build tree's share/lmkit" {
+    LMKIT_TIKTOKEN= TIKTOKEN_CACHE_DIR="$TMP/none" DATA_GYM_CACHE_DIR= TMPDIR="$TMP" \
+        run --separate-stderr tokenize --encoding cl100k_base "$TOP/testdata/text/hostile.jsonl" \
+        "$TOP/testdata/golden/tiktoken/stress.jsonl"
+    assert_success
+    [ -z "$stderr" ] || fail "$stderr"
+    printf '%s\n' "$output" >"$TMP/out.jsonl"
+    run python3 - "$TMP/out.jsonl" "$TOP/testdata/golden/tiktoken/cl100k_base.jsonl" <<'EOF'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = {}
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    if not r.get("special"):
+        want[(r["set"], r["id"])] = len(r["ids"]) if "ids" in r else r["n"]
+hostile, stress = got[:360], got[360:]
+assert len(hostile) == 360 and len(stress) == len([k for k in want if k[0] == "stress"]), (len(got), len(want))
+bad = [("hostile", i) for i, g in enumerate(hostile) if g["n_tokens"] != want[("hostile", i)]]
+bad += [("stress", g["id"]) for g in stress if g["n_tokens"] != want[("stress", g["id"])]]
+print("compared", len(got), "mismatches:", bad[:10])
+sys.exit(1 if bad else 0)
+EOF
+    assert_success
+    # the same ids as with the file named
+    echo '{"text":"Hello world"}' | tokenize -e cl100k_base --ids >"$TMP/a"
+    echo '{"text":"Hello world"}' | tokenize -t "$CL" --ids >"$TMP/b"
+    cmp "$TMP/a" "$TMP/b"
+    [ "$(cat "$TMP/a")" = '{"text":"Hello world","n_tokens":2,"ids":[9906,1917]}' ]
+}
+
+@test "--encoding without a file: LMKIT_TIKTOKEN, then share/lmkit beside the binary, then tiktoken's cache; else where it looked" {
+    # a copy of the binary has no share/lmkit beside it
+    mkdir -p "$TMP/bin" "$TMP/cache"
+    cp "$BIN/tokenize" "$TMP/bin/"
+    env=(env LMKIT_TIKTOKEN= TIKTOKEN_CACHE_DIR="$TMP/cache" DATA_GYM_CACHE_DIR= TMPDIR="$TMP")
+    run --separate-stderr "${env[@]}" "$TMP/bin/tokenize" -e cl100k_base <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    [[ ${stderr_lines[0]} == "tokenize: no cl100k_base rank file: searched \$LMKIT_TIKTOKEN (unset), $TMP/share/lmkit/cl100k_base.tiktoken, tiktoken's cache"* ]] ||
+        fail "$stderr"
+    [ "${stderr_lines[1]}" = "hint: pass the rank file with --tokenizer FILE" ] || fail "$stderr"
+    [ -z "$output" ]
+    # kimi_k2 has no cache entry: only the share folder is searched
+    run --separate-stderr "${env[@]}" "$TMP/bin/tokenize" -e kimi_k2 <<<'{"text":"x"}'
+    [ "$status" -eq 2 ]
+    [ "${stderr_lines[0]}" = "tokenize: no kimi_k2 rank file: searched $TMP/share/lmkit/kimi_k2.tiktoken" ] || fail "$stderr"
+    # tiktoken's cache: the file named by the SHA-1 of its download URL
+    cp "$TINY" "$TMP/cache/9b5ad71b2ce5302211f9c61530b329a4922fc6a4"
+    run --separate-stderr "${env[@]}" "$TMP/bin/tokenize" -e cl100k_base <<<'{"text":"ab"}'
+    assert_success
+    expected=$(tokenize -t "$TINY" -e cl100k_base <<<'{"text":"ab"}')
+    assert_output "$expected"
+    # the share folder beside the binary comes before the cache
+    mkdir -p "$TMP/share/lmkit"
+    cp "$CL" "$TMP/share/lmkit/"
+    run --separate-stderr "${env[@]}" "$TMP/bin/tokenize" -e cl100k_base <<<'{"text":"Hello world"}'
+    assert_output '{"text":"Hello world","n_tokens":2}'
+    # LMKIT_TIKTOKEN before both
+    LMKIT_TIKTOKEN="$TINY" run --separate-stderr "$TMP/bin/tokenize" -e cl100k_base <<<'{"text":"ab"}'
+    assert_output "$expected"
 }
 
 @test "counting alone gives the same n_tokens as listing ids, at any thread count" {
@@ -130,7 +191,7 @@ EOF
     [ "$status" -eq 2 ]
     run --separate-stderr tokenize <<<'{"text":"x"}'
     [ "$status" -eq 2 ]
-    [[ $stderr == *"--tokenizer PATH is required"* ]] || fail "$stderr"
+    [[ $stderr == *"--tokenizer PATH or --encoding NAME is required"* ]] || fail "$stderr"
     cp "$TINY" "$TMP/o200k_base.tiktoken"
     run --separate-stderr tokenize -t "$TMP/o200k_base.tiktoken" <<<'{"text":"x"}'
     assert_success
@@ -153,17 +214,15 @@ EOF
 }
 
 @test "Kimi K2 tiktoken.model: encoding inferred from the path, non-UTF-8 tokens load" {
-    K="$SHARED/data/tiktoken/kimi-k2-instruct/tiktoken.model"
-    [ -f "$K" ] || skip "no $K"
+    K="$FIXTURES/tiktoken/kimi-k2-instruct/tiktoken.model"
     run --separate-stderr tokenize -t "$K" --ids <<<'{"text":"\u4f60\u597d\u4e16\u754c\uff0cHello!"}'
     assert_success
     assert_output --partial '"n_tokens":5,"ids":[33845,2243,378,19180,0]'
 }
 
 @test "tokenizer.json: gpt2 ids, bert special tokens and offsets" {
-    G="$SHARED/data/tokenizers/gpt2/tokenizer.json"
-    B="$SHARED/data/tokenizers/bert-base-uncased"
-    [ -f "$G" ] && [ -d "$B" ] || skip "no shared tokenizers"
+    G="$FIXTURES/tokenizers/gpt2/tokenizer.json"
+    B="$FIXTURES/tokenizers/bert-base-uncased"
     run --separate-stderr tokenize -t "$G" --ids <<<'{"text":"Hello world"}'
     assert_success
     assert_output '{"text":"Hello world","n_tokens":2,"ids":[15496,995]}'

@@ -46,15 +46,19 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.environ.get("LMKIT_SHARED", os.path.join(ROOT, "..", "shared"))
-CORPUS = os.path.join(SHARED, "data", "corpora", "wikitext-2")
-T5 = os.path.join(SHARED, "data", "tokenizers", "t5-small", "tokenizer.json")
+# WikiText-2 (valid.txt, test.txt: the raw text of the Salesforce
+# wikitext-2-raw-v1 split) is not bundled: WIKITEXT2 names its folder.
+CORPUS = os.environ.get("WIKITEXT2", "")
+# t5-small's tokenizer.json, as make decompresses it from testdata/tokenizers
+T5 = os.path.join(ROOT, os.environ.get("BUILD") or "build", "testdata", "tokenizers", "t5-small", "tokenizer.json")
 MODELS = os.path.join(ROOT, "testdata", "models")
 GOLDEN = os.path.join(ROOT, "testdata", "golden", "encoder")
 SEED = 1234
 
 
 def corpus_lines(name):
+    if not CORPUS or not os.path.isfile(os.path.join(CORPUS, name)):
+        sys.exit("encoder_golden.py: set WIKITEXT2 to the folder holding WikiText-2's valid.txt and test.txt")
     with open(os.path.join(CORPUS, name), encoding="utf-8") as f:
         return [l.strip() for l in f if len(l.strip()) > 20 and not l.strip().startswith("=")]
 

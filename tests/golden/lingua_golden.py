@@ -20,8 +20,8 @@ Setup differences from a plain run, none of which changes the algorithm:
   - the bool attention mask the reference builds is passed to the model as
     0/1 integers (see make(): transformers 4.57 does not mask BERT padding
     with a bool mask);
-  - cl100k_base is read offline from ../shared/data/tiktoken (or
-    $LMKIT_SHARED/data/tiktoken) through TIKTOKEN_CACHE_DIR.
+  - cl100k_base is read offline from $BUILD/share/lmkit (where make puts
+    it; BUILD default "build") through TIKTOKEN_CACHE_DIR.
 
 Run by hand:
   /root/venv-torch/bin/pip install --no-deps llmlingua==0.2.2 tiktoken nltk
@@ -35,8 +35,7 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("LMKIT_SHARED", os.path.join(TOP, "..", "shared"))
-CL100K = os.path.join(SHARED, "data", "tiktoken", "cl100k_base.tiktoken")
+CL100K = os.path.join(TOP, os.environ.get("BUILD") or "build", "share", "lmkit", "cl100k_base.tiktoken")
 
 tmp = tempfile.mkdtemp(prefix="lingua-golden-")
 url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"

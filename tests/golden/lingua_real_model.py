@@ -13,8 +13,8 @@ multi-context case sets it explicitly, so --context-filter is given there.
 
 Needs the 2.24 GB model folder: set LMKIT_REAL_MODEL to it.  Without it the
 script prints "skipped: set LMKIT_REAL_MODEL ..." and exits 0.  Counts use
-cl100k_base from LMKIT_TIKTOKEN, else $LMKIT_SHARED/data/tiktoken (default
-../shared).  It does not download anything; python3 with the standard
+cl100k_base from LMKIT_TIKTOKEN, else $BUILD/share/lmkit (where make puts
+it; BUILD default "build").  It does not download anything; python3 with the standard
 library only.  Exit 0 when all six match, 1 when any differs, 2 on setup
 trouble.
 
@@ -39,8 +39,8 @@ def main():
     if not os.path.isfile(os.path.join(model, "model.safetensors")):
         print(f"lingua_real_model.py: no model.safetensors in '{model}' (LMKIT_REAL_MODEL)", file=sys.stderr)
         return 2
-    shared = os.environ.get("LMKIT_SHARED", os.path.join(TOP, "..", "shared"))
-    cl = os.environ.get("LMKIT_TIKTOKEN") or os.path.join(shared, "data", "tiktoken", "cl100k_base.tiktoken")
+    cl = os.environ.get("LMKIT_TIKTOKEN") or os.path.join(TOP, os.environ.get("BUILD") or "build", "share",
+                                                          "lmkit", "cl100k_base.tiktoken")
     if not os.path.isfile(cl):
         print(f"lingua_real_model.py: no cl100k_base file '{cl}' (set LMKIT_TIKTOKEN)", file=sys.stderr)
         return 2

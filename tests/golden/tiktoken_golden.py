@@ -7,13 +7,15 @@ special_tokens=...) from a local rank file.
 
 Texts: testdata/text/hostile.jsonl (360 lines) plus the stress texts below
 (long corpus passages, pieces of thousands of bytes, special-token text,
-case-folding and White_Space corner cases).
+case-folding and White_Space corner cases).  The three corpus passages
+(the first 20000 characters of WikiText-2 valid, Tiny Shakespeare and a
+Wikipedia dump sample) are read back from the committed stress.jsonl.
 
 Output (JSON Lines, one record per text and encoding):
   testdata/golden/tiktoken/stress.jsonl
       {"id","text"}: the stress texts themselves (set "stress").
   testdata/golden/tiktoken/cl100k_base.jsonl
-      {"set","id","ids"} for cl100k_base from ../shared/data/tiktoken/cl100k_base.tiktoken,
+      {"set","id","ids"} for cl100k_base from $BUILD/share/lmkit/cl100k_base.tiktoken,
       encode_ordinary; {"set","id","special":true,"ids"} for encode(allowed_special="all").
       Long stress texts store {"n","fnv"} instead of the ids (see fnv below).
   testdata/golden/tiktoken/tiny.jsonl
@@ -21,7 +23,9 @@ Output (JSON Lines, one record per text and encoding):
       r50k_base, p50k_base, kimi_k2) with the small rank file testdata/tokenize/tiny.tiktoken
       (the first 2000 ranks of cl100k_base).
   testdata/golden/tiktoken/kimi_k2.jsonl
-      {"set","id","n","fnv"} for ../shared/data/tiktoken/kimi-k2-instruct/tiktoken.model.
+      {"set","id","n","fnv"} for $BUILD/testdata/tiktoken/kimi-k2-instruct/tiktoken.model.
+The rank files are those make decompresses from testdata/tiktoken (make
+fixtures; BUILD default "build").
 fnv: FNV-1a 64 over the ids as 4-byte little-endian integers, as 16 hex digits.
 
 Run by hand in a virtualenv with tiktoken (never by make check):
@@ -37,7 +41,7 @@ import tiktoken
 from tiktoken.load import load_tiktoken_bpe
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.environ.get("LMKIT_SHARED", os.path.join(TOP, "..", "shared"))
+BUILD = os.path.join(TOP, os.environ.get("BUILD") or "build")
 OUT = os.path.join(TOP, "testdata", "golden", "tiktoken")
 
 # The split regexes, as published with tiktoken (tiktoken_ext/openai_public.py)
@@ -84,19 +88,12 @@ def fnv(ids):
     return "%016x" % h
 
 
-def read(path, n):
-    with open(path, encoding="utf-8") as f:
-        return f.read(n)
-
-
 def stress_texts():
     """Deterministic stress texts (set "stress")."""
-    t = []
-    wt = os.path.join(SHARED, "data", "corpora", "wikitext-2", "valid.txt")
-    sh = os.path.join(SHARED, "data", "corpora", "tiny_shakespeare", "input.txt")
-    wiki = os.path.join(SHARED, "data", "corpora", "wikipedia_sample", "wiki_00")
-    for p, n in ((wt, 20000), (sh, 20000), (wiki, 20000)):
-        t.append(read(p, n))
+    # the corpus passages, as committed
+    with open(os.path.join(OUT, "stress.jsonl"), encoding="utf-8") as f:
+        t = [json.loads(line)["text"] for line in f][:3]
+    assert len(t) == 3 and all(len(x) == 20000 for x in t), "stress.jsonl does not start with the 3 passages"
     t += [
         "x" * 5000, "ab" * 3000, "abc" * 2000 + " tail", "\u00e9" * 3000, "\U0001F600" * 1500,
         "1234567890" * 500, " " * 3000 + "x", "\n" * 3000, "\r\n" * 1500 + "end", "a\u0301" * 1500,
@@ -129,7 +126,7 @@ def main():
             f.write(json.dumps({"id": i, "text": s}, ensure_ascii=False) + "\n")
     print("tiktoken", tiktoken.__version__, file=sys.stderr)
 
-    ranks = load_tiktoken_bpe(os.path.join(SHARED, "data", "tiktoken", "cl100k_base.tiktoken"))
+    ranks = load_tiktoken_bpe(os.path.join(BUILD, "share", "lmkit", "cl100k_base.tiktoken"))
     enc = tiktoken.Encoding("cl100k_base", pat_str=PAT["cl100k_base"], mergeable_ranks=ranks,
                             special_tokens=SPECIALS["cl100k_base"])
     with open(os.path.join(OUT, "cl100k_base.jsonl"), "w", encoding="utf-8") as f:
@@ -159,7 +156,7 @@ def main():
                     ids = e.encode_ordinary(s)
                     f.write(json.dumps({"enc": ename, "set": name, "id": i, "n": len(ids), "fnv": fnv(ids)}) + "\n")
 
-    kpath = os.path.join(SHARED, "data", "tiktoken", "kimi-k2-instruct", "tiktoken.model")
+    kpath = os.path.join(BUILD, "testdata", "tiktoken", "kimi-k2-instruct", "tiktoken.model")
     kr = load_tiktoken_bpe(kpath)
     ke = tiktoken.Encoding("kimi_k2", pat_str=PAT["kimi_k2"], mergeable_ranks=kr, special_tokens={})
     with open(os.path.join(OUT, "kimi_k2.jsonl"), "w", encoding="utf-8") as f:

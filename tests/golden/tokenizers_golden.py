@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """tokenizers_golden.py - writes testdata/golden/tokenizers/<name>.jsonl, the
 reference token ids of the Hugging Face `tokenizers` library for every
-tokenizer.json in ../shared/data/tokenizers over testdata/text/hostile.jsonl.
+tokenizer.json in $BUILD/testdata/tokenizers (decompressed by make from
+testdata/tokenizers; BUILD default "build") over testdata/text/hostile.jsonl.
 
 One line per text: {"id": N, "ids": [...], "ids_new": [...]} where "ids" is
 encode(text, add_special_tokens=True).ids and "ids_new" the same after
@@ -26,7 +27,7 @@ import tokenizers
 from tokenizers import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "..", "shared", "data", "tokenizers")
+DATA = os.path.join(ROOT, os.environ.get("BUILD") or "build", "testdata", "tokenizers")
 OUT = os.path.join(ROOT, "testdata", "golden", "tokenizers")
 
 

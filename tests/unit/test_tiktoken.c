@@ -3,9 +3,12 @@
  * safety, and exact ids against the Python tiktoken package
  * (goldens from tests/golden/tiktoken_golden.py).
  *
- * Run from the repository root.  The cl100k_base and Kimi K2 rank files come
- * from ../shared/data (or $LMKIT_SHARED/data); without them those checks are
- * skipped with a TAP skip line.
+ * Run from the repository root.  The cl100k_base and Kimi K2 rank files are
+ * those make decompresses from testdata/tiktoken into the build tree
+ * ($BUILD/share/lmkit/cl100k_base.tiktoken,
+ * $BUILD/testdata/tiktoken/kimi-k2-instruct/tiktoken.model; BUILD default
+ * "build"); a missing one fails.  lm_tiktoken_find is checked too: from
+ * build/tests it finds the rank file in build/share/lmkit.
  */
 #include <jansson.h>
 #include <omp.h>
@@ -178,19 +181,53 @@ static void test_validation(void)
     ok(lm_tiktoken_infer("tiny.tiktoken") == NULL, "no inference");
 }
 
-static lm_tiktoken *load_shared(const char *rel, const char *enc)
+/* Loads $BUILD/rel; NULL (with a diagnostic) if it cannot. */
+static lm_tiktoken *load_built(const char *rel, const char *enc)
 {
-    const char *sh = getenv("LMKIT_SHARED");
+    const char *build = getenv("BUILD");
     char path[1024];
-    snprintf(path, sizeof path, "%s/data/%s", sh ? sh : "../shared", rel);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fclose(fp);
+    snprintf(path, sizeof path, "%s/%s", build && *build ? build : "build", rel);
     lm_tiktoken *t = lm_tiktoken_load(path, enc, err, sizeof err);
     if (!t)
-        diag("%s", err);
+        diag("%s ('make fixtures' decompresses it from testdata/tiktoken)", err);
     return t;
+}
+
+/* lm_tiktoken_find: $LMKIT_TIKTOKEN for cl100k_base, then the share folder
+ * beside the executable (build/share/lmkit from build/tests), then the
+ * places searched when nothing is found. */
+static void test_find(void)
+{
+    char where[2048];
+    const char *saved = getenv("LMKIT_TIKTOKEN");
+    char *keep = saved ? strdup(saved) : NULL;
+    setenv("LMKIT_TIKTOKEN", "/some/where.tiktoken", 1);
+    char *p = lm_tiktoken_find("cl100k_base", where, sizeof where);
+    is_str(p, "/some/where.tiktoken", "find: $LMKIT_TIKTOKEN first, taken as given");
+    free(p);
+    p = lm_tiktoken_find("o200k_base", where, sizeof where);
+    ok(!p || !strstr(p, "where.tiktoken"), "find: $LMKIT_TIKTOKEN is cl100k_base's only");
+    free(p);
+    unsetenv("LMKIT_TIKTOKEN");
+    p = lm_tiktoken_find("cl100k_base", where, sizeof where);
+    ok(p && strstr(p, "/share/lmkit/cl100k_base.tiktoken"), "find: the share folder beside the executable: %s",
+       p ? p : where);
+    lm_tiktoken *t = p ? lm_tiktoken_load(p, NULL, err, sizeof err) : NULL;
+    ok(t && lm_tiktoken_n_ranks(t) == 100256, "find: the one found is cl100k_base");
+    lm_tiktoken_free(t);
+    free(p);
+    setenv("TIKTOKEN_CACHE_DIR", "/nonexistent-cache", 1);
+    p = lm_tiktoken_find("kimi_k2", where, sizeof where);
+    ok(!p && strstr(where, "/share/lmkit/kimi_k2.tiktoken") && !strstr(where, "cache"),
+       "find: nothing for kimi_k2, the places searched listed: %s", where);
+    free(p);
+    p = lm_tiktoken_find("r50k_base", where, sizeof where);
+    ok(!p && strstr(where, "tiktoken's cache"), "find: r50k_base searched in tiktoken's cache too: %s", where);
+    free(p);
+    unsetenv("TIKTOKEN_CACHE_DIR");
+    if (keep)
+        setenv("LMKIT_TIKTOKEN", keep, 1);
+    free(keep);
 }
 
 /* texts[set][id] */
@@ -416,24 +453,21 @@ int main(void)
         lm_tiktoken_free(t);
     }
 
-    lm_tiktoken *cl = load_shared("tiktoken/cl100k_base.tiktoken", NULL);
-    if (!cl) {
-        printf("ok %d # SKIP ../shared/data/tiktoken/cl100k_base.tiktoken not found\n", ++tap_n_);
-    } else {
+    lm_tiktoken *cl = load_built("share/lmkit/cl100k_base.tiktoken", NULL);
+    if (ok(cl != NULL, "cl100k_base rank file of the build tree loads")) {
         is_int(lm_tiktoken_n_ranks(cl), 100256, "cl100k_base: 100256 ranks");
         is_str(lm_tiktoken_name(cl), "cl100k_base", "encoding inferred from the file name");
         check_golden(cl, "testdata/golden/tiktoken/cl100k_base.jsonl", NULL, &hostile, &stress);
         test_merge(cl, &stress);
         lm_tiktoken_free(cl);
     }
-    lm_tiktoken *ki = load_shared("tiktoken/kimi-k2-instruct/tiktoken.model", NULL);
-    if (!ki) {
-        printf("ok %d # SKIP ../shared/data/tiktoken/kimi-k2-instruct/tiktoken.model not found\n", ++tap_n_);
-    } else {
+    lm_tiktoken *ki = load_built("testdata/tiktoken/kimi-k2-instruct/tiktoken.model", NULL);
+    if (ok(ki != NULL, "Kimi K2 tiktoken.model of the build tree loads")) {
         is_str(lm_tiktoken_name(ki), "kimi_k2", "Kimi encoding inferred from the path");
         check_golden(ki, "testdata/golden/tiktoken/kimi_k2.jsonl", NULL, &hostile, &stress);
         lm_tiktoken_free(ki);
     }
+    test_find();
     free_texts(&hostile);
     free_texts(&stress);
     return tap_done();
