@@ -163,7 +163,8 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
 
 # ---- dependencies ----
 DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libopenblas-dev bats bats-assert \
-            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3 parallel
+            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3 parallel jq time \
+            mandoc xz-utils
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -191,6 +192,9 @@ deps-check:
 	command -v xmllint >/dev/null || missing="$$missing libxml2-utils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	{ parallel --version 2>/dev/null | grep -q 'GNU parallel'; } || missing="$$missing parallel"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	test -x /usr/bin/time || missing="$$missing time"; \
+	command -v mandoc >/dev/null || command -v groff >/dev/null || missing="$$missing mandoc"; \
 	if [ -n "$$missing" ]; then \
 	  echo "lmkit: missing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then \
