@@ -46,7 +46,7 @@ static const lm_opt opts[] = {
     {"rate", 'r', "R", "fraction of tokens to keep, in (0,1] (default 0.5)", NULL, OPT_RATE},
     {"target-token", 0, "N", "keep about N cl100k tokens; overrides --rate (default -1: off)", NULL,
      OPT_TARGET_TOKEN},
-    {"force-tokens", 0, "LIST", "comma-separated strings always kept (\\n newline, \\, comma, \\\\ backslash; "
+    {"force-tokens", 0, "LIST", "comma-separated strings always kept (\\n newline, \\t tab, \\, comma, \\\\ backslash; "
                                 "at most 100)", NULL, OPT_FORCE_TOKENS},
     {"force-reserve-digit", 0, NULL, "keep every word containing a digit", NULL, OPT_RESERVE_DIGIT},
     {"drop-consecutive", 0, NULL, "drop a force token repeating with nothing kept in between", NULL,
@@ -90,7 +90,7 @@ static const lm_opt opts[] = {
                       "--color, its words with the dropped ones dimmed)", NULL, OPT_VIEW},
     {"timing", 0, NULL, "at the end, say on stderr where the time went (load, chunking, encoder, selection)",
      NULL, OPT_TIMING},
-    {"color", 0, "WHEN", "--text: show the original words, dropped ones dimmed: auto (a terminal, no "
+    {"color", 0, "WHEN", "--text or --view: show the original words, dropped ones dimmed: auto (a terminal, no "
                          "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
     {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
                         "probabilities", "outfile", OPT_HTML},
@@ -105,7 +105,7 @@ static const lm_cmd cmd = {
     "\"compressed_prompt\", \"compressed_prompt_list\" (for a context list), \"origin_tokens\",\n"
     "\"compressed_tokens\", \"ratio\", \"rate\" and \"saving\", as llmlingua 0.2.2's\n"
     "compress_prompt_llmlingua2 returns them.  A record may set \"rate\" and \"target_token\".",
-    "Example:\n  echo '{\"prompt\":\"...\"}' | lingua-compress --model DIR --rate 0.33 --force-tokens '\\n,.,?'",
+    "Example:\n  echo '{\"prompt\":\"...\"}' |\n    lingua-compress --model DIR --rate 0.33 --force-tokens '\\n,.,?'",
     opts,
     LM_OPT_THREADS | LM_OPT_DEVICE | LM_OPT_RECORDS | LM_OPT_FIELD,
     "prompt",

@@ -155,27 +155,128 @@ static size_t opt_label(const lm_opt *o, char *buf, size_t n)
     return k < 0 ? 0 : (size_t)k;
 }
 
+/* --help fits 80 columns: text is broken at spaces into lines of at most
+ * HELP_WIDTH columns (a word longer than that stands alone).  Columns are
+ * counted in characters (UTF-8 continuation bytes do not count). */
+#define HELP_WIDTH 80
+#define HELP_COL 30
+
+static size_t columns(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Writes the n bytes of text wrapped: the cursor is at column `col` (what
+ * the caller printed on the first line), continuation lines start with
+ * `indent` spaces; ends with a newline. */
+static void put_wrapped(FILE *out, const char *text, size_t n, size_t col, size_t indent)
+{
+    size_t i = 0;
+    int first = 1;
+    while (i < n) {
+        while (i < n && text[i] == ' ')
+            i++;
+        if (i >= n)
+            break;
+        size_t j = i;
+        while (j < n && text[j] != ' ')
+            j++;
+        size_t w = columns(text + i, j - i);
+        if (!first && col + 1 + w > HELP_WIDTH) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            col = indent;
+            first = 1;
+        }
+        if (!first) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text + i, 1, j - i, out);
+        col += w;
+        first = 0;
+        i = j;
+    }
+    fputc('\n', out);
+}
+
+/* A label and its text in two columns: the text at column HELP_COL, or on
+ * the next line when the label reaches it. */
+static void put_item(FILE *out, const char *label, const char *text)
+{
+    size_t k = strlen(label);
+    if (k >= HELP_COL)
+        fprintf(out, "%s\n%*s", label, HELP_COL, "");
+    else
+        fprintf(out, "%s%*s", label, (int)(HELP_COL - k), "");
+    put_wrapped(out, text, strlen(text), HELP_COL, HELP_COL);
+}
+
 static void print_opt(FILE *out, const lm_opt *o)
 {
     char label[128];
-    size_t k = opt_label(o, label, sizeof label);
-    if (k >= 30)
-        fprintf(out, "%s\n%30s%s\n", label, "", o->help);
-    else
-        fprintf(out, "%-30s%s\n", label, o->help);
+    opt_label(o, label, sizeof label);
+    put_item(out, label, o->help);
+}
+
+/* A description or epilog: lines that start with a non-space character and
+ * follow each other form a paragraph, refilled to HELP_WIDTH; blank lines
+ * stay; an indented line (an example, a list item) keeps its indentation and
+ * is only broken if it is too long, its continuation indented 4 more. */
+static void put_text(FILE *out, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        if (!e)
+            e = p + strlen(p);
+        if (e == p) {
+            fputc('\n', out);
+        } else if (*p == ' ') {
+            size_t ind = strspn(p, " ");
+            if (ind > (size_t)(e - p))
+                ind = (size_t)(e - p);
+            fprintf(out, "%*s", (int)ind, "");
+            put_wrapped(out, p + ind, (size_t)(e - p) - ind, ind, ind + 4);
+        } else {
+            /* gather the paragraph into one buffer with single spaces */
+            const char *q = e;
+            while (*q == '\n' && q[1] && q[1] != '\n' && q[1] != ' ') {
+                const char *r = strchr(q + 1, '\n');
+                q = r ? r : q + 1 + strlen(q + 1);
+            }
+            size_t len = (size_t)(q - p);
+            char *buf = lm_xmalloc(len + 1);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = p[i] == '\n' ? ' ' : p[i];
+            put_wrapped(out, buf, len, 0, 0);
+            free(buf);
+            e = q;
+        }
+        p = *e ? e + 1 : e;
+    }
 }
 
 void lm_cli_help(const lm_cmd *cmd, FILE *out)
 {
-    fprintf(out, "Usage: %s %s\n", cmd->name, cmd->usage ? cmd->usage : "[OPTION]...");
-    fprintf(out, "%s\n", cmd->summary);
-    if (cmd->description)
-        fprintf(out, "\n%s\n", cmd->description);
+    fprintf(out, "Usage: %s ", cmd->name);
+    const char *usage = cmd->usage ? cmd->usage : "[OPTION]...";
+    put_wrapped(out, usage, strlen(usage), strlen("Usage: ") + strlen(cmd->name) + 1,
+                strlen("Usage: ") + strlen(cmd->name) + 1);
+    put_wrapped(out, cmd->summary, strlen(cmd->summary), 0, 0);
+    if (cmd->description) {
+        fputc('\n', out);
+        put_text(out, cmd->description);
+    }
     if (cmd->subs) {
         fprintf(out, "\nCommands:\n");
         for (const lm_cmd *const *s = cmd->subs; *s; s++) {
             const char *sp = strrchr((*s)->name, ' ');
-            fprintf(out, "  %-28s%s\n", sp ? sp + 1 : (*s)->name, (*s)->summary);
+            char label[64];
+            snprintf(label, sizeof label, "  %s", sp ? sp + 1 : (*s)->name);
+            put_item(out, label, (*s)->summary);
         }
     }
     int own = cmd->opts && cmd->opts[0].name;
@@ -197,8 +298,10 @@ void lm_cli_help(const lm_cmd *cmd, FILE *out)
                 print_opt(out, o);
             }
         }
-    if (cmd->epilog)
-        fprintf(out, "\n%s\n", cmd->epilog);
+    if (cmd->epilog) {
+        fputc('\n', out);
+        put_text(out, cmd->epilog);
+    }
     fprintf(out, "\nFull documentation: man %.*s\n", (int)strcspn(cmd->name, " "), cmd->name);
 }
 

@@ -171,10 +171,14 @@ conv_run() {
     done
 }
 
-@test "every option in --help appears in the man page and the completions" {
-    for c in $(lmkit_commands); do
-        opts=$("$c" --help | grep -oE '^ +(-[A-Za-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+')
-        [ -n "$opts" ] || fail "$c: no options found in --help"
+@test "every option in --help of every command and subcommand appears in the man page and the completions" {
+    local inv n=0
+    while read -r inv; do
+        c=${inv%% *}
+        # shellcheck disable=SC2086
+        opts=$($inv --help | grep -oE '^ +(-[A-Za-z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+')
+        [ -n "$opts" ] || fail "$inv: no options found in --help"
+        n=$((n + $(wc -w <<<"$opts")))
         for o in $opts; do
             name=${o#--}
             grep -qE "(Fl -$name|\\\\-\\\\-$name)([^a-z0-9-]|\$)" "$TOP/man/man1/$c.1" || fail "$c: $o missing from man/man1/$c.1"
@@ -182,7 +186,24 @@ conv_run() {
             grep -q -- "--$name" "$TOP/completions/zsh/_$c" || fail "$c: $o missing from zsh completion"
             grep -q -- "-l $name" "$TOP/completions/fish/$c.fish" || fail "$c: $o missing from fish completion"
         done
-    done
+    done < <(lmkit_invocations)
+    # route's subcommands alone have more than a hundred options
+    [ "$n" -gt 200 ] || fail "only $n options seen"
+}
+
+@test "--help of every command and subcommand fits 80 columns" {
+    local inv
+    while read -r inv; do
+        # shellcheck disable=SC2086
+        long=$($inv --help | awk 'length($0) > 80')
+        [ -z "$long" ] || fail "$inv --help: lines over 80 columns: $long"
+    done < <(lmkit_invocations)
+}
+
+@test "each man page's OPTIONS section agrees with the option tables (names, short names, arguments, defaults)" {
+    # shellcheck disable=SC2046
+    run python3 "$TOP/tests/man-options.py" "$BIN" "$TOP/man/man1" $(lmkit_commands)
+    assert_success
 }
 
 @test "committed completions are what the option tables generate" {

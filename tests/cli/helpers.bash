@@ -28,6 +28,17 @@ lmkit_commands() {
     done
 }
 
+# Every command and subcommand, one per line ("route", "route train", ...):
+# the subcommands are those the command's --help lists under "Commands:".
+lmkit_invocations() {
+    local c
+    for c in $(lmkit_commands); do
+        echo "$c"
+        "$c" --help | sed -n '/^Commands:$/,/^$/{s/^  \([a-z][a-z0-9-]*\) .*/\1/p}' |
+            sed "s/^/$c /"
+    done
+}
+
 # Extra arguments and a valid sample record for a command's convention tests.
 conv_args() { cat "$TOP/testdata/conventions/$1.args" 2>/dev/null; }
 conv_input() { cat "$TOP/testdata/conventions/$1.jsonl"; }
