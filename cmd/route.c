@@ -227,10 +227,6 @@ static int on_opt(void *vc, int id, const char *arg)
 {
     ctx_t *c = vc;
     const lm_cmd *k = c->cur;
-    static const char *const archs[] = {"linear", "mlp", NULL};
-    static const char *const costs[] = {"estimated", "realised", NULL};
-    static const char *const preds[] = {"train", "byo", NULL};
-    static const char *const sels[] = {"auto", "proxy", "oracle", NULL}; /* SEL_* order */
     switch (id) {
     case OPT_PRICES: c->prices_path = arg; break;
     case OPT_REFERENCE:
@@ -242,7 +238,7 @@ static int on_opt(void *vc, int id, const char *arg)
     case OPT_DRAWS: c->lo.n_boot = (size_t)lm_opt_int(k, "draws", arg, 1, 100000); break;
     case OPT_MATCH_T: c->lo.match_t = lm_opt_double(k, "match-t", arg, 0, 0, HUGE_VAL, 0); break;
     case OPT_BUG_COMPAT: c->lo.bug_compat = 1; break;
-    case OPT_MODEL: c->to.arch = lm_opt_choice(k, "model", arg, archs) ? ROUTE_MLP : ROUTE_LINEAR; break;
+    case OPT_MODEL: c->to.arch = lm_opt_choice(k, "model", arg, NULL) ? ROUTE_MLP : ROUTE_LINEAR; break;
     case OPT_HASH_DIM: c->fc.hash_dim = (uint32_t)lm_opt_int(k, "hash-dim", arg, 0, 1 << 24); break;
     case OPT_NO_FEATURES: c->no_features = 1; break;
     case OPT_HIDDEN: c->to.hidden = (size_t)lm_opt_int(k, "hidden", arg, 1, 4096); break;
@@ -255,9 +251,9 @@ static int on_opt(void *vc, int id, const char *arg)
     case OPT_OUT: c->out_path = arg; break;
     case OPT_ROUTER: c->router_path = arg; break;
     case OPT_THRESHOLD: c->threshold = lm_opt_double(k, "threshold", arg, 0, 0, 1, 0); break;
-    case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, costs); break;
+    case OPT_COST: c->cost_mode = lm_opt_choice(k, "cost", arg, NULL); break;
     case OPT_PREDICTOR:
-        c->predictor = lm_opt_choice(k, "predictor", arg, preds) ? ROUTE_PRED_BYO : ROUTE_PRED_TRAIN;
+        c->predictor = lm_opt_choice(k, "predictor", arg, NULL) ? ROUTE_PRED_BYO : ROUTE_PRED_TRAIN;
         break;
     case OPT_TEST: c->test_path = arg; break;
     case OPT_TEST_FRAC: c->test_frac = lm_opt_double(k, "test-frac", arg, 0, 1, 1, 1); break;
@@ -278,7 +274,7 @@ static int on_opt(void *vc, int id, const char *arg)
         c->from = arg;
         break;
     case OPT_FIRST: c->first = (size_t)lm_opt_int(k, "first", arg, 1, 1000000); break;
-    case OPT_SELECTOR: c->selector = lm_opt_choice(k, "selector", arg, sels); break;
+    case OPT_SELECTOR: c->selector = lm_opt_choice(k, "selector", arg, NULL); break;
     }
     return 0;
 }

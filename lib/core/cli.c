@@ -652,12 +652,42 @@ int64_t lm_opt_int(const lm_cmd *cmd, const char *opt, const char *arg, int64_t 
     return v;
 }
 
+/* The "choice:a b c" list of option `opt` in cmd's own table, or NULL. */
+static const char *table_choices(const lm_cmd *cmd, const char *opt)
+{
+    for (const lm_opt *o = cmd->opts; o && o->name; o++)
+        if (strcmp(o->name, opt) == 0 && o->complete && strncmp(o->complete, "choice:", 7) == 0)
+            return o->complete + 7;
+    return NULL;
+}
+
 int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const char *const *choices)
 {
+    char list[256] = "";
+    if (!choices) {
+        const char *t = table_choices(cmd, opt);
+        if (!t)
+            lm_die(LM_EXIT_USAGE, "--%s has no choice list in %s's option table", opt, cmd->name);
+        size_t alen = strlen(arg);
+        int i = 0;
+        for (const char *p = t; *p; i++) {
+            size_t n = strcspn(p, " ");
+            if (n == alen && n > 0 && strncmp(p, arg, n) == 0)
+                return i;
+            p += n;
+            p += strspn(p, " ");
+        }
+        for (const char *p = t; *p;) {
+            size_t n = strcspn(p, " "), k = strlen(list);
+            snprintf(list + k, sizeof list - k, "%s%.*s", k ? ", " : "", (int)n, p);
+            p += n;
+            p += strspn(p, " ");
+        }
+        lm_usage_error(cmd, "invalid --%s '%s': choose one of %s", opt, arg, list);
+    }
     for (int i = 0; choices[i]; i++)
         if (strcmp(arg, choices[i]) == 0)
             return i;
-    char list[256] = "";
     for (int i = 0; choices[i]; i++) {
         if (i)
             strncat(list, ", ", sizeof list - strlen(list) - 1);

@@ -103,7 +103,9 @@ _Noreturn void lm_usage_error(const lm_cmd *cmd, const char *fmt, ...)
 double lm_opt_double(const lm_cmd *cmd, const char *opt, const char *arg, double lo, int lo_open,
                      double hi, int hi_open);
 int64_t lm_opt_int(const lm_cmd *cmd, const char *opt, const char *arg, int64_t lo, int64_t hi);
-/* Index of arg in the NULL-ended list choices. */
+/* Index of arg in the NULL-ended list choices; with choices NULL, in the
+ * option's "choice:a b c" list in cmd's own table (so that the list is
+ * written once, where --help and the completions read it). */
 int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const char *const *choices);
 
 /* Non-exiting parsers behind the above: 0 ok, -1 with a message in msg. */
