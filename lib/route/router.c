@@ -333,17 +333,27 @@ static void adam(float *W, const float *G, float *M, float *V, size_t n, float l
     }
 }
 
-int route_router_train(route_router *r, const route_csr *X, const double *Y,
-                       const route_train_opts *o, route_train_log *log,
+/* The trainer's state: the parameter-sized Adam blocks and the per-batch
+ * work arrays, each family one allocation. */
+typedef struct {
+    const route_router *r;
+    layout L;
+    size_t B, P, Dm;
+    size_t *perm;            /* [n] row order: validation rows, then training */
+    float *blk;              /* [4 P]: G | M | V | best */
+    float *G, *M, *V, *best;
+    float *Z, *D2;           /* [B, H] logits, dLoss/dlogit */
+    float *A, *D1;           /* [B, max(J,1)] hidden activations, dLoss/dhidden */
+    double *lb;              /* [B] loss of each batch row */
+    unsigned char *touched;  /* [max(Dm,1)] sparse rows seen in this batch */
+    uint32_t *rowlist;       /* [max(Dm,1)] those rows, first-seen order */
+    size_t step;             /* Adam steps taken */
+} trainer;
+
+static int train_check(const route_router *r, const route_csr *X, const route_train_opts *o,
                        char *err, size_t errlen)
 {
-    layout L;
-    get_layout(r, &L);
-    size_t n = X->rows, H = L.H, J = L.J, Dm = route_feat_dim(&r->feat);
-    route_train_log dummy;
-    if (!log)
-        log = &dummy;
-    memset(log, 0, sizeof *log);
+    size_t n = X->rows, Dm = route_feat_dim(&r->feat);
     if (n < 1) {
         lm_seterr(err, errlen, "train: no training queries");
         return -1;
@@ -360,175 +370,277 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y,
                    X->idx[k], Dm);
             return -1;
         }
+    return 0;
+}
 
-    size_t B = o->batch, P = L.n;
-    size_t *perm = malloc(n * sizeof(size_t));
-    float *blk = malloc(4 * P * sizeof(float));
-    float *Z = malloc(B * H * sizeof(float));
-    float *D2 = malloc(B * H * sizeof(float));
-    float *A = malloc(B * (J ? J : 1) * sizeof(float));
-    float *D1 = malloc(B * (J ? J : 1) * sizeof(float));
-    double *lb = malloc(B * sizeof(double));
-    unsigned char *touched = calloc(Dm ? Dm : 1, 1);
-    uint32_t *rowlist = malloc((Dm ? Dm : 1) * sizeof(uint32_t));
-    int rc = -1;
-    if (!perm || !blk || !Z || !D2 || !A || !D1 || !lb || !touched || !rowlist) {
+static void trainer_free(trainer *t)
+{
+    free(t->perm);
+    free(t->blk);
+    free(t->Z);
+    free(t->D2);
+    free(t->A);
+    free(t->D1);
+    free(t->lb);
+    free(t->touched);
+    free(t->rowlist);
+}
+
+static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, char *err,
+                        size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->r = r;
+    get_layout(r, &t->L);
+    t->B = B;
+    t->P = t->L.n;
+    t->Dm = route_feat_dim(&r->feat);
+    size_t H = t->L.H, J1 = t->L.J ? t->L.J : 1, P = t->P, Dm1 = t->Dm ? t->Dm : 1;
+    t->perm = malloc(n * sizeof(size_t));
+    t->blk = malloc(4 * P * sizeof(float));
+    t->Z = malloc(B * H * sizeof(float));
+    t->D2 = malloc(B * H * sizeof(float));
+    t->A = malloc(B * J1 * sizeof(float));
+    t->D1 = malloc(B * J1 * sizeof(float));
+    t->lb = malloc(B * sizeof(double));
+    t->touched = calloc(Dm1, 1);
+    t->rowlist = malloc(Dm1 * sizeof(uint32_t));
+    if (!t->perm || !t->blk || !t->Z || !t->D2 || !t->A || !t->D1 || !t->lb || !t->touched ||
+        !t->rowlist) {
         lm_seterr(err, errlen, "train: out of memory (%zu parameters)", P);
-        goto done;
+        trainer_free(t);
+        return -1;
     }
-    float *G = blk, *M = blk + P, *V = blk + 2 * P, *best = blk + 3 * P;
-    float *W = r->params;
-    memset(M, 0, 2 * P * sizeof(float));
-    memset(G, 0, P * sizeof(float));
+    t->G = t->blk;
+    t->M = t->blk + P;
+    t->V = t->blk + 2 * P;
+    t->best = t->blk + 3 * P;
+    memset(t->M, 0, 2 * P * sizeof(float));
+    memset(t->G, 0, P * sizeof(float));
+    return 0;
+}
 
-    /* split */
+/* Seeded shuffle of perm[0..n) (the split uses stream 1, epoch e 100 + e). */
+static void shuffle(size_t *perm, size_t n, uint64_t seed, uint64_t stream)
+{
     lm_rng rng;
-    lm_rng_init(&rng, o->seed, 1);
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
+    lm_rng_init(&rng, seed, stream);
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)lm_rng_below(&rng, i);
-        size_t t = perm[i - 1];
+        size_t tmp = perm[i - 1];
         perm[i - 1] = perm[j];
-        perm[j] = t;
+        perm[j] = tmp;
     }
-    size_t n_val = (size_t)floor(o->val_frac * (double)n + 0.5);
-    if (o->val_frac > 0 && n_val == 0 && n >= 2)
+}
+
+/* The validation share of n rows: round(val_frac n), at least 1 when asked
+ * for and possible, always leaving one training row. */
+static size_t val_count(double val_frac, size_t n)
+{
+    size_t n_val = (size_t)floor(val_frac * (double)n + 0.5);
+    if (val_frac > 0 && n_val == 0 && n >= 2)
         n_val = 1;
     if (n_val >= n)
         n_val = n - 1;
-    size_t *val_rows = perm, *tr = perm + n_val, n_tr = n - n_val;
+    return n_val;
+}
+
+/* Initial parameters: linear at zero, the MLP's weights random (N(0,1) for
+ * W1, N(0, 1/J) for W2, stream 2), biases zero. */
+static void init_params(const route_router *r, const layout *L, float *W, size_t P, uint64_t seed)
+{
+    memset(W, 0, P * sizeof(float));
+    if (r->arch != ROUTE_MLP)
+        return;
+    lm_rng rng;
+    lm_rng_init(&rng, seed, 2);
+    for (size_t i = 0; i < L->D * L->J; i++)
+        W[L->w1 + i] = (float)lm_rng_normal(&rng);
+    double s2 = 1.0 / sqrt((double)L->J);
+    for (size_t i = 0; i < L->J * L->H; i++)
+        W[L->w2 + i] = (float)(s2 * lm_rng_normal(&rng));
+}
+
+/* Forward pass of the nb batch rows: Z, A, per-row loss lb, and D2 =
+ * (sigmoid(z) - y) / cnt where a label exists (0 where it is NaN).
+ * Returns cnt, the number of labels in the batch (0: nothing to learn). */
+static size_t batch_forward(trainer *t, const float *W, const route_csr *X, const double *Y,
+                            const size_t *rows, size_t nb)
+{
+    size_t H = t->L.H, J1 = t->L.J ? t->L.J : 1;
+    size_t cnt = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (size_t h = 0; h < H; h++)
+            cnt += !isnan(Y[rows[i] * H + h]);
+    if (!cnt)
+        return 0;
+    float inv = 1.0f / (float)cnt;
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < nb; k++) {
+        size_t i = rows[k];
+        size_t b0 = X->rowptr[i];
+        forward1(t->r, &t->L, W, X->idx + b0, X->val + b0, X->rowptr[i + 1] - b0, t->A + k * J1,
+                 t->Z + k * H);
+        double s = 0;
+        for (size_t h = 0; h < H; h++) {
+            double y = Y[i * H + h];
+            double z = t->Z[k * H + h];
+            if (isnan(y)) {
+                t->D2[k * H + h] = 0;
+                continue;
+            }
+            s += xent(z, y);
+            t->D2[k * H + h] = (float)(sigmoid(z) - y) * inv;
+        }
+        t->lb[k] = s;
+    }
+    return cnt;
+}
+
+/* Gradient G of the batch from D2: only the sparse rows the batch touches
+ * (listed in rowlist, returned count) and the dense tail are cleared and
+ * filled. */
+static size_t batch_backward(trainer *t, const float *W, const route_csr *X, const size_t *rows,
+                             size_t nb)
+{
+    const layout *L = &t->L;
+    size_t H = L->H, J = L->J, O1 = t->r->arch == ROUTE_MLP ? J : H;
+    float *G = t->G, *A = t->A, *D1 = t->D1, *D2 = t->D2;
+    /* rows of the sparse layer this batch touches (first-seen order) */
+    size_t nrow = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (size_t k = X->rowptr[rows[i]]; k < X->rowptr[rows[i] + 1]; k++)
+            if (!t->touched[X->idx[k]]) {
+                t->touched[X->idx[k]] = 1;
+                t->rowlist[nrow++] = X->idx[k];
+            }
+    for (size_t k = 0; k < nrow; k++)
+        memset(G + (size_t)t->rowlist[k] * O1, 0, O1 * sizeof(float));
+    memset(G + L->b1, 0, (t->P - L->b1) * sizeof(float));
+    if (t->r->arch == ROUTE_LINEAR) {
+        sparse_bwd(G + L->w1, H, X, rows, nb, D2);
+        for (size_t i = 0; i < nb; i++)
+            for (size_t h = 0; h < H; h++)
+                G[L->b1 + h] += D2[i * H + h];
+        return nrow;
+    }
+    const float *W2 = W + L->w2;
+#pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < J; j++) {
+        float *g = G + L->w2 + j * H;
+        for (size_t i = 0; i < nb; i++) {
+            float a = A[i * J + j];
+            if (a == 0)
+                continue;
+            for (size_t h = 0; h < H; h++)
+                g[h] += a * D2[i * H + h];
+        }
+    }
+    for (size_t i = 0; i < nb; i++)
+        for (size_t h = 0; h < H; h++)
+            G[L->b2 + h] += D2[i * H + h];
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < nb; i++)
+        for (size_t j = 0; j < J; j++) {
+            float s = 0;
+            if (A[i * J + j] > 0)
+                for (size_t h = 0; h < H; h++)
+                    s += W2[j * H + h] * D2[i * H + h];
+            D1[i * J + j] = s;
+        }
+    sparse_bwd(G + L->w1, J, X, rows, nb, D1);
+    for (size_t i = 0; i < nb; i++)
+        for (size_t j = 0; j < J; j++)
+            G[L->b1 + j] += D1[i * J + j];
+    return nrow;
+}
+
+/* One Adam step: the nrow sparse rows the batch touched, then the dense
+ * tail (biases, and W2 for the MLP).  L2 applies to weights only. */
+static void adam_step(trainer *t, float *W, size_t nrow, const route_train_opts *o)
+{
+    const double b1 = 0.9, b2 = 0.999;
+    const layout *L = &t->L;
+    size_t H = L->H, J = L->J, O = t->r->arch == ROUTE_MLP ? J : H;
+    float *G = t->G, *M = t->M, *V = t->V;
+    t->step++;
+    double c1 = 1.0 - pow(b1, (double)t->step), c2 = 1.0 - pow(b2, (double)t->step);
+    float lr_t = (float)(o->lr * sqrt(c2) / c1);
+    float l2 = (float)o->l2;
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < nrow; k++) {
+        size_t base = (size_t)t->rowlist[k] * O;
+        adam(W + base, G + base, M + base, V + base, O, l2, lr_t);
+    }
+    for (size_t k = 0; k < nrow; k++)
+        t->touched[t->rowlist[k]] = 0;
+    adam(W + L->b1, G + L->b1, M + L->b1, V + L->b1, O, 0, lr_t);
+    if (t->r->arch == ROUTE_MLP) {
+        adam(W + L->w2, G + L->w2, M + L->w2, V + L->w2, J * H, l2, lr_t);
+        adam(W + L->b2, G + L->b2, M + L->b2, V + L->b2, H, 0, lr_t);
+    }
+}
+
+/* One epoch over the training rows tr[0..n_tr), shuffled with the epoch's
+ * stream; returns the mean training loss (NaN without labels). */
+static double train_epoch(trainer *t, float *W, const route_csr *X, const double *Y, size_t *tr,
+                          size_t n_tr, size_t ep, const route_train_opts *o)
+{
+    shuffle(tr, n_tr, o->seed, 100 + ep);
+    double ep_loss = 0;
+    size_t ep_cnt = 0;
+    for (size_t s0 = 0; s0 < n_tr; s0 += t->B) {
+        size_t nb = n_tr - s0 < t->B ? n_tr - s0 : t->B;
+        const size_t *rows = tr + s0;
+        size_t cnt = batch_forward(t, W, X, Y, rows, nb);
+        if (!cnt)
+            continue;
+        for (size_t i = 0; i < nb; i++)
+            ep_loss += t->lb[i];
+        ep_cnt += cnt;
+        size_t nrow = batch_backward(t, W, X, rows, nb);
+        adam_step(t, W, nrow, o);
+    }
+    return ep_cnt ? ep_loss / (double)ep_cnt : NAN;
+}
+
+int route_router_train(route_router *r, const route_csr *X, const double *Y,
+                       const route_train_opts *o, route_train_log *log,
+                       char *err, size_t errlen)
+{
+    route_train_log dummy;
+    if (!log)
+        log = &dummy;
+    memset(log, 0, sizeof *log);
+    if (train_check(r, X, o, err, errlen) < 0)
+        return -1;
+    size_t n = X->rows;
+    trainer t;
+    if (trainer_init(&t, r, n, o->batch, err, errlen) < 0)
+        return -1;
+    size_t P = t.P;
+    float *W = r->params;
+
+    /* split: validation rows first in a seeded order, the rest trains */
+    for (size_t i = 0; i < n; i++)
+        t.perm[i] = i;
+    shuffle(t.perm, n, o->seed, 1);
+    size_t n_val = val_count(o->val_frac, n);
+    size_t *val_rows = t.perm, *tr = t.perm + n_val, n_tr = n - n_val;
     log->n_train = n_tr;
     log->n_val = n_val;
 
-    /* init: linear at zero, MLP random */
-    memset(W, 0, P * sizeof(float));
-    if (r->arch == ROUTE_MLP) {
-        lm_rng_init(&rng, o->seed, 2);
-        for (size_t i = 0; i < L.D * J; i++)
-            W[L.w1 + i] = (float)lm_rng_normal(&rng);
-        double s2 = 1.0 / sqrt((double)J);
-        for (size_t i = 0; i < J * H; i++)
-            W[L.w2 + i] = (float)(s2 * lm_rng_normal(&rng));
-    }
+    init_params(r, &t.L, W, P, o->seed);
     log->init_loss = loss_rows(r, W, X, Y, tr, n_tr);
     double best_val = n_val ? loss_rows(r, W, X, Y, val_rows, n_val) : INFINITY;
-    memcpy(best, W, P * sizeof(float));
+    memcpy(t.best, W, P * sizeof(float));
     log->best_val_loss = best_val;
-    size_t bad = 0, step = 0;
-    const double b1 = 0.9, b2 = 0.999;
 
+    /* epochs with early stopping on the validation loss */
+    size_t bad = 0;
     for (size_t ep = 1; ep <= o->max_epochs; ep++) {
-        lm_rng_init(&rng, o->seed, 100 + ep);
-        for (size_t i = n_tr; i > 1; i--) {
-            size_t j = (size_t)lm_rng_below(&rng, i);
-            size_t t = tr[i - 1];
-            tr[i - 1] = tr[j];
-            tr[j] = t;
-        }
-        double ep_loss = 0;
-        size_t ep_cnt = 0;
-        for (size_t s0 = 0; s0 < n_tr; s0 += B) {
-            size_t nb = n_tr - s0 < B ? n_tr - s0 : B;
-            const size_t *rows = tr + s0;
-            size_t cnt = 0;
-            for (size_t t = 0; t < nb; t++)
-                for (size_t h = 0; h < H; h++)
-                    cnt += !isnan(Y[rows[t] * H + h]);
-            if (!cnt)
-                continue;
-            float inv = 1.0f / (float)cnt;
-#pragma omp parallel for schedule(static)
-            for (size_t t = 0; t < nb; t++) {
-                size_t i = rows[t];
-                size_t b0 = X->rowptr[i];
-                forward1(r, &L, W, X->idx + b0, X->val + b0, X->rowptr[i + 1] - b0,
-                         A + t * (J ? J : 1), Z + t * H);
-                double s = 0;
-                for (size_t h = 0; h < H; h++) {
-                    double y = Y[i * H + h];
-                    double z = Z[t * H + h];
-                    if (isnan(y)) {
-                        D2[t * H + h] = 0;
-                        continue;
-                    }
-                    s += xent(z, y);
-                    D2[t * H + h] = (float)(sigmoid(z) - y) * inv;
-                }
-                lb[t] = s;
-            }
-            for (size_t t = 0; t < nb; t++)
-                ep_loss += lb[t];
-            ep_cnt += cnt;
-
-            /* rows of the sparse layer this batch touches (first-seen order) */
-            size_t nrow = 0, O1 = r->arch == ROUTE_MLP ? J : H;
-            for (size_t t = 0; t < nb; t++)
-                for (size_t k = X->rowptr[rows[t]]; k < X->rowptr[rows[t] + 1]; k++)
-                    if (!touched[X->idx[k]]) {
-                        touched[X->idx[k]] = 1;
-                        rowlist[nrow++] = X->idx[k];
-                    }
-            for (size_t k = 0; k < nrow; k++)
-                memset(G + (size_t)rowlist[k] * O1, 0, O1 * sizeof(float));
-            memset(G + L.b1, 0, (P - L.b1) * sizeof(float));
-            if (r->arch == ROUTE_LINEAR) {
-                sparse_bwd(G + L.w1, H, X, rows, nb, D2);
-                for (size_t t = 0; t < nb; t++)
-                    for (size_t h = 0; h < H; h++)
-                        G[L.b1 + h] += D2[t * H + h];
-            } else {
-                float *W2 = W + L.w2;
-#pragma omp parallel for schedule(static)
-                for (size_t j = 0; j < J; j++) {
-                    float *g = G + L.w2 + j * H;
-                    for (size_t t = 0; t < nb; t++) {
-                        float a = A[t * J + j];
-                        if (a == 0)
-                            continue;
-                        for (size_t h = 0; h < H; h++)
-                            g[h] += a * D2[t * H + h];
-                    }
-                }
-                for (size_t t = 0; t < nb; t++)
-                    for (size_t h = 0; h < H; h++)
-                        G[L.b2 + h] += D2[t * H + h];
-#pragma omp parallel for schedule(static)
-                for (size_t t = 0; t < nb; t++)
-                    for (size_t j = 0; j < J; j++) {
-                        float s = 0;
-                        if (A[t * J + j] > 0)
-                            for (size_t h = 0; h < H; h++)
-                                s += W2[j * H + h] * D2[t * H + h];
-                        D1[t * J + j] = s;
-                    }
-                sparse_bwd(G + L.w1, J, X, rows, nb, D1);
-                for (size_t t = 0; t < nb; t++)
-                    for (size_t j = 0; j < J; j++)
-                        G[L.b1 + j] += D1[t * J + j];
-            }
-            /* Adam: sparse rows touched by this batch, then the dense tail
-             * (biases, and W2 for the MLP).  L2 applies to weights only. */
-            step++;
-            double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
-            float lr_t = (float)(o->lr * sqrt(c2) / c1);
-            float l2 = (float)o->l2;
-            size_t O = r->arch == ROUTE_MLP ? J : H;
-#pragma omp parallel for schedule(static)
-            for (size_t k = 0; k < nrow; k++) {
-                size_t base = (size_t)rowlist[k] * O;
-                adam(W + base, G + base, M + base, V + base, O, l2, lr_t);
-            }
-            for (size_t k = 0; k < nrow; k++)
-                touched[rowlist[k]] = 0;
-            adam(W + L.b1, G + L.b1, M + L.b1, V + L.b1, O, 0, lr_t);
-            if (r->arch == ROUTE_MLP) {
-                adam(W + L.w2, G + L.w2, M + L.w2, V + L.w2, J * H, l2, lr_t);
-                adam(W + L.b2, G + L.b2, M + L.b2, V + L.b2, H, 0, lr_t);
-            }
-        }
+        double trl = train_epoch(&t, W, X, Y, tr, n_tr, ep, o);
         log->epochs = ep;
-        double trl = ep_cnt ? ep_loss / (double)ep_cnt : NAN;
         double vl = n_val ? loss_rows(r, W, X, Y, val_rows, n_val) : trl;
         if (ep <= 64) {
             log->train_loss[ep - 1] = trl;
@@ -541,7 +653,7 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y,
         }
         if (vl < best_val - 1e-9) {
             best_val = vl;
-            memcpy(best, W, P * sizeof(float));
+            memcpy(t.best, W, P * sizeof(float));
             log->best_epoch = ep;
             log->best_val_loss = vl;
             bad = 0;
@@ -550,19 +662,9 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y,
         }
     }
     if (n_val)
-        memcpy(W, best, P * sizeof(float));
-    rc = 0;
-done:
-    free(perm);
-    free(blk);
-    free(Z);
-    free(D2);
-    free(A);
-    free(D1);
-    free(lb);
-    free(touched);
-    free(rowlist);
-    return rc;
+        memcpy(W, t.best, P * sizeof(float));
+    trainer_free(&t);
+    return 0;
 }
 
 /* ---- files --------------------------------------------------------------- */
