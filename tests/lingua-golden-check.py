@@ -16,7 +16,7 @@ def esc(s):
     return s.replace("\\", "\\\\").replace(",", "\\,").replace("\n", "\\n").replace("\t", "\\t")
 bad = n = 0
 groups = {}
-for model in ("tiny-bert", "tiny-xlmr"):
+for model in ("tiny-bert", "tiny-xlmr", "tiny-xlmr-marian"):
     for line in open(f"{top}/testdata/golden/lingua/{model}.jsonl"):
         c = json.loads(line); kw = c["kw"]
         a = ["lingua-compress", "-q", "--model", f"{top}/testdata/models/{model}", "--count-encoding", cl] + extra

@@ -184,7 +184,10 @@ void lm_lingua_job_free(lm_lingua_job *j) {
 }
 
 /* Model input of every chunk: "[CLS]" + tokenize(chunk) + "[SEP]", cut to
- * max_seq_len (§4.4). */
+ * max_seq_len (§4.4).  The reference's dataset turns the token strings into
+ * ids (convert_tokens_to_ids): a string that is no token (an lstrip/rstrip
+ * added token with its white space, an unknown Unigram piece) becomes
+ * <unk>. */
 static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
     const lm_lingua_model *m = j->m;
     lm_encoding e = {0};
@@ -201,7 +204,15 @@ static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
         C->ids = lm_xmalloc(n * sizeof *C->ids);
         C->p = lm_xmalloc(n * sizeof *C->p);
         C->ids[0] = m->cls_id;
-        for (size_t k = 1; k < n; k++) C->ids[k] = k - 1 < e.n ? e.ids[k - 1] : m->sep_id;
+        for (size_t k = 1; k < n; k++) {
+            C->ids[k] = m->sep_id;
+            if (k - 1 < e.n) {
+                size_t vn;
+                const char *v = lm_encoding_token(&e, k - 1, &vn);
+                int32_t id = lm_tokenizer_id(m->tok, v, vn);
+                C->ids[k] = id >= 0 ? id : m->unk_id >= 0 ? m->unk_id : e.ids[k - 1];
+            }
+        }
         C->n = n;
         C->n_real = e.n < n - 1 ? e.n : n - 1;
         j->ids[c] = C->ids, j->lens[c] = n, j->probs[c] = C->p;
@@ -220,7 +231,7 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
     int rc = -1;
     size_t chcap = 0;
     lm_encoding e = {0};
-    lm_buf tmp = {0}, unk = {0};
+    lm_buf tmp = {0};
     const char **tk = NULL;
     size_t *tl = NULL, *ends = NULL, tkcap = 0;
 
@@ -238,27 +249,11 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
             tl = lm_xrealloc(tl, tkcap * sizeof *tl);
             ends = lm_xrealloc(ends, tkcap * sizeof *ends);
         }
-        /* tokenize() gives the piece text for a Unigram unknown piece (its id
-         * is <unk>'s); the encoding carries ids, so take the normalised
-         * source span instead */
-        lm_buf_reset(&unk);
-        size_t *uoff = lm_xmalloc((e.n ? e.n : 1) * sizeof *uoff);
-        for (size_t k = 0; k < e.n; k++) {
-            tk[k] = lm_tokenizer_token(m->tok, e.ids[k], &tl[k]);
-            uoff[k] = (size_t)-1;
-            if (m->fam == LM_LINGUA_XLMR && e.ids[k] == m->unk_id) {
-                uoff[k] = unk.n;
-                if (lm_tokenizer_normalize(m->tok, tmp.p + e.off[k][0], e.off[k][1] - e.off[k][0], &unk, err,
-                                           errlen)) {
-                    free(uoff);
-                    goto out;
-                }
-                tl[k] = unk.n - uoff[k];
-            }
-        }
+        /* the token strings of tokenize(): a Unigram piece is its slice of
+         * the normalised text, also when unknown (its id is <unk>'s), and
+         * an lstrip/rstrip added token carries the white space it took */
         for (size_t k = 0; k < e.n; k++)
-            if (uoff[k] != (size_t)-1) tk[k] = unk.p + uoff[k];
-        free(uoff);
+            tk[k] = lm_encoding_token(&e, k, &tl[k]);
         size_t nk = lm_lingua_chunk(tk, tl, e.n, m->max_seq_len - 2, force, ends);
         j->cfirst[i] = j->nch;
         for (size_t c2 = 0, st = 0; c2 < nk; st = ends[c2++]) {
@@ -291,7 +286,6 @@ out:
     free(tk), free(tl), free(ends);
     lm_encoding_free(&e);
     lm_buf_free(&tmp);
-    lm_buf_free(&unk);
     if (rc)
         lm_lingua_job_free(j);
     else

@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
     int32_t id;
     size_t s, e; /* byte offsets into the piece's normalized string */
+    int slice;   /* the token's string is that slice (Unigram), not the id's */
 } hft_tok;
 
 typedef struct hft_work {

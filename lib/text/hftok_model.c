@@ -206,6 +206,7 @@ static int tk_push(hft_work *w, int32_t id, size_t s, size_t e)
     w->tk[w->ntk].id = id;
     w->tk[w->ntk].s = s;
     w->tk[w->ntk].e = e;
+    w->tk[w->ntk].slice = 0;
     w->ntk++;
     return 0;
 }
@@ -574,6 +575,7 @@ static int ug_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
         }
         if (tk_push(w, id, a, b))
             return -1;
+        w->tk[w->ntk - 1].slice = 1; /* tokenizers' Unigram token is the piece */
     }
     return 0;
 }

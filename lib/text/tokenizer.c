@@ -463,7 +463,19 @@ void lm_encoding_free(lm_encoding *e)
     free(e->ids);
     free(e->off);
     free(e->special);
+    free(e->tok);
+    free(e->toff);
     memset(e, 0, sizeof *e);
+}
+
+const char *lm_encoding_token(const lm_encoding *e, size_t i, size_t *len)
+{
+    if (i >= e->n || !e->toff) {
+        *len = 0;
+        return NULL;
+    }
+    *len = e->toff[i][1] - e->toff[i][0];
+    return e->tok ? e->tok + e->toff[i][0] : "";
 }
 
 static int enc_reserve(lm_encoding *e, size_t n)
@@ -485,13 +497,39 @@ static int enc_reserve(lm_encoding *e, size_t n)
     if (!sp)
         return -1;
     e->special = sp;
+    size_t(*toff)[2] = realloc(e->toff, nc * sizeof *toff);
+    if (!toff)
+        return -1;
+    e->toff = toff;
     e->cap = nc;
     return 0;
 }
 
-static int enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special)
+/* appends the string of the token at slot i */
+static int enc_value(lm_encoding *e, size_t i, const char *v, size_t vn)
 {
-    if (enc_reserve(e, e->n + 1))
+    if (e->tokn + vn + 1 > e->tokcap) {
+        size_t nc = e->tokcap ? e->tokcap : 256;
+        while (nc < e->tokn + vn + 1)
+            nc *= 2;
+        char *q = realloc(e->tok, nc);
+        if (!q)
+            return -1;
+        e->tok = q;
+        e->tokcap = nc;
+    }
+    if (vn)
+        memcpy(e->tok + e->tokn, v, vn);
+    e->toff[i][0] = e->tokn;
+    e->toff[i][1] = e->tokn + vn;
+    e->tokn += vn;
+    e->tok[e->tokn] = 0;
+    return 0;
+}
+
+static int enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special, const char *v, size_t vn)
+{
+    if (enc_reserve(e, e->n + 1) || enc_value(e, e->n, v, vn))
         return -1;
     e->ids[e->n] = id;
     e->off[e->n][0] = s;
@@ -501,14 +539,19 @@ static int enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special
     return 0;
 }
 
-/* inserts k slots at position at */
-static int enc_insert(lm_encoding *e, size_t at, int32_t id, int special)
+/* inserts the special token id at position at */
+static int enc_insert(const lm_tokenizer *t, lm_encoding *e, size_t at, int32_t id, int special)
 {
     if (enc_reserve(e, e->n + 1))
         return -1;
     memmove(e->ids + at + 1, e->ids + at, (e->n - at) * sizeof *e->ids);
     memmove(e->off + at + 1, e->off + at, (e->n - at) * sizeof *e->off);
     memmove(e->special + at + 1, e->special + at, e->n - at);
+    memmove(e->toff + at + 1, e->toff + at, (e->n - at) * sizeof *e->toff);
+    size_t vn = 0;
+    const char *v = lm_tokenizer_token(t, id, &vn);
+    if (enc_value(e, at, v ? v : "", v ? vn : 0))
+        return -1;
     e->ids[at] = id;
     e->off[at][0] = e->off[at][1] = 0;
     e->special[at] = (uint8_t)special;
@@ -539,12 +582,27 @@ static size_t pp_added(const pproc *p)
     return 0;
 }
 
-/* byte-level offset trimming (tokenizers' process_offsets) */
-static void trim_offsets(const lm_tokenizer *t, lm_encoding *e, int add_prefix_space)
+/* start of the character k characters after byte a of text (at most b) */
+static size_t chars_fwd(const char *text, size_t a, size_t b, size_t k)
+{
+    while (k-- > 0 && a < b) {
+        a++;
+        while (a < b && ((unsigned char)text[a] & 0xC0) == 0x80)
+            a++;
+    }
+    return a < b ? a : b;
+}
+
+/* byte-level offset trimming (tokenizers' process_offsets): the white
+ * space ("\u0120" or White_Space) at either end of each token's string
+ * (lm_encoding_token: for an lstrip/rstrip added token the white space it
+ * took) is taken off its span, counted in characters of the text as the
+ * library counts (it trims character offsets) */
+static void trim_offsets(lm_encoding *e, const char *text, int add_prefix_space)
 {
     for (size_t i = 0; i < e->n; i++) {
         size_t len;
-        const char *s = lm_tokenizer_token(t, e->ids[i], &len);
+        const char *s = lm_encoding_token(e, i, &len);
         if (!s)
             continue;
         size_t lead = 0, trail = 0, nch = 0;
@@ -574,39 +632,49 @@ static void trim_offsets(const lm_tokenizer *t, lm_encoding *e, int add_prefix_s
             }
         else
             trail = nch;
+        size_t a = e->off[i][0], b = e->off[i][1];
         if (lead > 0) {
-            int is_first = i == 0 || e->off[i][0] == 0;
+            int is_first = i == 0 || a == 0;
             if (is_first && add_prefix_space && lead == 1)
                 lead = 0;
-            size_t ns = e->off[i][0] + lead;
-            e->off[i][0] = ns < e->off[i][1] ? ns : e->off[i][1];
+            a = chars_fwd(text, a, b, lead);
         }
-        if (trail > 0 && e->off[i][1] >= trail) {
-            size_t ne = e->off[i][1] - trail;
-            e->off[i][1] = ne > e->off[i][0] ? ne : e->off[i][0];
+        if (trail > 0) {
+            /* the library subtracts only when the end is at least trail */
+            size_t nb = 0, k = b;
+            while (k > 0 && nb < trail) {
+                k--;
+                while (k > 0 && ((unsigned char)text[k] & 0xC0) == 0x80)
+                    k--;
+                nb++;
+            }
+            if (nb == trail)
+                b = k > a ? k : a;
         }
+        e->off[i][0] = a;
+        e->off[i][1] = b;
     }
 }
 
-static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, int add_special)
+static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, const char *text, int add_special)
 {
     if (!p)
         return 0;
     switch (p->type) {
     case PP_BYTELEVEL:
         if (p->trim_offsets)
-            trim_offsets(t, e, p->add_prefix_space);
+            trim_offsets(e, text, p->add_prefix_space);
         return 0;
     case PP_ROBERTA:
         if (p->trim_offsets)
-            trim_offsets(t, e, p->add_prefix_space);
+            trim_offsets(e, text, p->add_prefix_space);
         /* fallthrough */
     case PP_BERT:
         if (!add_special)
             return 0;
-        if (enc_insert(e, 0, p->cls, 1))
+        if (enc_insert(t, e, 0, p->cls, 1))
             return -1;
-        return enc_insert(e, e->n, p->sep, 1);
+        return enc_insert(t, e, e->n, p->sep, 1);
     case PP_TEMPLATE: {
         if (!add_special)
             return 0;
@@ -618,16 +686,16 @@ static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, i
                 break;
             }
         for (size_t i = 0; i < seq && i < p->nids; i++)
-            if (enc_insert(e, at++, p->ids[i], 1))
+            if (enc_insert(t, e, at++, p->ids[i], 1))
                 return -1;
         for (size_t i = seq + 1; i < p->nids; i++)
-            if (p->ids[i] >= 0 && enc_insert(e, e->n, p->ids[i], 1))
+            if (p->ids[i] >= 0 && enc_insert(t, e, e->n, p->ids[i], 1))
                 return -1;
         return 0;
     }
     case PP_SEQ:
         for (size_t i = 0; i < p->nsub; i++)
-            if (post_process(t, p->sub[i], e, add_special))
+            if (post_process(t, p->sub[i], e, text, add_special))
                 return -1;
         return 0;
     }
@@ -638,6 +706,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
                        lm_encoding *e, char *err, size_t errlen)
 {
     e->n = 0;
+    e->tokn = 0;
     if (lm_utf8_valid_prefix(text, len, 0) != len) {
         snprintf(err, errlen, "text is not valid UTF-8 (at byte %zu)", lm_utf8_valid_prefix(text, len, 0));
         return -1;
@@ -690,7 +759,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
         if (pc.len == 0)
             continue;
         if (pc.tok >= 0) {
-            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0))
+            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0, w->s + pc.off, pc.len))
                 goto oom;
             continue;
         }
@@ -705,7 +774,11 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
                 a = w->al[pc.off + s][0];
                 b = w->al[pc.off + en - 1][1];
             }
-            if (enc_push(e, w->tk[k].id, a, b, 0))
+            size_t vn = 0;
+            const char *v = w->tk[k].slice ? w->s + pc.off + s : lm_hft_model_token(t->model, w->tk[k].id, &vn);
+            if (w->tk[k].slice)
+                vn = en - s;
+            if (enc_push(e, w->tk[k].id, a, b, 0, v ? v : "", v ? vn : 0))
                 goto oom;
         }
     }
@@ -719,18 +792,19 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
                 memmove(e->ids, e->ids + d, keep * sizeof *e->ids);
                 memmove(e->off, e->off + d, keep * sizeof *e->off);
                 memmove(e->special, e->special + d, keep);
+                memmove(e->toff, e->toff + d, keep * sizeof *e->toff);
             }
             e->n = keep;
         }
     }
-    if (post_process(t, t->post, e, add_special))
+    if (post_process(t, t->post, e, text, add_special))
         goto oom;
     if (t->pad) {
         size_t target = t->pad_fixed ? t->pad_fixed : e->n;
         if (t->pad_multiple && target % t->pad_multiple)
             target += t->pad_multiple - target % t->pad_multiple;
         while (e->n < target)
-            if (t->pad_left ? enc_insert(e, 0, t->pad_id, 1) : enc_insert(e, e->n, t->pad_id, 1))
+            if (t->pad_left ? enc_insert(t, e, 0, t->pad_id, 1) : enc_insert(t, e, e->n, t->pad_id, 1))
                 goto oom;
     }
     return 0;

@@ -35,9 +35,19 @@ typedef struct {
                              post-processor get [0, 0]) */
     uint8_t *special;     /* n flags: 1 for special tokens */
     size_t n, cap;
+    char *tok;            /* the token strings back to back (tokenizers'
+                             Encoding.tokens, see lm_encoding_token) */
+    size_t (*toff)[2];    /* n spans [start, end) into tok */
+    size_t tokn, tokcap;
 } lm_encoding;
 
 void lm_encoding_free(lm_encoding *e);
+/* The string of token i as tokenizers' Encoding.tokens (and so transformers'
+ * tokenize()) gives it: for an added token the text it matched (with the
+ * white space lstrip/rstrip took), for a Unigram piece its slice of the
+ * normalised string (also when the piece is unknown and its id is unk's),
+ * else the vocabulary string of the id.  Valid until e changes. */
+const char *lm_encoding_token(const lm_encoding *e, size_t i, size_t *len);
 
 /* Loads a tokenizer.json file, or the tokenizer.json inside a model folder.
  * NULL with a message (naming the file and the offending part) on failure. */

@@ -28,6 +28,20 @@ need_cl() { [ -f "$CL" ] || fail "no $CL: run make fixtures"; }
     assert_success
 }
 
+@test "XLM-R chunks keep an unknown piece's own normalised text (issue 14's cases, as llmlingua 0.2.2)" {
+    need_cl
+    run --separate-stderr lingua-compress -q -m "$XLMR" --count-encoding "$CL" --rate 1 <<<'{"prompt":"x n\u0303 y"}
+{"prompt":"Caf\u00e9 \ufb01ne \uff21\uff22 \u01c6 x"}'
+    assert_success
+    assert_line --index 0 --partial '"compressed_prompt":"x ñ y","origin_tokens":5,"compressed_tokens":4,'
+    assert_line --index 1 --partial '"compressed_prompt":"Café fine AB dž x",'
+    # a normaliser that inserts case markers: they stay in the chunk text
+    run --separate-stderr lingua-compress -q -m "$TOP/testdata/models/tiny-xlmr-marian" --count-encoding "$CL" \
+        --rate 1 <<<'{"prompt":"Caf\u00e9 \ufb01ne \uff21\uff22 \u01c6 x"}'
+    assert_success
+    assert_output --partial '"compressed_prompt":"Ucafé ﬁne UａUｂ ǆ x",'
+}
+
 @test "prompt string: the reference's output fields, input passes through" {
     run --separate-stderr lingua-compress -m "$BERT" --count-encoding "$TINY" <<<"$P"
     assert_success

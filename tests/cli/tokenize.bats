@@ -241,6 +241,18 @@ EOF
     assert_output --partial '"offsets":[[0,0],[0,5],[6,11],[12,13],[13,14],[15,16],[16,17],[0,0]]'
 }
 
+@test "tokenizer.json: an lstrip added token's offsets leave out the space it took (roberta-base <mask>)" {
+    R="$FIXTURES/tokenizers/roberta-base/tokenizer.json"
+    # tokenizers: (2,8) and (3,9); the token takes the spaces, its span does not
+    run --separate-stderr tokenize -t "$R" --ids --offsets <<<'{"text":"a <mask>"}
+{"text":"a  <mask> b"}
+{"text":"\u00e9\u3000<mask>"}'
+    assert_success
+    assert_line --index 0 '{"text":"a <mask>","n_tokens":4,"ids":[0,102,50264,2],"offsets":[[0,0],[0,1],[2,8],[0,0]]}'
+    assert_line --index 1 --partial '"offsets":[[0,0],[0,1],[3,9],[10,11],[0,0]]'
+    assert_line --index 2 --partial '"ids":[0,1140,50264,2],"offsets":[[0,0],[0,1],[2,8],[0,0]]'
+}
+
 @test "a line with a NUL or control byte says so, at the byte's column" {
     run --separate-stderr tokenize -t "$TINY" -e cl100k_base < <(printf '{"text":"a"}\n\0{"text":"b"}\n')
     [ "$status" -eq 1 ]

@@ -11,7 +11,17 @@ Creates, under testdata/models/:
               type_vocab_size 1, 2 labels) with a SentencePiece-style Unigram
               tokenizer whose normalizer is t5-small's Precompiled charsmap
               followed by collapsing runs of spaces, Metaspace pre-tokenizer
-              and an "<s> $A </s>" template.
+              and an "<s> $A </s>" template;
+  tiny-xlmr-marian/  the same XLM-R shape (other seed) with a Unigram
+              tokenizer cut from the bundled marian-nmt-unigram tokenizer.json
+              (testdata/tokenizers): its normalizer (Precompiled charsmap that
+              inserts case and glue markers, "Hello, A" -> "UhelloP, Ua", then
+              Strip and Replace), its Metaspace pre-tokenizer and decoder, and
+              its first 1000 pieces by score (plus the single ASCII characters)
+              after XLM-R's <s> <pad> </s> <unk>; <mask> added as XLM-R has it.
+              Made alone by `encoder_golden.py tiny-xlmr-marian` (no corpus
+              needed, deterministic; no encoder golden file: the lingua goldens
+              of tests/golden/lingua_golden.py cover it).
 Each has config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json,
 special_tokens_map.json).  vocab_size = tokenizer size + 100, as LLMLingua-2's
 checkpoints carry 100 extra [NEWi] rows (spec lingua-compress 11.3).
@@ -51,6 +61,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CORPUS = os.environ.get("WIKITEXT2", "")
 # t5-small's tokenizer.json, as make decompresses it from testdata/tokenizers
 T5 = os.path.join(ROOT, os.environ.get("BUILD") or "build", "testdata", "tokenizers", "t5-small", "tokenizer.json")
+MARIAN = os.path.join(ROOT, os.environ.get("BUILD") or "build", "testdata", "tokenizers", "marian-nmt-unigram",
+                      "tokenizer.json")
 MODELS = os.path.join(ROOT, "testdata", "models")
 GOLDEN = os.path.join(ROOT, "testdata", "golden", "encoder")
 SEED = 1234
@@ -107,6 +119,42 @@ def train_unigram(lines):
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", s), ("</s>", e)])
     return tok
+
+
+def marian_unigram(n_pieces=1000):
+    """The marian tokenizer's normalizer and pieces in XLM-R's layout."""
+    with open(MARIAN, encoding="utf-8") as f:
+        mj = json.load(f)
+    assert mj["model"]["type"] == "Unigram" and mj["normalizer"]["type"] == "Sequence"
+    drop = {t["content"] for t in mj["added_tokens"]} | {"<unk>"}
+    pieces = [(p, sc) for p, sc in mj["model"]["vocab"]
+              if p not in drop and not (len(p) == 6 and p.startswith("<0x") and p.endswith(">"))]
+    keep = pieces[:n_pieces]
+    have = {p for p, _ in keep}
+    keep += [(p, sc) for p, sc in pieces[n_pieces:] if len(p) == 1 and 0x20 < ord(p) < 0x7f and p not in have]
+    special = ["<s>", "<pad>", "</s>", "<unk>"]
+    vocab = [[t, 0.0] for t in special] + [[p, sc] for p, sc in keep]
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in enumerate(special)]
+    added.append({"id": len(vocab), "content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False,
+                  "normalized": False, "special": True})
+    j = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+         "normalizer": mj["normalizer"], "pre_tokenizer": mj["pre_tokenizer"],
+         "post_processor": {"type": "TemplateProcessing",
+                            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                       {"Sequence": {"id": "A", "type_id": 0}},
+                                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                     {"Sequence": {"id": "A", "type_id": 0}},
+                                     {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                                     {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                                     {"Sequence": {"id": "B", "type_id": 0}},
+                                     {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                            "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]},
+                                               "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}},
+         "decoder": mj["decoder"],
+         "model": {"type": "Unigram", "unk_id": 3, "vocab": vocab, "byte_fallback": False}}
+    return Tokenizer.from_str(json.dumps(j, ensure_ascii=False))
 
 
 def randomise(model, cls_scale):
@@ -187,7 +235,39 @@ def cases_for(tok, model, max_len, pad_id, test_lines, extra):
     return out
 
 
+def hostile_lines():
+    with open(os.path.join(ROOT, "testdata", "text", "hostile.jsonl"), encoding="utf-8") as f:
+        texts = [json.loads(l)["text"] for l in f if l.strip()]
+    return [t for t in texts if len(t) > 20]
+
+
+def xlmr_model(tok, xdir, seed, lines):
+    tok = save_tokenizer(tok, xdir, transformers.XLMRobertaTokenizerFast, bos_token="<s>",
+                         eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                         pad_token="<pad>", mask_token="<mask>")
+    xcfg = transformers.XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size() + 100, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=130,
+        type_vocab_size=1, hidden_act="gelu", layer_norm_eps=1e-5, pad_token_id=1,
+        bos_token_id=0, eos_token_id=2, num_labels=2, initializer_range=0.2)
+    torch.manual_seed(seed)
+    xlmr = transformers.XLMRobertaForTokenClassification(xcfg).eval()
+    randomise(xlmr, 1.0)
+    centre(xlmr, tok, lines, 128)
+    xlmr.save_pretrained(xdir, safe_serialization=True)
+    return tok, xlmr
+
+
+def main_marian():
+    xdir = os.path.join(MODELS, "tiny-xlmr-marian")
+    os.makedirs(xdir, exist_ok=True)
+    tok, _ = xlmr_model(marian_unigram(), xdir, SEED + 3, hostile_lines())
+    print("tiny-xlmr-marian: %d tokens" % tok.get_vocab_size(), file=sys.stderr)
+
+
 def main():
+    if sys.argv[1:] == ["tiny-xlmr-marian"]:
+        return main_marian()
     torch.manual_seed(SEED)
     os.makedirs(GOLDEN, exist_ok=True)
     train = corpus_lines("valid.txt")
@@ -221,19 +301,7 @@ def main():
     ug = train_unigram(train)
     xdir = os.path.join(MODELS, "tiny-xlmr")
     os.makedirs(xdir, exist_ok=True)
-    ug = save_tokenizer(ug, xdir, transformers.XLMRobertaTokenizerFast, bos_token="<s>",
-                        eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>",
-                        pad_token="<pad>", mask_token="<mask>")
-    xcfg = transformers.XLMRobertaConfig(
-        vocab_size=ug.get_vocab_size() + 100, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=2, intermediate_size=64, max_position_embeddings=130,
-        type_vocab_size=1, hidden_act="gelu", layer_norm_eps=1e-5, pad_token_id=1,
-        bos_token_id=0, eos_token_id=2, num_labels=2, initializer_range=0.2)
-    torch.manual_seed(SEED + 2)
-    xlmr = transformers.XLMRobertaForTokenClassification(xcfg).eval()
-    randomise(xlmr, 1.0)
-    centre(xlmr, ug, train, 128)
-    xlmr.save_pretrained(xdir, safe_serialization=True)
+    ug, xlmr = xlmr_model(ug, xdir, SEED + 2, train)
 
     for name, tok, model, max_len, pad in (("tiny-bert", wp, bert, 128, 0),
                                            ("tiny-xlmr", ug, xlmr, 128, 1)):

@@ -528,6 +528,7 @@ static void t_golden(void) {
     int n_ok = 0, n_all = 0;
     golden_file("tiny-bert", tk, &n_ok, &n_all);
     golden_file("tiny-xlmr", tk, &n_ok, &n_all);
+    golden_file("tiny-xlmr-marian", tk, &n_ok, &n_all);
     diag("golden: %d of %d cases identical", n_ok, n_all);
     t_jobs(tk);
     t_ends(tk);

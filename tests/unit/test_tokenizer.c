@@ -6,8 +6,10 @@
  * masks and decodes that Hugging Face `tokenizers` produced
  * (testdata/golden/tokenizers/<name>.jsonl, from
  * tests/golden/tokenizers_golden.py), also with "[NEW0]" and "[NEW1]" added
- * at run time.  Then hand-written checks of the hard pieces and of malformed
- * files.
+ * at run time.  Added tokens with lstrip/rstrip and the token strings
+ * (lm_encoding_token against Encoding.tokens) are compared with
+ * testdata/golden/tokenizers/added-strip.jsonl, from the same script.  Then
+ * hand-written checks of the hard pieces and of malformed files.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -393,6 +395,90 @@ static void hand_tests(void)
        "missing file names the file");
 }
 
+/* The tokenizer.json of base with the added tokens of the golden line a. */
+static lm_tokenizer *load_with_added(const char *base, json_t *a, char *err, size_t errlen)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/tokenizer.json", DATA, base);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        snprintf(err, errlen, "%.300s: %.150s", path, je.text);
+        return NULL;
+    }
+    json_array_extend(json_object_get(root, "added_tokens"), a);
+    char *txt = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    lm_tokenizer *t = txt ? lm_tokenizer_load_mem(txt, strlen(txt), path, err, errlen) : NULL;
+    free(txt);
+    return t;
+}
+
+/* lstrip / rstrip added tokens: ids, offsets (trimmed by RobertaProcessing
+ * and ByteLevel the way the library trims its character offsets) and the
+ * token strings (with the white space an added token took; a Unigram
+ * piece's slice of the normalised text, unknown pieces too). */
+static void strip_parity(void)
+{
+    FILE *f = fopen(GOLD "/added-strip.jsonl", "r");
+    if (!ok(f != NULL, "golden file " GOLD "/added-strip.jsonl"))
+        return;
+    char *line = NULL, err[512], base[64] = "";
+    size_t cap = 0, n_all = 0, n_id = 0, n_off = 0, n_tok = 0, shown = 0;
+    ssize_t n;
+    lm_tokenizer *t = NULL;
+    lm_encoding e = {0};
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_error_t je;
+        json_t *g = json_loadb(line, (size_t)n, 0, &je);
+        json_t *added = json_object_get(g, "added");
+        if (added) {
+            lm_tokenizer_free(t);
+            snprintf(base, sizeof base, "%s", json_string_value(json_object_get(g, "base")));
+            t = load_with_added(base, added, err, sizeof err);
+            ok(t != NULL, "added-strip: %s with [L] [R] [B] loads%s%s", base, t ? "" : ": ", t ? "" : err);
+        } else if (json_object_get(g, "text") && t) {
+            const char *text = json_string_value(json_object_get(g, "text"));
+            n_all++;
+            int rc = lm_tokenizer_encode(t, text, json_string_length(json_object_get(g, "text")), 1, &e, err,
+                                         sizeof err);
+            int gi = rc == 0 && same_ids(&e, json_object_get(g, "ids")), go = gi, gt = gi;
+            json_t *off = json_object_get(g, "off"), *tok = json_object_get(g, "tokens");
+            for (size_t i = 0; gi && i < e.n; i++) {
+                json_t *p = json_array_get(off, i), *w = json_array_get(tok, i);
+                size_t vn;
+                const char *v = lm_encoding_token(&e, i, &vn);
+                go &= (size_t)json_integer_value(json_array_get(p, 0)) == e.off[i][0] &&
+                      (size_t)json_integer_value(json_array_get(p, 1)) == e.off[i][1];
+                gt &= v && vn == json_string_length(w) && !memcmp(v, json_string_value(w), vn);
+            }
+            n_id += gi, n_off += go, n_tok += gt;
+            if (!(gi && go && gt) && shown++ < 5) {
+                diag("added-strip %s '%s': ids %s, offsets %s, tokens %s", base, text, gi ? "same" : "differ",
+                     go ? "same" : "differ", gt ? "same" : "differ");
+                for (size_t i = 0; gi && i < e.n; i++) {
+                    size_t vn;
+                    const char *v = lm_encoding_token(&e, i, &vn);
+                    json_t *p = json_array_get(off, i);
+                    printf("#   %zu: [%zu,%zu] '%.*s' want [%lld,%lld] '%s'\n", i, e.off[i][0], e.off[i][1], (int)vn,
+                           v, (long long)json_integer_value(json_array_get(p, 0)),
+                           (long long)json_integer_value(json_array_get(p, 1)),
+                           json_string_value(json_array_get(tok, i)));
+                }
+            }
+        }
+        json_decref(g);
+    }
+    free(line);
+    fclose(f);
+    lm_tokenizer_free(t);
+    lm_encoding_free(&e);
+    ok(n_all >= 200 && n_id == n_all, "added-strip: ids %zu of %zu identical", n_id, n_all);
+    ok(n_all >= 200 && n_off == n_all, "added-strip: offsets %zu of %zu identical (lstrip/rstrip trimmed)", n_off,
+       n_all);
+    ok(n_all >= 200 && n_tok == n_all, "added-strip: token strings %zu of %zu identical", n_tok, n_all);
+}
+
 int main(void)
 {
     struct stat st;
@@ -407,6 +493,7 @@ int main(void)
     } else {
         for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
             parity(NAMES[i]);
+        strip_parity();
     }
     hand_tests();
     for (size_t i = 0; i < ntexts; i++)
