@@ -661,13 +661,16 @@ static const char *table_choices(const lm_cmd *cmd, const char *opt)
     return NULL;
 }
 
-int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const char *const *choices)
+int lm_parse_choice(const lm_cmd *cmd, const char *opt, const char *arg,
+                    const char *const *choices, lm_buf *msg)
 {
     char list[256] = "";
     if (!choices) {
         const char *t = table_choices(cmd, opt);
-        if (!t)
-            lm_die(LM_EXIT_USAGE, "--%s has no choice list in %s's option table", opt, cmd->name);
+        if (!t) {
+            lm_buf_printf(msg, "--%s has no choice list in %s's option table", opt, cmd->name);
+            return -1;
+        }
         size_t alen = strlen(arg);
         int i = 0;
         for (const char *p = t; *p; i++) {
@@ -683,17 +686,28 @@ int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const cha
             p += n;
             p += strspn(p, " ");
         }
-        lm_usage_error(cmd, "invalid --%s '%s': choose one of %s", opt, arg, list);
+    } else {
+        for (int i = 0; choices[i]; i++)
+            if (strcmp(arg, choices[i]) == 0)
+                return i;
+        for (int i = 0; choices[i]; i++) {
+            if (i)
+                strncat(list, ", ", sizeof list - strlen(list) - 1);
+            strncat(list, choices[i], sizeof list - strlen(list) - 1);
+        }
     }
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(arg, choices[i]) == 0)
-            return i;
-    for (int i = 0; choices[i]; i++) {
-        if (i)
-            strncat(list, ", ", sizeof list - strlen(list) - 1);
-        strncat(list, choices[i], sizeof list - strlen(list) - 1);
-    }
-    lm_usage_error(cmd, "invalid --%s '%s': choose one of %s", opt, arg, list);
+    lm_buf_printf(msg, "invalid --%s '%s': choose one of %s", opt, arg, list);
+    return -1;
+}
+
+int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const char *const *choices)
+{
+    lm_buf msg = {0};
+    int i = lm_parse_choice(cmd, opt, arg, choices, &msg);
+    if (i < 0)
+        lm_usage_error(cmd, "%s", msg.p);
+    lm_buf_free(&msg);
+    return i;
 }
 
 int lm_cli_threads(const lm_common *c)

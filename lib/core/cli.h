@@ -112,6 +112,9 @@ int lm_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg, const cha
 int lm_parse_double(const char *arg, double *out);
 int lm_parse_u64(const char *arg, uint64_t *out);
 int lm_parse_shard(const char *arg, uint64_t *k, uint64_t *n, lm_buf *msg);
+/* lm_opt_choice's index, or -1 with the message. */
+int lm_parse_choice(const lm_cmd *cmd, const char *opt, const char *arg,
+                    const char *const *choices, lm_buf *msg);
 
 void lm_cli_help(const lm_cmd *cmd, FILE *out);
 void lm_cli_version(const lm_cmd *cmd, FILE *out);

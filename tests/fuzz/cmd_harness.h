@@ -115,10 +115,17 @@ __attribute__((unused)) static int64_t fz_opt_int(const lm_cmd *cmd, const char 
 __attribute__((unused)) static int fz_opt_choice(const lm_cmd *cmd, const char *opt, const char *arg,
                                                  const char *const *choices)
 {
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(arg, choices[i]) == 0)
-            return i;
-    fz_usage_error(cmd, "invalid --%s '%s': not a choice", opt, arg);
+    lm_buf m = {0};
+    int i = lm_parse_choice(cmd, opt, arg, choices, &m);
+    if (i < 0) {
+        /* the message is copied before m is freed: fz_usage_error does not return */
+        char text[320];
+        snprintf(text, sizeof text, "%s", m.p ? m.p : "not a choice");
+        lm_buf_free(&m);
+        fz_usage_error(cmd, "%s", text);
+    }
+    lm_buf_free(&m);
+    return i;
 }
 
 /* Parses data as NUL-separated arguments (at most 32) against cmd with the
