@@ -385,11 +385,11 @@ static int b64_printable(const char *s, size_t n)
     return 1;
 }
 
-lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name, const char *encoding,
-                                  char *err, size_t errlen)
+/* The encoding of a rank file: the one named, else the one its file name
+ * tells; NULL with a message if neither is known. */
+static const encoding_def *resolve_encoding(const char *name, const char *encoding, char *err,
+                                            size_t errlen)
 {
-    if (!name)
-        name = "<memory>";
     if (!encoding) {
         encoding = lm_tiktoken_infer(name);
         if (!encoding) {
@@ -399,151 +399,192 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         }
     }
     const encoding_def *def = find_encoding(encoding);
-    if (!def) {
+    if (!def)
         lm_seterr(err, errlen, "unknown encoding '%s' (known: cl100k_base, o200k_base, r50k_base, p50k_base, kimi_k2)",
              encoding);
-        return NULL;
-    }
-    lm_tiktoken *t = calloc(1, sizeof *t);
-    if (!t)
-        goto oom;
-    t->def = def;
-    /* Upper bounds: lines and decoded bytes. */
-    size_t nl = 1;
-    for (size_t i = 0; i < len; i++)
-        nl += data[i] == '\n';
+    return def;
+}
+
+/* A rank file being read: the table it fills and where the reader is. */
+typedef struct {
+    lm_tiktoken *t;
+    const char *name;
+    uint32_t *line_of; /* [lines + 1] the line each rank came from */
+    size_t lineno;
+    uint32_t n, bytes; /* ranks and token bytes so far */
+    char *err;
+    size_t errlen;
+} rank_reader;
+
+/* The tables, sized by upper bounds from the text: its lines and the bytes
+ * its base64 decodes to at most.  -1 with a message. */
+static int alloc_tables(rank_reader *rd, size_t len, size_t nl)
+{
+    lm_tiktoken *t = rd->t;
     if (nl >= UINT32_MAX / 2 || len >= UINT32_MAX) {
-        lm_seterr(err, errlen, "%s: file too large", name);
-        goto fail;
-    }
-    t->blob = malloc(len / 4 * 3 + 1);
-    t->off = malloc((nl + 1) * sizeof *t->off);
-    uint32_t *line_of = malloc((nl + 1) * sizeof *line_of);
-    if (!t->blob || !t->off || !line_of) {
-        free(line_of);
-        goto oom;
+        lm_seterr(rd->err, rd->errlen, "%s: file too large", rd->name);
+        return -1;
     }
     size_t cap = 16;
     while (cap < 2 * nl)
         cap *= 2;
+    t->blob = malloc(len / 4 * 3 + 1);
+    t->off = malloc((nl + 1) * sizeof *t->off);
+    rd->line_of = malloc((nl + 1) * sizeof *rd->line_of);
     t->slot = calloc(cap, sizeof *t->slot);
-    if (!t->slot) {
-        free(line_of);
-        goto oom;
+    t->pair = malloc(65536 * sizeof *t->pair);
+    if (!t->blob || !t->off || !rd->line_of || !t->slot || !t->pair) {
+        lm_seterr(rd->err, rd->errlen, "%s: out of memory", rd->name);
+        return -1;
     }
     t->mask = cap - 1;
-    t->pair = malloc(65536 * sizeof *t->pair);
-    if (!t->pair) {
-        free(line_of);
-        goto oom;
-    }
-    uint32_t n = 0, bytes = 0;
     t->off[0] = 0;
-    size_t lineno = 0;
+    return 0;
+}
+
+/* The line's two fields, "BASE64 RANK", between blanks.  1: a blank line;
+ * 0: found; -1 with a message. */
+static int split_fields(rank_reader *rd, const char *q, const char *qe, const char **tok,
+                        size_t *toklen, const char **rk, size_t *rklen)
+{
+    while (qe > q && (qe[-1] == '\r' || qe[-1] == ' ' || qe[-1] == '\t'))
+        qe--;
+    while (q < qe && (*q == ' ' || *q == '\t'))
+        q++;
+    if (q == qe)
+        return 1;
+    *tok = q;
+    while (q < qe && *q != ' ' && *q != '\t')
+        q++;
+    *toklen = (size_t)(q - *tok);
+    while (q < qe && (*q == ' ' || *q == '\t'))
+        q++;
+    *rk = q;
+    while (q < qe && *q != ' ' && *q != '\t')
+        q++;
+    *rklen = (size_t)(q - *rk);
+    while (q < qe && (*q == ' ' || *q == '\t'))
+        q++;
+    if (*rklen == 0 || q != qe) {
+        lm_seterr(rd->err, rd->errlen, "%s:%zu: expected \"BASE64 RANK\" (two fields), got %s", rd->name,
+                  rd->lineno, *rklen == 0 ? "one field" : "more than two fields");
+        return -1;
+    }
+    return 0;
+}
+
+/* Decodes the token into the blob after the bytes so far: its length, or
+ * -1 with a message naming the offending column. */
+static long decode_token(rank_reader *rd, const char *line, const char *tok, size_t toklen)
+{
+    const char *name = rd->name;
+    size_t lineno = rd->lineno, bad = 0;
+    long dl = b64_decode(tok, toklen, rd->t->blob + rd->bytes, &bad);
+    if (dl < 0) {
+        if (bad < toklen && !b64_printable(tok + bad, 1))
+            lm_seterr(rd->err, rd->errlen, "%s:%zu:%zu: bad base64 in the token: byte 0x%02x", name, lineno,
+                 (size_t)(tok - line) + bad + 1, (unsigned char)tok[bad]);
+        else if (bad < toklen)
+            lm_seterr(rd->err, rd->errlen, "%s:%zu:%zu: bad base64 in the token '%.*s': '%c'", name, lineno,
+                 (size_t)(tok - line) + bad + 1, toklen > 64 ? 64 : (int)toklen,
+                 b64_printable(tok, toklen) ? tok : "?", tok[bad]);
+        else
+            lm_seterr(rd->err, rd->errlen, "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4",
+                 name, lineno, toklen > 64 ? 64 : (int)toklen, b64_printable(tok, toklen) ? tok : "?", toklen);
+        return -1;
+    }
+    if (dl == 0) {
+        lm_seterr(rd->err, rd->errlen, "%s:%zu: empty token", name, lineno);
+        return -1;
+    }
+    return dl;
+}
+
+/* The rank field, which must be the next rank in order: 0, or -1 with a
+ * message. */
+static int check_rank(rank_reader *rd, const char *rk, size_t rklen)
+{
+    uint64_t r = 0;
+    int okr = rklen <= 10;
+    for (size_t i = 0; okr && i < rklen; i++) {
+        if (rk[i] < '0' || rk[i] > '9')
+            okr = 0;
+        else
+            r = r * 10 + (uint64_t)(rk[i] - '0');
+    }
+    if (!okr) {
+        lm_seterr(rd->err, rd->errlen, "%s:%zu: rank '%.*s' is not a non-negative integer", rd->name,
+                  rd->lineno, rklen > 32 ? 32 : (int)rklen, b64_printable(rk, rklen) ? rk : "?");
+        return -1;
+    }
+    if (r == rd->n)
+        return 0;
+    if (r < rd->n)
+        lm_seterr(rd->err, rd->errlen, "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...",
+             rd->name, rd->lineno, (unsigned long long)r, rd->line_of[r]);
+    else
+        lm_seterr(rd->err, rd->errlen, "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
+                          "2, ... in order", rd->name, rd->lineno, (unsigned long long)r, rd->n);
+    return -1;
+}
+
+/* Enters the token just decoded (dl bytes at the end of the blob) under the
+ * next rank: 0, or -1 with a message if the same bytes already have one. */
+static int add_token(rank_reader *rd, const char *tok, size_t toklen, size_t dl)
+{
+    lm_tiktoken *t = rd->t;
+    const unsigned char *tb = t->blob + rd->bytes;
+    uint64_t h = hash_bytes(tb, dl);
+    size_t i = (size_t)h & t->mask;
+    for (; t->slot[i].id1; i = (i + 1) & t->mask) {
+        uint32_t o = t->slot[i].id1 - 1;
+        if (slot_is(t, &t->slot[i], tb, dl)) {
+            lm_seterr(rd->err, rd->errlen, "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)",
+                      rd->name, rd->lineno, toklen > 64 ? 64 : (int)toklen, tok, o, rd->line_of[o]);
+            return -1;
+        }
+    }
+    t->slot[i].id1 = rd->n + 1;
+    t->slot[i].len = (uint8_t)(dl < 255 ? dl : 255);
+    memcpy(t->slot[i].b, tb, dl < SLOT_BYTES ? dl : SLOT_BYTES);
+    rd->line_of[rd->n] = (uint32_t)rd->lineno;
+    rd->bytes += (uint32_t)dl;
+    rd->n++;
+    t->off[rd->n] = rd->bytes;
+    return 0;
+}
+
+/* Every line of the text: 0, or -1 with a message. */
+static int read_ranks(rank_reader *rd, const char *data, size_t len)
+{
     const char *p = data, *end = data + len;
     while (p < end) {
         const char *e = memchr(p, '\n', (size_t)(end - p));
         if (!e)
             e = end;
-        lineno++;
-        const char *line = p, *q = p, *qe = e;
+        rd->lineno++;
+        const char *line = p, *tok, *rk;
+        size_t toklen, rklen;
         p = e + (e < end);
-        while (qe > q && (qe[-1] == '\r' || qe[-1] == ' ' || qe[-1] == '\t'))
-            qe--;
-        while (q < qe && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q == qe)
+        int f = split_fields(rd, line, e, &tok, &toklen, &rk, &rklen);
+        if (f < 0)
+            return -1;
+        if (f > 0)
             continue; /* blank line */
-        const char *tok = q;
-        while (q < qe && *q != ' ' && *q != '\t')
-            q++;
-        size_t toklen = (size_t)(q - tok);
-        while (q < qe && (*q == ' ' || *q == '\t'))
-            q++;
-        const char *rk = q;
-        while (q < qe && *q != ' ' && *q != '\t')
-            q++;
-        size_t rklen = (size_t)(q - rk);
-        while (q < qe && (*q == ' ' || *q == '\t'))
-            q++;
-        if (rklen == 0 || q != qe) {
-            lm_seterr(err, errlen, "%s:%zu: expected \"BASE64 RANK\" (two fields), got %s", name, lineno,
-                 rklen == 0 ? "one field" : "more than two fields");
-            free(line_of);
-            goto fail;
-        }
-        size_t bad = 0;
-        long dl = b64_decode(tok, toklen, t->blob + bytes, &bad);
-        if (dl < 0) {
-            if (bad < toklen && !b64_printable(tok + bad, 1))
-                lm_seterr(err, errlen, "%s:%zu:%zu: bad base64 in the token: byte 0x%02x", name, lineno,
-                     (size_t)(tok - line) + bad + 1, (unsigned char)tok[bad]);
-            else if (bad < toklen)
-                lm_seterr(err, errlen, "%s:%zu:%zu: bad base64 in the token '%.*s': '%c'", name, lineno,
-                     (size_t)(tok - line) + bad + 1, toklen > 64 ? 64 : (int)toklen,
-                     b64_printable(tok, toklen) ? tok : "?", tok[bad]);
-            else
-                lm_seterr(err, errlen, "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4",
-                     name, lineno, toklen > 64 ? 64 : (int)toklen, b64_printable(tok, toklen) ? tok : "?", toklen);
-            free(line_of);
-            goto fail;
-        }
-        if (dl == 0) {
-            lm_seterr(err, errlen, "%s:%zu: empty token", name, lineno);
-            free(line_of);
-            goto fail;
-        }
-        uint64_t r = 0;
-        int okr = rklen <= 10;
-        for (size_t i = 0; okr && i < rklen; i++) {
-            if (rk[i] < '0' || rk[i] > '9')
-                okr = 0;
-            else
-                r = r * 10 + (uint64_t)(rk[i] - '0');
-        }
-        if (!okr) {
-            lm_seterr(err, errlen, "%s:%zu: rank '%.*s' is not a non-negative integer", name, lineno,
-                 rklen > 32 ? 32 : (int)rklen, b64_printable(rk, rklen) ? rk : "?");
-            free(line_of);
-            goto fail;
-        }
-        if (r != n) {
-            if (r < n)
-                lm_seterr(err, errlen, "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...",
-                     name, lineno, (unsigned long long)r, line_of[r]);
-            else
-                lm_seterr(err, errlen, "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
-                                  "2, ... in order", name, lineno, (unsigned long long)r, n);
-            free(line_of);
-            goto fail;
-        }
-        /* duplicate token? */
-        const unsigned char *tb = t->blob + bytes;
-        uint64_t h = hash_bytes(tb, (size_t)dl);
-        size_t i = (size_t)h & t->mask;
-        for (; t->slot[i].id1; i = (i + 1) & t->mask) {
-            uint32_t o = t->slot[i].id1 - 1;
-            if (slot_is(t, &t->slot[i], tb, (size_t)dl)) {
-                lm_seterr(err, errlen, "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)", name,
-                     lineno, toklen > 64 ? 64 : (int)toklen, tok, o, line_of[o]);
-                free(line_of);
-                goto fail;
-            }
-        }
-        t->slot[i].id1 = n + 1;
-        t->slot[i].len = (uint8_t)(dl < 255 ? dl : 255);
-        memcpy(t->slot[i].b, tb, (size_t)dl < SLOT_BYTES ? (size_t)dl : SLOT_BYTES);
-        line_of[n] = (uint32_t)lineno;
-        bytes += (uint32_t)dl;
-        n++;
-        t->off[n] = bytes;
+        long dl = decode_token(rd, line, tok, toklen);
+        if (dl < 0 || check_rank(rd, rk, rklen) < 0 || add_token(rd, tok, toklen, (size_t)dl) < 0)
+            return -1;
     }
-    free(line_of);
-    if (n == 0) {
-        lm_seterr(err, errlen, "%s: no tokens (an empty file)", name);
-        goto fail;
-    }
-    t->n = n;
+    return 0;
+}
+
+/* After the ranks: the two-byte table, every byte's rank (which must
+ * exist), the encoding's special tokens above the ranks, and the size
+ * checks that catch a file read under the wrong encoding. */
+static int finish_tables(lm_tiktoken *t, const encoding_def *def, const char *name, char *err,
+                         size_t errlen)
+{
+    uint32_t n = t->n;
     for (size_t k = 0; k < 65536; k++) {
         unsigned char two[2] = {(unsigned char)(k >> 8), (unsigned char)k};
         t->pair[k] = lookup_h(t, two, 2, hash_bytes(two, 2));
@@ -553,7 +594,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         t->byte_rank[b] = lookup(t, &c, 1);
         if (t->byte_rank[b] == UINT32_MAX) {
             lm_seterr(err, errlen, "%s: byte 0x%02x has no rank; a tiktoken file must rank every single byte", name, b);
-            goto fail;
+            return -1;
         }
     }
     t->max_id = n - 1;
@@ -561,7 +602,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         if (s->id < n) {
             lm_seterr(err, errlen, "%s: the special token %s of %s has id %u, which is a rank in the file (%u ranks); "
                               "is this the right encoding?", name, s->s, def->name, s->id, n);
-            goto fail;
+            return -1;
         }
         t->sp[t->nsp].s = s->s;
         t->sp[t->nsp].len = strlen(s->s);
@@ -577,14 +618,20 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     if (n > def->n_ranks) {
         lm_seterr(err, errlen, "%s: %u ranks, more than the %u of %s; is this the right encoding?", name, n,
                   def->n_ranks, def->name);
-        goto fail;
+        return -1;
     }
     for (size_t k = 0; k < N_ENCODINGS; k++)
         if (n == encodings[k].n_ranks && n != def->n_ranks) {
             lm_seterr(err, errlen, "%s: %u ranks, the size of a %s rank file, not %s (%u ranks); is this the right "
                       "encoding?", name, n, encodings[k].name, def->name, def->n_ranks);
-            goto fail;
+            return -1;
         }
+    return 0;
+}
+
+/* The encoding's split regex, compiled (and JIT-compiled when it can be). */
+static int compile_split(lm_tiktoken *t, const encoding_def *def, char *err, size_t errlen)
+{
     int ec;
     PCRE2_SIZE eo;
     t->re = pcre2_compile((PCRE2_SPTR)def->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
@@ -592,15 +639,48 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
         PCRE2_UCHAR buf[200];
         pcre2_get_error_message(ec, buf, sizeof buf);
         lm_seterr(err, errlen, "%s: the split regex does not compile at %zu: %s", def->name, (size_t)eo, (char *)buf);
-        goto fail;
+        return -1;
     }
     t->jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE) == 0;
+    return 0;
+}
+
+lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name, const char *encoding,
+                                  char *err, size_t errlen)
+{
+    if (!name)
+        name = "<memory>";
+    const encoding_def *def = resolve_encoding(name, encoding, err, errlen);
+    if (!def)
+        return NULL;
+    lm_tiktoken *t = calloc(1, sizeof *t);
+    if (!t) {
+        lm_seterr(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    t->def = def;
+    rank_reader rd = {.t = t, .name = name, .err = err, .errlen = errlen};
+    size_t nl = 1;
+    for (size_t i = 0; i < len; i++)
+        nl += data[i] == '\n';
+    int rc = alloc_tables(&rd, len, nl);
+    if (rc == 0)
+        rc = read_ranks(&rd, data, len);
+    free(rd.line_of);
+    if (rc == 0 && rd.n == 0) {
+        lm_seterr(err, errlen, "%s: no tokens (an empty file)", name);
+        rc = -1;
+    }
+    t->n = rd.n;
+    if (rc == 0)
+        rc = finish_tables(t, def, name, err, errlen);
+    if (rc == 0)
+        rc = compile_split(t, def, err, errlen);
+    if (rc < 0) {
+        lm_tiktoken_free(t);
+        return NULL;
+    }
     return t;
-oom:
-    lm_seterr(err, errlen, "%s: out of memory", name);
-fail:
-    lm_tiktoken_free(t);
-    return NULL;
 }
 
 lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err, size_t errlen)
