@@ -30,9 +30,12 @@
 #     plots (speed-ups) are reduced by the case itself to their series names;
 #   - lingua-compress --timing's seconds and rates on stderr become "~".
 # Nothing else is normalised: CPU-only results are bit-reproducible for a
-# given --threads/--seed.  Cases that ask for --device cuda record the
-# message of a machine without a GPU (and of a build with or without CUDA:
-# compare recordings of builds of the same kind).
+# given build and --threads/--seed.  Compare recordings of builds of the same
+# kind (before and after, both normal or both `make check-san`'s build-san):
+# a normal and a sanitizer build differ in --version (the features line), in
+# the --device cuda messages (the sanitizer build has no CUDA), and in the
+# last bits of the probabilities lingua-compress prints (--word-labels,
+# --token-probs), which come from differently optimised encoder code.
 set -u
 LC_ALL=C
 export LC_ALL
