@@ -3,7 +3,8 @@
  * Estimation of Differential Privacy", ICML 2023; spec dp-estimate.md).
  *
  * Argument parsing and the record loop only: the estimators are in
- * lib/privacy/dpest.c, the game bookkeeping in lib/privacy/game.c.
+ * lib/privacy/dpest.c, the game bookkeeping in lib/privacy/game.c, the
+ * trials, group summaries and pictures in lib/privacy/audit.c and picture.c.
  * Count records are annotated in place (in parallel, written in order);
  * score records are gathered per group and summarised at the end as typed
  * records ("type": "summary", and "scan" with --scan).
@@ -19,6 +20,7 @@
 #include "core/rng.h"
 #include "core/strmap.h"
 #include "core/svg.h"
+#include "privacy/audit.h"
 #include "privacy/dpest.h"
 #include "privacy/game.h"
 
@@ -68,16 +70,6 @@ static const lm_cmd cmd = {
 
 enum { IN_AUTO, IN_COUNTS, IN_SCORES };
 
-/* One trial of a score stream, remembered until the end. */
-typedef struct {
-    uint64_t index;   /* record index: fixes order and the holdout draw */
-    uint32_t group;
-    uint32_t model;   /* strmap id of the raw "model" value, or UINT32_MAX */
-    double score;     /* or the guess as 0/1 when guess_mode */
-    int member;
-    int guess;        /* 1 when the record held "guess" rather than "score" */
-} trial;
-
 typedef struct {
     lm_dp_opts o;
     int have_delta;
@@ -89,11 +81,9 @@ typedef struct {
     size_t candidates;
     int scan;
     const char *posterior_path, *plot_path;
-    /* score stream state (guarded by an OpenMP critical section) */
-    trial *t;
-    size_t nt, capt;
-    lm_strmap groups, models;
-    uint64_t n_counts, n_scores;
+    /* score stream state (lm_dp_trials_gather guards it) */
+    lm_dp_trials trials;
+    uint64_t n_counts;
     /* pictures (the loop runs serially when they are asked for) */
     lm_atomic post;
     lm_plot *plots[12];
@@ -205,22 +195,6 @@ static int read_param(const lm_record *in, const char *name, double lo, int lo_o
     return 1;
 }
 
-static int read_bool(const lm_record *in, const lm_member *m, int *out, lm_rerr *err)
-{
-    if (m->type == LM_J_TRUE || m->type == LM_J_FALSE) {
-        *out = m->type == LM_J_TRUE;
-        return 0;
-    }
-    int64_t v;
-    if (m->type == LM_J_NUMBER && lm_jint(in->text + m->vpos, m->vlen, &v) == 0 && (v == 0 || v == 1)) {
-        *out = (int)v;
-        return 0;
-    }
-    lm_rerr_set(err, m->vpos, "\"%s\" must be true or false (or 1 or 0), not %.*s", m->key,
-                (int)(m->vlen > 40 ? 40 : m->vlen), in->text + m->vpos);
-    return -1;
-}
-
 /* ---- writing results ---- */
 
 static void put_eps(lm_out *out, const char *key, double v, int always_flag)
@@ -267,56 +241,22 @@ static void put_result(lm_out *out, const ctx_t *c, const lm_dp_opts *o, const l
 
 /* ---- pictures ---- */
 
-#define GRID 241
-
+/* The posterior lines and the plot of one estimate, when asked for. */
 static int pictures(ctx_t *c, const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r,
                     const char *label, const char *group_raw, size_t group_len, uint64_t index, lm_rerr *err)
 {
     if (!c->posterior_path && !c->plot_path)
         return 0;
-    char msg[256];
-    /* grid from 0 to a little past the interval, or to the 99.9 % point */
-    double top = 0;
-    if (isfinite(r->eps_hi))
-        top = r->eps_hi;
-    else {
-        int capped;
-        double q;
-        if (lm_dp_posterior_quantile(k, o->prior, o->delta, 0.999, &q, &capped, msg, sizeof msg) == 0 &&
-            isfinite(q))
-            top = q;
-        else
-            top = 20;
-    }
-    if (isfinite(r->eps_point) && r->eps_point > top)
-        top = r->eps_point;
-    top = top > 0 ? top * 1.25 : 1;
-    double eps[GRID], cdf[GRID], pdf[GRID];
-    for (int i = 0; i < GRID; i++)
-        eps[i] = top * i / (GRID - 1);
-    if (lm_dp_posterior_grid(k, o->prior, o->delta, eps, GRID, cdf, pdf, msg, sizeof msg) < 0) {
-        lm_rerr_set(err, LM_NOPOS, "posterior grid: %s", msg);
+    lm_dp_curve cv;
+    char msg[300];
+    if (lm_dp_curve_compute(k, o, r, &cv, msg, sizeof msg) < 0) {
+        lm_rerr_set(err, LM_NOPOS, "%s", msg);
         return -1;
     }
     if (c->posterior_path) {
         lm_buf b = {0};
-        for (int i = 0; i < GRID; i++) {
-            lm_buf_reset(&b);
-            if (group_raw) {
-                lm_buf_adds(&b, "{\"group\":");
-                lm_buf_add(&b, group_raw, group_len);
-            } else {
-                lm_buf_printf(&b, "{\"record\":%llu", (unsigned long long)index);
-            }
-            lm_buf_adds(&b, ",\"eps\":");
-            lm_buf_add_num(&b, eps[i]);
-            lm_buf_adds(&b, ",\"cdf\":");
-            lm_buf_add_num(&b, cdf[i]);
-            lm_buf_adds(&b, ",\"pdf\":");
-            lm_buf_add_num(&b, pdf[i]);
-            lm_buf_adds(&b, "}\n");
-            fwrite(b.p, 1, b.n, c->post.fp);
-        }
+        lm_dp_curve_jsonl(&b, &cv, group_raw, group_len, index);
+        fwrite(b.p, 1, b.n, c->post.fp);
         lm_buf_free(&b);
     }
     if (c->plot_path) {
@@ -324,35 +264,7 @@ static int pictures(ctx_t *c, const lm_dp_counts *k, const lm_dp_opts *o, const 
             c->plots_skipped++;
             return 0;
         }
-        lm_plot *p = lm_plot_new(label, "epsilon", "posterior density");
-        char note[256], hi[40];
-        snprintf(hi, sizeof hi, "%.6g", r->eps_hi);
-        snprintf(note, sizeof note, "tp=%.0f fp=%.0f tn=%.0f fn=%.0f, delta=%g, %g%% %s: [%.6g, %s]", k->tp,
-                 k->fp, k->tn, k->fn, o->delta, 100 * (1 - o->alpha),
-                 o->sided == LM_DP_TWO_SIDED ? "interval" : "bound", r->eps_lo,
-                 hi);
-        if (isinf(r->eps_point) && strlen(note) + 24 < sizeof note)
-            strcat(note, ", observed: inf");
-        lm_plot_note(p, note);
-        int s = lm_plot_series(p, "posterior density", eps, pdf, GRID, 0);
-        /* Scale y to the density inside the interval: with delta > 0 the
-         * posterior may pile up near 0 and would flatten everything else. */
-        double ymax = 0;
-        for (int i = 1; i < GRID; i++)
-            if (eps[i] >= r->eps_lo && isfinite(pdf[i]) && pdf[i] > ymax)
-                ymax = pdf[i];
-        if (ymax > 0)
-            lm_plot_yrange(p, 0, ymax * 1.15);
-        char slabel[64];
-        snprintf(slabel, sizeof slabel, "%g%% %s", 100 * (1 - o->alpha),
-                 o->sided == LM_DP_TWO_SIDED ? "credible interval" : "credible bound");
-        lm_plot_shade(p, s, r->eps_lo, isinf(r->eps_hi) ? top : r->eps_hi, slabel);
-        if (isfinite(r->eps_point)) {
-            char vl[64];
-            snprintf(vl, sizeof vl, "observed %.6g", r->eps_point);
-            lm_plot_vline(p, r->eps_point, vl);
-        }
-        c->plots[c->nplots++] = p;
+        c->plots[c->nplots++] = lm_dp_curve_plot(&cv, k, o, r, label);
     }
     return 0;
 }
@@ -401,66 +313,9 @@ static int estimate_record(ctx_t *c, const lm_record *in, lm_out *out, lm_rerr *
 
 static int gather_trial(ctx_t *c, const lm_record *in, lm_out *out, lm_rerr *err)
 {
-    const lm_member *mm = lm_rec_get(in, "member");
-    if (!mm) {
-        lm_rerr_set(err, LM_NOPOS, "missing \"member\"");
-        lm_rerr_hint(err, "a trial record looks like {\"member\":true,\"score\":0.83}");
+    int scores_ok = c->have_threshold || c->holdout != 0 || c->scan;
+    if (lm_dp_trials_gather(&c->trials, in, c->group_by, scores_ok, err) < 0)
         return LM_REC_BAD;
-    }
-    trial t = {.index = in->index, .model = UINT32_MAX};
-    if (read_bool(in, mm, &t.member, err) < 0)
-        return LM_REC_BAD;
-    const lm_member *ms = lm_rec_get(in, "score"), *mg = lm_rec_get(in, "guess");
-    if (ms) {
-        if (ms->type != LM_J_NUMBER || lm_jnum(in->text + ms->vpos, ms->vlen, &t.score) < 0) {
-            lm_rerr_set(err, ms->vpos, "\"score\" must be a finite number, not %.*s",
-                        (int)(ms->vlen > 40 ? 40 : ms->vlen), in->text + ms->vpos);
-            return LM_REC_BAD;
-        }
-        if (!c->have_threshold && c->holdout == 0 && !c->scan) {
-            lm_rerr_set(err, ms->vpos, "a score needs a threshold");
-            lm_rerr_hint(err, "give --threshold T, --holdout FRAC or --scan");
-            return LM_REC_BAD;
-        }
-    } else if (mg) {
-        int g;
-        if (read_bool(in, mg, &g, err) < 0)
-            return LM_REC_BAD;
-        t.score = g;
-        t.guess = 1;
-    } else {
-        lm_rerr_set(err, LM_NOPOS, "missing \"score\" (or \"guess\")");
-        lm_rerr_hint(err, "a trial record looks like {\"member\":true,\"score\":0.83}");
-        return LM_REC_BAD;
-    }
-    const lm_member *grp = NULL, *mod = lm_rec_get(in, "model");
-    if (c->group_by) {
-        grp = lm_rec_get(in, c->group_by);
-        if (!grp) {
-            lm_rerr_set(err, LM_NOPOS, "missing the --group-by field \"%s\"", c->group_by);
-            return LM_REC_BAD;
-        }
-        if (grp->type == LM_J_OBJECT || grp->type == LM_J_ARRAY) {
-            lm_rerr_set(err, grp->vpos, "the --group-by field \"%s\" must be a string, number, boolean or null",
-                        c->group_by);
-            return LM_REC_BAD;
-        }
-    }
-    if (mod && (mod->type == LM_J_OBJECT || mod->type == LM_J_ARRAY)) {
-        lm_rerr_set(err, mod->vpos, "\"model\" must be a string or a number");
-        return LM_REC_BAD;
-    }
-#pragma omp critical(dp_trials)
-    {
-        t.group = grp ? lm_strmap_id(&c->groups, in->text + grp->vpos, grp->vlen, NULL) : 0;
-        if (!grp && c->groups.n == 0)
-            lm_strmap_id(&c->groups, "null", 4, NULL);
-        if (mod)
-            t.model = lm_strmap_id(&c->models, in->text + mod->vpos, mod->vlen, NULL);
-        lm_grow(c->t, c->capt, c->nt + 1);
-        c->t[c->nt++] = t;
-        c->n_scores++;
-    }
     out->suppress = 1;
     return LM_REC_OK;
 }
@@ -490,14 +345,6 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 
 /* ---- summaries of score streams ---- */
 
-static int by_group_then_index(const void *a, const void *b)
-{
-    const trial *x = a, *y = b;
-    if (x->group != y->group)
-        return (x->group > y->group) - (x->group < y->group);
-    return (x->index > y->index) - (x->index < y->index);
-}
-
 static void put_counts(lm_out *o, const int64_t k[4])
 {
     lm_out_int(o, "tp", k[LM_TP]);
@@ -506,236 +353,101 @@ static void put_counts(lm_out *o, const int64_t k[4])
     lm_out_int(o, "fn", k[LM_FN]);
 }
 
-static int counts_ok(const int64_t k[4])
-{
-    return k[LM_TP] + k[LM_FN] > 0 && k[LM_FP] + k[LM_TN] > 0;
-}
-
-static lm_dp_counts to_counts(const int64_t k[4])
-{
-    return (lm_dp_counts){.tp = (double)k[LM_TP], .fp = (double)k[LM_FP], .tn = (double)k[LM_TN],
-                          .fn = (double)k[LM_FN]};
-}
-
-/* Lower bound used to rank thresholds. */
-static double rank_bound(const lm_dp_result *r, const lm_dp_opts *o)
-{
-    return o->sided == LM_DP_UPPER ? -r->eps_hi : r->eps_lo;
-}
-
-static int summarise_group(ctx_t *c, const lm_common *com, trial *t, size_t n, uint32_t g)
+static void put_scan_row(ctx_t *c, const lm_common *com, const lm_dp_summary *s, const lm_dp_scan_row *row,
+                         const char *graw, size_t glen)
 {
     lm_out o = {0};
     lm_out_reset(&o);
-    size_t glen;
-    const char *graw = lm_strmap_key(&c->groups, g, &glen);
-    char msg[256];
-    lm_dp_opts dopt = c->o;
-    dopt.stream = t[0].index;
-    int guess_mode = t[0].guess;
-    for (size_t i = 0; i < n; i++)
-        if (t[i].guess != guess_mode) {
-            lm_warn("group %.*s mixes \"score\" and \"guess\" records: use one kind", (int)glen, graw);
-            return LM_EXIT_DATA;
-        }
-    /* models and members */
-    int64_t members = 0;
-    size_t nmodels = 0;
-    {
-        uint32_t *seen = NULL;
-        size_t cap = 0;
-        for (size_t i = 0; i < n; i++) {
-            members += t[i].member;
-            if (t[i].model == UINT32_MAX)
-                continue;
-            size_t j;
-            for (j = 0; j < nmodels && seen[j] != t[i].model; j++)
-                ;
-            if (j == nmodels) {
-                lm_grow(seen, cap, nmodels + 1);
-                seen[nmodels++] = t[i].model;
-            }
-        }
-        free(seen);
-    }
-    /* split off the held-out part */
-    trial *eval = t, *hold = NULL;
-    size_t ne = n, nh = 0;
-    lm_trial *lt = lm_xmalloc(lm_xmul(n, sizeof *lt));
-    if (c->holdout > 0 && !guess_mode) {
-        trial *tmp = lm_xmalloc(lm_xmul(n, sizeof *tmp));
-        size_t a = 0, b = n;
-        for (size_t i = 0; i < n; i++) {
-            lm_rng r;
-            lm_rng_init(&r, c->o.seed ^ 0x686f6c646f7574ULL, t[i].index);
-            if (lm_rng_uniform(&r) < c->holdout)
-                tmp[--b] = t[i];
-            else
-                tmp[a++] = t[i];
-        }
-        memcpy(t, tmp, n * sizeof *t);
-        free(tmp);
-        eval = t;
-        ne = a;
-        hold = t + a;
-        nh = n - a;
-    }
-    const char *selection = guess_mode ? "guess" : c->holdout > 0 ? "holdout" : c->scan ? "optimistic" : "fixed";
-    double T = guess_mode ? 0.5 : c->threshold;
-    int have_T = guess_mode || c->have_threshold;
-    int rc = LM_EXIT_OK;
-
-    if (!guess_mode && c->holdout > 0) {
-        for (size_t i = 0; i < nh; i++)
-            lt[i] = (lm_trial){hold[i].score, hold[i].member, hold[i].model};
-        double *thr = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *thr));
-        int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *cnt));
-        size_t nd = lm_game_sweep(lt, nh, thr, cnt);
-        size_t *cand = lm_xmalloc(lm_xmul(c->candidates, sizeof *cand));
-        size_t nc = lm_game_candidates(nd, c->candidates, cand);
-        double *val = lm_xmalloc(lm_xmul(nc ? nc : 1, sizeof *val));
-#pragma omp parallel for schedule(dynamic, 1)
-        for (size_t j = 0; j < nc; j++) {
-            lm_dp_result r;
-            lm_dp_counts k = to_counts(cnt[cand[j]]);
-            char m2[256];
-            val[j] = -HUGE_VAL;
-            if (counts_ok(cnt[cand[j]]) && lm_dp_estimate(&k, &dopt, &r, m2, sizeof m2) == 0)
-                val[j] = rank_bound(&r, &dopt);
-        }
-        size_t best = SIZE_MAX;
-        for (size_t j = 0; j < nc; j++)
-            if (val[j] > -HUGE_VAL && (best == SIZE_MAX || val[j] > val[best]))
-                best = j;
-        if (best == SIZE_MAX) {
-            lm_warn("group %.*s: the held-out part (%zu trials) has no members or no non-members; "
-                    "cannot choose a threshold", (int)glen, graw, nh);
-            lm_hint("use a larger --holdout fraction, or --threshold");
-            rc = LM_EXIT_DATA;
-        } else {
-            T = thr[cand[best]];
-            have_T = 1;
-        }
-        free(thr);
-        free(cnt);
-        free(cand);
-        free(val);
-    }
-    for (size_t i = 0; i < ne; i++)
-        lt[i] = (lm_trial){eval[i].score, eval[i].member, eval[i].model};
-
-    if (c->scan && !guess_mode) {
-        double *thr = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *thr));
-        int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *cnt));
-        size_t nd = lm_game_sweep(lt, ne, thr, cnt);
-        lm_dp_result *res = lm_xmalloc(lm_xmul(nd ? nd : 1, sizeof *res));
-        int *okv = lm_xcalloc(nd ? nd : 1, sizeof *okv);
-#pragma omp parallel for schedule(dynamic, 1)
-        for (size_t j = 0; j < nd; j++) {
-            lm_dp_counts k = to_counts(cnt[j]);
-            char m2[256];
-            lm_dp_opts oj = dopt;
-            oj.stream = dopt.stream + j;
-            okv[j] = counts_ok(cnt[j]) && lm_dp_estimate(&k, &oj, &res[j], m2, sizeof m2) == 0;
-        }
-        size_t best = SIZE_MAX;
-        for (size_t j = 0; j < nd; j++) {
-            if (!okv[j])
-                continue;
-            lm_out_reset(&o);
-            o.standalone = 1;
-            lm_out_str(&o, "type", "scan");
-            if (c->group_by)
-                lm_out_raw(&o, "group", graw, glen);
-            lm_out_num(&o, "threshold", thr[j]);
-            put_counts(&o, cnt[j]);
-            lm_dp_opts oj = dopt;
-            put_result(&o, c, &oj, &res[j], 1, 1);
-            lm_out_bool(&o, "optimistic", 1);
-            lm_emit(com, &o, NULL);
-            if (!c->have_threshold && (best == SIZE_MAX || rank_bound(&res[j], &dopt) > rank_bound(&res[best], &dopt)))
-                best = j;
-        }
-        if (!c->have_threshold && !(c->holdout > 0)) {
-            if (best == SIZE_MAX) {
-                lm_warn("group %.*s has no members or no non-members", (int)glen, graw);
-                rc = LM_EXIT_DATA;
-            } else {
-                T = thr[best];
-                have_T = 1;
-            }
-        }
-        free(thr);
-        free(cnt);
-        free(res);
-        free(okv);
-    }
-
-    if (rc == LM_EXIT_OK && have_T) {
-        int64_t k4[4];
-        lm_game_counts(lt, ne, T, k4);
-        lm_out_reset(&o);
-        o.standalone = 1;
-        lm_out_str(&o, "type", "summary");
-        if (c->group_by)
-            lm_out_raw(&o, "group", graw, glen);
-        lm_out_int(&o, "n", (int64_t)n);
-        lm_out_int(&o, "members", members);
-        lm_out_int(&o, "nonmembers", (int64_t)n - members);
-        if (nmodels) {
-            lm_out_int(&o, "models", (int64_t)nmodels);
-            lm_out_num(&o, "samples_per_model", (double)n / (double)nmodels);
-            lm_out_bool(&o, "heuristic", nmodels < n);
-        }
-        lm_out_str(&o, "selection", selection);
-        if (!guess_mode)
-            lm_out_num(&o, "threshold", T);
-        if (c->holdout > 0 && !guess_mode) {
-            lm_out_int(&o, "holdout_n", (int64_t)nh);
-            lm_out_int(&o, "eval_n", (int64_t)ne);
-        }
-        put_counts(&o, k4);
-        if (!counts_ok(k4)) {
-            lm_warn("group %.*s: %s", (int)glen, graw,
-                    k4[LM_TP] + k4[LM_FN] == 0 ? "no members to evaluate on" : "no non-members to evaluate on");
-            rc = LM_EXIT_DATA;
-        } else {
-            lm_dp_counts k = to_counts(k4);
-            lm_dp_result r;
-            if (lm_dp_estimate(&k, &dopt, &r, msg, sizeof msg) < 0) {
-                lm_warn("group %.*s: %s", (int)glen, graw, msg);
-                rc = LM_EXIT_DATA;
-            } else {
-                put_result(&o, c, &dopt, &r, 1, 1);
-                lm_emit(com, &o, NULL);
-                char label[300];
-                snprintf(label, sizeof label, "%s%.*s", c->group_by ? "group " : "all trials",
-                         c->group_by ? (int)(glen > 200 ? 200 : glen) : 0, graw);
-                lm_rerr e = {0};
-                if (pictures(c, &k, &dopt, &r, label, c->group_by ? graw : NULL, glen, 0, &e) < 0) {
-                    lm_warn("%s", e.msg.p);
-                    rc = LM_EXIT_USAGE;
-                }
-                lm_rerr_free(&e);
-            }
-        }
-    }
-    free(lt);
+    o.standalone = 1;
+    lm_out_str(&o, "type", "scan");
+    if (c->group_by)
+        lm_out_raw(&o, "group", graw, glen);
+    lm_out_num(&o, "threshold", row->threshold);
+    put_counts(&o, row->counts);
+    put_result(&o, c, &s->opts, &row->r, 1, 1);
+    lm_out_bool(&o, "optimistic", 1);
+    lm_emit(com, &o, NULL);
     lm_out_free(&o);
+}
+
+static void put_summary(ctx_t *c, const lm_common *com, const lm_dp_summary *s, const char *graw, size_t glen)
+{
+    lm_out o = {0};
+    lm_out_reset(&o);
+    o.standalone = 1;
+    lm_out_str(&o, "type", "summary");
+    if (c->group_by)
+        lm_out_raw(&o, "group", graw, glen);
+    lm_out_int(&o, "n", s->n);
+    lm_out_int(&o, "members", s->members);
+    lm_out_int(&o, "nonmembers", s->n - s->members);
+    if (s->nmodels) {
+        lm_out_int(&o, "models", (int64_t)s->nmodels);
+        lm_out_num(&o, "samples_per_model", (double)s->n / (double)s->nmodels);
+        lm_out_bool(&o, "heuristic", (int64_t)s->nmodels < s->n);
+    }
+    lm_out_str(&o, "selection", s->selection);
+    if (!s->guess_mode)
+        lm_out_num(&o, "threshold", s->threshold);
+    if (c->holdout > 0 && !s->guess_mode) {
+        lm_out_int(&o, "holdout_n", (int64_t)s->holdout_n);
+        lm_out_int(&o, "eval_n", (int64_t)s->eval_n);
+    }
+    put_counts(&o, s->counts);
+    put_result(&o, c, &s->opts, &s->r, 1, 1);
+    lm_emit(com, &o, NULL);
+    lm_out_free(&o);
+}
+
+static void warn_group(const lm_dp_summary *s, const char *graw, size_t glen)
+{
+    lm_warn("group %.*s%s", (int)glen, graw, s->msg);
+    if (s->hint[0])
+        lm_hint("%s", s->hint);
+}
+
+/* Writes the scan rows, the summary and the pictures of one group. */
+static int summarise_group(ctx_t *c, const lm_common *com, lm_dp_trial *t, size_t n)
+{
+    size_t glen;
+    const char *graw = lm_strmap_key(&c->trials.groups, t[0].group, &glen);
+    lm_dp_select sel = {c->o, c->have_threshold, c->threshold, c->holdout, c->candidates, c->scan};
+    lm_dp_summary s;
+    lm_dp_group_summarise(&sel, t, n, &s);
+    if (s.failed && s.failed_early)
+        warn_group(&s, graw, glen);
+    for (size_t j = 0; j < s.nscan; j++)
+        put_scan_row(c, com, &s, &s.scan[j], graw, glen);
+    if (s.failed && !s.failed_early)
+        warn_group(&s, graw, glen);
+    int rc = s.failed ? LM_EXIT_DATA : LM_EXIT_OK;
+    if (s.have_summary) {
+        put_summary(c, com, &s, graw, glen);
+        char label[300];
+        snprintf(label, sizeof label, "%s%.*s", c->group_by ? "group " : "all trials",
+                 c->group_by ? (int)(glen > 200 ? 200 : glen) : 0, graw);
+        lm_dp_counts k = lm_dp_counts_of(s.counts);
+        lm_rerr e = {0};
+        if (pictures(c, &k, &s.opts, &s.r, label, c->group_by ? graw : NULL, glen, 0, &e) < 0) {
+            lm_warn("%s", e.msg.p);
+            rc = LM_EXIT_USAGE;
+        }
+        lm_rerr_free(&e);
+    }
+    lm_dp_summary_free(&s);
     return rc;
 }
 
 static int summarise(ctx_t *c, const lm_common *com)
 {
-    if (c->nt == 0)
-        return LM_EXIT_OK;
-    qsort(c->t, c->nt, sizeof *c->t, by_group_then_index);
+    lm_dp_trials *ts = &c->trials;
+    lm_dp_trials_sort(ts);
     int rc = LM_EXIT_OK;
-    for (size_t i = 0; i < c->nt;) {
+    for (size_t i = 0; i < ts->n;) {
         size_t j = i;
-        while (j < c->nt && c->t[j].group == c->t[i].group)
+        while (j < ts->n && ts->t[j].group == ts->t[i].group)
             j++;
-        int r = summarise_group(c, com, c->t + i, j - i, c->t[i].group);
+        int r = summarise_group(c, com, ts->t + i, j - i);
         if (r > rc)
             rc = r;
         i = j;
@@ -776,9 +488,9 @@ int main(int argc, char **argv)
     lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c,
                  .parallel = !c.posterior_path && !c.plot_path};
     int st = lm_loop_run(&L, argc - oi, argv + oi);
-    if (c.n_counts && c.n_scores && st != LM_EXIT_USAGE) {
-        lm_warn("the input mixes count records and trial records (%llu and %llu)",
-                (unsigned long long)c.n_counts, (unsigned long long)c.n_scores);
+    if (c.n_counts && c.trials.n && st != LM_EXIT_USAGE) {
+        lm_warn("the input mixes count records and trial records (%llu and %zu)",
+                (unsigned long long)c.n_counts, c.trials.n);
         lm_hint("give each kind its own stream, or choose one with --input counts|scores");
         st = LM_EXIT_DATA;
     } else if (st == LM_EXIT_OK || (st == LM_EXIT_DATA && com.keep_going)) {
@@ -816,8 +528,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < c.nplots; i++)
             lm_plot_free(c.plots[i]);
     }
-    free(c.t);
-    lm_strmap_free(&c.groups);
-    lm_strmap_free(&c.models);
+    lm_dp_trials_free(&c.trials);
     return st;
 }

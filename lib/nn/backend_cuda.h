@@ -18,7 +18,7 @@
  * called from any thread.
  *
  * Not here: the encoder and attention forwards (nn/encoder_cuda.h,
- * cmd/leanattn-bench.c call through the table).
+ * lib/attn/harness_cuda.c call through the table).
  */
 #ifndef LMKIT_NN_BACKEND_CUDA_H
 #define LMKIT_NN_BACKEND_CUDA_H

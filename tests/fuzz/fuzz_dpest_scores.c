@@ -1,6 +1,6 @@
 /* fuzz_dpest_scores.c - fuzz target for the trial ("score") records of
  * dp-estimate (on_record in cmd/dp-estimate.c with --input scores, included;
- * see cmd_harness.h).
+ * see cmd_harness.h; the reading is lm_dp_trials_gather in lib/privacy/audit.c).
  *
  * Input: one byte choosing the settings (a --threshold or not, a --group-by
  * field or not), then bytes split into lines; every line the JSON Lines
@@ -35,15 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lm_out o = {0};
             lm_out_reset(&o);
             lm_rerr e = {.pos = LM_NOPOS};
-            size_t before = c.nt;
+            size_t before = c.trials.n;
             int rc = on_record(&c, &r, &o, &e);
             if (rc == LM_REC_OK) {
-                const trial *t = &c.t[c.nt - 1];
-                if (c.nt != before + 1 || !o.suppress || (t->member != 0 && t->member != 1) ||
+                const lm_dp_trial *t = &c.trials.t[c.trials.n - 1];
+                if (c.trials.n != before + 1 || !o.suppress || (t->member != 0 && t->member != 1) ||
                     !isfinite(t->score) || (t->guess && t->score != 0 && t->score != 1) ||
-                    t->group >= c.groups.n || t->index != index)
+                    t->group >= c.trials.groups.n || t->index != index)
                     abort();
-            } else if (rc != LM_REC_BAD || c.nt != before || e.msg.n == 0 ||
+            } else if (rc != LM_REC_BAD || c.trials.n != before || e.msg.n == 0 ||
                        (e.pos != LM_NOPOS && e.pos >= n)) {
                 abort();
             }
@@ -56,8 +56,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         p = nl + 1;
     }
-    free(c.t);
-    lm_strmap_free(&c.groups);
-    lm_strmap_free(&c.models);
+    lm_dp_trials_free(&c.trials);
     return 0;
 }

@@ -13,15 +13,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ctx_t c;
     memset(&c, 0, sizeof c);
-    c.dtype = ATTN_BF16;
-    c.layout = ATTN_HND;
-    c.runs = c.warmup = -1;
+    c.b.dtype = ATTN_BF16;
+    c.b.layout = ATTN_HND;
+    c.b.runs = c.b.warmup = -1;
     if (fz_parse(&cmd, on_opt, &c, data, size) == 0) {
-        if (c.nalg < 0 || (size_t)c.nalg > sizeof c.algs / sizeof c.algs[0])
+        if (c.b.nalg < 0 || (size_t)c.b.nalg > sizeof c.b.algs / sizeof c.b.algs[0])
             abort();
-        for (int i = 0; i < c.nalg; i++)
+        for (int i = 0; i < c.b.nalg; i++)
             for (int j = 0; j < i; j++)
-                if (c.algs[i] == c.algs[j])
+                if (c.b.algs[i] == c.b.algs[j])
                     abort();
     }
     return 0;
