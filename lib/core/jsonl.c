@@ -462,6 +462,171 @@ static void progress(const lm_loop *L, int force_end)
     fflush(stderr);
 }
 
+/* The inputs and where reading stands. */
+typedef struct {
+    src *in;
+    int n, fi;                /* inputs, the one being read */
+    uint64_t index;           /* records read so far (blank lines skipped) */
+    int err;                  /* errno of a line that could not be read */
+    const char *err_file;
+    uint64_t err_line;
+} reader;
+
+static void close_inputs(src *in, int from, int to)
+{
+    for (int j = from; j < to; j++)
+        if (in[j].fp && in[j].fp != stdin)
+            fclose(in[j].fp);
+}
+
+/* Opens every input first, so that failures surface before any output:
+ * 0, or LM_EXIT_DATA after a message (nothing left open). */
+static int open_inputs(reader *rd, int nfiles, char **files)
+{
+    rd->in = lm_xcalloc((size_t)nfiles, sizeof *rd->in);
+    rd->n = nfiles;
+    int nstdin = 0;
+    for (int i = 0; i < nfiles; i++) {
+        src *f = &rd->in[i];
+        if (strcmp(files[i], "-") == 0) {
+            f->fp = stdin;
+            f->name = "<stdin>";
+            if (++nstdin > 1)
+                lm_die(LM_EXIT_USAGE, "standard input ('-') named more than once");
+            if (lm_stdin_closed()) {
+                lm_warn("cannot read standard input: %s", strerror(EBADF));
+                lm_hint("give the input as a file operand, or redirect standard input from one");
+                f->fp = NULL;
+                close_inputs(rd->in, 0, i);
+                free(rd->in);
+                return LM_EXIT_DATA;
+            }
+        } else {
+            f->fp = fopen(files[i], "r");
+            f->name = files[i];
+            if (!f->fp) {
+                int e = errno;
+                lm_warn("cannot open '%s': %s", files[i], strerror(e));
+                close_inputs(rd->in, 0, i);
+                free(rd->in);
+                return LM_EXIT_DATA;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Reads up to `batch` records (and BATCH_BYTES) into sl: the number read.
+ * Blank lines are skipped, a UTF-8 byte order mark at the start of a file
+ * and the line end dropped; records outside --shard are marked skipped.  A
+ * line that cannot be read ends the batch with rd->err set. */
+static size_t fill_batch(reader *rd, const lm_common *c, slot *sl, size_t batch)
+{
+    size_t nb = 0, bytes = 0;
+    while (!rd->err && nb < batch && bytes < BATCH_BYTES && rd->fi < rd->n) {
+        slot *s = &sl[nb];
+        src *f = &rd->in[rd->fi];
+        errno = 0;
+        ssize_t got = getline(&s->line, &s->cap, f->fp);
+        if (got < 0) {
+            /* end of file only when the stream says so: getline also fails
+             * without setting the error flag when a line does not fit in
+             * memory */
+            if (ferror(f->fp) || !feof(f->fp)) {
+                rd->err = errno ? errno : EIO;
+                rd->err_file = f->name;
+                rd->err_line = f->lineno + 1;
+                break;
+            }
+            if (f->fp != stdin)
+                fclose(f->fp);
+            f->fp = NULL;
+            rd->fi++;
+            continue;
+        }
+        f->lineno++;
+        size_t n = (size_t)got;
+        if (n && s->line[n - 1] == '\n')
+            n--;
+        if (n && s->line[n - 1] == '\r')
+            n--;
+        char *text = s->line;
+        if (f->lineno == 1 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+            text += 3;
+            n -= 3;
+        }
+        if (is_blank(text, n))
+            continue;
+        s->rec.file = f->name;
+        s->rec.lineno = f->lineno;
+        s->rec.index = rd->index++;
+        s->rec.text = text;
+        s->rec.len = n;
+        s->status = (c->shard_n > 1 && s->rec.index % c->shard_n != c->shard_k) ? -1 : LM_REC_OK;
+        bytes += n;
+        nb++;
+    }
+    return nb;
+}
+
+/* Processes the batch: each record (on threads when parallel: an inactive
+ * region leaves nested parallelism in the record function free), then for
+ * commands that gather, the gather over the prepared records and their
+ * finish. */
+static void run_batch(lm_loop *L, slot *sl, size_t nb, lm_record **recs, int parallel,
+                      oom_ctx *ox)
+{
+    ox->nb = nb;
+    for (size_t i = 0; i < nb; i++)
+        atomic_store(&sl[i].phase, sl[i].status < 0 ? PH_DONE : PH_IDLE);
+    atomic_store(&ox->active, 1);
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && nb > 1)
+    for (size_t i = 0; i < nb; i++)
+        if (sl[i].status >= 0)
+            process(L, &sl[i]);
+    if (L->prepare) {
+        size_t ng = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (sl[i].status == LM_REC_OK)
+                recs[ng++] = &sl[i].rec;
+        if (L->gather && ng)
+            L->gather(L->ctx, recs, ng);
+#pragma omp parallel for schedule(dynamic, 1) if (parallel && ng > 1)
+        for (size_t i = 0; i < nb; i++)
+            if (sl[i].status == LM_REC_OK)
+                finish_prepared(L, &sl[i]);
+    }
+    atomic_store(&ox->active, 0);
+}
+
+/* The line that could not be read, after the records before it: the exit
+ * status it makes. */
+static int report_read_error(const reader *rd, int status)
+{
+    fflush(stdout);
+    if (rd->err == ENOMEM) {
+        fprintf(stderr, "%s: %s:%llu: line too long for the memory available\n", lm_prog,
+                rd->err_file, (unsigned long long)rd->err_line);
+        lm_hint("free memory, or split the record; the records before it were written");
+        return LM_EXIT_USAGE;
+    }
+    fprintf(stderr, "%s: %s:%llu: cannot read the line: %s\n", lm_prog, rd->err_file,
+            (unsigned long long)rd->err_line, strerror(rd->err));
+    return status == LM_EXIT_USAGE ? status : LM_EXIT_DATA;
+}
+
+static void free_slots(slot *sl, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(sl[i].line);
+        lm_jscan_free(&sl[i].rec.scan);
+        lm_out_free(&sl[i].out);
+        lm_rerr_free(&sl[i].err);
+        lm_buf_free(&sl[i].rendered);
+    }
+    free(sl);
+}
+
 int lm_loop_run(lm_loop *L, int nfiles, char **files)
 {
     const lm_common *c = L->common;
@@ -470,38 +635,9 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
         nfiles = 1;
         files = dash;
     }
-    /* Open every input first: failures surface before any output. */
-    src *in = lm_xcalloc((size_t)nfiles, sizeof *in);
-    int nstdin = 0;
-    for (int i = 0; i < nfiles; i++) {
-        if (strcmp(files[i], "-") == 0) {
-            in[i].fp = stdin;
-            in[i].name = "<stdin>";
-            if (++nstdin > 1)
-                lm_die(LM_EXIT_USAGE, "standard input ('-') named more than once");
-            if (lm_stdin_closed()) {
-                lm_warn("cannot read standard input: %s", strerror(EBADF));
-                lm_hint("give the input as a file operand, or redirect standard input from one");
-                for (int j = 0; j < i; j++)
-                    if (in[j].fp != stdin)
-                        fclose(in[j].fp);
-                free(in);
-                return LM_EXIT_DATA;
-            }
-        } else {
-            in[i].fp = fopen(files[i], "r");
-            in[i].name = files[i];
-            if (!in[i].fp) {
-                int e = errno;
-                lm_warn("cannot open '%s': %s", files[i], strerror(e));
-                for (int j = 0; j < i; j++)
-                    if (in[j].fp != stdin)
-                        fclose(in[j].fp);
-                free(in);
-                return LM_EXIT_DATA;
-            }
-        }
-    }
+    reader rd = {0};
+    if (open_inputs(&rd, nfiles, files) != 0)
+        return LM_EXIT_DATA;
     lm_atomic errs = {0};
     int have_errs = 0;
     if (c->errors_path) {
@@ -515,104 +651,20 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
     size_t batch = parallel ? BATCH_RECORDS : 1;
     slot *sl = lm_xcalloc(batch, sizeof *sl);
     lm_record **recs = L->prepare ? lm_xcalloc(batch, sizeof *recs) : NULL;
-    uint64_t index = 0;
-    int fi = 0, status = LM_EXIT_OK, stop = 0;
+    int status = LM_EXIT_OK, stop = 0;
     L->n_read = L->n_bad = 0;
     oom_ctx ox = {.L = L, .sl = sl};
     lm_set_oom_hook(on_oom, &ox);
-    /* a line that cannot be read: reported after the batch before it */
-    int read_err = 0;
-    const char *read_file = NULL;
-    uint64_t read_line = 0;
 
-    while (!stop && fi < nfiles) {
-        /* Fill a batch. */
-        size_t nb = 0, bytes = 0;
-        while (!read_err && nb < batch && bytes < BATCH_BYTES && fi < nfiles) {
-            slot *s = &sl[nb];
-            src *f = &in[fi];
-            errno = 0;
-            ssize_t got = getline(&s->line, &s->cap, f->fp);
-            if (got < 0) {
-                /* end of file only when the stream says so: getline also
-                 * fails without setting the error flag when a line does not
-                 * fit in memory */
-                if (ferror(f->fp) || !feof(f->fp)) {
-                    read_err = errno ? errno : EIO;
-                    read_file = f->name;
-                    read_line = f->lineno + 1;
-                    break;
-                }
-                if (f->fp != stdin)
-                    fclose(f->fp);
-                fi++;
-                continue;
-            }
-            f->lineno++;
-            size_t n = (size_t)got;
-            if (n && s->line[n - 1] == '\n')
-                n--;
-            if (n && s->line[n - 1] == '\r')
-                n--;
-            char *text = s->line;
-            if (f->lineno == 1 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-                text += 3;
-                n -= 3;
-            }
-            if (is_blank(text, n))
-                continue;
-            s->rec.file = f->name;
-            s->rec.lineno = f->lineno;
-            s->rec.index = index++;
-            s->rec.text = text;
-            s->rec.len = n;
-            s->status = (c->shard_n > 1 && s->rec.index % c->shard_n != c->shard_k) ? -1 : LM_REC_OK;
-            bytes += n;
-            nb++;
-        }
-        ox.nb = nb;
-        for (size_t i = 0; i < nb; i++)
-            atomic_store(&sl[i].phase, sl[i].status < 0 ? PH_DONE : PH_IDLE);
-        atomic_store(&ox.active, 1);
-        /* Process it (in order on one thread unless parallel: an inactive
-         * region leaves nested parallelism in the record function free). */
-#pragma omp parallel for schedule(dynamic, 1) if (parallel && nb > 1)
-        for (size_t i = 0; i < nb; i++)
-            if (sl[i].status >= 0)
-                process(L, &sl[i]);
-        if (L->prepare) { /* gather over the prepared records, then finish them */
-            size_t ng = 0;
-            for (size_t i = 0; i < nb; i++)
-                if (sl[i].status == LM_REC_OK)
-                    recs[ng++] = &sl[i].rec;
-            if (L->gather && ng)
-                L->gather(L->ctx, recs, ng);
-#pragma omp parallel for schedule(dynamic, 1) if (parallel && ng > 1)
-            for (size_t i = 0; i < nb; i++)
-                if (sl[i].status == LM_REC_OK)
-                    finish_prepared(L, &sl[i]);
-        }
-        atomic_store(&ox.active, 0);
-        /* Write it, in order. */
-        for (size_t i = 0; i < nb && !stop; i++) {
-            slot *s = &sl[i];
-            if (s->status < 0)
-                continue;
-            if (write_slot(L, s, have_errs ? errs.fp : NULL, &status))
+    /* read a batch, process it, write it in order */
+    while (!stop && rd.fi < rd.n) {
+        size_t nb = fill_batch(&rd, c, sl, batch);
+        run_batch(L, sl, nb, recs, parallel, &ox);
+        for (size_t i = 0; i < nb && !stop; i++)
+            if (sl[i].status >= 0 && write_slot(L, &sl[i], have_errs ? errs.fp : NULL, &status))
                 stop = 1;
-        }
-        if (read_err && !stop) {
-            fflush(stdout);
-            if (read_err == ENOMEM) {
-                fprintf(stderr, "%s: %s:%llu: line too long for the memory available\n", lm_prog,
-                        read_file, (unsigned long long)read_line);
-                lm_hint("free memory, or split the record; the records before it were written");
-                status = LM_EXIT_USAGE;
-            } else {
-                fprintf(stderr, "%s: %s:%llu: cannot read the line: %s\n", lm_prog, read_file,
-                        (unsigned long long)read_line, strerror(read_err));
-                status = status == LM_EXIT_USAGE ? status : LM_EXIT_DATA;
-            }
+        if (rd.err && !stop) {
+            status = report_read_error(&rd, status);
             stop = 1;
         }
         if (show_progress)
@@ -621,9 +673,7 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
     lm_set_oom_hook(NULL, NULL);
     if (show_progress)
         progress(L, 1);
-    for (int i = fi; i < nfiles; i++)
-        if (in[i].fp && in[i].fp != stdin)
-            fclose(in[i].fp);
+    close_inputs(rd.in, rd.fi, rd.n);
     if (c->keep_going && L->n_bad)
         lm_warn("%llu of %llu records rejected", (unsigned long long)L->n_bad,
                 (unsigned long long)L->n_read);
@@ -634,16 +684,9 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
             status = LM_EXIT_USAGE;
         }
     }
-    for (size_t i = 0; i < batch; i++) {
-        free(sl[i].line);
-        lm_jscan_free(&sl[i].rec.scan);
-        lm_out_free(&sl[i].out);
-        lm_rerr_free(&sl[i].err);
-        lm_buf_free(&sl[i].rendered);
-    }
-    free(sl);
+    free_slots(sl, batch);
     free(recs);
-    free(in);
+    free(rd.in);
     fflush(stdout);
     if (ferror(stdout))
         lm_close_stdout();

@@ -179,7 +179,25 @@ static void fmt_pow(char *buf, size_t n, int base, double e)
     }
 }
 
-static void panel(FILE *f, const lm_plot *p, double oy)
+/* A panel's data ranges and its place on the page. */
+typedef struct {
+    double x0, x1, y0, y1; /* data ranges (x after tx) */
+    double W, H, oy;       /* plot area size, the panel's top */
+} frame;
+
+static double SX(const frame *fr, double v)
+{
+    return ML + (v - fr->x0) / (fr->x1 - fr->x0) * fr->W;
+}
+
+static double SY(const frame *fr, double v)
+{
+    return fr->oy + MT + fr->H - (v - fr->y0) / (fr->y1 - fr->y0) * fr->H;
+}
+
+/* The ranges: every finite point and marker line, y from 0 (or the fixed
+ * range) with 5% headroom; an empty or flat range becomes one unit. */
+static frame panel_frame(const lm_plot *p, double oy)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (size_t i = 0; i < p->ns; i++)
@@ -219,10 +237,13 @@ static void panel(FILE *f, const lm_plot *p, double oy)
         x1 = x0 + 1;
     if (y1 <= y0)
         y1 = y0 + 1;
-    double W = PW - ML - MR, H = PH - MT - MB;
-#define SX(v) (ML + ((v) - x0) / (x1 - x0) * W)
-#define SY(v) (oy + MT + H - ((v) - y0) / (y1 - y0) * H)
-    fprintf(f, "<g font-family=\"sans-serif\" font-size=\"12\">\n");
+    return (frame){x0, x1, y0, y1, PW - ML - MR, PH - MT - MB, oy};
+}
+
+/* Title, note, the frame, grid lines with tick labels, axis labels. */
+static void panel_axes(FILE *f, const lm_plot *p, const frame *fr)
+{
+    double oy = fr->oy, W = fr->W, H = fr->H;
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\" text-anchor=\"middle\">",
             PW / 2, oy + 22);
     esc(f, p->title);
@@ -235,34 +256,34 @@ static void panel(FILE *f, const lm_plot *p, double oy)
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n",
             ML, oy + MT, W, H);
     /* y ticks */
-    double st = nice_step(y1 - y0, 6);
-    for (double v = ceil(y0 / st) * st; v <= y1 + st * 1e-9; v += st) {
+    double st = nice_step(fr->y1 - fr->y0, 6);
+    for (double v = ceil(fr->y0 / st) * st; v <= fr->y1 + st * 1e-9; v += st) {
         char t[32];
         fmt_tick(t, sizeof t, v);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML, SY(v),
-                ML + W, SY(v));
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", ML - 6, SY(v) + 4, t);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", ML, SY(fr, v),
+                ML + W, SY(fr, v));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", ML - 6, SY(fr, v) + 4, t);
     }
     /* x ticks */
     if (p->logx) {
-        double e0 = ceil(x0 - 1e-9), e1 = floor(x1 + 1e-9);
+        double e0 = ceil(fr->x0 - 1e-9), e1 = floor(fr->x1 + 1e-9);
         double every = fmax(1, ceil((e1 - e0 + 1) / 10));
         for (double e = e0; e <= e1; e += every) {
             char t[32];
             fmt_pow(t, sizeof t, p->logx, e);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", SX(e),
-                    oy + MT, SX(e), oy + MT + H);
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", SX(e),
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", SX(fr, e),
+                    oy + MT, SX(fr, e), oy + MT + H);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", SX(fr, e),
                     oy + MT + H + 16, t);
         }
     } else {
-        double sx = nice_step(x1 - x0, 8);
-        for (double v = ceil(x0 / sx) * sx; v <= x1 + sx * 1e-9; v += sx) {
+        double sx = nice_step(fr->x1 - fr->x0, 8);
+        for (double v = ceil(fr->x0 / sx) * sx; v <= fr->x1 + sx * 1e-9; v += sx) {
             char t[32];
             fmt_tick(t, sizeof t, v);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", SX(v),
-                    oy + MT, SX(v), oy + MT + H);
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", SX(v),
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", SX(fr, v),
+                    oy + MT, SX(fr, v), oy + MT + H);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", SX(fr, v),
                     oy + MT + H + 16, t);
         }
     }
@@ -272,10 +293,16 @@ static void panel(FILE *f, const lm_plot *p, double oy)
             oy + MT + H / 2);
     esc(f, p->ylabel);
     fprintf(f, "</text>\n");
+}
+
+/* Inside the clip: the shaded area under one series, the series (lines and
+ * markers) and the labelled vertical marker lines. */
+static void panel_data(FILE *f, const lm_plot *p, const frame *fr)
+{
+    double oy = fr->oy, W = fr->W, H = fr->H, y0 = fr->y0;
     fprintf(f, "<clipPath id=\"c%.0f\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/></clipPath>\n",
             oy, ML, oy + MT, W, H);
     fprintf(f, "<g clip-path=\"url(#c%.0f)\">\n", oy);
-    /* shading under a series */
     if (p->shade_s >= 0 && (size_t)p->shade_s < p->ns) {
         const series *s = &p->s[p->shade_s];
         fprintf(f, "<path fill=\"#1f77b4\" fill-opacity=\"0.25\" stroke=\"none\" d=\"");
@@ -285,16 +312,16 @@ static void panel(FILE *f, const lm_plot *p, double oy)
             double xv = s->x[k];
             if (!(xv >= p->shade_x0 && xv <= p->shade_x1) || !isfinite(s->y[k]))
                 continue;
-            double X = SX(tx(p, xv));
+            double X = SX(fr, tx(p, xv));
             if (!started) {
-                fprintf(f, "M%.2f %.2f ", X, SY(y0 > 0 ? y0 : 0));
+                fprintf(f, "M%.2f %.2f ", X, SY(fr, y0 > 0 ? y0 : 0));
                 started = 1;
             }
-            fprintf(f, "L%.2f %.2f ", X, SY(s->y[k]));
+            fprintf(f, "L%.2f %.2f ", X, SY(fr, s->y[k]));
             lastx = X;
         }
         if (started)
-            fprintf(f, "L%.2f %.2f Z", lastx, SY(y0 > 0 ? y0 : 0));
+            fprintf(f, "L%.2f %.2f Z", lastx, SY(fr, y0 > 0 ? y0 : 0));
         fprintf(f, "\"/>\n");
     }
     for (size_t i = 0; i < p->ns; i++) {
@@ -304,19 +331,19 @@ static void panel(FILE *f, const lm_plot *p, double oy)
         for (size_t k = 0; k < s->n; k++) {
             if (!isfinite(s->x[k]) || !isfinite(s->y[k]) || (p->logx && s->x[k] <= 0))
                 continue;
-            fprintf(f, "%.2f,%.2f ", SX(tx(p, s->x[k])), SY(s->y[k]));
+            fprintf(f, "%.2f,%.2f ", SX(fr, tx(p, s->x[k])), SY(fr, s->y[k]));
         }
         fprintf(f, "\"/>\n");
         if (s->markers)
             for (size_t k = 0; k < s->n; k++)
                 if (isfinite(s->x[k]) && isfinite(s->y[k]) && (!p->logx || s->x[k] > 0))
-                    fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", SX(tx(p, s->x[k])),
-                            SY(s->y[k]), col);
+                    fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", SX(fr, tx(p, s->x[k])),
+                            SY(fr, s->y[k]), col);
     }
     for (size_t i = 0; i < p->nv; i++) {
         if (!isfinite(p->v[i].x) || (p->logx && p->v[i].x <= 0))
             continue;
-        double X = SX(tx(p, p->v[i].x));
+        double X = SX(fr, tx(p, p->v[i].x));
         fprintf(f, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"5,4\"/>\n",
                 X, oy + MT, X, oy + MT + H);
         fprintf(f, "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"start\">", X + 4,
@@ -325,8 +352,12 @@ static void panel(FILE *f, const lm_plot *p, double oy)
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</g>\n");
-    /* legend */
-    double ly = oy + MT + 8;
+}
+
+/* The legend: named series, then the shaded area's label. */
+static void panel_legend(FILE *f, const lm_plot *p, const frame *fr)
+{
+    double W = fr->W, ly = fr->oy + MT + 8;
     size_t nleg = 0;
     for (size_t i = 0; i < p->ns; i++)
         if (p->s[i].name[0]) {
@@ -345,9 +376,16 @@ static void panel(FILE *f, const lm_plot *p, double oy)
         esc(f, p->shade_label);
         fprintf(f, "</text>\n");
     }
+}
+
+static void panel(FILE *f, const lm_plot *p, double oy)
+{
+    frame fr = panel_frame(p, oy);
+    fprintf(f, "<g font-family=\"sans-serif\" font-size=\"12\">\n");
+    panel_axes(f, p, &fr);
+    panel_data(f, p, &fr);
+    panel_legend(f, p, &fr);
     fprintf(f, "</g>\n");
-#undef SX
-#undef SY
 }
 
 int lm_svg_write(FILE *f, lm_plot *const *plots, size_t n)
