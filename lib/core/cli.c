@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -780,14 +781,10 @@ static void check_files(const lm_common *c, int nops, char **ops)
     }
 }
 
-int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_fn fn,
-                   void *ctx, int *optind_out, FILE *out, lm_buf *msg)
+/* getopt_long's tables for cmd's options and the hidden --generate: 0, or
+ * -1 with a message. */
+static int build_getopt(const lm_cmd *cmd, struct option **lo_out, char **short_out, lm_buf *msg)
 {
-    memset(c, 0, sizeof *c);
-    c->progress = -1;
-    c->shard_n = 1;
-    c->field = cmd->field_default;
-
     size_t nopt = 0, it = 0;
     while (opt_at(cmd, &it))
         nopt++;
@@ -812,131 +809,150 @@ int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_op
         }
     }
     lo[k++] = (struct option){"generate", required_argument, NULL, ID_GENERATE};
+    *lo_out = lo;
+    *short_out = shortopts;
+    return 0;
+}
 
+/* The message for getopt's ':' (missing argument) or '?' (unknown). */
+static void getopt_error(int ch, char **argv, lm_buf *msg)
+{
+    const char *a = argv[optind - 1];
+    if (ch == ':') {
+        if (optopt && optopt < 256 && !(a[0] == '-' && a[1] == '-'))
+            lm_buf_printf(msg, "option requires an argument -- '%c'", optopt);
+        else
+            lm_buf_printf(msg, "option '%s' requires an argument", a);
+    } else if (a && a[0] == '-' && a[1] == '-') {
+        if (strchr(a, '='))
+            lm_buf_printf(msg, "unrecognized option '%.*s', or it takes no argument",
+                          (int)(strchr(a, '=') - a), a);
+        else
+            lm_buf_printf(msg, "unrecognized option '%s'", a);
+    } else if (optopt > 32 && optopt < 127) {
+        lm_buf_printf(msg, "invalid option -- '%c'", optopt);
+    } else {
+        lm_buf_printf(msg, "invalid option '%s'", a ? a : "");
+    }
+}
+
+#define NOT_COMMON INT_MIN
+
+/* A common option (or --help, --version, --generate): 0 when taken, 1/2/3
+ * for help/version/generate printed, -1 with a message, NOT_COMMON for an
+ * option of the command's own. */
+static int common_option(const lm_cmd *cmd, lm_common *c, int ch, const char *arg, FILE *out,
+                         lm_buf *msg)
+{
+    switch (ch) {
+    case ID_HELP:
+        lm_cli_help(cmd, out);
+        return 1;
+    case ID_VERSION:
+        lm_cli_version(cmd, out);
+        return 2;
+    case ID_GENERATE:
+        if (lm_cli_generate(cmd, arg, out) < 0) {
+            lm_buf_printf(msg, "invalid --generate '%s': choose complete-bash, complete-zsh, "
+                          "complete-fish or options", arg);
+            return -1;
+        }
+        return 3;
+    case ID_THREADS: {
+        uint64_t v;
+        if (lm_parse_u64(arg, &v) < 0 || v > 4096) {
+            lm_buf_printf(msg, "invalid --threads '%s': a whole number from 0 (automatic) to 4096 is expected", arg);
+            return -1;
+        }
+        c->threads = (int)v;
+        return 0;
+    }
+    case ID_SEED:
+        if (lm_parse_u64(arg, &c->seed) < 0) {
+            lm_buf_printf(msg, "invalid --seed '%s': a whole number from 0 to 18446744073709551615 is expected", arg);
+            return -1;
+        }
+        c->seed_set = 1;
+        return 0;
+    case ID_DEVICE:
+        if (strcmp(arg, "auto") == 0)
+            c->device = LM_DEVICE_AUTO;
+        else if (strcmp(arg, "cpu") == 0)
+            c->device = LM_DEVICE_CPU;
+        else if (strcmp(arg, "cuda") == 0)
+            c->device = LM_DEVICE_CUDA;
+        else {
+            lm_buf_printf(msg, "invalid --device '%s': choose one of auto, cpu, cuda", arg);
+            return -1;
+        }
+        return 0;
+    case ID_KEEP_GOING: c->keep_going = 1; return 0;
+    case ID_ERRORS: c->errors_path = arg; return 0;
+    case ID_UNBUFFERED: c->unbuffered = 1; return 0;
+    case ID_PROGRESS: c->progress = 1; c->quiet = 0; return 0;
+    case ID_QUIET: c->quiet = 1; c->progress = 0; return 0;
+    case ID_SHARD:
+        return lm_parse_shard(arg, &c->shard_k, &c->shard_n, msg) < 0 ? -1 : 0;
+    case ID_FIELD:
+        if (!*arg) {
+            lm_buf_printf(msg, "invalid --field '': a field name is expected");
+            return -1;
+        }
+        c->field = arg;
+        return 0;
+    }
+    return NOT_COMMON;
+}
+
+/* A short option's character becomes the id of its table entry. */
+static int short_to_id(const lm_cmd *cmd, int ch)
+{
+    if (ch > 0 && ch < 256 && ch != ':' && ch != '?') {
+        size_t it = 0;
+        const lm_opt *so;
+        while ((so = opt_at(cmd, &it)))
+            if (so->short_name == ch)
+                return so->id;
+    }
+    return ch;
+}
+
+int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_fn fn,
+                   void *ctx, int *optind_out, FILE *out, lm_buf *msg)
+{
+    memset(c, 0, sizeof *c);
+    c->progress = -1;
+    c->shard_n = 1;
+    c->field = cmd->field_default;
+    struct option *lo;
+    char *shortopts;
+    if (build_getopt(cmd, &lo, &shortopts, msg) < 0)
+        return -1;
     int rc = 0;
     optind = 0; /* full reinitialisation of getopt in glibc */
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+    while (rc == 0 && (ch = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
         const char *arg = optarg;
-        if (ch > 0 && ch < 256 && ch != ':' && ch != '?') {
-            /* a short option: hand the command the id of its table entry */
-            size_t it2 = 0;
-            const lm_opt *so;
-            while ((so = opt_at(cmd, &it2)))
-                if (so->short_name == ch) {
-                    ch = so->id;
-                    break;
-                }
-        }
+        ch = short_to_id(cmd, ch);
         note_file(cmd, c, ch, arg);
-        switch (ch) {
-        case ID_HELP:
-            lm_cli_help(cmd, out);
-            rc = 1;
-            goto done;
-        case ID_VERSION:
-            lm_cli_version(cmd, out);
-            rc = 2;
-            goto done;
-        case ID_GENERATE:
-            if (lm_cli_generate(cmd, arg, out) < 0) {
-                lm_buf_printf(msg, "invalid --generate '%s': choose complete-bash, complete-zsh, "
-                              "complete-fish or options", arg);
-                rc = -1;
-            } else {
-                rc = 3;
-            }
-            goto done;
-        case ID_THREADS: {
-            uint64_t v;
-            if (lm_parse_u64(arg, &v) < 0 || v > 4096) {
-                lm_buf_printf(msg, "invalid --threads '%s': a whole number from 0 (automatic) to 4096 is expected", arg);
-                rc = -1;
-                goto done;
-            }
-            c->threads = (int)v;
-            break;
-        }
-        case ID_SEED:
-            if (lm_parse_u64(arg, &c->seed) < 0) {
-                lm_buf_printf(msg, "invalid --seed '%s': a whole number from 0 to 18446744073709551615 is expected", arg);
-                rc = -1;
-                goto done;
-            }
-            c->seed_set = 1;
-            break;
-        case ID_DEVICE:
-            if (strcmp(arg, "auto") == 0)
-                c->device = LM_DEVICE_AUTO;
-            else if (strcmp(arg, "cpu") == 0)
-                c->device = LM_DEVICE_CPU;
-            else if (strcmp(arg, "cuda") == 0)
-                c->device = LM_DEVICE_CUDA;
-            else {
-                lm_buf_printf(msg, "invalid --device '%s': choose one of auto, cpu, cuda", arg);
-                rc = -1;
-                goto done;
-            }
-            break;
-        case ID_KEEP_GOING: c->keep_going = 1; break;
-        case ID_ERRORS: c->errors_path = arg; break;
-        case ID_UNBUFFERED: c->unbuffered = 1; break;
-        case ID_PROGRESS: c->progress = 1; c->quiet = 0; break;
-        case ID_QUIET: c->quiet = 1; c->progress = 0; break;
-        case ID_SHARD:
-            if (lm_parse_shard(arg, &c->shard_k, &c->shard_n, msg) < 0) {
-                rc = -1;
-                goto done;
-            }
-            break;
-        case ID_FIELD:
-            if (!*arg) {
-                lm_buf_printf(msg, "invalid --field '': a field name is expected");
-                rc = -1;
-                goto done;
-            }
-            c->field = arg;
-            break;
-        case ':': {
-            const char *a = argv[optind - 1];
-            if (optopt && optopt < 256 && !(a[0] == '-' && a[1] == '-'))
-                lm_buf_printf(msg, "option requires an argument -- '%c'", optopt);
-            else
-                lm_buf_printf(msg, "option '%s' requires an argument", a);
+        if (ch == ':' || ch == '?') {
+            getopt_error(ch, argv, msg);
             rc = -1;
-            goto done;
+            break;
         }
-        case '?': {
-            const char *a = argv[optind - 1];
-            if (a && a[0] == '-' && a[1] == '-') {
-                if (strchr(a, '='))
-                    lm_buf_printf(msg, "unrecognized option '%.*s', or it takes no argument",
-                                  (int)(strchr(a, '=') - a), a);
-                else
-                    lm_buf_printf(msg, "unrecognized option '%s'", a);
-            } else if (optopt > 32 && optopt < 127) {
-                lm_buf_printf(msg, "invalid option -- '%c'", optopt);
-            } else {
-                lm_buf_printf(msg, "invalid option '%s'", a ? a : "");
-            }
+        rc = common_option(cmd, c, ch, arg, out, msg);
+        if (rc != NOT_COMMON)
+            continue;
+        rc = 0;
+        if (fn && fn(ctx, ch, arg) != 0) {
+            if (!msg->n)
+                lm_buf_printf(msg, "invalid option value");
             rc = -1;
-            goto done;
-        }
-        default:
-            if (fn) {
-                int r = fn(ctx, ch, arg);
-                if (r != 0) {
-                    if (!msg->n)
-                        lm_buf_printf(msg, "invalid option value");
-                    rc = -1;
-                    goto done;
-                }
-            }
         }
     }
-    *optind_out = optind;
-done:
+    if (rc == 0)
+        *optind_out = optind;
     free(lo);
     free(shortopts);
     return rc;
