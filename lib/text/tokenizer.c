@@ -929,194 +929,261 @@ static void wp_cleanup(lm_buf *tmp, lm_buf *out)
     lm_buf_add(out, tmp->p ? tmp->p : "", tmp->n);
 }
 
-static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w)
+static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w);
+
+/* Each decoder step maps the list of pieces in to out (emptied first):
+ * 0, or non-zero when memory or a pattern failed. */
+
+/* ByteLevel: the byte characters back to bytes, joined into one piece
+ * (invalid UTF-8 becomes U+FFFD); a piece with other characters stays. */
+static int dec_bytelevel(slist *in, slist *out)
 {
-    sl_reset(out);
+    lm_buf bytes = {0}, tmp = {0};
+    for (size_t i = 0; i < in->n; i++) {
+        const char *s = SL_S(in, i);
+        size_t n = SL_N(in, i), mark = bytes.n;
+        int ok = 1;
+        for (size_t k = 0; k < n;) {
+            uint32_t c;
+            k += lm_hft_dec(s + k, n - k, &c);
+            int b = lm_hft_char_byte(c);
+            if (b < 0) {
+                ok = 0;
+                break;
+            }
+            lm_buf_addc(&bytes, (char)b);
+        }
+        if (!ok) {
+            bytes.n = mark;
+            lm_buf_add(&bytes, s, n);
+        }
+    }
+    add_lossy(&tmp, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
+    lm_buf_free(&bytes);
+    int rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+    lm_buf_free(&tmp);
+    return rc;
+}
+
+/* WordPiece: the continuation prefix removed, other pieces after the
+ * first preceded by a space; optional cleanup of spaces before
+ * punctuation. */
+static int dec_wordpiece(const dec *d, slist *in, slist *out)
+{
     lm_buf tmp = {0}, tmp2 = {0};
     int rc = 0;
-    switch (d->type) {
-    case D_BYTELEVEL: {
-        lm_buf bytes = {0};
-        for (size_t i = 0; i < in->n; i++) {
-            const char *s = SL_S(in, i);
-            size_t n = SL_N(in, i), mark = bytes.n;
-            int ok = 1;
-            for (size_t k = 0; k < n;) {
-                uint32_t c;
-                k += lm_hft_dec(s + k, n - k, &c);
-                int b = lm_hft_char_byte(c);
-                if (b < 0) {
-                    ok = 0;
-                    break;
-                }
-                lm_buf_addc(&bytes, (char)b);
-            }
-            if (!ok) {
-                bytes.n = mark;
-                lm_buf_add(&bytes, s, n);
-            }
-        }
-        add_lossy(&tmp, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
-        lm_buf_free(&bytes);
-        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
-        break;
-    }
-    case D_WORDPIECE:
-        for (size_t i = 0; i < in->n; i++) {
-            const char *s = SL_S(in, i);
-            size_t n = SL_N(in, i);
-            lm_buf_reset(&tmp);
-            if (i != 0) {
-                if (n >= d->sn && memcmp(s, d->s, d->sn) == 0) {
-                    lm_buf_add(&tmp, s + d->sn, n - d->sn);
-                } else {
-                    lm_buf_addc(&tmp, ' ');
-                    lm_buf_add(&tmp, s, n);
-                }
+    for (size_t i = 0; i < in->n; i++) {
+        const char *s = SL_S(in, i);
+        size_t n = SL_N(in, i);
+        lm_buf_reset(&tmp);
+        if (i != 0) {
+            if (n >= d->sn && memcmp(s, d->s, d->sn) == 0) {
+                lm_buf_add(&tmp, s + d->sn, n - d->sn);
             } else {
+                lm_buf_addc(&tmp, ' ');
                 lm_buf_add(&tmp, s, n);
             }
-            if (d->cleanup)
-                wp_cleanup(&tmp, &tmp2);
-            else {
-                lm_buf_reset(&tmp2);
-                lm_buf_add(&tmp2, tmp.p ? tmp.p : "", tmp.n);
-            }
-            if ((rc = sl_push(out, tmp2.p ? tmp2.p : "", tmp2.n)))
-                break;
+        } else {
+            lm_buf_add(&tmp, s, n);
         }
-        break;
-    case D_METASPACE:
-        for (size_t i = 0; i < in->n; i++) {
-            const char *s = SL_S(in, i);
-            size_t n = SL_N(in, i);
-            lm_buf_reset(&tmp);
-            for (size_t k = 0; k < n;) {
-                uint32_t c;
-                size_t l = lm_hft_dec(s + k, n - k, &c);
-                if (c == d->ch) {
-                    if (!(i == 0 && !d->prepend_never))
-                        lm_buf_addc(&tmp, ' ');
-                } else {
-                    lm_buf_add(&tmp, s + k, l);
-                }
-                k += l;
-            }
-            if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
-                break;
+        if (d->cleanup)
+            wp_cleanup(&tmp, &tmp2);
+        else {
+            lm_buf_reset(&tmp2);
+            lm_buf_add(&tmp2, tmp.p ? tmp.p : "", tmp.n);
         }
-        break;
-    case D_BPE:
-        for (size_t i = 0; i < in->n; i++) {
-            lm_buf_reset(&tmp);
-            const char *rep = i + 1 == in->n ? "" : " ";
-            replace_all(&tmp, SL_S(in, i), SL_N(in, i), d->s, d->sn, rep, strlen(rep));
-            if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
-                break;
-        }
-        break;
-    case D_BYTEFALLBACK: {
-        lm_buf bytes = {0};
-        for (size_t i = 0; i <= in->n && !rc; i++) {
-            int isbyte = 0;
-            unsigned v = 0;
-            if (i < in->n) {
-                const char *s = SL_S(in, i);
-                if (SL_N(in, i) == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>') {
-                    char hx[3] = {s[3], s[4], 0};
-                    char *endp;
-                    unsigned long x = strtoul(hx, &endp, 16);
-                    if (*endp == 0 && (hx[0] != '-' && hx[0] != ' ' && hx[0] != '+') && x < 256) {
-                        isbyte = 1;
-                        v = (unsigned)x;
-                    }
-                }
-            }
-            if (isbyte) {
-                lm_buf_addc(&bytes, (char)v);
-                continue;
-            }
-            if (bytes.n) {
-                if (lm_utf8_valid_prefix(bytes.p, bytes.n, 0) == bytes.n)
-                    rc = sl_push(out, bytes.p, bytes.n);
-                else
-                    for (size_t k = 0; k < bytes.n && !rc; k++)
-                        rc = sl_push(out, "\xef\xbf\xbd", 3);
-                lm_buf_reset(&bytes);
-            }
-            if (i < in->n && !rc)
-                rc = sl_push(out, SL_S(in, i), SL_N(in, i));
-        }
-        lm_buf_free(&bytes);
-        break;
-    }
-    case D_FUSE:
-        for (size_t i = 0; i < in->n; i++)
-            lm_buf_add(&tmp, SL_S(in, i), SL_N(in, i));
-        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
-        break;
-    case D_STRIP:
-        for (size_t i = 0; i < in->n && !rc; i++) {
-            const char *s = SL_S(in, i);
-            size_t n = SL_N(in, i), a = 0, b = n;
-            for (size_t k = 0; k < d->start && a < n; k++) {
-                uint32_t c;
-                size_t l = lm_hft_dec(s + a, n - a, &c);
-                if (c != d->ch)
-                    break;
-                a += l;
-            }
-            for (size_t k = 0; k < d->stop && b > a; k++) {
-                size_t j = b - 1;
-                while (j > a && ((unsigned char)s[j] & 0xC0) == 0x80)
-                    j--;
-                uint32_t c;
-                lm_hft_dec(s + j, b - j, &c);
-                if (c != d->ch)
-                    break;
-                b = j;
-            }
-            rc = sl_push(out, s + a, b - a);
-        }
-        break;
-    case D_REPLACE:
-        for (size_t i = 0; i < in->n && !rc; i++) {
-            const char *s = SL_S(in, i);
-            size_t n = SL_N(in, i);
-            lm_buf_reset(&tmp);
-            if (lm_hft_pattern_find(&d->pat, w, s, n)) {
-                rc = -1;
-                break;
-            }
-            for (size_t k = 0; k < w->nmt; k++) {
-                if (w->mt[k][2])
-                    lm_buf_add(&tmp, d->s, d->sn);
-                else
-                    lm_buf_add(&tmp, s + w->mt[k][0], w->mt[k][1] - w->mt[k][0]);
-            }
-            rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
-        }
-        break;
-    case D_SEQ: {
-        slist a = {0}, *cur = in;
-        for (size_t k = 0; k < d->nsub && !rc; k++) {
-            rc = dec_chain(d->sub[k], cur, out, w);
-            /* move out into a */
-            sl_reset(&a);
-            for (size_t i = 0; i < out->n && !rc; i++)
-                rc = sl_push(&a, SL_S(out, i), SL_N(out, i));
-            cur = &a;
-        }
-        sl_reset(out);
-        for (size_t i = 0; i < cur->n && !rc; i++)
-            rc = sl_push(out, SL_S(cur, i), SL_N(cur, i));
-        sl_free(&a);
-        break;
-    }
+        if ((rc = sl_push(out, tmp2.p ? tmp2.p : "", tmp2.n)))
+            break;
     }
     lm_buf_free(&tmp);
     lm_buf_free(&tmp2);
     return rc;
+}
+
+/* Metaspace: the replacement character back to a space (dropped at the
+ * start of the first piece unless prepending is "never"). */
+static int dec_metaspace(const dec *d, slist *in, slist *out)
+{
+    lm_buf tmp = {0};
+    int rc = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        const char *s = SL_S(in, i);
+        size_t n = SL_N(in, i);
+        lm_buf_reset(&tmp);
+        for (size_t k = 0; k < n;) {
+            uint32_t c;
+            size_t l = lm_hft_dec(s + k, n - k, &c);
+            if (c == d->ch) {
+                if (!(i == 0 && !d->prepend_never))
+                    lm_buf_addc(&tmp, ' ');
+            } else {
+                lm_buf_add(&tmp, s + k, l);
+            }
+            k += l;
+        }
+        if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
+            break;
+    }
+    lm_buf_free(&tmp);
+    return rc;
+}
+
+/* BPE: the end-of-word suffix becomes a space (nothing in the last piece). */
+static int dec_bpe(const dec *d, slist *in, slist *out)
+{
+    lm_buf tmp = {0};
+    int rc = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        lm_buf_reset(&tmp);
+        const char *rep = i + 1 == in->n ? "" : " ";
+        replace_all(&tmp, SL_S(in, i), SL_N(in, i), d->s, d->sn, rep, strlen(rep));
+        if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
+            break;
+    }
+    lm_buf_free(&tmp);
+    return rc;
+}
+
+/* The byte of a "<0xHH>" piece, or -1. */
+static int fallback_byte(const char *s, size_t n)
+{
+    if (n != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>')
+        return -1;
+    char hx[3] = {s[3], s[4], 0};
+    char *endp;
+    unsigned long x = strtoul(hx, &endp, 16);
+    if (*endp == 0 && (hx[0] != '-' && hx[0] != ' ' && hx[0] != '+') && x < 256)
+        return (int)x;
+    return -1;
+}
+
+/* ByteFallback: runs of "<0xHH>" pieces become their bytes, one U+FFFD per
+ * byte when they are not valid UTF-8. */
+static int dec_bytefallback(slist *in, slist *out)
+{
+    lm_buf bytes = {0};
+    int rc = 0;
+    for (size_t i = 0; i <= in->n && !rc; i++) {
+        int v = i < in->n ? fallback_byte(SL_S(in, i), SL_N(in, i)) : -1;
+        if (v >= 0) {
+            lm_buf_addc(&bytes, (char)v);
+            continue;
+        }
+        if (bytes.n) {
+            if (lm_utf8_valid_prefix(bytes.p, bytes.n, 0) == bytes.n)
+                rc = sl_push(out, bytes.p, bytes.n);
+            else
+                for (size_t k = 0; k < bytes.n && !rc; k++)
+                    rc = sl_push(out, "\xef\xbf\xbd", 3);
+            lm_buf_reset(&bytes);
+        }
+        if (i < in->n && !rc)
+            rc = sl_push(out, SL_S(in, i), SL_N(in, i));
+    }
+    lm_buf_free(&bytes);
+    return rc;
+}
+
+/* Fuse: every piece joined into one. */
+static int dec_fuse(slist *in, slist *out)
+{
+    lm_buf tmp = {0};
+    for (size_t i = 0; i < in->n; i++)
+        lm_buf_add(&tmp, SL_S(in, i), SL_N(in, i));
+    int rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+    lm_buf_free(&tmp);
+    return rc;
+}
+
+/* Strip: up to start leading and stop trailing copies of the character. */
+static int dec_strip(const dec *d, slist *in, slist *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < in->n && !rc; i++) {
+        const char *s = SL_S(in, i);
+        size_t n = SL_N(in, i), a = 0, b = n;
+        for (size_t k = 0; k < d->start && a < n; k++) {
+            uint32_t c;
+            size_t l = lm_hft_dec(s + a, n - a, &c);
+            if (c != d->ch)
+                break;
+            a += l;
+        }
+        for (size_t k = 0; k < d->stop && b > a; k++) {
+            size_t j = b - 1;
+            while (j > a && ((unsigned char)s[j] & 0xC0) == 0x80)
+                j--;
+            uint32_t c;
+            lm_hft_dec(s + j, b - j, &c);
+            if (c != d->ch)
+                break;
+            b = j;
+        }
+        rc = sl_push(out, s + a, b - a);
+    }
+    return rc;
+}
+
+/* Replace: every match of the pattern becomes the content. */
+static int dec_replace(const dec *d, slist *in, slist *out, hft_work *w)
+{
+    lm_buf tmp = {0};
+    int rc = 0;
+    for (size_t i = 0; i < in->n && !rc; i++) {
+        const char *s = SL_S(in, i);
+        size_t n = SL_N(in, i);
+        lm_buf_reset(&tmp);
+        if (lm_hft_pattern_find(&d->pat, w, s, n)) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < w->nmt; k++) {
+            if (w->mt[k][2])
+                lm_buf_add(&tmp, d->s, d->sn);
+            else
+                lm_buf_add(&tmp, s + w->mt[k][0], w->mt[k][1] - w->mt[k][0]);
+        }
+        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+    }
+    lm_buf_free(&tmp);
+    return rc;
+}
+
+/* Sequence: each decoder on the previous one's output. */
+static int dec_seq(const dec *d, slist *in, slist *out, hft_work *w)
+{
+    slist a = {0}, *cur = in;
+    int rc = 0;
+    for (size_t k = 0; k < d->nsub && !rc; k++) {
+        rc = dec_chain(d->sub[k], cur, out, w);
+        /* move out into a */
+        sl_reset(&a);
+        for (size_t i = 0; i < out->n && !rc; i++)
+            rc = sl_push(&a, SL_S(out, i), SL_N(out, i));
+        cur = &a;
+    }
+    sl_reset(out);
+    for (size_t i = 0; i < cur->n && !rc; i++)
+        rc = sl_push(out, SL_S(cur, i), SL_N(cur, i));
+    sl_free(&a);
+    return rc;
+}
+
+static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w)
+{
+    sl_reset(out);
+    switch (d->type) {
+    case D_BYTELEVEL: return dec_bytelevel(in, out);
+    case D_WORDPIECE: return dec_wordpiece(d, in, out);
+    case D_METASPACE: return dec_metaspace(d, in, out);
+    case D_BPE: return dec_bpe(d, in, out);
+    case D_BYTEFALLBACK: return dec_bytefallback(in, out);
+    case D_FUSE: return dec_fuse(in, out);
+    case D_STRIP: return dec_strip(d, in, out);
+    case D_REPLACE: return dec_replace(d, in, out, w);
+    case D_SEQ: return dec_seq(d, in, out, w);
+    }
+    return 0;
 }
 
 static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err, size_t errlen)
