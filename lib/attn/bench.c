@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include "core/rng.h"
+#include "core/diag.h"
 
 const char *const attn_matrix_names[] = {"paper", "gqa", "waves", "ragged", "ablation", NULL};
 
@@ -182,13 +183,13 @@ int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list
     else if (!strcmp(name, "ablation"))
         m_ablation(&bd);
     else {
-        snprintf(err, errlen, "unknown matrix '%s' (known: paper, gqa, waves, ragged, ablation)",
+        lm_seterr(err, errlen, "unknown matrix '%s' (known: paper, gqa, waves, ragged, ablation)",
                  name);
         return -1;
     }
     if (bd.fail) {
         attn_cell_list_free(out);
-        snprintf(err, errlen, "out of memory building matrix '%s'", name);
+        lm_seterr(err, errlen, "out of memory building matrix '%s'", name);
         return -1;
     }
     return 0;
@@ -230,13 +231,13 @@ static double now_s(void)
 int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *err, size_t errlen)
 {
     if (bytes < ((size_t)1 << 20) || reps < 1) {
-        snprintf(err, errlen, "bandwidth test needs at least 1 MiB and 1 repetition");
+        lm_seterr(err, errlen, "bandwidth test needs at least 1 MiB and 1 repetition");
         return -1;
     }
     size_t n = bytes / sizeof(uint64_t);
     uint64_t *buf = malloc(n * sizeof *buf);
     if (!buf) {
-        snprintf(err, errlen, "out of memory for a %zu-byte bandwidth buffer", bytes);
+        lm_seterr(err, errlen, "out of memory for a %zu-byte bandwidth buffer", bytes);
         return -1;
     }
     int T = threads > 0 ? threads : omp_get_max_threads();

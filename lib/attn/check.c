@@ -12,6 +12,7 @@
 
 #include "attn/attn.h"
 #include "core/rng.h"
+#include "core/diag.h"
 
 #include <omp.h>
 
@@ -137,7 +138,7 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                 char *blk = calloc(1, (nq * 4 + 2 * nkv + 1) * es + nrow * (3 * sizeof(float) +
                                    sizeof(double)) + nq * sizeof(double));
                 if (!blk) {
-                    snprintf(err, errlen, "out of memory in the check suite");
+                    lm_seterr(err, errlen, "out of memory in the check suite");
                     return -1;
                 }
                 char *q = blk, *k = q + nq * es, *v = k + nkv * es, *o = v + nkv * es,

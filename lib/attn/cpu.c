@@ -21,6 +21,7 @@
  * down, so any number of threads >= 1 completes (no co-residency hazard).
  */
 #include "attn/attn.h"
+#include "core/diag.h"
 
 #include <math.h>
 #include <sched.h>
@@ -390,26 +391,154 @@ static void store_empty_heads(const ctx_t *c)
         }
 }
 
+static int check_run_args(attn_alg alg, const attn_problem *p, const attn_opts *opts, char *err,
+                          size_t errlen)
+{
+    if (!opts || opts->workers < 1) {
+        lm_seterr(err, errlen, "the worker count must be at least 1");
+        return -1;
+    }
+    if (opts->grid < 0 || opts->splits < 0 || opts->threads < 0) {
+        lm_seterr(err, errlen, "grid, splits and threads must be >= 0 (0 = automatic)");
+        return -1;
+    }
+    if ((unsigned)alg >= ATTN_N_ALGS) {
+        lm_seterr(err, errlen, "unknown attention algorithm %d", (int)alg);
+        return -1;
+    }
+    if (!p->lens) {
+        lm_seterr(err, errlen, "no sequence lengths given");
+        return -1;
+    }
+    return 0;
+}
+
+/* The fp64 reference, stored in the problem's dtype. */
+static int run_naive(const attn_problem *p, const void *q, const void *k, const void *v, void *o,
+                     float *lse, size_t nh, int g, int T, char *err, size_t errlen)
+{
+    size_t n = attn_q_elems(p);
+    double *o64 = malloc(n * sizeof *o64);
+    double *l64 = lse ? malloc(nh * g * sizeof *l64) : NULL;
+    int rc = -1;
+    if (!o64 || (lse && !l64))
+        lm_seterr(err, errlen, "out of memory for the fp64 reference");
+    else if (attn_ref64(p, q, k, v, o64, l64, T, err, errlen) == 0) {
+        for (size_t i = 0; i < n; i++)
+            attn_store(o, p->dtype, i, (float)o64[i]);
+        for (size_t i = 0; lse && i < nh * g; i++)
+            lse[i] = (float)l64[i];
+        rc = 0;
+    }
+    free(o64);
+    free(l64);
+    return rc;
+}
+
+/* The work buffers of the split algorithms, freed together. */
+typedef struct {
+    float *o_acc, *lse_acc;
+    size_t *sbase;
+    atomic_uint *flag;
+} split_bufs;
+
+static void split_bufs_free(split_bufs *sb)
+{
+    free(sb->flag);
+    free(sb->sbase);
+    free(sb->o_acc);
+    free(sb->lse_acc);
+}
+
+/* FlashDecoding split-KV: S splits per head (FA2's heuristic unless
+ * given), then the combine.  -1 when out of memory. */
+static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk,
+                           size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
+{
+    size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
+    int S = opts->splits > 0 ? opts->splits
+                             : attn_fa2_num_splits((int)nh, opts->workers, tl->n_blocks_max, 128);
+    if (S > tl->n_blocks_max && tl->n_blocks_max > 0)
+        S = tl->n_blocks_max;
+    if (S < 1)
+        S = 1;
+    int64_t tps = attn_splitkv_tiles_per_split(tl->n_blocks_max, S);
+    si->grid = (int)(nh * S);
+    si->tiles_per_worker_max = tps < tl->n_blocks_max ? tps : tl->n_blocks_max;
+    si->splits_max = (int)((tl->n_blocks_max + tps - 1) / (tps > 0 ? tps : 1));
+    if (si->splits_max < 1)
+        si->splits_max = 1;
+    if (S > 1) {
+        si->scratch_bytes = (size_t)S * nh * (gD + g) * sizeof(float);
+        sb->o_acc = malloc((size_t)S * nh * gD * sizeof *sb->o_acc);
+        sb->lse_acc = malloc((size_t)S * nh * g * sizeof *sb->lse_acc);
+        if (!sb->o_acc || !sb->lse_acc)
+            return -1;
+    }
+    run_splitkv(c, wsblk, wsn, T, S, sb->o_acc, sb->lse_acc);
+    return 0;
+}
+
+/* LeanAttention (Stream-K over every head's tiles): the fused fix-up with
+ * flags, or (lean-combine) partials combined in a second pass.  -1 when
+ * out of memory. */
+static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const attn_opts *opts,
+                           float *wsblk, size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
+{
+    size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
+    attn_streamk sk;
+    attn_streamk_init(&sk, tl->total, opts->grid > 0 ? opts->grid : opts->workers);
+    si->grid = sk.G;
+    si->tiles_per_worker_max = sk.max_tiles;
+    size_t nslots = 0;
+    if (alg == ATTN_LEAN_COMBINE) {
+        sb->sbase = malloc((nh + 1) * sizeof *sb->sbase);
+        if (!sb->sbase)
+            return -1;
+    }
+    for (size_t hd = 0; hd < nh; hd++) {
+        int n = 0;
+        if (tl->tile0[hd + 1] > tl->tile0[hd])
+            n = attn_streamk_owner(&sk, tl->tile0[hd + 1] - 1) - attn_streamk_owner(&sk, tl->tile0[hd]) + 1;
+        if (n > si->splits_max)
+            si->splits_max = n;
+        if (sb->sbase) {
+            sb->sbase[hd] = nslots;
+            if (n > 1)
+                nslots += (size_t)n;
+        }
+    }
+    if (alg == ATTN_LEAN) {
+        size_t G = (size_t)(sk.G > 0 ? sk.G : 1);
+        si->scratch_bytes = G * gD * sizeof(float) + G * 2 * g * sizeof(float);
+        sb->o_acc = malloc(G * (gD + 2 * g) * sizeof *sb->o_acc);
+        sb->flag = malloc(G * sizeof *sb->flag);
+        if (!sb->o_acc || !sb->flag)
+            return -1;
+        for (size_t i = 0; i < G; i++)
+            atomic_init(&sb->flag[i], 0u);
+        /* one launch, epoch 1: on the GPU the epoch counts launches so that
+         * the flags never need clearing */
+        run_lean(c, wsblk, wsn, T, &sk, sb->o_acc, sb->flag, 1u);
+        return 0;
+    }
+    si->scratch_bytes = nslots * (gD + g) * sizeof(float);
+    if (nslots) {
+        sb->o_acc = malloc(nslots * gD * sizeof *sb->o_acc);
+        sb->lse_acc = malloc(nslots * g * sizeof *sb->lse_acc);
+        if (!sb->o_acc || !sb->lse_acc)
+            return -1;
+    }
+    run_lean_combine(c, wsblk, wsn, T, &sk, sb->sbase, sb->o_acc, sb->lse_acc);
+    return 0;
+}
+
 int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q,
                  const void *k, const void *v, void *o, float *lse, attn_sched_info *info,
                  char *err, size_t errlen)
 {
-    if (!opts || opts->workers < 1) {
-        snprintf(err, errlen, "the worker count must be at least 1");
+    if (check_run_args(alg, p, opts, err, errlen) < 0)
         return -1;
-    }
-    if (opts->grid < 0 || opts->splits < 0 || opts->threads < 0) {
-        snprintf(err, errlen, "grid, splits and threads must be >= 0 (0 = automatic)");
-        return -1;
-    }
-    if ((unsigned)alg >= ATTN_N_ALGS) {
-        snprintf(err, errlen, "unknown attention algorithm %d", (int)alg);
-        return -1;
-    }
-    if (!p->lens) {
-        snprintf(err, errlen, "no sequence lengths given");
-        return -1;
-    }
     attn_tiles tl;
     if (attn_tiles_init(&tl, &p->dims, p->lens, err, errlen))
         return -1;
@@ -422,24 +551,10 @@ int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, con
      * problems on one thread.  The result is the same bits either way. */
     if ((double)tl.total * bn * (double)g * D < ATTN_PAR_MIN_MACS)
         T = 1;
-    const size_t nh = tl.n_heads, gD = (size_t)g * D;
+    const size_t nh = tl.n_heads;
 
     if (alg == ATTN_NAIVE) {
-        size_t n = attn_q_elems(p);
-        double *o64 = malloc(n * sizeof *o64);
-        double *l64 = lse ? malloc(nh * g * sizeof *l64) : NULL;
-        int rc = -1;
-        if (!o64 || (lse && !l64))
-            snprintf(err, errlen, "out of memory for the fp64 reference");
-        else if (attn_ref64(p, q, k, v, o64, l64, T, err, errlen) == 0) {
-            for (size_t i = 0; i < n; i++)
-                attn_store(o, p->dtype, i, (float)o64[i]);
-            for (size_t i = 0; lse && i < nh * g; i++)
-                lse[i] = (float)l64[i];
-            rc = 0;
-        }
-        free(o64);
-        free(l64);
+        int rc = run_naive(p, q, k, v, o, lse, nh, g, T, err, errlen);
         attn_tiles_free(&tl);
         si.grid = (int)(nh * g);
         if (info && rc == 0)
@@ -450,102 +565,31 @@ int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, con
     size_t *base = malloc((size_t)p->dims.B * sizeof *base);
     size_t wsn = ws_floats(g, D, bn);
     float *wsblk = malloc((size_t)T * wsn * sizeof *wsblk);
-    float *o_acc = NULL, *lse_acc = NULL;
-    size_t *sbase = NULL;
-    atomic_uint *flag = NULL;
+    split_bufs sb = {0};
     int rc = -1;
-    if (!base || !wsblk)
-        goto oom;
-    attn_seq_base(p, base);
-    ctx_t c = {p, &tl, q, k, v, o, lse, base, g, D, bn, opts->reverse,
-               (p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D)) * LOG2E};
-    store_empty_heads(&c);
-
-    if (alg == ATTN_NOSPLIT) {
-        si.grid = (int)nh;
-        for (size_t hd = 0; hd < nh; hd++)
-            if (tl.tile0[hd + 1] - tl.tile0[hd] > si.tiles_per_worker_max)
-                si.tiles_per_worker_max = tl.tile0[hd + 1] - tl.tile0[hd];
-        run_nosplit(&c, wsblk, wsn, T);
-    } else if (alg == ATTN_SPLITKV) {
-        int S = opts->splits > 0 ? opts->splits
-                                 : attn_fa2_num_splits((int)nh, W, tl.n_blocks_max, 128);
-        if (S > tl.n_blocks_max && tl.n_blocks_max > 0)
-            S = tl.n_blocks_max;
-        if (S < 1)
-            S = 1;
-        int64_t tps = attn_splitkv_tiles_per_split(tl.n_blocks_max, S);
-        si.grid = (int)(nh * S);
-        si.tiles_per_worker_max = tps < tl.n_blocks_max ? tps : tl.n_blocks_max;
-        si.splits_max = (int)((tl.n_blocks_max + tps - 1) / (tps > 0 ? tps : 1));
-        if (si.splits_max < 1)
-            si.splits_max = 1;
-        if (S > 1) {
-            si.scratch_bytes = (size_t)S * nh * (gD + g) * sizeof(float);
-            o_acc = malloc((size_t)S * nh * gD * sizeof *o_acc);
-            lse_acc = malloc((size_t)S * nh * g * sizeof *lse_acc);
-            if (!o_acc || !lse_acc)
-                goto oom;
-        }
-        run_splitkv(&c, wsblk, wsn, T, S, o_acc, lse_acc);
-    } else {
-        attn_streamk sk;
-        attn_streamk_init(&sk, tl.total, opts->grid > 0 ? opts->grid : W);
-        si.grid = sk.G;
-        si.tiles_per_worker_max = sk.max_tiles;
-        size_t nslots = 0;
-        if (alg == ATTN_LEAN_COMBINE) {
-            sbase = malloc((nh + 1) * sizeof *sbase);
-            if (!sbase)
-                goto oom;
-        }
-        for (size_t hd = 0; hd < nh; hd++) {
-            int n = 0;
-            if (tl.tile0[hd + 1] > tl.tile0[hd])
-                n = attn_streamk_owner(&sk, tl.tile0[hd + 1] - 1) -
-                    attn_streamk_owner(&sk, tl.tile0[hd]) + 1;
-            if (n > si.splits_max)
-                si.splits_max = n;
-            if (sbase) {
-                sbase[hd] = nslots;
-                if (n > 1)
-                    nslots += (size_t)n;
-            }
-        }
-        if (alg == ATTN_LEAN) {
-            size_t G = (size_t)(sk.G > 0 ? sk.G : 1);
-            si.scratch_bytes = G * gD * sizeof(float) + G * 2 * g * sizeof(float);
-            o_acc = malloc(G * (gD + 2 * g) * sizeof *o_acc);
-            flag = malloc(G * sizeof *flag);
-            if (!o_acc || !flag)
-                goto oom;
-            for (size_t i = 0; i < G; i++)
-                atomic_init(&flag[i], 0u);
-            /* one launch, epoch 1: on the GPU the epoch counts launches so
-             * that the flags never need clearing */
-            run_lean(&c, wsblk, wsn, T, &sk, o_acc, flag, 1u);
+    if (base && wsblk) {
+        attn_seq_base(p, base);
+        ctx_t c = {p, &tl, q, k, v, o, lse, base, g, D, bn, opts->reverse,
+                   (p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D)) * LOG2E};
+        store_empty_heads(&c);
+        if (alg == ATTN_NOSPLIT) {
+            si.grid = (int)nh;
+            for (size_t hd = 0; hd < nh; hd++)
+                if (tl.tile0[hd + 1] - tl.tile0[hd] > si.tiles_per_worker_max)
+                    si.tiles_per_worker_max = tl.tile0[hd + 1] - tl.tile0[hd];
+            run_nosplit(&c, wsblk, wsn, T);
+            rc = 0;
+        } else if (alg == ATTN_SPLITKV) {
+            rc = run_splitkv_alg(&c, &tl, opts, wsblk, wsn, T, &sb, &si);
         } else {
-            si.scratch_bytes = nslots * (gD + g) * sizeof(float);
-            if (nslots) {
-                o_acc = malloc(nslots * gD * sizeof *o_acc);
-                lse_acc = malloc(nslots * g * sizeof *lse_acc);
-                if (!o_acc || !lse_acc)
-                    goto oom;
-            }
-            run_lean_combine(&c, wsblk, wsn, T, &sk, sbase, o_acc, lse_acc);
+            rc = run_streamk_alg(alg, &c, &tl, opts, wsblk, wsn, T, &sb, &si);
         }
     }
-    rc = 0;
-    if (info)
+    if (rc == 0 && info)
         *info = si;
-    goto done;
-oom:
-    snprintf(err, errlen, "out of memory for the %s work buffers", attn_alg_name(alg));
-done:
-    free(flag);
-    free(sbase);
-    free(o_acc);
-    free(lse_acc);
+    if (rc < 0)
+        lm_seterr(err, errlen, "out of memory for the %s work buffers", attn_alg_name(alg));
+    split_bufs_free(&sb);
     free(wsblk);
     free(base);
     attn_tiles_free(&tl);

@@ -158,7 +158,7 @@ int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_
     double kv_bytes = 2.0 * (double)attn_kv_elems(&p) * (double)attn_dtype_size(b->dtype);
     *hint = NULL;
     if (kv_bytes > (double)b->max_kv_bytes) {
-        snprintf(err, errlen, "this shape needs %.3g GiB for K and V, more than the %.3g GiB "
+        lm_seterr(err, errlen, "this shape needs %.3g GiB for K and V, more than the %.3g GiB "
                  "this run allows", kv_bytes / (1 << 30), (double)b->max_kv_bytes / (1 << 30));
         *hint = b->be == &attn_backend_cpu ? "the limit is --max-kv, by default half the machine's memory"
                                            : "the limit is --max-kv, by default half the GPU's memory";
@@ -233,7 +233,7 @@ static int run_one(attn_bench *b, attn_alg a, const attn_problem *p, const attn_
 {
     char e2[512];
     if (b->be->run(b, a, p, sh, kv_bytes, m->q, m->k, m->v, m->o, m->lse, m->us, r, e2, sizeof e2)) {
-        snprintf(err, errlen, "%s: %s", attn_alg_name(a), e2);
+        lm_seterr(err, errlen, "%s: %s", attn_alg_name(a), e2);
         return -1;
     }
     r->ran = 1;
@@ -257,7 +257,7 @@ int attn_shape_run(attn_bench *b, const attn_shape *sh, uint64_t stream, attn_re
     buffers m;
     int rc = -1;
     if (buffers_alloc(&m, nq, nkv, nrow, es, b->runs)) {
-        snprintf(err, errlen, "out of memory for a shape with %.3g GiB of K and V", kv_bytes / (1 << 30));
+        lm_seterr(err, errlen, "out of memory for a shape with %.3g GiB of K and V", kv_bytes / (1 << 30));
         goto done;
     }
     if (fill_and_reference(b, &p, stream, &m, err, errlen))
@@ -265,7 +265,7 @@ int attn_shape_run(attn_bench *b, const attn_shape *sh, uint64_t stream, attn_re
     if (b->be->upload) {
         char e2[512];
         if (b->be->upload(b, &p, sh, m.q, m.k, m.v, e2, sizeof e2)) {
-            snprintf(err, errlen, "GPU: %s", e2);
+            lm_seterr(err, errlen, "GPU: %s", e2);
             goto done;
         }
     }

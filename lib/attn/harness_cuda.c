@@ -48,7 +48,7 @@ static int cuda_shape_ok(const attn_bench *b, const attn_problem *p, char *err, 
 {
     (void)b;
     if (p->dims.H_q / p->dims.H_kv > ATTN_CUDA_MAX_GROUP) {
-        snprintf(err, errlen, "heads/kv_heads = %d: the GPU kernels take at most %d query heads per KV head",
+        lm_seterr(err, errlen, "heads/kv_heads = %d: the GPU kernels take at most %d query heads per KV head",
                  p->dims.H_q / p->dims.H_kv, ATTN_CUDA_MAX_GROUP);
         *hint = "run this shape with --device cpu";
         return -1;
@@ -209,7 +209,7 @@ int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t err
     if (!cu) {
         if (want != LM_DEVICE_CUDA)
             return 0;
-        snprintf(err, errlen, "--device cuda: %s", why);
+        lm_seterr(err, errlen, "--device cuda: %s", why);
         *hint = "use --device cpu (or auto, which falls back to the CPU)";
         return -1;
     }
@@ -217,7 +217,7 @@ int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t err
     s->cu = cu;
     char e2[256];
     if (cu->attn_device_info(0, &s->info, e2, sizeof e2) || cu->attn_lean_occupancy(0, &s->occ, e2, sizeof e2)) {
-        snprintf(err, errlen, "GPU: %s", e2);
+        lm_seterr(err, errlen, "GPU: %s", e2);
         free(s);
         return -1;
     }
@@ -240,7 +240,7 @@ int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t err
     (void)b, (void)cpu_dtype;
     if (want != LM_DEVICE_CUDA)
         return 0;
-    snprintf(err, errlen, "--device cuda: this build has no CUDA support");
+    lm_seterr(err, errlen, "--device cuda: this build has no CUDA support");
     *hint = "rebuild with the CUDA Toolkit (nvcc) installed, or use --device cpu";
     return -1;
 }

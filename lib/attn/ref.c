@@ -3,6 +3,7 @@
  * rule (see attn.h; spec leanattn-bench §2 and §8).  No partitioning here:
  * every row is computed start to end by one thread. */
 #include "attn/attn.h"
+#include "core/diag.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -187,13 +188,13 @@ size_t attn_kv_offset(const attn_problem *p, const size_t *seq_base, int b, int 
 static int check_problem(const attn_problem *p, char *err, size_t errlen)
 {
     if (!p->lens) {
-        snprintf(err, errlen, "no sequence lengths given");
+        lm_seterr(err, errlen, "no sequence lengths given");
         return -1;
     }
     if (attn_dims_check(&p->dims, p->lens, err, errlen))
         return -1;
     if (p->dtype != ATTN_F32 && p->dtype != ATTN_BF16 && p->dtype != ATTN_F16) {
-        snprintf(err, errlen, "unknown storage type %d", (int)p->dtype);
+        lm_seterr(err, errlen, "unknown storage type %d", (int)p->dtype);
         return -1;
     }
     return 0;
@@ -213,7 +214,7 @@ int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *
     if (!base || !work) {
         free(base);
         free(work);
-        snprintf(err, errlen, "out of memory for the fp64 reference");
+        lm_seterr(err, errlen, "out of memory for the fp64 reference");
         return -1;
     }
     attn_seq_base(p, base);
@@ -271,7 +272,7 @@ int attn_naive_same(const attn_problem *p, const void *q, const void *k, const v
     if (!base || !work) {
         free(base);
         free(work);
-        snprintf(err, errlen, "out of memory for the naive reference");
+        lm_seterr(err, errlen, "out of memory for the naive reference");
         return -1;
     }
     attn_seq_base(p, base);

@@ -3,6 +3,7 @@
  * §3.3, §4.2).  Integer arithmetic only, except FA2's float efficiency test,
  * reproduced in float as FA2 does. */
 #include "attn/sched.h"
+#include "core/diag.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,22 +22,22 @@ int attn_dims_block_n(const attn_dims *d)
 int attn_dims_check(const attn_dims *d, const int *lens, char *err, size_t errlen)
 {
     if (d->B < 1 || d->H_q < 1 || d->H_kv < 1 || d->D < 1) {
-        snprintf(err, errlen, "attention shape needs B, H_q, H_kv, D >= 1 (got B=%d H_q=%d "
+        lm_seterr(err, errlen, "attention shape needs B, H_q, H_kv, D >= 1 (got B=%d H_q=%d "
                  "H_kv=%d D=%d)", d->B, d->H_q, d->H_kv, d->D);
         return -1;
     }
     if (d->H_q % d->H_kv) {
-        snprintf(err, errlen, "H_q=%d is not a multiple of H_kv=%d", d->H_q, d->H_kv);
+        lm_seterr(err, errlen, "H_q=%d is not a multiple of H_kv=%d", d->H_q, d->H_kv);
         return -1;
     }
     if (d->block_n < 0) {
-        snprintf(err, errlen, "tile length %d is negative", d->block_n);
+        lm_seterr(err, errlen, "tile length %d is negative", d->block_n);
         return -1;
     }
     if (lens) {
         for (int b = 0; b < d->B; b++)
             if (lens[b] < 0) {
-                snprintf(err, errlen, "sequence %d has negative length %d", b, lens[b]);
+                lm_seterr(err, errlen, "sequence %d has negative length %d", b, lens[b]);
                 return -1;
             }
     }
@@ -50,14 +51,14 @@ int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *er
     if (attn_dims_check(d, lens, err, errlen))
         return -1;
     if (!lens) {
-        snprintf(err, errlen, "no sequence lengths given");
+        lm_seterr(err, errlen, "no sequence lengths given");
         return -1;
     }
     int bn = attn_dims_block_n(d);
     size_t nh = (size_t)d->B * (size_t)d->H_kv;
     t->tile0 = malloc((nh + 1) * sizeof *t->tile0);
     if (!t->tile0) {
-        snprintf(err, errlen, "out of memory for %zu head tile offsets", nh + 1);
+        lm_seterr(err, errlen, "out of memory for %zu head tile offsets", nh + 1);
         return -1;
     }
     t->n_heads = nh;

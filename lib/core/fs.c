@@ -1,6 +1,7 @@
 /* fs.c - file output (temp file, fsync, rename; devices and pipes written
  * directly), output/input checks and whole-file reads (see fs.h). */
 #include "fs.h"
+#include "diag.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,20 +167,20 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     }
     a->path = resolve(path);
     if (!a->path) {
-        snprintf(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     int exists = stat(a->path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
+        lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
         return open_fail(a, -1, 0);
     }
     if (exists && !S_ISREG(st.st_mode)) {
         /* a device, pipe or socket: write it as it is */
         int fd = open(a->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (fd < 0 || !(a->fp = fdopen(fd, "w"))) {
-            snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+            lm_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
             return open_fail(a, fd, 0);
         }
         return 0;
@@ -189,7 +190,7 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     size_t dirlen = slash ? (size_t)(slash - a->path) + 1 : 0;
     a->tmp = malloc(n + 16);
     if (!a->tmp) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return open_fail(a, -1, 0);
     }
     memcpy(a->tmp, a->path, dirlen);
@@ -198,14 +199,14 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     /* listed before it exists, so that no signal can come between its
      * creation and its listing */
     if (track(a->tmp, 1) < 0) {
-        snprintf(err, errlen, "cannot write '%s': too many output files at once", path);
+        lm_seterr(err, errlen, "cannot write '%s': too many output files at once", path);
         free(a->tmp);
         a->tmp = NULL;
         return open_fail(a, -1, 0);
     }
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot create a file beside '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot create a file beside '%s': %s", path, strerror(errno));
         return open_fail(a, -1, 0);
     }
     /* mkstemp makes 0600: give it the replaced file's owner and mode, or a
@@ -222,7 +223,7 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     }
     a->fp = fdopen(fd, "w");
     if (!a->fp) {
-        snprintf(err, errlen, "cannot open '%s': %s", a->tmp, strerror(errno));
+        lm_seterr(err, errlen, "cannot open '%s': %s", a->tmp, strerror(errno));
         return open_fail(a, fd, 1);
     }
     return 0;
@@ -232,7 +233,7 @@ int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
 {
     if (a->fp == stdout) {
         if (fflush(a->fp) != 0 || ferror(a->fp)) {
-            snprintf(err, errlen, "write error: %s", strerror(errno));
+            lm_seterr(err, errlen, "write error: %s", strerror(errno));
             return -1;
         }
         return 0;
@@ -253,7 +254,7 @@ int lm_atomic_commit(lm_atomic *a, char *err, size_t errlen)
         e = errno;
     }
     if (bad) {
-        snprintf(err, errlen, "cannot write '%s': %s", a->path, strerror(e));
+        lm_seterr(err, errlen, "cannot write '%s': %s", a->path, strerror(e));
         if (a->tmp)
             unlink(a->tmp);
     }
@@ -286,33 +287,33 @@ int lm_out_check(const char *path, char *err, size_t errlen)
         return 0;
     char *t = resolve(path);
     if (!t) {
-        snprintf(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot follow '%s': %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     int rc = 0;
     if (stat(t, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
+            lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(EISDIR));
             rc = -1;
         } else if (access(t, W_OK) != 0) {
-            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+            lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
             rc = -1;
         }
     } else {
         char *d = dir_of(t);
         struct stat ds;
         if (!d) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             rc = -1;
         } else if (stat(d, &ds) != 0) {
-            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+            lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
             rc = -1;
         } else if (!S_ISDIR(ds.st_mode)) {
-            snprintf(err, errlen, "cannot write '%s': %s", path, strerror(ENOTDIR));
+            lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(ENOTDIR));
             rc = -1;
         } else if (access(d, W_OK | X_OK) != 0) {
-            snprintf(err, errlen, "cannot write '%s': its folder '%s': %s", path, d, strerror(errno));
+            lm_seterr(err, errlen, "cannot write '%s': its folder '%s': %s", path, d, strerror(errno));
             rc = -1;
         }
         free(d);
@@ -383,12 +384,12 @@ char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     int is_stdin = strcmp(path, "-") == 0;
     if (is_stdin && stdin_was_closed) {
-        snprintf(err, errlen, "cannot read standard input: %s", strerror(EBADF));
+        lm_seterr(err, errlen, "cannot read standard input: %s", strerror(EBADF));
         return NULL;
     }
     FILE *fp = is_stdin ? stdin : fopen(path, "rb");
     if (!fp) {
-        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -408,9 +409,9 @@ char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen)
         cap *= 2;
     }
     if (!buf) {
-        snprintf(err, errlen, "out of memory reading '%s'", path);
+        lm_seterr(err, errlen, "out of memory reading '%s'", path);
     } else if (ferror(fp)) {
-        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        lm_seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
         free(buf);
         buf = NULL;
     } else {

@@ -1,6 +1,7 @@
 /* picture.c - the posterior of an estimate on a grid, as JSON Lines and as
  * a plot (see audit.h). */
 #include "privacy/audit.h"
+#include "core/diag.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ int lm_dp_curve_compute(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_
     char msg[256];
     if (lm_dp_posterior_grid(k, o->prior, o->delta, cv->eps, LM_DP_GRID, cv->cdf, cv->pdf, msg,
                              sizeof msg) < 0) {
-        snprintf(err, errlen, "posterior grid: %s", msg);
+        lm_seterr(err, errlen, "posterior grid: %s", msg);
         return -1;
     }
     return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "text/hftok_internal.h"
+#include "core/diag.h"
 
 /* ------------------------------------------------------------------ map */
 
@@ -459,7 +460,7 @@ static int wp_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
 bad:
     w->ntk = t0;
     if (m->unk < 0) {
-        snprintf(err, errlen, "WordPiece: the unk_token is not in the vocabulary");
+        lm_seterr(err, errlen, "WordPiece: the unk_token is not in the vocabulary");
         return -1;
     }
     return tk_push(w, m->unk, 0, n);
@@ -568,7 +569,7 @@ static int ug_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
                 }
             }
             if (m->unk < 0) {
-                snprintf(err, errlen, "Unigram: a piece is not in the vocabulary and unk_id is not set");
+                lm_seterr(err, errlen, "Unigram: a piece is not in the vocabulary and unk_id is not set");
                 return -1;
             }
             id = m->unk;
@@ -600,13 +601,13 @@ static int opt_str(json_t *j, const char *key, char **out, size_t *n, char *err,
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v)) {
-        snprintf(err, errlen, "model.%s must be a string or null", key);
+        lm_seterr(err, errlen, "model.%s must be a string or null", key);
         return -1;
     }
     *n = json_string_length(v);
     *out = malloc(*n + 1);
     if (!*out) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     memcpy(*out, json_string_value(v), *n + 1);
@@ -619,7 +620,7 @@ static int opt_bool(json_t *j, const char *key, int *out, char *err, size_t errl
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_boolean(v)) {
-        snprintf(err, errlen, "model.%s must be true or false", key);
+        lm_seterr(err, errlen, "model.%s must be true or false", key);
         return -1;
     }
     *out = json_is_true(v);
@@ -634,7 +635,7 @@ static int build_rev(hft_model *m, char *err, size_t errlen)
             maxid = (size_t)m->vocab.val[e] + 1;
     m->rev = malloc((maxid + 1) * sizeof *m->rev);
     if (!m->rev) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     m->nrev = maxid;
@@ -651,7 +652,7 @@ static int build_rev(hft_model *m, char *err, size_t errlen)
 static int parse_vocab_dict(hft_model *m, json_t *v, char *err, size_t errlen)
 {
     if (!json_is_object(v)) {
-        snprintf(err, errlen, "model.vocab must be an object of token: id");
+        lm_seterr(err, errlen, "model.vocab must be an object of token: id");
         return -1;
     }
     const char *k;
@@ -659,11 +660,11 @@ static int parse_vocab_dict(hft_model *m, json_t *v, char *err, size_t errlen)
     json_object_foreach(v, k, val)
     {
         if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= (1 << 24)) {
-            snprintf(err, errlen, "model.vocab['%.40s'] must be an integer id in [0, 2^24)", k);
+            lm_seterr(err, errlen, "model.vocab['%.40s'] must be an integer id in [0, 2^24)", k);
             return -1;
         }
         if (lm_hft_map_put(&m->vocab, k, strlen(k), (int32_t)json_integer_value(val))) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -684,7 +685,7 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
 {
     json_t *d = json_object_get(j, "dropout");
     if (d && !json_is_null(d) && !(json_is_number(d) && json_number_value(d) == 0.0)) {
-        snprintf(err, errlen, "model.dropout is not supported (must be null)");
+        lm_seterr(err, errlen, "model.dropout is not supported (must be null)");
         return -1;
     }
     char *unk = NULL;
@@ -709,12 +710,12 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
     find_byte_ids(m);
     json_t *mg = json_object_get(j, "merges");
     if (!json_is_array(mg)) {
-        snprintf(err, errlen, "model.merges must be an array");
+        lm_seterr(err, errlen, "model.merges must be an array");
         return -1;
     }
     size_t nm = json_array_size(mg);
     if (nm == 0) {
-        snprintf(err, errlen, "model.merges is empty (a BPE model needs merges)");
+        lm_seterr(err, errlen, "model.merges is empty (a BPE model needs merges)");
         return -1;
     }
     m->mcap = 16;
@@ -724,7 +725,7 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
     char *buf = NULL;
     size_t bcap = 0;
     if (!m->merges) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < nm; i++) {
@@ -736,7 +737,7 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
             size_t n = json_string_length(e);
             const char *sp = memchr(s, ' ', n);
             if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s))) {
-                snprintf(err, errlen, "model.merges[%zu] '%.40s' is not two tokens separated by one space", i, s);
+                lm_seterr(err, errlen, "model.merges[%zu] '%.40s' is not two tokens separated by one space", i, s);
                 free(buf);
                 return -1;
             }
@@ -751,31 +752,31 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
             b = json_string_value(json_array_get(e, 1));
             bn = json_string_length(json_array_get(e, 1));
         } else {
-            snprintf(err, errlen, "model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", i);
+            lm_seterr(err, errlen, "model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", i);
             free(buf);
             return -1;
         }
         int32_t ia = lm_hft_map_get(&m->vocab, a, an), ib = lm_hft_map_get(&m->vocab, b, bn);
         if (ia < 0 || ib < 0) {
-            snprintf(err, errlen, "model.merges[%zu]: token '%.40s' is not in the vocabulary", i,
+            lm_seterr(err, errlen, "model.merges[%zu]: token '%.40s' is not in the vocabulary", i,
                      ia < 0 ? a : b);
             free(buf);
             return -1;
         }
         if (bn < m->prefix_n) {
-            snprintf(err, errlen, "model.merges[%zu]: '%.40s' is shorter than continuing_subword_prefix", i, b);
+            lm_seterr(err, errlen, "model.merges[%zu]: '%.40s' is shorter than continuing_subword_prefix", i, b);
             free(buf);
             return -1;
         }
         if (lm_hft_grow((void **)&buf, &bcap, an + bn + 1, 1)) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         memcpy(buf, a, an);
         memcpy(buf + an, b + m->prefix_n, bn - m->prefix_n);
         int32_t nid = lm_hft_map_get(&m->vocab, buf, an + bn - m->prefix_n);
         if (nid < 0) {
-            snprintf(err, errlen, "model.merges[%zu]: merged token '%.*s' is not in the vocabulary", i,
+            lm_seterr(err, errlen, "model.merges[%zu]: merged token '%.*s' is not in the vocabulary", i,
                      (int)((an + bn - m->prefix_n) > 60 ? 60 : an + bn - m->prefix_n), buf);
             free(buf);
             return -1;
@@ -800,7 +801,7 @@ static int parse_wordpiece(hft_model *m, json_t *j, char *err, size_t errlen)
     if (m->unk < 0) {
         /* every word outside the vocabulary would fail to encode: a broken
          * file, reported as one here rather than at the first such record */
-        snprintf(err, errlen, "model.unk_token '%.40s' is not in model.vocab", unk ? unk : "[UNK]");
+        lm_seterr(err, errlen, "model.unk_token '%.40s' is not in model.vocab", unk ? unk : "[UNK]");
         free(unk);
         return -1;
     }
@@ -808,7 +809,7 @@ static int parse_wordpiece(hft_model *m, json_t *j, char *err, size_t errlen)
     if (!m->prefix) {
         m->prefix = malloc(3);
         if (!m->prefix) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         memcpy(m->prefix, "##", 3);
@@ -818,7 +819,7 @@ static int parse_wordpiece(hft_model *m, json_t *j, char *err, size_t errlen)
     json_t *mc = json_object_get(j, "max_input_chars_per_word");
     if (mc && !json_is_null(mc)) {
         if (!json_is_integer(mc) || json_integer_value(mc) < 0) {
-            snprintf(err, errlen, "model.max_input_chars_per_word must be a non-negative integer");
+            lm_seterr(err, errlen, "model.max_input_chars_per_word must be a non-negative integer");
             return -1;
         }
         m->max_chars = (size_t)json_integer_value(mc);
@@ -830,13 +831,13 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
 {
     json_t *v = json_object_get(j, "vocab");
     if (!json_is_array(v)) {
-        snprintf(err, errlen, "model.vocab must be an array of [piece, score]");
+        lm_seterr(err, errlen, "model.vocab must be an array of [piece, score]");
         return -1;
     }
     size_t n = json_array_size(v);
     m->score = malloc((n + 1) * sizeof *m->score);
     if (!m->score) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     m->min_score = INFINITY;
@@ -844,7 +845,7 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
         json_t *e = json_array_get(v, i);
         if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(json_array_get(e, 0)) ||
             !json_is_number(json_array_get(e, 1))) {
-            snprintf(err, errlen, "model.vocab[%zu] must be [piece, score]", i);
+            lm_seterr(err, errlen, "model.vocab[%zu] must be [piece, score]", i);
             return -1;
         }
         const char *p = json_string_value(json_array_get(e, 0));
@@ -855,7 +856,7 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
         if (pn > m->maxlen)
             m->maxlen = pn;
         if (lm_hft_map_put(&m->vocab, p, pn, (int32_t)i)) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
@@ -863,7 +864,7 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
     /* id -> piece must follow the list, duplicates included */
     m->rev = malloc((n + 1) * sizeof *m->rev);
     if (!m->rev) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     m->nrev = n;
@@ -889,7 +890,7 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
     json_t *u = json_object_get(j, "unk_id");
     if (u && !json_is_null(u)) {
         if (!json_is_integer(u) || json_integer_value(u) < 0 || (size_t)json_integer_value(u) >= n) {
-            snprintf(err, errlen, "model.unk_id must be an index into model.vocab");
+            lm_seterr(err, errlen, "model.unk_id must be an index into model.vocab");
             return -1;
         }
         m->unk = (int32_t)json_integer_value(u);
@@ -905,19 +906,19 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
 hft_model *lm_hft_model_parse(json_t *j, char *err, size_t errlen)
 {
     if (!json_is_object(j)) {
-        snprintf(err, errlen, "model must be an object");
+        lm_seterr(err, errlen, "model must be an object");
         return NULL;
     }
     hft_model *m = calloc(1, sizeof *m);
     if (!m) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     m->unk = -1;
     json_t *t = json_object_get(j, "type");
     const char *ty = NULL;
     if (t && !json_is_string(t)) {
-        snprintf(err, errlen, "model.type must be a string");
+        lm_seterr(err, errlen, "model.type must be a string");
         goto fail;
     }
     if (t)
@@ -929,7 +930,7 @@ hft_model *lm_hft_model_parse(json_t *j, char *err, size_t errlen)
     else if (json_object_get(j, "continuing_subword_prefix") || json_object_get(j, "max_input_chars_per_word"))
         ty = "WordPiece";
     else {
-        snprintf(err, errlen, "model has no \"type\" and is not recognisable as BPE, WordPiece or Unigram");
+        lm_seterr(err, errlen, "model has no \"type\" and is not recognisable as BPE, WordPiece or Unigram");
         goto fail;
     }
     int rc;
@@ -943,7 +944,7 @@ hft_model *lm_hft_model_parse(json_t *j, char *err, size_t errlen)
         m->type = M_UNIGRAM;
         rc = parse_unigram(m, j, err, errlen);
     } else {
-        snprintf(err, errlen, "model.type '%.60s' is not supported", ty);
+        lm_seterr(err, errlen, "model.type '%.60s' is not supported", ty);
         goto fail;
     }
     if (rc)

@@ -20,6 +20,7 @@
 #include "core/utf8.h"
 #include "text/hftok_internal.h"
 #include "text/hftok_unicode.h"
+#include "core/diag.h"
 
 int lm_hft_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -233,7 +234,7 @@ static pcre2_code *compile_re(const char *src, size_t n, const char *what, char 
 {
     char *rw = rewrite_regex(src, n);
     if (!rw) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     int ec;
@@ -243,7 +244,7 @@ static pcre2_code *compile_re(const char *src, size_t n, const char *what, char 
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
-        snprintf(err, errlen, "%s: regex /%.*s/ does not compile: %s", what, (int)(n > 80 ? 80 : n), src,
+        lm_seterr(err, errlen, "%s: regex /%.*s/ does not compile: %s", what, (int)(n > 80 ? 80 : n), src,
                  (char *)msg);
         return NULL;
     }
@@ -259,7 +260,7 @@ int lm_hft_pattern_parse(json_t *j, hft_pattern *p, const char *what, char *err,
         p->len = json_string_length(s);
         p->str = malloc(p->len + 1);
         if (!p->str) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
         memcpy(p->str, json_string_value(s), p->len + 1);
@@ -269,7 +270,7 @@ int lm_hft_pattern_parse(json_t *j, hft_pattern *p, const char *what, char *err,
         p->re = compile_re(json_string_value(r), json_string_length(r), what, err, errlen);
         return p->re ? 0 : -1;
     }
-    snprintf(err, errlen, "%s.pattern must be {\"String\": ...} or {\"Regex\": ...}", what);
+    lm_seterr(err, errlen, "%s.pattern must be {\"String\": ...} or {\"Regex\": ...}", what);
     return -1;
 }
 
@@ -900,7 +901,7 @@ int lm_hft_json_bool(json_t *j, const char *key, int def, const char *what, char
         return 0;
     }
     if (!json_is_boolean(v)) {
-        snprintf(err, errlen, "%s.%s must be true or false", what, key);
+        lm_seterr(err, errlen, "%s.%s must be true or false", what, key);
         return -1;
     }
     *out = json_is_true(v);
@@ -915,19 +916,19 @@ int lm_hft_json_str(json_t *j, const char *key, const char *def, const char *wha
     size_t n = def ? strlen(def) : 0;
     if (v && !json_is_null(v)) {
         if (!json_is_string(v)) {
-            snprintf(err, errlen, "%s.%s must be a string", what, key);
+            lm_seterr(err, errlen, "%s.%s must be a string", what, key);
             return -1;
         }
         s = json_string_value(v);
         n = json_string_length(v);
     }
     if (!s) {
-        snprintf(err, errlen, "%s.%s is missing", what, key);
+        lm_seterr(err, errlen, "%s.%s is missing", what, key);
         return -1;
     }
     *out = malloc(n + 1);
     if (!*out) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     memcpy(*out, s, n);
@@ -940,12 +941,12 @@ int lm_hft_json_str(json_t *j, const char *key, const char *def, const char *wha
 const char *lm_hft_json_type(json_t *j, const char *what, char *err, size_t errlen)
 {
     if (!json_is_object(j)) {
-        snprintf(err, errlen, "%s must be an object", what);
+        lm_seterr(err, errlen, "%s must be an object", what);
         return NULL;
     }
     json_t *t = json_object_get(j, "type");
     if (!json_is_string(t)) {
-        snprintf(err, errlen, "%s.type is missing or not a string", what);
+        lm_seterr(err, errlen, "%s.type is missing or not a string", what);
         return NULL;
     }
     return json_string_value(t);
@@ -956,11 +957,11 @@ int lm_hft_json_seq(json_t *j, const char *key, const char *what, void *slots, s
 {
     json_t *a = json_object_get(j, key);
     if (!json_is_array(a)) {
-        snprintf(err, errlen, "%s.%s must be an array", what, key);
+        lm_seterr(err, errlen, "%s.%s must be an array", what, key);
         return -1;
     }
     if (!slots) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < json_array_size(a); i++) {
@@ -1023,24 +1024,24 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
 {
     json_t *v = json_object_get(j, "precompiled_charsmap");
     if (!json_is_string(v)) {
-        snprintf(err, errlen, "%s.precompiled_charsmap must be a base64 string", what);
+        lm_seterr(err, errlen, "%s.precompiled_charsmap must be a base64 string", what);
         return -1;
     }
     size_t n;
     unsigned char *blob = b64decode(json_string_value(v), json_string_length(v), &n);
     if (!blob) {
-        snprintf(err, errlen, "%s.precompiled_charsmap is not valid base64", what);
+        lm_seterr(err, errlen, "%s.precompiled_charsmap is not valid base64", what);
         return -1;
     }
     if (n < 4) {
         free(blob);
-        snprintf(err, errlen, "%s.precompiled_charsmap cannot be parsed (too short)", what);
+        lm_seterr(err, errlen, "%s.precompiled_charsmap cannot be parsed (too short)", what);
         return -1;
     }
     size_t tsz = (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 | (size_t)blob[3] << 24;
     if (tsz / 4 * 4 > n - 4) {
         free(blob);
-        snprintf(err, errlen, "%s.precompiled_charsmap cannot be parsed (trie size %zu > %zu bytes)", what, tsz,
+        lm_seterr(err, errlen, "%s.precompiled_charsmap cannot be parsed (trie size %zu > %zu bytes)", what, tsz,
                  n - 4);
         return -1;
     }
@@ -1050,7 +1051,7 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
     nm->pnorm = malloc(nm->npnorm + 1);
     if (!nm->trie || !nm->pnorm) {
         free(blob);
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < nm->ntrie; i++) {
@@ -1060,14 +1061,14 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
     memcpy(nm->pnorm, blob + 4 + 4 * nm->ntrie, nm->npnorm);
     free(blob);
     if ((lm_utf8_valid_prefix(nm->pnorm, nm->npnorm, 0) != nm->npnorm)) {
-        snprintf(err, errlen, "%s.precompiled_charsmap: the normalized strings are not valid UTF-8", what);
+        lm_seterr(err, errlen, "%s.precompiled_charsmap: the normalized strings are not valid UTF-8", what);
         return -1;
     }
     int ec;
     PCRE2_SIZE eo;
     nm->grapheme = pcre2_compile((PCRE2_SPTR) "\\X", 2, PCRE2_UTF, &ec, &eo, NULL);
     if (!nm->grapheme) {
-        snprintf(err, errlen, "%s: cannot compile the grapheme pattern", what);
+        lm_seterr(err, errlen, "%s: cannot compile the grapheme pattern", what);
         return -1;
     }
     pcre2_jit_compile(nm->grapheme, PCRE2_JIT_COMPLETE);
@@ -1087,7 +1088,7 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         return NULL;
     hft_norm *nm = calloc(1, sizeof *nm);
     if (!nm) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     int rc = 0;
@@ -1134,7 +1135,7 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         nm->sub = calloc(json_array_size(json_object_get(j, "normalizers")) + 1, sizeof *nm->sub);
         rc = lm_hft_json_seq(j, "normalizers", what, nm->sub, &nm->nsub, norm_seq_one, err, errlen);
     } else {
-        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, t);
+        lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, t);
         rc = -1;
     }
     if (rc) {
@@ -1402,7 +1403,7 @@ static int parse_behavior(json_t *j, const char *what, int def, char *err, size_
             *out = i;
             return 0;
         }
-    snprintf(err, errlen, "%s.behavior '%.40s' is not supported", what, s);
+    lm_seterr(err, errlen, "%s.behavior '%.40s' is not supported", what, s);
     return -1;
 }
 
@@ -1423,7 +1424,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         return NULL;
     hft_pretok *pt = calloc(1, sizeof *pt);
     if (!pt) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     int rc = 0;
@@ -1447,7 +1448,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         snprintf(sub, sizeof sub, "%s (Split)", what);
         json_t *bv = json_object_get(j, "behavior");
         if (!bv) {
-            snprintf(err, errlen, "%s.behavior is missing", what);
+            lm_seterr(err, errlen, "%s.behavior is missing", what);
             rc = -1;
         }
         rc = rc || lm_hft_pattern_parse(json_object_get(j, "pattern"), &pt->pat, sub, err, errlen) ||
@@ -1471,7 +1472,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
                 pt->pat.re = pcre2_compile((PCRE2_SPTR)b.p, b.n, PCRE2_UTF, &ec, &eo, NULL);
                 lm_buf_free(&b);
                 if (!pt->pat.re) {
-                    snprintf(err, errlen, "%s: the split string is not valid UTF-8", what);
+                    lm_seterr(err, errlen, "%s: the split string is not valid UTF-8", what);
                     rc = -1;
                 }
             }
@@ -1485,7 +1486,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
             uint32_t c;
             size_t l = lm_hft_dec(r, rn, &c);
             if (rn == 0 || l != rn || (lm_utf8_valid_prefix(r, rn, 0) != rn)) {
-                snprintf(err, errlen, "%s.replacement must be one character", what);
+                lm_seterr(err, errlen, "%s.replacement must be one character", what);
                 rc = -1;
             } else {
                 pt->repl = c;
@@ -1508,13 +1509,13 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
             else if (!strcmp(s, "never"))
                 pt->prepend = PREPEND_NEVER;
             else {
-                snprintf(err, errlen, "%s.prepend_scheme '%.40s' is not supported", what, s);
+                lm_seterr(err, errlen, "%s.prepend_scheme '%.40s' is not supported", what, s);
                 rc = -1;
             }
         }
         if (!rc && aps == 0) {
             if (ps && !json_is_null(ps) && pt->prepend != PREPEND_NEVER) {
-                snprintf(err, errlen, "%s: add_prefix_space does not match declared prepend_scheme", what);
+                lm_seterr(err, errlen, "%s: add_prefix_space does not match declared prepend_scheme", what);
                 rc = -1;
             }
             pt->prepend = PREPEND_NEVER;
@@ -1532,7 +1533,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
         pt->sub = calloc(json_array_size(json_object_get(j, "pretokenizers")) + 1, sizeof *pt->sub);
         rc = lm_hft_json_seq(j, "pretokenizers", what, pt->sub, &pt->nsub, pretok_seq_one, err, errlen);
     } else {
-        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, t);
+        lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, t);
         rc = -1;
     }
     if (rc) {

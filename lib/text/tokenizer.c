@@ -24,6 +24,7 @@
 #include "text/hftok_internal.h"
 #include "text/hftok_unicode.h"
 #include "text/tokenizer.h"
+#include "core/diag.h"
 
 typedef struct {
     char *content;
@@ -302,7 +303,7 @@ int lm_tokenizer_normalize(const lm_tokenizer *t, const char *text, size_t len, 
                            size_t errlen)
 {
     if (lm_utf8_valid_prefix(text, len, 0) != len) {
-        snprintf(err, errlen, "text is not valid UTF-8");
+        lm_seterr(err, errlen, "text is not valid UTF-8");
         return -1;
     }
     if (!t->norm) {
@@ -312,7 +313,7 @@ int lm_tokenizer_normalize(const lm_tokenizer *t, const char *text, size_t len, 
     char *s;
     size_t n;
     if (normalize_string(t, text, len, &s, &n)) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     lm_buf_add(out, s, n);
@@ -429,7 +430,7 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
         if (len == 0)
             continue;
         if (lm_utf8_valid_prefix(toks[i], len, 0) != len) {
-            snprintf(err, errlen, "added token %zu is not valid UTF-8", i);
+            lm_seterr(err, errlen, "added token %zu is not valid UTF-8", i);
             return -1;
         }
         if (added_by_content(t, toks[i], len))
@@ -447,12 +448,12 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
                 id = (max >= (int64_t)vs || vs == 0) ? (int32_t)(max + 1) : (int32_t)vs;
         }
         if (add_one(t, toks[i], len, id, special, 0, 0, 0, !special)) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return -1;
         }
     }
     if (refresh_tries(t)) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -708,7 +709,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
     e->n = 0;
     e->tokn = 0;
     if (lm_utf8_valid_prefix(text, len, 0) != len) {
-        snprintf(err, errlen, "text is not valid UTF-8 (at byte %zu)", lm_utf8_valid_prefix(text, len, 0));
+        lm_seterr(err, errlen, "text is not valid UTF-8 (at byte %zu)", lm_utf8_valid_prefix(text, len, 0));
         return -1;
     }
     if (len) {
@@ -764,7 +765,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
             continue;
         }
         if (lm_hft_model_tokenize(t->model, w, w->s + pc.off, pc.len, err, errlen))
-            return w->oom ? (snprintf(err, errlen, "out of memory"), -2) : -1;
+            return w->oom ? (lm_seterr(err, errlen, "out of memory"), -2) : -1;
         for (size_t k = 0; k < w->ntk; k++) {
             size_t s = w->tk[k].s, en = w->tk[k].e, a, b;
             if (s >= en || en > pc.len) {
@@ -809,7 +810,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
     }
     return 0;
 oom:
-    snprintf(err, errlen, "out of memory");
+    lm_seterr(err, errlen, "out of memory");
     return -2;
 }
 
@@ -818,7 +819,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int
 {
     hft_work w;
     if (work_init(&w)) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -2;
     }
     int rc = encode_work(t, &w, text, len, add_special, e, err, errlen);
@@ -1199,14 +1200,14 @@ static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err,
     hft_work w;
     slist o = {0};
     if (work_init(&w)) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     int rc = dec_chain(t->decoder, in, &o, &w);
     for (size_t i = 0; i < o.n && !rc; i++)
         lm_buf_add(out, SL_S(&o, i), SL_N(&o, i));
     if (rc)
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
     sl_free(&o);
     work_free(&w);
     return rc;
@@ -1232,7 +1233,7 @@ int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int
     if (!rc)
         rc = decode_list(t, &in, out, err, errlen);
     else
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
     sl_free(&in);
     return rc;
 }
@@ -1247,7 +1248,7 @@ int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks
     if (!rc)
         rc = decode_list(t, &in, out, err, errlen);
     else
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
     sl_free(&in);
     return rc;
 }
@@ -1307,7 +1308,7 @@ static int tok_pair(json_t *j, const char *what, const char *key, int32_t *id, c
     if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(json_array_get(v, 0)) ||
         !json_is_integer(json_array_get(v, 1)) || json_integer_value(json_array_get(v, 1)) < 0 ||
         json_integer_value(json_array_get(v, 1)) > 0x7FFFFFFF) {
-        snprintf(err, errlen, "%s.%s must be [token, id]", what, key);
+        lm_seterr(err, errlen, "%s.%s must be [token, id]", what, key);
         return -1;
     }
     *id = (int32_t)json_integer_value(json_array_get(v, 1));
@@ -1329,7 +1330,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         return NULL;
     pproc *p = calloc(1, sizeof *p);
     if (!p) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     int rc = 0;
@@ -1349,11 +1350,11 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         p->type = PP_TEMPLATE;
         json_t *single = json_object_get(j, "single"), *sp = json_object_get(j, "special_tokens");
         if (!json_is_array(single)) {
-            snprintf(err, errlen, "%s.single must be an array of template pieces (the string form is not supported)",
+            lm_seterr(err, errlen, "%s.single must be an array of template pieces (the string form is not supported)",
                      what);
             rc = -1;
         } else if (sp && !json_is_object(sp)) {
-            snprintf(err, errlen, "%s.special_tokens must be an object", what);
+            lm_seterr(err, errlen, "%s.special_tokens must be an object", what);
             rc = -1;
         }
         int seen_seq = 0;
@@ -1364,7 +1365,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
             if (json_is_object(sq)) {
                 json_t *sid = json_object_get(sq, "id");
                 if (!json_is_string(sid) || strcmp(json_string_value(sid), "A") || seen_seq) {
-                    snprintf(err, errlen, "%s.single[%zu]: only one Sequence \"A\" is supported", what, i);
+                    lm_seterr(err, errlen, "%s.single[%zu]: only one Sequence \"A\" is supported", what, i);
                     rc = -1;
                     break;
                 }
@@ -1379,7 +1380,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                 json_t *ent = json_is_string(sid) && sp ? json_object_get(sp, json_string_value(sid)) : NULL;
                 json_t *ids = json_object_get(ent, "ids");
                 if (!json_is_array(ids)) {
-                    snprintf(err, errlen, "%s.single[%zu]: special token '%.40s' is not in special_tokens", what, i,
+                    lm_seterr(err, errlen, "%s.single[%zu]: special token '%.40s' is not in special_tokens", what, i,
                              json_is_string(sid) ? json_string_value(sid) : "?");
                     rc = -1;
                     break;
@@ -1387,7 +1388,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                 for (size_t k = 0; k < json_array_size(ids); k++) {
                     json_t *x = json_array_get(ids, k);
                     if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 0x7FFFFFFF) {
-                        snprintf(err, errlen, "%s.special_tokens: ids must be non-negative integers", what);
+                        lm_seterr(err, errlen, "%s.special_tokens: ids must be non-negative integers", what);
                         rc = -1;
                         break;
                     }
@@ -1398,13 +1399,13 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                     p->ids[p->nids++] = (int32_t)json_integer_value(x);
                 }
             } else {
-                snprintf(err, errlen, "%s.single[%zu] must be {\"SpecialToken\": ...} or {\"Sequence\": ...}", what,
+                lm_seterr(err, errlen, "%s.single[%zu] must be {\"SpecialToken\": ...} or {\"Sequence\": ...}", what,
                          i);
                 rc = -1;
             }
         }
         if (!rc && !seen_seq) {
-            snprintf(err, errlen, "%s.single has no Sequence \"A\"", what);
+            lm_seterr(err, errlen, "%s.single has no Sequence \"A\"", what);
             rc = -1;
         }
     } else if (!strcmp(ty, "Sequence")) {
@@ -1412,12 +1413,12 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         p->sub = calloc(json_array_size(json_object_get(j, "processors")) + 1, sizeof *p->sub);
         rc = lm_hft_json_seq(j, "processors", what, p->sub, &p->nsub, pp_seq_one, err, errlen);
     } else {
-        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
+        lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, ty);
         rc = -1;
     }
     if (rc) {
         if (!err[0])
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
         pp_free(p);
         return NULL;
     }
@@ -1440,7 +1441,7 @@ static int get_size(json_t *j, const char *key, size_t def, const char *what, ch
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, errlen, "%s.%s must be a non-negative integer", what, key);
+        lm_seterr(err, errlen, "%s.%s must be a non-negative integer", what, key);
         return -1;
     }
     *out = (size_t)json_integer_value(v);
@@ -1462,7 +1463,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         return NULL;
     dec *d = calloc(1, sizeof *d);
     if (!d) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     int rc = 0;
@@ -1476,7 +1477,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         d->type = D_METASPACE;
         rc = lm_hft_json_str(j, "replacement", "\xe2\x96\x81", what, err, errlen, &d->s, &d->sn);
         if (!rc && one_char(d->s, d->sn, &d->ch)) {
-            snprintf(err, errlen, "%s.replacement must be one character", what);
+            lm_seterr(err, errlen, "%s.replacement must be one character", what);
             rc = -1;
         }
         int aps = -1;
@@ -1485,7 +1486,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         if (!rc && json_is_string(ps)) {
             const char *s = json_string_value(ps);
             if (strcmp(s, "always") && strcmp(s, "first") && strcmp(s, "never")) {
-                snprintf(err, errlen, "%s.prepend_scheme '%.40s' is not supported", what, s);
+                lm_seterr(err, errlen, "%s.prepend_scheme '%.40s' is not supported", what, s);
                 rc = -1;
             }
             d->prepend_never = !strcmp(s, "never");
@@ -1505,7 +1506,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
              get_size(j, "start", 0, what, err, errlen, &d->start) ||
              get_size(j, "stop", 0, what, err, errlen, &d->stop);
         if (!rc && one_char(d->s, d->sn, &d->ch)) {
-            snprintf(err, errlen, "%s.content must be one character", what);
+            lm_seterr(err, errlen, "%s.content must be one character", what);
             rc = -1;
         }
     } else if (!strcmp(ty, "Replace")) {
@@ -1519,7 +1520,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         d->sub = calloc(json_array_size(json_object_get(j, "decoders")) + 1, sizeof *d->sub);
         rc = lm_hft_json_seq(j, "decoders", what, d->sub, &d->nsub, dec_seq_one, err, errlen);
     } else {
-        snprintf(err, errlen, "%s.type '%.60s' is not supported", what, ty);
+        lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, ty);
         rc = -1;
     }
     if (rc) {
@@ -1534,7 +1535,7 @@ static int parse_trunc_pad(lm_tokenizer *t, json_t *root, char *err, size_t errl
     json_t *tr = json_object_get(root, "truncation"), *pd = json_object_get(root, "padding");
     if (tr && !json_is_null(tr)) {
         if (!json_is_object(tr)) {
-            snprintf(err, errlen, "truncation must be an object or null");
+            lm_seterr(err, errlen, "truncation must be an object or null");
             return -1;
         }
         json_t *dir = json_object_get(tr, "direction");
@@ -1545,7 +1546,7 @@ static int parse_trunc_pad(lm_tokenizer *t, json_t *root, char *err, size_t errl
     }
     if (pd && !json_is_null(pd)) {
         if (!json_is_object(pd)) {
-            snprintf(err, errlen, "padding must be an object or null");
+            lm_seterr(err, errlen, "padding must be an object or null");
             return -1;
         }
         json_t *st = json_object_get(pd, "strategy"), *dir = json_object_get(pd, "direction");
@@ -1554,7 +1555,7 @@ static int parse_trunc_pad(lm_tokenizer *t, json_t *root, char *err, size_t errl
             if (get_size(st, "Fixed", 0, "padding.strategy", err, errlen, &t->pad_fixed))
                 return -1;
         } else if (!(json_is_string(st) && !strcmp(json_string_value(st), "BatchLongest"))) {
-            snprintf(err, errlen, "padding.strategy must be \"BatchLongest\" or {\"Fixed\": n}");
+            lm_seterr(err, errlen, "padding.strategy must be \"BatchLongest\" or {\"Fixed\": n}");
             return -1;
         }
         size_t pid;
@@ -1571,11 +1572,11 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
 {
     lm_tokenizer *t = calloc(1, sizeof *t);
     if (!t) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         return NULL;
     }
     if (!json_is_object(root)) {
-        snprintf(err, errlen, "the top level must be an object");
+        lm_seterr(err, errlen, "the top level must be an object");
         goto fail;
     }
     json_t *v;
@@ -1597,7 +1598,7 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
         goto fail;
     v = json_object_get(root, "added_tokens");
     if (v && !json_is_null(v) && !json_is_array(v)) {
-        snprintf(err, errlen, "added_tokens must be an array");
+        lm_seterr(err, errlen, "added_tokens must be an array");
         goto fail;
     }
     for (size_t i = 0; v && i < json_array_size(v); i++) {
@@ -1605,11 +1606,11 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
         char what[48];
         snprintf(what, sizeof what, "added_tokens[%zu]", i);
         if (!json_is_object(a) || !json_is_integer(id) || !json_is_string(c)) {
-            snprintf(err, errlen, "%s must have an integer id and a string content", what);
+            lm_seterr(err, errlen, "%s must have an integer id and a string content", what);
             goto fail;
         }
         if (json_integer_value(id) < 0 || json_integer_value(id) > 0x7FFFFFF0) {
-            snprintf(err, errlen, "%s: id %" JSON_INTEGER_FORMAT " is out of range (0 to %d)", what,
+            lm_seterr(err, errlen, "%s: id %" JSON_INTEGER_FORMAT " is out of range (0 to %d)", what,
                      json_integer_value(id), 0x7FFFFFF0);
             goto fail;
         }
@@ -1624,7 +1625,7 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
             continue;
         if (add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw, ls, rs,
                     nz)) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             goto fail;
         }
     }
@@ -1635,7 +1636,7 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
     t->word_end = pcre2_compile((PCRE2_SPTR) "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]\\z",
                                 PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     if (!t->word_start || !t->word_end || refresh_tries(t)) {
-        snprintf(err, errlen, "out of memory");
+        lm_seterr(err, errlen, "out of memory");
         goto fail;
     }
     return t;
@@ -1651,13 +1652,13 @@ lm_tokenizer *lm_tokenizer_load_mem(const char *json, size_t len, const char *na
     msg[0] = 0;
     json_t *root = json_loadb(json, len, 0, &je);
     if (!root) {
-        snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
+        lm_seterr(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
         return NULL;
     }
     lm_tokenizer *t = load_json(root, msg, sizeof msg);
     json_decref(root);
     if (!t)
-        snprintf(err, errlen, "%s: %s", name, msg[0] ? msg : "cannot load");
+        lm_seterr(err, errlen, "%s: %s", name, msg[0] ? msg : "cannot load");
     return t;
 }
 
@@ -1669,7 +1670,7 @@ lm_tokenizer *lm_tokenizer_load(const char *path, char *err, size_t errlen)
         size_t n = strlen(path);
         p = malloc(n + 20);
         if (!p) {
-            snprintf(err, errlen, "out of memory");
+            lm_seterr(err, errlen, "out of memory");
             return NULL;
         }
         snprintf(p, n + 20, "%s/tokenizer.json", path);
@@ -1679,7 +1680,7 @@ lm_tokenizer *lm_tokenizer_load(const char *path, char *err, size_t errlen)
     char msg[300];
     char *buf = lm_read_file(path, &len, msg, sizeof msg);
     if (!buf) {
-        snprintf(err, errlen, "%s", msg);
+        lm_seterr(err, errlen, "%s", msg);
         free(p);
         return NULL;
     }
