@@ -69,10 +69,10 @@ static void get_layout(const route_router *r, layout *L)
     make_layout(L, r->arch, route_feat_dim(&r->feat), r->hidden, r->n_heads);
 }
 
-int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat,
-                      size_t hidden, size_t n_max, size_t n_small,
-                      const char *const *small, const char *reference,
-                      const double *avg_out, char *err, size_t errlen)
+/* The router's shape (checked) and its parameter count, nothing
+ * allocated: 0, or -1 with a message. */
+static int router_shape(route_router *r, route_arch arch, const route_feat_cfg *feat, size_t hidden,
+                        size_t n_max, size_t n_small, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     if (arch != ROUTE_LINEAR && arch != ROUTE_MLP) {
@@ -111,6 +111,18 @@ int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *fe
         return -1;
     }
     r->n_params = L.n;
+    return 0;
+}
+
+int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat,
+                      size_t hidden, size_t n_max, size_t n_small,
+                      const char *const *small, const char *reference,
+                      const double *avg_out, char *err, size_t errlen)
+{
+    if (router_shape(r, arch, feat, hidden, n_max, n_small, err, errlen))
+        return -1;
+    layout L;
+    get_layout(r, &L);
     r->params = calloc(L.n, sizeof(float));
     r->small = calloc(n_small, sizeof(char *));
     r->avg_out = malloc((n_small + 1) * sizeof(double));
@@ -855,23 +867,28 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
     }
     route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3],
                          (uint32_t)v[4]};
-    if (route_router_init(r, arch, &fc, (size_t)v[5], (size_t)v[6], n_small,
-                          (const char *const *)names, refname, avg, err, errlen)) {
+    /* the shape and the parameter count the file must hold are checked
+     * before anything the size of the parameters is allocated */
+    int bad_shape = router_shape(r, arch, &fc, (size_t)v[5], (size_t)v[6], n_small, err, errlen);
+    size_t need = r->n_params, have = (size_t)(end - p);
+    if (!bad_shape && np != need) {
+        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu", path, np, need);
+        memset(r, 0, sizeof *r);
+        goto done;
+    }
+    if (!bad_shape && have != need * 4) {
+        lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
+               path, have, need * 4);
+        memset(r, 0, sizeof *r);
+        goto done;
+    }
+    if (bad_shape || route_router_init(r, arch, &fc, (size_t)v[5], (size_t)v[6], n_small,
+                                       (const char *const *)names, refname, avg, err, errlen)) {
         char tmp[256];
         snprintf(tmp, sizeof tmp, "%s", err ? err : "");
         lm_seterr(err, errlen, "%s: %s", path, tmp);
+        memset(r, 0, sizeof *r);
         goto done;
-    }
-    if (np != r->n_params) {
-        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu",
-               path, np, r->n_params);
-        goto fail;
-    }
-    size_t have = (size_t)(end - p);
-    if (have != r->n_params * 4) {
-        lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
-               path, have, r->n_params * 4);
-        goto fail;
     }
     const unsigned char *b = (const unsigned char *)p;
     for (size_t i = 0; i < r->n_params; i++, b += 4) {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -114,6 +116,49 @@ static double apgr_of(const double *pred)
     route_summarize(&d, pts, nt, 0, &s);
     route_eval_free(&d);
     return s.apgr;
+}
+
+/* A 266-byte router file (a fuzzing find) whose header sizes need 1.2e9
+ * parameters but whose params line and data say 22: loaded in a child
+ * limited to 512 MB of address space, it must be refused by the size check,
+ * not by an out-of-memory error after allocating the header's size. */
+static void huge_header(void)
+{
+    const char head[] = "lmkit-route-router 1\narch mlp\nhash_dim 399999999\nword_ngram 2\nchar_min 3\n"
+                        "char_max 4\nemb_dim 2\nhidden 3\nn_max 1\nn_small 1\nmodel 3.5 ll31-:b\n"
+                        "reference 294 gpt-4o\nparams 22 l22\nend\n";
+    char path[] = "/tmp/test_route_router_huge.XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "wb");
+    fwrite(head, 1, sizeof head - 1, f);
+    for (int i = 0; i < 22; i++)
+        fwrite("\0\0\0\0", 1, 4, f);
+    fclose(f);
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        struct rlimit rl = {512u << 20, 512u << 20};
+        setrlimit(RLIMIT_AS, &rl);
+        route_router r;
+        char err[512] = "";
+        int rc = route_router_load(&r, path, err, sizeof err);
+        if (write(pfd[1], err, strlen(err) + 1) < 0)
+            _exit(3);
+        _exit(rc == -1 ? 0 : 1);
+    }
+    close(pfd[1]);
+    char msg[512] = "";
+    ssize_t n = read(pfd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(pfd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(msg, "header says 22 parameters, the sizes need 1200000010"),
+       "a header whose sizes need 1.2e9 parameters is refused before they are allocated: %s", msg);
+    remove(path);
 }
 
 int main(void)
@@ -251,5 +296,6 @@ int main(void)
     route_csr_free(&X);
     free(Y);
     route_models_free(&M);
+    huge_header();
     return tap_done();
 }
