@@ -94,13 +94,11 @@ typedef struct {
 static int on_opt(void *vc, int id, const char *arg)
 {
     ctx_t *c = vc;
-    static const char *const sides[] = {"lower", "upper", NULL};
-    static const char *const inputs[] = {"auto", "counts", "scores", NULL};
     switch (id) {
     case OPT_METHOD: {
-        static const char *const methods[] = {"bayes", "dirichlet", "clopper-pearson", "jeffreys", NULL};
+        /* in the order of the option table's choice list */
         static const lm_dp_method mv[] = {LM_DP_BAYES, LM_DP_DIRICHLET, LM_DP_CLOPPER_PEARSON, LM_DP_JEFFREYS};
-        c->o.method = mv[lm_opt_choice(&cmd, "method", arg, methods)];
+        c->o.method = mv[lm_opt_choice(&cmd, "method", arg, NULL)];
         break;
     }
     case OPT_DELTA:
@@ -108,14 +106,13 @@ static int on_opt(void *vc, int id, const char *arg)
         c->have_delta = 1;
         break;
     case OPT_ALPHA: c->o.alpha = lm_opt_double(&cmd, "alpha", arg, 0, 1, 1, 1); break;
-    case OPT_ONE_SIDED: c->o.sided = lm_opt_choice(&cmd, "one-sided", arg, sides) ? LM_DP_UPPER : LM_DP_LOWER; break;
+    case OPT_ONE_SIDED: c->o.sided = lm_opt_choice(&cmd, "one-sided", arg, NULL) ? LM_DP_UPPER : LM_DP_LOWER; break;
     case OPT_PRIOR: {
-        static const char *const priors[] = {"jeffreys", "uniform", NULL};
-        c->o.prior = lm_opt_choice(&cmd, "prior", arg, priors) ? LM_DP_PRIOR_UNIFORM : LM_DP_PRIOR_JEFFREYS;
+        c->o.prior = lm_opt_choice(&cmd, "prior", arg, NULL) ? LM_DP_PRIOR_UNIFORM : LM_DP_PRIOR_JEFFREYS;
         break;
     }
     case OPT_SAMPLES: c->o.n_mc = (uint64_t)lm_opt_int(&cmd, "samples", arg, 1000, 1000000000); break;
-    case OPT_INPUT: c->input = lm_opt_choice(&cmd, "input", arg, inputs); break;
+    case OPT_INPUT: c->input = lm_opt_choice(&cmd, "input", arg, NULL); break;
     case OPT_GROUP_BY:
         if (!*arg)
             lm_usage_error(&cmd, "invalid --group-by '': a field name is expected");

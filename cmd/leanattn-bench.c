@@ -51,7 +51,7 @@ static const lm_opt opts[] = {
      "ragged ablation", "choice:paper gqa waves ragged ablation", OPT_MATRIX},
     {"full", 0, NULL, "with --matrix: every cell, not the default sample", NULL, OPT_FULL},
     {"dtype", 0, "T", "storage type: bf16 fp16 fp32 (fp32 CPU only; default bf16)",
-     "choice:bf16 fp16 fp32", OPT_DTYPE},
+     "choice:fp32 bf16 fp16", OPT_DTYPE},
     {"layout", 0, "L", "K/V layout: HND [B,H,L,D] or NHD [B,L,H,D] (default HND)",
      "choice:HND NHD", OPT_LAYOUT},
     {"runs", 'r', "N", "timed runs per algorithm (default 3 on the CPU, 20 on a GPU)", NULL,
@@ -149,18 +149,18 @@ static int on_opt(void *vctx, int id, const char *arg)
     switch (id) {
     case OPT_ALGO: parse_algos(c, arg); break;
     case OPT_MATRIX:
-        c->matrix = attn_matrix_names[lm_opt_choice(&cmd, "matrix", arg, attn_matrix_names)];
+        c->matrix = attn_matrix_names[lm_opt_choice(&cmd, "matrix", arg, NULL)];
         break;
     case OPT_FULL: c->full = 1; break;
     case OPT_DTYPE: {
-        static const char *const ch[] = {"fp32", "bf16", "fp16", NULL};
-        c->b.dtype = (attn_dtype)lm_opt_choice(&cmd, "dtype", arg, ch); /* same numbering */
+        /* in the order of the option table's choice list */
+        static const attn_dtype dt[] = {ATTN_F32, ATTN_BF16, ATTN_F16};
+        c->b.dtype = dt[lm_opt_choice(&cmd, "dtype", arg, NULL)];
         c->dtype_set = 1;
         break;
     }
     case OPT_LAYOUT: {
-        static const char *const ch[] = {"HND", "NHD", NULL};
-        c->b.layout = (attn_layout)lm_opt_choice(&cmd, "layout", arg, ch);
+        c->b.layout = lm_opt_choice(&cmd, "layout", arg, NULL) ? ATTN_NHD : ATTN_HND;
         break;
     }
     case OPT_RUNS: c->b.runs = (int)lm_opt_int(&cmd, "runs", arg, 1, 100000); break;

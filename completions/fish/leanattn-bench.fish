@@ -2,7 +2,7 @@
 complete -c leanattn-bench -s a -l algo -x -d 'algorithms, comma-separated: naive nosplit splitkv lean lean-combine (default nosplit,splitkv,lean,lean-combine)'
 complete -c leanattn-bench -s m -l matrix -x -a 'paper gqa waves ragged ablation' -d 'run a named matrix instead of reading shapes: paper gqa waves ragged ablation'
 complete -c leanattn-bench -l full -d 'with --matrix: every cell, not the default sample'
-complete -c leanattn-bench -l dtype -x -a 'bf16 fp16 fp32' -d 'storage type: bf16 fp16 fp32 (fp32 CPU only; default bf16)'
+complete -c leanattn-bench -l dtype -x -a 'fp32 bf16 fp16' -d 'storage type: bf16 fp16 fp32 (fp32 CPU only; default bf16)'
 complete -c leanattn-bench -l layout -x -a 'HND NHD' -d 'K/V layout: HND [B,H,L,D] or NHD [B,L,H,D] (default HND)'
 complete -c leanattn-bench -s r -l runs -x -d 'timed runs per algorithm (default 3 on the CPU, 20 on a GPU)'
 complete -c leanattn-bench -l warmup -x -d 'untimed runs before them (default 1 on the CPU, 3 on a GPU)'
