@@ -628,11 +628,11 @@ extern "C" void attn_cuda_plan_destroy(attn_cuda_plan *p)
     free(p);
 }
 
-extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const attn_cuda_config *cfg,
-                                     const int *lens, char *err, size_t errlen)
+/* The configuration and lengths the GPU kernels take: 0, or -1 with a
+ * message.  *bn_out: the tile length. */
+static int plan_check(const attn_cuda_config *c, const int *lens, int *bn_out, char *err,
+                      size_t errlen)
 {
-    *out = NULL;
-    const attn_cuda_config *c = cfg;
     if (c->B < 1 || c->H_kv < 1 || c->H_q < 1 || c->H_q % c->H_kv) {
         snprintf(err, errlen, "bad shape B=%d H_q=%d H_kv=%d (need H_q a multiple of H_kv)", c->B,
                  c->H_q, c->H_kv);
@@ -674,57 +674,94 @@ extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const att
             snprintf(err, errlen, "sequence %d has negative length %d", b, lens[b]);
             return -1;
         }
-    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+    *bn_out = bn;
+    return 0;
+}
+
+/* The host tables of a plan: each sequence's K/V offset, each head's first
+ * tile and each head's first partial slot (filled by plan_schedule). */
+typedef struct {
+    long long *seq_base; /* [B] */
+    long long *tile0;    /* [nh + 1] */
+    long long *sbase;    /* [nh + 1] */
+    long long total;     /* tiles */
+    int nbmax;           /* tiles of the longest sequence */
+} plan_tables;
+
+static void plan_tables_free(plan_tables *t)
+{
+    free(t->seq_base);
+    free(t->tile0);
+    free(t->sbase);
+}
+
+static int plan_tables_fill(plan_tables *t, const attn_cuda_config *c, const int *lens, int bn)
+{
     int nh = c->B * c->H_kv;
-    long long *seq_base = (long long *)malloc((size_t)c->B * sizeof(long long));
-    long long *tile0 = (long long *)malloc((size_t)(nh + 1) * sizeof(long long));
-    long long *sbase = (long long *)malloc((size_t)(nh + 1) * sizeof(long long));
-    if (!p || !seq_base || !tile0 || !sbase) {
-        free(p);
-        free(seq_base);
-        free(tile0);
-        free(sbase);
-        snprintf(err, errlen, "out of host memory for the plan");
+    t->seq_base = (long long *)malloc((size_t)c->B * sizeof(long long));
+    t->tile0 = (long long *)malloc((size_t)(nh + 1) * sizeof(long long));
+    t->sbase = (long long *)malloc((size_t)(nh + 1) * sizeof(long long));
+    if (!t->seq_base || !t->tile0 || !t->sbase)
         return -1;
-    }
-    p->device = device;
-    p->cfg = *c;
     long long acc = 0, tacc = 0;
     int nbmax = 0;
     for (int b = 0; b < c->B; b++) {
-        seq_base[b] = acc;
+        t->seq_base[b] = acc;
         acc += (long long)c->H_kv * c->D * lens[b];
         int nb = (int)(((long long)lens[b] + bn - 1) / bn);
         if (nb > nbmax)
             nbmax = nb;
         for (int h = 0; h < c->H_kv; h++) {
-            tile0[b * c->H_kv + h] = tacc;
+            t->tile0[b * c->H_kv + h] = tacc;
             tacc += nb;
         }
     }
-    tile0[nh] = tacc;
-    kparams *P = &p->P;
+    t->tile0[nh] = tacc;
+    t->total = tacc;
+    t->nbmax = nbmax;
+    return 0;
+}
+
+/* The kernels' fixed parameters (device pointers are set later). */
+static void plan_params(kparams *P, const attn_cuda_config *c, int bn, long long total)
+{
     P->B = c->B;
     P->Hq = c->H_q;
     P->Hkv = c->H_kv;
     P->D = c->D;
-    P->g = g;
+    P->g = c->H_q / c->H_kv;
     P->bn = bn;
     P->dtype = c->dtype;
     P->layout = c->layout;
     P->reverse = c->reverse;
-    P->nh = nh;
+    P->nh = c->B * c->H_kv;
     P->qscale = (c->scale > 0 ? c->scale : 1.0f / sqrtf((float)c->D)) * LOG2E_F;
-    P->total = tacc;
+    P->total = total;
     P->epoch = 0;
-    size_t slots = 0, per_slot = 0;
+}
+
+/* The schedule of the plan's algorithm: grid, tiles per CTA, splits, the
+ * partial slots (count *slots, floats of m/l per row *per_slot) and, for
+ * lean, that the grid can be co-resident.  0, or -1 with a message. */
+static int plan_schedule(attn_cuda_plan *p, plan_tables *t, int device, size_t *slots,
+                         size_t *per_slot, char *err, size_t errlen)
+{
+    const attn_cuda_config *c = &p->cfg;
+    kparams *P = &p->P;
+    int nh = P->nh, nbmax = t->nbmax;
+    long long tacc = t->total;
+    const long long *tile0 = t->tile0;
+    *slots = 0;
+    *per_slot = 0;
     p->splits_max = 1;
     if (c->alg == ATTN_CUDA_NOSPLIT) {
         p->grid = nh;
         for (int i = 0; i < nh; i++)
             if (tile0[i + 1] - tile0[i] > p->tiles_per_cta_max)
                 p->tiles_per_cta_max = tile0[i + 1] - tile0[i];
-    } else if (c->alg == ATTN_CUDA_SPLITKV) {
+        return 0;
+    }
+    if (c->alg == ATTN_CUDA_SPLITKV) {
         int S = c->splits;
         if (nbmax > 0 && S > nbmax)
             S = nbmax;
@@ -736,55 +773,62 @@ extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const att
         p->tiles_per_cta_max = P->tps < nbmax ? P->tps : nbmax;
         p->splits_max = (int)((nbmax + P->tps - 1) / P->tps);
         if (S > 1) {
-            slots = (size_t)S * nh;
-            per_slot = 1;
+            *slots = (size_t)S * nh;
+            *per_slot = 1;
         }
-    } else {
-        long long G = c->grid;
-        if (G > tacc)
-            G = tacc;
-        if (G < 1)
-            G = 1;
-        P->G = (int)G;
-        P->max_tiles = tacc > 0 ? (tacc + G - 1) / G : 0;
-        P->high_load = tacc > 0 ? tacc - (P->max_tiles - 1) * G : 0;
-        p->grid = tacc > 0 ? (int)G : 0;
-        p->tiles_per_cta_max = P->max_tiles;
-        long long ns = 0;
-        for (int i = 0; i < nh; i++) {
-            sbase[i] = ns;
-            if (tile0[i + 1] == tile0[i])
-                continue;
-            long long n = owner_h(tile0[i + 1] - 1, P->max_tiles, P->high_load) -
-                          owner_h(tile0[i], P->max_tiles, P->high_load) + 1;
-            if (n > p->splits_max)
-                p->splits_max = (int)n;
-            if (n > 1)
-                ns += n;
-        }
-        sbase[nh] = ns;
-        if (c->alg == ATTN_CUDA_LEAN) {
-            slots = (size_t)G;
-            per_slot = 2;
-        } else {
-            slots = (size_t)ns;
-            per_slot = 1;
-        }
-        if (c->alg == ATTN_CUDA_LEAN) {
-            int occ = 0, sms = 0;
-            if (attn_cuda_lean_occupancy(device, &occ, err, errlen) ||
-                cuda_fail(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                          "cannot query the SM count", err, errlen))
-                goto fail;
-            if (G > (long long)occ * sms) {
-                snprintf(err, errlen, "lean grid %lld exceeds the %d x %d CTAs that can be "
-                         "co-resident; the in-kernel merge would hang", G, occ, sms);
-                goto fail;
-            }
-        }
+        return 0;
     }
-    p->partial_rows = (long long)slots * g;
-    p->scratch_bytes = slots * (size_t)g * ((size_t)c->D + per_slot) * sizeof(float);
+    long long G = c->grid;
+    if (G > tacc)
+        G = tacc;
+    if (G < 1)
+        G = 1;
+    P->G = (int)G;
+    P->max_tiles = tacc > 0 ? (tacc + G - 1) / G : 0;
+    P->high_load = tacc > 0 ? tacc - (P->max_tiles - 1) * G : 0;
+    p->grid = tacc > 0 ? (int)G : 0;
+    p->tiles_per_cta_max = P->max_tiles;
+    long long ns = 0;
+    for (int i = 0; i < nh; i++) {
+        t->sbase[i] = ns;
+        if (tile0[i + 1] == tile0[i])
+            continue;
+        long long n = owner_h(tile0[i + 1] - 1, P->max_tiles, P->high_load) -
+                      owner_h(tile0[i], P->max_tiles, P->high_load) + 1;
+        if (n > p->splits_max)
+            p->splits_max = (int)n;
+        if (n > 1)
+            ns += n;
+    }
+    t->sbase[nh] = ns;
+    if (c->alg != ATTN_CUDA_LEAN) {
+        *slots = (size_t)ns;
+        *per_slot = 1;
+        return 0;
+    }
+    *slots = (size_t)G;
+    *per_slot = 2;
+    int occ = 0, sms = 0;
+    if (attn_cuda_lean_occupancy(device, &occ, err, errlen) ||
+        cuda_fail(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                  "cannot query the SM count", err, errlen))
+        return -1;
+    if (G > (long long)occ * sms) {
+        snprintf(err, errlen, "lean grid %lld exceeds the %d x %d CTAs that can be "
+                 "co-resident; the in-kernel merge would hang", G, occ, sms);
+        return -1;
+    }
+    return 0;
+}
+
+/* The device side: lengths, tables, partial buffers and flags, uploaded,
+ * with the plan's stream and timing events; the kernels' pointers set. */
+static int plan_device(attn_cuda_plan *p, const plan_tables *t, const int *lens, int device,
+                       size_t slots, char *err, size_t errlen)
+{
+    const attn_cuda_config *c = &p->cfg;
+    kparams *P = &p->P;
+    int nh = P->nh, g = P->g;
     if (cuda_fail(cudaSetDevice(device), "cannot select the GPU", err, errlen) ||
         cuda_fail(cudaMalloc(&p->d_lens, (size_t)c->B * sizeof(int)), "cudaMalloc", err, errlen) ||
         cuda_fail(cudaMalloc(&p->d_seq_base, (size_t)c->B * sizeof(long long)), "cudaMalloc", err,
@@ -803,17 +847,17 @@ extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const att
                   err, errlen) ||
         cuda_fail(cudaMemcpy(p->d_lens, lens, (size_t)c->B * sizeof(int),
                              cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_seq_base, seq_base, (size_t)c->B * sizeof(long long),
+        cuda_fail(cudaMemcpy(p->d_seq_base, t->seq_base, (size_t)c->B * sizeof(long long),
                              cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_tile0, tile0, (size_t)(nh + 1) * sizeof(long long),
+        cuda_fail(cudaMemcpy(p->d_tile0, t->tile0, (size_t)(nh + 1) * sizeof(long long),
                              cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_sbase, sbase, (size_t)(nh + 1) * sizeof(long long),
+        cuda_fail(cudaMemcpy(p->d_sbase, t->sbase, (size_t)(nh + 1) * sizeof(long long),
                              cudaMemcpyHostToDevice), "upload", err, errlen) ||
         cuda_fail(cudaStreamCreateWithFlags(&p->stream, cudaStreamNonBlocking), "stream", err,
                   errlen) ||
         cuda_fail(cudaEventCreate(&p->ev0), "event", err, errlen) ||
         cuda_fail(cudaEventCreate(&p->ev1), "event", err, errlen))
-        goto fail;
+        return -1;
     P->lens = p->d_lens;
     P->seq_base = p->d_seq_base;
     P->tile0 = p->d_tile0;
@@ -821,17 +865,43 @@ extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const att
     P->part_o = p->d_part_o;
     P->part_ml = p->d_part_ml;
     P->flags = p->d_flags;
-    free(seq_base);
-    free(tile0);
-    free(sbase);
+    return 0;
+}
+
+extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const attn_cuda_config *cfg,
+                                     const int *lens, char *err, size_t errlen)
+{
+    *out = NULL;
+    int bn;
+    if (plan_check(cfg, lens, &bn, err, errlen))
+        return -1;
+    attn_cuda_plan *p = (attn_cuda_plan *)calloc(1, sizeof *p);
+    plan_tables t = {0};
+    if (!p || plan_tables_fill(&t, cfg, lens, bn)) {
+        free(p);
+        plan_tables_free(&t);
+        snprintf(err, errlen, "out of host memory for the plan");
+        return -1;
+    }
+    p->device = device;
+    p->cfg = *cfg;
+    plan_params(&p->P, cfg, bn, t.total);
+    size_t slots, per_slot;
+    if (plan_schedule(p, &t, device, &slots, &per_slot, err, errlen)) {
+        plan_tables_free(&t);
+        attn_cuda_plan_destroy(p);
+        return -1;
+    }
+    p->partial_rows = (long long)slots * p->P.g;
+    p->scratch_bytes = slots * (size_t)p->P.g * ((size_t)cfg->D + per_slot) * sizeof(float);
+    int rc = plan_device(p, &t, lens, device, slots, err, errlen);
+    plan_tables_free(&t);
+    if (rc) {
+        attn_cuda_plan_destroy(p);
+        return -1;
+    }
     *out = p;
     return 0;
-fail:
-    free(seq_base);
-    free(tile0);
-    free(sbase);
-    attn_cuda_plan_destroy(p);
-    return -1;
 }
 
 extern "C" void attn_cuda_plan_info(const attn_cuda_plan *p, int *grid, long long *tiles_total,
