@@ -350,15 +350,21 @@ static void put_counts(lm_out *o, const int64_t k[4])
     lm_out_int(o, "fn", k[LM_FN]);
 }
 
+/* A standalone record of the given type, with the group's raw value. */
+static void start_record(lm_out *o, const char *type, const ctx_t *c, const char *graw, size_t glen)
+{
+    lm_out_reset(o);
+    o->standalone = 1;
+    lm_out_str(o, "type", type);
+    if (c->group_by)
+        lm_out_raw(o, "group", graw, glen);
+}
+
 static void put_scan_row(ctx_t *c, const lm_common *com, const lm_dp_summary *s, const lm_dp_scan_row *row,
                          const char *graw, size_t glen)
 {
     lm_out o = {0};
-    lm_out_reset(&o);
-    o.standalone = 1;
-    lm_out_str(&o, "type", "scan");
-    if (c->group_by)
-        lm_out_raw(&o, "group", graw, glen);
+    start_record(&o, "scan", c, graw, glen);
     lm_out_num(&o, "threshold", row->threshold);
     put_counts(&o, row->counts);
     put_result(&o, c, &s->opts, &row->r, 1, 1);
@@ -370,11 +376,7 @@ static void put_scan_row(ctx_t *c, const lm_common *com, const lm_dp_summary *s,
 static void put_summary(ctx_t *c, const lm_common *com, const lm_dp_summary *s, const char *graw, size_t glen)
 {
     lm_out o = {0};
-    lm_out_reset(&o);
-    o.standalone = 1;
-    lm_out_str(&o, "type", "summary");
-    if (c->group_by)
-        lm_out_raw(&o, "group", graw, glen);
+    start_record(&o, "summary", c, graw, glen);
     lm_out_int(&o, "n", s->n);
     lm_out_int(&o, "members", s->members);
     lm_out_int(&o, "nonmembers", s->n - s->members);
