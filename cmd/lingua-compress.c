@@ -311,7 +311,7 @@ static int run_encoder(const ctx_t *c, lm_lingua_job *const *jobs, size_t n, cha
         size_t tokens;
         if (jobs[i]) c->tm->chunks += lm_lingua_job_seqs(jobs[i], &tokens), c->tm->tokens += tokens;
     }
-    int rc = lm_lingua_fill(jobs, n, lm_lingua_probs, (void *)&c->le, err, errlen);
+    int rc = lm_lingua_fill(jobs, n, lm_lingua_encoder_probs, (void *)&c->le, err, errlen);
     c->tm->encoder += now_s() - t0;
     return rc;
 }
@@ -745,7 +745,7 @@ int main(int argc, char **argv) {
         lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json "
                     "or a Hugging Face id (org/name) in the local cache", "%s", err);
     c.model = model_dir;
-    if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
+    if (lm_lingua_encoder_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
         lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
                     "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
     /* auto: the GPU when there is one; nothing CUDA is loaded without one */
@@ -754,7 +754,7 @@ int main(int argc, char **argv) {
         int have = lm_nn_cuda_available(why, sizeof why);
         if (!have && com.device == LM_DEVICE_CUDA)
             lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
-        if (have && lm_lingua_use_cuda(&c.le, LM_NN_F32, err, sizeof err)) {
+        if (have && lm_lingua_encoder_use_cuda(&c.le, LM_NN_F32, err, sizeof err)) {
             if (com.device == LM_DEVICE_CUDA)
                 lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
             if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
@@ -821,7 +821,7 @@ int main(int argc, char **argv) {
     free(hs.f);
     if (c.tk) lm_tiktoken_free(c.tk);
     lm_lingua_force_free(&c.fm);
-    lm_lingua_unload(&c.le);
+    lm_lingua_encoder_free(&c.le);
     for (size_t i = 0; i < c.n_force; i++) free(c.force[i]);
     for (size_t i = 0; i < c.n_ends; i++) free(c.ends[i]);
     free(c.force), free(c.force_len), free(c.ends), free(c.ends_len), free(c.fcids);

@@ -48,6 +48,11 @@ typedef struct {
     size_t *end_len;
 } lm_lingua_force;
 
+/* The one check of the force-token count: 0, or -1 with "N strings, at
+ * most 100 are allowed" when n_force is over LM_LINGUA_MAX_FORCE (the
+ * reference's 100 "[NEWi]" placeholders). */
+int lm_lingua_force_check(size_t n_force, char *err, size_t errlen);
+
 /* Builds the map: force[i] is mapped to "[NEWi]" when ntok[i] (its token
  * count under the model tokenizer, no special tokens) is not 1.  The
  * chunk-end set is ends plus the placeholder of every mapped end string.
@@ -120,6 +125,8 @@ double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double 
 
 /* ---- contexts (§4.11) ------------------------------------------------ */
 
+typedef struct lm_lingua_timing lm_lingua_timing;
+
 typedef struct {
     double rate;                 /* fraction of tokens kept, (0, 1] (default 0.5) */
     int64_t target_token;        /* -1 */
@@ -135,6 +142,7 @@ typedef struct {
     int drop_consecutive;
     int want_words;              /* fill the result's word lists */
     int want_tokens;             /* fill the result's token list (the probabilities are then always computed) */
+    lm_lingua_timing *timing;    /* NULL, or the sums begin, fill and finish add to */
 } lm_lingua_opts;
 
 /* The reference defaults above. */
@@ -142,6 +150,13 @@ void lm_lingua_opts_default(lm_lingua_opts *o);
 
 /* The context-level rate the coarse filter uses (§4.11 steps 1-2). */
 double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t origin_tokens);
+/* The rate of the token pass: o->rate, or target_token / tokens (at most
+ * 1; 1 for no tokens) when a target is set.  Without the context filter
+ * tokens is the prompt's count and a target is target_token > 0; after it,
+ * the kept contexts' count and target_token >= 0, as the reference has it
+ * (the two `rate = min(target_token / ..., 1.0)` of
+ * compress_prompt_llmlingua2). */
+double lm_lingua_token_rate(const lm_lingua_opts *o, int after_context_filter, size_t tokens);
 /* A context's score: sum(p)/len(p) in float32 (0 for no words). */
 float lm_lingua_context_score(const float *p, size_t n);
 /* Keeps context i iff score >= percentile(scores, int(100*(1-rate))) or i
@@ -159,6 +174,8 @@ void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rat
 
 /* ---- the whole flow (compress.c) ------------------------------------ */
 
+/* The tokenizer set-up of LLMLingua-2 (made by lm_lingua_model_init in
+ * model.c, beside the encoder set-up, lm_lingua_encoder). */
 typedef struct {
     lm_tokenizer *tok;       /* with [NEW0]..[NEW99] added (lm_lingua_model_init) */
     lm_lingua_family fam;
@@ -168,13 +185,6 @@ typedef struct {
     const char *special[5];  /* the special-token strings the merge skips */
     size_t nspecial;
 } lm_lingua_model;
-
-/* Prepares a tokenizer for LLMLingua-2: adds the 100 "[NEWi]" tokens and
- * looks up the chunk-end ids the reference uses ("[CLS]"/"[SEP]", which
- * are <unk> under XLM-R).  max_seq_len: 512 for the released models.
- * Returns 0, or -1 with a message. */
-int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
-                         char *err, size_t errlen);
 
 /* Counts the tokens of s[0..n) (cl100k in the reference). */
 typedef int (*lm_lingua_count_fn)(void *ctx, const char *s, size_t n, size_t *count, char *err, size_t errlen);
@@ -244,15 +254,24 @@ size_t lm_lingua_job_seqs(const lm_lingua_job *job, size_t *tokens);
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
 void lm_lingua_job_free(lm_lingua_job *job);
 
-/* Chunk ends as the model was trained with ("<s>"/"</s>" under XLM-R,
- * "[CLS]"/"[SEP]" under BERT) instead of the reference's "[CLS]"/"[SEP]"
- * strings, which XLM-R's tokenizer maps to <unk> (spec §4.4).  0, or -1
- * with a message when the tokenizer lacks them. */
-int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen);
+/* ---- timing ------------------------------------------------------------ */
 
-/* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
-int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
-                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
-                          size_t n_ends, char *err, size_t errlen);
+/* The timing hook: with o->timing set, lm_lingua_begin adds its seconds to
+ * prepare, lm_lingua_fill its seconds to encoder (and the sequences and
+ * tokens it runs to chunks and tokens; the hook of the first job counts),
+ * lm_lingua_finish its seconds to finish and one to records.  begin and
+ * finish add atomically (OpenMP), so jobs may run in parallel. */
+struct lm_lingua_timing {
+    double prepare, encoder, finish;   /* seconds */
+    uint64_t records, chunks, tokens;
+};
+
+/* Monotonic seconds. */
+double lm_lingua_now(void);
+/* Appends the timing as one JSON object:
+ * {"records":..,"chunks":..,"tokens":..,"load_s":..,"chunking_s":..,
+ * "encoder_s":..,"selection_s":..,"total_s":..,"encoder_tokens_per_s":..}
+ * (seconds with 6 decimals, the rate with 1; 0 when no encoder time). */
+void lm_lingua_timing_json(lm_buf *b, const lm_lingua_timing *t, double load_s, double total_s);
 
 #endif
