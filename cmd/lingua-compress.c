@@ -115,12 +115,6 @@ static const lm_cmd cmd = {
     NULL,
 };
 
-/* Each record's HTML fragment by record index; written in order at the end. */
-typedef struct html_store {
-    struct frag { uint64_t index; lm_buf b; } *f;
-    size_t n, cap;
-} html_store;
-
 typedef struct {
     const char *model, *count_path, *word_sep, *label_sep, *field;
     lm_lingua_opts o;
@@ -139,7 +133,7 @@ typedef struct {
     lm_tiktoken *tk;
     int color;                /* 0 auto, 1 always, 2 never */
     const char *html;         /* --html FILE or NULL */
-    html_store hs;            /* the records' HTML, filled in parallel */
+    lm_view_page page;        /* --html: the records' fragments, added in parallel */
 } ctx_t;
 
 /* ---- options ----------------------------------------------------------- */
@@ -223,20 +217,6 @@ static int on_opt(void *vc, int id, const char *arg) {
 
 /* ---- token counting ------------------------------------------------------ */
 
-typedef struct {
-    const ctx_t *c;
-    lm_tiktoken_state *st;
-    lm_encoding e;
-} counter_t;
-
-static int count_fn(void *vk, const char *s, size_t n, size_t *out, char *err, size_t errlen) {
-    counter_t *k = vk;
-    if (k->c->tk) return lm_tiktoken_count(k->c->tk, k->st, s, n, 0, out, err, errlen);
-    if (lm_tokenizer_encode(k->c->le.tok, s, n, 0, &k->e, err, errlen)) return -1;
-    *out = k->e.n;
-    return 0;
-}
-
 /* --count-encoding, else cl100k_base where lm_tiktoken_find looks ($LMKIT_TIKTOKEN,
  * the share folder beside the executable, tiktoken's cache), or NULL. */
 static char *find_count_file(const ctx_t *c) {
@@ -250,7 +230,7 @@ static char *find_count_file(const ctx_t *c) {
  * both halves of the flow) and its job. */
 typedef struct {
     lm_lingua_opts o;
-    counter_t k;
+    lm_lingua_counter k;
     lm_lingua_job *job;
     lm_buf sbuf;              /* the "prompt" string, decoded */
     json_t *arr;              /* the "context" list */
@@ -264,8 +244,7 @@ typedef struct {
 
 static void rec_free(rec_t *s) {
     if (s->job) lm_lingua_job_free(s->job);
-    if (s->k.st) lm_tiktoken_state_free(s->k.st);
-    lm_encoding_free(&s->k.e);
+    lm_lingua_counter_free(&s->k);
     free(s->cx), free(s->cl), json_decref(s->arr), lm_buf_free(&s->sbuf);
     free(s);
 }
@@ -361,10 +340,9 @@ static int prepare(void *vc, lm_record *in, lm_rerr *err) {
         rec_free(st);
         return LM_REC_BAD;
     }
-    st->k.c = c;
-    st->k.st = c->tk ? lm_tiktoken_state_new(c->tk) : NULL;
-    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, st->cx, st->cl, st->n, count_fn, &st->k, st->msg,
-                        sizeof st->msg)) {
+    lm_lingua_counter_init(&st->k, c->tk, c->le.tok);
+    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, st->cx, st->cl, st->n, lm_lingua_count, &st->k,
+                        st->msg, sizeof st->msg)) {
         lm_rerr_set(err, m->vpos, "%s", st->msg);
         rec_free(st);
         return LM_REC_BAD;
@@ -389,19 +367,6 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
     free(jobs);
 }
 
-/* Keeps a record's HTML fragment (taking frag) for the page. */
-static void html_add(html_store *hs, uint64_t index, lm_buf frag) {
-#pragma omp critical(lingua_html)
-    {
-        if (hs->n == hs->cap) {
-            hs->cap = hs->cap ? 2 * hs->cap : 16;
-            hs->f = lm_xrealloc(hs->f, hs->cap * sizeof *hs->f);
-        }
-        hs->f[hs->n].index = index;
-        hs->f[hs->n++].b = frag;
-    }
-}
-
 /* --view's text (into view) and the --html fragment of a finished record. */
 static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, const lm_lingua_result *r,
                         lm_buf *view) {
@@ -414,7 +379,7 @@ static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, co
     if (c->html) {
         lm_buf frag = {0};
         lm_view_html_record(&frag, where, r->ratio, r->origin_tokens, r->compressed_tokens, &w);
-        html_add((html_store *)&c->hs, in->index, frag);
+        lm_view_page_add((lm_view_page *)&c->page, in->index, &frag);
     }
     lm_buf_free(&orig);
 }
@@ -480,22 +445,10 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     return LM_REC_OK;
 }
 
-static int frag_cmp(const void *a, const void *b) {
-    uint64_t x = ((const struct frag *)a)->index, y = ((const struct frag *)b)->index;
-    return x < y ? -1 : x > y;
-}
-
 /* Writes the page (title, then the fragments in record order) to c->html. */
 static void write_html(ctx_t *c) {
     lm_buf page = {0};
-    lm_view_html_begin(&page, "lingua-compress");
-    qsort(c->hs.f, c->hs.n, sizeof *c->hs.f, frag_cmp);
-    for (size_t i = 0; i < c->hs.n; i++) {
-        lm_buf_add(&page, c->hs.f[i].b.p, c->hs.f[i].b.n);
-        lm_buf_free(&c->hs.f[i].b);
-    }
-    c->hs.n = 0;
-    lm_view_html_end(&page);
+    lm_view_page_render(&c->page, "lingua-compress", &page);
     char err[1024];
     lm_atomic a;
     if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
@@ -540,11 +493,11 @@ static int run_text(ctx_t *c, const char *path) {
     size_t cl[1] = {in.n};
     char msg[512];
     lm_lingua_result r;
-    counter_t k = {c, c->tk ? lm_tiktoken_state_new(c->tk) : NULL, {0}};
-    int rc = lm_lingua_compress(&c->le.m, &c->fm, &o, cx, cl, 1, count_fn, &k, lm_lingua_encoder_probs,
+    lm_lingua_counter k;
+    lm_lingua_counter_init(&k, c->tk, c->le.tok);
+    int rc = lm_lingua_compress(&c->le.m, &c->fm, &o, cx, cl, 1, lm_lingua_count, &k, lm_lingua_encoder_probs,
                                 (void *)&c->le, &r, msg, sizeof msg);
-    if (k.st) lm_tiktoken_state_free(k.st);
-    lm_encoding_free(&k.e);
+    lm_lingua_counter_free(&k);
     if (rc) lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
     lm_view_words w = lm_lingua_view_words(&r, cx[0], cl[0]);
     if (color) {
@@ -559,7 +512,7 @@ static int run_text(ctx_t *c, const char *path) {
     if (c->html) {
         lm_buf frag = {0};
         lm_view_html_record(&frag, name, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
-        html_add(&c->hs, 0, frag);
+        lm_view_page_add(&c->page, 0, &frag);
         write_html(c);
     }
     lm_lingua_result_free(&r);
@@ -718,7 +671,7 @@ static void print_timing(const ctx_t *c) {
 }
 
 static void ctx_free(ctx_t *c) {
-    free(c->hs.f);
+    lm_view_page_free(&c->page);
     if (c->tk) lm_tiktoken_free(c->tk);
     lm_lingua_force_free(&c->fm);
     lm_lingua_encoder_free(&c->le);

@@ -83,6 +83,27 @@ int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const ch
     return lm_lingua_force_init(f, force, force_len, n_force, ntok, ends, ends_len, n_ends, err, errlen);
 }
 
+void lm_lingua_counter_init(lm_lingua_counter *k, const lm_tiktoken *tk, const lm_tokenizer *tok) {
+    memset(k, 0, sizeof *k);
+    k->tk = tk;
+    k->st = tk ? lm_tiktoken_state_new(tk) : NULL;
+    k->tok = tok;
+}
+
+void lm_lingua_counter_free(lm_lingua_counter *k) {
+    if (k->st) lm_tiktoken_state_free(k->st);
+    lm_encoding_free(&k->e);
+    memset(k, 0, sizeof *k);
+}
+
+int lm_lingua_count(void *counter, const char *s, size_t n, size_t *count, char *err, size_t errlen) {
+    lm_lingua_counter *k = counter;
+    if (k->tk) return lm_tiktoken_count(k->tk, k->st, s, n, 0, count, err, errlen);
+    if (lm_tokenizer_encode(k->tok, s, n, 0, &k->e, err, errlen)) return -1;
+    *count = k->e.n;
+    return 0;
+}
+
 /* ---- the encoder set-up ------------------------------------------------ */
 
 

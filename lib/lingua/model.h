@@ -18,6 +18,7 @@
 #include "lingua/lingua.h"
 #include "nn/encoder.h"
 #include "nn/encoder_cuda.h"
+#include "text/tiktoken.h"
 
 #include <omp.h>
 
@@ -50,6 +51,22 @@ int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const ch
                           const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
                           size_t n_ends, char *err, size_t errlen);
 
+
+/* A token counter (lm_lingua_count_fn's context): cl100k counts through tk
+ * (the reference's get_token_length(..., use_oai_tokenizer=True)) or, when
+ * tk is NULL, the model tokenizer's count without special tokens.  It
+ * holds run state: one per thread. */
+typedef struct {
+    const lm_tiktoken *tk;
+    lm_tiktoken_state *st;
+    const lm_tokenizer *tok;
+    lm_encoding e;
+} lm_lingua_counter;
+
+void lm_lingua_counter_init(lm_lingua_counter *k, const lm_tiktoken *tk, const lm_tokenizer *tok);
+void lm_lingua_counter_free(lm_lingua_counter *k);
+/* lm_lingua_count_fn over an lm_lingua_counter. */
+int lm_lingua_count(void *counter, const char *s, size_t n, size_t *count, char *err, size_t errlen);
 
 /* ---- the encoder set-up (lm_lingua_encoder) ----------------------------- */
 

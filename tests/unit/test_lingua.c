@@ -539,6 +539,22 @@ static void t_ends(const lm_tiktoken *tk) {
     ok(!rc && seen_first == bos && seen_last == eos && bos != unk && eos != unk,
        "proper ends under XLM-R: <s> ... </s> (%d %d)", (int)seen_first, (int)seen_last);
     if (!rc) lm_lingua_result_free(&r);
+    /* the library's counter: cl100k through the rank file, else the model's tokenizer */
+    lm_lingua_counter kc, km;
+    lm_lingua_counter_init(&kc, tk, le.tok);
+    lm_lingua_counter_init(&km, NULL, le.tok);
+    const char *txt = "The committee met on Monday, 3 times.";
+    size_t a = 0, b = 0, m = 0, mt = 0;
+    lm_encoding e = {0};
+    int crc = lm_lingua_count(&kc, txt, strlen(txt), &a, err, sizeof err) ||
+              count_cl(&K, txt, strlen(txt), &b, err, sizeof err) ||
+              lm_lingua_count(&km, txt, strlen(txt), &m, err, sizeof err) ||
+              lm_tokenizer_encode(le.tok, txt, strlen(txt), 0, &e, err, sizeof err);
+    mt = e.n;
+    ok(!crc && a == b && a > 0, "counter with a rank file: the cl100k count (%zu)", a);
+    ok(!crc && m == mt && m > 0 && m != a, "counter without one: the model tokenizer's count (%zu)", m);
+    lm_encoding_free(&e);
+    lm_lingua_counter_free(&kc), lm_lingua_counter_free(&km);
     lm_lingua_force_free(&f);
     lm_tiktoken_state_free(K.st);
     lm_lingua_encoder_free(&le);
