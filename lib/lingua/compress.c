@@ -1,10 +1,13 @@
-/* compress.c - the LLMLingua-2 flow of llmlingua 0.2.2's
- * compress_prompt_llmlingua2 (spec lingua-compress §4.12): force-token
- * replacement, chunking with the decode -> re-tokenize round trip, the
- * reference's "[CLS]"/"[SEP]" chunk ends (<unk> under XLM-R, §4.4), one
- * probability call per prompt (cached for the context filter and the token
- * pass, which the reference computes twice), the coarse context filter,
- * the per-chunk token pass or the pass-through, and the output counts.
+/* compress.c - the LLMLingua-2 flow (Pan et al., LLMLingua-2, Findings of
+ * ACL 2024, §4) of llmlingua 0.2.2's prompt_compressor.py
+ * compress_prompt_llmlingua2: force-token replacement, chunking with the
+ * decode -> re-tokenize round trip (__chunk_context), the reference's
+ * "[CLS]"/"[SEP]" chunk ends (utils.py TokenClfDataset, built by
+ * __get_context_prob and __compress without model_name; <unk> under
+ * XLM-R), one probability call per prompt (cached for the context filter
+ * and the token pass, which the reference computes twice), the coarse
+ * context filter, the per-chunk token pass or the pass-through, and the
+ * output counts.
  * Split in two around the encoder (lm_lingua_begin / lm_lingua_finish) so
  * that callers can batch the chunks of many prompts.
  * Does not: run the encoder or count cl100k tokens (callbacks do).
@@ -142,8 +145,8 @@ void lm_lingua_job_free(lm_lingua_job *j) {
 }
 
 /* Model input of every chunk: "[CLS]" + tokenize(chunk) + "[SEP]", cut to
- * max_seq_len (§4.4).  The reference's dataset turns the token strings into
- * ids (convert_tokens_to_ids): a string that is no token (an lstrip/rstrip
+ * max_seq_len (utils.py TokenClfDataset.__getitem__).  The reference's
+ * dataset turns the token strings into ids (convert_tokens_to_ids): a string that is no token (an lstrip/rstrip
  * added token with its white space, an unknown Unigram piece) becomes
  * <unk>. */
 static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
@@ -194,7 +197,8 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
     const char **tk = NULL;
     size_t *tl = NULL, *ends = NULL, tkcap = 0;
 
-    /* origin tokens, replacement, chunking (§4.2, §4.1, §4.3) */
+    /* origin tokens, replacement, chunking (compress_prompt_llmlingua2's
+     * n_original_token and token_map loop, __chunk_context) */
     for (size_t i = 0; i < n_ctx; i++) {
         size_t c;
         if (count(count_ctx, ctx[i], ctx_len[i], &c, err, errlen)) goto out;
@@ -229,7 +233,8 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
     }
     j->cfirst[n_ctx] = j->nch;
     /* the probabilities are needed by the context filter and by a token
-     * pass that drops something (§4.10-§4.11) */
+     * pass that drops something (compress_prompt_llmlingua2's
+     * use_context_level_filter block, __compress with reduce_rate > 0) */
     if (o->use_context_filter && n_ctx > 1)
         j->need = 1;
     else
@@ -249,7 +254,8 @@ out:
     return rc;
 }
 
-/* The word merge of every chunk over its filled probabilities (§4.6). */
+/* The word merge of every chunk over its filled probabilities
+ * (__merge_token_to_word, __token_prob_to_word_prob). */
 static void merge_words(lm_lingua_job *j) {
     const lm_lingua_model *m = j->m;
     const char **tk = NULL;

@@ -1,7 +1,9 @@
 /* lingua.c - the model-free pieces of LLMLingua-2 compression, exactly as
- * llmlingua 0.2.2 computes them (spec lingua-compress §4.1, §4.3, §4.6-§4.8,
- * §4.11, §5, §7): force-token map, chunk search, token->word merge with
- * NumPy's float32 / Python float promotion (NumPy 2 rules, NEP 50),
+ * llmlingua 0.2.2's prompt_compressor.py computes them
+ * (compress_prompt_llmlingua2, __chunk_context, __merge_token_to_word,
+ * __token_prob_to_word_prob, __compress): force-token map, chunk search,
+ * token->word merge with NumPy's float32 / Python float promotion (NumPy 2
+ * rules, NEP 50),
  * numpy.percentile's linear method, per-chunk threshold and selection,
  * drop_consecutive, the context-level filter and the output strings.
  * Does not: tokenize, count cl100k tokens or run a model (compress.c does

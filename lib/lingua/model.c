@@ -1,7 +1,11 @@
 /* model.c - an LLMLingua-2 token classifier folder (config.json,
  * model.safetensors, tokenizer.json) ready for lm_lingua_compress: the
- * word-rule family from config.json's model_type (spec lingua-compress §2
- * "Model-family dispatch"), the sequence length min(512, usable
+ * tokenizer set-up (lm_lingua_model: the "[NEWi]" tokens of
+ * prompt_compressor.py init_llmlingua2, the chunk ends, the force-token
+ * map), the cl100k token counter, and the encoder set-up
+ * (lm_lingua_encoder): the word-rule family from config.json's model_type
+ * (the reference tests the model name in utils.py is_begin_of_new_word and
+ * get_pure_token), the sequence length min(512, usable
  * positions), and the keep-probability callback over the CPU encoder,
  * softmax(logits)[..., 1] in float32, chunks batched packed (no padding).
  * On a GPU (lm_lingua_encoder_use_cuda) the chunks of a call are padded to the

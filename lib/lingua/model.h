@@ -42,7 +42,9 @@ int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family
 
 /* Chunk ends as the model was trained with ("<s>"/"</s>" under XLM-R,
  * "[CLS]"/"[SEP]" under BERT) instead of the reference's "[CLS]"/"[SEP]"
- * strings, which XLM-R's tokenizer maps to <unk> (spec §4.4).  0, or -1
+ * strings (utils.py TokenClfDataset's default, as prompt_compressor.py
+ * __get_context_prob and __compress build it without model_name), which
+ * XLM-R's tokenizer maps to <unk>.  0, or -1
  * with a message when the tokenizer lacks them. */
 int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen);
 

@@ -1,6 +1,5 @@
 /* view.c - terminal and HTML pictures of an LLMLingua-2 compression: which
- * words were kept and dropped, and each word's keep probability (spec
- * lingua-compress §5).  See view.h.  Does not compress or open files.
+ * words were kept and dropped, and each word's keep probability.  See view.h.  Does not compress or open files.
  */
 #include "lingua/view.h"
 

@@ -1,5 +1,5 @@
-/* view.h - pictures of an LLMLingua-2 compression (spec lingua-compress §5,
- * the per-word labels and probabilities): the original words on a terminal
+/* view.h - pictures of an LLMLingua-2 compression (the per-word labels of
+ * compress_prompt_llmlingua2's return_word_label, and their probabilities): the original words on a terminal
  * with dropped words dimmed (ANSI SGR 2/22), and a standalone HTML5 page
  * (XHTML-compatible markup) with one element per word, kept/dropped marking
  * and a keep-probability heat with its legend.
