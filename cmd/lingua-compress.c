@@ -1,22 +1,23 @@
-/* lingua-compress.c - LLMLingua-2 prompt compression (Pan et al., Findings of
- * ACL 2024) as a JSON Lines filter, reproducing llmlingua 0.2.2's
- * compress_prompt_llmlingua2 (spec lingua-compress §3-§5).
+/* lingua-compress.c - LLMLingua-2 prompt compression (Pan et al.,
+ * "LLMLingua-2: Data Distillation for Efficient and Faithful Task-Agnostic
+ * Prompt Compression", Findings of ACL 2024, §4) as a JSON Lines filter,
+ * reproducing llmlingua 0.2.2's prompt_compressor.py
+ * PromptCompressor.compress_prompt_llmlingua2.
  *
  * Argument parsing and the record loop only; the algorithm is lib/lingua,
  * the encoder lib/nn, the tokenizers lib/text.  Records (a "prompt" string
  * or a "context" list) are annotated in place with the reference's output
  * fields; --text compresses all of stdin as one prompt.  A batch of records
  * is prepared in parallel (checks, chunking: lm_lingua_begin), its chunks
- * go through the encoder together (gather), then each record is finished
- * in parallel; the model and the count encoding are shared read-only.
+ * go through the encoder together (lm_lingua_fill), then each record is
+ * finished in parallel; the model and the count encoding are shared
+ * read-only.  --timing reads the library's timing hook (lm_lingua_timing).
  */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -27,6 +28,7 @@
 #include "core/jsonl.h"
 #include "lingua/lingua.h"
 #include "lingua/model.h"
+#include "lingua/output.h"
 #include "lingua/view.h"
 #include "nn/backend.h"
 #include "nn/backend_cuda.h"
@@ -36,8 +38,9 @@
 enum {
     OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
     OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS, OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW, OPT_NO_CONTEXT_FILTER, OPT_COMPAT,
-    OPT_COUNT_ENCODING, OPT_FAMILY, OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
+    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS,
+    OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW, OPT_NO_CONTEXT_FILTER, OPT_COMPAT, OPT_COUNT_ENCODING, OPT_FAMILY,
+    OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
 };
 
 static const lm_opt opts[] = {
@@ -119,97 +122,64 @@ typedef struct {
     int color_on;             /* --color resolved (--text, --view) */
     int context_filter;       /* --context-filter 1, --no-context-filter 0, neither -1 */
     int compat;               /* 0 compress_prompt_llmlingua2, 1 compress_prompt */
-    struct timing *tm;        /* --timing's sums, filled in parallel */
+    lm_lingua_timing tm;      /* --timing's sums (the library's hook) */
+    double t_start, t_load;   /* --timing: the start, the seconds to load */
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
     int64_t *fcids;
+    char *model_dir;          /* --model resolved */
     lm_lingua_encoder le;
     lm_lingua_force fm;
     lm_tiktoken *tk;
     int color;                /* 0 auto, 1 always, 2 never */
     const char *html;         /* --html FILE or NULL */
-    struct html_store *hs;    /* the records' HTML, filled in parallel */
+    lm_view_page page;        /* --html: the records' fragments, added in parallel */
 } ctx_t;
 
-/* --timing: seconds per stage; the per-record stages are summed over the
- * threads that ran them, the encoder's is wall time. */
-typedef struct timing {
-    double start, load, prepare, encoder, finish;
-    uint64_t records, chunks, tokens;
-} timing_t;
+/* ---- options ----------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void timing_add(double *sum, double t0) {
-    double d = now_s() - t0;
-#pragma omp atomic
-    *sum += d;
-}
-
-/* Each record's HTML fragment by record index; written in order at the end. */
-typedef struct html_store {
-    struct frag { uint64_t index; lm_buf b; } *f;
-    size_t n, cap;
-} html_store;
-
-static int frag_cmp(const void *a, const void *b) {
-    uint64_t x = ((const struct frag *)a)->index, y = ((const struct frag *)b)->index;
-    return x < y ? -1 : x > y;
-}
-
-/* Splits a comma list with \n, \t, \, and \\ escapes. */
+/* An escaped comma list of option opt (lm_lingua_split_list), or a usage error. */
 static void split_list(const char *opt, const char *arg, char ***out, size_t **lens, size_t *n) {
-    *n = 0;
-    *out = NULL;
-    *lens = NULL;
-    if (!*arg) return;
-    lm_buf b = {0};
-    size_t cap = 0;
-    for (const char *p = arg;; p++) {
-        if (*p == ',' || !*p) {
-            if (*n == cap) {
-                cap = cap ? 2 * cap : 8;
-                *out = lm_xrealloc(*out, cap * sizeof **out);
-                *lens = lm_xrealloc(*lens, cap * sizeof **lens);
-            }
-            (*out)[*n] = lm_xstrndup(b.p ? b.p : "", b.n);
-            (*lens)[(*n)++] = b.n;
-            lm_buf_reset(&b);
-            if (!*p) break;
-        } else if (*p == '\\') {
-            p++;
-            if (*p == 'n') lm_buf_addc(&b, '\n');
-            else if (*p == 't') lm_buf_addc(&b, '\t');
-            else if (*p == ',' || *p == '\\') lm_buf_addc(&b, *p);
-            else if (!*p)
-                lm_usage_error(&cmd, "invalid --%s '%s': trailing backslash (write \\\\ for a backslash)", opt, arg);
-            else lm_usage_error(&cmd, "invalid --%s '%s': unknown escape '\\%c' (use \\n, \\t, \\, or \\\\)", opt,
-                                arg, *p);
-        } else {
-            lm_buf_addc(&b, *p);
-        }
-    }
-    lm_buf_free(&b);
+    char err[256];
+    if (lm_lingua_split_list(arg, out, lens, n, err, sizeof err))
+        lm_usage_error(&cmd, "invalid --%s '%s': %s", opt, arg, err);
 }
 
+static void opt_force_tokens(ctx_t *c, const char *arg) {
+    char err[256];
+    split_list("force-tokens", arg, &c->force, &c->force_len, &c->n_force);
+    if (lm_lingua_force_check(c->n_force, err, sizeof err)) lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
+    for (size_t i = 0; i < c->n_force; i++)
+        if (!c->force_len[i]) lm_usage_error(&cmd, "invalid --force-tokens '%s': string %zu is empty", arg, i + 1);
+}
+
+static void opt_force_context_ids(ctx_t *c, const char *arg) {
+    char **s;
+    size_t *l, n;
+    split_list("force-context-ids", arg, &s, &l, &n);
+    free(c->fcids);
+    c->fcids = lm_xcalloc(n ? n : 1, sizeof *c->fcids);
+    for (size_t i = 0; i < n; i++) {
+        c->fcids[i] = lm_opt_int(&cmd, "force-context-ids", s[i], 0, INT64_MAX / 4);
+        free(s[i]);
+    }
+    free(s), free(l);
+    c->o.force_context_ids = c->fcids;
+    c->o.n_force_context_ids = n;
+}
+
+/* The choices (token-to-word, compat, special-ends, family, color) are
+ * indices into the option table's "choice:" lists, whose order is the
+ * values' here: mean 0 first 1; llmlingua2 0 compress_prompt 1; reference
+ * 0 proper 1; bert 0 (LM_LINGUA_BERT) xlm-roberta 1 (LM_LINGUA_XLMR);
+ * auto 0 always 1 never 2. */
 static int on_opt(void *vc, int id, const char *arg) {
     ctx_t *c = vc;
     switch (id) {
     case OPT_MODEL: c->model = arg; break;
     case OPT_RATE: c->o.rate = lm_opt_double(&cmd, "rate", arg, 0, 1, 1, 0); break;
     case OPT_TARGET_TOKEN: c->o.target_token = lm_opt_int(&cmd, "target-token", arg, -1, INT64_MAX / 4); break;
-    case OPT_FORCE_TOKENS:
-        split_list("force-tokens", arg, &c->force, &c->force_len, &c->n_force);
-        if (c->n_force > LM_LINGUA_MAX_FORCE)
-            lm_usage_error(&cmd, "invalid --force-tokens: %zu strings, at most %d are allowed", c->n_force,
-                           LM_LINGUA_MAX_FORCE);
-        for (size_t i = 0; i < c->n_force; i++)
-            if (!c->force_len[i]) lm_usage_error(&cmd, "invalid --force-tokens '%s': string %zu is empty", arg, i + 1);
-        break;
+    case OPT_FORCE_TOKENS: opt_force_tokens(c, arg); break;
     case OPT_RESERVE_DIGIT: c->o.reserve_digit = 1; break;
     case OPT_DROP_CONSECUTIVE: c->o.drop_consecutive = 1; break;
     case OPT_CHUNK_END:
@@ -217,83 +187,35 @@ static int on_opt(void *vc, int id, const char *arg) {
         free(c->ends), free(c->ends_len);
         split_list("chunk-end-tokens", arg, &c->ends, &c->ends_len, &c->n_ends);
         break;
-    case OPT_TOKEN_TO_WORD: {
-        static const char *const ch[] = {"mean", "first", NULL};
-        c->o.first = lm_opt_choice(&cmd, "token-to-word", arg, ch);
-        break;
-    }
+    case OPT_TOKEN_TO_WORD: c->o.first = lm_opt_choice(&cmd, "token-to-word", arg, NULL); break;
     case OPT_CONTEXT_FILTER: c->context_filter = 1; break;
     case OPT_NO_CONTEXT_FILTER: c->context_filter = 0; break;
-    case OPT_COMPAT: {
-        static const char *const ch[] = {"llmlingua2", "compress_prompt", NULL};
-        c->compat = lm_opt_choice(&cmd, "compat", arg, ch);
-        break;
-    }
+    case OPT_COMPAT: c->compat = lm_opt_choice(&cmd, "compat", arg, NULL); break;
     case OPT_NO_TOKEN_FILTER: c->o.use_token_filter = 0; break;
     case OPT_TARGET_CONTEXT: c->o.target_context = lm_opt_int(&cmd, "target-context", arg, -1, INT64_MAX / 4); break;
     case OPT_CONTEXT_RATE: c->o.context_rate = lm_opt_double(&cmd, "context-rate", arg, 0, 1, 1, 0); break;
     case OPT_CONTEXT_TARGET_TOKEN:
         c->o.context_target_token = lm_opt_int(&cmd, "context-target-token", arg, -1, INT64_MAX / 4);
         break;
-    case OPT_FORCE_CONTEXT_IDS: {
-        char **s;
-        size_t *l, n;
-        split_list("force-context-ids", arg, &s, &l, &n);
-        free(c->fcids);
-        c->fcids = lm_xcalloc(n ? n : 1, sizeof *c->fcids);
-        for (size_t i = 0; i < n; i++) {
-            c->fcids[i] = lm_opt_int(&cmd, "force-context-ids", s[i], 0, INT64_MAX / 4);
-            free(s[i]);
-        }
-        free(s), free(l);
-        c->o.force_context_ids = c->fcids;
-        c->o.n_force_context_ids = n;
-        break;
-    }
+    case OPT_FORCE_CONTEXT_IDS: opt_force_context_ids(c, arg); break;
     case OPT_WORD_LABELS: c->word_labels = 1; break;
     case OPT_WORD_SEP: c->word_sep = arg; break;
     case OPT_LABEL_SEP: c->label_sep = arg; break;
     case OPT_TOKEN_PROBS: c->token_probs = 1; break;
     case OPT_TIMING: c->timing = 1; break;
     case OPT_VIEW: c->view = 1; break;
-    case OPT_SPECIAL_ENDS: {
-        static const char *const ch[] = {"reference", "proper", NULL};
-        c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, ch);
-        break;
-    }
+    case OPT_SPECIAL_ENDS: c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, NULL); break;
     case OPT_COUNT_ENCODING: c->count_path = arg; break;
-    case OPT_FAMILY: {
-        static const char *const ch[] = {"bert", "xlm-roberta", NULL};
-        c->family = lm_opt_choice(&cmd, "family", arg, ch);
-        break;
-    }
+    case OPT_FAMILY: c->family = lm_opt_choice(&cmd, "family", arg, NULL); break;
     case OPT_TEXT: c->text = 1; break;
     case OPT_BATCH_SIZE: c->batch = (int)lm_opt_int(&cmd, "batch-size", arg, 1, 4096); break;
-    case OPT_COLOR: {
-        static const char *const ch[] = {"auto", "always", "never", NULL};
-        c->color = lm_opt_choice(&cmd, "color", arg, ch);
-        break;
-    }
+    case OPT_COLOR: c->color = lm_opt_choice(&cmd, "color", arg, NULL); break;
     case OPT_HTML: c->html = arg; break;
     }
     return 0;
 }
 
 /* ---- token counting ------------------------------------------------------ */
-
-typedef struct {
-    const ctx_t *c;
-    lm_tiktoken_state *st;
-    lm_encoding e;
-} counter_t;
-
-static int count_fn(void *vk, const char *s, size_t n, size_t *out, char *err, size_t errlen) {
-    counter_t *k = vk;
-    if (k->c->tk) return lm_tiktoken_count(k->c->tk, k->st, s, n, 0, out, err, errlen);
-    if (lm_tokenizer_encode(k->c->le.tok, s, n, 0, &k->e, err, errlen)) return -1;
-    *out = k->e.n;
-    return 0;
-}
 
 /* --count-encoding, else cl100k_base where lm_tiktoken_find looks ($LMKIT_TIKTOKEN,
  * the share folder beside the executable, tiktoken's cache), or NULL. */
@@ -302,56 +224,13 @@ static char *find_count_file(const ctx_t *c) {
     return lm_tiktoken_find("cl100k_base", NULL, 0);
 }
 
-/* ---- one prompt ------------------------------------------------------------ */
-
-/* The encoder over the chunks of n jobs (NULL entries skipped), timed. */
-static int run_encoder(const ctx_t *c, lm_lingua_job *const *jobs, size_t n, char *err, size_t errlen) {
-    double t0 = now_s();
-    for (size_t i = 0; i < n; i++) {
-        size_t tokens;
-        if (jobs[i]) c->tm->chunks += lm_lingua_job_seqs(jobs[i], &tokens), c->tm->tokens += tokens;
-    }
-    int rc = lm_lingua_fill(jobs, n, lm_lingua_probs, (void *)&c->le, err, errlen);
-    c->tm->encoder += now_s() - t0;
-    return rc;
-}
-
-/* One prompt, for --text: the flow of lm_lingua_compress, timed. */
-static int compress(const ctx_t *c, const lm_lingua_opts *o, const char *const *cx, const size_t *cl, size_t n,
-                    lm_lingua_result *r, char *err, size_t errlen) {
-    counter_t k = {c, c->tk ? lm_tiktoken_state_new(c->tk) : NULL, {0}};
-    lm_lingua_job *job = NULL;
-    double t0 = now_s();
-    int rc = lm_lingua_begin(&job, &c->le.m, &c->fm, o, cx, cl, n, count_fn, &k, err, errlen);
-    c->tm->prepare += now_s() - t0;
-    if (!rc) rc = run_encoder(c, &job, 1, err, errlen);
-    if (!rc) {
-        t0 = now_s();
-        rc = lm_lingua_finish(job, r, err, errlen);
-        job = NULL;
-        c->tm->finish += now_s() - t0;
-    }
-    if (job) lm_lingua_job_free(job);
-    c->tm->records++;
-    if (k.st) lm_tiktoken_state_free(k.st);
-    lm_encoding_free(&k.e);
-    return rc;
-}
-
-static void labelled(const ctx_t *c, const lm_lingua_result *r, lm_buf *b) {
-    const char *ws = c->word_sep ? c->word_sep : "\t\t|\t\t", *ls = c->label_sep ? c->label_sep : " ";
-    for (size_t i = 0; i < r->n_words; i++) {
-        if (i) lm_buf_adds(b, ws);
-        lm_buf_add(b, r->words[i], r->word_len[i]);
-        lm_buf_printf(b, "%s%d", ls, r->labels[i]);
-    }
-}
+/* ---- records --------------------------------------------------------------- */
 
 /* A record between prepare and on_record: its texts, its counter (used by
  * both halves of the flow) and its job. */
 typedef struct {
     lm_lingua_opts o;
-    counter_t k;
+    lm_lingua_counter k;
     lm_lingua_job *job;
     lm_buf sbuf;              /* the "prompt" string, decoded */
     json_t *arr;              /* the "context" list */
@@ -365,107 +244,111 @@ typedef struct {
 
 static void rec_free(rec_t *s) {
     if (s->job) lm_lingua_job_free(s->job);
-    if (s->k.st) lm_tiktoken_state_free(s->k.st);
-    lm_encoding_free(&s->k.e);
+    lm_lingua_counter_free(&s->k);
     free(s->cx), free(s->cl), json_decref(s->arr), lm_buf_free(&s->sbuf);
     free(s);
 }
 
-/* First half of a record: checks, the texts, and lm_lingua_begin. */
-static int prepare_record(void *vc, lm_record *in, lm_rerr *err) {
-    const ctx_t *c = vc;
-    lm_lingua_opts o = c->o;
-    o.want_words = c->word_labels || c->html || c->color_on;
-    o.want_tokens = c->token_probs;
-    const lm_member *m = lm_rec_get(in, c->field);
-    int is_list = 0;
-    if (!m && !strcmp(c->field, "prompt") && (m = lm_rec_get(in, "context"))) is_list = m->type == LM_J_ARRAY;
-    if (!m) {
-        lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", c->field);
-        lm_rerr_hint(err, "give the text as \"prompt\" (a string) or \"context\" (a list of strings), "
-                          "or name its field with --field");
-        return LM_REC_BAD;
-    }
-    if (m->type != LM_J_STRING && m->type != LM_J_ARRAY) {
-        lm_rerr_set(err, m->vpos, "\"%s\" must be a string or a list of strings, not %s", m->key,
-                    lm_jtype_name(m->type));
-        return LM_REC_BAD;
-    }
-    is_list = m->type == LM_J_ARRAY;
-    const lm_member *mr = lm_rec_get(in, "rate"), *mt = lm_rec_get(in, "target_token");
+/* The record's "rate" and "target_token" into o; *mt gets the latter's member. */
+static int record_params(const lm_record *in, lm_lingua_opts *o, const lm_member **mt, lm_rerr *err) {
+    const lm_member *mr = lm_rec_get(in, "rate");
+    *mt = lm_rec_get(in, "target_token");
     if (mr) {
         double v;
         if (mr->type != LM_J_NUMBER || lm_jnum(in->text + mr->vpos, mr->vlen, &v) || !(v > 0 && v <= 1)) {
             lm_rerr_set(err, mr->vpos, "\"rate\" must be a number in (0, 1]");
             return LM_REC_BAD;
         }
-        o.rate = v;
+        o->rate = v;
     }
-    if (mt) {
+    if (*mt) {
         int64_t v;
-        if (mt->type != LM_J_NUMBER || lm_jint(in->text + mt->vpos, mt->vlen, &v) || v < -1) {
-            lm_rerr_set(err, mt->vpos, "\"target_token\" must be an integer >= 0 (or -1 for none)");
+        if ((*mt)->type != LM_J_NUMBER || lm_jint(in->text + (*mt)->vpos, (*mt)->vlen, &v) || v < -1) {
+            lm_rerr_set(err, (*mt)->vpos, "\"target_token\" must be an integer >= 0 (or -1 for none)");
             return LM_REC_BAD;
         }
-        o.target_token = v;
+        o->target_token = v;
     }
-    lm_buf sbuf = {0};
-    json_t *arr = NULL;
-    const char **cx = NULL;
-    size_t *cl = NULL, n = 0;
-    if (!is_list) {
-        lm_jstr_decode(&sbuf, in->text + m->vpos, m->vlen);
-        cx = lm_xmalloc(sizeof *cx);
-        cl = lm_xmalloc(sizeof *cl);
-        cx[0] = sbuf.p ? sbuf.p : "";
-        cl[0] = sbuf.n;
-        n = 1;
-    } else {
-        json_error_t je;
-        arr = json_loadb(in->text + m->vpos, m->vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-        n = arr ? json_array_size(arr) : 0;
-        cx = lm_xcalloc(n ? n : 1, sizeof *cx);
-        cl = lm_xcalloc(n ? n : 1, sizeof *cl);
-        for (size_t i = 0; i < n; i++) {
-            json_t *s = json_array_get(arr, i);
-            if (!json_is_string(s)) {
-                lm_rerr_set(err, m->vpos, "\"%s\" item %zu must be a string, not %s", m->key, i + 1,
-                            json_is_null(s) ? "null" : json_is_number(s) ? "a number" : "another type");
-                free(cx), free(cl), json_decref(arr);
-                return LM_REC_BAD;
-            }
-            cx[i] = json_string_value(s);
-            cl[i] = json_string_length(s);
+    return LM_REC_OK;
+}
+
+/* The texts of member m (a string, or a list of strings) into st. */
+static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_rerr *err) {
+    if (!st->is_list) {
+        lm_jstr_decode(&st->sbuf, in->text + m->vpos, m->vlen);
+        st->cx = lm_xmalloc(sizeof *st->cx);
+        st->cl = lm_xmalloc(sizeof *st->cl);
+        st->cx[0] = st->sbuf.p ? st->sbuf.p : "";
+        st->cl[0] = st->sbuf.n;
+        st->n = 1;
+        return LM_REC_OK;
+    }
+    json_error_t je;
+    st->arr = json_loadb(in->text + m->vpos, m->vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    st->n = st->arr ? json_array_size(st->arr) : 0;
+    st->cx = lm_xcalloc(st->n ? st->n : 1, sizeof *st->cx);
+    st->cl = lm_xcalloc(st->n ? st->n : 1, sizeof *st->cl);
+    for (size_t i = 0; i < st->n; i++) {
+        json_t *s = json_array_get(st->arr, i);
+        if (!json_is_string(s)) {
+            lm_rerr_set(err, m->vpos, "\"%s\" item %zu must be a string, not %s", m->key, i + 1,
+                        json_is_null(s) ? "null" : json_is_number(s) ? "a number" : "another type");
+            return LM_REC_BAD;
         }
+        st->cx[i] = json_string_value(s);
+        st->cl[i] = json_string_length(s);
     }
-    if (o.use_context_filter && n > 1 && o.target_token == 0) {
-        lm_rerr_set(err, mt ? mt->vpos : LM_NOPOS, "target_token 0 with the context filter keeps nothing");
-        lm_rerr_hint(err, "use a positive target_token, or -1 for none");
-        free(cx), free(cl), json_decref(arr), lm_buf_free(&sbuf);
+    return LM_REC_OK;
+}
+
+/* The text's member: --field, or "context" when "prompt" is missing. */
+static const lm_member *record_text_member(const ctx_t *c, const lm_record *in, lm_rerr *err) {
+    const lm_member *m = lm_rec_get(in, c->field);
+    if (!m && !strcmp(c->field, "prompt")) m = lm_rec_get(in, "context");
+    if (!m) {
+        lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", c->field);
+        lm_rerr_hint(err, "give the text as \"prompt\" (a string) or \"context\" (a list of strings), "
+                          "or name its field with --field");
+        return NULL;
+    }
+    if (m->type != LM_J_STRING && m->type != LM_J_ARRAY) {
+        lm_rerr_set(err, m->vpos, "\"%s\" must be a string or a list of strings, not %s", m->key,
+                    lm_jtype_name(m->type));
+        return NULL;
+    }
+    return m;
+}
+
+/* First half of a record: checks, the texts, and lm_lingua_begin. */
+static int prepare(void *vc, lm_record *in, lm_rerr *err) {
+    const ctx_t *c = vc;
+    const lm_member *m = record_text_member(c, in, err), *mt;
+    if (!m) return LM_REC_BAD;
+    rec_t *st = lm_xcalloc(1, sizeof *st);
+    st->o = c->o;
+    st->o.want_words = c->word_labels || c->html || c->color_on;
+    st->o.want_tokens = c->token_probs;
+    st->is_list = m->type == LM_J_ARRAY;
+    st->vpos = m->vpos;
+    if (record_params(in, &st->o, &mt, err) || record_texts(in, m, st, err)) {
+        rec_free(st);
         return LM_REC_BAD;
     }
-    rec_t *st = lm_xcalloc(1, sizeof *st);
-    st->o = o;
-    st->k.c = c;
-    st->k.st = c->tk ? lm_tiktoken_state_new(c->tk) : NULL;
-    st->sbuf = sbuf, st->arr = arr, st->cx = cx, st->cl = cl, st->n = n;
-    st->is_list = is_list;
-    st->vpos = m->vpos;
-    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, cx, cl, n, count_fn, &st->k, st->msg, sizeof st->msg)) {
+    if (st->o.use_context_filter && st->n > 1 && st->o.target_token == 0) {
+        lm_rerr_set(err, mt ? mt->vpos : LM_NOPOS, "target_token 0 with the context filter keeps nothing");
+        lm_rerr_hint(err, "use a positive target_token, or -1 for none");
+        rec_free(st);
+        return LM_REC_BAD;
+    }
+    lm_lingua_counter_init(&st->k, c->tk, c->le.tok);
+    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, st->cx, st->cl, st->n, lm_lingua_count, &st->k,
+                        st->msg, sizeof st->msg)) {
         lm_rerr_set(err, m->vpos, "%s", st->msg);
         rec_free(st);
         return LM_REC_BAD;
     }
     in->state = st;
     return LM_REC_OK;
-}
-
-static int prepare(void *vc, lm_record *in, lm_rerr *err) {
-    const ctx_t *c = vc;
-    double t0 = now_s();
-    int st = prepare_record(vc, in, err);
-    timing_add(&c->tm->prepare, t0);
-    return st;
 }
 
 /* The encoder over the chunks of every prepared record of the batch, in
@@ -475,7 +358,7 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
     lm_lingua_job **jobs = lm_xmalloc(n * sizeof *jobs);
     for (size_t i = 0; i < n; i++) jobs[i] = ((rec_t *)recs[i]->state)->job;
     char msg[512];
-    if (run_encoder(c, jobs, n, msg, sizeof msg))
+    if (lm_lingua_fill(jobs, n, lm_lingua_encoder_probs, (void *)&c->le, msg, sizeof msg))
         for (size_t i = 0; i < n; i++) {
             rec_t *st = recs[i]->state;
             st->failed = 1;
@@ -484,147 +367,88 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
     free(jobs);
 }
 
-/* Second half of a record: lm_lingua_finish and the output fields. */
-static int finish_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+/* --view's text (into view) and the --html fragment of a finished record. */
+static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, const lm_lingua_result *r,
+                        lm_buf *view) {
+    lm_buf orig = {0};
+    lm_lingua_join(&orig, st->cx, st->cl, st->n);
+    lm_view_words w = lm_lingua_view_words(r, orig.p ? orig.p : "", orig.n);
+    char where[1024];
+    snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
+    if (c->view) lm_lingua_view_text(view, where, r, &w, c->color_on);
+    if (c->html) {
+        lm_buf frag = {0};
+        lm_view_html_record(&frag, where, r->ratio, r->origin_tokens, r->compressed_tokens, &w);
+        lm_view_page_add((lm_view_page *)&c->page, in->index, &frag);
+    }
+    lm_buf_free(&orig);
+}
+
+/* The reference's output fields, and those of --word-labels and --token-probs. */
+static void write_fields(const ctx_t *c, int is_list, const lm_lingua_result *r, lm_out *out) {
+    lm_out_strn(out, "compressed_prompt", r->prompt.p, r->prompt.n);
+    if (is_list) {
+        lm_lingua_list_json(lm_out_begin(out, "compressed_prompt_list"), r);
+        lm_out_end(out);
+    }
+    lm_out_int(out, "origin_tokens", (int64_t)r->origin_tokens);
+    lm_out_int(out, "compressed_tokens", (int64_t)r->compressed_tokens);
+    lm_out_num(out, "ratio", r->ratio_v);
+    lm_out_num(out, "rate", r->rate_v);
+    lm_out_str(out, "saving", r->saving);
+    if (c->word_labels) {
+        lm_buf b = {0};
+        lm_lingua_labelled(&b, r, c->word_sep, c->label_sep);
+        lm_out_strn(out, "fn_labeled_original_prompt", b.p ? b.p : "", b.n);
+        lm_buf_free(&b);
+        lm_lingua_words_json(lm_out_begin(out, "words"), r);
+        lm_out_end(out);
+    }
+    if (c->token_probs) {
+        lm_lingua_tokens_json(lm_out_begin(out, "token_probs"), r);
+        lm_out_end(out);
+    }
+}
+
+/* Second half of a record: lm_lingua_finish and the output. */
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     const ctx_t *c = vc;
     rec_t *st = in->state;
     if (st->failed) {
+        if (c->o.timing) {
+#pragma omp atomic
+            c->o.timing->records++;
+        }
         lm_rerr_set(err, LM_NOPOS, "the encoder failed: %s", st->msg);
         rec_free(st);
         return LM_REC_FATAL;
     }
-    const char **cx = st->cx;
-    const size_t *cl = st->cl;
-    size_t n = st->n;
-    int is_list = st->is_list;
     char msg[512];
     lm_lingua_result r;
     int rc = lm_lingua_finish(st->job, &r, msg, sizeof msg);
     st->job = NULL;
     lm_buf view = {0};
-    if (!rc && (c->html || c->view)) {
-        lm_buf orig = {0};
-        for (size_t i = 0; i < n; i++) {
-            if (i) lm_buf_adds(&orig, "\n\n");
-            lm_buf_add(&orig, cx[i], cl[i]);
-        }
-        lm_view_words w = {r.n_words, (const char *const *)r.words, r.word_len, r.labels, r.word_probs,
-                           orig.p ? orig.p : "", orig.n};
-        char where[1024];
-        snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
-        if (c->view) {
-            lm_buf_printf(&view, "==> %s: ratio %s, %zu -> %zu tokens <==\n", where, r.ratio, r.origin_tokens,
-                          r.compressed_tokens);
-            if (c->color_on) {
-                lm_view_ansi(&view, &w, 1);
-            } else {
-                lm_buf_add(&view, r.prompt.p ? r.prompt.p : "", r.prompt.n);
-                lm_buf_addc(&view, '\n');
-            }
-        }
-        if (c->html) {
-            lm_buf frag = {0};
-            lm_view_html_record(&frag, where, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
-            html_store *hs = c->hs;
-#pragma omp critical(lingua_html)
-            {
-                if (hs->n == hs->cap) {
-                    hs->cap = hs->cap ? 2 * hs->cap : 16;
-                    hs->f = lm_xrealloc(hs->f, hs->cap * sizeof *hs->f);
-                }
-                hs->f[hs->n].index = in->index;
-                hs->f[hs->n++].b = frag;
-            }
-        }
-        lm_buf_free(&orig);
-    }
+    if (!rc && (c->html || c->view)) show_record(c, in, st, &r, &view);
     size_t vpos = st->vpos;
+    int is_list = st->is_list;
     rec_free(st);
     if (rc) {
-        lm_buf_free(&view);
         lm_rerr_set(err, vpos, "%s", msg);
         return LM_REC_BAD;
     }
-    if (c->view) {
+    if (c->view)
         lm_out_text(out, view.p ? view.p : "", view.n);
-        lm_buf_free(&view);
-        lm_lingua_result_free(&r);
-        return LM_REC_OK;
-    }
-    lm_out_strn(out, "compressed_prompt", r.prompt.p, r.prompt.n);
-    if (is_list) {
-        lm_buf *b = lm_out_begin(out, "compressed_prompt_list");
-        lm_buf_addc(b, '[');
-        for (size_t i = 0; i < r.n_list; i++) {
-            if (i) lm_buf_addc(b, ',');
-            lm_buf_add_jstr(b, r.list[i].p ? r.list[i].p : "", r.list[i].n);
-        }
-        lm_buf_addc(b, ']');
-        lm_out_end(out);
-    }
-    lm_out_int(out, "origin_tokens", (int64_t)r.origin_tokens);
-    lm_out_int(out, "compressed_tokens", (int64_t)r.compressed_tokens);
-    lm_out_num(out, "ratio", r.ratio_v);
-    lm_out_num(out, "rate", r.rate_v);
-    lm_out_str(out, "saving", r.saving);
-    if (c->word_labels) {
-        lm_buf b = {0};
-        labelled(c, &r, &b);
-        lm_out_strn(out, "fn_labeled_original_prompt", b.p ? b.p : "", b.n);
-        lm_buf_free(&b);
-        lm_buf *w = lm_out_begin(out, "words");
-        lm_buf_addc(w, '[');
-        for (size_t i = 0; i < r.n_words; i++) {
-            lm_buf_adds(w, i ? ",{\"word\":" : "{\"word\":");
-            lm_buf_add_jstr(w, r.words[i], r.word_len[i]);
-            lm_buf_adds(w, ",\"prob\":");
-            if (r.word_probs[i] == r.word_probs[i])
-                lm_buf_add_num(w, r.word_probs[i]);
-            else
-                lm_buf_adds(w, "null");
-            lm_buf_adds(w, r.labels[i] ? ",\"keep\":true}" : ",\"keep\":false}");
-        }
-        lm_buf_addc(w, ']');
-        lm_out_end(out);
-    }
-    if (c->token_probs) {
-        lm_buf *b = lm_out_begin(out, "token_probs");
-        lm_buf_addc(b, '[');
-        for (size_t i = 0; i < r.n_tokens; i++) {
-            lm_buf_adds(b, i ? ",{\"token\":" : "{\"token\":");
-            lm_buf_add_jstr(b, r.tokens[i], r.token_len[i]);
-            lm_buf_adds(b, ",\"prob\":");
-            lm_buf_add_num(b, r.token_probs[i]);
-            lm_buf_addc(b, '}');
-        }
-        lm_buf_addc(b, ']');
-        lm_out_end(out);
-    }
+    else
+        write_fields(c, is_list, &r, out);
+    lm_buf_free(&view);
     lm_lingua_result_free(&r);
     return LM_REC_OK;
 }
 
-static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
-    const ctx_t *c = vc;
-    double t0 = now_s();
-    int st = finish_record(vc, in, out, err);
-    timing_add(&c->tm->finish, t0);
-#pragma omp atomic
-    c->tm->records++;
-    return st;
-}
-
 /* Writes the page (title, then the fragments in record order) to c->html. */
-static void write_html(const ctx_t *c) {
+static void write_html(ctx_t *c) {
     lm_buf page = {0};
-    lm_view_html_begin(&page, "lingua-compress");
-    qsort(c->hs->f, c->hs->n, sizeof *c->hs->f, frag_cmp);
-    for (size_t i = 0; i < c->hs->n; i++) {
-        lm_buf_add(&page, c->hs->f[i].b.p, c->hs->f[i].b.n);
-        lm_buf_free(&c->hs->f[i].b);
-    }
-    c->hs->n = 0;
-    lm_view_html_end(&page);
+    lm_view_page_render(&c->page, "lingua-compress", &page);
     char err[1024];
     lm_atomic a;
     if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
@@ -643,8 +467,16 @@ static int want_color(const ctx_t *c) {
     return isatty(STDOUT_FILENO) && !(nc && *nc);
 }
 
+/* All of fp (name for messages) into in. */
+static void slurp(FILE *fp, const char *name, lm_buf *in) {
+    char chunk[65536];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) lm_buf_add(in, chunk, k);
+    if (ferror(fp)) lm_die(LM_EXIT_DATA, "%s: read error: %s", name, strerror(errno));
+}
+
 /* --text: all of stdin is one prompt. */
-static int run_text(const ctx_t *c, const char *path) {
+static int run_text(ctx_t *c, const char *path) {
     FILE *fp = stdin;
     const char *name = "<stdin>";
     if (path && strcmp(path, "-")) {
@@ -652,10 +484,7 @@ static int run_text(const ctx_t *c, const char *path) {
         if (!(fp = fopen(path, "r"))) lm_die(LM_EXIT_DATA, "cannot open '%s': %s", path, strerror(errno));
     }
     lm_buf in = {0};
-    char chunk[65536];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) lm_buf_add(&in, chunk, k);
-    if (ferror(fp)) lm_die(LM_EXIT_DATA, "%s: read error: %s", name, strerror(errno));
+    slurp(fp, name, &in);
     if (fp != stdin) fclose(fp);
     lm_lingua_opts o = c->o;
     int color = want_color(c);
@@ -664,8 +493,13 @@ static int run_text(const ctx_t *c, const char *path) {
     size_t cl[1] = {in.n};
     char msg[512];
     lm_lingua_result r;
-    if (compress(c, &o, cx, cl, 1, &r, msg, sizeof msg)) lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
-    lm_view_words w = {r.n_words, (const char *const *)r.words, r.word_len, r.labels, r.word_probs, cx[0], cl[0]};
+    lm_lingua_counter k;
+    lm_lingua_counter_init(&k, c->tk, c->le.tok);
+    int rc = lm_lingua_compress(&c->le.m, &c->fm, &o, cx, cl, 1, lm_lingua_count, &k, lm_lingua_encoder_probs,
+                                (void *)&c->le, &r, msg, sizeof msg);
+    lm_lingua_counter_free(&k);
+    if (rc) lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
+    lm_view_words w = lm_lingua_view_words(&r, cx[0], cl[0]);
     if (color) {
         lm_buf v = {0};
         lm_view_ansi(&v, &w, 1);
@@ -678,15 +512,173 @@ static int run_text(const ctx_t *c, const char *path) {
     if (c->html) {
         lm_buf frag = {0};
         lm_view_html_record(&frag, name, r.ratio, r.origin_tokens, r.compressed_tokens, &w);
-        c->hs->f = lm_xmalloc(sizeof *c->hs->f);
-        c->hs->f[0].index = 0;
-        c->hs->f[0].b = frag;
-        c->hs->n = c->hs->cap = 1;
+        lm_view_page_add(&c->page, 0, &frag);
         write_html(c);
     }
     lm_lingua_result_free(&r);
     lm_buf_free(&in);
     return 0;
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+/* The checks between options, and the defaults that depend on them. */
+static void check_options(ctx_t *c, int nargs) {
+    /* compress_prompt turns the context filter on by default (llmlingua
+     * 0.2.2 prompt_compressor.py compress_prompt, use_context_level_filter) */
+    c->o.use_context_filter = c->context_filter >= 0 ? c->context_filter : c->compat == 1;
+    if (!c->text && !c->view && c->color != 2)
+        lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
+    if (c->text && c->view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
+    if (c->text && nargs > 1)
+        lm_usage_error(&cmd, "--text compresses one text: give one FILE (or - for standard input), not %d", nargs);
+    if (c->o.use_context_filter && c->o.target_token == 0)
+        lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
+    if (!c->n_ends) {
+        c->n_ends = 2;
+        c->ends = lm_xmalloc(2 * sizeof *c->ends);
+        c->ends_len = lm_xmalloc(2 * sizeof *c->ends_len);
+        c->ends[0] = lm_xstrdup(".");
+        c->ends[1] = lm_xstrdup("\n");
+        c->ends_len[0] = c->ends_len[1] = 1;
+    }
+}
+
+/* --model (or $LMKIT_MODEL) as a folder: a Hugging Face id is looked up in
+ * the local cache, never on the network.  Sets c->model and c->model_dir. */
+static void resolve_model(ctx_t *c) {
+    if (!c->model) c->model = getenv("LMKIT_MODEL");
+    if (!c->model || !*c->model)
+        lm_die_hint(LM_EXIT_USAGE,
+                    "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
+                    "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
+                    "no model: LLMLingua-2 needs its token classifier");
+    char err[1024];
+    int as_id;
+    c->model_dir = lm_hf_model_dir(c->model, &as_id, err, sizeof err);
+    if (!c->model_dir && as_id) {
+        char hint[512];
+        snprintf(hint, sizeof hint, "download it with 'huggingface-cli download %s', or pass --model DIR "
+                 "naming a folder with config.json, model.safetensors and tokenizer.json", c->model);
+        lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
+    }
+    if (!c->model_dir)
+        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json "
+                    "or a Hugging Face id (org/name) in the local cache", "%s", err);
+    c->model = c->model_dir;
+}
+
+/* --device: auto is the GPU when there is one (nothing CUDA is loaded
+ * without one); cuda insists. */
+static void choose_device(ctx_t *c, const lm_common *com) {
+    if (!(com->device == LM_DEVICE_CUDA || (com->device == LM_DEVICE_AUTO && lm_cuda_present()))) return;
+    char why[256], err[1024];
+    int have = lm_nn_cuda_available(why, sizeof why);
+    if (!have && com->device == LM_DEVICE_CUDA)
+        lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
+    if (have && lm_lingua_encoder_use_cuda(&c->le, LM_NN_F32, err, sizeof err)) {
+        if (com->device == LM_DEVICE_CUDA)
+            lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
+        if (!com->quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
+    }
+}
+
+/* The encoder set-up: the folder, the device, the CPU's memory (else
+ * OpenBLAS may spin).  A model that cannot be read or is malformed is bad
+ * input data (exit 1), as a tokenizer is for tokenize; only running out of
+ * memory while loading it is system trouble. */
+static void load_encoder(ctx_t *c, const lm_common *com) {
+    char err[1024];
+    if (lm_lingua_encoder_load(&c->le, c->model, c->family, c->batch, err, sizeof err))
+        lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
+                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
+    choose_device(c, com);
+    int fit;
+    size_t lack;
+    if (!c->le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) {
+        char hint[160], more[64] = "";
+        if (lack) snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
+        if (fit > 0)
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
+        else
+            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s", more);
+        lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
+    }
+}
+
+/* The tokenizer set-up beyond lm_lingua_model_init: --special-ends and the
+ * force-token map. */
+static void set_up_tokens(ctx_t *c) {
+    char err[1024];
+    if (c->proper_ends && lm_lingua_model_proper_ends(&c->le.m, err, sizeof err))
+        lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c->model, err);
+    if (lm_lingua_force_build(&c->fm, &c->le.m, (const char *const *)c->force, c->force_len, c->n_force,
+                              (const char *const *)c->ends, c->ends_len, c->n_ends, err, sizeof err))
+        lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
+}
+
+/* The cl100k_base rank file the reference counts with, or a warning. */
+static void load_counter(ctx_t *c, const lm_common *com) {
+    char err[1024];
+    char *cp = find_count_file(c);
+    if (cp) {
+        c->tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
+        free(cp);
+        if (!c->tk && strstr(err, "the right encoding?"))
+            lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
+                        "%s", err);
+        if (!c->tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
+    } else if (!com->quiet) {
+        lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
+        lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
+    }
+}
+
+/* Everything that can fail before any output: the model, the page, the counter. */
+static void set_up(ctx_t *c, const lm_common *com) {
+    resolve_model(c);
+    load_encoder(c, com);
+    set_up_tokens(c);
+    if (c->html) { /* fail before any output when the page cannot be written */
+        char err[1024];
+        lm_atomic a;
+        if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+        lm_atomic_abort(&a);
+    }
+    load_counter(c, com);
+}
+
+/* ---- run ------------------------------------------------------------------- */
+
+static int run_records(ctx_t *c, lm_common *com, int argc, char **argv) {
+    c->o.want_words = 0;
+    c->color_on = c->view && want_color(c);
+    lm_loop L = {.cmd = &cmd, .common = com, .fn = on_record, .ctx = c, .parallel = 1, .prepare = prepare,
+                 .gather = gather};
+    c->field = com->field;
+    int st = lm_loop_run(&L, argc, argv);
+    if (c->html) write_html(c);
+    return st;
+}
+
+static void print_timing(const ctx_t *c) {
+    double total = lm_lingua_now() - c->t_start;
+    lm_buf b = {0};
+    lm_lingua_timing_json(&b, &c->tm, c->t_load, total);
+    fflush(stdout);
+    fprintf(stderr, "%s: timing: %s\n", lm_prog, b.p);
+    lm_buf_free(&b);
+}
+
+static void ctx_free(ctx_t *c) {
+    lm_view_page_free(&c->page);
+    if (c->tk) lm_tiktoken_free(c->tk);
+    lm_lingua_force_free(&c->fm);
+    lm_lingua_encoder_free(&c->le);
+    for (size_t i = 0; i < c->n_force; i++) free(c->force[i]);
+    for (size_t i = 0; i < c->n_ends; i++) free(c->ends[i]);
+    free(c->force), free(c->force_len), free(c->ends), free(c->ends_len), free(c->fcids);
+    free(c->model_dir);
 }
 
 int main(int argc, char **argv) {
@@ -697,134 +689,16 @@ int main(int argc, char **argv) {
     c.family = -1;
     c.color = 2;
     c.context_filter = -1;
-    html_store hs = {0};
-    c.hs = &hs;
-    timing_t tm = {.start = now_s()};
-    c.tm = &tm;
+    c.t_start = lm_lingua_now();
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
-    /* compress_prompt turns the context filter on by default (spec §3) */
-    c.o.use_context_filter = c.context_filter >= 0 ? c.context_filter : c.compat == 1;
-    if (!c.text && !c.view && c.color != 2)
-        lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
-    if (c.text && c.view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
-    if (c.text && argc - oi > 1)
-        lm_usage_error(&cmd, "--text compresses one text: give one FILE (or - for standard input), not %d",
-                       argc - oi);
-    if (c.o.use_context_filter && c.o.target_token == 0)
-        lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
-    if (!c.n_ends) {
-        c.n_ends = 2;
-        c.ends = lm_xmalloc(2 * sizeof *c.ends);
-        c.ends_len = lm_xmalloc(2 * sizeof *c.ends_len);
-        c.ends[0] = lm_xstrdup(".");
-        c.ends[1] = lm_xstrdup("\n");
-        c.ends_len[0] = c.ends_len[1] = 1;
-    }
-    if (!c.model) c.model = getenv("LMKIT_MODEL");
-    if (!c.model || !*c.model)
-        lm_die_hint(LM_EXIT_USAGE,
-                    "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
-                    "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
-                    "no model: LLMLingua-2 needs its token classifier");
-    char err[1024];
-    /* A model or rank file that cannot be read or is malformed is bad input
-     * data (exit 1), as a tokenizer is for tokenize; only running out of
-     * memory while loading it is system trouble.  A Hugging Face id is
-     * looked up in the local cache, never on the network. */
-    int as_id;
-    char *model_dir = lm_hf_model_dir(c.model, &as_id, err, sizeof err);
-    if (!model_dir && as_id) {
-        char hint[512];
-        snprintf(hint, sizeof hint, "download it with 'huggingface-cli download %s', or pass --model DIR "
-                 "naming a folder with config.json, model.safetensors and tokenizer.json", c.model);
-        lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
-    }
-    if (!model_dir)
-        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json "
-                    "or a Hugging Face id (org/name) in the local cache", "%s", err);
-    c.model = model_dir;
-    if (lm_lingua_load(&c.le, c.model, c.family, c.batch, err, sizeof err))
-        lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
-                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
-    /* auto: the GPU when there is one; nothing CUDA is loaded without one */
-    if (com.device == LM_DEVICE_CUDA || (com.device == LM_DEVICE_AUTO && lm_cuda_present())) {
-        char why[256];
-        int have = lm_nn_cuda_available(why, sizeof why);
-        if (!have && com.device == LM_DEVICE_CUDA)
-            lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
-        if (have && lm_lingua_use_cuda(&c.le, LM_NN_F32, err, sizeof err)) {
-            if (com.device == LM_DEVICE_CUDA)
-                lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
-            if (!com.quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
-        }
-    }
-    int fit;
-    size_t lack;
-    if (!c.le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) { /* else OpenBLAS may spin */
-        char hint[160], more[64] = "";
-        if (lack)
-            snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
-        if (fit > 0)
-            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
-        else
-            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s", more);
-        lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
-    }
-    if (c.proper_ends && lm_lingua_model_proper_ends(&c.le.m, err, sizeof err))
-        lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c.model, err);
-    if (lm_lingua_force_build(&c.fm, &c.le.m, (const char *const *)c.force, c.force_len, c.n_force,
-                              (const char *const *)c.ends, c.ends_len, c.n_ends, err, sizeof err))
-        lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
-    if (c.html) { /* fail before any output when the page cannot be written */
-        lm_atomic a;
-        if (lm_atomic_open(&a, c.html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
-        lm_atomic_abort(&a);
-    }
-    char *cp = find_count_file(&c);
-    if (cp) {
-        c.tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
-        free(cp);
-        if (!c.tk && strstr(err, "the right encoding?"))
-            lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
-                        "%s", err);
-        if (!c.tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
-    } else if (!com.quiet) {
-        lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
-        lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
-    }
-    tm.load = now_s() - tm.start;
-    int st;
-    if (c.text) {
-        st = run_text(&c, oi < argc ? argv[oi] : NULL);
-    } else {
-        c.o.want_words = 0;
-        c.color_on = c.view && want_color(&c);
-        lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c, .parallel = 1,
-                    .prepare = prepare, .gather = gather};
-        c.field = com.field;
-        st = lm_loop_run(&L, argc - oi, argv + oi);
-        if (c.html) write_html(&c);
-    }
-    if (c.timing) {
-        double total = now_s() - tm.start;
-        fflush(stdout);
-        fprintf(stderr,
-                "%s: timing: {\"records\":%llu,\"chunks\":%llu,\"tokens\":%llu,\"load_s\":%.6f,"
-                "\"chunking_s\":%.6f,\"encoder_s\":%.6f,\"selection_s\":%.6f,\"total_s\":%.6f,"
-                "\"encoder_tokens_per_s\":%.1f}\n",
-                lm_prog, (unsigned long long)tm.records, (unsigned long long)tm.chunks,
-                (unsigned long long)tm.tokens, tm.load, tm.prepare, tm.encoder, tm.finish, total,
-                tm.encoder > 0 ? (double)tm.tokens / tm.encoder : 0.0);
-    }
-    free(hs.f);
-    if (c.tk) lm_tiktoken_free(c.tk);
-    lm_lingua_force_free(&c.fm);
-    lm_lingua_unload(&c.le);
-    for (size_t i = 0; i < c.n_force; i++) free(c.force[i]);
-    for (size_t i = 0; i < c.n_ends; i++) free(c.ends[i]);
-    free(c.force), free(c.force_len), free(c.ends), free(c.ends_len), free(c.fcids);
-    free(model_dir);
+    check_options(&c, argc - oi);
+    if (c.timing) c.o.timing = &c.tm;
+    set_up(&c, &com);
+    c.t_load = lm_lingua_now() - c.t_start;
+    int st = c.text ? run_text(&c, oi < argc ? argv[oi] : NULL) : run_records(&c, &com, argc - oi, argv + oi);
+    if (c.timing) print_timing(&c);
+    ctx_free(&c);
     return st;
 }

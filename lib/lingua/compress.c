@@ -1,10 +1,13 @@
-/* compress.c - the LLMLingua-2 flow of llmlingua 0.2.2's
- * compress_prompt_llmlingua2 (spec lingua-compress §4.12): force-token
- * replacement, chunking with the decode -> re-tokenize round trip, the
- * reference's "[CLS]"/"[SEP]" chunk ends (<unk> under XLM-R, §4.4), one
- * probability call per prompt (cached for the context filter and the token
- * pass, which the reference computes twice), the coarse context filter,
- * the per-chunk token pass or the pass-through, and the output counts.
+/* compress.c - the LLMLingua-2 flow (Pan et al., LLMLingua-2, Findings of
+ * ACL 2024, §4) of llmlingua 0.2.2's prompt_compressor.py
+ * compress_prompt_llmlingua2: force-token replacement, chunking with the
+ * decode -> re-tokenize round trip (__chunk_context), the reference's
+ * "[CLS]"/"[SEP]" chunk ends (utils.py TokenClfDataset, built by
+ * __get_context_prob and __compress without model_name; <unk> under
+ * XLM-R), one probability call per prompt (cached for the context filter
+ * and the token pass, which the reference computes twice), the coarse
+ * context filter, the per-chunk token pass or the pass-through, and the
+ * output counts.
  * Split in two around the encoder (lm_lingua_begin / lm_lingua_finish) so
  * that callers can batch the chunks of many prompts.
  * Does not: run the encoder or count cl100k tokens (callbacks do).
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -20,73 +24,30 @@
 #include "core/diag.h"
 #include "lingua/lingua.h"
 
-int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
-                         char *err, size_t errlen) {
-    memset(m, 0, sizeof *m);
-    if (max_seq_len < 3) {
-        lm_seterr(err, errlen, "the model allows %zu tokens per sequence, LLMLingua-2 needs at least 3", max_seq_len);
-        return -1;
-    }
-    m->tok = tok;
-    m->fam = fam;
-    m->max_seq_len = max_seq_len;
-    char names[LM_LINGUA_MAX_FORCE][24];
-    const char *ptr[LM_LINGUA_MAX_FORCE];
-    for (int i = 0; i < LM_LINGUA_MAX_FORCE; i++) {
-        snprintf(names[i], sizeof names[i], "[NEW%d]", i);
-        ptr[i] = names[i];
-    }
-    if (lm_tokenizer_add_tokens(tok, ptr, LM_LINGUA_MAX_FORCE, 1, err, errlen)) return -1;
-    static const char *const bert[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
-    static const char *const xlmr[] = {"<s>", "</s>", "<unk>", "<pad>", "<mask>"};
-    const char *const *sp = fam == LM_LINGUA_BERT ? bert : xlmr;
-    for (int i = 0; i < 5; i++) m->special[i] = sp[i];
-    m->nspecial = 5;
-    const char *unk = fam == LM_LINGUA_BERT ? "[UNK]" : "<unk>";
-    int32_t unk_id = lm_tokenizer_id(tok, unk, strlen(unk));
-    m->cls_id = lm_tokenizer_id(tok, "[CLS]", 5);
-    m->sep_id = lm_tokenizer_id(tok, "[SEP]", 5);
-    if (m->cls_id < 0) m->cls_id = unk_id;
-    if (m->sep_id < 0) m->sep_id = unk_id;
-    m->unk_id = unk_id;
-    if (m->cls_id < 0 || m->sep_id < 0) {
-        lm_seterr(err, errlen, "the tokenizer has neither \"[CLS]\"/\"[SEP]\" nor \"%s\"", unk);
-        return -1;
-    }
-    return 0;
+/* ---- timing ------------------------------------------------------------ */
+
+double lm_lingua_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen) {
-    const char *cls = m->fam == LM_LINGUA_BERT ? "[CLS]" : "<s>", *sep = m->fam == LM_LINGUA_BERT ? "[SEP]" : "</s>";
-    int32_t a = lm_tokenizer_id(m->tok, cls, strlen(cls)), b = lm_tokenizer_id(m->tok, sep, strlen(sep));
-    if (a < 0 || b < 0) {
-        lm_seterr(err, errlen, "the tokenizer has no \"%s\" and \"%s\" tokens for the chunk ends", cls, sep);
-        return -1;
-    }
-    m->cls_id = a;
-    m->sep_id = b;
-    return 0;
+/* *sum += the seconds since t0, atomically (jobs run in parallel). */
+static void time_add(double *sum, double t0) {
+    double d = lm_lingua_now() - t0;
+#pragma omp atomic
+    *sum += d;
 }
 
-int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
-                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
-                          size_t n_ends, char *err, size_t errlen) {
-    if (n_force > LM_LINGUA_MAX_FORCE) {
-        lm_seterr(err, errlen, "%zu force tokens, at most %d are allowed", n_force, LM_LINGUA_MAX_FORCE);
-        return -1;
-    }
-    size_t ntok[LM_LINGUA_MAX_FORCE + 1];
-    lm_encoding e = {0};
-    for (size_t i = 0; i < n_force; i++) {
-        if (lm_tokenizer_encode(m->tok, force[i], force_len[i], 0, &e, err, errlen)) {
-            lm_encoding_free(&e);
-            return -1;
-        }
-        ntok[i] = e.n;
-    }
-    lm_encoding_free(&e);
-    return lm_lingua_force_init(f, force, force_len, n_force, ntok, ends, ends_len, n_ends, err, errlen);
+void lm_lingua_timing_json(lm_buf *b, const lm_lingua_timing *t, double load_s, double total_s) {
+    lm_buf_printf(b,
+                  "{\"records\":%llu,\"chunks\":%llu,\"tokens\":%llu,\"load_s\":%.6f,\"chunking_s\":%.6f,"
+                  "\"encoder_s\":%.6f,\"selection_s\":%.6f,\"total_s\":%.6f,\"encoder_tokens_per_s\":%.1f}",
+                  (unsigned long long)t->records, (unsigned long long)t->chunks, (unsigned long long)t->tokens, load_s,
+                  t->prepare, t->encoder, t->finish, total_s, t->encoder > 0 ? (double)t->tokens / t->encoder : 0.0);
 }
+
+/* ---- the flow ---------------------------------------------------------- */
 
 void lm_lingua_result_free(lm_lingua_result *r) {
     lm_buf_free(&r->prompt);
@@ -184,8 +145,8 @@ void lm_lingua_job_free(lm_lingua_job *j) {
 }
 
 /* Model input of every chunk: "[CLS]" + tokenize(chunk) + "[SEP]", cut to
- * max_seq_len (§4.4).  The reference's dataset turns the token strings into
- * ids (convert_tokens_to_ids): a string that is no token (an lstrip/rstrip
+ * max_seq_len (utils.py TokenClfDataset.__getitem__).  The reference's
+ * dataset turns the token strings into ids (convert_tokens_to_ids): a string that is no token (an lstrip/rstrip
  * added token with its white space, an unknown Unigram piece) becomes
  * <unk>. */
 static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
@@ -224,6 +185,7 @@ static int model_inputs(lm_lingua_job *j, char *err, size_t errlen) {
 int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_lingua_force *force,
                     const lm_lingua_opts *o, const char *const *ctx, const size_t *ctx_len, size_t n_ctx,
                     lm_lingua_count_fn count, void *count_ctx, char *err, size_t errlen) {
+    double t0 = o->timing ? lm_lingua_now() : 0;
     lm_lingua_job *j = lm_xcalloc(1, sizeof *j);
     j->m = m, j->force = force, j->o = *o, j->count = count, j->count_ctx = count_ctx, j->n_ctx = n_ctx;
     j->cfirst = lm_xcalloc(n_ctx + 1, sizeof *j->cfirst);
@@ -235,7 +197,8 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
     const char **tk = NULL;
     size_t *tl = NULL, *ends = NULL, tkcap = 0;
 
-    /* origin tokens, replacement, chunking (§4.2, §4.1, §4.3) */
+    /* origin tokens, replacement, chunking (compress_prompt_llmlingua2's
+     * n_original_token and token_map loop, __chunk_context) */
     for (size_t i = 0; i < n_ctx; i++) {
         size_t c;
         if (count(count_ctx, ctx[i], ctx_len[i], &c, err, errlen)) goto out;
@@ -270,15 +233,12 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
     }
     j->cfirst[n_ctx] = j->nch;
     /* the probabilities are needed by the context filter and by a token
-     * pass that drops something (§4.10-§4.11) */
+     * pass that drops something (compress_prompt_llmlingua2's
+     * use_context_level_filter block, __compress with reduce_rate > 0) */
     if (o->use_context_filter && n_ctx > 1)
         j->need = 1;
-    else {
-        double rate = o->rate;
-        if (o->target_token > 0)
-            rate = j->origin_tokens ? fmin((double)o->target_token / (double)j->origin_tokens, 1.0) : 1.0;
-        j->need = o->use_token_filter && 1 - rate > 0;
-    }
+    else
+        j->need = o->use_token_filter && 1 - lm_lingua_token_rate(o, 0, j->origin_tokens) > 0;
     j->need |= o->want_tokens;
     if (j->need && model_inputs(j, err, errlen)) goto out;
     rc = 0;
@@ -290,10 +250,12 @@ out:
         lm_lingua_job_free(j);
     else
         *out = j;
+    if (o->timing) time_add(&o->timing->prepare, t0);
     return rc;
 }
 
-/* The word merge of every chunk over its filled probabilities (§4.6). */
+/* The word merge of every chunk over its filled probabilities
+ * (__merge_token_to_word, __token_prob_to_word_prob). */
 static void merge_words(lm_lingua_job *j) {
     const lm_lingua_model *m = j->m;
     const char **tk = NULL;
@@ -315,129 +277,166 @@ static void merge_words(lm_lingua_job *j) {
     free(tk), free(tl);
 }
 
-int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen) {
-    memset(r, 0, sizeof *r);
-    const lm_lingua_model *m = job->m;
-    const lm_lingua_force *force = job->force;
-    const lm_lingua_opts *o = &job->o;
-    lm_lingua_count_fn count = job->count;
-    void *count_ctx = job->count_ctx;
-    size_t n_ctx = job->n_ctx, nch = job->nch, wcap = 0;
-    chunk_t *ch = job->ch;
-    const size_t *cfirst = job->cfirst;
-    int rc = -1;
+/* Job 1, token export: every chunk's own tokens (the ends left out) with
+ * their keep probabilities, for want_tokens. */
+static void export_tokens(const lm_lingua_job *j, lm_lingua_result *r) {
+    size_t nt = 0;
+    for (size_t c = 0; c < j->nch; c++) nt += j->ch[c].n_real;
+    r->tokens = lm_xmalloc((nt ? nt : 1) * sizeof *r->tokens);
+    r->token_len = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_len);
+    r->token_probs = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_probs);
+    for (size_t c = 0; c < j->nch; c++)
+        for (size_t k = 1; k <= j->ch[c].n_real; k++, r->n_tokens++) {
+            size_t len;
+            const char *t = lm_tokenizer_token(j->m->tok, j->ch[c].ids[k], &len);
+            r->tokens[r->n_tokens] = t ? t : "";
+            r->token_len[r->n_tokens] = t ? len : 0;
+            r->token_probs[r->n_tokens] = j->ch[c].p[k];
+        }
+}
+
+/* Context i's score over the unforced probabilities of its words. */
+static float context_score(const lm_lingua_job *j, size_t i) {
+    size_t nw = 0, k = 0;
+    for (size_t c = j->cfirst[i]; c < j->cfirst[i + 1]; c++) nw += j->ch[c].words.n;
+    float *pv = lm_xmalloc((nw ? nw : 1) * sizeof *pv);
+    for (size_t c = j->cfirst[i]; c < j->cfirst[i + 1]; c++)
+        for (size_t w = 0; w < j->ch[c].words.n; w++) pv[k++] = j->ch[c].words.w[w].prob_noforce;
+    float s = lm_lingua_context_score(pv, nw);
+    free(pv);
+    return s;
+}
+
+/* Job 2, the context filter (compress_prompt_llmlingua2's
+ * use_context_level_filter block): writes keep[0..n_ctx) and the rate of
+ * the token pass.  Without the filter every context is kept. */
+static int context_filter(const lm_lingua_job *j, size_t origin_tokens, uint8_t *keep, double *rate, char *err,
+                          size_t errlen) {
+    const lm_lingua_opts *o = &j->o;
+    for (size_t i = 0; i < j->n_ctx; i++) keep[i] = 1;
+    if (!(o->use_context_filter && j->n_ctx > 1)) {
+        *rate = lm_lingua_token_rate(o, 0, origin_tokens);
+        return 0;
+    }
+    double cr = lm_lingua_context_rate(o, j->n_ctx, origin_tokens);
+    float *scores = lm_xmalloc(j->n_ctx * sizeof *scores);
+    for (size_t i = 0; i < j->n_ctx; i++) scores[i] = context_score(j, i);
+    lm_lingua_context_keep(scores, j->n_ctx, cr, o->force_context_ids, o->n_force_context_ids, keep);
+    free(scores);
+    size_t reserved = 0;
+    for (size_t c = 0; c < j->nch; c++) {
+        if (!keep[j->ch[c].ctx]) continue;
+        size_t n;
+        const chunk_t *C = &j->ch[c];
+        if (j->count(j->count_ctx, C->text.p ? C->text.p : "", C->text.n, &n, err, errlen)) return -1;
+        reserved += n;
+    }
+    *rate = lm_lingua_token_rate(o, 1, reserved);
+    return 0;
+}
+
+/* A pass-through chunk (reduce rate 0): its text with the placeholders
+ * put back, and with want_words the reference's word split of it. */
+static int pass_chunk(const lm_lingua_job *j, const chunk_t *C, lm_buf *out, lm_lingua_result *r, size_t *wcap,
+                      char *err, size_t errlen) {
     lm_buf tmp = {0};
-    uint8_t *keep = lm_xcalloc(n_ctx ? n_ctx : 1, 1);
-    r->origin_tokens = job->origin_tokens;
-    if (job->need) merge_words(job);
-    if (o->want_tokens) {
-        size_t nt = 0;
-        for (size_t c = 0; c < nch; c++) nt += ch[c].n_real;
-        r->tokens = lm_xmalloc((nt ? nt : 1) * sizeof *r->tokens);
-        r->token_len = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_len);
-        r->token_probs = lm_xmalloc((nt ? nt : 1) * sizeof *r->token_probs);
-        for (size_t c = 0; c < nch; c++)
-            for (size_t k = 1; k <= ch[c].n_real; k++, r->n_tokens++) {
-                size_t len;
-                const char *t = lm_tokenizer_token(m->tok, ch[c].ids[k], &len);
-                r->tokens[r->n_tokens] = t ? t : "";
-                r->token_len[r->n_tokens] = t ? len : 0;
-                r->token_probs[r->n_tokens] = ch[c].p[k];
-            }
-    }
+    lm_lingua_force_replace(j->force, C->text.p ? C->text.p : "", C->text.n, 0, &tmp);
+    lm_buf_add(out, tmp.p ? tmp.p : "", tmp.n);
+    int rc = j->o.want_words ? passthrough_words(r, wcap, tmp.p ? tmp.p : "", tmp.n, err, errlen) : 0;
+    lm_buf_free(&tmp);
+    return rc;
+}
 
-    int ctx_filter = o->use_context_filter && n_ctx > 1;
-    double rate = o->rate;
-    for (size_t i = 0; i < n_ctx; i++) keep[i] = 1;
-    if (ctx_filter) {
-        double cr = lm_lingua_context_rate(o, n_ctx, r->origin_tokens);
-        float *scores = lm_xmalloc(n_ctx * sizeof *scores);
-        for (size_t i = 0; i < n_ctx; i++) {
-            size_t nw = 0;
-            for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++) nw += ch[c].words.n;
-            float *pv = lm_xmalloc((nw ? nw : 1) * sizeof *pv);
-            size_t k = 0;
-            for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++)
-                for (size_t j = 0; j < ch[c].words.n; j++) pv[k++] = ch[c].words.w[j].prob_noforce;
-            scores[i] = lm_lingua_context_score(pv, nw);
-            free(pv);
+/* A chunk of the token pass: the words' cl100k weights, the labels at
+ * reduce rate rr, the kept words joined back into text (__compress). */
+static int select_chunk(const lm_lingua_job *j, const chunk_t *C, double rr, lm_buf *out, lm_lingua_result *r,
+                        size_t *wcap, char *err, size_t errlen) {
+    size_t nw = C->words.n, nk = 0;
+    size_t *wt = lm_xmalloc((nw ? nw : 1) * sizeof *wt);
+    uint8_t *lab = lm_xmalloc(nw ? nw : 1);
+    for (size_t w = 0; w < nw; w++)
+        if (j->count(j->count_ctx, C->words.w[w].text, C->words.w[w].len, &wt[w], err, errlen)) {
+            free(wt), free(lab);
+            return -1;
         }
-        lm_lingua_context_keep(scores, n_ctx, cr, o->force_context_ids, o->n_force_context_ids, keep);
-        free(scores);
-        size_t reserved = 0;
-        for (size_t c = 0; c < nch; c++) {
-            if (!keep[ch[c].ctx]) continue;
-            size_t n;
-            if (count(count_ctx, ch[c].text.p ? ch[c].text.p : "", ch[c].text.n, &n, err, errlen)) goto out;
-            reserved += n;
-        }
-        if (o->target_token >= 0) rate = reserved ? fmin((double)o->target_token / (double)reserved, 1.0) : 1.0;
-    } else if (o->target_token > 0) {
-        rate = r->origin_tokens ? fmin((double)o->target_token / (double)r->origin_tokens, 1.0) : 1.0;
-    }
-    double rr = o->use_token_filter ? fmax(0, 1 - rate) : 0;
+    lm_lingua_select(&C->words, wt, rr, j->o.drop_consecutive, j->force, lab);
+    for (size_t w = 0; w < nw; w++) nk += lab[w];
+    const char **kt = lm_xmalloc((nk ? nk : 1) * sizeof *kt);
+    size_t *kl = lm_xmalloc((nk ? nk : 1) * sizeof *kl);
+    nk = 0;
+    for (size_t w = 0; w < nw; w++)
+        if (lab[w]) kt[nk] = C->words.w[w].text, kl[nk++] = C->words.w[w].len;
+    int bad = nk && lm_tokenizer_tokens_to_string(j->m->tok, kt, kl, nk, out, err, errlen);
+    if (j->o.want_words && !bad)
+        for (size_t w = 0; w < nw; w++)
+            add_list_word(r, wcap, j->m->fam, &C->words.w[w], lab[w], C->words.w[w].prob.v);
+    free(kt), free(kl), free(wt), free(lab);
+    return bad ? -1 : 0;
+}
 
-    size_t nkept = 0;
-    for (size_t i = 0; i < n_ctx; i++) nkept += keep[i];
+/* Job 3, chunk selection: one compressed string per kept context, made of
+ * its chunks' token pass (or pass-through at reduce rate 0); the words of
+ * a dropped context are listed with label 0. */
+static int select_contexts(const lm_lingua_job *j, const uint8_t *keep, double rr, lm_lingua_result *r, char *err,
+                           size_t errlen) {
+    size_t nkept = 0, wcap = 0;
+    for (size_t i = 0; i < j->n_ctx; i++) nkept += keep[i];
     r->list = lm_xcalloc(nkept ? nkept : 1, sizeof *r->list);
-    for (size_t i = 0; i < n_ctx; i++) {
+    for (size_t i = 0; i < j->n_ctx; i++) {
         if (!keep[i]) {
-            if (o->want_words)
-                for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++)
-                    for (size_t j = 0; j < ch[c].words.n; j++)
-                        add_list_word(r, &wcap, m->fam, &ch[c].words.w[j], 0, NAN);
+            if (j->o.want_words)
+                for (size_t c = j->cfirst[i]; c < j->cfirst[i + 1]; c++)
+                    for (size_t w = 0; w < j->ch[c].words.n; w++)
+                        add_list_word(r, &wcap, j->m->fam, &j->ch[c].words.w[w], 0, NAN);
             continue;
         }
         lm_buf *out = &r->list[r->n_list++];
-        for (size_t c = cfirst[i]; c < cfirst[i + 1]; c++) {
-            chunk_t *C = &ch[c];
-            if (rr <= 0) { /* pass-through (§4.10) */
-                lm_buf_reset(&tmp);
-                lm_lingua_force_replace(force, C->text.p ? C->text.p : "", C->text.n, 0, &tmp);
-                lm_buf_add(out, tmp.p ? tmp.p : "", tmp.n);
-                if (o->want_words && passthrough_words(r, &wcap, tmp.p ? tmp.p : "", tmp.n, err, errlen)) goto out;
-                continue;
-            }
-            size_t nw = C->words.n;
-            size_t *wt = lm_xmalloc((nw ? nw : 1) * sizeof *wt);
-            uint8_t *lab = lm_xmalloc(nw ? nw : 1);
-            for (size_t j = 0; j < nw; j++)
-                if (count(count_ctx, C->words.w[j].text, C->words.w[j].len, &wt[j], err, errlen)) {
-                    free(wt), free(lab);
-                    goto out;
-                }
-            lm_lingua_select(&C->words, wt, rr, o->drop_consecutive, force, lab);
-            size_t nk = 0;
-            for (size_t j = 0; j < nw; j++) nk += lab[j];
-            const char **kt = lm_xmalloc((nk ? nk : 1) * sizeof *kt);
-            size_t *kl = lm_xmalloc((nk ? nk : 1) * sizeof *kl);
-            nk = 0;
-            for (size_t j = 0; j < nw; j++)
-                if (lab[j]) kt[nk] = C->words.w[j].text, kl[nk++] = C->words.w[j].len;
-            int bad = nk && lm_tokenizer_tokens_to_string(m->tok, kt, kl, nk, out, err, errlen);
-            if (o->want_words && !bad)
-                for (size_t j = 0; j < nw; j++)
-                    add_list_word(r, &wcap, m->fam, &C->words.w[j], lab[j], C->words.w[j].prob.v);
-            free(kt), free(kl), free(wt), free(lab);
-            if (bad) goto out;
+        for (size_t c = j->cfirst[i]; c < j->cfirst[i + 1]; c++) {
+            int rc = rr <= 0 ? pass_chunk(j, &j->ch[c], out, r, &wcap, err, errlen)
+                             : select_chunk(j, &j->ch[c], rr, out, r, &wcap, err, errlen);
+            if (rc) return -1;
         }
     }
+    return 0;
+}
+
+/* Job 4, output: compressed_prompt (the list joined by blank lines), its
+ * cl100k count and the ratio, rate and saving strings. */
+static int output(const lm_lingua_job *j, lm_lingua_result *r, char *err, size_t errlen) {
     for (size_t i = 0; i < r->n_list; i++) {
         if (i) lm_buf_adds(&r->prompt, "\n\n");
         lm_buf_add(&r->prompt, r->list[i].p ? r->list[i].p : "", r->list[i].n);
         size_t n;
-        if (count(count_ctx, r->list[i].p ? r->list[i].p : "", r->list[i].n, &n, err, errlen)) goto out;
+        if (j->count(j->count_ctx, r->list[i].p ? r->list[i].p : "", r->list[i].n, &n, err, errlen)) return -1;
         r->compressed_tokens += n;
     }
     if (!r->prompt.p) lm_buf_adds(&r->prompt, "");
     lm_lingua_format(r->origin_tokens, r->compressed_tokens, r->ratio, r->rate, r->saving, &r->ratio_v, &r->rate_v);
-    rc = 0;
-out:
+    return 0;
+}
+
+int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen) {
+    lm_lingua_timing *tm = job->o.timing;
+    double t0 = tm ? lm_lingua_now() : 0;
+    memset(r, 0, sizeof *r);
+    uint8_t *keep = lm_xcalloc(job->n_ctx ? job->n_ctx : 1, 1);
+    double rate;
+    r->origin_tokens = job->origin_tokens;
+    if (job->need) merge_words(job);
+    if (job->o.want_tokens) export_tokens(job, r);
+    int rc = context_filter(job, r->origin_tokens, keep, &rate, err, errlen);
+    double rr = job->o.use_token_filter ? fmax(0, 1 - rate) : 0;
+    if (!rc) rc = select_contexts(job, keep, rr, r, err, errlen);
+    if (!rc) rc = output(job, r, err, errlen);
     free(keep);
-    lm_buf_free(&tmp);
     lm_lingua_job_free(job);
     if (rc) lm_lingua_result_free(r);
-    return rc;
+    if (tm) {
+        time_add(&tm->finish, t0);
+#pragma omp atomic
+        tm->records++;
+    }
+    return rc ? -1 : 0;
 }
 
 size_t lm_lingua_job_seqs(const lm_lingua_job *j, size_t *tokens) {
@@ -448,12 +447,9 @@ size_t lm_lingua_job_seqs(const lm_lingua_job *j, size_t *tokens) {
     return j->need ? j->nch : 0;
 }
 
-int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
-                   size_t errlen) {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i] && jobs[i]->need) total += jobs[i]->nch;
-    if (!total) return 0;
+/* One prob call over the total chunks of the jobs that need them. */
+static int fill_probs(lm_lingua_job *const *jobs, size_t n, size_t total, lm_lingua_prob_fn prob, void *prob_ctx,
+                      char *err, size_t errlen) {
     const int32_t **ids = lm_xmalloc(total * sizeof *ids);
     size_t *lens = lm_xmalloc(total * sizeof *lens);
     float **probs = lm_xmalloc(total * sizeof *probs);
@@ -464,6 +460,30 @@ int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob,
                 ids[k] = jobs[i]->ids[c], lens[k] = jobs[i]->lens[c], probs[k] = jobs[i]->probs[c];
     int rc = prob(prob_ctx, total, ids, lens, probs, err, errlen);
     free(ids), free(lens), free(probs);
+    return rc;
+}
+
+/* The timing hook of the first job of a fill, or NULL. */
+static lm_lingua_timing *fill_timing(lm_lingua_job *const *jobs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i]) return jobs[i]->o.timing;
+    return NULL;
+}
+
+int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob, void *prob_ctx, char *err,
+                   size_t errlen) {
+    lm_lingua_timing *tm = fill_timing(jobs, n);
+    double t0 = tm ? lm_lingua_now() : 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i] && jobs[i]->need) total += jobs[i]->nch;
+    if (tm)
+        for (size_t i = 0; i < n; i++) {
+            size_t tokens;
+            if (jobs[i]) tm->chunks += lm_lingua_job_seqs(jobs[i], &tokens), tm->tokens += tokens;
+        }
+    int rc = total ? fill_probs(jobs, n, total, prob, prob_ctx, err, errlen) : 0;
+    if (tm) tm->encoder += lm_lingua_now() - t0;
     return rc;
 }
 

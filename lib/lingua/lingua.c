@@ -1,7 +1,9 @@
 /* lingua.c - the model-free pieces of LLMLingua-2 compression, exactly as
- * llmlingua 0.2.2 computes them (spec lingua-compress §4.1, §4.3, §4.6-§4.8,
- * §4.11, §5, §7): force-token map, chunk search, token->word merge with
- * NumPy's float32 / Python float promotion (NumPy 2 rules, NEP 50),
+ * llmlingua 0.2.2's prompt_compressor.py computes them
+ * (compress_prompt_llmlingua2, __chunk_context, __merge_token_to_word,
+ * __token_prob_to_word_prob, __compress): force-token map, chunk search,
+ * token->word merge with NumPy's float32 / Python float promotion (NumPy 2
+ * rules, NEP 50),
  * numpy.percentile's linear method, per-chunk threshold and selection,
  * drop_consecutive, the context-level filter and the output strings.
  * Does not: tokenize, count cl100k tokens or run a model (compress.c does
@@ -22,14 +24,17 @@
 
 static int seq_eq(const char *a, size_t na, const char *b, size_t nb) { return na == nb && !memcmp(a, b, na); }
 
+int lm_lingua_force_check(size_t n_force, char *err, size_t errlen) {
+    if (n_force <= LM_LINGUA_MAX_FORCE) return 0;
+    lm_seterr(err, errlen, "%zu strings, at most %d are allowed", n_force, LM_LINGUA_MAX_FORCE);
+    return -1;
+}
+
 int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len, size_t n_force,
                          const size_t *ntok, const char *const *ends, const size_t *ends_len, size_t n_ends,
                          char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
-    if (n_force > LM_LINGUA_MAX_FORCE) {
-        lm_seterr(err, errlen, "%zu force tokens, at most %d are allowed", n_force, LM_LINGUA_MAX_FORCE);
-        return -1;
-    }
+    if (lm_lingua_force_check(n_force, err, errlen)) return -1;
     for (size_t i = 0; i < n_force; i++)
         if (force_len[i] == 0) {
             lm_seterr(err, errlen, "force token %zu is empty", i + 1);
@@ -410,6 +415,12 @@ double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t
     if (o->target_context >= 0) cr = fmin((double)o->target_context / (double)n_contexts, 1.0);
     if (ctt >= 0) cr = origin_tokens ? fmin((double)ctt / (double)origin_tokens, 1.0) : 1.0;
     return cr;
+}
+
+double lm_lingua_token_rate(const lm_lingua_opts *o, int after_context_filter, size_t tokens) {
+    int64_t t = o->target_token;
+    if (after_context_filter ? t < 0 : t <= 0) return o->rate;
+    return tokens ? fmin((double)t / (double)tokens, 1.0) : 1.0;
 }
 
 float lm_lingua_context_score(const float *p, size_t n) {

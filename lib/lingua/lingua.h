@@ -1,14 +1,16 @@
 /* lingua.h - LLMLingua-2 prompt compression (Pan et al., Findings of ACL
- * 2024, arXiv 2403.12968), reproducing PyPI llmlingua 0.2.2's
- * PromptCompressor.compress_prompt_llmlingua2 (spec lingua-compress §3-§5).
+ * 2024, arXiv 2403.12968, §4), reproducing PyPI llmlingua 0.2.2's
+ * prompt_compressor.py PromptCompressor.compress_prompt_llmlingua2.
  *
  * Two layers:
  *  - plain algorithm pieces that need no model (lingua.c): the force-token
- *    map (§4.1), the 510-token chunk search (§4.3), the merge of token
- *    probabilities into words (§4.6), NumPy's linear percentile with the
- *    reference's float32/float64 promotion (§4.7, §7), the per-chunk
- *    threshold and selection with drop_consecutive (§4.7-§4.8), the
- *    context-level filter (§4.11) and the output strings (§5);
+ *    map (compress_prompt_llmlingua2's token_map), the 510-token chunk
+ *    search (__chunk_context), the merge of token probabilities into words
+ *    (__merge_token_to_word, __token_prob_to_word_prob), NumPy's linear
+ *    percentile with the reference's float32/float64 promotion, the
+ *    per-chunk threshold and selection with drop_consecutive (__compress),
+ *    the context-level filter (compress_prompt_llmlingua2's
+ *    use_context_level_filter block) and the output strings (its res);
  *  - the whole flow (compress.c) over a tokenizer.json tokenizer, a token
  *    counter and a probability callback (normally the encoder forward of
  *    lingua/model.c).
@@ -31,7 +33,7 @@ typedef enum { LM_LINGUA_BERT = 0, LM_LINGUA_XLMR = 1 } lm_lingua_family;
 
 #define LM_LINGUA_MAX_FORCE 100
 
-/* ---- force tokens (§4.1) -------------------------------------------- */
+/* ---- force tokens (compress_prompt_llmlingua2's token_map) ----------- */
 
 /* The force-token list, its map to "[NEWi]" placeholders (in the order of
  * Python's dict: first insertion of a string, value of its last index) and
@@ -48,6 +50,11 @@ typedef struct {
     size_t *end_len;
 } lm_lingua_force;
 
+/* The one check of the force-token count: 0, or -1 with "N strings, at
+ * most 100 are allowed" when n_force is over LM_LINGUA_MAX_FORCE (the
+ * reference's 100 "[NEWi]" placeholders). */
+int lm_lingua_force_check(size_t n_force, char *err, size_t errlen);
+
 /* Builds the map: force[i] is mapped to "[NEWi]" when ntok[i] (its token
  * count under the model tokenizer, no special tokens) is not 1.  The
  * chunk-end set is ends plus the placeholder of every mapped end string.
@@ -62,7 +69,7 @@ void lm_lingua_force_free(lm_lingua_force *f);
  * Appends the result to out. */
 void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, int to_new, lm_buf *out);
 
-/* ---- chunking (§4.3) ------------------------------------------------- */
+/* ---- chunking (__chunk_context) --------------------------------------- */
 
 /* Splits n tokens into chunks of at most max_len + 1 tokens (max_len is the
  * model length minus 2), ending a chunk at the last chunk-end token found
@@ -71,7 +78,7 @@ void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, 
 size_t lm_lingua_chunk(const char *const *toks, const size_t *lens, size_t n, size_t max_len,
                        const lm_lingua_force *f, size_t *ends);
 
-/* ---- words (§4.6) ---------------------------------------------------- */
+/* ---- words (__merge_token_to_word, __token_prob_to_word_prob) -------- */
 
 /* A probability as the reference holds it: a NumPy float32 scalar (py = 0;
  * v is then exactly a float) or a Python float (py = 1). */
@@ -102,7 +109,7 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
                      const char *const *special, size_t nspecial, const lm_lingua_force *f, int reserve_digit,
                      int first, lm_lingua_words *out);
 
-/* ---- threshold and selection (§4.7, §4.8) ---------------------------- */
+/* ---- threshold and selection (__compress) ----------------------------- */
 
 /* q = int(100 * reduce_rate + add) evaluated in double (add is 1 for the
  * token threshold, 0 for drop_consecutive's). */
@@ -118,7 +125,9 @@ double lm_lingua_percentile(double *v, size_t n, int q, int f32);
 double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate, int drop_consecutive,
                         const lm_lingua_force *f, uint8_t *labels);
 
-/* ---- contexts (§4.11) ------------------------------------------------ */
+/* ---- contexts (compress_prompt_llmlingua2's use_context_level_filter) - */
+
+typedef struct lm_lingua_timing lm_lingua_timing;
 
 typedef struct {
     double rate;                 /* fraction of tokens kept, (0, 1] (default 0.5) */
@@ -135,13 +144,22 @@ typedef struct {
     int drop_consecutive;
     int want_words;              /* fill the result's word lists */
     int want_tokens;             /* fill the result's token list (the probabilities are then always computed) */
+    lm_lingua_timing *timing;    /* NULL, or the sums begin, fill and finish add to */
 } lm_lingua_opts;
 
 /* The reference defaults above. */
 void lm_lingua_opts_default(lm_lingua_opts *o);
 
-/* The context-level rate the coarse filter uses (§4.11 steps 1-2). */
+/* The context-level rate the coarse filter uses (compress_prompt_llmlingua2's
+ * context_level_rate and context_level_target_token). */
 double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t origin_tokens);
+/* The rate of the token pass: o->rate, or target_token / tokens (at most
+ * 1; 1 for no tokens) when a target is set.  Without the context filter
+ * tokens is the prompt's count and a target is target_token > 0; after it,
+ * the kept contexts' count and target_token >= 0, as the reference has it
+ * (the two `rate = min(target_token / ..., 1.0)` of
+ * compress_prompt_llmlingua2). */
+double lm_lingua_token_rate(const lm_lingua_opts *o, int after_context_filter, size_t tokens);
 /* A context's score: sum(p)/len(p) in float32 (0 for no words). */
 float lm_lingua_context_score(const float *p, size_t n);
 /* Keeps context i iff score >= percentile(scores, int(100*(1-rate))) or i
@@ -149,7 +167,7 @@ float lm_lingua_context_score(const float *p, size_t n);
 void lm_lingua_context_keep(const float *scores, size_t n, double context_rate, const int64_t *force_ids,
                             size_t n_force_ids, uint8_t *keep);
 
-/* ---- output (§5) ----------------------------------------------------- */
+/* ---- output (compress_prompt_llmlingua2's res) ------------------------ */
 
 /* The reference's "ratio", "rate" and "saving" strings; ratio_v and rate_v
  * (may be NULL) get the numbers they print: origin / compressed (1 when
@@ -159,6 +177,8 @@ void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rat
 
 /* ---- the whole flow (compress.c) ------------------------------------ */
 
+/* The tokenizer set-up of LLMLingua-2 (made by lm_lingua_model_init in
+ * model.c, beside the encoder set-up, lm_lingua_encoder). */
 typedef struct {
     lm_tokenizer *tok;       /* with [NEW0]..[NEW99] added (lm_lingua_model_init) */
     lm_lingua_family fam;
@@ -168,13 +188,6 @@ typedef struct {
     const char *special[5];  /* the special-token strings the merge skips */
     size_t nspecial;
 } lm_lingua_model;
-
-/* Prepares a tokenizer for LLMLingua-2: adds the 100 "[NEWi]" tokens and
- * looks up the chunk-end ids the reference uses ("[CLS]"/"[SEP]", which
- * are <unk> under XLM-R).  max_seq_len: 512 for the released models.
- * Returns 0, or -1 with a message. */
-int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
-                         char *err, size_t errlen);
 
 /* Counts the tokens of s[0..n) (cl100k in the reference). */
 typedef int (*lm_lingua_count_fn)(void *ctx, const char *s, size_t n, size_t *count, char *err, size_t errlen);
@@ -221,12 +234,12 @@ int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, c
 /* The same flow in two halves around the encoder, so that a caller can run
  * the chunks of many prompts through one forward pass:
  *   lm_lingua_begin   counts, force-token replacement, chunking and the
- *                     model input of every chunk (§4.1-§4.4);
+ *                     model input of every chunk (TokenClfDataset);
  *   lm_lingua_fill    one prob call over the chunks of n jobs (none for a
  *                     job whose result needs no probabilities: rate 1, or a
  *                     target_token at or above the prompt's count); NULL
  *                     jobs are skipped;
- *   lm_lingua_finish  the word merge, the filters and the output (§4.6-§5);
+ *   lm_lingua_finish  the word merge, the filters and the output;
  *                     it frees the job, as lm_lingua_job_free does for a job
  *                     that is dropped instead.
  * o is copied (the arrays it points to must outlive the job); count and
@@ -244,15 +257,24 @@ size_t lm_lingua_job_seqs(const lm_lingua_job *job, size_t *tokens);
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
 void lm_lingua_job_free(lm_lingua_job *job);
 
-/* Chunk ends as the model was trained with ("<s>"/"</s>" under XLM-R,
- * "[CLS]"/"[SEP]" under BERT) instead of the reference's "[CLS]"/"[SEP]"
- * strings, which XLM-R's tokenizer maps to <unk> (spec §4.4).  0, or -1
- * with a message when the tokenizer lacks them. */
-int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen);
+/* ---- timing ------------------------------------------------------------ */
 
-/* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
-int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
-                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
-                          size_t n_ends, char *err, size_t errlen);
+/* The timing hook: with o->timing set, lm_lingua_begin adds its seconds to
+ * prepare, lm_lingua_fill its seconds to encoder (and the sequences and
+ * tokens it runs to chunks and tokens; the hook of the first job counts),
+ * lm_lingua_finish its seconds to finish and one to records.  begin and
+ * finish add atomically (OpenMP), so jobs may run in parallel. */
+struct lm_lingua_timing {
+    double prepare, encoder, finish;   /* seconds */
+    uint64_t records, chunks, tokens;
+};
+
+/* Monotonic seconds. */
+double lm_lingua_now(void);
+/* Appends the timing as one JSON object:
+ * {"records":..,"chunks":..,"tokens":..,"load_s":..,"chunking_s":..,
+ * "encoder_s":..,"selection_s":..,"total_s":..,"encoder_tokens_per_s":..}
+ * (seconds with 6 decimals, the rate with 1; 0 when no encoder time). */
+void lm_lingua_timing_json(lm_buf *b, const lm_lingua_timing *t, double load_s, double total_s);
 
 #endif

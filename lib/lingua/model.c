@@ -1,10 +1,14 @@
 /* model.c - an LLMLingua-2 token classifier folder (config.json,
  * model.safetensors, tokenizer.json) ready for lm_lingua_compress: the
- * word-rule family from config.json's model_type (spec lingua-compress §2
- * "Model-family dispatch"), the sequence length min(512, usable
+ * tokenizer set-up (lm_lingua_model: the "[NEWi]" tokens of
+ * prompt_compressor.py init_llmlingua2, the chunk ends, the force-token
+ * map), the cl100k token counter, and the encoder set-up
+ * (lm_lingua_encoder): the word-rule family from config.json's model_type
+ * (the reference tests the model name in utils.py is_begin_of_new_word and
+ * get_pure_token), the sequence length min(512, usable
  * positions), and the keep-probability callback over the CPU encoder,
  * softmax(logits)[..., 1] in float32, chunks batched packed (no padding).
- * On a GPU (lm_lingua_use_cuda) the chunks of a call are padded to the
+ * On a GPU (lm_lingua_encoder_use_cuda) the chunks of a call are padded to the
  * longest and masked, as the GPU forward takes [B, T] batches.
  * Does not: pick the family from the folder name as the reference does.
  */
@@ -16,7 +20,99 @@
 
 #include "core/diag.h"
 
-int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err, size_t errlen) {
+/* ---- the tokenizer set-up ---------------------------------------------- */
+
+int lm_lingua_model_init(lm_lingua_model *m, lm_tokenizer *tok, lm_lingua_family fam, size_t max_seq_len,
+                         char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    if (max_seq_len < 3) {
+        lm_seterr(err, errlen, "the model allows %zu tokens per sequence, LLMLingua-2 needs at least 3", max_seq_len);
+        return -1;
+    }
+    m->tok = tok;
+    m->fam = fam;
+    m->max_seq_len = max_seq_len;
+    char names[LM_LINGUA_MAX_FORCE][24];
+    const char *ptr[LM_LINGUA_MAX_FORCE];
+    for (int i = 0; i < LM_LINGUA_MAX_FORCE; i++) {
+        snprintf(names[i], sizeof names[i], "[NEW%d]", i);
+        ptr[i] = names[i];
+    }
+    if (lm_tokenizer_add_tokens(tok, ptr, LM_LINGUA_MAX_FORCE, 1, err, errlen)) return -1;
+    static const char *const bert[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
+    static const char *const xlmr[] = {"<s>", "</s>", "<unk>", "<pad>", "<mask>"};
+    const char *const *sp = fam == LM_LINGUA_BERT ? bert : xlmr;
+    for (int i = 0; i < 5; i++) m->special[i] = sp[i];
+    m->nspecial = 5;
+    const char *unk = fam == LM_LINGUA_BERT ? "[UNK]" : "<unk>";
+    int32_t unk_id = lm_tokenizer_id(tok, unk, strlen(unk));
+    m->cls_id = lm_tokenizer_id(tok, "[CLS]", 5);
+    m->sep_id = lm_tokenizer_id(tok, "[SEP]", 5);
+    if (m->cls_id < 0) m->cls_id = unk_id;
+    if (m->sep_id < 0) m->sep_id = unk_id;
+    m->unk_id = unk_id;
+    if (m->cls_id < 0 || m->sep_id < 0) {
+        lm_seterr(err, errlen, "the tokenizer has neither \"[CLS]\"/\"[SEP]\" nor \"%s\"", unk);
+        return -1;
+    }
+    return 0;
+}
+
+int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen) {
+    const char *cls = m->fam == LM_LINGUA_BERT ? "[CLS]" : "<s>", *sep = m->fam == LM_LINGUA_BERT ? "[SEP]" : "</s>";
+    int32_t a = lm_tokenizer_id(m->tok, cls, strlen(cls)), b = lm_tokenizer_id(m->tok, sep, strlen(sep));
+    if (a < 0 || b < 0) {
+        lm_seterr(err, errlen, "the tokenizer has no \"%s\" and \"%s\" tokens for the chunk ends", cls, sep);
+        return -1;
+    }
+    m->cls_id = a;
+    m->sep_id = b;
+    return 0;
+}
+
+int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
+                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
+                          size_t n_ends, char *err, size_t errlen) {
+    if (lm_lingua_force_check(n_force, err, errlen)) return -1;
+    size_t ntok[LM_LINGUA_MAX_FORCE + 1];
+    lm_encoding e = {0};
+    for (size_t i = 0; i < n_force; i++) {
+        if (lm_tokenizer_encode(m->tok, force[i], force_len[i], 0, &e, err, errlen)) {
+            lm_encoding_free(&e);
+            return -1;
+        }
+        ntok[i] = e.n;
+    }
+    lm_encoding_free(&e);
+    return lm_lingua_force_init(f, force, force_len, n_force, ntok, ends, ends_len, n_ends, err, errlen);
+}
+
+void lm_lingua_counter_init(lm_lingua_counter *k, const lm_tiktoken *tk, const lm_tokenizer *tok) {
+    memset(k, 0, sizeof *k);
+    k->tk = tk;
+    k->st = tk ? lm_tiktoken_state_new(tk) : NULL;
+    k->tok = tok;
+}
+
+void lm_lingua_counter_free(lm_lingua_counter *k) {
+    if (k->st) lm_tiktoken_state_free(k->st);
+    lm_encoding_free(&k->e);
+    memset(k, 0, sizeof *k);
+}
+
+int lm_lingua_count(void *counter, const char *s, size_t n, size_t *count, char *err, size_t errlen) {
+    lm_lingua_counter *k = counter;
+    if (k->tk) return lm_tiktoken_count(k->tk, k->st, s, n, 0, count, err, errlen);
+    if (lm_tokenizer_encode(k->tok, s, n, 0, &k->e, err, errlen)) return -1;
+    *count = k->e.n;
+    return 0;
+}
+
+/* ---- the encoder set-up ------------------------------------------------ */
+
+
+int lm_lingua_encoder_load(lm_lingua_encoder *le, const char *dir, int family, int batch, char *err,
+                           size_t errlen) {
     memset(le, 0, sizeof *le);
     le->batch = batch > 0 ? batch : 0;
     le->batch_given = batch > 0;
@@ -52,11 +148,11 @@ int lm_lingua_load(lm_lingua_encoder *le, const char *dir, int family, int batch
     }
     return 0;
 fail:
-    lm_lingua_unload(le);
+    lm_lingua_encoder_free(le);
     return -1;
 }
 
-void lm_lingua_unload(lm_lingua_encoder *le) {
+void lm_lingua_encoder_free(lm_lingua_encoder *le) {
     if (le->gpu) {
         lm_encoder_cuda_free(le->gpu);
         omp_destroy_lock(&le->gpu_lock);
@@ -66,7 +162,7 @@ void lm_lingua_unload(lm_lingua_encoder *le) {
     memset(le, 0, sizeof *le);
 }
 
-int lm_lingua_use_cuda(lm_lingua_encoder *le, int dtype, char *err, size_t errlen) {
+int lm_lingua_encoder_use_cuda(lm_lingua_encoder *le, int dtype, char *err, size_t errlen) {
     int T = (int)le->m.max_seq_len;
     if (!le->batch_given) le->batch = LM_LINGUA_GPU_BATCH;
     le->gpu = lm_encoder_cuda_new(le->enc, le->batch, T > 0 ? T : 1, dtype, err, errlen);
@@ -109,8 +205,8 @@ static int probs_cuda(const lm_lingua_encoder *le, size_t nseq, const int32_t *c
     return rc;
 }
 
-int lm_lingua_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens, float *const *probs,
-                    char *err, size_t errlen) {
+int lm_lingua_encoder_probs(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens,
+                            float *const *probs, char *err, size_t errlen) {
     const lm_lingua_encoder *le = ctx;
     if (le->gpu) return probs_cuda(le, nseq, ids, lens, probs, err, errlen);
     if (!nseq) return 0;

@@ -1,12 +1,14 @@
 /* view.c - terminal and HTML pictures of an LLMLingua-2 compression: which
- * words were kept and dropped, and each word's keep probability (spec
- * lingua-compress §5).  See view.h.  Does not compress or open files.
+ * words were kept and dropped, and each word's keep probability.  See view.h.  Does not compress or open files.
  */
 #include "lingua/view.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/diag.h"
 
 /* The text before word i: orig's whitespace run when word i follows at the
  * cursor *pos (which then moves past it), else one space (none before the
@@ -137,4 +139,39 @@ void lm_view_html_record(lm_buf *out, const char *where, const char *ratio, size
 
 void lm_view_html_end(lm_buf *out) {
     lm_buf_adds(out, "</body>\n</html>\n");
+}
+
+void lm_view_page_add(lm_view_page *p, uint64_t index, lm_buf *frag) {
+#pragma omp critical(lm_view_page)
+    {
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 16;
+            p->f = lm_xrealloc(p->f, p->cap * sizeof *p->f);
+        }
+        p->f[p->n].index = index;
+        p->f[p->n++].b = *frag;
+    }
+    memset(frag, 0, sizeof *frag);
+}
+
+static int frag_cmp(const void *a, const void *b) {
+    uint64_t x = ((const struct lm_view_frag *)a)->index, y = ((const struct lm_view_frag *)b)->index;
+    return x < y ? -1 : x > y;
+}
+
+void lm_view_page_render(lm_view_page *p, const char *title, lm_buf *out) {
+    lm_view_html_begin(out, title);
+    if (p->n) qsort(p->f, p->n, sizeof *p->f, frag_cmp);
+    for (size_t i = 0; i < p->n; i++) {
+        lm_buf_add(out, p->f[i].b.p, p->f[i].b.n);
+        lm_buf_free(&p->f[i].b);
+    }
+    p->n = 0;
+    lm_view_html_end(out);
+}
+
+void lm_view_page_free(lm_view_page *p) {
+    for (size_t i = 0; i < p->n; i++) lm_buf_free(&p->f[i].b);
+    free(p->f);
+    memset(p, 0, sizeof *p);
 }

@@ -1,5 +1,5 @@
-/* view.h - pictures of an LLMLingua-2 compression (spec lingua-compress §5,
- * the per-word labels and probabilities): the original words on a terminal
+/* view.h - pictures of an LLMLingua-2 compression (the per-word labels of
+ * compress_prompt_llmlingua2's return_word_label, and their probabilities): the original words on a terminal
  * with dropped words dimmed (ANSI SGR 2/22), and a standalone HTML5 page
  * (XHTML-compatible markup) with one element per word, kept/dropped marking
  * and a keep-probability heat with its legend.
@@ -47,6 +47,25 @@ void lm_view_html_begin(lm_buf *out, const char *title);
 void lm_view_html_record(lm_buf *out, const char *where, const char *ratio, size_t origin_tokens,
                          size_t compressed_tokens, const lm_view_words *w);
 void lm_view_html_end(lm_buf *out);
+
+/* A page of records finished in any order: each record's fragment (from
+ * lm_view_html_record) is kept under its record index, and the page lists
+ * them in index order.  Starts zeroed; lm_view_page_add may be called by
+ * several threads at once (an OpenMP critical section). */
+typedef struct {
+    struct lm_view_frag {
+        uint64_t index;
+        lm_buf b;
+    } *f;
+    size_t n, cap;
+} lm_view_page;
+
+/* Keeps *frag (its memory is taken; *frag is left empty) as record index's. */
+void lm_view_page_add(lm_view_page *p, uint64_t index, lm_buf *frag);
+/* Appends the page (lm_view_html_begin with title, the fragments by index,
+ * lm_view_html_end) to out; the fragments are freed and p is left empty. */
+void lm_view_page_render(lm_view_page *p, const char *title, lm_buf *out);
+void lm_view_page_free(lm_view_page *p);
 
 /* The heat colour of probability p (clamped to [0, 1]) as a CSS colour,
  * "hsl(H,80%,80%)" from blue (0) through green to red (1); NaN gives "". */

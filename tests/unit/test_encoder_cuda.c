@@ -402,7 +402,7 @@ static void test_lingua(const char *model)
     char dir[128], err[512] = "";
     snprintf(dir, sizeof dir, "testdata/models/%s", model);
     lm_lingua_encoder le;
-    if (lm_lingua_load(&le, dir, -1, 3, err, sizeof err)) {
+    if (lm_lingua_encoder_load(&le, dir, -1, 3, err, sizeof err)) {
         ok(0, "lingua %s: load: %s", model, err);
         return;
     }
@@ -418,11 +418,11 @@ static void test_lingua(const char *model)
         for (size_t j = 0; j < lens[i]; j++)
             ids[i][j] = 5 + (int32_t)(lm_rng_u64(&r) % 200);
     }
-    int rc = lm_lingua_probs(&le, 5, (const int32_t *const *)ids, lens, pc, err, sizeof err);
+    int rc = lm_lingua_encoder_probs(&le, 5, (const int32_t *const *)ids, lens, pc, err, sizeof err);
     ok(rc == 0, "lingua %s: CPU probabilities (%s)", model, err);
-    rc = lm_lingua_use_cuda(&le, LM_NN_F32, err, sizeof err);
+    rc = lm_lingua_encoder_use_cuda(&le, LM_NN_F32, err, sizeof err);
     ok(rc == 0 && le.gpu, "lingua %s: moved to the GPU (%s)", model, err);
-    rc = rc ? rc : lm_lingua_probs(&le, 5, (const int32_t *const *)ids, lens, pg, err, sizeof err);
+    rc = rc ? rc : lm_lingua_encoder_probs(&le, 5, (const int32_t *const *)ids, lens, pg, err, sizeof err);
     double d = 0;
     for (int i = 0; i < 5 && rc == 0; i++)
         d = fmax(d, maxabs(pc[i], pg[i], lens[i]));
@@ -430,7 +430,7 @@ static void test_lingua(const char *model)
        err);
     for (int i = 0; i < 5; i++)
         free(ids[i]), free(pc[i]), free(pg[i]);
-    lm_lingua_unload(&le);
+    lm_lingua_encoder_free(&le);
 }
 
 /* 1 when a mapping of this process names a file whose path contains s. */

@@ -83,6 +83,9 @@ static void t_force(void) {
     ok(lm_lingua_force_init(&f, many, ml, 101, mt, NULL, NULL, 0, err, sizeof err) == -1 && strstr(err, "at most 100"),
        "101 force tokens: %s", err);
     ok(lm_lingua_force_init(&f, many, ml, 100, mt, NULL, NULL, 0, err, sizeof err) == 0, "100 are fine");
+    ok(lm_lingua_force_check(100, err, sizeof err) == 0, "force_check: 100 strings pass");
+    ok(lm_lingua_force_check(101, err, sizeof err) == -1, "force_check: 101 strings fail");
+    is_str(err, "101 strings, at most 100 are allowed", "force_check's message (lingua-compress prints it)");
     lm_lingua_force_free(&f);
     const char *empty[] = {""};
     size_t el = 0, et = 0;
@@ -204,6 +207,18 @@ static void t_context(void) {
     lm_lingua_opts_default(&o);
     o.target_context = 2;
     is_near(lm_lingua_context_rate(&o, 5, 100), 0.4, 0, "target_context/n");
+    lm_lingua_opts_default(&o);
+    is_near(lm_lingua_token_rate(&o, 0, 100), 0.5, 0, "token rate: no target, the rate");
+    o.target_token = 0;
+    is_near(lm_lingua_token_rate(&o, 0, 100), 0.5, 0, "token rate: target 0 without the context filter is none");
+    is_near(lm_lingua_token_rate(&o, 1, 100), 0.0, 0, "token rate: target 0 after the context filter is 0");
+    o.target_token = 25;
+    is_near(lm_lingua_token_rate(&o, 0, 100), 0.25, 0, "token rate: target/tokens");
+    is_near(lm_lingua_token_rate(&o, 1, 50), 0.5, 0, "token rate: target/kept tokens after the context filter");
+    is_near(lm_lingua_token_rate(&o, 0, 10), 1.0, 0, "token rate: at most 1");
+    is_near(lm_lingua_token_rate(&o, 0, 0), 1.0, 0, "token rate: 1 for no tokens");
+    o.target_token = -1;
+    is_near(lm_lingua_token_rate(&o, 1, 100), 0.5, 0, "token rate: -1 after the context filter is none");
     float sc[] = {0.2f, 0.5f, 0.9f};
     uint8_t keep[3];
     lm_lingua_context_keep(sc, 3, 0.5, NULL, 0, keep);
@@ -251,7 +266,7 @@ static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int
     snprintf(path, sizeof path, "testdata/golden/lingua/%s.jsonl", model);
     snprintf(dir, sizeof dir, "testdata/models/%s", model);
     lm_lingua_encoder le;
-    if (lm_lingua_load(&le, dir, -1, 8, err, sizeof err)) {
+    if (lm_lingua_encoder_load(&le, dir, -1, 8, err, sizeof err)) {
         ok(0, "load %s: %s", dir, err);
         return;
     }
@@ -301,8 +316,8 @@ static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int
         if (lm_lingua_force_build(&f, &le.m, ft, fl, (size_t)nf, et, el, (size_t)ne, err, sizeof err)) {
             diag("%s/%s: %s", model, name, err);
         } else {
-            if (lm_lingua_compress(&le.m, &f, &o, cx, cl, (size_t)nc, count_cl, &K, lm_lingua_probs, &le, &r, err,
-                                   sizeof err)) {
+            if (lm_lingua_compress(&le.m, &f, &o, cx, cl, (size_t)nc, count_cl, &K, lm_lingua_encoder_probs, &le,
+                                   &r, err, sizeof err)) {
                 diag("%s/%s: %s", model, name, err);
             } else {
                 good = !strcmp(r.prompt.p, json_string_value(json_object_get(ex, "compressed_prompt")));
@@ -364,7 +379,7 @@ static void golden_file(const char *model, const lm_tiktoken *tk, int *n_ok, int
     free(line);
     fclose(fp);
     lm_tiktoken_state_free(K.st);
-    lm_lingua_unload(&le);
+    lm_lingua_encoder_free(&le);
 }
 
 
@@ -373,13 +388,13 @@ static int load_xlmr(lm_lingua_encoder *le, lm_lingua_force *f) {
     char err[512];
     static const char *const ends[2] = {".", "\n"};
     static const size_t ends_len[2] = {1, 1};
-    if (lm_lingua_load(le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
+    if (lm_lingua_encoder_load(le, "testdata/models/tiny-xlmr", -1, 0, err, sizeof err)) {
         ok(0, "load tiny-xlmr: %s", err);
         return -1;
     }
     if (lm_lingua_force_build(f, &le->m, NULL, NULL, 0, ends, ends_len, 2, err, sizeof err)) {
         ok(0, "force map: %s", err);
-        lm_lingua_unload(le);
+        lm_lingua_encoder_free(le);
         return -1;
     }
     return 0;
@@ -403,7 +418,7 @@ static void t_jobs(const lm_tiktoken *tk) {
     ok(fp != NULL, "open the tiny-xlmr golden file");
     if (!fp) {
         lm_lingua_force_free(&f);
-        lm_lingua_unload(&le);
+        lm_lingua_encoder_free(&le);
         return;
     }
     enum { N = 24 };
@@ -411,6 +426,7 @@ static void t_jobs(const lm_tiktoken *tk) {
     const char **cx[N];
     size_t *cl[N], nc[N];
     lm_lingua_opts o[N];
+    lm_lingua_timing tm = {0};
     int n = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -423,6 +439,7 @@ static void t_jobs(const lm_tiktoken *tk) {
         static const double rates[4] = {0.33, 0.5, 1.0, 0.7};
         o[n].rate = rates[n % 4];
         o[n].use_context_filter = n % 3 == 0;
+        o[n].timing = &tm;
         n++;
     }
     free(line);
@@ -444,14 +461,24 @@ static void t_jobs(const lm_tiktoken *tk) {
     }
     ok(began && total > (size_t)n && none > 0, "%d prompts: %zu chunks for the encoder, %zu prompts need none", n,
        total, none);
-    ok(!lm_lingua_fill(job, (size_t)n, lm_lingua_probs, &le, err, sizeof err), "one probability call over all of them");
+    size_t tokens = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = 0;
+        if (job[i]) lm_lingua_job_seqs(job[i], &k);
+        tokens += k;
+    }
+    ok(!lm_lingua_fill(job, (size_t)n, lm_lingua_encoder_probs, &le, err, sizeof err),
+       "one probability call over all of them");
+    ok(tm.chunks == total && tm.tokens == tokens && tm.records == 0 && tm.encoder > 0,
+       "timing hook after fill: %llu chunks, %llu tokens, encoder time", (unsigned long long)tm.chunks,
+       (unsigned long long)tm.tokens);
     int same = 0;
     double maxd = 0;
     for (int i = 0; i < n; i++) {
         lm_lingua_result a, b;
         if (!job[i] || lm_lingua_finish(job[i], &a, err, sizeof err)) continue;
-        if (lm_lingua_compress(&le.m, &f, &o[i], cx[i], cl[i], nc[i], count_cl, &K, lm_lingua_probs, &le, &b, err,
-                               sizeof err)) {
+        if (lm_lingua_compress(&le.m, &f, &o[i], cx[i], cl[i], nc[i], count_cl, &K, lm_lingua_encoder_probs, &le,
+                               &b, err, sizeof err)) {
             lm_lingua_result_free(&a);
             continue;
         }
@@ -464,6 +491,8 @@ static void t_jobs(const lm_tiktoken *tk) {
         same += eq;
         lm_lingua_result_free(&a), lm_lingua_result_free(&b);
     }
+    ok(tm.records == 2 * (uint64_t)n && tm.chunks == 2 * total && tm.prepare > 0 && tm.finish > 0,
+       "timing hook: every finish counted (%llu records)", (unsigned long long)tm.records);
     ok(same == n && maxd <= 1e-6, "batched jobs: %d of %d results identical to one prompt at a time (word probs "
        "within %.2g)", same, n, maxd);
     /* a job may also be dropped before its probabilities */
@@ -475,7 +504,7 @@ static void t_jobs(const lm_tiktoken *tk) {
     for (int i = 0; i < n; i++) free(cx[i]), free(cl[i]), json_decref(J[i]);
     lm_lingua_force_free(&f);
     lm_tiktoken_state_free(K.st);
-    lm_lingua_unload(&le);
+    lm_lingua_encoder_free(&le);
 }
 
 /* The chunk ends the encoder sees: the reference's "[CLS]"/"[SEP]" strings
@@ -485,7 +514,7 @@ static int recording_probs(void *ctx, size_t nseq, const int32_t *const *ids, co
                            float *const *probs, char *err, size_t errlen) {
     seen_first = ids[0][0];
     seen_last = ids[0][lens[0] - 1];
-    return lm_lingua_probs(ctx, nseq, ids, lens, probs, err, errlen);
+    return lm_lingua_encoder_probs(ctx, nseq, ids, lens, probs, err, errlen);
 }
 
 static void t_ends(const lm_tiktoken *tk) {
@@ -510,9 +539,25 @@ static void t_ends(const lm_tiktoken *tk) {
     ok(!rc && seen_first == bos && seen_last == eos && bos != unk && eos != unk,
        "proper ends under XLM-R: <s> ... </s> (%d %d)", (int)seen_first, (int)seen_last);
     if (!rc) lm_lingua_result_free(&r);
+    /* the library's counter: cl100k through the rank file, else the model's tokenizer */
+    lm_lingua_counter kc, km;
+    lm_lingua_counter_init(&kc, tk, le.tok);
+    lm_lingua_counter_init(&km, NULL, le.tok);
+    const char *txt = "The committee met on Monday, 3 times.";
+    size_t a = 0, b = 0, m = 0, mt = 0;
+    lm_encoding e = {0};
+    int crc = lm_lingua_count(&kc, txt, strlen(txt), &a, err, sizeof err) ||
+              count_cl(&K, txt, strlen(txt), &b, err, sizeof err) ||
+              lm_lingua_count(&km, txt, strlen(txt), &m, err, sizeof err) ||
+              lm_tokenizer_encode(le.tok, txt, strlen(txt), 0, &e, err, sizeof err);
+    mt = e.n;
+    ok(!crc && a == b && a > 0, "counter with a rank file: the cl100k count (%zu)", a);
+    ok(!crc && m == mt && m > 0 && m != a, "counter without one: the model tokenizer's count (%zu)", m);
+    lm_encoding_free(&e);
+    lm_lingua_counter_free(&kc), lm_lingua_counter_free(&km);
     lm_lingua_force_free(&f);
     lm_tiktoken_state_free(K.st);
-    lm_lingua_unload(&le);
+    lm_lingua_encoder_free(&le);
 }
 
 static void t_golden(void) {
@@ -535,8 +580,26 @@ static void t_golden(void) {
     lm_tiktoken_free(tk);
 }
 
+static void t_timing(void) {
+    lm_lingua_timing t = {0.25, 2.0, 0.125, 3, 4, 1000};
+    lm_buf b = {0};
+    lm_lingua_timing_json(&b, &t, 0.5, 3.0);
+    is_str(b.p,
+           "{\"records\":3,\"chunks\":4,\"tokens\":1000,\"load_s\":0.500000,\"chunking_s\":0.250000,"
+           "\"encoder_s\":2.000000,\"selection_s\":0.125000,\"total_s\":3.000000,\"encoder_tokens_per_s\":500.0}",
+           "timing as one JSON object");
+    lm_lingua_timing z = {0};
+    lm_buf_reset(&b);
+    lm_lingua_timing_json(&b, &z, 0, 0);
+    ok(strstr(b.p, "\"encoder_tokens_per_s\":0.0}") != NULL, "no encoder time: rate 0");
+    lm_buf_free(&b);
+    double a = lm_lingua_now(), c = lm_lingua_now();
+    ok(a > 0 && c >= a, "monotonic clock");
+}
+
 int main(void) {
     t_percentile();
+    t_timing();
     t_force();
     t_chunk();
     t_merge();

@@ -63,6 +63,24 @@ int main(void) {
     is_str(css, "hsl(0,80%,80%)", "heat clamps to red");
     lm_view_heat(NAN, css);
     is_str(css, "", "no heat for NaN");
+
+    /* the page: fragments added out of order come out by record index */
+    lm_view_page pg = {0};
+    const char *fr[] = {"<p>two</p>", "<p>zero</p>", "<p>one</p>"};
+    uint64_t ix[] = {2, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        lm_buf f = {0};
+        lm_buf_adds(&f, fr[i]);
+        lm_view_page_add(&pg, ix[i], &f);
+        ok(f.p == NULL && f.n == 0, "page_add takes fragment %d", i);
+    }
+    lm_buf_reset(&b);
+    lm_view_page_render(&pg, "p", &b);
+    const char *z = strstr(b.p, "<p>zero</p>"), *o = strstr(b.p, "<p>one</p>"), *t = strstr(b.p, "<p>two</p>");
+    ok(z && o && t && z < o && o < t, "page lists the fragments by record index");
+    ok(strstr(b.p, "<title>p</title>") != NULL && strstr(b.p, "</html>\n") != NULL, "page has its head and end");
+    ok(pg.n == 0, "render empties the page");
+    lm_view_page_free(&pg);
     lm_buf_free(&b);
     return tap_done();
 }
