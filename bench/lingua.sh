@@ -3,7 +3,7 @@
 # --rate 0.33 against the reference, PyPI llmlingua 0.2.2's
 # PromptCompressor(model_name=DIR, device_map="cpu", use_llmlingua2=True)
 # .compress_prompt(prompt, rate=0.33), on the same seeded random weights, CPU,
-# one after the other in the same run (spec lingua-compress 8).
+# one after the other in the same run.
 #
 #   PYTHON=/root/venv-torch/bin/python sh bench/lingua.sh
 #

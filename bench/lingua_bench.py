@@ -9,9 +9,12 @@ lingua.sh does, with the same /usr/bin/time -v around both.
       positions, WordPiece) or xlmr-large (XLMRobertaForTokenClassification,
       1024/24/16/4096, 514 positions, Unigram); num_labels 2, torch seed 0,
       vocab_size = tokenizer size + 100 so that the reference's [NEWi]
-      resize is a no-op (spec lingua-compress 11.3).  DIR's name must contain
+      resize is a no-op (PromptCompressor.init_llmlingua2 in llmlingua
+      0.2.2's llmlingua/prompt_compressor.py adds [NEW0]..[NEW99] and calls
+      resize_token_embeddings).  DIR's name must contain
       "bert-base-multilingual-cased" or "xlm-roberta-large": the reference
-      picks its word rules by that substring (spec 2).
+      picks its word rules by that substring (llmlingua/utils.py,
+      TokenClfDataset and is_begin_of_new_word).
   lingua_bench.py prompt OUT.jsonl TOKENS CORPUS
       one {"prompt": ...} record of about TOKENS cl100k tokens of CORPUS
       (whole lines, markup lines dropped).

@@ -1,6 +1,7 @@
 /* dp-estimate.c - epsilon intervals for (epsilon, delta)-differential privacy
  * from membership-inference outcomes (Zanella-Beguelin et al., "Bayesian
- * Estimation of Differential Privacy", ICML 2023; spec dp-estimate.md).
+ * Estimation of Differential Privacy", ICML 2023; reference code: the
+ * privacy-estimates package, see lib/privacy/dpest.h).
  *
  * Argument parsing and the record loop only: the estimators are in
  * lib/privacy/dpest.c, the game bookkeeping in lib/privacy/game.c, the

@@ -7,7 +7,8 @@
  * under FlashAttention's 2x rule.  --check runs the adversarial suite only.
  * This file holds options, the record loop and the writing; every algorithm,
  * schedule, matrix, the shape parsing and the runs on either device live in
- * lib/attn/ (harness.h; spec leanattn-bench §5, §8-§10).
+ * lib/attn/ (harness.h).  Options, output fields and the correctness suite
+ * are documented in leanattn-bench(1).
  */
 #include <math.h>
 #include <stdint.h>

@@ -1,8 +1,12 @@
 /* attn_cuda.cu - CUDA C decode attention: nosplit, splitkv (FlashDecoding),
  * lean (Stream-K with the in-kernel host merge) and lean-combine, plus a
  * streaming-read bandwidth kernel (API in attn_cuda.h; the CPU twins and the
- * Stream-K picture are in lib/attn/attn.h and lib/attn/sched.h).  Spec
- * leanattn-bench §3.4-3.6, §4, §5, §7.  Written in C style: plain structs,
+ * Stream-K picture are in lib/attn/attn.h and lib/attn/sched.h).  lean
+ * follows ONNX Runtime's lean_compute_attn
+ * (onnxruntime/contrib_ops/cuda/bert/lean_attention/lean_fwd_kernel.h) in
+ * its host/finisher roles, with a per-CTA slot and an epoch flag where ONNX
+ * Runtime counts per head; splitkv follows FlashAttention-2's split-KV
+ * kernel and its combine kernel.  Written in C style: plain structs,
  * no templates, no CUTLASS; CUDA-core arithmetic only (no mma.sync yet).
  *
  * One CTA = 128 threads = 4 warps.  A K/V row of D 16-bit values is read

@@ -10,7 +10,7 @@
  *
  * Not here: the tensor-core (mma.sync) path, paged KV, CUDA graphs, fp32
  * storage (GPU storage is bf16 or fp16; accumulation fp32).  GQA groups up to
- * 8 query heads per KV head; D = 64 or 128.  Spec leanattn-bench §3.6, §5, §7.
+ * 8 query heads per KV head; D = 64 or 128.
  * Every function returns 0, or -1 with a message in err; none prints.
  */
 #ifndef LMKIT_ATTN_CUDA_H

@@ -9,7 +9,7 @@
  * (same association order), so that fp32 results agree to rounding; the
  * reductions (LayerNorm statistics, softmax sums) are done in a different
  * order (warp shuffles), which is the only expected difference besides
- * cuBLAS's own summation order.  Spec lingua-compress §2 "Forward pass".
+ * cuBLAS's own summation order.  The model is described in lib/nn/encoder.h.
  *
  * Written in C style: plain functions and structs, no templates.
  *

@@ -7,7 +7,9 @@
  * h_kv = h_q / g (g = H_q / H_kv) and keys j < L_b:
  *     o = sum_j softmax_j(scale * q . k_j) v_j,   lse = ln sum_j e^(scale q.k_j)
  * One work item is a KV head (b, h_kv) with its g query rows packed together,
- * so one pass over K/V serves the whole GQA group (spec §3.7).
+ * so one pass over K/V serves the whole GQA group (as ONNX Runtime's
+ * lean_api.cc, mha_fwd_kvcache, does for seqlen_q == 1: the group's query
+ * heads become the rows of one tile).
  *
  * How the partial results are merged.  A piece of a head (a set S of keys) is
  * summarised by the online-softmax state (m, l, O): m the max logit, l the sum
@@ -45,7 +47,12 @@
  * gives o = 0 and lse = -inf.  Inputs must be finite.
  *
  * Not here: GPU code (kernels/attn_cuda.h), paging, causal prefill, any
- * timing.  Spec leanattn-bench §2, §3.4-3.6, §4.1-4.2, §8.
+ * timing.  Method: Sanovar et al., "Lean Attention", MLSys 2025 (arXiv
+ * 2405.10480), and its ONNX Runtime implementation
+ * (onnxruntime/contrib_ops/cuda/bert/lean_attention/lean_fwd_kernel.h,
+ * lean_compute_attn); splitkv: FlashAttention-2's split-KV path
+ * (csrc/flash_attn/flash_api.cpp); accuracy rule: FlashAttention's
+ * tests/test_flash_attn.py.
  */
 #ifndef LMKIT_ATTN_ATTN_H
 #define LMKIT_ATTN_ATTN_H

@@ -1,6 +1,6 @@
 /* bench.c - benchmark matrices, byte counts, the physical floor, a CPU
- * streaming-read bandwidth measurement and timing quantiles (see bench.h;
- * spec leanattn-bench §5 and §9). */
+ * streaming-read bandwidth measurement and timing quantiles (see
+ * bench.h). */
 #include "attn/bench.h"
 
 #include <math.h>
@@ -145,7 +145,8 @@ static void m_ragged(builder *bd)
 
 static void m_ablation(builder *bd)
 {
-    /* two cells: the §3.3 worked example and a badly quantised FA2 case */
+    /* two cells: the ONNX Runtime grid example of tests/unit/test_attn.c and a
+     * badly quantised FA2 case */
     static const int cell[2][5] = {{1, 32, 8, 128, 32768}, {35, 32, 8, 128, 16384}};
     static const int gm[] = {1, 2, -1};
     static const int bns[] = {64, 128, 256};

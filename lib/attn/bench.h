@@ -1,6 +1,6 @@
 /* bench.h - the data side of leanattn-bench: the named benchmark matrices
- * (spec leanattn-bench §9: paper, gqa, waves, ragged, ablation), the bytes a
- * decode call must move and its physical time floor (§5), a CPU streaming-
+ * (paper, gqa, waves, ragged, ablation; see leanattn-bench(1), --matrix), the
+ * bytes a decode call must move and its physical time floor, a CPU streaming-
  * read bandwidth measurement, and order statistics of timings.  No GPU code,
  * no output formatting. */
 #ifndef LMKIT_ATTN_BENCH_H
@@ -38,7 +38,7 @@ int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list
                 size_t errlen);
 void attn_cell_list_free(attn_cell_list *l);
 
-/* Bytes a decode call moves (spec §5): s*(dk+dv)*H_kv*sum(L) for K and V
+/* Bytes a decode call moves: s*(dk+dv)*H_kv*sum(L) for K and V
  * (dk = dv = D) plus q and o (s*D*H_q*B each), plus the split partials
  * written and read: partial_rows * (D + 2) * 4 * 2 where partial_rows is the
  * number of (piece, query row) partial states (0 for nosplit). */

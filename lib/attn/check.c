@@ -1,7 +1,7 @@
-/* check.c - the adversarial correctness suite (see check.h; spec
- * leanattn-bench §8).  Each case is a shape, a worker count and an input
- * recipe; inputs come from the seeded generator in core/rng.h, so a failure
- * reproduces exactly. */
+/* check.c - the adversarial correctness suite (see check.h and
+ * leanattn-bench(1), "Correctness suite").  Each case is a shape, a worker
+ * count and an input recipe; inputs come from the seeded generator in
+ * core/rng.h, so a failure reproduces exactly. */
 #include "attn/check.h"
 
 #include <math.h>

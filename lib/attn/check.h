@@ -1,15 +1,16 @@
 /* check.h - the adversarial correctness suite behind `leanattn-bench --check`
- * (spec leanattn-bench §8): very peaked softmax (q scaled by 20), one dominant
- * logit on either side of a worker boundary, lengths of tile +- 1, L < tile,
- * L = 1, total % G != 0, heads spread over three or more workers, whole heads
- * mixed with split heads, ragged batches with a length-0 sequence, GQA groups
- * of 1, 3 and 4, both layouts; every CPU algorithm, fp32/bf16/fp16 storage and
- * D = 64 and 128.  Every output is scanned for NaN/Inf and must satisfy
- * FlashAttention's rule against the fp64 reference (attn.h), and lean must be
- * bit-identical when rerun with another thread count.  Runs in about a second
- * on 2 cores.  attn_check_suite checks the CPU code; attn_check_suite_with
- * runs the same cases through another implementation (the command passes
- * one that runs the CUDA kernels) against the same CPU references.
+ * (leanattn-bench(1), "Correctness suite"): very peaked softmax (q scaled by
+ * 20), one dominant logit on either side of a worker boundary, lengths of tile
+ * +- 1, L < tile, L = 1, total % G != 0, heads spread over three or more
+ * workers, whole heads mixed with split heads, ragged batches with a length-0
+ * sequence, GQA groups of 1, 3 and 4, both layouts; every CPU algorithm,
+ * fp32/bf16/fp16 storage and D = 64 and 128.  Every output is scanned for
+ * NaN/Inf and must satisfy FlashAttention's rule against the fp64 reference
+ * (attn.h), and lean must be bit-identical when rerun with another thread
+ * count.  Runs in about a second on 2 cores.  attn_check_suite checks the CPU
+ * code; attn_check_suite_with runs the same cases through another
+ * implementation (the command passes one that runs the CUDA kernels) against
+ * the same CPU references.
  */
 #ifndef LMKIT_ATTN_CHECK_H
 #define LMKIT_ATTN_CHECK_H

@@ -1,7 +1,8 @@
 /* cpu.c - the CPU twins of the GPU schedules: nosplit, splitkv (FlashDecoding),
  * lean (Stream-K with the in-kernel host merge) and lean-combine (Stream-K
  * with a separate combine pass).  See attn.h for the contract and sched.h for
- * the Stream-K picture.  Spec leanattn-bench §3.4-3.6 and §4.1-4.2.
+ * the Stream-K picture; the papers and upstream code they follow are named
+ * there.
  *
  * All four share one inner routine, attend(): stream a run of LeanTiles of
  * one KV head through the online softmax for the g packed query rows, in log2
@@ -13,12 +14,13 @@
  * the partial states are merged.  Work units are handed to OpenMP threads in
  * whatever way; the result never depends on that (attn.h, "Determinism").
  *
- * lean's host/contributor protocol is the GPU's (§3.6) with C11 atomics: a
- * contributor writes its raw (m, l, O) into its own slot, then stores the
- * launch epoch into its flag with release order; the host spins with acquire
- * loads.  A worker only ever waits on higher-numbered workers, which do their
- * contributor piece first, and units are claimed from the highest worker
- * down, so any number of threads >= 1 completes (no co-residency hazard).
+ * lean's host/contributor protocol is the GPU's (kernels/attn_cuda.cu) with
+ * C11 atomics: a contributor writes its raw (m, l, O) into its own slot, then
+ * stores the launch epoch into its flag with release order; the host spins
+ * with acquire loads.  A worker only ever waits on higher-numbered workers,
+ * which do their contributor piece first, and units are claimed from the
+ * highest worker down, so any number of threads >= 1 completes (no
+ * co-residency hazard).
  */
 #include "attn/attn.h"
 #include "core/diag.h"

@@ -34,7 +34,7 @@ typedef struct {
 static int cuda_read_bw(attn_bench *b, double *gbps, char *err, size_t errlen)
 {
     cuda_state *s = b->dev;
-    /* >= 4 GB as the spec asks, but no more than a quarter of the memory */
+    /* >= 4 GB, far above any L2, but no more than a quarter of the memory */
     size_t bytes = (size_t)4 << 30;
     if ((long long)bytes > s->info.mem_bytes / 4)
         bytes = (size_t)(s->info.mem_bytes / 4) & ~(size_t)15;

@@ -1,7 +1,8 @@
 /* ref.c - dtype conversions, layout offsets, the fp64 reference, the naive
  * same-precision reference and the error measurement of FlashAttention's 2x
- * rule (see attn.h; spec leanattn-bench §2 and §8).  No partitioning here:
- * every row is computed start to end by one thread. */
+ * rule (see attn.h; the rule is the one of Dao-AILab/flash-attention's
+ * tests/test_flash_attn.py).  No partitioning here: every row is computed
+ * start to end by one thread. */
 #include "attn/attn.h"
 #include "core/diag.h"
 

@@ -1,6 +1,6 @@
 /* sched.c - LeanTile sizes, Stream-K partition, ONNX Runtime's lean grid and
- * FlashAttention-2's split heuristic (see sched.h; spec leanattn-bench §3.2,
- * §3.3, §4.2).  Integer arithmetic only, except FA2's float efficiency test,
+ * FlashAttention-2's split heuristic (see sched.h for the upstream functions
+ * they reproduce).  Integer arithmetic only, except FA2's float efficiency test,
  * reproduced in float as FA2 does. */
 #include "attn/sched.h"
 #include "core/diag.h"

@@ -23,9 +23,14 @@
  * gives each head to one worker.
  *
  * This file does only integer arithmetic; it allocates nothing but the tile
- * prefix array.  Implements spec leanattn-bench §3.2-3.4 (ONNX Runtime's
- * get_num_splits_and_buffer_sizes, exact, plus our ragged extension) and §4.2
- * (FlashAttention-2 num_splits_heuristic, exact).
+ * prefix array.  The lean grid is ONNX Runtime's, exactly
+ * (onnxruntime/contrib_ops/cuda/bert/lean_attention/lean_api.cc,
+ * get_num_splits_and_buffer_sizes), extended here to ragged batches: each
+ * head gets its own tile count where ONNX Runtime sizes every head by L_max.
+ * The split count is FlashAttention-2's num_splits_heuristic
+ * (csrc/flash_attn/flash_api.cpp), exactly.  Papers: Sanovar et al., "Lean
+ * Attention", MLSys 2025 (arXiv 2405.10480); Osama et al., "Stream-K",
+ * PPoPP 2023.
  */
 #ifndef LMKIT_ATTN_SCHED_H
 #define LMKIT_ATTN_SCHED_H
@@ -69,7 +74,8 @@ void attn_tiles_free(attn_tiles *t);
  * heads with no tiles are never returned. */
 size_t attn_tiles_head_of(const attn_tiles *t, int64_t tile);
 
-/* Stream-K partition of `total` tiles over G workers (spec §3.3):
+/* Stream-K partition of `total` tiles over G workers (as ONNX Runtime's
+ * get_num_splits_and_buffer_sizes computes it):
  * max_tiles = ceil(total/G), the first high_load workers get max_tiles tiles,
  * the rest max_tiles-1.  G is clamped to [1, total] (total 0 gives G = 0). */
 typedef struct {
@@ -85,7 +91,8 @@ void attn_streamk_range(const attn_streamk *s, int c, int64_t *begin, int64_t *e
 /* The worker whose range contains tile (0 <= tile < total). */
 int attn_streamk_owner(const attn_streamk *s, int64_t tile);
 
-/* ONNX Runtime's LeanAttention grid (spec §3.3, decode: one m block).  With
+/* ONNX Runtime's LeanAttention grid (lean_api.cc,
+ * get_num_splits_and_buffer_sizes; decode: one m block).  With
  * ragged lengths pass total = sum of tiles and num_n_blocks from L_max. */
 typedef struct {
     int G;              /* CTAs */
@@ -98,8 +105,9 @@ typedef struct {
 void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, int B,
                         int H_kv, int num_sms);
 
-/* FlashAttention-2 num_splits_heuristic, exact (spec §4.2).  Called by FA2
- * with batch_nheads_mblocks = B*H_kv and num_sms = 2*SMs, max_splits = 128. */
+/* FlashAttention-2's num_splits_heuristic (csrc/flash_attn/flash_api.cpp),
+ * exact.  Called by FA2 with batch_nheads_mblocks = B*H_kv and
+ * num_sms = 2*SMs, max_splits = 128. */
 int attn_fa2_num_splits(int batch_nheads_mblocks, int num_sms, int num_n_blocks,
                         int max_splits);
 

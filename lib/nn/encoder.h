@@ -5,7 +5,9 @@
  * LayerNorm, then post-LayerNorm layers: self-attention, output projection,
  * residual + LayerNorm, FFN with GELU, residual + LayerNorm) and
  * *ForTokenClassification's linear classifier, as used by LLMLingua-2
- * (spec lingua-compress §2 "Forward pass").
+ * (the released llmlingua-2-* checkpoints are XLMRobertaForTokenClassification
+ * and BertForTokenClassification; transformers' modeling_bert.py and
+ * modeling_xlm_roberta.py).
  *
  *  - Weights (lm_encoder) are read-only after load and may be shared by any
  *    number of threads, each with its own lm_encoder_state (a forward

@@ -1,27 +1,29 @@
 /* dpest.c - differential-privacy epsilon from membership-inference counts
- * (see dpest.h; spec dp-estimate.md sections 3, 4, 5 and 7).
+ * (see dpest.h for the paper and the package functions followed).
  *
  * Posterior CDF of eps_hat (joint-beta, = consistently ordered Dirichlet):
  *   CDF(eps) = P[(x, y) in R(eps, delta)]
  *            = int_0^1 p_x(x) [F_y(hi(x)) - F_y(lo(x))] dx,
  * x = fnr ~ Beta(FN + c, TP + c), y = fpr ~ Beta(FP + c, TN + c), F_y the
- * regularized incomplete beta function.  We integrate in x (not in
- * u = F_x(x) as the spec's first form does: that needs an inverse incomplete
- * beta per node, several times the cost).  The x-range is cut to the
- * posterior quantiles 1e-16 and 1 - 1e-16; where a shape parameter of x is
+ * regularized incomplete beta function.  We integrate in x (not in u = F_x(x),
+ * which would also remove the endpoint singularity: that needs an inverse
+ * incomplete beta per node, several times the cost).  The x-range is cut to
+ * the posterior quantiles 1e-16 and 1 - 1e-16; where a shape parameter of x is
  * below 1 (x^(-1/2) endpoint singularity when FN = 0 or TP = 0 under the
  * Jeffreys prior) that end is integrated in t with x = t^2 (or 1 - x = t^2),
- * which makes the integrand bounded.  Breakpoints: the posterior median of
- * x, the kinks of lo and hi (section 3), and the x where the active linear
- * piece of lo or hi crosses the posterior quantiles 1e-12, 1e-3, 1/2,
- * 1 - 1e-3, 1 - 1e-12 of y (the steep part of F_y(lo(x)) and F_y(hi(x)) is
- * only sd(y) / e^eps wide in x), so the adaptive G7/K15 rule never misses a
- * narrow feature.  Cancellation is avoided by integrating
- * F_y(hi) - F_y(lo) as Fc_y(lo) - Fc_y(hi) when lo is above the median, and
- * by using an absolute tolerance (upper quantiles solve 1 - CDF = alpha/2
- * to the same absolute accuracy).
+ * which makes the integrand bounded.  Breakpoints: the posterior median of x,
+ * the kinks of lo and hi (where their max / min switch branches), and the x
+ * where the active linear piece of lo or hi crosses the posterior quantiles
+ * 1e-12, 1e-3, 1/2, 1 - 1e-3, 1 - 1e-12 of y (the steep part of F_y(lo(x)) and
+ * F_y(hi(x)) is only sd(y) / e^eps wide in x), so the adaptive G7/K15 rule
+ * never misses a narrow feature.  Cancellation is avoided by integrating
+ * F_y(hi) - F_y(lo) as Fc_y(lo) - Fc_y(hi) when lo is above the median, and by
+ * using an absolute tolerance (upper quantiles solve 1 - CDF = alpha/2 to the
+ * same absolute accuracy).
  * Density: pdf(eps) = int p_x [p_y(hi) d hi/d eps - p_y(lo) d lo/d eps] dx
- * (boundary form, section 5), derivatives zero where a bound is clamped.
+ * (boundary form, as joint_density.py Beta.eps_pdf with the velocities of
+ * privacy_region.py privacy_velocity_lo / privacy_velocity_hi), derivatives
+ * zero where a bound is clamped.
  * Quantiles: CDF(0) >= p gives 0; otherwise eps_max = 1, 2, 4, ..., 64, 100
  * until the target is crossed, then Brent (xtol 1e-9).  Not crossed at 100:
  * +inf, capped.
@@ -155,7 +157,8 @@ int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, doubl
     return 0;
 }
 
-/* Two-sided baseline interval at significance a (section 4). */
+/* Two-sided baseline interval at significance a (binomial_proportion.py,
+ * compute_eps_lo_hi). */
 static int baseline_interval(const lm_dp_counts *c, double delta, double a, lm_dp_method m,
                              double *eps_lo, double *eps_hi)
 {

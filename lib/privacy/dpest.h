@@ -1,16 +1,21 @@
 /* dpest.h - estimation of differential-privacy epsilon from membership-
  * inference confusion counts (FN, FP, TN, TP) at a given delta.
  *
- * What it does (spec dp-estimate.md; Zanella-Beguelin et al., "Bayesian
- * Estimation of Differential Privacy", ICML 2023):
+ * What it does (Zanella-Beguelin et al., "Bayesian Estimation of
+ * Differential Privacy", ICML 2023, arXiv 2206.05199; reference code: the
+ * privacy-estimates package, microsoft/responsible-ai-toolbox-privacy, files
+ * under privacy_estimates/):
  *   - the point estimate eps_hat(fnr, fpr, delta) with its anti-diagonal
- *     reflection (section 3) and the membership-advantage bound;
+ *     reflection (privacy_region.py, eps_from_fnr_fpr) and the
+ *     membership-advantage bound (utils.py, bound_membership_advantage);
  *   - the frequentist baselines Clopper-Pearson and Jeffreys with the
  *     reference package's alpha split (alpha/2 per rate, tails alpha/4),
- *     Jeffreys edge forcing and the straddle rule (section 4);
- *   - the Bayesian joint-beta posterior of eps_hat: CDF, density and
- *     quantiles by 1-D adaptive quadrature of incomplete beta functions,
- *     Brent root finding, no ceiling at eps = 10 (sections 5 and 7);
+ *     Jeffreys edge forcing and the straddle rule
+ *     (binomial_proportion.py, compute_eps_lo_hi);
+ *   - the Bayesian joint-beta posterior of eps_hat (joint_density.py, Beta):
+ *     CDF, density and quantiles, here by 1-D adaptive quadrature of
+ *     incomplete beta functions where the package integrates in 2-D, Brent
+ *     root finding, no ceiling at eps = 10 (the package gives up above 10);
  *   - "dirichlet": the multinomial model with a Dirichlet prior on the four
  *     cell probabilities, components ordered consistently.  By the
  *     aggregation property of the Dirichlet, fnr = p_fn / (p_fn + p_tp) and
@@ -114,8 +119,8 @@ int lm_dp_validate(const lm_dp_counts *c, const lm_dp_opts *o, char *err, size_t
 int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, char *err,
                    size_t errlen);
 
-/* Point estimate (section 3).  NaN if fnr < 0, fpr < 0 or delta not in
- * [0, 1). */
+/* Point estimate (privacy_region.py, eps_from_fnr_fpr).  NaN if fnr < 0,
+ * fpr < 0 or delta not in [0, 1). */
 double lm_dp_eps_point(double fnr, double fpr, double delta);
 
 /* Membership-advantage bound (e^eps - 1 + 2 delta) / (e^eps + 1); 1 at +inf. */

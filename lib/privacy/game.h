@@ -2,7 +2,8 @@
  * and membership bits to confusion counts.
  *
  * The attack guesses "member" iff score >= T (the convention of the
- * privacy-estimates package, spec dp-estimate.md section 6).  A sweep gives
+ * privacy-estimates package: AttackResults.from_scores_threshold_and_labels
+ * in privacy_estimates/utils.py).  A sweep gives
  * the counts at every distinct threshold in one pass over the sorted scores.
  * Counts are in the order tp, fp, tn, fn.  Thread-safe; no I/O.
  */

@@ -1,5 +1,5 @@
 /* beta.c - ln Gamma, ln B, the regularized incomplete beta function and its
- * inverse (see beta.h).  Spec dp-estimate.md section 7.
+ * inverse (see beta.h).
  *
  * ln B(a, b) for large a, b uses Stirling's series with the correction
  * delta(x) = lgamma(x) - [(x - 1/2) ln x - x + ln sqrt(2 pi)]:

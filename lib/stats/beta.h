@@ -15,7 +15,7 @@
  * continued fraction needs a few thousand terms (microseconds); no complex or
  * negative arguments.  Invalid arguments give NaN.
  *
- * Used by lib/privacy/dpest.c (spec dp-estimate.md section 7).
+ * Used by lib/privacy/dpest.c (posterior CDF and quantiles of epsilon).
  */
 #ifndef LMKIT_STATS_BETA_H
 #define LMKIT_STATS_BETA_H

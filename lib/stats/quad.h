@@ -11,7 +11,7 @@
  * What it does not do: no extrapolation (epsilon algorithm), no infinite
  * ranges; endpoint singularities must be removed by a substitution first.
  *
- * Used by lib/privacy/dpest.c (spec dp-estimate.md section 7).
+ * Used by lib/privacy/dpest.c (posterior CDF and quantiles of epsilon).
  */
 #ifndef LMKIT_STATS_QUAD_H
 #define LMKIT_STATS_QUAD_H

@@ -8,7 +8,7 @@
  * What it does not do: no bracket search (the caller expands its bracket),
  * no derivatives.
  *
- * Used by lib/privacy/dpest.c for posterior quantiles (dp-estimate.md §7).
+ * Used by lib/privacy/dpest.c for posterior quantiles of epsilon.
  */
 #ifndef LMKIT_STATS_ROOT_H
 #define LMKIT_STATS_ROOT_H

@@ -24,7 +24,8 @@ Creates, under testdata/models/:
               of tests/golden/lingua_golden.py cover it).
 Each has config.json, model.safetensors, tokenizer.json (+ tokenizer_config.json,
 special_tokens_map.json).  vocab_size = tokenizer size + 100, as LLMLingua-2's
-checkpoints carry 100 extra [NEWi] rows (spec lingua-compress 11.3).
+checkpoints carry 100 extra [NEWi] rows (llmlingua 0.2.2 adds the tokens in
+PromptCompressor.init_llmlingua2 and resizes the embeddings: a no-op here).
 Weights come from a fixed torch seed; LayerNorm weights/biases and Linear
 biases are randomised too, and the classifier is scaled so that the
 probabilities spread over (0, 1).

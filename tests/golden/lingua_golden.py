@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """lingua_golden.py - expected LLMLingua-2 outputs of PyPI llmlingua 0.2.2 on
-the tiny seeded models, for tests/unit/test_lingua.c (spec lingua-compress
-11.3).
+the tiny seeded models, for tests/unit/test_lingua.c.
 
 For every case it calls PromptCompressor.compress_prompt_llmlingua2 on CPU and
 stores the inputs (model, context list, keyword arguments) and the outputs

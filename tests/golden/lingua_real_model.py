@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """lingua_real_model.py - the six end-to-end golden cases of llmlingua's own
-LLMLingua-2 test (spec lingua-compress 11.2) run through lingua-compress with
-the released microsoft/llmlingua-2-xlm-roberta-large-meetingbank model.
+LLMLingua-2 test (microsoft/LLMLingua, tests/test_llmlingua2.py) run through
+lingua-compress with the released
+microsoft/llmlingua-2-xlm-roberta-large-meetingbank model.
 
 The inputs, the options of each call and the expected compressed_prompt,
 origin_tokens, compressed_tokens, ratio and rate (the reference's strings,

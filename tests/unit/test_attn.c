@@ -1,5 +1,6 @@
 /* test_attn.c - unit tests of lib/attn: scheduling arithmetic against the
- * worked examples of spec leanattn-bench §3.3/§4.2, the Stream-K partition's
+ * worked examples of ONNX Runtime's get_num_splits_and_buffer_sizes and
+ * FlashAttention-2's num_splits_heuristic on an H200, the Stream-K partition's
  * invariants, every CPU algorithm against the fp64 reference under
  * FlashAttention's 2x rule, bit-identity across runs and thread counts, the
  * adversarial suite, the benchmark matrices and the physical floor.  Also
@@ -26,7 +27,7 @@ static void test_sched_examples(void)
     is_int(attn_block_n(64), 256, "block_n d=64");
     is_int(attn_block_n(128), 128, "block_n d=128");
     is_int(attn_block_n(256), 64, "block_n d=256");
-    /* §3.3: H200, B=1, H_q=32, H_kv=8, d=128, L=32768 */
+    /* ORT grid on an H200 (132 SMs): B=1, H_q=32, H_kv=8, d=128, L=32768 */
     attn_lean_grid lg;
     attn_lean_grid_ort(&lg, 8 * 256, 256, 1, 8, 132);
     is_int(lg.total, 2048, "ORT example total");
@@ -37,7 +38,7 @@ static void test_sched_examples(void)
     /* small total: G = min(ceil(total/2), ceil(32 total / n_blocks)) */
     attn_lean_grid_ort(&lg, 10, 10, 1, 1, 132);
     is_int(lg.G, 5, "ORT small total: at least two tiles per CTA");
-    /* §4.2: FA2 picks 29 splits for B*H_kv = 8 on 2*132 slots, 256 blocks */
+    /* FA2's heuristic picks 29 splits for B*H_kv = 8 on 2*132 slots, 256 blocks */
     is_int(attn_fa2_num_splits(8, 264, 256, 128), 29, "FA2 heuristic worked example");
     is_int(attn_fa2_num_splits(212, 264, 256, 128), 1, "FA2: B*H_kv >= 0.8*264 -> 1 split");
     ok(attn_fa2_num_splits(211, 264, 256, 128) > 1, "FA2: B*H_kv = 211 splits");
@@ -375,10 +376,11 @@ static void test_matrices(void)
     attn_cell_list_free(&l);
     ok(attn_matrix("nope", 0, 0, &l, err, sizeof err) == -1 && strstr(err, "ragged"),
        "unknown matrix: %s", err);
-    /* §5: GQA H_kv=8, d=128, L=32k: 128 MiB, 31 us at 4.3 TB/s, 28 at 4.8 */
+    /* floor of a Llama-3-8B-like layer, GQA H_kv=8, d=128, L=32k: 128 MiB,
+     * 31 us at 4.3 TB/s, 28 at 4.8 */
     attn_dims d = {1, 32, 8, 128, 0};
     double kv = attn_bytes_kv(&d, 32768, 2);
-    is_near(kv, 128.0 * 1048576, 0, "KV bytes of the §5 example");
+    is_near(kv, 128.0 * 1048576, 0, "KV bytes of the GQA 32k example");
     is_near(attn_floor_us(kv, 4300), 31.2, 0.1, "floor at 4.3 TB/s");
     is_near(attn_floor_us(kv, 4800), 28.0, 0.1, "floor at 4.8 TB/s");
     double v[5] = {5, 1, 4, 2, 3};

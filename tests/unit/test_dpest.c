@@ -1,9 +1,13 @@
-/* test_dpest.c - unit tests for lib/privacy/dpest: the spec dp-estimate.md
- * section 10 tables (point estimates, rate intervals, G-README,
- * G-ALL-CORRECT), the section 11 properties, input validation, and the
- * golden files testdata/golden/dp-estimate/{cases,reference}.jsonl written by
- * tests/golden/dp_estimate.py (independent scipy/QUADPACK values to 1e-6;
- * PyPI privacy-estimates 0.1.0.post1 within its own tolerance). */
+/* test_dpest.c - unit tests for lib/privacy/dpest: point estimates, rate
+ * intervals, G-README (the example of the privacy-estimates README: FN 0, FP
+ * 512, TN 1, TP 487, delta 1e-5, alpha 0.1), G-ALL-CORRECT (a perfect attack),
+ * the properties the package's repository tested in tests/test_estimates/
+ * (test_estimates.py, test_joint.py: symmetries, one-sided bound = end of the
+ * two-sided interval at 2 alpha, nesting inside Clopper-Pearson, eps_lo > 0 at
+ * delta 0, density = derivative of the CDF), input validation, and the golden
+ * files testdata/golden/dp-estimate/{cases,reference}.jsonl written by
+ * tests/golden/dp_estimate.py (independent scipy/QUADPACK values to 1e-6; PyPI
+ * privacy-estimates 0.1.0.post1 within its own tolerance). */
 #include "privacy/dpest.h"
 #include "tap.h"
 
@@ -264,7 +268,7 @@ static void reference(void)
 
 int main(void)
 {
-    /* ---- section 10 point estimates */
+    /* ---- point estimates */
     is_near(lm_dp_eps_point(0.1, 0.1, 0), 2.1972245773, 1e-10, "eps_hat(.1,.1,0) = ln 9");
     is_near(lm_dp_eps_point(0.1, 0.1, 1e-5), 2.1972134662, 1e-10, "eps_hat(.1,.1,1e-5)");
     is_near(lm_dp_eps_point(0.9, 0.9, 0), 2.1972245773, 1e-10, "reflection (.9,.9)");
@@ -278,7 +282,7 @@ int main(void)
     is_near(lm_dp_advantage_bound(1, 1e-5), (exp(1) - 1 + 2e-5) / (exp(1) + 1), 1e-15,
             "advantage bound formula");
 
-    /* ---- section 10 rate intervals (significance 0.05) */
+    /* ---- rate intervals of G-README's counts (significance 0.05) */
     double lo, hi;
     lm_dp_rate_interval(0, 487, 0.05, LM_DP_CLOPPER_PEARSON, &lo, &hi);
     is_near(lo, 0, 0, "CP FNR 0/487 lower");
@@ -346,7 +350,7 @@ int main(void)
     golden();
     reference();
 
-    /* ---- section 11 properties */
+    /* ---- properties */
     lm_dp_counts pc = {12, 30, 470, 488};
     lm_dp_counts sw1 = {pc.fp, pc.fn, pc.tp, pc.tn};  /* FN<->FP, TN<->TP */
     lm_dp_counts sw2 = {pc.tp, pc.tn, pc.fp, pc.fn};  /* FN<->TP, FP<->TN */
