@@ -505,6 +505,32 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
     return k < n ? k : n;
 }
 
+int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test, size_t n_test,
+                         double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+                         route_eval_item **te, size_t *nte)
+{
+    *ntr = *nte = 0;
+    if (have_test) {
+        for (size_t i = 0; i < n_all; i++)
+            tr[(*ntr)++] = &all[i];
+        for (size_t i = 0; i < n_test; i++)
+            te[(*nte)++] = &test[i];
+        return 0;
+    }
+    size_t *perm = malloc((n_all + 1) * sizeof *perm);
+    if (!perm)
+        return -1;
+    size_t k = route_split(n_all, test_frac, seed, perm);
+    for (size_t i = 0; i < n_all; i++) {
+        if (i < k)
+            te[(*nte)++] = &all[perm[i]];
+        else
+            tr[(*ntr)++] = &all[perm[i]];
+    }
+    free(perm);
+    return 0;
+}
+
 void route_eval_labels_free(route_labels *L, size_t n)
 {
     if (!L)
