@@ -446,6 +446,86 @@ static int num_array(const json_t *a, const char *model, const char *key, size_t
     return 0;
 }
 
+/* Whether key is a model object to take: one of models, or (models NULL)
+ * any object with "armoRM_scores". */
+static int stage_wanted(const char *key, const json_t *val, const char *const *models, size_t n_models)
+{
+    if (!json_is_object(val))
+        return 0;
+    if (!models)
+        return json_object_get(val, "armoRM_scores") != NULL;
+    for (size_t i = 0; i < n_models; i++)
+        if (strcmp(models[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* The checked arrays of one model object: scores, token counts, optional
+ * proxies (all of one length), and the prompt's token count. */
+static int stage_fields(const json_t *val, const char *key, const json_t **sc, const json_t **tk, const json_t **px,
+                        double *tp, route_err *e)
+{
+    *sc = json_object_get(val, "armoRM_scores");
+    if (!*sc) {
+        route_err_set(e, key, "armoRM_scores", "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
+        return -1;
+    }
+    if (num_array(*sc, key, "armoRM_scores", 0, e))
+        return -1;
+    size_t ns = json_array_size(*sc);
+    if (!ns) {
+        route_err_set(e, key, "armoRM_scores", "%s.armoRM_scores: empty", key);
+        return -1;
+    }
+    *tk = json_object_get(val, "token_num_responses");
+    if (!*tk) {
+        route_err_set(e, key, "token_num_responses",
+                      "%s.token_num_responses: missing (run the token counting stage first)", key);
+        return -1;
+    }
+    if (num_array(*tk, key, "token_num_responses", ns, e))
+        return -1;
+    *px = json_object_get(val, "ourRM_scores");
+    if (*px && num_array(*px, key, "ourRM_scores", ns, e))
+        return -1;
+    const json_t *t = json_object_get(val, "token_num_prompt");
+    if (!json_is_number(t) || json_number_value(t) < 0) {
+        route_err_set(e, key, "token_num_prompt", "%s.token_num_prompt: missing or not a number >= 0", key);
+        return -1;
+    }
+    *tp = json_number_value(t);
+    return 0;
+}
+
+/* The samples of one model object.  NULL with e set (out of memory: no
+ * member). */
+static json_t *stage_samples(const json_t *sc, const json_t *tk, const json_t *px, const char *key, route_err *e)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        goto oom;
+    for (size_t i = 0; i < json_array_size(sc); i++) {
+        double t = json_number_value(json_array_get(tk, i));
+        if (t < 0) {
+            json_decref(arr);
+            route_err_set(e, key, "token_num_responses", "%s.token_num_responses[%zu]: negative", key, i);
+            return NULL;
+        }
+        json_t *smp = px ? json_pack("{s:f,s:f,s:f}", "score", json_number_value(json_array_get(sc, i)), "proxy",
+                                     json_number_value(json_array_get(px, i)), "output_tokens", t)
+                         : json_pack("{s:f,s:f}", "score", json_number_value(json_array_get(sc, i)),
+                                     "output_tokens", t);
+        if (!smp || json_array_append_new(arr, smp)) {
+            json_decref(arr);
+            goto oom;
+        }
+    }
+    return arr;
+oom:
+    route_err_set(e, NULL, NULL, "out of memory");
+    return NULL;
+}
+
 json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t n_models, route_err *e)
 {
     if (!json_is_object(in)) {
@@ -458,8 +538,10 @@ json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t
         return NULL;
     }
     json_t *rec = json_object(), *resp = json_object(), *ptm = json_object();
-    if (!rec || !resp || !ptm)
-        goto oom;
+    if (!rec || !resp || !ptm) {
+        route_err_set(e, NULL, NULL, "out of memory");
+        goto fail;
+    }
     json_object_set(rec, "id", (json_t *)id);
     if (json_is_string(pr))
         json_object_set(rec, "prompt", (json_t *)pr);
@@ -468,71 +550,18 @@ json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t
     json_t *val;
     size_t taken = 0;
     json_object_foreach((json_t *)in, key, val) {
-        if (!json_is_object(val))
+        if (!stage_wanted(key, val, models, n_models))
             continue;
-        if (models) {
-            size_t i;
-            for (i = 0; i < n_models; i++)
-                if (strcmp(models[i], key) == 0)
-                    break;
-            if (i == n_models)
-                continue;
-        } else if (!json_object_get(val, "armoRM_scores")) {
-            continue;
-        }
-        const json_t *sc = json_object_get(val, "armoRM_scores");
-        if (!sc) {
-            route_err_set(e, key, "armoRM_scores", "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
+        const json_t *sc, *tk, *px;
+        double tp;
+        if (stage_fields(val, key, &sc, &tk, &px, &tp, e))
             goto fail;
-        }
-        if (num_array(sc, key, "armoRM_scores", 0, e))
-            goto fail;
-        size_t ns = json_array_size(sc);
-        if (!ns) {
-            route_err_set(e, key, "armoRM_scores", "%s.armoRM_scores: empty", key);
-            goto fail;
-        }
-        const json_t *tk = json_object_get(val, "token_num_responses");
-        if (!tk) {
-            route_err_set(e, key, "token_num_responses",
-                          "%s.token_num_responses: missing (run the token counting stage first)", key);
-            goto fail;
-        }
-        if (num_array(tk, key, "token_num_responses", ns, e))
-            goto fail;
-        const json_t *px = json_object_get(val, "ourRM_scores");
-        if (px && num_array(px, key, "ourRM_scores", ns, e))
-            goto fail;
-        const json_t *tp = json_object_get(val, "token_num_prompt");
-        if (!json_is_number(tp) || json_number_value(tp) < 0) {
-            route_err_set(e, key, "token_num_prompt", "%s.token_num_prompt: missing or not a number >= 0", key);
-            goto fail;
-        }
         if (pt0 < 0)
-            pt0 = json_number_value(tp);
-        json_object_set_new(ptm, key, json_real(json_number_value(tp)));
-        json_t *arr = json_array();
+            pt0 = tp;
+        json_object_set_new(ptm, key, json_real(tp));
+        json_t *arr = stage_samples(sc, tk, px, key, e);
         if (!arr)
-            goto oom;
-        for (size_t i = 0; i < ns; i++) {
-            double t = json_number_value(json_array_get(tk, i));
-            if (t < 0) {
-                json_decref(arr);
-                route_err_set(e, key, "token_num_responses", "%s.token_num_responses[%zu]: negative", key, i);
-                goto fail;
-            }
-            json_t *smp = px ? json_pack("{s:f,s:f,s:f}", "score",
-                                       json_number_value(json_array_get(sc, i)), "proxy",
-                                       json_number_value(json_array_get(px, i)),
-                                       "output_tokens", t)
-                           : json_pack("{s:f,s:f}", "score",
-                                       json_number_value(json_array_get(sc, i)),
-                                       "output_tokens", t);
-            if (!smp || json_array_append_new(arr, smp)) {
-                json_decref(arr);
-                goto oom;
-            }
-        }
+            goto fail;
         json_object_set_new(resp, key, arr);
         taken++;
     }
@@ -551,8 +580,6 @@ json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t
     json_object_set_new(rec, "prompt_tokens_by_model", ptm);
     json_object_set_new(rec, "responses", resp);
     return rec;
-oom:
-    route_err_set(e, NULL, NULL, "out of memory");
 fail:
     json_decref(rec);
     json_decref(resp);
