@@ -618,11 +618,94 @@ static long scalar_or_array(const json_t *x, double *v, size_t cap)
     return (long)n;
 }
 
+enum { CAP = 64 }; /* draws kept per candidate */
+
+/* The label slot of candidate i, "<model>_ourRM_bo<n>": its head, or H for
+ * the reference (whose token_num_prompt goes to *prompt_tokens). */
+static int cand_slot(const json_t *c, size_t i, const route_models *m, size_t n_max, size_t *slot,
+                     double *prompt_tokens, char *err, size_t errlen)
+{
+    size_t H = (m->n - 1) * n_max;
+    const char *name = json_string_value(json_object_get(c, "model"));
+    if (!name) {
+        lm_seterr(err, errlen, "candidates[%zu].model: missing or not a string", i);
+        return -1;
+    }
+    const char *tag = strstr(name, "_ourRM_bo");
+    char *e = NULL;
+    long n = tag ? strtol(tag + 9, &e, 10) : 0;
+    if (!tag || !e || *e || n < 1) {
+        lm_seterr(err, errlen, "candidates[%zu].model: '%s' is not '<model>_ourRM_bo<n>'", i, name);
+        return -1;
+    }
+    char mname[512];
+    snprintf(mname, sizeof mname, "%.*s", (int)(tag - name), name);
+    long mi = route_models_find(m, mname);
+    if (mi < 0) {
+        lm_seterr(err, errlen, "candidates[%zu].model: model '%s' is not in the prices file", i, mname);
+        return -1;
+    }
+    if ((size_t)mi == m->ref) {
+        if (n != 1) {
+            lm_seterr(err, errlen, "candidates[%zu].model: the reference must be bo1", i);
+            return -1;
+        }
+        *slot = H;
+        const json_t *tp = json_object_get(c, "token_num_prompt");
+        if (json_is_number(tp))
+            *prompt_tokens = json_number_value(tp);
+        return 0;
+    }
+    if ((size_t)n > n_max) {
+        lm_seterr(err, errlen, "candidates[%zu].model: n = %ld exceeds n_max = %zu", i, n, n_max);
+        return -1;
+    }
+    size_t s = (size_t)mi < m->ref ? (size_t)mi : (size_t)mi - 1;
+    *slot = s * n_max + (size_t)n - 1;
+    return 0;
+}
+
+/* The stored draws of candidate i (scores into sv[CAP], their count into
+ * *nd) and its first and mean score and tokens into the labels l. */
+static int cand_draws(const json_t *c, size_t i, size_t slot, size_t H, double *sv, size_t *nd, route_labels *l,
+                      char *err, size_t errlen)
+{
+    const json_t *sc = json_object_get(json_object_get(c, "scores"), "armoRM_scores");
+    long k = scalar_or_array(sc, sv, CAP);
+    if (k < 0) {
+        lm_seterr(err, errlen, "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
+        return -1;
+    }
+    *nd = (size_t)k;
+    double tok[CAP];
+    long kt = scalar_or_array(json_object_get(c, "token_num_responses"), tok, CAP);
+    if (kt < 0) {
+        lm_seterr(err, errlen, "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
+        return -1;
+    }
+    double ts = 0, ss = 0;
+    for (long j = 0; j < kt; j++)
+        ts += tok[j];
+    for (long j = 0; j < k; j++)
+        ss += sv[j];
+    if (slot == H) {
+        l->ref_score = sv[0];
+        l->ref_tokens = tok[0];
+        l->ref_mean_score = ss / (double)k;
+        l->ref_mean_tokens = ts / (double)kt;
+    } else {
+        l->draw_score[slot] = sv[0];
+        l->draw_tokens[slot] = tok[0];
+        l->mean_score[slot] = ss / (double)k;
+        l->mean_tokens[slot] = ts / (double)kt;
+    }
+    return 0;
+}
+
 int route_import_candidates(const json_t *row, const route_models *m, size_t n_max,
                             double match_t, route_labels *l, double *prompt_tokens,
                             char *err, size_t errlen)
 {
-    enum { CAP = 64 };
     size_t H = (m->n - 1) * n_max;
     if (l->n_heads != H) {
         lm_seterr(err, errlen, "candidates: label buffer has %zu heads, need %zu", l->n_heads, H);
@@ -649,73 +732,10 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
     *prompt_tokens = NAN;
     for (size_t i = 0; i < json_array_size(cands); i++) {
         const json_t *c = json_array_get(cands, i);
-        const char *name = json_string_value(json_object_get(c, "model"));
-        if (!name) {
-            lm_seterr(err, errlen, "candidates[%zu].model: missing or not a string", i);
-            goto done;
-        }
-        const char *tag = strstr(name, "_ourRM_bo");
-        char *e = NULL;
-        long n = tag ? strtol(tag + 9, &e, 10) : 0;
-        if (!tag || !e || *e || n < 1) {
-            lm_seterr(err, errlen, "candidates[%zu].model: '%s' is not '<model>_ourRM_bo<n>'", i, name);
-            goto done;
-        }
-        char mname[512];
-        snprintf(mname, sizeof mname, "%.*s", (int)(tag - name), name);
-        long mi = route_models_find(m, mname);
-        if (mi < 0) {
-            lm_seterr(err, errlen, "candidates[%zu].model: model '%s' is not in the prices file", i, mname);
-            goto done;
-        }
         size_t slot;
-        if ((size_t)mi == m->ref) {
-            if (n != 1) {
-                lm_seterr(err, errlen, "candidates[%zu].model: the reference must be bo1", i);
-                goto done;
-            }
-            slot = H;
-            const json_t *tp = json_object_get(c, "token_num_prompt");
-            if (json_is_number(tp))
-                *prompt_tokens = json_number_value(tp);
-        } else {
-            if ((size_t)n > n_max) {
-                lm_seterr(err, errlen, "candidates[%zu].model: n = %ld exceeds n_max = %zu", i, n, n_max);
-                goto done;
-            }
-            size_t s = (size_t)mi < m->ref ? (size_t)mi : (size_t)mi - 1;
-            slot = s * n_max + (size_t)n - 1;
-        }
-        const json_t *sc = json_object_get(json_object_get(c, "scores"), "armoRM_scores");
-        long k = scalar_or_array(sc, draws + slot * CAP, CAP);
-        if (k < 0) {
-            lm_seterr(err, errlen, "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
+        if (cand_slot(c, i, m, n_max, &slot, prompt_tokens, err, errlen) ||
+            cand_draws(c, i, slot, H, draws + slot * CAP, &nd[slot], l, err, errlen))
             goto done;
-        }
-        nd[slot] = (size_t)k;
-        double tok[CAP];
-        long kt = scalar_or_array(json_object_get(c, "token_num_responses"), tok, CAP);
-        if (kt < 0) {
-            lm_seterr(err, errlen, "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
-            goto done;
-        }
-        double ts = 0;
-        for (long j = 0; j < kt; j++)
-            ts += tok[j];
-        double *sv = draws + slot * CAP, ss = 0;
-        for (long j = 0; j < k; j++)
-            ss += sv[j];
-        if (slot == H) {
-            l->ref_score = sv[0];
-            l->ref_tokens = tok[0];
-            l->ref_mean_score = ss / (double)k;
-            l->ref_mean_tokens = ts / (double)kt;
-        } else {
-            l->draw_score[slot] = sv[0];
-            l->draw_tokens[slot] = tok[0];
-            l->mean_score[slot] = ss / (double)k;
-            l->mean_tokens[slot] = ts / (double)kt;
-        }
     }
     if (!nd[H]) {
         lm_seterr(err, errlen, "candidates: reference '%s_ourRM_bo1' is missing", m->name[m->ref]);
