@@ -1125,6 +1125,34 @@ static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const ch
     lm_out_free(&o);
 }
 
+/* The fixed anchors' points (always the reference, always each small model
+ * at n = 1 and at its best n), and their series when plotting. */
+static void emit_anchors(ctx_t *c, const route_eval_result *res, lm_plot *plot)
+{
+    emit_point(c, "always-reference", &res->ref, c->M.name[c->M.ref], 1, 0);
+    if (plot)
+        lm_plot_series(plot, "always-reference", &res->ref.cost_per_1k, &res->ref.quality_mean, 1, 1);
+    for (size_t s = 0; s < c->M.n - 1; s++) {
+        const char *nm = c->M.name[route_models_small(&c->M, s)];
+        const route_point *p = &res->always[s];
+        emit_point(c, "always", p, nm, 1, 0);
+        if (plot) {
+            char lab[300];
+            snprintf(lab, sizeof lab, "always %s n=1", nm);
+            lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
+        }
+        if (res->best_n[s]) {
+            p = &res->always_best[s];
+            emit_point(c, "always-best-n", p, nm, res->best_n[s], 0);
+            if (plot && res->best_n[s] > 1) {
+                char lab[300];
+                snprintf(lab, sizeof lab, "always %s n=%zu", nm, res->best_n[s]);
+                lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
+            }
+        }
+    }
+}
+
 static int run_eval(ctx_t *c, int argc, char **argv)
 {
     c->cur = &cmd_eval;
@@ -1167,33 +1195,10 @@ static int run_eval(ctx_t *c, int argc, char **argv)
     int est = route_eval_run(&res, &c->M, tr, ntr, te, nte, &eo, err, sizeof err);
     if (est)
         eval_die(est, err);
-    size_t ns = c->M.n - 1, nmax = c->lo.n_max;
-    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / nmax)];
-    /* anchors */
+    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / c->lo.n_max)];
     lm_plot *plot = c->svg_path ? lm_plot_new("Cost-quality curves (route eval)", "cost per 1k queries ($)",
                                               "mean quality") : NULL;
-    emit_point(c, "always-reference", &res.ref, c->M.name[c->M.ref], 1, 0);
-    if (plot)
-        lm_plot_series(plot, "always-reference", &res.ref.cost_per_1k, &res.ref.quality_mean, 1, 1);
-    for (size_t s = 0; s < ns; s++) {
-        const char *nm = c->M.name[route_models_small(&c->M, s)];
-        const route_point *p = &res.always[s];
-        emit_point(c, "always", p, nm, 1, 0);
-        if (plot) {
-            char lab[300];
-            snprintf(lab, sizeof lab, "always %s n=1", nm);
-            lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
-        }
-        if (res.best_n[s]) {
-            p = &res.always_best[s];
-            emit_point(c, "always-best-n", p, nm, res.best_n[s], 0);
-            if (plot && res.best_n[s] > 1) {
-                char lab[300];
-                snprintf(lab, sizeof lab, "always %s n=%zu", nm, res.best_n[s]);
-                lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
-            }
-        }
-    }
+    emit_anchors(c, &res, plot);
     /* curves, then summaries */
     static const char *const names[ROUTE_CURVES] = {"best-route", "single-response", "oracle", "random"};
     for (int k = 0; k < ROUTE_CURVES; k++) {
