@@ -19,6 +19,7 @@
 #include "core/cli.h"
 #include "core/diag.h"
 #include "core/fs.h"
+#include "core/json.h"
 #include "core/jsonl.h"
 #include "core/rng.h"
 #include "core/svg.h"
@@ -30,6 +31,7 @@
 #include "route/import.h"
 #include "route/labels.h"
 #include "route/router.h"
+#include "route/select.h"
 #include "route/synth.h"
 
 enum {
@@ -40,8 +42,6 @@ enum {
     OPT_TAU, OPT_NO_PROXY, OPT_PRICES_OUT, OPT_OUT_TOKENS, OPT_EXCLUDE, OPT_FROM, OPT_FIRST,
     OPT_SELECTOR,
 };
-
-enum { SEL_AUTO, SEL_PROXY, SEL_ORACLE }; /* --selector */
 
 #define O_PRICES {"prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES}
 #define O_REFERENCE                                                                                  \
@@ -209,7 +209,7 @@ typedef struct {
     int cost_mode;
     double test_frac;
     size_t bootstrap, bins, rand_seeds, first;
-    int selector;      /* SEL_* */
+    int selector;      /* route_selector, in --selector's choice order */
     int predictor;
     size_t queries;
     route_synth_opts so;
@@ -281,70 +281,11 @@ static int on_opt(void *vc, int id, const char *arg)
 
 /* ---- helpers ---- */
 
-/* Numbers as the shortest round-trip text, integers always written out
- * plainly ("120", not "1.2e2"). */
-static void add_num(lm_buf *b, double v)
-{
-    if (isfinite(v) && v == nearbyint(v) && fabs(v) < 1e15)
-        lm_buf_printf(b, "%.0f", v == 0 ? 0.0 : v);
-    else
-        lm_buf_add_num(b, v);
-}
-
 static void out_num(lm_out *o, const char *key, double v)
 {
     lm_buf *b = lm_out_begin(o, key);
-    add_num(b, v);
+    lm_buf_add_jnum(b, v);
     lm_out_end(o);
-}
-
-/* Shortest-round-trip JSON text of a jansson value (key order kept). */
-static void jdump(lm_buf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *x;
-        int first = 1;
-        lm_buf_addc(b, '{');
-        json_object_foreach((json_t *)v, k, x) {
-            if (!first)
-                lm_buf_addc(b, ',');
-            first = 0;
-            lm_buf_add_jstr(b, k, strlen(k));
-            lm_buf_addc(b, ':');
-            jdump(b, x);
-        }
-        lm_buf_addc(b, '}');
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *x;
-        lm_buf_addc(b, '[');
-        json_array_foreach(v, i, x) {
-            if (i)
-                lm_buf_addc(b, ',');
-            jdump(b, x);
-        }
-        lm_buf_addc(b, ']');
-        break;
-    }
-    case JSON_STRING: lm_buf_add_jstr(b, json_string_value(v), json_string_length(v)); break;
-    case JSON_INTEGER: lm_buf_printf(b, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: add_num(b, json_real_value(v)); break;
-    case JSON_TRUE: lm_buf_adds(b, "true"); break;
-    case JSON_FALSE: lm_buf_adds(b, "false"); break;
-    default: lm_buf_adds(b, "null"); break;
-    }
-}
-
-static void num_or_null(lm_buf *b, double v)
-{
-    if (isfinite(v))
-        add_num(b, v);
-    else
-        lm_buf_adds(b, "null");
 }
 
 /* builtin: with no --prices, use route synth's own table (route eval only,
@@ -359,7 +300,7 @@ static void load_prices_or(ctx_t *c, int builtin)
         if (!p)
             lm_die(LM_EXIT_USAGE, "out of memory");
         lm_buf b = {0};
-        jdump(&b, p);
+        lm_buf_add_jansson(&b, p);
         json_decref(p);
         len = b.n;
         text = lm_xstrndup(b.p, b.n);
@@ -373,13 +314,11 @@ static void load_prices_or(ctx_t *c, int builtin)
     if (!text)
         lm_die(LM_EXIT_DATA, "%s", err);
     size_t off;
-    if (route_models_parse_at(&c->M, text, len, c->reference, &off, err, sizeof err) < 0) {
-        const char *hint = "e.g. {\"gpt-4o\": {\"in_per_mtok\": 5, \"out_per_mtok\": 15, \"reference\": true}, ...}";
-        if (strstr(err, "duplicate key") || strstr(err, "listed twice"))
-            hint = "give each model one entry, and each field once per entry";
+    route_err e;
+    if (route_models_parse_e(&c->M, text, len, c->reference, &off, &e) < 0) {
         if (off == ROUTE_NOPOS) {
             free(text);
-            lm_die_hint(LM_EXIT_DATA, hint, "%s: %s", c->prices_path, err);
+            lm_die_hint(LM_EXIT_DATA, e.hint, "%s: %s", c->prices_path, e.msg);
         }
         size_t line = 1, ls = 0;
         for (size_t i = 0; i < off && i < len; i++)
@@ -389,7 +328,7 @@ static void load_prices_or(ctx_t *c, int builtin)
             }
         size_t col = lm_utf8_column(text + ls, off - ls);
         free(text);
-        lm_die_hint(LM_EXIT_DATA, hint, "%s:%zu:%zu: %s", c->prices_path, line, col, err);
+        lm_die_hint(LM_EXIT_DATA, e.hint, "%s:%zu:%zu: %s", c->prices_path, line, col, e.msg);
     }
     free(text);
 }
@@ -437,76 +376,6 @@ static json_t *rec_json(const lm_record *in, lm_rerr *err)
     return o;
 }
 
-/* Position of the culprit named by a library message "path: ...". */
-static size_t err_pos(const lm_record *in, const char *msg)
-{
-    size_t plen = strcspn(msg, ":");
-    char top[64];
-    size_t tl = strcspn(msg, ".[:");
-    if (tl >= sizeof top)
-        return LM_NOPOS;
-    memcpy(top, msg, tl);
-    top[tl] = '\0';
-    const lm_member *m = lm_rec_get(in, top);
-    if (!m)
-        return LM_NOPOS;
-    if (msg[tl] != '.' || tl >= plen)
-        return m->vpos;
-    /* a model name: up to '[' or ": " */
-    const char *a = msg + tl + 1;
-    const char *e = strstr(a, ": ");
-    const char *br = strchr(a, '[');
-    if (br && (!e || br < e))
-        e = br;
-    if (!e)
-        return m->vpos;
-    lm_buf key = {0};
-    lm_buf_add_jstr(&key, a, (size_t)(e - a));
-    const char *val = in->text + m->vpos;
-    size_t pos = m->vpos;
-    for (size_t i = 0; key.n && i + key.n <= m->vlen; i++)
-        if (memcmp(val + i, key.p, key.n) == 0) {
-            pos = m->vpos + i;
-            break;
-        }
-    lm_buf_free(&key);
-    return pos;
-}
-
-static void lib_err(const lm_record *in, lm_rerr *err, const char *msg)
-{
-    lm_rerr_set(err, err_pos(in, msg), "%s", msg);
-    if (strstr(msg, "not in the prices file"))
-        lm_rerr_hint(err, "add the model to the prices file (--prices) or drop it from the record");
-    else if (strstr(msg, "reference model"))
-        lm_rerr_hint(err, "every record needs samples of the reference model (see --reference)");
-    else if (strstr(msg, "empty list"))
-        lm_rerr_hint(err, "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out");
-    else if (strstr(msg, "token"))
-        lm_rerr_hint(err, "token counts are whole numbers >= 0");
-}
-
-static int parse_record(ctx_t *c, const lm_record *in, route_record *r, int need_resp, lm_rerr *err)
-{
-    json_t *j = rec_json(in, err);
-    if (!j)
-        return -1;
-    char msg[512];
-    int rc = need_resp ? route_record_parse(r, j, &c->M, msg, sizeof msg)
-                       : route_query_parse(r, j, &c->M, msg, sizeof msg);
-    json_decref(j);
-    if (rc < 0) {
-        lib_err(in, err, msg);
-        return -1;
-    }
-    return 0;
-}
-
-static size_t n_heads(const ctx_t *c)
-{
-    return (c->M.n - 1) * c->lo.n_max;
-}
-
 /* Byte offset in the record of the value of key inside the object member m
  * (the member itself when the key cannot be found). */
 static size_t member_pos(const lm_record *in, const lm_member *m, const char *key)
@@ -521,6 +390,59 @@ static size_t member_pos(const lm_record *in, const lm_member *m, const char *ke
     }
     lm_jscan_free(&s);
     return pos;
+}
+
+/* Byte offset in the record of the culprit of a lib/route error: the value
+ * of its member, or of the member's key when it names one and that key can
+ * be found; LM_NOPOS when the record has no such member. */
+static size_t err_pos(const lm_record *in, const route_err *e)
+{
+    const lm_member *m = e->member[0] ? lm_rec_get(in, e->member) : NULL;
+    if (!m)
+        return LM_NOPOS;
+    if (e->whole || !e->key[0])
+        return m->vpos;
+    if (e->at_value)
+        return member_pos(in, m, e->key);
+    lm_buf key = {0};
+    lm_buf_add_jstr(&key, e->key, strlen(e->key));
+    const char *val = in->text + m->vpos;
+    size_t pos = m->vpos;
+    for (size_t i = 0; i + key.n <= m->vlen; i++)
+        if (memcmp(val + i, key.p, key.n) == 0) {
+            pos = m->vpos + i;
+            break;
+        }
+    lm_buf_free(&key);
+    return pos;
+}
+
+/* A lib/route error as the record's problem. */
+static void lib_err(const lm_record *in, lm_rerr *err, const route_err *e)
+{
+    lm_rerr_set(err, err_pos(in, e), "%s", e->msg);
+    if (e->hint[0])
+        lm_rerr_hint(err, "%s", e->hint);
+}
+
+static int parse_record(ctx_t *c, const lm_record *in, route_record *r, int need_resp, lm_rerr *err)
+{
+    json_t *j = rec_json(in, err);
+    if (!j)
+        return -1;
+    route_err e;
+    int rc = route_record_parse_e(r, j, &c->M, need_resp, &e);
+    json_decref(j);
+    if (rc < 0) {
+        lib_err(in, err, &e);
+        return -1;
+    }
+    return 0;
+}
+
+static size_t n_heads(const ctx_t *c)
+{
+    return (c->M.n - 1) * c->lo.n_max;
 }
 
 /* "match_prob": {"MODEL:N": p} -> pred[H] (NaN where absent).  1 if absent. */
@@ -543,64 +465,11 @@ static int read_match_prob(ctx_t *c, const lm_record *in, double *pred, lm_rerr 
         lm_rerr_set(err, m->vpos, "\"match_prob\": %s", je.text);
         return -1;
     }
-    const char *k;
-    json_t *v;
-    int rc = 0;
-    json_object_foreach(o, k, v) {
-        const char *colon = strrchr(k, ':');
-        char name[256];
-        long mi = -1;
-        int64_t n = 0;
-        if (colon && (size_t)(colon - k) < sizeof name) {
-            memcpy(name, k, (size_t)(colon - k));
-            name[colon - k] = '\0';
-            mi = route_models_find(&c->M, name);
-            char *end;
-            n = strtoll(colon + 1, &end, 10);
-            if (*end || end == colon + 1)
-                n = 0;
-        }
-        if (!colon || n < 1) {
-            lm_rerr_set(err, m->vpos, "match_prob: key '%s' is not MODEL:N", k);
-            rc = -1;
-            break;
-        }
-        if (mi < 0) {
-            lm_rerr_set(err, m->vpos, "match_prob: model '%s' is not in the prices file", name);
-            rc = -1;
-            break;
-        }
-        if ((size_t)mi == c->M.ref) {
-            lm_rerr_set(err, m->vpos, "match_prob: '%s' is the reference model", k);
-            lm_rerr_hint(err, "give probabilities for the small models only");
-            rc = -1;
-            break;
-        }
-        if ((size_t)n > c->lo.n_max) {
-            lm_rerr_set(err, m->vpos, "match_prob: '%s' has n above --n-max %zu", k, c->lo.n_max);
-            rc = -1;
-            break;
-        }
-        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-            lm_rerr_set(err, m->vpos, "match_prob: '%s' must be a number", k);
-            rc = -1;
-            break;
-        }
-        double p = json_number_value(v);
-        if (p < 0 || p > 1) {
-            lm_buf num = {0};
-            lm_buf_add_num(&num, p);
-            lm_rerr_set(err, member_pos(in, m, k), "match_prob: '%s' must lie in [0, 1], got %.*s", k,
-                        (int)num.n, num.p);
-            lm_buf_free(&num);
-            lm_rerr_hint(err, "a match probability is a number from 0 to 1");
-            rc = -1;
-            break;
-        }
-        size_t s = (size_t)mi < c->M.ref ? (size_t)mi : (size_t)mi - 1;
-        pred[s * c->lo.n_max + (size_t)n - 1] = json_number_value(v);
-    }
+    route_err e;
+    int rc = route_match_prob_parse(o, &c->M, c->lo.n_max, pred, &e);
     json_decref(o);
+    if (rc < 0)
+        lib_err(in, err, &e);
     return rc;
 }
 
@@ -615,11 +484,11 @@ static int import_stage_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr 
         lm_rerr_set(err, LM_NOPOS, "%s", je.text);
         return LM_REC_BAD;
     }
-    char msg[512];
-    json_t *r = route_import_stage(j, NULL, 0, msg, sizeof msg);
+    route_err e;
+    json_t *r = route_import_stage_e(j, NULL, 0, &e);
     json_decref(j);
     if (!r) {
-        lm_rerr_set(err, err_pos(in, msg), "%s", msg);
+        lm_rerr_set(err, err_pos(in, &e), "%s", e.msg);
         return LM_REC_BAD;
     }
     out->standalone = 1;
@@ -628,17 +497,12 @@ static int import_stage_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr 
     lm_buf b = {0};
     json_object_foreach(r, k, v) {
         lm_buf_reset(&b);
-        jdump(&b, v);
+        lm_buf_add_jansson(&b, v);
         lm_out_raw(out, k, b.p, b.n);
     }
     lm_buf_free(&b);
     json_decref(r);
     return LM_REC_OK;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int run_import(ctx_t *c, int argc, char **argv)
@@ -659,34 +523,19 @@ static int run_import(ctx_t *c, int argc, char **argv)
         lm_usage_error(&cmd_import, "routellm: give the CSV files");
     char err[512];
     char **ex = NULL;
-    size_t nex = 0, capex = 0;
+    size_t nex = 0;
     if (c->exclude_path) {
         size_t len;
         char *t = lm_read_file(c->exclude_path, &len, err, sizeof err);
         if (!t)
             lm_die(LM_EXIT_DATA, "%s", err);
-        size_t line = 0;
-        for (char *s = t; s < t + len;) {
-            char *nl = memchr(s, '\n', (size_t)(t + len - s));
-            char *e = nl ? nl : t + len;
-            line++;
-            if (e > s) {
-                json_error_t je;
-                json_t *o = json_loadb(s, (size_t)(e - s), 0, &je);
-                json_t *p = o ? json_object_get(o, "eval_prompt") : NULL;
-                if (!p && o)
-                    p = json_object_get(o, "prompt");
-                if (!json_is_string(p))
-                    lm_die(LM_EXIT_DATA, "%s:%zu: expected {\"eval_prompt\": \"...\"} or {\"prompt\": \"...\"}",
-                           c->exclude_path, line);
-                lm_grow(ex, capex, nex + 1);
-                ex[nex++] = lm_xstrdup(json_string_value(p));
-                json_decref(o);
-            }
-            s = e + 1;
-        }
+        route_err e;
+        int rc = route_import_exclude(t, len, &ex, &nex, &e);
         free(t);
-        qsort(ex, nex, sizeof *ex, cmp_str);
+        if (rc < 0 && e.line)
+            lm_die(LM_EXIT_DATA, "%s:%zu: %s", c->exclude_path, e.line, e.msg);
+        if (rc < 0)
+            lm_die(LM_EXIT_USAGE, "%s: %s", c->exclude_path, e.msg);
     }
     lm_buf b = {0};
     int st = 0;
@@ -701,43 +550,24 @@ static int run_import(ctx_t *c, int argc, char **argv)
         snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(base, "."), base);
         json_t **recs = NULL;
         size_t nr = 0;
-        if (route_import_routellm_csv(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
-                                      err, sizeof err) < 0) {
-            /* "line L: ..." or "line L:C: ..." */
-            const char *m = err;
-            unsigned long line = 0, col = 0;
-            if (strncmp(err, "line ", 5) == 0 && err[5] >= '0' && err[5] <= '9') {
-                char *e;
-                line = strtoul(err + 5, &e, 10);
-                if (*e == ':' && e[1] >= '0' && e[1] <= '9')
-                    col = strtoul(e + 1, &e, 10);
-                if (e[0] == ':' && e[1] == ' ')
-                    m = e + 2;
-                else
-                    line = col = 0;
-            }
+        route_err e;
+        if (route_import_routellm_csv_e(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
+                                        &e) < 0) {
             fflush(stdout);
-            if (col)
-                lm_warn("%s:%lu:%lu: %s", argv[i], line, col, m);
-            else if (line)
-                lm_warn("%s:%lu: %s", argv[i], line, m);
+            if (e.col)
+                lm_warn("%s:%zu:%zu: %s", argv[i], e.line, e.col, e.msg);
+            else if (e.line)
+                lm_warn("%s:%zu: %s", argv[i], e.line, e.msg);
             else
-                lm_warn("%s: %s", argv[i], m);
-            if (strstr(m, "invalid UTF-8"))
-                lm_hint("convert the file to UTF-8 first (iconv -f LATIN1 -t UTF-8, for one)");
-            else if (strstr(m, "NUL byte"))
-                lm_hint("route records cannot hold NUL characters: remove them from the file");
-            else if (strstr(m, "appears twice"))
-                lm_hint("rename or drop one of the two columns");
-            else
-                lm_hint("RouteLLM CSVs have a header 'prompt,<model>,...' and True/False per model");
+                lm_warn("%s: %s", argv[i], e.msg);
+            lm_hint("%s", e.hint);
             free(t);
             st = LM_EXIT_DATA;
             break;
         }
         for (size_t k = 0; k < nr; k++) {
             lm_buf_reset(&b);
-            jdump(&b, recs[k]);
+            lm_buf_add_jansson(&b, recs[k]);
             lm_buf_addc(&b, '\n');
             fwrite(b.p, 1, b.n, stdout);
             json_decref(recs[k]);
@@ -746,9 +576,7 @@ static int run_import(ctx_t *c, int argc, char **argv)
         free(t);
     }
     lm_buf_free(&b);
-    for (size_t k = 0; k < nex; k++)
-        free(ex[k]);
-    free(ex);
+    route_import_exclude_free(ex, nex);
     return st;
 }
 
@@ -767,7 +595,7 @@ static void put_labels(lm_out *out, const ctx_t *c, const route_labels *l)
             snprintf(key, sizeof key, "%s:%zu", name, n);
             lm_buf_add_jstr(b, key, strlen(key));
             lm_buf_addc(b, ':');
-            num_or_null(b, l->match[s * c->lo.n_max + n - 1]);
+            lm_buf_add_jnum_or_null(b, l->match[s * c->lo.n_max + n - 1]);
         }
     }
     lm_buf_addc(b, '}');
@@ -790,9 +618,9 @@ static int labels_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     }
     int rc = route_labels_build(&l, &r, &c->M, &c->lo, c->com.seed, in->index, msg, sizeof msg);
     if (rc == 0)
-        put_labels(out, c, &l);
+        put_labels(out, c, &l); /* the record parsed, so only memory can fail */
     else
-        lib_err(in, err, msg);
+        lm_rerr_set(err, LM_NOPOS, "%s", msg);
     route_labels_free(&l);
     route_record_free(&r, &c->M);
     return rc ? LM_REC_BAD : LM_REC_OK;
@@ -967,19 +795,10 @@ static void load_router(ctx_t *c)
         lm_usage_error(c->cur, "--n-max %zu differs from the router's n-max %zu", c->lo.n_max, c->R.n_max);
     c->lo.n_max = c->R.n_max;
     c->rmap = lm_xmalloc(c->R.n_heads * sizeof *c->rmap);
-    for (size_t rs = 0; rs < c->R.n_small; rs++) {
-        long mi = route_models_find(&c->M, c->R.small[rs]);
-        if (mi < 0)
-            lm_die(LM_EXIT_DATA, "%s: model '%s' of the router is not in the prices file %s", c->router_path,
-                   c->R.small[rs], c->prices_path);
-        size_t s = (size_t)mi < c->M.ref ? (size_t)mi : (size_t)mi - 1;
-        for (size_t n = 0; n < c->R.n_max; n++)
-            c->rmap[rs * c->R.n_max + n] = s * c->lo.n_max + n;
-        if (isfinite(c->R.avg_out[rs]))
-            c->M.avg_out[mi] = c->R.avg_out[rs];
-    }
-    if (isfinite(c->R.avg_out[c->R.n_small]))
-        c->M.avg_out[c->M.ref] = c->R.avg_out[c->R.n_small];
+    const char *missing;
+    if (route_router_map(&c->R, &c->M, c->rmap, &missing) < 0)
+        lm_die(LM_EXIT_DATA, "%s: model '%s' of the router is not in the prices file %s", c->router_path, missing,
+               c->prices_path);
     c->have_router = 1;
 }
 
@@ -1027,23 +846,8 @@ static int apply_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
             rc = LM_REC_BAD;
         }
     }
-    if (rc == LM_REC_OK && c->cost_mode == ROUTE_COST_REALISED) {
-        for (size_t s = 0; s < c->M.n - 1; s++) {
-            size_t mi = route_models_small(&c->M, s);
-            double tok = 0;
-            for (size_t n = 1; n <= c->lo.n_max; n++) {
-                size_t h = s * c->lo.n_max + n - 1;
-                if (n <= r.n_samples[mi]) {
-                    tok += r.samples[mi][n - 1].out_tokens;
-                    real[h] = route_cost_realised(&c->M, mi, r.prompt_tokens[mi], tok);
-                } else {
-                    real[h] = NAN;
-                }
-            }
-        }
-        size_t ref = c->M.ref;
-        real[H] = route_cost_realised(&c->M, ref, r.prompt_tokens[ref], r.samples[ref][0].out_tokens);
-    }
+    if (rc == LM_REC_OK && c->cost_mode == ROUTE_COST_REALISED)
+        route_costs_realised(&c->M, &r, c->lo.n_max, real, &real[H]);
     if (rc == LM_REC_OK) {
         const double *dc = c->cost_mode == ROUTE_COST_REALISED ? real : est;
         long h = route_decide(pred, dc, H, c->lo.n_max, 0, c->threshold, 0, 0, 0);
@@ -1054,12 +858,12 @@ static int apply_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         lm_buf_adds(b, "{\"model\":");
         lm_buf_add_jstr(b, c->M.name[mi], strlen(c->M.name[mi]));
         lm_buf_printf(b, ",\"n\":%zu,\"p_match\":", n);
-        num_or_null(b, h == ROUTE_REF ? NAN : pred[h]);
+        lm_buf_add_jnum_or_null(b, h == ROUTE_REF ? NAN : pred[h]);
         lm_buf_adds(b, ",\"est_cost\":");
-        num_or_null(b, have_est ? est[col] : NAN);
+        lm_buf_add_jnum_or_null(b, have_est ? est[col] : NAN);
         if (c->cost_mode == ROUTE_COST_REALISED) {
             lm_buf_adds(b, ",\"realised_cost\":");
-            num_or_null(b, real[col]);
+            lm_buf_add_jnum_or_null(b, real[col]);
         }
         lm_buf_printf(b, ",\"cost_mode\":\"%s\"}", c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
         lm_out_end(out);
@@ -1127,75 +931,26 @@ static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         lm_rerr_set(err, rm->vpos, "\"responses\": %s", je.text);
         return LM_REC_BAD;
     }
-    json_t *arr = json_object_get(resp, model);
-    int rc = LM_REC_OK;
-    size_t ns = json_array_size(arr);
-    if (!json_is_array(arr) || ns == 0) {
-        lm_rerr_set(err, rm->vpos, "responses.%s: %s", model, arr ? "expected a non-empty array of samples" : "missing");
-        json_decref(resp);
-        return LM_REC_BAD;
-    }
-    if (!n)
-        n = ns;
-    if (n > ns) {
-        lm_rerr_set(err, rm->vpos, "responses.%s has %zu samples, best-of-%zu needs %zu", model, ns, n, n);
-        json_decref(resp);
-        return LM_REC_BAD;
-    }
-    char msg[512];
-    if (route_responses_check(resp, msg, sizeof msg) < 0) {
-        lib_err(in, err, msg);
-        json_decref(resp);
-        return LM_REC_BAD;
-    }
-    /* the selector: by proxy when every candidate has one, by true score
-     * when none has (or with --selector oracle); never a silent mix */
-    size_t with = n, without = n;
-    for (size_t i = 0; i < n; i++) {
-        json_t *px = json_object_get(json_array_get(arr, i), "proxy");
-        if (json_is_number(px)) {
-            if (with == n)
-                with = i;
-        } else if (without == n) {
-            without = i;
-        }
-    }
-    int oracle = c->selector == SEL_ORACLE || (c->selector == SEL_AUTO && with == n);
-    if (!oracle && without < n) {
-        char emsg[768];
-        if (c->selector == SEL_PROXY)
-            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\" for --selector proxy", model, without);
-        else
-            snprintf(emsg, sizeof emsg, "responses.%s[%zu]: no \"proxy\", but responses.%s[%zu] has one", model,
-                     without, model, with);
-        lm_rerr_set(err, err_pos(in, emsg), "%s", emsg);
-        lm_rerr_hint(err, "give every sample a \"proxy\", or select by true score with --selector oracle");
-        json_decref(resp);
-        return LM_REC_BAD;
-    }
-    double *key = lm_xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        key[i] = json_number_value(json_object_get(json_array_get(arr, i), oracle ? "score" : "proxy"));
-    if (rc == LM_REC_OK) {
-        size_t w = route_best_of_n(key, n);
-        json_t *s = json_array_get(arr, w);
-        json_t *sc = json_object_get(s, "score"), *px = json_object_get(s, "proxy"),
-               *ot = json_object_get(s, "output_tokens");
-        lm_buf *b = lm_out_begin(out, "selected");
-        lm_buf_adds(b, "{\"model\":");
-        lm_buf_add_jstr(b, model, strlen(model));
-        lm_buf_printf(b, ",\"n\":%zu,\"index\":%zu,\"score\":", n, w);
-        num_or_null(b, json_is_number(sc) ? json_number_value(sc) : NAN);
-        lm_buf_adds(b, ",\"proxy\":");
-        num_or_null(b, json_is_number(px) ? json_number_value(px) : NAN);
-        lm_buf_adds(b, ",\"output_tokens\":");
-        num_or_null(b, json_is_number(ot) ? json_number_value(ot) : NAN);
-        lm_buf_printf(b, ",\"selector\":\"%s\"}", oracle ? "oracle" : "proxy");
-        lm_out_end(out);
-    }
-    free(key);
+    route_selection sel;
+    route_err e;
+    int rc = route_select(&sel, resp, model, n, (route_selector)c->selector, &e);
     json_decref(resp);
-    return rc;
+    if (rc < 0) {
+        lib_err(in, err, &e);
+        return rc == -2 ? LM_REC_FATAL : LM_REC_BAD;
+    }
+    lm_buf *b = lm_out_begin(out, "selected");
+    lm_buf_adds(b, "{\"model\":");
+    lm_buf_add_jstr(b, model, strlen(model));
+    lm_buf_printf(b, ",\"n\":%zu,\"index\":%zu,\"score\":", sel.n, sel.index);
+    lm_buf_add_jnum_or_null(b, sel.score);
+    lm_buf_adds(b, ",\"proxy\":");
+    lm_buf_add_jnum_or_null(b, sel.proxy);
+    lm_buf_adds(b, ",\"output_tokens\":");
+    lm_buf_add_jnum_or_null(b, sel.out_tokens);
+    lm_buf_printf(b, ",\"selector\":\"%s\"}", sel.oracle ? "oracle" : "proxy");
+    lm_out_end(out);
+    return LM_REC_OK;
 }
 
 static int run_select(ctx_t *c, int argc, char **argv)
@@ -1224,7 +979,7 @@ static int run_synth(ctx_t *c, int argc, char **argv)
             lm_die(LM_EXIT_USAGE, "%s", err);
         json_t *p = route_synth_prices();
         lm_buf b = {0};
-        jdump(&b, p);
+        lm_buf_add_jansson(&b, p);
         lm_buf_addc(&b, '\n');
         fwrite(b.p, 1, b.n, a.fp);
         lm_buf_free(&b);
@@ -1245,7 +1000,7 @@ static int run_synth(ctx_t *c, int argc, char **argv)
                 bad |= 1;
                 continue;
             }
-            jdump(&bufs[i], r);
+            lm_buf_add_jansson(&bufs[i], r);
             lm_buf_addc(&bufs[i], '\n');
             json_decref(r);
         }
@@ -1336,7 +1091,7 @@ static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const ch
     lm_buf_addc(b, '{');
     for (int i = 0; i < 4; i++) {
         lm_buf_printf(b, "%s\"%s\":", i ? "," : "", at[i]);
-        num_or_null(b, sum->drop_at[i]);
+        lm_buf_add_jnum_or_null(b, sum->drop_at[i]);
     }
     lm_buf_addc(b, '}');
     lm_out_end(&o);
@@ -1344,9 +1099,9 @@ static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const ch
     if (res->have_ci[k]) {
         b = lm_out_begin(&o, "apgr_ci");
         lm_buf_addc(b, '[');
-        num_or_null(b, res->ci[k][0]);
+        lm_buf_add_jnum_or_null(b, res->ci[k][0]);
         lm_buf_addc(b, ',');
-        num_or_null(b, res->ci[k][1]);
+        lm_buf_add_jnum_or_null(b, res->ci[k][1]);
         lm_buf_addc(b, ']');
         lm_out_end(&o);
         put_numn(&o, "apgr_boot_mean", res->ci[k][2]);
@@ -1368,6 +1123,34 @@ static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const ch
     lm_out_str(&o, "split", c->test_path ? "file" : "seeded");
     lm_emit(&c->com, &o, NULL);
     lm_out_free(&o);
+}
+
+/* The fixed anchors' points (always the reference, always each small model
+ * at n = 1 and at its best n), and their series when plotting. */
+static void emit_anchors(ctx_t *c, const route_eval_result *res, lm_plot *plot)
+{
+    emit_point(c, "always-reference", &res->ref, c->M.name[c->M.ref], 1, 0);
+    if (plot)
+        lm_plot_series(plot, "always-reference", &res->ref.cost_per_1k, &res->ref.quality_mean, 1, 1);
+    for (size_t s = 0; s < c->M.n - 1; s++) {
+        const char *nm = c->M.name[route_models_small(&c->M, s)];
+        const route_point *p = &res->always[s];
+        emit_point(c, "always", p, nm, 1, 0);
+        if (plot) {
+            char lab[300];
+            snprintf(lab, sizeof lab, "always %s n=1", nm);
+            lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
+        }
+        if (res->best_n[s]) {
+            p = &res->always_best[s];
+            emit_point(c, "always-best-n", p, nm, res->best_n[s], 0);
+            if (plot && res->best_n[s] > 1) {
+                char lab[300];
+                snprintf(lab, sizeof lab, "always %s n=%zu", nm, res->best_n[s]);
+                lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
+            }
+        }
+    }
 }
 
 static int run_eval(ctx_t *c, int argc, char **argv)
@@ -1398,24 +1181,11 @@ static int run_eval(ctx_t *c, int argc, char **argv)
         return st;
     }
     /* the split */
-    size_t ntr = 0, nte = 0;
+    size_t ntr, nte;
     item **tr = lm_xmalloc((all.n + 1) * sizeof *tr), **te = lm_xmalloc((all.n + tst.n + 1) * sizeof *te);
-    if (c->test_path) {
-        for (size_t i = 0; i < all.n; i++)
-            tr[ntr++] = &all.v[i];
-        for (size_t i = 0; i < tst.n; i++)
-            te[nte++] = &tst.v[i];
-    } else {
-        size_t *perm = lm_xmalloc((all.n + 1) * sizeof *perm);
-        size_t k = route_split(all.n, c->test_frac, c->com.seed, perm);
-        for (size_t i = 0; i < all.n; i++) {
-            if (i < k)
-                te[nte++] = &all.v[perm[i]];
-            else
-                tr[ntr++] = &all.v[perm[i]];
-        }
-        free(perm);
-    }
+    if (route_eval_partition(all.v, all.n, c->test_path != NULL, tst.v, tst.n, c->test_frac, c->com.seed, tr, &ntr,
+                             te, &nte) < 0)
+        lm_die(LM_EXIT_USAGE, "out of memory");
     route_eval_opts eo = {.lo = c->lo, .cost_mode = (route_cost_mode)c->cost_mode,
                           .predictor = c->router_path ? ROUTE_PRED_ROUTER : (route_pred_kind)c->predictor,
                           .router = &c->R, .rmap = c->rmap, .feat = c->fc, .no_features = c->no_features,
@@ -1425,33 +1195,10 @@ static int run_eval(ctx_t *c, int argc, char **argv)
     int est = route_eval_run(&res, &c->M, tr, ntr, te, nte, &eo, err, sizeof err);
     if (est)
         eval_die(est, err);
-    size_t ns = c->M.n - 1, nmax = c->lo.n_max;
-    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / nmax)];
-    /* anchors */
+    const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / c->lo.n_max)];
     lm_plot *plot = c->svg_path ? lm_plot_new("Cost-quality curves (route eval)", "cost per 1k queries ($)",
                                               "mean quality") : NULL;
-    emit_point(c, "always-reference", &res.ref, c->M.name[c->M.ref], 1, 0);
-    if (plot)
-        lm_plot_series(plot, "always-reference", &res.ref.cost_per_1k, &res.ref.quality_mean, 1, 1);
-    for (size_t s = 0; s < ns; s++) {
-        const char *nm = c->M.name[route_models_small(&c->M, s)];
-        const route_point *p = &res.always[s];
-        emit_point(c, "always", p, nm, 1, 0);
-        if (plot) {
-            char lab[300];
-            snprintf(lab, sizeof lab, "always %s n=1", nm);
-            lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
-        }
-        if (res.best_n[s]) {
-            p = &res.always_best[s];
-            emit_point(c, "always-best-n", p, nm, res.best_n[s], 0);
-            if (plot && res.best_n[s] > 1) {
-                char lab[300];
-                snprintf(lab, sizeof lab, "always %s n=%zu", nm, res.best_n[s]);
-                lm_plot_series(plot, lab, &p->cost_per_1k, &p->quality_mean, 1, 1);
-            }
-        }
-    }
+    emit_anchors(c, &res, plot);
     /* curves, then summaries */
     static const char *const names[ROUTE_CURVES] = {"best-route", "single-response", "oracle", "random"};
     for (int k = 0; k < ROUTE_CURVES; k++) {

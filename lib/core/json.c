@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ static int fail(P *p, size_t pos, const char *fmt, ...)
 {
     va_list ap;
     p->err->pos = pos;
+    p->err->dup = 0;
     va_start(ap, fmt);
     vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
     va_end(ap);
@@ -244,9 +246,11 @@ static int object(P *p, int top)
             uint32_t h = fnv1a(kb->p + koff, klen);
             for (size_t j = first; j < s->nkv; j++)
                 if (s->kv[j].hash == h && s->kv[j].len == klen &&
-                    memcmp(kb->p + s->kv[j].off, kb->p + koff, klen) == 0)
-                    return fail(p, kpos, "duplicate key \"%.*s\"", (int)(klen > 60 ? 60 : klen),
-                                kb->p + koff);
+                    memcmp(kb->p + s->kv[j].off, kb->p + koff, klen) == 0) {
+                    fail(p, kpos, "duplicate key \"%.*s\"", (int)(klen > 60 ? 60 : klen), kb->p + koff);
+                    p->err->dup = 1;
+                    return -1;
+                }
             lm_grow(s->kv, s->capkv, s->nkv + 1);
             s->kv[s->nkv++] = (struct lm_jkey){koff, klen, h};
         }
@@ -507,4 +511,60 @@ int lm_jstr_eq(const char *raw, size_t len, const char *s)
     int eq = b.n == sl && memcmp(b.p ? b.p : "", s, sl) == 0;
     lm_buf_free(&b);
     return eq;
+}
+
+void lm_buf_add_jnum(lm_buf *b, double v)
+{
+    if (isfinite(v) && v == nearbyint(v) && fabs(v) < 1e15)
+        lm_buf_printf(b, "%.0f", v == 0 ? 0.0 : v);
+    else
+        lm_buf_add_num(b, v);
+}
+
+void lm_buf_add_jnum_or_null(lm_buf *b, double v)
+{
+    if (isfinite(v))
+        lm_buf_add_jnum(b, v);
+    else
+        lm_buf_adds(b, "null");
+}
+
+void lm_buf_add_jansson(lm_buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        lm_buf_addc(b, '{');
+        json_object_foreach((json_t *)v, k, x) {
+            if (!first)
+                lm_buf_addc(b, ',');
+            first = 0;
+            lm_buf_add_jstr(b, k, strlen(k));
+            lm_buf_addc(b, ':');
+            lm_buf_add_jansson(b, x);
+        }
+        lm_buf_addc(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        lm_buf_addc(b, '[');
+        json_array_foreach(v, i, x) {
+            if (i)
+                lm_buf_addc(b, ',');
+            lm_buf_add_jansson(b, x);
+        }
+        lm_buf_addc(b, ']');
+        break;
+    }
+    case JSON_STRING: lm_buf_add_jstr(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: lm_buf_printf(b, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: lm_buf_add_jnum(b, json_real_value(v)); break;
+    case JSON_TRUE: lm_buf_adds(b, "true"); break;
+    case JSON_FALSE: lm_buf_adds(b, "false"); break;
+    default: lm_buf_adds(b, "null"); break;
+    }
 }

@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
     size_t pos;       /* byte offset of the problem */
+    int dup;          /* 1 when the problem is a repeated key */
     char msg[200];
 } lm_jerr;
 
@@ -70,5 +71,20 @@ int lm_jint(const char *raw, size_t len, int64_t *out);
 void lm_jstr_decode(lm_buf *b, const char *raw, size_t len);
 /* Tests whether a raw JSON string equals s (decoded). */
 int lm_jstr_eq(const char *raw, size_t len, const char *s);
+
+/* ---- writing ---- */
+
+/* Appends v as a JSON number: integral values below 1e15 written out plainly
+ * ("120", not "1.2e2"; -0 as "0"), others in the shortest round-trip form of
+ * lm_buf_add_num.  A non-finite v writes "null". */
+void lm_buf_add_jnum(lm_buf *b, double v);
+/* The same, with the rule for non-finite values said at the call. */
+void lm_buf_add_jnum_or_null(lm_buf *b, double v);
+/* Appends the JSON text of a jansson value: keys in the object's order,
+ * strings as lm_buf_add_jstr writes them, integers as integers and reals by
+ * lm_buf_add_jnum (so that numbers read back to the same double).  jansson
+ * itself stays out of this header. */
+struct json_t;
+void lm_buf_add_jansson(lm_buf *b, const struct json_t *v);
 
 #endif

@@ -14,12 +14,52 @@
  * one entry of the table; the other entries are the "small" models.  A
  * router head is a (small model, n) pair numbered
  *   h = s * n_max + (n - 1),  s = index among small models (table order).
+ *
+ * Two policies hold for all of lib/route:
+ *
+ * Allocation.  Memory whose size comes from the input (records, samples,
+ * prices entries, CSV rows and fields, prompts and their n-grams, feature
+ * rows, router files, evaluation splits) is allocated with malloc/realloc and
+ * a failure is returned as an "out of memory" error, so that a command can
+ * report which input was too large and a fuzz target sees no exit.  Small
+ * bookkeeping whose size is fixed by the code or by the option table (a few
+ * pointers per model, per head or per option) may use lm_grow and the
+ * lm_x* wrappers of core/diag.h, which exit with status 2 through the OOM
+ * hook.  Arrays that grow while reading input use route_grow (below), which
+ * doubles like lm_grow but returns -1.
+ *
+ * Errors.  Parsing functions fill a route_err: the whole message (it starts
+ * with the field path, "responses.MODEL[2].score: expected a number"), the
+ * record member and key the path goes through (so that a command can point
+ * at the culprit in its input line without reading the message), and a hint.
+ * The older char *err, size_t errlen forms give the same message.
  */
 #ifndef LMKIT_ROUTE_DATA_H
 #define LMKIT_ROUTE_DATA_H
 
 #include <jansson.h>
 #include <stddef.h>
+
+/* A problem found while parsing, with where it lies and what to do. */
+typedef struct {
+    char msg[512];    /* the whole message, path first: "responses.m[2].score: expected a number" */
+    char member[64];  /* the record's top-level member the path starts with ("responses"), or "" */
+    char key[256];    /* the key inside that member it goes through (a model name), or "" */
+    int whole;        /* point at the member itself even though key is set */
+    int at_value;     /* point at the value of key (a member of an object member) */
+    char hint[256];   /* what to do about it, or "" */
+    size_t line, col; /* in a text input (a CSV file): 1-based line and character column, 0 if unknown */
+} route_err;
+
+/* Clears e, then formats e->msg; member and key may be NULL. */
+void route_err_set(route_err *e, const char *member, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void route_err_hint(route_err *e, const char *hint);
+
+/* Grows *pp (holding *cap elements of elem bytes) to hold at least need,
+ * doubling from 8.  Returns 0, or -1 on overflow or when memory runs out
+ * (*pp and *cap are then unchanged).  pp is the address of the pointer. */
+int route_grow(void *pp, size_t *cap, size_t need, size_t elem);
 
 typedef struct {
     size_t n;          /* number of models (reference included) */
@@ -65,6 +105,9 @@ int route_models_parse(route_models *m, const char *text, size_t len,
 #define ROUTE_NOPOS ((size_t)-1)
 int route_models_parse_at(route_models *m, const char *text, size_t len,
                           const char *reference, size_t *err_off, char *err, size_t errlen);
+/* The same with a route_err (the hint says how to fix the file). */
+int route_models_parse_e(route_models *m, const char *text, size_t len,
+                         const char *reference, size_t *err_off, route_err *e);
 /* Builds a table directly (used by the synthetic generator and tests). */
 int route_models_init(route_models *m, size_t n, const char *const *names,
                       const double *in_price, const double *out_price,
@@ -87,12 +130,24 @@ int route_record_parse(route_record *r, const json_t *j,
  * every n_samples is 0); when present it is checked as above. */
 int route_query_parse(route_record *r, const json_t *j,
                       const route_models *m, char *err, size_t errlen);
+/* The two with a route_err: member/key locate the culprit, the hint says
+ * what a record needs. */
+int route_record_parse_e(route_record *r, const json_t *j, const route_models *m,
+                         int need_responses, route_err *e);
 void route_record_free(route_record *r, const route_models *m);
 /* Checks a "responses" object the way route_record_parse does, without a
  * prices table: every model holds a non-empty array of samples, each with a
  * finite "score", an optional finite "proxy" and "output_tokens" >= 0.
  * Returns 0, or -1 with the same message route_record_parse gives. */
 int route_responses_check(const json_t *resp, char *err, size_t errlen);
+int route_responses_check_e(const json_t *resp, route_err *e);
+
+/* User-supplied match probabilities, {"MODEL:N": p, ...} (the member
+ * "match_prob" of a record), into pred[(small model) * n_max + n - 1]; heads
+ * not named keep their value.  Returns 0, or -1 with e on member
+ * "match_prob": a key that is not MODEL:N, a model not in the table, the
+ * reference, n above n_max, a value that is not a number in [0, 1]. */
+int route_match_prob_parse(const json_t *o, const route_models *m, size_t n_max, double *pred, route_err *e);
 
 /* Per-model mean output tokens over all samples of all records; models with
  * no samples keep their prices-file value (or NaN).  Writes m->avg_out. */

@@ -75,3 +75,23 @@ size_t route_best_of_n(const double *proxy, size_t n)
     }
     return best;
 }
+
+void route_costs_realised(const route_models *m, const route_record *r, size_t n_max, double *cost,
+                          double *ref_cost)
+{
+    for (size_t s = 0; s < m->n - 1; s++) {
+        size_t mi = route_models_small(m, s);
+        double tok = 0;
+        for (size_t n = 1; n <= n_max; n++) {
+            size_t h = s * n_max + n - 1;
+            if (n <= r->n_samples[mi]) {
+                tok += r->samples[mi][n - 1].out_tokens;
+                cost[h] = route_cost_realised(m, mi, r->prompt_tokens[mi], tok);
+            } else {
+                cost[h] = NAN;
+            }
+        }
+    }
+    size_t ref = m->ref;
+    *ref_cost = route_cost_realised(m, ref, r->prompt_tokens[ref], r->samples[ref][0].out_tokens);
+}

@@ -36,6 +36,12 @@ int route_costs_estimated(const route_models *m, const route_record *r,
                           size_t n_max, double *cost, double *ref_cost,
                           char *err, size_t errlen);
 
+/* Realised cost of every head of one record: head (s, n) pays for the output
+ * tokens of small model s's first n samples (NaN when it has fewer than n);
+ * *ref_cost for the reference's first sample.  cost: [n_heads]. */
+void route_costs_realised(const route_models *m, const route_record *r, size_t n_max, double *cost,
+                          double *ref_cost);
+
 /* The rule.  score/cost: [n_heads].  Heads with n > n_use (when n_use > 0)
  * are ignored (n_use = 1 gives a single-response router).  When
  * ref_competes, the reference (ref_score, ref_cost) is a candidate placed

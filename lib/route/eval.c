@@ -505,6 +505,32 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
     return k < n ? k : n;
 }
 
+int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test, size_t n_test,
+                         double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+                         route_eval_item **te, size_t *nte)
+{
+    *ntr = *nte = 0;
+    if (have_test) {
+        for (size_t i = 0; i < n_all; i++)
+            tr[(*ntr)++] = &all[i];
+        for (size_t i = 0; i < n_test; i++)
+            te[(*nte)++] = &test[i];
+        return 0;
+    }
+    size_t *perm = malloc((n_all + 1) * sizeof *perm);
+    if (!perm)
+        return -1;
+    size_t k = route_split(n_all, test_frac, seed, perm);
+    for (size_t i = 0; i < n_all; i++) {
+        if (i < k)
+            te[(*nte)++] = &all[perm[i]];
+        else
+            tr[(*ntr)++] = &all[perm[i]];
+    }
+    free(perm);
+    return 0;
+}
+
 void route_eval_labels_free(route_labels *L, size_t n)
 {
     if (!L)
@@ -799,6 +825,59 @@ oom:
     return ROUTE_EVAL_ENOMEM;
 }
 
+/* The best n of each small model (by route_eval_best_n) on the training
+ * split at realised cost, or on the test data d when there is no training
+ * split.  best: [n small models].  Returns 0, or -1 when memory runs out. */
+static int best_n(size_t *best, const route_eval_data *d, const route_models *m, route_eval_item *const *tr,
+                  size_t ntr, const route_labels *Ltr, size_t H, size_t nmax)
+{
+    size_t ns = m->n - 1;
+    if (!ntr) {
+        for (size_t s = 0; s < ns; s++)
+            best[s] = route_eval_best_n(d, s);
+        return 0;
+    }
+    route_eval_data dtr;
+    char e2[512];
+    if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
+        return -1;
+    for (size_t q = 0; q < ntr; q++)
+        route_eval_fill(&dtr, q, m, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, e2, sizeof e2);
+    for (size_t s = 0; s < ns; s++)
+        best[s] = route_eval_best_n(&dtr, s);
+    route_eval_free(&dtr);
+    return 0;
+}
+
+/* The weak anchor: the head of the small model at n = 1 with the lowest
+ * mean cost, or -1 when none has samples in every test record. */
+static long weak_anchor(const route_eval_data *d, size_t ns, size_t nmax)
+{
+    long weak = -1;
+    double wc = INFINITY;
+    for (size_t s = 0; s < ns; s++) {
+        route_point p;
+        route_eval_fixed(d, (long)(s * nmax), &p);
+        if (isfinite(p.cost_sum) && p.cost_sum < wc) {
+            wc = p.cost_sum;
+            weak = (long)(s * nmax);
+        }
+    }
+    return weak;
+}
+
+/* The fixed anchors: always the reference, always each small model at n = 1
+ * and at its best n. */
+static void anchors(route_eval_result *res, const route_eval_data *d, size_t ns, size_t nmax)
+{
+    route_eval_fixed(d, ROUTE_REF, &res->ref);
+    for (size_t s = 0; s < ns; s++) {
+        route_eval_fixed(d, (long)(s * nmax), &res->always[s]);
+        if (res->best_n[s])
+            route_eval_fixed(d, (long)(s * nmax + res->best_n[s] - 1), &res->always_best[s]);
+    }
+}
+
 int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr,
                    size_t ntr, route_eval_item *const *te, size_t nte,
                    const route_eval_opts *o, char *err, size_t errlen)
@@ -852,31 +931,9 @@ int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *con
     res->always_best = malloc((ns ? ns : 1) * sizeof *res->always_best);
     if (!res->best_n || !res->always || !res->always_best)
         goto oom;
-    if (ntr) {
-        route_eval_data dtr;
-        char e2[512];
-        if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
-            goto oom;
-        for (size_t q = 0; q < ntr; q++)
-            route_eval_fill(&dtr, q, m, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, e2, sizeof e2);
-        for (size_t s = 0; s < ns; s++)
-            res->best_n[s] = route_eval_best_n(&dtr, s);
-        route_eval_free(&dtr);
-    } else {
-        for (size_t s = 0; s < ns; s++)
-            res->best_n[s] = route_eval_best_n(&d, s);
-    }
-    /* the weak anchor: the small model at n = 1 with the lowest mean cost */
-    res->weak = -1;
-    double wc = INFINITY;
-    for (size_t s = 0; s < ns; s++) {
-        route_point p;
-        route_eval_fixed(&d, (long)(s * nmax), &p);
-        if (isfinite(p.cost_sum) && p.cost_sum < wc) {
-            wc = p.cost_sum;
-            res->weak = (long)(s * nmax);
-        }
-    }
+    if (best_n(res->best_n, &d, m, tr, ntr, Ltr, H, nmax) < 0)
+        goto oom;
+    res->weak = weak_anchor(&d, ns, nmax);
     if (res->weak < 0) {
         lm_seterr(err, errlen, "no small model has samples in every test record");
         st = ROUTE_EVAL_ENOWEAK;
@@ -888,13 +945,7 @@ int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *con
         goto oom;
     for (size_t q = 0; q < nte; q++)
         memcpy(opred + q * H, Lte[q].match, H * sizeof(double));
-    /* anchors */
-    route_eval_fixed(&d, ROUTE_REF, &res->ref);
-    for (size_t s = 0; s < ns; s++) {
-        route_eval_fixed(&d, (long)(s * nmax), &res->always[s]);
-        if (res->best_n[s])
-            route_eval_fixed(&d, (long)(s * nmax + res->best_n[s] - 1), &res->always_best[s]);
-    }
+    anchors(res, &d, ns, nmax);
     st = curves(res, &d, pred, opred, o, err, errlen);
     goto done;
 oom:

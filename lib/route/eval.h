@@ -199,6 +199,13 @@ typedef struct {
  * llround(test_frac * n) entries are the test records, the rest the
  * training records.  Returns the number of test records. */
 size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm);
+/* The training and test records of route eval: with a test file
+ * (have_test) all records train and the n_test test records test; else
+ * route_split's seeded split of all.  tr: room for n_all, te: for n_all +
+ * n_test.  Returns 0, or -1 when memory runs out. */
+int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test, size_t n_test,
+                         double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+                         route_eval_item **te, size_t *nte);
 
 /* Labels of n records in parallel (record i from stream its[i]->index).
  * *out gets [n] labels (free with route_eval_labels_free), *selector_oracle

@@ -1,6 +1,8 @@
 /* features.c - hashed word and character n-grams (see features.h). */
 #include "route/features.h"
 
+#include "route/data.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,19 +61,118 @@ typedef struct {
 
 static int push(ent_buf *b, uint64_t h, uint32_t dim)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 256;
-        ent *e = realloc(b->e, cap * sizeof *e);
-        if (!e)
-            return -1;
-        b->e = e;
-        b->cap = cap;
-    }
+    if (route_grow(&b->e, &b->cap, b->n + 1, sizeof *b->e) < 0)
+        return -1;
     h = mix(h);
     b->e[b->n].i = (uint32_t)((h >> 1) % dim);
     b->e[b->n].v = (h & 1) ? 1.0f : -1.0f;
     b->n++;
     return 0;
+}
+
+/* The prompt lower-cased (ASCII), white space collapsed to one space, with
+ * a space at both ends; *len its length.  NULL when memory runs out. */
+static char *normalise(const char *prompt, size_t *len)
+{
+    size_t pl = strlen(prompt), n = 0;
+    char *low = malloc(pl + 3);
+    if (!low)
+        return NULL;
+    low[n++] = ' ';
+    for (size_t i = 0; i < pl; i++) {
+        unsigned char ch = (unsigned char)prompt[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
+            if (low[n - 1] != ' ')
+                low[n++] = ' ';
+        } else {
+            low[n++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+        }
+    }
+    if (low[n - 1] != ' ')
+        low[n++] = ' ';
+    low[n] = 0;
+    *len = n;
+    return low;
+}
+
+/* Word n-gram hashes (n = 1..word_ngram) of the normalised text. */
+static int word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
+{
+    size_t nw = 0, wcap = 0;
+    size_t (*ws)[2] = NULL; /* start and end of each word */
+    for (size_t i = 0; i < len;) {
+        if (!is_word((unsigned char)low[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && is_word((unsigned char)low[j]))
+            j++;
+        if (route_grow(&ws, &wcap, nw + 1, sizeof *ws) < 0) {
+            free(ws);
+            return -1;
+        }
+        ws[nw][0] = i;
+        ws[nw][1] = j;
+        nw++;
+        i = j;
+    }
+    for (uint32_t g = 1; g <= c->word_ngram; g++)
+        for (size_t w = 0; w + g <= nw; w++) {
+            uint64_t h = 0xcbf29ce484222325ULL ^ (0x57ULL * g);
+            for (size_t k = 0; k < g; k++) {
+                h = fnv1a(h, (const unsigned char *)low + ws[w + k][0], ws[w + k][1] - ws[w + k][0]);
+                h = fnv1a(h, (const unsigned char *)"\x1f", 1);
+            }
+            if (push(b, h, c->hash_dim)) {
+                free(ws);
+                return -1;
+            }
+        }
+    free(ws);
+    return 0;
+}
+
+/* Character n-gram hashes (n = char_min..char_max; none when char_min is 0). */
+static int char_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
+{
+    if (!c->char_min)
+        return 0;
+    for (uint32_t g = c->char_min; g <= c->char_max; g++)
+        for (size_t i = 0; i + g <= len; i++) {
+            uint64_t h = 0x84222325cbf29ce4ULL ^ (0x43ULL * g);
+            h = fnv1a(h, (const unsigned char *)low + i, g);
+            if (push(b, h, c->hash_dim))
+                return -1;
+        }
+    return 0;
+}
+
+/* Merges entries of one bucket: signs summed, then sign * log1p(|sum|);
+ * zero sums dropped.  Returns the entries kept (at the front of b) and
+ * *inv_norm, 1 / their Euclidean norm (0 when there are none). */
+static size_t merge(ent_buf *b, double *inv_norm)
+{
+    if (b->n)
+        qsort(b->e, b->n, sizeof *b->e, ent_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < b->n;) {
+        size_t j = i;
+        float s = 0;
+        while (j < b->n && b->e[j].i == b->e[i].i)
+            s += b->e[j++].v;
+        if (s != 0) {
+            b->e[u].i = b->e[i].i;
+            b->e[u].v = (s > 0 ? 1.0f : -1.0f) * (float)log1p(fabs((double)s));
+            u++;
+        }
+        i = j;
+    }
+    double norm = 0;
+    for (size_t i = 0; i < u; i++)
+        norm += (double)b->e[i].v * b->e[i].v;
+    *inv_norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+    return u;
 }
 
 int route_featurize(const route_feat_cfg *c, const char *prompt,
@@ -84,101 +185,18 @@ int route_featurize(const route_feat_cfg *c, const char *prompt,
     if (emb_len != c->emb_dim)
         return -1;
     ent_buf b = {0};
-    char *low = NULL;
-    size_t len = 0;
     if (prompt && c->hash_dim) {
-        /* lower-case and collapse whitespace, with a space at both ends */
-        size_t pl = strlen(prompt);
-        low = malloc(pl + 3);
+        size_t len;
+        char *low = normalise(prompt, &len);
         if (!low)
             return -1;
-        low[len++] = ' ';
-        for (size_t i = 0; i < pl; i++) {
-            unsigned char ch = (unsigned char)prompt[i];
-            if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
-                if (low[len - 1] != ' ')
-                    low[len++] = ' ';
-            } else {
-                low[len++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
-            }
-        }
-        if (low[len - 1] != ' ')
-            low[len++] = ' ';
-        low[len] = 0;
-
-        /* words: start/end offsets */
-        size_t nw = 0, wcap = 64;
-        size_t *ws = malloc(wcap * 2 * sizeof(size_t));
-        if (!ws)
+        int rc = word_ngrams(&b, c, low, len) || char_ngrams(&b, c, low, len) ? -1 : 0;
+        free(low);
+        if (rc)
             goto oom;
-        for (size_t i = 0; i < len;) {
-            if (!is_word((unsigned char)low[i])) {
-                i++;
-                continue;
-            }
-            size_t j = i;
-            while (j < len && is_word((unsigned char)low[j]))
-                j++;
-            if (nw == wcap) {
-                wcap *= 2;
-                size_t *t = realloc(ws, wcap * 2 * sizeof(size_t));
-                if (!t) {
-                    free(ws);
-                    goto oom;
-                }
-                ws = t;
-            }
-            ws[2 * nw] = i;
-            ws[2 * nw + 1] = j;
-            nw++;
-            i = j;
-        }
-        for (uint32_t g = 1; g <= c->word_ngram; g++)
-            for (size_t w = 0; w + g <= nw; w++) {
-                uint64_t h = 0xcbf29ce484222325ULL ^ (0x57ULL * g);
-                for (size_t k = 0; k < g; k++) {
-                    h = fnv1a(h, (const unsigned char *)low + ws[2 * (w + k)],
-                              ws[2 * (w + k) + 1] - ws[2 * (w + k)]);
-                    h = fnv1a(h, (const unsigned char *)"\x1f", 1);
-                }
-                if (push(&b, h, c->hash_dim)) {
-                    free(ws);
-                    goto oom;
-                }
-            }
-        free(ws);
-        if (c->char_min)
-            for (uint32_t g = c->char_min; g <= c->char_max; g++)
-                for (size_t i = 0; i + g <= len; i++) {
-                    uint64_t h = 0x84222325cbf29ce4ULL ^ (0x43ULL * g);
-                    h = fnv1a(h, (const unsigned char *)low + i, g);
-                    if (push(&b, h, c->hash_dim))
-                        goto oom;
-                }
     }
-    free(low);
-    low = NULL;
-
-    /* merge duplicates: sum signs, then log1p(|count|) with sign */
-    if (b.n)
-        qsort(b.e, b.n, sizeof *b.e, ent_cmp);
-    size_t u = 0;
-    for (size_t i = 0; i < b.n;) {
-        size_t j = i;
-        float s = 0;
-        while (j < b.n && b.e[j].i == b.e[i].i)
-            s += b.e[j++].v;
-        if (s != 0) {
-            b.e[u].i = b.e[i].i;
-            b.e[u].v = (s > 0 ? 1.0f : -1.0f) * (float)log1p(fabs((double)s));
-            u++;
-        }
-        i = j;
-    }
-    double norm = 0;
-    for (size_t i = 0; i < u; i++)
-        norm += (double)b.e[i].v * b.e[i].v;
-    norm = norm > 0 ? 1.0 / sqrt(norm) : 0;
+    double norm;
+    size_t u = merge(&b, &norm);
     size_t total = u + c->emb_dim;
     *idx = malloc((total ? total : 1) * sizeof(uint32_t));
     *val = malloc((total ? total : 1) * sizeof(float));
@@ -201,7 +219,6 @@ int route_featurize(const route_feat_cfg *c, const char *prompt,
     free(b.e);
     return 0;
 oom:
-    free(low);
     free(b.e);
     return -1;
 }

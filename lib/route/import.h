@@ -39,12 +39,29 @@ int route_import_routellm_csv(const char *text, size_t len, const char *id_prefi
                               double out_tokens, const char *const *exclude,
                               size_t n_exclude, json_t ***recs, size_t *n_recs,
                               char *err, size_t errlen);
+/* The same with a route_err: e->line (and e->col for refused bytes and a
+ * repeated column) say where, e->msg what (without the "line" prefix), and
+ * e->hint what to do. */
+int route_import_routellm_csv_e(const char *text, size_t len, const char *id_prefix, double out_tokens,
+                                const char *const *exclude, size_t n_exclude, json_t ***recs, size_t *n_recs,
+                                route_err *e);
+
+/* A list of prompts to leave out (RouteLLM's contaminated_prompts.jsonl):
+ * one {"eval_prompt": "..."} or {"prompt": "..."} per non-empty line, into
+ * *out, a sorted (strcmp) array of *n new strings, the exclude list of
+ * route_import_routellm_csv.  Returns 0, or -1 with e (e->line: the line
+ * that is not such an object; 0 when memory ran out). */
+int route_import_exclude(const char *text, size_t len, char ***out, size_t *n, route_err *e);
+void route_import_exclude_free(char **v, size_t n);
 
 /* One best-route-llm stage record -> one route record.  models: the models
  * to take (NULL: every key holding an object with "armoRM_scores").
  * Returns a new record, or NULL with a message naming the field. */
 json_t *route_import_stage(const json_t *in, const char *const *models, size_t n_models,
                            char *err, size_t errlen);
+/* The same with a route_err: e->member is the record's member at fault (a
+ * model's object, "id"), e->key the field inside it. */
+json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t n_models, route_err *e);
 
 /* One router-file row -> labels: for each candidate "<m>_ourRM_bo<n>" take
  * its armoRM score(s) and token counts; soft label by route_match_prob over

@@ -782,114 +782,133 @@ static int parse_model(const char *line, const char *key, double *avg, char **na
     return *name ? 0 : -1;
 }
 
-int route_router_load(route_router *r, const char *path, char *err, size_t errlen)
+/* What the text header of a router file says. */
+typedef struct {
+    route_arch arch;
+    unsigned long long v[8]; /* hash_dim word_ngram char_min char_max emb_dim hidden n_max n_small */
+    size_t n_small;
+    char **names;            /* [n_small] */
+    double *avg;             /* [n_small + 1], the reference last */
+    char *refname;
+    unsigned long long np;   /* parameters */
+} router_hdr;
+
+static void hdr_free(router_hdr *h)
 {
-    memset(r, 0, sizeof *r);
-    size_t len;
-    char *data = lm_read_file(path, &len, err, errlen);
-    if (!data)
-        return -1;
-    const char *p = data, *end = data + len;
-    char line[4096];
-    char **names = NULL;
-    double *avg = NULL;
-    char *refname = NULL;
-    size_t n_small = 0;
-    int rc = -1;
-    unsigned long long v[8];
+    if (h->names)
+        for (size_t i = 0; i < h->n_small; i++)
+            free(h->names[i]);
+    free(h->names);
+    free(h->avg);
+    free(h->refname);
+}
+
+/* The magic line, the version, the architecture and the sizes. */
+static int hdr_sizes(const char **p, const char *end, const char *path, router_hdr *h, char *err, size_t errlen)
+{
     static const char *keys[] = {"hash_dim", "word_ngram", "char_min", "char_max",
                                  "emb_dim", "hidden", "n_max", "n_small"};
+    char line[4096];
     int version;
     char magic[64];
-
-    if (next_line(&p, end, line, sizeof line) ||
+    if (next_line(p, end, line, sizeof line) ||
         sscanf(line, "%63s %d", magic, &version) != 2 || strcmp(magic, MAGIC) != 0) {
         lm_seterr(err, errlen, "%s: not a route router file (no '%s' header)", path, MAGIC);
-        goto done;
+        return -1;
     }
     if (version != ROUTE_ROUTER_VERSION) {
         lm_seterr(err, errlen, "%s: router file version %d, this build reads version %d",
                path, version, ROUTE_ROUTER_VERSION);
-        goto done;
+        return -1;
     }
-    route_arch arch;
-    if (next_line(&p, end, line, sizeof line)) {
+    if (next_line(p, end, line, sizeof line)) {
         lm_seterr(err, errlen, "%s: truncated header", path);
-        goto done;
+        return -1;
     }
-    if (strcmp(line, "arch linear") == 0)
-        arch = ROUTE_LINEAR;
-    else if (strcmp(line, "arch mlp") == 0)
-        arch = ROUTE_MLP;
-    else {
+    if (strcmp(line, "arch linear") == 0) {
+        h->arch = ROUTE_LINEAR;
+    } else if (strcmp(line, "arch mlp") == 0) {
+        h->arch = ROUTE_MLP;
+    } else {
         lm_seterr(err, errlen, "%s: bad header line '%s' (want 'arch linear' or 'arch mlp')",
                path, line);
-        goto done;
+        return -1;
     }
+    unsigned long long *v = h->v;
     for (int i = 0; i < 8; i++) {
-        if (next_line(&p, end, line, sizeof line) || parse_kv(line, keys[i], &v[i])) {
+        if (next_line(p, end, line, sizeof line) || parse_kv(line, keys[i], &v[i])) {
             lm_seterr(err, errlen, "%s: bad or missing header field '%s'", path, keys[i]);
-            goto done;
+            return -1;
         }
     }
     if (v[0] > (1ull << 30) || v[4] > (1ull << 24) || v[5] > (1ull << 20) ||
         v[6] > 1024 || v[7] > 4096 || v[1] > 16 || v[3] > 64 || v[2] > v[3]) {
         lm_seterr(err, errlen, "%s: header sizes out of range", path);
-        goto done;
+        return -1;
     }
-    n_small = (size_t)v[7];
-    names = calloc(n_small ? n_small : 1, sizeof *names);
-    avg = malloc((n_small + 1) * sizeof(double));
-    if (!names || !avg) {
+    return 0;
+}
+
+/* The model lines, the reference, the parameter count and "end". */
+static int hdr_models(const char **p, const char *end, const char *path, router_hdr *h, char *err, size_t errlen)
+{
+    char line[4096];
+    h->n_small = (size_t)h->v[7];
+    h->names = calloc(h->n_small ? h->n_small : 1, sizeof *h->names);
+    h->avg = malloc((h->n_small + 1) * sizeof(double));
+    if (!h->names || !h->avg) {
         lm_seterr(err, errlen, "out of memory");
-        goto done;
+        return -1;
     }
-    for (size_t i = 0; i < n_small; i++)
-        if (next_line(&p, end, line, sizeof line) ||
-            parse_model(line, "model", &avg[i], &names[i])) {
+    for (size_t i = 0; i < h->n_small; i++)
+        if (next_line(p, end, line, sizeof line) ||
+            parse_model(line, "model", &h->avg[i], &h->names[i])) {
             lm_seterr(err, errlen, "%s: bad or missing 'model' line %zu", path, i + 1);
-            goto done;
+            return -1;
         }
-    if (next_line(&p, end, line, sizeof line) ||
-        parse_model(line, "reference", &avg[n_small], &refname)) {
+    if (next_line(p, end, line, sizeof line) ||
+        parse_model(line, "reference", &h->avg[h->n_small], &h->refname)) {
         lm_seterr(err, errlen, "%s: bad or missing 'reference' line", path);
-        goto done;
+        return -1;
     }
-    unsigned long long np;
-    if (next_line(&p, end, line, sizeof line) ||
-        sscanf(line, "params %llu float32le", &np) != 1) {
+    if (next_line(p, end, line, sizeof line) ||
+        sscanf(line, "params %llu float32le", &h->np) != 1) {
         lm_seterr(err, errlen, "%s: bad or missing 'params' line", path);
-        goto done;
+        return -1;
     }
-    if (next_line(&p, end, line, sizeof line) || strcmp(line, "end") != 0) {
+    if (next_line(p, end, line, sizeof line) || strcmp(line, "end") != 0) {
         lm_seterr(err, errlen, "%s: header does not finish with 'end'", path);
-        goto done;
+        return -1;
     }
-    route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3],
-                         (uint32_t)v[4]};
-    /* the shape and the parameter count the file must hold are checked
-     * before anything the size of the parameters is allocated */
-    int bad_shape = router_shape(r, arch, &fc, (size_t)v[5], (size_t)v[6], n_small, err, errlen);
-    size_t need = r->n_params, have = (size_t)(end - p);
-    if (!bad_shape && np != need) {
-        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu", path, np, need);
-        memset(r, 0, sizeof *r);
-        goto done;
+    return 0;
+}
+
+/* The parameter count the header states, and the bytes the file holds
+ * after it, must be what the sizes need. */
+static int check_param_count(const route_router *r, const char *p, const char *end,
+                             unsigned long long np, const char *path, char *err, size_t errlen)
+{
+    if (np != r->n_params) {
+        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu",
+               path, np, r->n_params);
+        return -1;
     }
-    if (!bad_shape && have != need * 4) {
+    size_t have = (size_t)(end - p);
+    if (have != r->n_params * 4) {
         lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
-               path, have, need * 4);
-        memset(r, 0, sizeof *r);
-        goto done;
+               path, have, r->n_params * 4);
+        return -1;
     }
-    if (bad_shape || route_router_init(r, arch, &fc, (size_t)v[5], (size_t)v[6], n_small,
-                                       (const char *const *)names, refname, avg, err, errlen)) {
-        char tmp[256];
-        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
-        lm_seterr(err, errlen, "%s: %s", path, tmp);
-        memset(r, 0, sizeof *r);
-        goto done;
-    }
+    return 0;
+}
+
+/* The np little-endian floats in [p, end) into r->params: as many as the
+ * sizes need, finite, and no larger than a trained router's. */
+static int load_params(route_router *r, const char *p, const char *end, unsigned long long np,
+                       const char *path, char *err, size_t errlen)
+{
+    if (check_param_count(r, p, end, np, path, err, errlen))
+        return -1;
     const unsigned char *b = (const unsigned char *)p;
     for (size_t i = 0; i < r->n_params; i++, b += 4) {
         uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
@@ -898,28 +917,75 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
         memcpy(&f, &u, 4);
         if (!isfinite(f)) {
             lm_seterr(err, errlen, "%s: parameter %zu is not finite", path, i);
-            goto fail;
+            return -1;
         }
         /* a trained router's weights are small; huge finite ones would
          * overflow the float forward pass (inf * 0 = NaN probabilities) */
         if (fabsf(f) > ROUTE_PARAM_MAX) {
             lm_seterr(err, errlen, "%s: parameter %zu is %g, beyond the +-%g a trained router holds", path, i,
                       (double)f, (double)ROUTE_PARAM_MAX);
-            goto fail;
+            return -1;
         }
         r->params[i] = f;
     }
-    rc = 0;
-    goto done;
-fail:
-    route_router_free(r);
+    return 0;
+}
+
+int route_router_load(route_router *r, const char *path, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    size_t len;
+    char *data = lm_read_file(path, &len, err, errlen);
+    if (!data)
+        return -1;
+    const char *p = data, *end = data + len;
+    router_hdr h = {0};
+    int rc = -1;
+    if (hdr_sizes(&p, end, path, &h, err, errlen) || hdr_models(&p, end, path, &h, err, errlen))
+        goto done;
+    const unsigned long long *v = h.v;
+    route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3],
+                         (uint32_t)v[4]};
+    /* the shape and the parameter count the file must hold are checked
+     * before anything the size of the parameters is allocated */
+    int bad_shape = router_shape(r, h.arch, &fc, (size_t)v[5], (size_t)v[6], h.n_small, err, errlen);
+    if (!bad_shape && check_param_count(r, p, end, h.np, path, err, errlen)) {
+        memset(r, 0, sizeof *r);
+        goto done;
+    }
+    if (bad_shape || route_router_init(r, h.arch, &fc, (size_t)v[5], (size_t)v[6], h.n_small,
+                                       (const char *const *)h.names, h.refname, h.avg, err, errlen)) {
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
+        lm_seterr(err, errlen, "%s: %s", path, tmp);
+        memset(r, 0, sizeof *r);
+        goto done;
+    }
+    if (load_params(r, p, end, h.np, path, err, errlen))
+        route_router_free(r);
+    else
+        rc = 0;
 done:
-    if (names)
-        for (size_t i = 0; i < n_small; i++)
-            free(names[i]);
-    free(names);
-    free(avg);
-    free(refname);
+    hdr_free(&h);
     free(data);
     return rc;
+}
+
+int route_router_map(const route_router *r, route_models *m, size_t *rmap, const char **missing)
+{
+    for (size_t rs = 0; rs < r->n_small; rs++) {
+        long mi = route_models_find(m, r->small[rs]);
+        if (mi < 0) {
+            *missing = r->small[rs];
+            return -1;
+        }
+        size_t s = (size_t)mi < m->ref ? (size_t)mi : (size_t)mi - 1;
+        for (size_t n = 0; n < r->n_max; n++)
+            rmap[rs * r->n_max + n] = s * r->n_max + n;
+        if (isfinite(r->avg_out[rs]))
+            m->avg_out[mi] = r->avg_out[rs];
+    }
+    if (isfinite(r->avg_out[r->n_small]))
+        m->avg_out[m->ref] = r->avg_out[r->n_small];
+    return 0;
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route/data.h"
 #include "route/features.h"
 
 #define ROUTE_ROUTER_VERSION 1
@@ -95,5 +96,11 @@ double route_router_loss(const route_router *r, const route_csr *X, const double
 
 int route_router_save(const route_router *r, const char *path, char *err, size_t errlen);
 int route_router_load(route_router *r, const char *path, char *err, size_t errlen);
+
+/* Puts a loaded router to work on prices table m, whose heads use the
+ * router's n_max: rmap[router head] = table head, and the router's finite
+ * average output lengths replace m->avg_out.  Returns 0, or -1 with
+ * *missing naming the first of the router's models not in m. */
+int route_router_map(const route_router *r, route_models *m, size_t *rmap, const char **missing);
 
 #endif

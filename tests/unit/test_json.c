@@ -2,8 +2,43 @@
 #include <math.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/json.h"
 #include "tap.h"
+
+static int writes(void (*fn)(lm_buf *, double), double v, const char *want)
+{
+    lm_buf b = {0};
+    fn(&b, v);
+    int eq = b.n == strlen(want) && memcmp(b.p, want, b.n) == 0;
+    ok(eq, "number %.17g written as %s (got %.*s)", v, want, (int)b.n, b.p ? b.p : "");
+    lm_buf_free(&b);
+    return eq;
+}
+
+/* Numbers and jansson values written as JSON text. */
+static void test_writing(void)
+{
+    writes(lm_buf_add_jnum, 120, "120");
+    writes(lm_buf_add_jnum, -0.0, "0");
+    writes(lm_buf_add_jnum, 0.1, "0.1");
+    writes(lm_buf_add_jnum, 1e-5, "1e-5");
+    writes(lm_buf_add_jnum, 123456789012345.0, "123456789012345");
+    writes(lm_buf_add_jnum, 1e15, "1e15");
+    writes(lm_buf_add_jnum, -7, "-7");
+    writes(lm_buf_add_jnum_or_null, NAN, "null");
+    writes(lm_buf_add_jnum_or_null, INFINITY, "null");
+    writes(lm_buf_add_jnum_or_null, 2.5, "2.5");
+    json_t *v = json_loads("{\"b\":[1,2.0,0.1,true,false,null],\"a\":\"x\\u00e9\\n\",\"c\":{}}", 0, NULL);
+    lm_buf b = {0};
+    lm_buf_add_jansson(&b, v);
+    const char *want = "{\"b\":[1,2,0.1,true,false,null],\"a\":\"x\xc3\xa9\\n\",\"c\":{}}";
+    ok(v && b.n == strlen(want) && memcmp(b.p, want, b.n) == 0, "jansson value keeps key order: %.*s", (int)b.n,
+       b.p ? b.p : "");
+    json_decref(v);
+    lm_buf_free(&b);
+}
 
 static int scan(const char *s, lm_jscan *js, lm_jerr *e)
 {
@@ -39,6 +74,7 @@ static void rejects_n(const char *s, size_t len, size_t want_pos, const char *wa
 
 int main(void)
 {
+    test_writing();
     lm_jscan js = {0};
     lm_jerr e;
     const char *line = "{\"x\":0.1,\"id\":18446744073709551615,\"big\":1e400,\"s\":\"\\u00e9\"}";
@@ -102,7 +138,8 @@ int main(void)
         ok(scan(deep, &js, &e) < 0 && strstr(e.msg, "nesting"), "nesting limit");
     }
     ok(lm_json_validate("[1, \"x\", null]", 14, &e) == 0, "validate accepts an array");
-    ok(lm_json_validate("[1, {\"a\":1,\"a\":1}]", 18, &e) < 0, "validate finds nested duplicates");
+    ok(lm_json_validate("[1, {\"a\":1,\"a\":1}]", 18, &e) < 0 && e.dup, "validate finds nested duplicates");
+    ok(lm_json_validate("[1, {\"a\":1,}]", 13, &e) < 0 && !e.dup, "other errors are not duplicates");
     lm_buf_free(&b);
     lm_jscan_free(&js);
     return tap_done();

@@ -7,6 +7,10 @@
 #include "core/fs.h"
 #include "route/data.h"
 #include "route/import.h"
+#include "route/decide.h"
+#include "route/eval.h"
+#include "route/router.h"
+#include "route/select.h"
 #include "tap.h"
 
 static route_models M;
@@ -33,6 +37,248 @@ static void expect_err(const char *txt, const char *want, const char *what)
     ok(rc == -1 && strstr(err, want) != NULL, "%s -> \"%s\"", what, err);
     if (rc == 0)
         route_record_free(&r, &M);
+}
+
+/* A record error as a route_err: member, key, hint and message. */
+static void expect_rerr(const char *txt, int need_resp, const char *member, const char *key, const char *hint,
+                        const char *msg)
+{
+    json_t *j = json_loads(txt, 0, NULL);
+    route_record r;
+    route_err e;
+    int rc = j ? route_record_parse_e(&r, j, &M, need_resp, &e) : -2;
+    ok(rc == -1 && strcmp(e.member, member) == 0 && strcmp(e.key, key) == 0 && strcmp(e.hint, hint) == 0 &&
+           strcmp(e.msg, msg) == 0 && !e.whole,
+       "route_err for %s: member '%s' key '%s' msg '%s' hint '%s'", msg, rc == -1 ? e.member : "",
+       rc == -1 ? e.key : "", rc == -1 ? e.msg : "", rc == -1 ? e.hint : "");
+    if (rc == 0)
+        route_record_free(&r, &M);
+    json_decref(j);
+}
+
+static void test_route_err(void)
+{
+    static const char tok[] = "token counts are whole numbers >= 0";
+    static const char prices[] = "add the model to the prices file (--prices) or drop it from the record";
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":-1,\"responses\":{}}", 1, "prompt_tokens", "", tok,
+                "prompt_tokens: token count must be >= 0, got -1");
+    expect_rerr("{\"id\":\"a\"}", 0, "prompt_tokens", "", tok, "prompt_tokens: missing");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"prompt_tokens_by_model\":{\"x.y\":1}}", 0,
+                "prompt_tokens_by_model", "x.y", prices, "prompt_tokens_by_model.x.y: model 'x.y' is not in the prices file");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"features\":[1,null]}", 0, "features", "", "",
+                "features[1]: expected a finite number");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[]}}", 1, "responses",
+                "mistral-7b", "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out",
+                "responses.mistral-7b: empty list of samples");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[{\"score\":1}]}}", 1,
+                "responses", "mistral-7b", tok, "responses.mistral-7b[0].output_tokens: missing");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[{\"score\":1,\"output_tokens\":1}]}}",
+                1, "responses", "", "every record needs samples of the reference model (see --reference)",
+                "responses: reference model 'gpt-4o' is missing");
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"tokenizer\":[{\"score\":\"x\"}]}}", 1,
+                "responses", "tokenizer", prices, "responses.tokenizer: model 'tokenizer' is not in the prices file");
+
+    /* prices: the hint depends on the problem, not on its wording */
+    route_models m2;
+    route_err e;
+    size_t off;
+    static const char dup[] = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1,\"in\":2}}";
+    ok(route_models_parse_e(&m2, dup, strlen(dup), NULL, &off, &e) == -1 &&
+           strcmp(e.hint, "give each model one entry, and each field once per entry") == 0 && off == 59,
+       "prices duplicate key: hint '%s', offset %zu", e.hint, off);
+    static const char nonum[] = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":\"x\",\"out\":1}}";
+    ok(route_models_parse_e(&m2, nonum, strlen(nonum), NULL, &off, &e) == -1 && off == ROUTE_NOPOS &&
+           strncmp(e.hint, "e.g. {", 6) == 0 && strcmp(e.msg, "prices: model 'b': \"in_per_mtok\" must be a number") == 0,
+       "prices bad field: '%s', hint '%s'", e.msg, e.hint);
+
+    /* CSV: line, column and hint apart from the message */
+    json_t **recs;
+    size_t nr;
+    static const char csv[] = "prompt,a,b\nx,True,False\ny,True,perhaps\n";
+    ok(route_import_routellm_csv_e(csv, strlen(csv), "t", 1, NULL, 0, &recs, &nr, &e) == -1 && e.line == 3 &&
+           e.col == 0 && strcmp(e.msg, "column 'b': expected True or False, got 'perhaps'") == 0 &&
+           strncmp(e.hint, "RouteLLM CSVs", 13) == 0,
+       "csv error at line %zu col %zu: '%s'", e.line, e.col, e.msg);
+    static const char csv2[] = "prompt,a,a\n";
+    ok(route_import_routellm_csv_e(csv2, strlen(csv2), "t", 1, NULL, 0, &recs, &nr, &e) == -1 && e.line == 1 &&
+           e.col == 10 && strcmp(e.hint, "rename or drop one of the two columns") == 0,
+       "csv repeated column at %zu:%zu, hint '%s'", e.line, e.col, e.hint);
+
+    /* best-route stage records: the member is the model, the key its field */
+    json_t *st = json_loads("{\"id\":\"q\",\"gpt-3.5\":{\"armoRM_scores\":[1,\"x\"]}}", 0, NULL);
+    ok(st && !route_import_stage_e(st, NULL, 0, &e) && strcmp(e.member, "gpt-3.5") == 0 &&
+           strcmp(e.key, "armoRM_scores") == 0 && strcmp(e.msg, "gpt-3.5.armoRM_scores[1]: expected a number") == 0,
+       "stage error names member '%s' and key '%s'", e.member, e.key);
+    json_decref(st);
+}
+
+/* route_select: best-of-n over raw samples and its errors. */
+static void test_select(void)
+{
+    json_t *resp = json_loads("{\"m\":[{\"score\":0.1,\"proxy\":0.5,\"output_tokens\":3},"
+                              "{\"score\":0.9,\"proxy\":0.7,\"output_tokens\":4},"
+                              "{\"score\":0.2,\"proxy\":0.7,\"output_tokens\":5}],"
+                              "\"o\":[{\"score\":0.3,\"output_tokens\":1},{\"score\":0.8,\"output_tokens\":2}],"
+                              "\"mix\":[{\"score\":1,\"output_tokens\":1},{\"score\":0,\"proxy\":1,\"output_tokens\":2}]}",
+                              0, NULL);
+    route_selection s;
+    route_err e;
+    ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_AUTO, &e) == 0 && s.n == 3 && s.index == 1 && !s.oracle &&
+           s.score == 0.9 && s.proxy == 0.7 && s.out_tokens == 4,
+       "proxy best-of-3: index %zu, first of the tied proxies", s.index);
+    ok(route_select(&s, resp, "m", 1, ROUTE_SELECT_AUTO, &e) == 0 && s.n == 1 && s.index == 0, "best-of-1");
+    ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_ORACLE, &e) == 0 && s.index == 1 && s.oracle, "oracle");
+    ok(route_select(&s, resp, "o", 0, ROUTE_SELECT_AUTO, &e) == 0 && s.index == 1 && s.oracle && isnan(s.proxy),
+       "no proxy at all: by true score, proxy NaN");
+    ok(route_select(&s, resp, "o", 0, ROUTE_SELECT_PROXY, &e) == -1 &&
+           strcmp(e.msg, "responses.o[0]: no \"proxy\" for --selector proxy") == 0 && strcmp(e.key, "o") == 0 &&
+           e.hint[0] && !e.whole,
+       "--selector proxy without proxies: '%s'", e.msg);
+    ok(route_select(&s, resp, "mix", 0, ROUTE_SELECT_AUTO, &e) == -1 &&
+           strcmp(e.msg, "responses.mix[0]: no \"proxy\", but responses.mix[1] has one") == 0,
+       "a mix is refused: '%s'", e.msg);
+    ok(route_select(&s, resp, "mix", 1, ROUTE_SELECT_AUTO, &e) == 0 && s.oracle, "the first sample alone has none");
+    ok(route_select(&s, resp, "m", 4, ROUTE_SELECT_AUTO, &e) == -1 && e.whole &&
+           strcmp(e.msg, "responses.m has 3 samples, best-of-4 needs 4") == 0,
+       "too few samples: '%s'", e.msg);
+    ok(route_select(&s, resp, "zz", 0, ROUTE_SELECT_AUTO, &e) == -1 && e.whole &&
+           strcmp(e.msg, "responses.zz: missing") == 0 && strcmp(e.member, "responses") == 0,
+       "missing model: '%s'", e.msg);
+    json_decref(resp);
+    resp = json_loads("{\"m\":[{\"score\":1,\"output_tokens\":1}],\"bad\":[{\"score\":1,\"output_tokens\":-1}]}", 0,
+                      NULL);
+    ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_AUTO, &e) == -1 && strcmp(e.key, "bad") == 0 &&
+           strcmp(e.hint, "token counts are whole numbers >= 0") == 0,
+       "every model's samples are checked: '%s'", e.msg);
+    json_decref(resp);
+}
+
+/* match_prob: {"MODEL:N": p} into head order, with its errors. */
+static void test_match_prob(void)
+{
+    static const char *const bad[][2] = {
+        {"{\"mistral-7b\":0.5}", "match_prob: key 'mistral-7b' is not MODEL:N"},
+        {"{\"x:1\":0.5}", "match_prob: model 'x' is not in the prices file"},
+        {"{\"gpt-4o:1\":0.5}", "match_prob: 'gpt-4o:1' is the reference model"},
+        {"{\"mistral-7b:3\":0.5}", "match_prob: 'mistral-7b:3' has n above --n-max 2"},
+        {"{\"mistral-7b:0\":0.5}", "match_prob: key 'mistral-7b:0' is not MODEL:N"},
+        {"{\"mistral-7b:1\":\"x\"}", "match_prob: 'mistral-7b:1' must be a number"},
+        {"{\"mistral-7b:1\":1.5}", "match_prob: 'mistral-7b:1' must lie in [0, 1], got 1.5"},
+    };
+    double pred[4];
+    route_err e;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *o = json_loads(bad[i][0], 0, NULL);
+        int rc = route_match_prob_parse(o, &M, 2, pred, &e);
+        ok(rc == -1 && strcmp(e.msg, bad[i][1]) == 0 && strcmp(e.member, "match_prob") == 0 && !e.whole &&
+               e.at_value == (i == 6),
+           "match_prob %s refused: %s", bad[i][0], rc == -1 ? e.msg : "(accepted)");
+        json_decref(o);
+    }
+    json_t *o = json_loads("{\"mistral-7b:2\":0.25,\"llama-31-8b:1\":1}", 0, NULL);
+    for (size_t h = 0; h < 4; h++)
+        pred[h] = NAN;
+    ok(route_match_prob_parse(o, &M, 2, pred, &e) == 0 && pred[0] == 1 && isnan(pred[1]) && isnan(pred[2]) &&
+           pred[3] == 0.25,
+       "match_prob lands in head order (small model * n_max + n - 1)");
+    json_decref(o);
+}
+
+/* route_grow doubles from 8 and refuses sizes that overflow. */
+static void test_grow(void)
+{
+    int *p = NULL;
+    size_t cap = 0;
+    ok(route_grow(&p, &cap, 1, sizeof *p) == 0 && cap == 8 && p, "first growth: 8");
+    ok(route_grow(&p, &cap, 8, sizeof *p) == 0 && cap == 8, "no growth when it fits");
+    ok(route_grow(&p, &cap, 9, sizeof *p) == 0 && cap == 16, "doubles");
+    p[15] = 1;
+    ok(route_grow(&p, &cap, (size_t)-1 / 2, sizeof *p) == -1 && cap == 16 && p[15] == 1,
+       "an impossible size: -1, unchanged");
+    free(p);
+}
+
+/* The algorithmic parts of route apply, eval and import: realised costs,
+ * a loaded router's head map, the train/test partition, the exclude list. */
+static void test_moved(void)
+{
+    route_err e;
+    /* realised costs: head (s, n) pays for the first n samples */
+    json_t *j = json_loads("{\"id\":\"c\",\"prompt_tokens\":1000,\"responses\":{"
+                           "\"gpt-4o\":[{\"score\":1,\"output_tokens\":10}],"
+                           "\"llama-31-8b\":[{\"score\":1,\"output_tokens\":100},{\"score\":0,\"output_tokens\":200}],"
+                           "\"mistral-7b\":[{\"score\":1,\"output_tokens\":50}]}}",
+                           0, NULL);
+    route_record r;
+    ok(route_record_parse_e(&r, j, &M, 1, &e) == 0, "cost record parses");
+    double cost[4], ref;
+    route_costs_realised(&M, &r, 2, cost, &ref);
+    is_near(cost[0], (1000 * 0.3 + 100 * 0.61) / 1e6, 1e-15, "llama n=1 pays for its first sample");
+    is_near(cost[1], (1000 * 0.3 + 300 * 0.61) / 1e6, 1e-15, "llama n=2 pays for both");
+    is_near(cost[2], (1000 * 0.25 + 50 * 0.25) / 1e6, 1e-15, "mistral n=1");
+    ok(isnan(cost[3]), "mistral n=2: one sample only, NaN");
+    is_near(ref, (1000 * 5 + 10 * 15) / 1e6, 1e-15, "reference: its first sample");
+    route_record_free(&r, &M);
+    json_decref(j);
+
+    /* a router's heads onto the prices table */
+    route_router R;
+    route_feat_cfg fc;
+    route_feat_cfg_default(&fc);
+    fc.hash_dim = 16;
+    const char *small[] = {"mistral-7b"};
+    double avg[] = {7, NAN};
+    char err[256];
+    ok(route_router_init(&R, ROUTE_LINEAR, &fc, 4, 2, 1, small, "gpt-4o", avg, err, sizeof err) == 0,
+       "router for the map: %s", err);
+    size_t rmap[2] = {99, 99};
+    const char *missing = NULL;
+    double ref_avg = M.avg_out[M.ref];
+    ok(route_router_map(&R, &M, rmap, &missing) == 0 && rmap[0] == 2 && rmap[1] == 3 && M.avg_out[2] == 7 &&
+           M.avg_out[M.ref] == ref_avg,
+       "router heads map to (mistral, n) = 2, 3 (%zu, %zu); its finite avg_out replaces the table's", rmap[0], rmap[1]);
+    route_router_free(&R);
+    const char *nope[] = {"nope"};
+    ok(route_router_init(&R, ROUTE_LINEAR, &fc, 4, 2, 1, nope, "gpt-4o", NULL, err, sizeof err) == 0 &&
+           route_router_map(&R, &M, rmap, &missing) == -1 && missing && strcmp(missing, "nope") == 0,
+       "a router model not in the table is named");
+    route_router_free(&R);
+
+    /* the partition: a test file, or the seeded split */
+    route_eval_item all[10], test[3];
+    memset(all, 0, sizeof all);
+    memset(test, 0, sizeof test);
+    route_eval_item *tr[10], *te[13];
+    size_t ntr, nte;
+    ok(route_eval_partition(all, 10, 1, test, 3, 0.2, 1, tr, &ntr, te, &nte) == 0 && ntr == 10 && nte == 3 &&
+           tr[9] == &all[9] && te[0] == &test[0],
+       "with a test file: all train, the file tests");
+    ok(route_eval_partition(all, 10, 1, NULL, 0, 0.2, 1, tr, &ntr, te, &nte) == 0 && ntr == 10 && nte == 0,
+       "an empty test file stays a test file");
+    ok(route_eval_partition(all, 10, 0, NULL, 0, 0.2, 1, tr, &ntr, te, &nte) == 0 && ntr == 8 && nte == 2,
+       "seeded split: 2 of 10 test");
+    int seen[10] = {0};
+    for (size_t i = 0; i < ntr; i++)
+        seen[tr[i] - all]++;
+    for (size_t i = 0; i < nte; i++)
+        seen[te[i] - all]++;
+    int once = 1;
+    for (size_t i = 0; i < 10; i++)
+        once &= seen[i] == 1;
+    ok(once, "every record lands in one part exactly once");
+
+    /* the exclude list */
+    static const char ex[] = "{\"eval_prompt\":\"b\"}\n\n{\"prompt\":\"a\"}\n{\"eval_prompt\":\"c\",\"prompt\":1}";
+    char **v;
+    size_t n;
+    ok(route_import_exclude(ex, strlen(ex), &v, &n, &e) == 0 && n == 3 && strcmp(v[0], "a") == 0 &&
+           strcmp(v[1], "b") == 0 && strcmp(v[2], "c") == 0,
+       "exclude list: sorted, blank lines skipped");
+    route_import_exclude_free(v, n);
+    static const char bad[] = "{\"eval_prompt\":\"b\"}\n{\"eval_prompt\":3,\"prompt\":\"x\"}\n";
+    ok(route_import_exclude(bad, strlen(bad), &v, &n, &e) == -1 && e.line == 2 &&
+           strcmp(e.msg, "expected {\"eval_prompt\": \"...\"} or {\"prompt\": \"...\"}") == 0,
+       "exclude list: line %zu refused", e.line);
 }
 
 int main(void)
@@ -254,6 +500,11 @@ int main(void)
         }
     }
 
+    test_route_err();
+    test_select();
+    test_grow();
+    test_match_prob();
+    test_moved();
     route_models_free(&M);
     return tap_done();
 }
