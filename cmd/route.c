@@ -4,7 +4,8 @@
  * the public reference code builds them, a small multi-head router of our own
  * (hashed n-grams, linear or MLP; not the paper's DeBERTa router), proxy
  * best-of-n selection, a seeded synthetic generator and an honest offline
- * evaluation with RouteLLM's metrics (spec route.md).
+ * evaluation with RouteLLM's metrics (Ding et al., "BEST-Route: Adaptive LLM
+ * Routing with Test-Time Optimal Compute", ICML 2025).
  *
  * Argument parsing, dispatch of the subcommands and the record loops only:
  * every algorithm is in lib/route/ (data, import, labels, features, router,

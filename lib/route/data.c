@@ -1,6 +1,6 @@
 /* data.c - parsing and checking of route records and prices (see data.h).
  *
- * Implements route spec §10 input formats.  Does not do I/O.
+ * Parses the input formats of route(1), "Data format".  Does not do I/O.
  */
 #include "route/data.h"
 

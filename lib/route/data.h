@@ -1,7 +1,7 @@
 /* data.h - the data model behind `route`: models with prices, and one record
  * per query holding several scored samples per model.
  *
- * Implements the input side of the route spec (§9, §10): a record is
+ * The input side of route(1) ("Data format"): a record is
  *   {"id", "prompt"?, "prompt_tokens", "prompt_tokens_by_model"?: {m: k},
  *    "features"?: [float], "synthetic"?: bool,
  *    "responses": {"<model>": [{"score", "proxy"?, "output_tokens"}, ...]}}

@@ -1,4 +1,4 @@
-/* decide.c - BEST-Route Algorithm 1 and costs (see decide.h; spec §5). */
+/* decide.c - BEST-Route Algorithm 1 and costs (see decide.h). */
 #include "route/decide.h"
 
 #include <math.h>

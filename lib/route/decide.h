@@ -1,4 +1,4 @@
-/* decide.h - the BEST-Route decision rule (paper Algorithm 1; route spec §5),
+/* decide.h - the BEST-Route decision rule (Ding et al., ICML 2025, Algorithm 1),
  * its cost model, and proxy best-of-n selection.
  *
  * Candidates are router heads h = s * n_max + (n - 1) (see data.h).  Given a

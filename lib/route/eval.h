@@ -1,5 +1,6 @@
-/* eval.h - honest offline evaluation of cost-aware routing (route spec §5
- * "Evaluation-curve variant", §8.2, §8.5, §11).
+/* eval.h - honest offline evaluation of cost-aware routing: BEST-Route's
+ * cost-quality curve, with RouteLLM's metrics (lm-sys/RouteLLM
+ * routellm/evals/evaluate.py: APGR, CPT) on a held-out split.
  *
  * The data of an evaluation is, per query q and candidate c (router heads
  * h = 0..H-1, then the reference at column H):
@@ -20,7 +21,7 @@
  * Quality drop at a cost reduction is linear interpolation along the curve.
  *
  * route_eval_run is the whole of `route eval` between reading the records
- * and printing (spec §8.2): output lengths fitted on the training split,
+ * and printing: output lengths fitted on the training split,
  * labels of both splits (route_eval_labels), predictions on the test split
  * (a router trained by route_eval_train, a loaded one, or the records' own
  * match_prob), the best n per small model chosen on the training split, the

@@ -7,8 +7,9 @@
  * with the hash sign, then the hashed part is scaled to unit L2 norm.  A
  * user-supplied embedding is appended unchanged after the hashed part, at
  * indices hash_dim .. hash_dim + emb_dim - 1.  The result is a sparse vector
- * (sorted unique indices).  This is our own feature map (route spec §4 "In
- * `route`"); it is not the reference code's DeBERTa encoder.
+ * (sorted unique indices).  This is lmkit's own feature map; it is not the
+ * reference code's DeBERTa encoder (hybrid_llm/pair_ranker/ranker.py of
+ * microsoft/best-route-llm).
  */
 #ifndef LMKIT_ROUTE_FEATURES_H
 #define LMKIT_ROUTE_FEATURES_H

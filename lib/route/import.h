@@ -1,5 +1,5 @@
-/* import.h - converters from public routing data to route records (route
- * spec §9, §10 "Converters").
+/* import.h - converters from public routing data to route records (see
+ * route(1), "Data format").
  *
  * RouteLLM CSVs (routellm/evals/{mmlu/responses/mmlu_*.csv,
  * gsm8k/gsm8k_responses.csv}): header "prompt, <model>, ..." with True/False

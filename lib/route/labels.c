@@ -1,4 +1,4 @@
-/* labels.c - bootstrap best-of-n labels (see labels.h; route spec §4). */
+/* labels.c - bootstrap best-of-n labels (see labels.h). */
 #include "route/labels.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* labels.h - BEST-Route training labels, built as the public reference code
- * builds them (route spec §4 "Labels"; notebook
- * data_preparation_hybridllm_mapping.ipynb of microsoft/best-route-llm).
+ * builds them (notebook data_preparation_hybridllm_mapping.ipynb of
+ * microsoft/best-route-llm; Ding et al., "BEST-Route", ICML 2025).
  *
  * For every small model and n = 1..n_max: draw n_boot index sets of size n
  * with replacement from the stored samples, keep the best sample of each set

@@ -1,5 +1,5 @@
 /* router.c - multi-head linear / MLP router: training, prediction, files
- * (see router.h; route spec §4).
+ * (see router.h).
  */
 #include "route/router.h"
 

@@ -1,6 +1,7 @@
 /* router.h - a small multi-head router trained in C: for every (small model,
  * n) head it predicts the probability that best-of-n from that model matches
- * the reference (route spec §4, "In `route`").
+ * the reference (the router of Ding et al., "BEST-Route", ICML 2025, with
+ * lmkit's own features and heads; see route(1), "The router").
  *
  * Two architectures over the sparse features of features.h:
  *   linear: z[h] = b[h] + sum_d x[d] W[d][h]                 W: [D][H]

@@ -1,4 +1,4 @@
-/* synth.c - synthetic best-of-n generator (see synth.h; spec §11.3). */
+/* synth.c - synthetic best-of-n generator (see synth.h). */
 #include "route/synth.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
-/* synth.h - seeded synthetic best-of-n data with known ground truth (route
- * spec §11.3).  Records are marked "synthetic": true and must never be read
+/* synth.h - seeded synthetic best-of-n data with known ground truth (lmkit's
+ * own generator; see route(1), "Evaluation").  Records are marked "synthetic": true and must never be read
  * as evidence about real LLMs.
  *
  * Per query a latent difficulty d ~ U(0, 1).  Per model m and sample i:
@@ -33,7 +33,7 @@ typedef struct {
 
 void route_synth_opts_default(route_synth_opts *o);
 /* The generator's model table: a reference and three small models, prices
- * and mean lengths taken from the spec's price table (§5). */
+ * and mean lengths of the kind the BEST-Route paper's setup uses. */
 size_t route_synth_n_models(void);
 /* Prices document (object form, reference marked), new reference. */
 json_t *route_synth_prices(void);
