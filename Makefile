@@ -96,7 +96,7 @@ FIXTURES := $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model \
 UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \
          else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]),sys.stdout.buffer)' $<; fi; }
 
-.PHONY: all check check-san test fuzz fuzz-long bench demo install uninstall clean deps deps-check \
+.PHONY: all check check-san test format format-check fuzz fuzz-long bench demo install uninstall clean deps deps-check \
         completions gpu-check announce
 .SUFFIXES:
 .SECONDARY:
@@ -163,8 +163,8 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
 
 # ---- dependencies ----
 DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libopenblas-dev bats bats-assert \
-            bats-support clang libclang-rt-dev libomp-dev libxml2-utils python3 parallel jq time \
-            mandoc xz-utils
+            bats-support clang clang-format libclang-rt-dev libomp-dev libxml2-utils python3 parallel jq \
+            time mandoc xz-utils
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -193,6 +193,7 @@ deps-check:
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	{ parallel --version 2>/dev/null | grep -q 'GNU parallel'; } || missing="$$missing parallel"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
 	test -x /usr/bin/time || missing="$$missing time"; \
 	command -v mandoc >/dev/null || command -v groff >/dev/null || missing="$$missing mandoc"; \
 	if [ -n "$$missing" ]; then \
@@ -222,6 +223,13 @@ all-tests: all fixtures $(UNITS) $(REPLAYS)
 fixtures: $(DEFAULT_RANKS) $(FIXTURES)
 
 test: check
+
+# the C layout of .clang-format (clang-format 14); make check runs format-check
+format:
+	@tests/format-check.sh --fix
+
+format-check:
+	@tests/format-check.sh
 
 fuzz:
 	@$(MAKE) --no-print-directory -C tests/fuzz BUILD=$(abspath $(BUILD))/fuzz

@@ -76,10 +76,12 @@ static int gen(int argc, char **argv)
     const char *pre = bert ? "bert." : "roberta.";
     size_t n = 5 + 16 * (size_t)L + 2, k = 0;
     tdesc *d = calloc(n, sizeof *d);
-#define T2(nm, a, b, in) (snprintf(d[k].name, sizeof d[k].name, "%s%s", pfx, nm), d[k].ndim = 2, \
-                          d[k].shape[0] = a, d[k].shape[1] = b, d[k++].init = in)
-#define T1(nm, a, in) (snprintf(d[k].name, sizeof d[k].name, "%s%s", pfx, nm), d[k].ndim = 1, \
-                       d[k].shape[0] = a, d[k++].init = in)
+#define T2(nm, a, b, in)                                                                       \
+    (snprintf(d[k].name, sizeof d[k].name, "%s%s", pfx, nm), d[k].ndim = 2, d[k].shape[0] = a, \
+     d[k].shape[1] = b, d[k++].init = in)
+#define T1(nm, a, in)                                                                          \
+    (snprintf(d[k].name, sizeof d[k].name, "%s%s", pfx, nm), d[k].ndim = 1, d[k].shape[0] = a, \
+     d[k++].init = in)
     const char *pfx = pre;
     T2("embeddings.word_embeddings.weight", V, C, 0);
     T2("embeddings.position_embeddings.weight", P, C, 0);
@@ -190,8 +192,7 @@ static int run(int argc, char **argv)
     /* warm-up: on the CPU a short batch (faults in the mmap pages and the
      * BLAS buffers), on the GPU the full shape (cuBLAS picks its kernels) */
     int rc = cuda ? lm_encoder_cuda_forward(g, ids, NULL, B, T, logits, NULL, err, sizeof err)
-                  : lm_encoder_forward(m, s, ids, NULL, 1, T < 16 ? T : 16, logits, NULL, err,
-                                       sizeof err);
+                  : lm_encoder_forward(m, s, ids, NULL, 1, T < 16 ? T : 16, logits, NULL, err, sizeof err);
     if (rc)
         die(err);
     double best = 1e30, sum = 0;
@@ -218,8 +219,7 @@ static int run(int argc, char **argv)
            device, lm_nn_dtype_name(dtype), B, T, iters, tload, sum / iters, best,
            (double)B * T * iters / sum, m->n_params);
     if (cuda)
-        printf(",\"gpu\":\"%s\",\"gpu_weight_mb\":%zu,\"gpu_act_mb\":%zu", gpu, wbytes >> 20,
-               abytes >> 20);
+        printf(",\"gpu\":\"%s\",\"gpu_weight_mb\":%zu,\"gpu_act_mb\":%zu", gpu, wbytes >> 20, abytes >> 20);
     printf("}\n");
     free(ids);
     free(logits);

@@ -26,15 +26,27 @@
 #include "privacy/game.h"
 
 enum {
-    OPT_METHOD = 256, OPT_DELTA, OPT_ALPHA, OPT_ONE_SIDED, OPT_PRIOR, OPT_INPUT, OPT_GROUP_BY,
-    OPT_THRESHOLD, OPT_HOLDOUT, OPT_SCAN, OPT_SAMPLES, OPT_POSTERIOR, OPT_PLOT, OPT_CANDIDATES,
+    OPT_METHOD = 256,
+    OPT_DELTA,
+    OPT_ALPHA,
+    OPT_ONE_SIDED,
+    OPT_PRIOR,
+    OPT_INPUT,
+    OPT_GROUP_BY,
+    OPT_THRESHOLD,
+    OPT_HOLDOUT,
+    OPT_SCAN,
+    OPT_SAMPLES,
+    OPT_POSTERIOR,
+    OPT_PLOT,
+    OPT_CANDIDATES,
 };
 
 static const lm_opt opts[] = {
     {"method", 'm', "METHOD", "bayes (default), dirichlet, clopper-pearson or jeffreys",
      "choice:bayes dirichlet clopper-pearson jeffreys", OPT_METHOD},
-    {"delta", 'd', "DELTA", "the delta of (epsilon, delta)-DP, in [0, 1); required unless records carry \"delta\"",
-     NULL, OPT_DELTA},
+    {"delta", 'd', "DELTA",
+     "the delta of (epsilon, delta)-DP, in [0, 1); required unless records carry \"delta\"", NULL, OPT_DELTA},
     {"alpha", 'a', "ALPHA", "two-sided interval at confidence 1-ALPHA (default 0.05)", NULL, OPT_ALPHA},
     {"one-sided", 0, "SIDE", "a one-sided bound at 1-ALPHA instead: lower or upper", "choice:lower upper",
      OPT_ONE_SIDED},
@@ -98,7 +110,8 @@ static int on_opt(void *vc, int id, const char *arg)
     switch (id) {
     case OPT_METHOD: {
         /* in the order of the option table's choice list */
-        static const lm_dp_method mv[] = {LM_DP_BAYES, LM_DP_DIRICHLET, LM_DP_CLOPPER_PEARSON, LM_DP_JEFFREYS};
+        static const lm_dp_method mv[] = {LM_DP_BAYES, LM_DP_DIRICHLET, LM_DP_CLOPPER_PEARSON,
+                                          LM_DP_JEFFREYS};
         c->o.method = mv[lm_opt_choice(&cmd, "method", arg, NULL)];
         break;
     }
@@ -107,7 +120,9 @@ static int on_opt(void *vc, int id, const char *arg)
         c->have_delta = 1;
         break;
     case OPT_ALPHA: c->o.alpha = lm_opt_double(&cmd, "alpha", arg, 0, 1, 1, 1); break;
-    case OPT_ONE_SIDED: c->o.sided = lm_opt_choice(&cmd, "one-sided", arg, NULL) ? LM_DP_UPPER : LM_DP_LOWER; break;
+    case OPT_ONE_SIDED:
+        c->o.sided = lm_opt_choice(&cmd, "one-sided", arg, NULL) ? LM_DP_UPPER : LM_DP_LOWER;
+        break;
     case OPT_PRIOR: {
         c->o.prior = lm_opt_choice(&cmd, "prior", arg, NULL) ? LM_DP_PRIOR_UNIFORM : LM_DP_PRIOR_JEFFREYS;
         break;
@@ -150,7 +165,8 @@ static int read_count(const lm_record *in, const char *name, const char *upper, 
     const lm_member *m = get_either(in, name, upper);
     if (!m) {
         lm_rerr_set(err, LM_NOPOS, "missing count \"%s\"", name);
-        lm_rerr_hint(err, "a count record needs tp, fp, tn and fn, e.g. {\"tp\":76,\"fp\":19,\"tn\":982,\"fn\":923}");
+        lm_rerr_hint(
+            err, "a count record needs tp, fp, tn and fn, e.g. {\"tp\":76,\"fp\":19,\"tn\":982,\"fn\":923}");
         return -1;
     }
     int64_t v;
@@ -288,8 +304,9 @@ static int estimate_record(ctx_t *c, const lm_record *in, lm_out *out, lm_rerr *
     }
     char msg[256];
     if (k.tp + k.fn == 0 || k.fp + k.tn == 0) {
-        lm_rerr_set(err, LM_NOPOS, "%s", k.tp + k.fn == 0 ? "no members (tp + fn = 0): the false negative rate is undefined"
-                                                          : "no non-members (fp + tn = 0): the false positive rate is undefined");
+        lm_rerr_set(err, LM_NOPOS, "%s",
+                    k.tp + k.fn == 0 ? "no members (tp + fn = 0): the false negative rate is undefined"
+                                     : "no non-members (fp + tn = 0): the false positive rate is undefined");
         lm_rerr_hint(err, "the game needs challenges of both kinds");
         return LM_REC_BAD;
     }
@@ -329,7 +346,9 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
             kind = IN_SCORES;
         else {
             lm_rerr_set(err, LM_NOPOS, "neither a count record nor a trial record");
-            lm_rerr_hint(err, "expected {\"tp\":..,\"fp\":..,\"tn\":..,\"fn\":..} or {\"member\":true,\"score\":0.83}");
+            lm_rerr_hint(
+                err,
+                "expected {\"tp\":..,\"fp\":..,\"tn\":..,\"fn\":..} or {\"member\":true,\"score\":0.83}");
             return LM_REC_BAD;
         }
     }
@@ -485,7 +504,10 @@ int main(int argc, char **argv)
         if (lm_atomic_open(&c.post, c.posterior_path, msg, sizeof msg) < 0)
             lm_die(LM_EXIT_USAGE, "--posterior: %s", msg);
     }
-    lm_loop L = {.cmd = &cmd, .common = &com, .fn = on_record, .ctx = &c,
+    lm_loop L = {.cmd = &cmd,
+                 .common = &com,
+                 .fn = on_record,
+                 .ctx = &c,
                  .parallel = !c.posterior_path && !c.plot_path};
     int st = lm_loop_run(&L, argc - oi, argv + oi);
     if (c.n_counts && c.trials.n && st != LM_EXIT_USAGE) {

@@ -47,28 +47,29 @@ enum {
 static const lm_opt opts[] = {
     {"algo", 'a', "LIST",
      "algorithms, comma-separated: naive nosplit splitkv lean lean-combine "
-     "(default nosplit,splitkv,lean,lean-combine)", NULL, OPT_ALGO},
-    {"matrix", 'm', "NAME", "run a named matrix instead of reading shapes: paper gqa waves "
-     "ragged ablation", "choice:paper gqa waves ragged ablation", OPT_MATRIX},
+     "(default nosplit,splitkv,lean,lean-combine)",
+     NULL, OPT_ALGO},
+    {"matrix", 'm', "NAME",
+     "run a named matrix instead of reading shapes: paper gqa waves "
+     "ragged ablation",
+     "choice:paper gqa waves ragged ablation", OPT_MATRIX},
     {"full", 0, NULL, "with --matrix: every cell, not the default sample", NULL, OPT_FULL},
-    {"dtype", 0, "T", "storage type: bf16 fp16 fp32 (fp32 CPU only; default bf16)",
-     "choice:fp32 bf16 fp16", OPT_DTYPE},
-    {"layout", 0, "L", "K/V layout: HND [B,H,L,D] or NHD [B,L,H,D] (default HND)",
-     "choice:HND NHD", OPT_LAYOUT},
-    {"runs", 'r', "N", "timed runs per algorithm (default 3 on the CPU, 20 on a GPU)", NULL,
-     OPT_RUNS},
-    {"warmup", 0, "N", "untimed runs before them (default 1 on the CPU, 3 on a GPU)", NULL,
-     OPT_WARMUP},
-    {"bandwidth", 0, "GBPS", "take this read bandwidth (GB/s) instead of measuring it", NULL,
-     OPT_BANDWIDTH},
+    {"dtype", 0, "T", "storage type: bf16 fp16 fp32 (fp32 CPU only; default bf16)", "choice:fp32 bf16 fp16",
+     OPT_DTYPE},
+    {"layout", 0, "L", "K/V layout: HND [B,H,L,D] or NHD [B,L,H,D] (default HND)", "choice:HND NHD",
+     OPT_LAYOUT},
+    {"runs", 'r', "N", "timed runs per algorithm (default 3 on the CPU, 20 on a GPU)", NULL, OPT_RUNS},
+    {"warmup", 0, "N", "untimed runs before them (default 1 on the CPU, 3 on a GPU)", NULL, OPT_WARMUP},
+    {"bandwidth", 0, "GBPS", "take this read bandwidth (GB/s) instead of measuring it", NULL, OPT_BANDWIDTH},
     {"no-flush", 0, NULL, "do not flush the caches before each timed run", NULL, OPT_NO_FLUSH},
-    {"workers", 'w', "W", "CPU: workers (pretend SMs) of the schedules (default: the threads)",
-     NULL, OPT_WORKERS},
-    {"max-kv", 0, "GIB", "skip (matrix) or reject shapes whose K+V exceed GIB GiB (default: "
-     "half the memory)", NULL, OPT_MAX_KV},
+    {"workers", 'w', "W", "CPU: workers (pretend SMs) of the schedules (default: the threads)", NULL,
+     OPT_WORKERS},
+    {"max-kv", 0, "GIB",
+     "skip (matrix) or reject shapes whose K+V exceed GIB GiB (default: "
+     "half the memory)",
+     NULL, OPT_MAX_KV},
     {"svg", 0, "FILE", "plot speed-up against context length per algorithm", "outfile", OPT_SVG},
-    {"check", 0, NULL, "run the adversarial correctness suite only; exit 1 on any failure", NULL,
-     OPT_CHECK},
+    {"check", 0, NULL, "run the adversarial correctness suite only; exit 1 on any failure", NULL, OPT_CHECK},
     {0},
 };
 
@@ -99,7 +100,7 @@ typedef struct {
 } series;
 
 typedef struct {
-    attn_bench b;       /* algorithms, data type, layout, runs, device */
+    attn_bench b; /* algorithms, data type, layout, runs, device */
     int has[ATTN_N_ALGS];
     const char *matrix;
     int full;
@@ -126,14 +127,18 @@ static void parse_algos(ctx_t *c, const char *arg)
         size_t n = e ? (size_t)(e - s) : strlen(s);
         char name[32];
         if (n == 0 || n >= sizeof name)
-            lm_usage_error(&cmd, "invalid --algo '%s': expected a comma-separated list of naive, "
-                           "nosplit, splitkv, lean, lean-combine", arg);
+            lm_usage_error(&cmd,
+                           "invalid --algo '%s': expected a comma-separated list of naive, "
+                           "nosplit, splitkv, lean, lean-combine",
+                           arg);
         memcpy(name, s, n);
         name[n] = 0;
         attn_alg a;
         if (attn_alg_parse(name, &a))
-            lm_usage_error(&cmd, "invalid --algo '%s': unknown algorithm '%s' (choose from naive, "
-                           "nosplit, splitkv, lean, lean-combine)", arg, name);
+            lm_usage_error(&cmd,
+                           "invalid --algo '%s': unknown algorithm '%s' (choose from naive, "
+                           "nosplit, splitkv, lean, lean-combine)",
+                           arg, name);
         if (c->has[a])
             lm_usage_error(&cmd, "invalid --algo '%s': '%s' given twice", arg, name);
         c->has[a] = 1;
@@ -149,9 +154,7 @@ static int on_opt(void *vctx, int id, const char *arg)
     ctx_t *c = vctx;
     switch (id) {
     case OPT_ALGO: parse_algos(c, arg); break;
-    case OPT_MATRIX:
-        c->matrix = attn_matrix_names[lm_opt_choice(&cmd, "matrix", arg, NULL)];
-        break;
+    case OPT_MATRIX: c->matrix = attn_matrix_names[lm_opt_choice(&cmd, "matrix", arg, NULL)]; break;
     case OPT_FULL: c->full = 1; break;
     case OPT_DTYPE: {
         /* in the order of the option table's choice list */
@@ -166,16 +169,12 @@ static int on_opt(void *vctx, int id, const char *arg)
     }
     case OPT_RUNS: c->b.runs = (int)lm_opt_int(&cmd, "runs", arg, 1, 100000); break;
     case OPT_WARMUP: c->b.warmup = (int)lm_opt_int(&cmd, "warmup", arg, 0, 100000); break;
-    case OPT_BANDWIDTH:
-        c->bw_given = lm_opt_double(&cmd, "bandwidth", arg, 0, 1, 1e7, 0);
-        break;
+    case OPT_BANDWIDTH: c->bw_given = lm_opt_double(&cmd, "bandwidth", arg, 0, 1, 1e7, 0); break;
     case OPT_NO_FLUSH: c->b.no_flush = 1; break;
     case OPT_WORKERS: c->b.workers = (int)lm_opt_int(&cmd, "workers", arg, 1, 65536); break;
     case OPT_SVG: c->svg = arg; break;
     case OPT_CHECK: c->check = 1; break;
-    case OPT_MAX_KV:
-        c->max_kv_gib = lm_opt_double(&cmd, "max-kv", arg, 0, 1, 1 << 20, 0);
-        break;
+    case OPT_MAX_KV: c->max_kv_gib = lm_opt_double(&cmd, "max-kv", arg, 0, 1, 1 << 20, 0); break;
     }
     return 0;
 }
@@ -345,8 +344,8 @@ static void write_svg(ctx_t *c)
 {
     attn_alg base = c->has[ATTN_SPLITKV] ? ATTN_SPLITKV : ATTN_NOSPLIT;
     char title[128], ylab[64], err[512];
-    snprintf(title, sizeof title, "Decode attention speed-up over %s (%s, %s)",
-             attn_alg_name(base), c->b.be->bw_what, attn_dtype_name(c->b.dtype));
+    snprintf(title, sizeof title, "Decode attention speed-up over %s (%s, %s)", attn_alg_name(base),
+             c->b.be->bw_what, attn_dtype_name(c->b.dtype));
     snprintf(ylab, sizeof ylab, "speed-up vs %s", attn_alg_name(base));
     lm_plot *pl = lm_plot_new(title, "context length (tokens; longest sequence)", ylab);
     lm_plot_logx(pl, 2);
@@ -436,7 +435,8 @@ static void pick_device(ctx_t *c, const lm_common *com)
 {
     char err[1200];
     const char *hint;
-    if (attn_device_open(&c->b, com->device, c->b.dtype == ATTN_F32 && c->dtype_set, err, sizeof err, &hint)) {
+    if (attn_device_open(&c->b, com->device, c->b.dtype == ATTN_F32 && c->dtype_set, err, sizeof err,
+                         &hint)) {
         if (hint)
             lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
         lm_die(LM_EXIT_USAGE, "%s", err);
@@ -466,12 +466,12 @@ int main(int argc, char **argv)
         lm_usage_error(&cmd, "--dtype fp32 is CPU-only; the GPU kernels store bf16 or fp16");
     if (c.svg && !c.has[ATTN_SPLITKV] && !c.has[ATTN_NOSPLIT])
         lm_usage_error(&cmd, "--svg plots speed-ups over splitkv or nosplit: add one of them to "
-                       "--algo");
+                             "--algo");
     if (c.full && !c.matrix)
         lm_usage_error(&cmd, "--full needs --matrix");
     if (c.check && (c.matrix || c.svg))
         lm_usage_error(&cmd, "--check runs the correctness suite only; it takes no --matrix or "
-                       "--svg");
+                             "--svg");
     if ((c.check || c.matrix) && oi < argc)
         lm_usage_error(&cmd, "%s reads no input files", c.check ? "--check" : "--matrix");
     if (c.b.runs < 0)
@@ -536,8 +536,8 @@ int main(int argc, char **argv)
     if (c.svg && c.b.n_results)
         write_svg(&c);
     if (c.n_failed) {
-        lm_warn("%llu of %llu results failed the accuracy check (ok: false)",
-                (unsigned long long)c.n_failed, (unsigned long long)c.b.n_results);
+        lm_warn("%llu of %llu results failed the accuracy check (ok: false)", (unsigned long long)c.n_failed,
+                (unsigned long long)c.b.n_results);
         if (st == LM_EXIT_OK)
             st = LM_EXIT_DATA;
     }

@@ -36,67 +36,113 @@
 #include "text/tiktoken.h"
 
 enum {
-    OPT_MODEL = 256, OPT_RATE, OPT_TARGET_TOKEN, OPT_FORCE_TOKENS, OPT_RESERVE_DIGIT, OPT_DROP_CONSECUTIVE,
-    OPT_CHUNK_END, OPT_TOKEN_TO_WORD, OPT_CONTEXT_FILTER, OPT_NO_TOKEN_FILTER, OPT_TARGET_CONTEXT, OPT_CONTEXT_RATE,
-    OPT_CONTEXT_TARGET_TOKEN, OPT_FORCE_CONTEXT_IDS, OPT_WORD_LABELS, OPT_WORD_SEP, OPT_LABEL_SEP, OPT_TOKEN_PROBS,
-    OPT_SPECIAL_ENDS, OPT_TIMING, OPT_VIEW, OPT_NO_CONTEXT_FILTER, OPT_COMPAT, OPT_COUNT_ENCODING, OPT_FAMILY,
-    OPT_TEXT, OPT_BATCH_SIZE, OPT_COLOR, OPT_HTML
+    OPT_MODEL = 256,
+    OPT_RATE,
+    OPT_TARGET_TOKEN,
+    OPT_FORCE_TOKENS,
+    OPT_RESERVE_DIGIT,
+    OPT_DROP_CONSECUTIVE,
+    OPT_CHUNK_END,
+    OPT_TOKEN_TO_WORD,
+    OPT_CONTEXT_FILTER,
+    OPT_NO_TOKEN_FILTER,
+    OPT_TARGET_CONTEXT,
+    OPT_CONTEXT_RATE,
+    OPT_CONTEXT_TARGET_TOKEN,
+    OPT_FORCE_CONTEXT_IDS,
+    OPT_WORD_LABELS,
+    OPT_WORD_SEP,
+    OPT_LABEL_SEP,
+    OPT_TOKEN_PROBS,
+    OPT_SPECIAL_ENDS,
+    OPT_TIMING,
+    OPT_VIEW,
+    OPT_NO_CONTEXT_FILTER,
+    OPT_COMPAT,
+    OPT_COUNT_ENCODING,
+    OPT_FAMILY,
+    OPT_TEXT,
+    OPT_BATCH_SIZE,
+    OPT_COLOR,
+    OPT_HTML
 };
 
 static const lm_opt opts[] = {
-    {"model", 'm', "DIR", "LLMLingua-2 model folder (config.json, model.safetensors, tokenizer.json) "
-                          "or Hugging Face id org/name in the local cache (default $LMKIT_MODEL)", "dir", OPT_MODEL},
+    {"model", 'm', "DIR",
+     "LLMLingua-2 model folder (config.json, model.safetensors, tokenizer.json) "
+     "or Hugging Face id org/name in the local cache (default $LMKIT_MODEL)",
+     "dir", OPT_MODEL},
     {"rate", 'r', "R", "fraction of tokens to keep, in (0,1] (default 0.5)", NULL, OPT_RATE},
     {"target-token", 0, "N", "keep about N cl100k tokens; overrides --rate (default -1: off)", NULL,
      OPT_TARGET_TOKEN},
-    {"force-tokens", 0, "LIST", "comma-separated strings always kept (\\n newline, \\t tab, \\, comma, \\\\ backslash; "
-                                "at most 100)", NULL, OPT_FORCE_TOKENS},
+    {"force-tokens", 0, "LIST",
+     "comma-separated strings always kept (\\n newline, \\t tab, \\, comma, \\\\ backslash; "
+     "at most 100)",
+     NULL, OPT_FORCE_TOKENS},
     {"force-reserve-digit", 0, NULL, "keep every word containing a digit", NULL, OPT_RESERVE_DIGIT},
     {"drop-consecutive", 0, NULL, "drop a force token repeating with nothing kept in between", NULL,
      OPT_DROP_CONSECUTIVE},
-    {"chunk-end-tokens", 0, "LIST", "tokens a 512-token chunk may end at, escaped as --force-tokens "
-                                    "(default .,\\n)", NULL, OPT_CHUNK_END},
+    {"chunk-end-tokens", 0, "LIST",
+     "tokens a 512-token chunk may end at, escaped as --force-tokens "
+     "(default .,\\n)",
+     NULL, OPT_CHUNK_END},
     {"token-to-word", 0, "HOW", "word probability from its subwords: mean or first (default mean)",
      "choice:mean first", OPT_TOKEN_TO_WORD},
     {"context-filter", 0, NULL, "drop whole contexts first (coarse filter; needs several contexts)", NULL,
      OPT_CONTEXT_FILTER},
     {"no-context-filter", 0, NULL, "no coarse filter (the default, unless --compat compress_prompt)", NULL,
      OPT_NO_CONTEXT_FILTER},
-    {"compat", 0, "API", "defaults of the reference's compress_prompt_llmlingua2 (llmlingua2, the default) or "
-                         "compress_prompt (the context filter on)", "choice:llmlingua2 compress_prompt", OPT_COMPAT},
+    {"compat", 0, "API",
+     "defaults of the reference's compress_prompt_llmlingua2 (llmlingua2, the default) or "
+     "compress_prompt (the context filter on)",
+     "choice:llmlingua2 compress_prompt", OPT_COMPAT},
     {"no-token-filter", 0, NULL, "no word-level filter: pass the (normalised) text through", NULL,
      OPT_NO_TOKEN_FILTER},
-    {"target-context", 0, "N", "context filter: keep about N contexts (default -1: off)", NULL, OPT_TARGET_CONTEXT},
+    {"target-context", 0, "N", "context filter: keep about N contexts (default -1: off)", NULL,
+     OPT_TARGET_CONTEXT},
     {"context-rate", 0, "R", "context filter: fraction of contexts to keep, in (0,1] (default 1)", NULL,
      OPT_CONTEXT_RATE},
-    {"context-target-token", 0, "N", "context filter: keep contexts worth about N tokens (default -1: off)", NULL,
-     OPT_CONTEXT_TARGET_TOKEN},
+    {"context-target-token", 0, "N", "context filter: keep contexts worth about N tokens (default -1: off)",
+     NULL, OPT_CONTEXT_TARGET_TOKEN},
     {"force-context-ids", 0, "LIST", "context filter: comma-separated 0-based contexts always kept", NULL,
      OPT_FORCE_CONTEXT_IDS},
-    {"word-labels", 0, NULL, "add \"fn_labeled_original_prompt\" (every word with its 0/1 label) and \"words\" "
-                             "({word, prob, keep} objects)", NULL, OPT_WORD_LABELS},
+    {"word-labels", 0, NULL,
+     "add \"fn_labeled_original_prompt\" (every word with its 0/1 label) and \"words\" "
+     "({word, prob, keep} objects)",
+     NULL, OPT_WORD_LABELS},
     {"word-sep", 0, "S", "separator between labelled words (default TAB TAB | TAB TAB)", NULL, OPT_WORD_SEP},
     {"label-sep", 0, "S", "separator between a word and its label (default space)", NULL, OPT_LABEL_SEP},
     {"token-probs", 0, NULL, "add \"token_probs\": {token, prob} for every token the encoder scored", NULL,
      OPT_TOKEN_PROBS},
-    {"special-ends", 0, "WHICH", "chunk-end tokens the encoder sees: reference (\"[CLS]\"/\"[SEP]\", <unk> under "
-                                 "XLM-R) or proper (the model's own) (default reference)",
+    {"special-ends", 0, "WHICH",
+     "chunk-end tokens the encoder sees: reference (\"[CLS]\"/\"[SEP]\", <unk> under "
+     "XLM-R) or proper (the model's own) (default reference)",
      "choice:reference proper", OPT_SPECIAL_ENDS},
-    {"count-encoding", 0, "FILE", "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then the "
-                                  "cl100k_base installed with lmkit, then tiktoken's cache)", "file", OPT_COUNT_ENCODING},
+    {"count-encoding", 0, "FILE",
+     "tiktoken rank file for token counts (default $LMKIT_TIKTOKEN, then the "
+     "cl100k_base installed with lmkit, then tiktoken's cache)",
+     "file", OPT_COUNT_ENCODING},
     {"family", 0, "NAME", "word rules: bert or xlm-roberta (default: config.json's model_type)",
      "choice:bert xlm-roberta", OPT_FAMILY},
-    {"text", 0, NULL, "all of standard input (or of the one FILE) is one prompt; write the compressed text", NULL,
-     OPT_TEXT},
-    {"batch-size", 0, "N", "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL, OPT_BATCH_SIZE},
-    {"view", 0, NULL, "records as text: a header line per record, then its compressed text (or, with "
-                      "--color, its words with the dropped ones dimmed)", NULL, OPT_VIEW},
+    {"text", 0, NULL, "all of standard input (or of the one FILE) is one prompt; write the compressed text",
+     NULL, OPT_TEXT},
+    {"batch-size", 0, "N",
+     "chunks per forward pass, across records (default: up to 2048 tokens on the CPU, 50 on a GPU)", NULL,
+     OPT_BATCH_SIZE},
+    {"view", 0, NULL,
+     "records as text: a header line per record, then its compressed text (or, with "
+     "--color, its words with the dropped ones dimmed)",
+     NULL, OPT_VIEW},
     {"timing", 0, NULL, "at the end, say on stderr where the time went (load, chunking, encoder, selection)",
      NULL, OPT_TIMING},
-    {"color", 0, "WHEN", "--text or --view: show the original words, dropped ones dimmed: auto (a terminal, no "
-                         "$NO_COLOR), always or never (default never)", "choice:auto always never", OPT_COLOR},
-    {"html", 0, "FILE", "also write an HTML page of every record's kept and dropped words and their "
-                        "probabilities", "outfile", OPT_HTML},
+    {"color", 0, "WHEN",
+     "--text or --view: show the original words, dropped ones dimmed: auto (a terminal, no "
+     "$NO_COLOR), always or never (default never)",
+     "choice:auto always never", OPT_COLOR},
+    {"html", 0, "FILE",
+     "also write an HTML page of every record's kept and dropped words and their "
+     "probabilities",
+     "outfile", OPT_HTML},
     {0},
 };
 
@@ -108,7 +154,8 @@ static const lm_cmd cmd = {
     "\"compressed_prompt\", \"compressed_prompt_list\" (for a context list), \"origin_tokens\",\n"
     "\"compressed_tokens\", \"ratio\", \"rate\" and \"saving\", as llmlingua 0.2.2's\n"
     "compress_prompt_llmlingua2 returns them.  A record may set \"rate\" and \"target_token\".",
-    "Example:\n  echo '{\"prompt\":\"...\"}' |\n    lingua-compress --model DIR --rate 0.33 --force-tokens '\\n,.,?'",
+    "Example:\n  echo '{\"prompt\":\"...\"}' |\n    lingua-compress --model DIR --rate 0.33 --force-tokens "
+    "'\\n,.,?'",
     opts,
     LM_OPT_THREADS | LM_OPT_DEVICE | LM_OPT_RECORDS | LM_OPT_FIELD,
     "prompt",
@@ -119,41 +166,46 @@ typedef struct {
     const char *model, *count_path, *word_sep, *label_sep, *field;
     lm_lingua_opts o;
     int family, text, word_labels, token_probs, batch, proper_ends, timing, view;
-    int color_on;             /* --color resolved (--text, --view) */
-    int context_filter;       /* --context-filter 1, --no-context-filter 0, neither -1 */
-    int compat;               /* 0 compress_prompt_llmlingua2, 1 compress_prompt */
-    lm_lingua_timing tm;      /* --timing's sums (the library's hook) */
-    double t_start, t_load;   /* --timing: the start, the seconds to load */
+    int color_on;           /* --color resolved (--text, --view) */
+    int context_filter;     /* --context-filter 1, --no-context-filter 0, neither -1 */
+    int compat;             /* 0 compress_prompt_llmlingua2, 1 compress_prompt */
+    lm_lingua_timing tm;    /* --timing's sums (the library's hook) */
+    double t_start, t_load; /* --timing: the start, the seconds to load */
     char **force, **ends;
     size_t *force_len, *ends_len, n_force, n_ends;
     int64_t *fcids;
-    char *model_dir;          /* --model resolved */
+    char *model_dir; /* --model resolved */
     lm_lingua_encoder le;
     lm_lingua_force fm;
     lm_tiktoken *tk;
-    int color;                /* 0 auto, 1 always, 2 never */
-    const char *html;         /* --html FILE or NULL */
-    lm_view_page page;        /* --html: the records' fragments, added in parallel */
+    int color;         /* 0 auto, 1 always, 2 never */
+    const char *html;  /* --html FILE or NULL */
+    lm_view_page page; /* --html: the records' fragments, added in parallel */
 } ctx_t;
 
 /* ---- options ----------------------------------------------------------- */
 
 /* An escaped comma list of option opt (lm_lingua_split_list), or a usage error. */
-static void split_list(const char *opt, const char *arg, char ***out, size_t **lens, size_t *n) {
+static void split_list(const char *opt, const char *arg, char ***out, size_t **lens, size_t *n)
+{
     char err[256];
     if (lm_lingua_split_list(arg, out, lens, n, err, sizeof err))
         lm_usage_error(&cmd, "invalid --%s '%s': %s", opt, arg, err);
 }
 
-static void opt_force_tokens(ctx_t *c, const char *arg) {
+static void opt_force_tokens(ctx_t *c, const char *arg)
+{
     char err[256];
     split_list("force-tokens", arg, &c->force, &c->force_len, &c->n_force);
-    if (lm_lingua_force_check(c->n_force, err, sizeof err)) lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
+    if (lm_lingua_force_check(c->n_force, err, sizeof err))
+        lm_usage_error(&cmd, "invalid --force-tokens: %s", err);
     for (size_t i = 0; i < c->n_force; i++)
-        if (!c->force_len[i]) lm_usage_error(&cmd, "invalid --force-tokens '%s': string %zu is empty", arg, i + 1);
+        if (!c->force_len[i])
+            lm_usage_error(&cmd, "invalid --force-tokens '%s': string %zu is empty", arg, i + 1);
 }
 
-static void opt_force_context_ids(ctx_t *c, const char *arg) {
+static void opt_force_context_ids(ctx_t *c, const char *arg)
+{
     char **s;
     size_t *l, n;
     split_list("force-context-ids", arg, &s, &l, &n);
@@ -173,17 +225,21 @@ static void opt_force_context_ids(ctx_t *c, const char *arg) {
  * values' here: mean 0 first 1; llmlingua2 0 compress_prompt 1; reference
  * 0 proper 1; bert 0 (LM_LINGUA_BERT) xlm-roberta 1 (LM_LINGUA_XLMR);
  * auto 0 always 1 never 2. */
-static int on_opt(void *vc, int id, const char *arg) {
+static int on_opt(void *vc, int id, const char *arg)
+{
     ctx_t *c = vc;
     switch (id) {
     case OPT_MODEL: c->model = arg; break;
     case OPT_RATE: c->o.rate = lm_opt_double(&cmd, "rate", arg, 0, 1, 1, 0); break;
-    case OPT_TARGET_TOKEN: c->o.target_token = lm_opt_int(&cmd, "target-token", arg, -1, INT64_MAX / 4); break;
+    case OPT_TARGET_TOKEN:
+        c->o.target_token = lm_opt_int(&cmd, "target-token", arg, -1, INT64_MAX / 4);
+        break;
     case OPT_FORCE_TOKENS: opt_force_tokens(c, arg); break;
     case OPT_RESERVE_DIGIT: c->o.reserve_digit = 1; break;
     case OPT_DROP_CONSECUTIVE: c->o.drop_consecutive = 1; break;
     case OPT_CHUNK_END:
-        for (size_t i = 0; i < c->n_ends; i++) free(c->ends[i]);
+        for (size_t i = 0; i < c->n_ends; i++)
+            free(c->ends[i]);
         free(c->ends), free(c->ends_len);
         split_list("chunk-end-tokens", arg, &c->ends, &c->ends_len, &c->n_ends);
         break;
@@ -192,7 +248,9 @@ static int on_opt(void *vc, int id, const char *arg) {
     case OPT_NO_CONTEXT_FILTER: c->context_filter = 0; break;
     case OPT_COMPAT: c->compat = lm_opt_choice(&cmd, "compat", arg, NULL); break;
     case OPT_NO_TOKEN_FILTER: c->o.use_token_filter = 0; break;
-    case OPT_TARGET_CONTEXT: c->o.target_context = lm_opt_int(&cmd, "target-context", arg, -1, INT64_MAX / 4); break;
+    case OPT_TARGET_CONTEXT:
+        c->o.target_context = lm_opt_int(&cmd, "target-context", arg, -1, INT64_MAX / 4);
+        break;
     case OPT_CONTEXT_RATE: c->o.context_rate = lm_opt_double(&cmd, "context-rate", arg, 0, 1, 1, 0); break;
     case OPT_CONTEXT_TARGET_TOKEN:
         c->o.context_target_token = lm_opt_int(&cmd, "context-target-token", arg, -1, INT64_MAX / 4);
@@ -219,8 +277,10 @@ static int on_opt(void *vc, int id, const char *arg) {
 
 /* --count-encoding, else cl100k_base where lm_tiktoken_find looks ($LMKIT_TIKTOKEN,
  * the share folder beside the executable, tiktoken's cache), or NULL. */
-static char *find_count_file(const ctx_t *c) {
-    if (c->count_path) return lm_xstrdup(c->count_path);
+static char *find_count_file(const ctx_t *c)
+{
+    if (c->count_path)
+        return lm_xstrdup(c->count_path);
     return lm_tiktoken_find("cl100k_base", NULL, 0);
 }
 
@@ -232,25 +292,28 @@ typedef struct {
     lm_lingua_opts o;
     lm_lingua_counter k;
     lm_lingua_job *job;
-    lm_buf sbuf;              /* the "prompt" string, decoded */
-    json_t *arr;              /* the "context" list */
+    lm_buf sbuf; /* the "prompt" string, decoded */
+    json_t *arr; /* the "context" list */
     const char **cx;
     size_t *cl, n;
     int is_list;
-    size_t vpos;              /* the text's position in the line */
-    int failed;               /* the encoder failed on the batch */
+    size_t vpos; /* the text's position in the line */
+    int failed;  /* the encoder failed on the batch */
     char msg[512];
 } rec_t;
 
-static void rec_free(rec_t *s) {
-    if (s->job) lm_lingua_job_free(s->job);
+static void rec_free(rec_t *s)
+{
+    if (s->job)
+        lm_lingua_job_free(s->job);
     lm_lingua_counter_free(&s->k);
     free(s->cx), free(s->cl), json_decref(s->arr), lm_buf_free(&s->sbuf);
     free(s);
 }
 
 /* The record's "rate" and "target_token" into o; *mt gets the latter's member. */
-static int record_params(const lm_record *in, lm_lingua_opts *o, const lm_member **mt, lm_rerr *err) {
+static int record_params(const lm_record *in, lm_lingua_opts *o, const lm_member **mt, lm_rerr *err)
+{
     const lm_member *mr = lm_rec_get(in, "rate");
     *mt = lm_rec_get(in, "target_token");
     if (mr) {
@@ -273,7 +336,8 @@ static int record_params(const lm_record *in, lm_lingua_opts *o, const lm_member
 }
 
 /* The texts of member m (a string, or a list of strings) into st. */
-static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_rerr *err) {
+static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_rerr *err)
+{
     if (!st->is_list) {
         lm_jstr_decode(&st->sbuf, in->text + m->vpos, m->vlen);
         st->cx = lm_xmalloc(sizeof *st->cx);
@@ -292,7 +356,9 @@ static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_r
         json_t *s = json_array_get(st->arr, i);
         if (!json_is_string(s)) {
             lm_rerr_set(err, m->vpos, "\"%s\" item %zu must be a string, not %s", m->key, i + 1,
-                        json_is_null(s) ? "null" : json_is_number(s) ? "a number" : "another type");
+                        json_is_null(s)     ? "null"
+                        : json_is_number(s) ? "a number"
+                                            : "another type");
             return LM_REC_BAD;
         }
         st->cx[i] = json_string_value(s);
@@ -302,9 +368,11 @@ static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_r
 }
 
 /* The text's member: --field, or "context" when "prompt" is missing. */
-static const lm_member *record_text_member(const ctx_t *c, const lm_record *in, lm_rerr *err) {
+static const lm_member *record_text_member(const ctx_t *c, const lm_record *in, lm_rerr *err)
+{
     const lm_member *m = lm_rec_get(in, c->field);
-    if (!m && !strcmp(c->field, "prompt")) m = lm_rec_get(in, "context");
+    if (!m && !strcmp(c->field, "prompt"))
+        m = lm_rec_get(in, "context");
     if (!m) {
         lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", c->field);
         lm_rerr_hint(err, "give the text as \"prompt\" (a string) or \"context\" (a list of strings), "
@@ -320,10 +388,12 @@ static const lm_member *record_text_member(const ctx_t *c, const lm_record *in, 
 }
 
 /* First half of a record: checks, the texts, and lm_lingua_begin. */
-static int prepare(void *vc, lm_record *in, lm_rerr *err) {
+static int prepare(void *vc, lm_record *in, lm_rerr *err)
+{
     const ctx_t *c = vc;
     const lm_member *m = record_text_member(c, in, err), *mt;
-    if (!m) return LM_REC_BAD;
+    if (!m)
+        return LM_REC_BAD;
     rec_t *st = lm_xcalloc(1, sizeof *st);
     st->o = c->o;
     st->o.want_words = c->word_labels || c->html || c->color_on;
@@ -353,10 +423,12 @@ static int prepare(void *vc, lm_record *in, lm_rerr *err) {
 
 /* The encoder over the chunks of every prepared record of the batch, in
  * passes of --batch-size chunks across records. */
-static void gather(void *vc, lm_record *const *recs, size_t n) {
+static void gather(void *vc, lm_record *const *recs, size_t n)
+{
     const ctx_t *c = vc;
     lm_lingua_job **jobs = lm_xmalloc(n * sizeof *jobs);
-    for (size_t i = 0; i < n; i++) jobs[i] = ((rec_t *)recs[i]->state)->job;
+    for (size_t i = 0; i < n; i++)
+        jobs[i] = ((rec_t *)recs[i]->state)->job;
     char msg[512];
     if (lm_lingua_fill(jobs, n, lm_lingua_encoder_probs, (void *)&c->le, msg, sizeof msg))
         for (size_t i = 0; i < n; i++) {
@@ -369,13 +441,15 @@ static void gather(void *vc, lm_record *const *recs, size_t n) {
 
 /* --view's text (into view) and the --html fragment of a finished record. */
 static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, const lm_lingua_result *r,
-                        lm_buf *view) {
+                        lm_buf *view)
+{
     lm_buf orig = {0};
     lm_lingua_join(&orig, st->cx, st->cl, st->n);
     lm_view_words w = lm_lingua_view_words(r, orig.p ? orig.p : "", orig.n);
     char where[1024];
     snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
-    if (c->view) lm_lingua_view_text(view, where, r, &w, c->color_on);
+    if (c->view)
+        lm_lingua_view_text(view, where, r, &w, c->color_on);
     if (c->html) {
         lm_buf frag = {0};
         lm_view_html_record(&frag, where, r->ratio, r->origin_tokens, r->compressed_tokens, &w);
@@ -385,7 +459,8 @@ static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, co
 }
 
 /* The reference's output fields, and those of --word-labels and --token-probs. */
-static void write_fields(const ctx_t *c, int is_list, const lm_lingua_result *r, lm_out *out) {
+static void write_fields(const ctx_t *c, int is_list, const lm_lingua_result *r, lm_out *out)
+{
     lm_out_strn(out, "compressed_prompt", r->prompt.p, r->prompt.n);
     if (is_list) {
         lm_lingua_list_json(lm_out_begin(out, "compressed_prompt_list"), r);
@@ -411,7 +486,8 @@ static void write_fields(const ctx_t *c, int is_list, const lm_lingua_result *r,
 }
 
 /* Second half of a record: lm_lingua_finish and the output. */
-static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
+static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+{
     const ctx_t *c = vc;
     rec_t *st = in->state;
     if (st->failed) {
@@ -428,7 +504,8 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
     int rc = lm_lingua_finish(st->job, &r, msg, sizeof msg);
     st->job = NULL;
     lm_buf view = {0};
-    if (!rc && (c->html || c->view)) show_record(c, in, st, &r, &view);
+    if (!rc && (c->html || c->view))
+        show_record(c, in, st, &r, &view);
     size_t vpos = st->vpos;
     int is_list = st->is_list;
     rec_free(st);
@@ -446,46 +523,57 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err) {
 }
 
 /* Writes the page (title, then the fragments in record order) to c->html. */
-static void write_html(ctx_t *c) {
+static void write_html(ctx_t *c)
+{
     lm_buf page = {0};
     lm_view_page_render(&c->page, "lingua-compress", &page);
     char err[1024];
     lm_atomic a;
-    if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+    if (lm_atomic_open(&a, c->html, err, sizeof err))
+        lm_die(LM_EXIT_USAGE, "--html: %s", err);
     if (fwrite(page.p, 1, page.n, a.fp) != page.n) {
         lm_atomic_abort(&a);
         lm_die(LM_EXIT_USAGE, "--html: cannot write '%s': %s", c->html, strerror(errno));
     }
-    if (lm_atomic_commit(&a, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+    if (lm_atomic_commit(&a, err, sizeof err))
+        lm_die(LM_EXIT_USAGE, "--html: %s", err);
     lm_buf_free(&page);
 }
 
 /* --color: auto is a terminal on stdout and no (non-empty) $NO_COLOR. */
-static int want_color(const ctx_t *c) {
-    if (c->color != 0) return c->color == 1;
+static int want_color(const ctx_t *c)
+{
+    if (c->color != 0)
+        return c->color == 1;
     const char *nc = getenv("NO_COLOR");
     return isatty(STDOUT_FILENO) && !(nc && *nc);
 }
 
 /* All of fp (name for messages) into in. */
-static void slurp(FILE *fp, const char *name, lm_buf *in) {
+static void slurp(FILE *fp, const char *name, lm_buf *in)
+{
     char chunk[65536];
     size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0) lm_buf_add(in, chunk, k);
-    if (ferror(fp)) lm_die(LM_EXIT_DATA, "%s: read error: %s", name, strerror(errno));
+    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        lm_buf_add(in, chunk, k);
+    if (ferror(fp))
+        lm_die(LM_EXIT_DATA, "%s: read error: %s", name, strerror(errno));
 }
 
 /* --text: all of stdin is one prompt. */
-static int run_text(ctx_t *c, const char *path) {
+static int run_text(ctx_t *c, const char *path)
+{
     FILE *fp = stdin;
     const char *name = "<stdin>";
     if (path && strcmp(path, "-")) {
         name = path;
-        if (!(fp = fopen(path, "r"))) lm_die(LM_EXIT_DATA, "cannot open '%s': %s", path, strerror(errno));
+        if (!(fp = fopen(path, "r")))
+            lm_die(LM_EXIT_DATA, "cannot open '%s': %s", path, strerror(errno));
     }
     lm_buf in = {0};
     slurp(fp, name, &in);
-    if (fp != stdin) fclose(fp);
+    if (fp != stdin)
+        fclose(fp);
     lm_lingua_opts o = c->o;
     int color = want_color(c);
     o.want_words = color || c->html;
@@ -498,7 +586,8 @@ static int run_text(ctx_t *c, const char *path) {
     int rc = lm_lingua_compress(&c->le.m, &c->fm, &o, cx, cl, 1, lm_lingua_count, &k, lm_lingua_encoder_probs,
                                 (void *)&c->le, &r, msg, sizeof msg);
     lm_lingua_counter_free(&k);
-    if (rc) lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
+    if (rc)
+        lm_die(LM_EXIT_DATA, "%s: %s", name, msg);
     lm_view_words w = lm_lingua_view_words(&r, cx[0], cl[0]);
     if (color) {
         lm_buf v = {0};
@@ -523,15 +612,18 @@ static int run_text(ctx_t *c, const char *path) {
 /* ---- set-up ---------------------------------------------------------------- */
 
 /* The checks between options, and the defaults that depend on them. */
-static void check_options(ctx_t *c, int nargs) {
+static void check_options(ctx_t *c, int nargs)
+{
     /* compress_prompt turns the context filter on by default (llmlingua
      * 0.2.2 prompt_compressor.py compress_prompt, use_context_level_filter) */
     c->o.use_context_filter = c->context_filter >= 0 ? c->context_filter : c->compat == 1;
     if (!c->text && !c->view && c->color != 2)
         lm_usage_error(&cmd, "--color shows the words of --text or --view; for JSON records use --html FILE");
-    if (c->text && c->view) lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
+    if (c->text && c->view)
+        lm_usage_error(&cmd, "--text already writes text; --view is for JSON Lines records");
     if (c->text && nargs > 1)
-        lm_usage_error(&cmd, "--text compresses one text: give one FILE (or - for standard input), not %d", nargs);
+        lm_usage_error(&cmd, "--text compresses one text: give one FILE (or - for standard input), not %d",
+                       nargs);
     if (c->o.use_context_filter && c->o.target_token == 0)
         lm_usage_error(&cmd, "--target-token 0 with --context-filter keeps nothing");
     if (!c->n_ends) {
@@ -546,40 +638,51 @@ static void check_options(ctx_t *c, int nargs) {
 
 /* --model (or $LMKIT_MODEL) as a folder: a Hugging Face id is looked up in
  * the local cache, never on the network.  Sets c->model and c->model_dir. */
-static void resolve_model(ctx_t *c) {
-    if (!c->model) c->model = getenv("LMKIT_MODEL");
+static void resolve_model(ctx_t *c)
+{
+    if (!c->model)
+        c->model = getenv("LMKIT_MODEL");
     if (!c->model || !*c->model)
-        lm_die_hint(LM_EXIT_USAGE,
-                    "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
-                    "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
-                    "no model: LLMLingua-2 needs its token classifier");
+        lm_die_hint(
+            LM_EXIT_USAGE,
+            "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
+            "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
+            "no model: LLMLingua-2 needs its token classifier");
     char err[1024];
     int as_id;
     c->model_dir = lm_hf_model_dir(c->model, &as_id, err, sizeof err);
     if (!c->model_dir && as_id) {
         char hint[512];
-        snprintf(hint, sizeof hint, "download it with 'huggingface-cli download %s', or pass --model DIR "
-                 "naming a folder with config.json, model.safetensors and tokenizer.json", c->model);
+        snprintf(hint, sizeof hint,
+                 "download it with 'huggingface-cli download %s', or pass --model DIR "
+                 "naming a folder with config.json, model.safetensors and tokenizer.json",
+                 c->model);
         lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
     }
     if (!c->model_dir)
-        lm_die_hint(LM_EXIT_DATA, "--model names a folder with config.json, model.safetensors and tokenizer.json "
-                    "or a Hugging Face id (org/name) in the local cache", "%s", err);
+        lm_die_hint(LM_EXIT_DATA,
+                    "--model names a folder with config.json, model.safetensors and tokenizer.json "
+                    "or a Hugging Face id (org/name) in the local cache",
+                    "%s", err);
     c->model = c->model_dir;
 }
 
 /* --device: auto is the GPU when there is one (nothing CUDA is loaded
  * without one); cuda insists. */
-static void choose_device(ctx_t *c, const lm_common *com) {
-    if (!(com->device == LM_DEVICE_CUDA || (com->device == LM_DEVICE_AUTO && lm_cuda_present()))) return;
+static void choose_device(ctx_t *c, const lm_common *com)
+{
+    if (!(com->device == LM_DEVICE_CUDA || (com->device == LM_DEVICE_AUTO && lm_cuda_present())))
+        return;
     char why[256], err[1024];
     int have = lm_nn_cuda_available(why, sizeof why);
     if (!have && com->device == LM_DEVICE_CUDA)
         lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
     if (have && lm_lingua_encoder_use_cuda(&c->le, LM_NN_F32, err, sizeof err)) {
         if (com->device == LM_DEVICE_CUDA)
-            lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s", err);
-        if (!com->quiet) lm_warn("GPU not used (%s); computing on the CPU", err);
+            lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s",
+                        err);
+        if (!com->quiet)
+            lm_warn("GPU not used (%s); computing on the CPU", err);
     }
 }
 
@@ -587,17 +690,20 @@ static void choose_device(ctx_t *c, const lm_common *com) {
  * OpenBLAS may spin).  A model that cannot be read or is malformed is bad
  * input data (exit 1), as a tokenizer is for tokenize; only running out of
  * memory while loading it is system trouble. */
-static void load_encoder(ctx_t *c, const lm_common *com) {
+static void load_encoder(ctx_t *c, const lm_common *com)
+{
     char err[1024];
     if (lm_lingua_encoder_load(&c->le, c->model, c->family, c->batch, err, sizeof err))
         lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
-                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s", err);
+                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s",
+                    err);
     choose_device(c, com);
     int fit;
     size_t lack;
     if (!c->le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) {
         char hint[160], more[64] = "";
-        if (lack) snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
+        if (lack)
+            snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
         if (fit > 0)
             snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
         else
@@ -608,7 +714,8 @@ static void load_encoder(ctx_t *c, const lm_common *com) {
 
 /* The tokenizer set-up beyond lm_lingua_model_init: --special-ends and the
  * force-token map. */
-static void set_up_tokens(ctx_t *c) {
+static void set_up_tokens(ctx_t *c)
+{
     char err[1024];
     if (c->proper_ends && lm_lingua_model_proper_ends(&c->le.m, err, sizeof err))
         lm_die_hint(LM_EXIT_USAGE, "use --special-ends reference", "%s: %s", c->model, err);
@@ -618,16 +725,19 @@ static void set_up_tokens(ctx_t *c) {
 }
 
 /* The cl100k_base rank file the reference counts with, or a warning. */
-static void load_counter(ctx_t *c, const lm_common *com) {
+static void load_counter(ctx_t *c, const lm_common *com)
+{
     char err[1024];
     char *cp = find_count_file(c);
     if (cp) {
         c->tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
         free(cp);
         if (!c->tk && strstr(err, "the right encoding?"))
-            lm_die_hint(LM_EXIT_DATA, "--count-encoding takes the cl100k_base rank file the reference counts with",
-                        "%s", err);
-        if (!c->tk) lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
+            lm_die_hint(LM_EXIT_DATA,
+                        "--count-encoding takes the cl100k_base rank file the reference counts with", "%s",
+                        err);
+        if (!c->tk)
+            lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
     } else if (!com->quiet) {
         lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
         lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
@@ -635,14 +745,16 @@ static void load_counter(ctx_t *c, const lm_common *com) {
 }
 
 /* Everything that can fail before any output: the model, the page, the counter. */
-static void set_up(ctx_t *c, const lm_common *com) {
+static void set_up(ctx_t *c, const lm_common *com)
+{
     resolve_model(c);
     load_encoder(c, com);
     set_up_tokens(c);
     if (c->html) { /* fail before any output when the page cannot be written */
         char err[1024];
         lm_atomic a;
-        if (lm_atomic_open(&a, c->html, err, sizeof err)) lm_die(LM_EXIT_USAGE, "--html: %s", err);
+        if (lm_atomic_open(&a, c->html, err, sizeof err))
+            lm_die(LM_EXIT_USAGE, "--html: %s", err);
         lm_atomic_abort(&a);
     }
     load_counter(c, com);
@@ -650,18 +762,26 @@ static void set_up(ctx_t *c, const lm_common *com) {
 
 /* ---- run ------------------------------------------------------------------- */
 
-static int run_records(ctx_t *c, lm_common *com, int argc, char **argv) {
+static int run_records(ctx_t *c, lm_common *com, int argc, char **argv)
+{
     c->o.want_words = 0;
     c->color_on = c->view && want_color(c);
-    lm_loop L = {.cmd = &cmd, .common = com, .fn = on_record, .ctx = c, .parallel = 1, .prepare = prepare,
+    lm_loop L = {.cmd = &cmd,
+                 .common = com,
+                 .fn = on_record,
+                 .ctx = c,
+                 .parallel = 1,
+                 .prepare = prepare,
                  .gather = gather};
     c->field = com->field;
     int st = lm_loop_run(&L, argc, argv);
-    if (c->html) write_html(c);
+    if (c->html)
+        write_html(c);
     return st;
 }
 
-static void print_timing(const ctx_t *c) {
+static void print_timing(const ctx_t *c)
+{
     double total = lm_lingua_now() - c->t_start;
     lm_buf b = {0};
     lm_lingua_timing_json(&b, &c->tm, c->t_load, total);
@@ -670,18 +790,23 @@ static void print_timing(const ctx_t *c) {
     lm_buf_free(&b);
 }
 
-static void ctx_free(ctx_t *c) {
+static void ctx_free(ctx_t *c)
+{
     lm_view_page_free(&c->page);
-    if (c->tk) lm_tiktoken_free(c->tk);
+    if (c->tk)
+        lm_tiktoken_free(c->tk);
     lm_lingua_force_free(&c->fm);
     lm_lingua_encoder_free(&c->le);
-    for (size_t i = 0; i < c->n_force; i++) free(c->force[i]);
-    for (size_t i = 0; i < c->n_ends; i++) free(c->ends[i]);
+    for (size_t i = 0; i < c->n_force; i++)
+        free(c->force[i]);
+    for (size_t i = 0; i < c->n_ends; i++)
+        free(c->ends[i]);
     free(c->force), free(c->force_len), free(c->ends), free(c->ends_len), free(c->fcids);
     free(c->model_dir);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     lm_cli_init(argv[0]);
     ctx_t c;
     memset(&c, 0, sizeof c);
@@ -694,11 +819,13 @@ int main(int argc, char **argv) {
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
     check_options(&c, argc - oi);
-    if (c.timing) c.o.timing = &c.tm;
+    if (c.timing)
+        c.o.timing = &c.tm;
     set_up(&c, &com);
     c.t_load = lm_lingua_now() - c.t_start;
     int st = c.text ? run_text(&c, oi < argc ? argv[oi] : NULL) : run_records(&c, &com, argc - oi, argv + oi);
-    if (c.timing) print_timing(&c);
+    if (c.timing)
+        print_timing(&c);
     ctx_free(&c);
     return st;
 }

@@ -36,84 +36,130 @@
 #include "route/synth.h"
 
 enum {
-    OPT_PRICES = 256, OPT_REFERENCE, OPT_NMAX, OPT_DRAWS, OPT_MATCH_T, OPT_BUG_COMPAT,
-    OPT_MODEL, OPT_HASH_DIM, OPT_HIDDEN, OPT_L2, OPT_LR, OPT_EPOCHS, OPT_PATIENCE, OPT_VAL_FRAC,
-    OPT_BATCH, OPT_NO_FEATURES, OPT_OUT, OPT_ROUTER, OPT_THRESHOLD, OPT_COST, OPT_TEST, OPT_TEST_FRAC,
-    OPT_BOOTSTRAP, OPT_SVG, OPT_THRESHOLDS, OPT_PREDICTOR, OPT_RANDOM_SEEDS, OPT_QUERIES, OPT_SAMPLES,
-    OPT_TAU, OPT_NO_PROXY, OPT_PRICES_OUT, OPT_OUT_TOKENS, OPT_EXCLUDE, OPT_FROM, OPT_FIRST,
+    OPT_PRICES = 256,
+    OPT_REFERENCE,
+    OPT_NMAX,
+    OPT_DRAWS,
+    OPT_MATCH_T,
+    OPT_BUG_COMPAT,
+    OPT_MODEL,
+    OPT_HASH_DIM,
+    OPT_HIDDEN,
+    OPT_L2,
+    OPT_LR,
+    OPT_EPOCHS,
+    OPT_PATIENCE,
+    OPT_VAL_FRAC,
+    OPT_BATCH,
+    OPT_NO_FEATURES,
+    OPT_OUT,
+    OPT_ROUTER,
+    OPT_THRESHOLD,
+    OPT_COST,
+    OPT_TEST,
+    OPT_TEST_FRAC,
+    OPT_BOOTSTRAP,
+    OPT_SVG,
+    OPT_THRESHOLDS,
+    OPT_PREDICTOR,
+    OPT_RANDOM_SEEDS,
+    OPT_QUERIES,
+    OPT_SAMPLES,
+    OPT_TAU,
+    OPT_NO_PROXY,
+    OPT_PRICES_OUT,
+    OPT_OUT_TOKENS,
+    OPT_EXCLUDE,
+    OPT_FROM,
+    OPT_FIRST,
     OPT_SELECTOR,
 };
 
-#define O_PRICES {"prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES}
-#define O_REFERENCE                                                                                  \
-    {"reference", 'r', "MODEL", "the reference model (default: the prices entry marked reference)", \
-     NULL, OPT_REFERENCE}
-#define O_NMAX {"n-max", 0, "N", "largest best-of-n per small model (default 5)", NULL, OPT_NMAX}
-#define O_LABELS                                                                                   \
-    {"draws", 0, "B", "index sets drawn per (model, n) for a soft label (default 10)", NULL,       \
-     OPT_DRAWS},                                                                                   \
-    {"match-t", 0, "T", "relaxation: a small winner matches if score >= reference - T (default 0)", \
-     NULL, OPT_MATCH_T},                                                                           \
-    {"bug-compat", 0, NULL, "take the winner by value among all samples, as the reference code",   \
-     NULL, OPT_BUG_COMPAT}
-#define O_TRAIN                                                                                    \
-    {"model", 'm', "ARCH", "router architecture: linear (default) or mlp", "choice:linear mlp",    \
-     OPT_MODEL},                                                                                   \
-    {"hash-dim", 0, "D", "hashed n-gram buckets (default 32768; 0: no text features)", NULL,       \
-     OPT_HASH_DIM},                                                                                \
-    {"no-features", 0, NULL, "ignore the records' \"features\" embeddings", NULL, OPT_NO_FEATURES}, \
-    {"hidden", 0, "J", "hidden units of the mlp (default 64)", NULL, OPT_HIDDEN},                  \
-    {"l2", 0, "L", "L2 penalty on the weights (default 1e-5)", NULL, OPT_L2},                      \
-    {"lr", 0, "R", "Adam step size (default 0.05)", NULL, OPT_LR},                                 \
-    {"epochs", 0, "N", "at most N epochs (default 30)", NULL, OPT_EPOCHS},                         \
-    {"patience", 0, "N", "stop after N epochs without validation gain (default 3)", NULL,          \
-     OPT_PATIENCE},                                                                                \
-    {"val-frac", 0, "F", "validation share for early stopping (default 0.1; 0: none)", NULL,       \
-     OPT_VAL_FRAC},                                                                                \
-    {"batch", 0, "N", "mini-batch size (default 1024)", NULL, OPT_BATCH}
-#define O_COST                                                                                     \
-    {"cost", 0, "MODE", "rank candidates by estimated (default) or realised cost",                 \
-     "choice:estimated realised", OPT_COST}
+#define O_PRICES                                                                                  \
+    {                                                                                             \
+        "prices", 'p', "FILE", "model prices in dollars per 1M tokens (JSON)", "file", OPT_PRICES \
+    }
+#define O_REFERENCE                                                                                          \
+    {                                                                                                        \
+        "reference", 'r', "MODEL", "the reference model (default: the prices entry marked reference)", NULL, \
+            OPT_REFERENCE                                                                                    \
+    }
+#define O_NMAX                                                                           \
+    {                                                                                    \
+        "n-max", 0, "N", "largest best-of-n per small model (default 5)", NULL, OPT_NMAX \
+    }
+#define O_LABELS                                                                                               \
+    {"draws", 0, "B", "index sets drawn per (model, n) for a soft label (default 10)", NULL, OPT_DRAWS},       \
+        {"match-t",  0, "T", "relaxation: a small winner matches if score >= reference - T (default 0)", NULL, \
+         OPT_MATCH_T},                                                                                         \
+    {                                                                                                          \
+        "bug-compat", 0, NULL, "take the winner by value among all samples, as the reference code", NULL,      \
+            OPT_BUG_COMPAT                                                                                     \
+    }
+#define O_TRAIN                                                                                              \
+    {"model", 'm', "ARCH", "router architecture: linear (default) or mlp", "choice:linear mlp", OPT_MODEL},  \
+        {"hash-dim", 0,           "D", "hashed n-gram buckets (default 32768; 0: no text features)",         \
+         NULL,       OPT_HASH_DIM},                                                                          \
+        {"no-features", 0, NULL, "ignore the records' \"features\" embeddings", NULL, OPT_NO_FEATURES},      \
+        {"hidden", 0, "J", "hidden units of the mlp (default 64)", NULL, OPT_HIDDEN},                        \
+        {"l2", 0, "L", "L2 penalty on the weights (default 1e-5)", NULL, OPT_L2},                            \
+        {"lr", 0, "R", "Adam step size (default 0.05)", NULL, OPT_LR},                                       \
+        {"epochs", 0, "N", "at most N epochs (default 30)", NULL, OPT_EPOCHS},                               \
+        {"patience", 0, "N", "stop after N epochs without validation gain (default 3)", NULL, OPT_PATIENCE}, \
+        {"val-frac", 0,           "F", "validation share for early stopping (default 0.1; 0: none)",         \
+         NULL,       OPT_VAL_FRAC},                                                                          \
+    {                                                                                                        \
+        "batch", 0, "N", "mini-batch size (default 1024)", NULL, OPT_BATCH                                   \
+    }
+#define O_COST                                                                        \
+    {                                                                                 \
+        "cost", 0, "MODE", "rank candidates by estimated (default) or realised cost", \
+            "choice:estimated realised", OPT_COST                                     \
+    }
 
 static const lm_opt import_opts[] = {
-    {"out-tokens", 0, "N", "routellm: output tokens per answer without a response text (default 1)",
-     NULL, OPT_OUT_TOKENS},
+    {"out-tokens", 0, "N", "routellm: output tokens per answer without a response text (default 1)", NULL,
+     OPT_OUT_TOKENS},
     {"exclude", 0, "FILE", "routellm: drop prompts listed in FILE (contaminated_prompts.jsonl)", "file",
      OPT_EXCLUDE},
     {0},
 };
 static const lm_opt labels_opts[] = {O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, {0}};
 static const lm_opt train_opts[] = {
-    O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, O_TRAIN,
-    {"out", 'o', "FILE", "write the trained router to FILE (required)", "outfile", OPT_OUT},
+    O_PRICES, O_REFERENCE,
+    O_NMAX,   O_LABELS,
+    O_TRAIN,  {"out", 'o', "FILE", "write the trained router to FILE (required)", "outfile", OPT_OUT},
     {0},
 };
 static const lm_opt apply_opts[] = {
-    O_PRICES, O_REFERENCE, O_NMAX,
+    O_PRICES,
+    O_REFERENCE,
+    O_NMAX,
     {"router", 0, "FILE", "a router written by route train (default: the records' match_prob)", "file",
      OPT_ROUTER},
-    {"threshold", 't', "T", "keep (model, n) with match probability >= T (default 0.5)", NULL,
-     OPT_THRESHOLD},
+    {"threshold", 't', "T", "keep (model, n) with match probability >= T (default 0.5)", NULL, OPT_THRESHOLD},
     O_COST,
     {0},
 };
 static const lm_opt select_opts[] = {
-    {"from", 0, "MODEL", "select among MODEL's samples (default: the record's route.model)", NULL,
-     OPT_FROM},
+    {"from", 0, "MODEL", "select among MODEL's samples (default: the record's route.model)", NULL, OPT_FROM},
     {"first", 0, "N", "among the first N samples (default: route.n, else all)", NULL, OPT_FIRST},
     {"selector", 0, "KIND", "proxy, oracle (true score) or auto (default: oracle if no proxy at all)",
      "choice:auto proxy oracle", OPT_SELECTOR},
     {0},
 };
 static const lm_opt eval_opts[] = {
-    O_PRICES, O_REFERENCE, O_NMAX, O_LABELS, O_TRAIN, O_COST,
+    O_PRICES,
+    O_REFERENCE,
+    O_NMAX,
+    O_LABELS,
+    O_TRAIN,
+    O_COST,
     {"predictor", 0, "KIND", "train (default: a router on the training split) or byo (match_prob)",
      "choice:train byo", OPT_PREDICTOR},
-    {"router", 0, "FILE", "use a router written by route train instead of training one", "file",
-     OPT_ROUTER},
+    {"router", 0, "FILE", "use a router written by route train instead of training one", "file", OPT_ROUTER},
     {"test", 0, "FILE", "evaluate on the records of FILE (default: a seeded split)", "file", OPT_TEST},
-    {"test-frac", 0, "F", "share of the records held out for evaluation (default 0.2)", NULL,
-     OPT_TEST_FRAC},
+    {"test-frac", 0, "F", "share of the records held out for evaluation (default 0.2)", NULL, OPT_TEST_FRAC},
     {"thresholds", 0, "K", "threshold grid: K quantile bins of the predictions (default 20)", NULL,
      OPT_THRESHOLDS},
     {"bootstrap", 0, "N", "resamples for the APGR confidence interval (default 200; 0: none)", NULL,
@@ -133,57 +179,97 @@ static const lm_opt synth_opts[] = {
 };
 
 static const lm_cmd cmd_import = {
-    "route import", "routellm|best-route [OPTION]... FILE...",
+    "route import",
+    "routellm|best-route [OPTION]... FILE...",
     "Convert public routing data (RouteLLM CSVs, best-route-llm JSONL stages) to route records.",
     "routellm: CSVs with a prompt column and True/False per model; token counts are estimated\n"
     "as characters/4 and the records say \"approx_tokens\": true.  best-route: one stage record per\n"
     "line (armoRM_scores, ourRM_scores, token_num_prompt, token_num_responses per model).",
-    NULL, import_opts, LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    import_opts,
+    LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_labels = {
-    "route labels", "[OPTION]... [FILE]...",
+    "route labels",
+    "[OPTION]... [FILE]...",
     "Add BEST-Route soft match labels (seeded bootstrap of best-of-n) to each record.",
     "For every small model and n = 1..n-max, draws B index sets of n samples with replacement,\n"
     "keeps the best by proxy (by true score when there is no proxy: \"selector\": \"oracle\") and\n"
     "writes labels {\"MODEL:N\": P} with P the share of pairs where the winner matches a\n"
     "reference draw.",
-    NULL, labels_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    labels_opts,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_train = {
-    "route train", "--out FILE [OPTION]... [FILE]...",
+    "route train",
+    "--out FILE [OPTION]... [FILE]...",
     "Train a multi-head router (hashed n-grams, linear or MLP) on labelled records.",
     "Builds the labels as route labels does, learns one head per (small model, n) with soft-label\n"
     "cross-entropy and early stopping, writes the router atomically and prints a summary record.",
-    NULL, train_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    train_opts,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_apply = {
-    "route apply", "[OPTION]... [FILE]...",
+    "route apply",
+    "[OPTION]... [FILE]...",
     "Route each query: the cheapest (model, n) with match probability >= T, else the reference.",
     "Adds \"route\": {\"model\",\"n\",\"p_match\",\"est_cost\",\"cost_mode\"}.  Match probabilities come\n"
     "from --router or from the record's \"match_prob\": {\"MODEL:N\": P}.",
-    NULL, apply_opts, LM_OPT_THREADS | LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    apply_opts,
+    LM_OPT_THREADS | LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_select = {
-    "route select", "[OPTION]... [FILE]...",
+    "route select",
+    "[OPTION]... [FILE]...",
     "Best-of-n: keep the sample with the highest proxy score (first one on ties).",
     "Adds \"selected\": {\"model\",\"n\",\"index\",\"score\",\"proxy\",\"output_tokens\",\"selector\"}.",
-    NULL, select_opts, LM_OPT_THREADS | LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    select_opts,
+    LM_OPT_THREADS | LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_eval = {
-    "route eval", "[OPTION]... [FILE]...",
+    "route eval",
+    "[OPTION]... [FILE]...",
     "Offline evaluation: cost-quality curves, baselines and RouteLLM metrics on a held-out split.",
     "Prints {\"type\":\"point\"} records for BEST-Route, the single-response router (n = 1), the\n"
     "oracle, random mixing and the fixed anchors, then {\"type\":\"summary\"} records.  Without\n"
     "--prices, the prices are route synth's, so `route synth | route eval` works.",
-    NULL, eval_opts, LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS, NULL, NULL};
+    NULL,
+    eval_opts,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS,
+    NULL,
+    NULL};
 static const lm_cmd cmd_synth = {
-    "route synth", "[OPTION]...",
+    "route synth",
+    "[OPTION]...",
     "Write seeded synthetic best-of-n records with known ground truth (\"synthetic\": true).",
-    NULL, NULL, synth_opts, LM_OPT_THREADS | LM_OPT_SEED, NULL, NULL};
+    NULL,
+    NULL,
+    synth_opts,
+    LM_OPT_THREADS | LM_OPT_SEED,
+    NULL,
+    NULL};
 
 static const lm_cmd *const subs[] = {&cmd_import, &cmd_labels, &cmd_train, &cmd_apply,
-                                     &cmd_select, &cmd_eval, &cmd_synth, NULL};
+                                     &cmd_select, &cmd_eval,   &cmd_synth, NULL};
 static const lm_cmd cmd = {
-    "route", "COMMAND [OPTION]... [FILE]...",
+    "route",
+    "COMMAND [OPTION]... [FILE]...",
     "Cost-aware LLM routing with best-of-n sampling (BEST-Route) and its offline evaluation.",
     "A command is required; 'route COMMAND --help' lists its options.",
     "Example:\n  route synth -n 500 --prices-out p.json | route eval --prices p.json",
-    NULL, 0, NULL, subs};
+    NULL,
+    0,
+    NULL,
+    subs};
 
 /* ---- state ---- */
 
@@ -193,7 +279,6 @@ typedef struct {
     item *v;
     size_t n, cap;
 } coll;
-
 
 typedef struct {
     const lm_cmd *cur;
@@ -210,7 +295,7 @@ typedef struct {
     int cost_mode;
     double test_frac;
     size_t bootstrap, bins, rand_seeds, first;
-    int selector;      /* route_selector, in --selector's choice order */
+    int selector; /* route_selector, in --selector's choice order */
     int predictor;
     size_t queries;
     route_synth_opts so;
@@ -218,7 +303,7 @@ typedef struct {
     /* apply */
     int have_router;
     route_router R;
-    size_t *rmap;      /* router head -> head in prices order */
+    size_t *rmap; /* router head -> head in prices order */
     /* collection */
     coll *into;
     int want_pred;
@@ -235,7 +320,10 @@ static int on_opt(void *vc, int id, const char *arg)
             lm_usage_error(k, "invalid --reference '': a model name is expected");
         c->reference = arg;
         break;
-    case OPT_NMAX: c->lo.n_max = (size_t)lm_opt_int(k, "n-max", arg, 1, 64); c->nmax_set = 1; break;
+    case OPT_NMAX:
+        c->lo.n_max = (size_t)lm_opt_int(k, "n-max", arg, 1, 64);
+        c->nmax_set = 1;
+        break;
     case OPT_DRAWS: c->lo.n_boot = (size_t)lm_opt_int(k, "draws", arg, 1, 100000); break;
     case OPT_MATCH_T: c->lo.match_t = lm_opt_double(k, "match-t", arg, 0, 0, HUGE_VAL, 0); break;
     case OPT_BUG_COMPAT: c->lo.bug_compat = 1; break;
@@ -343,8 +431,8 @@ static void load_prices(ctx_t *c)
  * round-tripped: jansson cannot hold every JSON number). */
 static json_t *rec_json(const lm_record *in, lm_rerr *err)
 {
-    static const char *const keys[] = {"prompt", "prompt_tokens", "prompt_tokens_by_model", "features",
-                                       "synthetic", "responses", NULL};
+    static const char *const keys[] = {
+        "prompt", "prompt_tokens", "prompt_tokens_by_model", "features", "synthetic", "responses", NULL};
     json_t *o = json_object();
     if (!o) {
         lm_rerr_set(err, LM_NOPOS, "out of memory");
@@ -496,7 +584,8 @@ static int import_stage_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr 
     const char *k;
     json_t *v;
     lm_buf b = {0};
-    json_object_foreach(r, k, v) {
+    json_object_foreach(r, k, v)
+    {
         lm_buf_reset(&b);
         lm_buf_add_jansson(&b, v);
         lm_out_raw(out, k, b.p, b.n);
@@ -552,8 +641,8 @@ static int run_import(ctx_t *c, int argc, char **argv)
         json_t **recs = NULL;
         size_t nr = 0;
         route_err e;
-        if (route_import_routellm_csv_e(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs, &nr,
-                                        &e) < 0) {
+        if (route_import_routellm_csv_e(t, len, prefix, c->out_tokens, (const char *const *)ex, nex, &recs,
+                                        &nr, &e) < 0) {
             fflush(stdout);
             if (e.col)
                 lm_warn("%s:%zu:%zu: %s", argv[i], e.line, e.col, e.msg);
@@ -653,7 +742,8 @@ static int collect_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         if (rc != 0) {
             if (rc > 0) {
                 lm_rerr_set(err, LM_NOPOS, "no \"match_prob\" field");
-                lm_rerr_hint(err, "--predictor byo needs {\"match_prob\": {\"MODEL:N\": p}} in every test record");
+                lm_rerr_hint(err,
+                             "--predictor byo needs {\"match_prob\": {\"MODEL:N\": p}} in every test record");
             }
             free(it.pred);
             route_record_free(&it.r, &c->M);
@@ -693,15 +783,17 @@ static _Noreturn void eval_die(int st, const char *err)
     case ROUTE_EVAL_EFEW:
         lm_die_hint(LM_EXIT_DATA, "give more records, a larger --test-frac or --test FILE", "%s", err);
     case ROUTE_EVAL_EFEATLEN:
-        lm_die_hint(LM_EXIT_DATA, "give every record an embedding of one length, or use --no-features", "%s", err);
+        lm_die_hint(LM_EXIT_DATA, "give every record an embedding of one length, or use --no-features", "%s",
+                    err);
     case ROUTE_EVAL_EFEATSOME:
         lm_die_hint(LM_EXIT_DATA, "give every record \"features\", or use --no-features", "%s", err);
     case ROUTE_EVAL_ENOFEAT:
         lm_die_hint(LM_EXIT_USAGE, "give records \"features\" or use a --hash-dim above 0",
                     "no features: --hash-dim 0 and no embeddings");
     case ROUTE_EVAL_ECOST:
-        lm_die_hint(LM_EXIT_DATA, "give avg_out_tokens in the prices file, training records, or --cost realised",
-                    "%s", err);
+        lm_die_hint(LM_EXIT_DATA,
+                    "give avg_out_tokens in the prices file, training records, or --cost realised", "%s",
+                    err);
     case ROUTE_EVAL_ENOMEM:
     case ROUTE_EVAL_EROUTER: lm_die(LM_EXIT_USAGE, "%s", err);
     default: lm_die(LM_EXIT_DATA, "%s", err);
@@ -798,8 +890,8 @@ static void load_router(ctx_t *c)
     c->rmap = lm_xmalloc(c->R.n_heads * sizeof *c->rmap);
     const char *missing;
     if (route_router_map(&c->R, &c->M, c->rmap, &missing) < 0)
-        lm_die(LM_EXIT_DATA, "%s: model '%s' of the router is not in the prices file %s", c->router_path, missing,
-               c->prices_path);
+        lm_die(LM_EXIT_DATA, "%s: model '%s' of the router is not in the prices file %s", c->router_path,
+               missing, c->prices_path);
     c->have_router = 1;
 }
 
@@ -833,7 +925,9 @@ static int apply_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         int k = read_match_prob(c, in, pred, err);
         if (k > 0) {
             lm_rerr_set(err, LM_NOPOS, "no \"match_prob\" field and no --router");
-            lm_rerr_hint(err, "give --router FILE (from route train) or {\"match_prob\": {\"MODEL:N\": p}} per record");
+            lm_rerr_hint(
+                err,
+                "give --router FILE (from route train) or {\"match_prob\": {\"MODEL:N\": p}} per record");
         }
         if (k != 0)
             rc = LM_REC_BAD;
@@ -866,7 +960,8 @@ static int apply_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
             lm_buf_adds(b, ",\"realised_cost\":");
             lm_buf_add_jnum_or_null(b, real[col]);
         }
-        lm_buf_printf(b, ",\"cost_mode\":\"%s\"}", c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
+        lm_buf_printf(b, ",\"cost_mode\":\"%s\"}",
+                      c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
         lm_out_end(out);
     }
     free(pred);
@@ -886,7 +981,8 @@ static int run_apply(ctx_t *c, int argc, char **argv)
         for (size_t i = 0; i < c->M.n; i++)
             if (isnan(c->M.avg_out[i]))
                 lm_die_hint(LM_EXIT_DATA,
-                            "add \"avg_out_tokens\" to the prices file, use a --router from route train, or --cost realised",
+                            "add \"avg_out_tokens\" to the prices file, use a --router from route train, or "
+                            "--cost realised",
                             "%s: model '%s' has no average output length for the estimated cost",
                             c->prices_path, c->M.name[i]);
     lm_loop L = {.cmd = &cmd_apply, .common = &c->com, .fn = apply_rec, .ctx = c, .parallel = 1};
@@ -900,8 +996,11 @@ static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     ctx_t *c = vc;
     const lm_member *rm = lm_rec_get(in, "responses");
     if (!rm || rm->type != LM_J_OBJECT) {
-        lm_rerr_set(err, rm ? rm->vpos : LM_NOPOS, "%s", rm ? "\"responses\" must be an object" : "no \"responses\" field");
-        lm_rerr_hint(err, "records look like {\"responses\": {\"MODEL\": [{\"score\",\"proxy\",\"output_tokens\"}, ...]}}");
+        lm_rerr_set(err, rm ? rm->vpos : LM_NOPOS, "%s",
+                    rm ? "\"responses\" must be an object" : "no \"responses\" field");
+        lm_rerr_hint(
+            err,
+            "records look like {\"responses\": {\"MODEL\": [{\"score\",\"proxy\",\"output_tokens\"}, ...]}}");
         return LM_REC_BAD;
     }
     char model[256];
@@ -1077,7 +1176,8 @@ static void plot_curve(lm_plot *plot, const char *name, const route_point *pts, 
     free(o);
 }
 
-static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const char *name, const char *weak_name)
+static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const char *name,
+                         const char *weak_name)
 {
     const route_summary *sum = &res->sum[k];
     lm_out o = {0};
@@ -1086,7 +1186,10 @@ static void eval_summary(ctx_t *c, const route_eval_result *res, int k, const ch
     lm_out_str(&o, "method", name);
     lm_out_str(&o, "predictor", k < 2 ? res->predictor : k == 2 ? "oracle" : "random");
     lm_out_str(&o, "selector", res->selector_oracle ? "oracle" : "proxy");
-    lm_out_str(&o, "cost_mode", k == 3 ? "none" : c->cost_mode == ROUTE_COST_REALISED ? "realised" : "estimated");
+    lm_out_str(&o, "cost_mode",
+               k == 3                                ? "none"
+               : c->cost_mode == ROUTE_COST_REALISED ? "realised"
+                                                     : "estimated");
     lm_buf *b = lm_out_begin(&o, "drop_at_cost_reduction");
     static const char *const at[4] = {"10", "20", "40", "60"};
     lm_buf_addc(b, '{');
@@ -1184,21 +1287,29 @@ static int run_eval(ctx_t *c, int argc, char **argv)
     /* the split */
     size_t ntr, nte;
     item **tr = lm_xmalloc((all.n + 1) * sizeof *tr), **te = lm_xmalloc((all.n + tst.n + 1) * sizeof *te);
-    if (route_eval_partition(all.v, all.n, c->test_path != NULL, tst.v, tst.n, c->test_frac, c->com.seed, tr, &ntr,
-                             te, &nte) < 0)
+    if (route_eval_partition(all.v, all.n, c->test_path != NULL, tst.v, tst.n, c->test_frac, c->com.seed, tr,
+                             &ntr, te, &nte) < 0)
         lm_die(LM_EXIT_USAGE, "out of memory");
-    route_eval_opts eo = {.lo = c->lo, .cost_mode = (route_cost_mode)c->cost_mode,
+    route_eval_opts eo = {.lo = c->lo,
+                          .cost_mode = (route_cost_mode)c->cost_mode,
                           .predictor = c->router_path ? ROUTE_PRED_ROUTER : (route_pred_kind)c->predictor,
-                          .router = &c->R, .rmap = c->rmap, .feat = c->fc, .no_features = c->no_features,
-                          .train = c->to, .bins = c->bins, .bootstrap = c->bootstrap,
-                          .rand_seeds = c->rand_seeds, .seed = c->com.seed};
+                          .router = &c->R,
+                          .rmap = c->rmap,
+                          .feat = c->fc,
+                          .no_features = c->no_features,
+                          .train = c->to,
+                          .bins = c->bins,
+                          .bootstrap = c->bootstrap,
+                          .rand_seeds = c->rand_seeds,
+                          .seed = c->com.seed};
     route_eval_result res;
     int est = route_eval_run(&res, &c->M, tr, ntr, te, nte, &eo, err, sizeof err);
     if (est)
         eval_die(est, err);
     const char *weak_name = c->M.name[route_models_small(&c->M, (size_t)res.weak / c->lo.n_max)];
     lm_plot *plot = c->svg_path ? lm_plot_new("Cost-quality curves (route eval)", "cost per 1k queries ($)",
-                                              "mean quality") : NULL;
+                                              "mean quality")
+                                : NULL;
     emit_anchors(c, &res, plot);
     /* curves, then summaries */
     static const char *const names[ROUTE_CURVES] = {"best-route", "single-response", "oracle", "random"};
@@ -1212,8 +1323,8 @@ static int run_eval(ctx_t *c, int argc, char **argv)
         eval_summary(c, &res, k, names[k], weak_name);
     if (plot) {
         char note[256];
-        snprintf(note, sizeof note, "%zu test queries, predictor %s, selector %s, seed %llu", nte, res.predictor,
-                 res.selector_oracle ? "oracle" : "proxy", (unsigned long long)c->com.seed);
+        snprintf(note, sizeof note, "%zu test queries, predictor %s, selector %s, seed %llu", nte,
+                 res.predictor, res.selector_oracle ? "oracle" : "proxy", (unsigned long long)c->com.seed);
         lm_plot_note(plot, note);
         if (lm_svg_write(svg.fp, &plot, 1) < 0 || lm_atomic_commit(&svg, err, sizeof err) < 0) {
             lm_atomic_abort(&svg);
@@ -1255,7 +1366,7 @@ int main(int argc, char **argv)
     c.predictor = ROUTE_PRED_TRAIN;
     if (argc >= 2 && argv[1][0] != '-') {
         static int (*const run[])(ctx_t *, int, char **) = {run_import, run_labels, run_train, run_apply,
-                                                            run_select, run_eval, run_synth};
+                                                            run_select, run_eval,   run_synth};
         for (size_t i = 0; subs[i]; i++)
             if (strcmp(strchr(subs[i]->name, ' ') + 1, argv[1]) == 0) {
                 int st = run[i](&c, argc - 1, argv + 1);
@@ -1265,7 +1376,8 @@ int main(int argc, char **argv)
                 route_models_free(&c.M);
                 return st;
             }
-        lm_usage_error(&cmd, "unknown command '%s': choose import, labels, train, apply, select, eval or synth",
+        lm_usage_error(&cmd,
+                       "unknown command '%s': choose import, labels, train, apply, select, eval or synth",
                        argv[1]);
     }
     lm_common com;

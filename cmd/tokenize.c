@@ -22,19 +22,28 @@
 #include "text/tiktoken.h"
 #include "text/tokenizer.h"
 
-enum { OPT_TOKENIZER = 256, OPT_ENCODING, OPT_IDS, OPT_TOKENS, OPT_OFFSETS, OPT_NO_SPECIAL, OPT_ALLOW_SPECIAL };
+enum {
+    OPT_TOKENIZER = 256,
+    OPT_ENCODING,
+    OPT_IDS,
+    OPT_TOKENS,
+    OPT_OFFSETS,
+    OPT_NO_SPECIAL,
+    OPT_ALLOW_SPECIAL
+};
 
 static const lm_opt opts[] = {
-    {"tokenizer", 't', "PATH", "a .tiktoken rank file, a tokenizer.json, or a model folder holding one "
-                               "(default: --encoding's rank file installed with lmkit)",
+    {"tokenizer", 't', "PATH",
+     "a .tiktoken rank file, a tokenizer.json, or a model folder holding one "
+     "(default: --encoding's rank file installed with lmkit)",
      "file", OPT_TOKENIZER},
     {"encoding", 'e', "NAME", "tiktoken: the split regex and specials (default: from the file name)",
      "choice:cl100k_base o200k_base r50k_base p50k_base kimi_k2", OPT_ENCODING},
     {"ids", 0, NULL, "add \"ids\": the token ids", NULL, OPT_IDS},
     {"tokens", 0, NULL, "add \"tokens\": the token strings", NULL, OPT_TOKENS},
     {"offsets", 0, NULL, "add \"offsets\": [start, end) of each token, in characters", NULL, OPT_OFFSETS},
-    {"no-special", 0, NULL, "tokenizer.json: no special tokens from the post-processor ([CLS], </s>, ...)", NULL,
-     OPT_NO_SPECIAL},
+    {"no-special", 0, NULL, "tokenizer.json: no special tokens from the post-processor ([CLS], </s>, ...)",
+     NULL, OPT_NO_SPECIAL},
     {"allow-special", 0, NULL, "tiktoken: special-token text such as <|endoftext|> becomes its special token",
      NULL, OPT_ALLOW_SPECIAL},
     {0},
@@ -85,7 +94,9 @@ static int on_opt(void *vc, int id, const char *arg)
             lm_usage_error(&cmd, "invalid --tokenizer '': a file or folder is expected");
         c->path = arg;
         break;
-    case OPT_ENCODING: c->encoding = lm_tiktoken_encodings[lm_opt_choice(&cmd, "encoding", arg, lm_tiktoken_encodings)]; break;
+    case OPT_ENCODING:
+        c->encoding = lm_tiktoken_encodings[lm_opt_choice(&cmd, "encoding", arg, lm_tiktoken_encodings)];
+        break;
     case OPT_IDS: c->ids = 1; break;
     case OPT_TOKENS: c->tokens = 1; break;
     case OPT_OFFSETS: c->offsets = 1; break;
@@ -98,8 +109,8 @@ static int on_opt(void *vc, int id, const char *arg)
 /* The rank file inside a folder without tokenizer.json, or NULL. */
 static char *find_tiktoken(const char *dir)
 {
-    static const char *const names[] = {"tiktoken.model", "cl100k_base.tiktoken", "o200k_base.tiktoken",
-                                        "r50k_base.tiktoken", "p50k_base.tiktoken", NULL};
+    static const char *const names[] = {"tiktoken.model",     "cl100k_base.tiktoken", "o200k_base.tiktoken",
+                                        "r50k_base.tiktoken", "p50k_base.tiktoken",   NULL};
     struct stat sb;
     for (const char *const *n = names; *n; n++) {
         char *p = lm_xmalloc(strlen(dir) + strlen(*n) + 2);
@@ -126,7 +137,8 @@ static void load(ctx_t *c)
         if (stat(j, &sb) != 0) {
             tt_path = find_tiktoken(c->path);
             if (!tt_path)
-                lm_die_hint(LM_EXIT_DATA, "a model folder holds tokenizer.json, tiktoken.model or NAME.tiktoken",
+                lm_die_hint(LM_EXIT_DATA,
+                            "a model folder holds tokenizer.json, tiktoken.model or NAME.tiktoken",
                             "'%s' has no tokenizer.json and no tiktoken rank file", c->path);
         }
         free(j);
@@ -143,17 +155,21 @@ static void load(ctx_t *c)
     }
     if (tt_path) {
         if (!c->encoding && !lm_tiktoken_infer(tt_path))
-            lm_usage_error(&cmd, "cannot tell the encoding of '%s' from its name: pass --encoding "
-                                 "(cl100k_base, o200k_base, r50k_base, p50k_base or kimi_k2)", tt_path);
+            lm_usage_error(&cmd,
+                           "cannot tell the encoding of '%s' from its name: pass --encoding "
+                           "(cl100k_base, o200k_base, r50k_base, p50k_base or kimi_k2)",
+                           tt_path);
         c->tt = lm_tiktoken_load(tt_path, c->encoding, err, sizeof err);
         if (!c->tt && strstr(err, "the right encoding?")) {
             char hint[256];
             if (c->encoding)
-                snprintf(hint, sizeof hint, "pass the rank file of %s, or the --encoding this file was made for",
-                         c->encoding);
+                snprintf(hint, sizeof hint,
+                         "pass the rank file of %s, or the --encoding this file was made for", c->encoding);
             else
-                snprintf(hint, sizeof hint, "the encoding %s comes from the file name; name the right one with "
-                                            "--encoding", lm_tiktoken_infer(tt_path));
+                snprintf(hint, sizeof hint,
+                         "the encoding %s comes from the file name; name the right one with "
+                         "--encoding",
+                         lm_tiktoken_infer(tt_path));
             lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
         }
         if (!c->tt)
@@ -164,8 +180,9 @@ static void load(ctx_t *c)
     if (c->encoding)
         lm_usage_error(&cmd, "--encoding applies to tiktoken rank files, not to '%s'", c->path);
     if (c->allow_special)
-        lm_usage_error(&cmd, "--allow-special applies to tiktoken rank files; a tokenizer.json always matches "
-                             "its added tokens");
+        lm_usage_error(&cmd,
+                       "--allow-special applies to tiktoken rank files; a tokenizer.json always matches "
+                       "its added tokens");
     c->hf = lm_tokenizer_load(c->path, err, sizeof err);
     if (!c->hf)
         lm_die(LM_EXIT_DATA, "%s", err);

@@ -51,13 +51,13 @@ typedef struct {
     const uint16_t *q, *k, *v;
     uint16_t *o;
     float *lse;
-    const int *lens;            /* [B] */
-    const long long *seq_base;  /* [B] element offset of each sequence in K/V */
-    const long long *tile0;     /* [nh+1] tile prefix */
-    const long long *sbase;     /* [nh+1] lean-combine slot prefix (split heads) */
-    float *part_o;              /* partial O: [slots, g, D] */
-    float *part_ml;             /* partial (m, l) or lse: [slots, g, 2] */
-    unsigned *flags;            /* [G] lean epoch flags */
+    const int *lens;           /* [B] */
+    const long long *seq_base; /* [B] element offset of each sequence in K/V */
+    const long long *tile0;    /* [nh+1] tile prefix */
+    const long long *sbase;    /* [nh+1] lean-combine slot prefix (split heads) */
+    float *part_o;             /* partial O: [slots, g, D] */
+    float *part_ml;            /* partial (m, l) or lse: [slots, g, 2] */
+    unsigned *flags;           /* [G] lean epoch flags */
     unsigned epoch;
     int B, Hq, Hkv, D, g, bn, dtype, layout, reverse, nh;
     float qscale;
@@ -166,7 +166,8 @@ __device__ void attend_piece(const kparams *P, cta_smem *S, int hd, long long lt
     const int L = P->lens[b];
     const long long tstride = P->layout == ATTN_CUDA_NHD ? (long long)P->Hkv * P->D : P->D;
     const long long hbase = P->seq_base[b] +
-        (P->layout == ATTN_CUDA_NHD ? (long long)h * P->D : (long long)h * L * P->D) + dc * 8;
+                            (P->layout == ATTN_CUDA_NHD ? (long long)h * P->D : (long long)h * L * P->D) +
+                            dc * 8;
     const uint16_t *kb = P->k + hbase, *vb = P->v + hbase;
 
     float q[GMAX][8], acc[GMAX][8], m[GMAX], l[GMAX];
@@ -592,15 +593,12 @@ extern "C" void attn_cuda_free(void *p)
 
 extern "C" int attn_cuda_upload(void *dst, const void *src, size_t bytes, char *err, size_t errlen)
 {
-    return cuda_fail(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload failed", err,
-                     errlen);
+    return cuda_fail(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload failed", err, errlen);
 }
 
-extern "C" int attn_cuda_download(void *dst, const void *src, size_t bytes, char *err,
-                                  size_t errlen)
+extern "C" int attn_cuda_download(void *dst, const void *src, size_t bytes, char *err, size_t errlen)
 {
-    return cuda_fail(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download failed", err,
-                     errlen);
+    return cuda_fail(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download failed", err, errlen);
 }
 
 static long long owner_h(long long tile, long long max_tiles, long long high_load)
@@ -634,18 +632,19 @@ extern "C" void attn_cuda_plan_destroy(attn_cuda_plan *p)
 
 /* The configuration and lengths the GPU kernels take: 0, or -1 with a
  * message.  *bn_out: the tile length. */
-static int plan_check(const attn_cuda_config *c, const int *lens, int *bn_out, char *err,
-                      size_t errlen)
+static int plan_check(const attn_cuda_config *c, const int *lens, int *bn_out, char *err, size_t errlen)
 {
     if (c->B < 1 || c->H_kv < 1 || c->H_q < 1 || c->H_q % c->H_kv) {
-        snprintf(err, errlen, "bad shape B=%d H_q=%d H_kv=%d (need H_q a multiple of H_kv)", c->B,
-                 c->H_q, c->H_kv);
+        snprintf(err, errlen, "bad shape B=%d H_q=%d H_kv=%d (need H_q a multiple of H_kv)", c->B, c->H_q,
+                 c->H_kv);
         return -1;
     }
     int g = c->H_q / c->H_kv;
     if (g > GMAX) {
-        snprintf(err, errlen, "GQA group of %d query heads per KV head; the GPU kernels take at "
-                 "most %d", g, GMAX);
+        snprintf(err, errlen,
+                 "GQA group of %d query heads per KV head; the GPU kernels take at "
+                 "most %d",
+                 g, GMAX);
         return -1;
     }
     if (c->D != 64 && c->D != 128) {
@@ -747,8 +746,8 @@ static void plan_params(kparams *P, const attn_cuda_config *c, int bn, long long
 /* The schedule of the plan's algorithm: grid, tiles per CTA, splits, the
  * partial slots (count *slots, floats of m/l per row *per_slot) and, for
  * lean, that the grid can be co-resident.  0, or -1 with a message. */
-static int plan_schedule(attn_cuda_plan *p, plan_tables *t, int device, size_t *slots,
-                         size_t *per_slot, char *err, size_t errlen)
+static int plan_schedule(attn_cuda_plan *p, plan_tables *t, int device, size_t *slots, size_t *per_slot,
+                         char *err, size_t errlen)
 {
     const attn_cuda_config *c = &p->cfg;
     kparams *P = &p->P;
@@ -818,8 +817,10 @@ static int plan_schedule(attn_cuda_plan *p, plan_tables *t, int device, size_t *
                   "cannot query the SM count", err, errlen))
         return -1;
     if (G > (long long)occ * sms) {
-        snprintf(err, errlen, "lean grid %lld exceeds the %d x %d CTAs that can be "
-                 "co-resident; the in-kernel merge would hang", G, occ, sms);
+        snprintf(err, errlen,
+                 "lean grid %lld exceeds the %d x %d CTAs that can be "
+                 "co-resident; the in-kernel merge would hang",
+                 G, occ, sms);
         return -1;
     }
     return 0;
@@ -827,38 +828,36 @@ static int plan_schedule(attn_cuda_plan *p, plan_tables *t, int device, size_t *
 
 /* The device side: lengths, tables, partial buffers and flags, uploaded,
  * with the plan's stream and timing events; the kernels' pointers set. */
-static int plan_device(attn_cuda_plan *p, const plan_tables *t, const int *lens, int device,
-                       size_t slots, char *err, size_t errlen)
+static int plan_device(attn_cuda_plan *p, const plan_tables *t, const int *lens, int device, size_t slots,
+                       char *err, size_t errlen)
 {
     const attn_cuda_config *c = &p->cfg;
     kparams *P = &p->P;
     int nh = P->nh, g = P->g;
     if (cuda_fail(cudaSetDevice(device), "cannot select the GPU", err, errlen) ||
         cuda_fail(cudaMalloc(&p->d_lens, (size_t)c->B * sizeof(int)), "cudaMalloc", err, errlen) ||
-        cuda_fail(cudaMalloc(&p->d_seq_base, (size_t)c->B * sizeof(long long)), "cudaMalloc", err,
+        cuda_fail(cudaMalloc(&p->d_seq_base, (size_t)c->B * sizeof(long long)), "cudaMalloc", err, errlen) ||
+        cuda_fail(cudaMalloc(&p->d_tile0, (size_t)(nh + 1) * sizeof(long long)), "cudaMalloc", err, errlen) ||
+        cuda_fail(cudaMalloc(&p->d_sbase, (size_t)(nh + 1) * sizeof(long long)), "cudaMalloc", err, errlen) ||
+        cuda_fail(cudaMalloc(&p->d_part_o, slots * g * c->D * sizeof(float) + 16), "cudaMalloc", err,
                   errlen) ||
-        cuda_fail(cudaMalloc(&p->d_tile0, (size_t)(nh + 1) * sizeof(long long)), "cudaMalloc",
-                  err, errlen) ||
-        cuda_fail(cudaMalloc(&p->d_sbase, (size_t)(nh + 1) * sizeof(long long)), "cudaMalloc",
-                  err, errlen) ||
-        cuda_fail(cudaMalloc(&p->d_part_o, slots * g * c->D * sizeof(float) + 16), "cudaMalloc",
-                  err, errlen) ||
-        cuda_fail(cudaMalloc(&p->d_part_ml, slots * g * 2 * sizeof(float) + 16), "cudaMalloc",
-                  err, errlen) ||
-        cuda_fail(cudaMalloc(&p->d_flags, (size_t)(P->G + 1) * sizeof(unsigned)), "cudaMalloc",
-                  err, errlen) ||
-        cuda_fail(cudaMemset(p->d_flags, 0, (size_t)(P->G + 1) * sizeof(unsigned)), "cudaMemset",
-                  err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_lens, lens, (size_t)c->B * sizeof(int),
-                             cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_seq_base, t->seq_base, (size_t)c->B * sizeof(long long),
-                             cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_tile0, t->tile0, (size_t)(nh + 1) * sizeof(long long),
-                             cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaMemcpy(p->d_sbase, t->sbase, (size_t)(nh + 1) * sizeof(long long),
-                             cudaMemcpyHostToDevice), "upload", err, errlen) ||
-        cuda_fail(cudaStreamCreateWithFlags(&p->stream, cudaStreamNonBlocking), "stream", err,
+        cuda_fail(cudaMalloc(&p->d_part_ml, slots * g * 2 * sizeof(float) + 16), "cudaMalloc", err, errlen) ||
+        cuda_fail(cudaMalloc(&p->d_flags, (size_t)(P->G + 1) * sizeof(unsigned)), "cudaMalloc", err,
                   errlen) ||
+        cuda_fail(cudaMemset(p->d_flags, 0, (size_t)(P->G + 1) * sizeof(unsigned)), "cudaMemset", err,
+                  errlen) ||
+        cuda_fail(cudaMemcpy(p->d_lens, lens, (size_t)c->B * sizeof(int), cudaMemcpyHostToDevice), "upload",
+                  err, errlen) ||
+        cuda_fail(
+            cudaMemcpy(p->d_seq_base, t->seq_base, (size_t)c->B * sizeof(long long), cudaMemcpyHostToDevice),
+            "upload", err, errlen) ||
+        cuda_fail(
+            cudaMemcpy(p->d_tile0, t->tile0, (size_t)(nh + 1) * sizeof(long long), cudaMemcpyHostToDevice),
+            "upload", err, errlen) ||
+        cuda_fail(
+            cudaMemcpy(p->d_sbase, t->sbase, (size_t)(nh + 1) * sizeof(long long), cudaMemcpyHostToDevice),
+            "upload", err, errlen) ||
+        cuda_fail(cudaStreamCreateWithFlags(&p->stream, cudaStreamNonBlocking), "stream", err, errlen) ||
         cuda_fail(cudaEventCreate(&p->ev0), "event", err, errlen) ||
         cuda_fail(cudaEventCreate(&p->ev1), "event", err, errlen))
         return -1;
@@ -909,8 +908,8 @@ extern "C" int attn_cuda_plan_create(attn_cuda_plan **out, int device, const att
 }
 
 extern "C" void attn_cuda_plan_info(const attn_cuda_plan *p, int *grid, long long *tiles_total,
-                                    long long *tiles_per_cta_max, int *splits_max,
-                                    size_t *scratch_bytes, long long *partial_rows)
+                                    long long *tiles_per_cta_max, int *splits_max, size_t *scratch_bytes,
+                                    long long *partial_rows)
 {
     if (grid)
         *grid = p->grid;
@@ -936,8 +935,8 @@ static int check_align(const void *x, const char *name, char *err, size_t errlen
 }
 
 /* Enqueue the whole schedule on p->stream. */
-static int launch(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
-                  float *lse, char *err, size_t errlen)
+static int launch(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                  char *err, size_t errlen)
 {
     kparams P = p->P;
     P.q = (const uint16_t *)q;
@@ -946,9 +945,7 @@ static int launch(attn_cuda_plan *p, const void *q, const void *k, const void *v
     P.o = (uint16_t *)o;
     P.lse = lse;
     switch (p->cfg.alg) {
-    case ATTN_CUDA_NOSPLIT:
-        k_nosplit<<<P.nh, NT, 0, p->stream>>>(P);
-        break;
+    case ATTN_CUDA_NOSPLIT: k_nosplit<<<P.nh, NT, 0, p->stream>>>(P); break;
     case ATTN_CUDA_SPLITKV:
         k_splitkv<<<dim3(P.splits, P.nh), NT, 0, p->stream>>>(P);
         if (P.splits > 1)
@@ -960,10 +957,9 @@ static int launch(attn_cuda_plan *p, const void *q, const void *k, const void *v
         P.epoch = p->P.epoch;
         int mode = 0;
         void *args[2] = {&P, &mode};
-        if (P.total > 0 &&
-            cuda_fail(cudaLaunchCooperativeKernel((const void *)k_lean, dim3(P.G), dim3(NT), args,
-                                                  0, p->stream),
-                      "cooperative launch of the lean kernel failed", err, errlen))
+        if (P.total > 0 && cuda_fail(cudaLaunchCooperativeKernel((const void *)k_lean, dim3(P.G), dim3(NT),
+                                                                 args, 0, p->stream),
+                                     "cooperative launch of the lean kernel failed", err, errlen))
             return -1;
         break;
     }
@@ -989,8 +985,8 @@ static int clear_empty(attn_cuda_plan *p, void *o, float *lse, char *err, size_t
         snprintf(err, errlen, "out of host memory");
         return -1;
     }
-    if (cuda_fail(cudaMemcpy(lens, p->d_lens, (size_t)p->P.B * sizeof(int),
-                             cudaMemcpyDeviceToHost), "download", err, errlen)) {
+    if (cuda_fail(cudaMemcpy(lens, p->d_lens, (size_t)p->P.B * sizeof(int), cudaMemcpyDeviceToHost),
+                  "download", err, errlen)) {
         free(lens);
         return -1;
     }
@@ -1015,8 +1011,8 @@ static int clear_empty(attn_cuda_plan *p, void *o, float *lse, char *err, size_t
         /* on p->stream (non-blocking, so a plain cudaMemcpy on the legacy
          * stream would not be ordered before the kernels), then wait so
          * that h may be freed */
-        int rc = cuda_fail(cudaMemcpyAsync(lse, h, n * sizeof(float), cudaMemcpyHostToDevice,
-                                           p->stream), "upload", err, errlen) ||
+        int rc = cuda_fail(cudaMemcpyAsync(lse, h, n * sizeof(float), cudaMemcpyHostToDevice, p->stream),
+                           "upload", err, errlen) ||
                  cuda_fail(cudaStreamSynchronize(p->stream), "upload", err, errlen);
         free(h);
         if (rc)
@@ -1025,8 +1021,8 @@ static int clear_empty(attn_cuda_plan *p, void *o, float *lse, char *err, size_t
     return 0;
 }
 
-extern "C" int attn_cuda_run(attn_cuda_plan *p, const void *q, const void *k, const void *v,
-                             void *o, float *lse, char *err, size_t errlen)
+extern "C" int attn_cuda_run(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
+                             float *lse, char *err, size_t errlen)
 {
     if (check_align(q, "q", err, errlen) || check_align(k, "k", err, errlen) ||
         check_align(v, "v", err, errlen) || check_align(o, "o", err, errlen) ||
@@ -1044,17 +1040,15 @@ extern "C" int attn_cuda_flush_l2(attn_cuda_plan *p, char *err, size_t errlen)
                       "cannot query the L2 size", err, errlen))
             return -1;
         p->flush_bytes = 2 * (size_t)(l2 > 0 ? l2 : 64 << 20);
-        if (cuda_fail(cudaMalloc(&p->d_flush, p->flush_bytes), "cudaMalloc (L2 flush)", err,
-                      errlen))
+        if (cuda_fail(cudaMalloc(&p->d_flush, p->flush_bytes), "cudaMalloc (L2 flush)", err, errlen))
             return -1;
     }
-    return cuda_fail(cudaMemsetAsync(p->d_flush, (int)(p->P.epoch & 0xff), p->flush_bytes,
-                                     p->stream), "L2 flush", err, errlen);
+    return cuda_fail(cudaMemsetAsync(p->d_flush, (int)(p->P.epoch & 0xff), p->flush_bytes, p->stream),
+                     "L2 flush", err, errlen);
 }
 
-extern "C" int attn_cuda_time(attn_cuda_plan *p, const void *q, const void *k, const void *v,
-                              void *o, int warmup, int iters, int flush_l2, double *us, char *err,
-                              size_t errlen)
+extern "C" int attn_cuda_time(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
+                              int warmup, int iters, int flush_l2, double *us, char *err, size_t errlen)
 {
     if (check_align(q, "q", err, errlen) || check_align(k, "k", err, errlen) ||
         check_align(v, "v", err, errlen) || check_align(o, "o", err, errlen) ||
@@ -1078,8 +1072,7 @@ extern "C" int attn_cuda_time(attn_cuda_plan *p, const void *q, const void *k, c
     return 0;
 }
 
-extern "C" int attn_cuda_read_bw(int device, size_t bytes, int iters, double *gbps, char *err,
-                                 size_t errlen)
+extern "C" int attn_cuda_read_bw(int device, size_t bytes, int iters, double *gbps, char *err, size_t errlen)
 {
     if (bytes < ((size_t)16 << 20) || iters < 1) {
         snprintf(err, errlen, "bandwidth test needs at least 16 MiB and 1 iteration");

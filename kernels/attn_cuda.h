@@ -25,8 +25,7 @@ extern "C" {
 /* Same numbering as attn_dtype, attn_layout and attn_alg in lib/attn/attn.h. */
 enum { ATTN_CUDA_BF16 = 1, ATTN_CUDA_F16 = 2 };
 enum { ATTN_CUDA_HND = 0, ATTN_CUDA_NHD = 1 };
-enum { ATTN_CUDA_NOSPLIT = 1, ATTN_CUDA_SPLITKV = 2, ATTN_CUDA_LEAN = 3,
-       ATTN_CUDA_LEAN_COMBINE = 4 };
+enum { ATTN_CUDA_NOSPLIT = 1, ATTN_CUDA_SPLITKV = 2, ATTN_CUDA_LEAN = 3, ATTN_CUDA_LEAN_COMBINE = 4 };
 enum { ATTN_CUDA_MAX_GROUP = 8, ATTN_CUDA_THREADS = 128 };
 
 typedef struct {
@@ -49,8 +48,7 @@ int attn_cuda_lean_occupancy(int device, int *ctas_per_sm, char *err, size_t err
 int attn_cuda_malloc(void **p, size_t bytes, char *err, size_t errlen);
 void attn_cuda_free(void *p);
 int attn_cuda_upload(void *dst_dev, const void *src_host, size_t bytes, char *err, size_t errlen);
-int attn_cuda_download(void *dst_host, const void *src_dev, size_t bytes, char *err,
-                       size_t errlen);
+int attn_cuda_download(void *dst_host, const void *src_dev, size_t bytes, char *err, size_t errlen);
 
 typedef struct {
     int B, H_q, H_kv, D; /* H_q / H_kv <= 8; D = 64 or 128 */
@@ -68,8 +66,8 @@ typedef struct attn_cuda_plan attn_cuda_plan;
 
 /* Validate the shape, upload lens [B] and the tile prefix, allocate scratch
  * and flags on `device`. */
-int attn_cuda_plan_create(attn_cuda_plan **out, int device, const attn_cuda_config *cfg,
-                          const int *lens, char *err, size_t errlen);
+int attn_cuda_plan_create(attn_cuda_plan **out, int device, const attn_cuda_config *cfg, const int *lens,
+                          char *err, size_t errlen);
 void attn_cuda_plan_destroy(attn_cuda_plan *p);
 /* The schedule: CTAs of the main kernel, tiles, most tiles per CTA, most
  * pieces per head, scratch bytes, and the number of partial rows written. */
@@ -80,18 +78,17 @@ void attn_cuda_plan_info(const attn_cuda_plan *p, int *grid, long long *tiles_to
 /* Run once on device buffers (q [B,H_q,D], k/v packed as in attn.h,
  * o [B,H_q,D], lse [B,H_q] fp32 or NULL) and wait for completion.  q, k, v
  * and o must be 16-byte aligned. */
-int attn_cuda_run(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
-                  float *lse, char *err, size_t errlen);
+int attn_cuda_run(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                  char *err, size_t errlen);
 /* warmup untimed runs, then iters timed runs, each time (in microseconds,
  * us[iters]) measured with cudaEvents around the whole schedule (split-KV and
  * lean-combine include their combine kernel); flush_l2 writes a buffer of
  * twice the L2 size before every timed run, outside the timed interval. */
-int attn_cuda_time(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
-                   int warmup, int iters, int flush_l2, double *us, char *err, size_t errlen);
+int attn_cuda_time(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o, int warmup,
+                   int iters, int flush_l2, double *us, char *err, size_t errlen);
 /* Read-only streaming bandwidth: 128-bit loads over `bytes` (>= 16 MiB)
  * device memory, best of iters, in GB/s (1e9 B/s). */
-int attn_cuda_read_bw(int device, size_t bytes, int iters, double *gbps, char *err,
-                      size_t errlen);
+int attn_cuda_read_bw(int device, size_t bytes, int iters, double *gbps, char *err, size_t errlen);
 /* Write a buffer of 2x the L2 size (allocated on first use, freed with the
  * plan). */
 int attn_cuda_flush_l2(attn_cuda_plan *p, char *err, size_t errlen);

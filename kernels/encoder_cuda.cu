@@ -121,7 +121,8 @@ extern "C" int enc_cuda_device_count(char *why, size_t whylen)
     if (e == cudaErrorInsufficientDriver) {
         void *drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
         if (!drv) {
-            seterr(why, whylen, "no CUDA GPU can be used: the NVIDIA driver is not installed "
+            seterr(why, whylen,
+                   "no CUDA GPU can be used: the NVIDIA driver is not installed "
                    "(libcuda.so.1 cannot be loaded)");
             return 0;
         }
@@ -129,9 +130,10 @@ extern "C" int enc_cuda_device_count(char *why, size_t whylen)
         int rt = 0, dv = 0;
         cudaRuntimeGetVersion(&rt);
         cudaDriverGetVersion(&dv);
-        seterr(why, whylen, "no CUDA GPU can be used: the NVIDIA driver (CUDA %d.%d) is older "
-               "than this build's CUDA runtime (%d.%d)", dv / 1000, dv % 1000 / 10, rt / 1000,
-               rt % 1000 / 10);
+        seterr(why, whylen,
+               "no CUDA GPU can be used: the NVIDIA driver (CUDA %d.%d) is older "
+               "than this build's CUDA runtime (%d.%d)",
+               dv / 1000, dv % 1000 / 10, rt / 1000, rt % 1000 / 10);
     } else if (e == cudaErrorNoDevice || e == cudaSuccess) {
         seterr(why, whylen, "no CUDA GPU found (the NVIDIA driver lists no device)");
     } else {
@@ -161,8 +163,8 @@ extern "C" int enc_cuda_create(enc_cuda **out, char *err, size_t errlen)
     }
     snprintf(c->desc, sizeof c->desc, "%s (sm_%d%d, %d SMs)", p.name, p.major, p.minor,
              p.multiProcessorCount);
-    if (cuda_ok(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreate",
-                err, errlen)) {
+    if (cuda_ok(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreate", err,
+                errlen)) {
         free(c);
         return -1;
     }
@@ -229,20 +231,20 @@ extern "C" int enc_cuda_upload(enc_cuda *c, void *dst, const void *src, size_t b
 {
     if (!bytes)
         return 0;
-    if (cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream),
-                "host-to-device copy", err, errlen))
+    if (cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream), "host-to-device copy",
+                err, errlen))
         return -1;
     /* pageable source: wait so that the caller may reuse it */
     return cuda_ok(cudaStreamSynchronize(c->stream), "host-to-device copy", err, errlen);
 }
 
-extern "C" int enc_cuda_download(enc_cuda *c, void *dst, const void *src, size_t bytes,
-                                 char *err, size_t errlen)
+extern "C" int enc_cuda_download(enc_cuda *c, void *dst, const void *src, size_t bytes, char *err,
+                                 size_t errlen)
 {
     if (!bytes)
         return 0;
-    if (cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream),
-                "device-to-host copy", err, errlen))
+    if (cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream), "device-to-host copy",
+                err, errlen))
         return -1;
     return cuda_ok(cudaStreamSynchronize(c->stream), "device-to-host copy", err, errlen);
 }
@@ -256,20 +258,18 @@ extern "C" int enc_cuda_sync(enc_cuda *c, char *err, size_t errlen)
 
 __global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = __float2bfloat16_rn(src[i]);
 }
 
 __global__ void to_f16_kernel(__half *dst, const float *src, size_t n)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = __float2half_rn(src[i]);
 }
 
-extern "C" int enc_cuda_convert(enc_cuda *c, void *dst, const float *src, size_t n, int dtype,
-                                char *err, size_t errlen)
+extern "C" int enc_cuda_convert(enc_cuda *c, void *dst, const float *src, size_t n, int dtype, char *err,
+                                size_t errlen)
 {
     if (!n)
         return 0;
@@ -290,8 +290,8 @@ extern "C" int enc_cuda_convert(enc_cuda *c, void *dst, const float *src, size_t
 
 /* One block per sequence; chunks of PREP_THREADS tokens, each scanned
  * (Hillis-Steele, inclusive) and offset by the running count. */
-__global__ void prep_kernel(int32_t *pos, float *maskadd, const int32_t *ids, const uint8_t *mask,
-                            int T, int roberta, int pad_id)
+__global__ void prep_kernel(int32_t *pos, float *maskadd, const int32_t *ids, const uint8_t *mask, int T,
+                            int roberta, int pad_id)
 {
     __shared__ int sh[PREP_THREADS];
     int b = blockIdx.x, tid = threadIdx.x;
@@ -320,8 +320,8 @@ __global__ void prep_kernel(int32_t *pos, float *maskadd, const int32_t *ids, co
 }
 
 extern "C" int enc_cuda_prep(enc_cuda *c, int32_t *pos, float *maskadd, const int32_t *ids,
-                             const uint8_t *mask, int B, int T, int roberta, int pad_id,
-                             char *err, size_t errlen)
+                             const uint8_t *mask, int B, int T, int roberta, int pad_id, char *err,
+                             size_t errlen)
 {
     prep_kernel<<<B, PREP_THREADS, 0, c->stream>>>(pos, maskadd, ids, mask, T, roberta, pad_id);
     return launched("position ids", err, errlen);
@@ -329,8 +329,8 @@ extern "C" int enc_cuda_prep(enc_cuda *c, int32_t *pos, float *maskadd, const in
 
 /* ---- embeddings ---- */
 
-__global__ void embeddings_kernel(float *out, const int32_t *ids, const int32_t *pos,
-                                  const float *wte, const float *wpe, const float *wtt, int C)
+__global__ void embeddings_kernel(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                                  const float *wpe, const float *wtt, int C)
 {
     size_t row = blockIdx.x;
     const float *e = wte + (size_t)ids[row] * C, *p = wpe + (size_t)pos[row] * C;
@@ -339,10 +339,9 @@ __global__ void embeddings_kernel(float *out, const int32_t *ids, const int32_t 
         o[ch] = (e[ch] + wtt[ch]) + p[ch]; /* torch order: (word + type) + position */
 }
 
-extern "C" int enc_cuda_embeddings(enc_cuda *c, float *out, const int32_t *ids,
-                                   const int32_t *pos, const float *wte, const float *wpe,
-                                   const float *wtt, int B, int T, int C, char *err,
-                                   size_t errlen)
+extern "C" int enc_cuda_embeddings(enc_cuda *c, float *out, const int32_t *ids, const int32_t *pos,
+                                   const float *wte, const float *wpe, const float *wtt, int B, int T, int C,
+                                   char *err, size_t errlen)
 {
     unsigned rows = (unsigned)B * (unsigned)T;
     embeddings_kernel<<<rows, 256, 0, c->stream>>>(out, ids, pos, wte, wpe, wtt, C);
@@ -380,9 +379,8 @@ __global__ void layernorm_kernel(float *out, const float *inp, const float *res,
     }
 }
 
-extern "C" int enc_cuda_layernorm(enc_cuda *c, float *out, const float *inp, const float *res,
-                                  const float *w, const float *b, int B, int T, int C, float eps,
-                                  char *err, size_t errlen)
+extern "C" int enc_cuda_layernorm(enc_cuda *c, float *out, const float *inp, const float *res, const float *w,
+                                  const float *b, int B, int T, int C, float eps, char *err, size_t errlen)
 {
     unsigned rows = (unsigned)B * (unsigned)T;
     layernorm_kernel<<<rows, LN_THREADS, 0, c->stream>>>(out, inp, res, w, b, C, eps);
@@ -393,28 +391,25 @@ extern "C" int enc_cuda_layernorm(enc_cuda *c, float *out, const float *inp, con
 
 __global__ void bias_add_kernel(float *out, const float *bias, size_t n, int OC)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] += bias[i % (size_t)OC];
 }
 
-extern "C" int enc_cuda_matmul(enc_cuda *c, float *out, const float *inp, const void *w,
-                               int wdtype, const float *bias, void *act16, int N, int C, int OC,
-                               char *err, size_t errlen)
+extern "C" int enc_cuda_matmul(enc_cuda *c, float *out, const float *inp, const void *w, int wdtype,
+                               const float *bias, void *act16, int N, int C, int OC, char *err, size_t errlen)
 {
     const float one = 1.0f, zero = 0.0f;
     if (wdtype == ENC_CUDA_F32) {
-        if (blas_ok(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one,
-                                (const float *)w, C, inp, C, &zero, out, OC),
+        if (blas_ok(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, (const float *)w, C, inp,
+                                C, &zero, out, OC),
                     "cublasSgemm", err, errlen))
             return -1;
     } else if (wdtype == ENC_CUDA_BF16 || wdtype == ENC_CUDA_F16) {
         cudaDataType_t t = wdtype == ENC_CUDA_BF16 ? CUDA_R_16BF : CUDA_R_16F;
         if (enc_cuda_convert(c, act16, inp, (size_t)N * C, wdtype, err, errlen))
             return -1;
-        if (blas_ok(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, w, t, C,
-                                 act16, t, C, &zero, out, CUDA_R_32F, OC, CUBLAS_COMPUTE_32F,
-                                 CUBLAS_GEMM_DEFAULT),
+        if (blas_ok(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, w, t, C, act16, t, C,
+                                 &zero, out, CUDA_R_32F, OC, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                     "cublasGemmEx", err, errlen))
             return -1;
     } else {
@@ -432,8 +427,7 @@ extern "C" int enc_cuda_matmul(enc_cuda *c, float *out, const float *inp, const 
 
 /* One warp per score row (b, h, i): row += maskadd[b], softmax in place,
  * as masked_softmax_row in ops.c. */
-__global__ void masked_softmax_kernel(float *att, const float *maskadd, size_t rows, int T,
-                                      int NH)
+__global__ void masked_softmax_kernel(float *att, const float *maskadd, size_t rows, int T, int NH)
 {
     size_t row = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
@@ -461,10 +455,9 @@ __global__ void masked_softmax_kernel(float *att, const float *maskadd, size_t r
         a[j] *= inv;
 }
 
-extern "C" int enc_cuda_attention(enc_cuda *c, float *out, float *att, const float *q,
-                                  const float *k, const float *v, int ld,
-                                  const float *maskadd, int B, int T, int C, int NH, char *err,
-                                  size_t errlen)
+extern "C" int enc_cuda_attention(enc_cuda *c, float *out, float *att, const float *q, const float *k,
+                                  const float *v, int ld, const float *maskadd, int B, int T, int C, int NH,
+                                  char *err, size_t errlen)
 {
     int D = C / NH;
     const float scale = 1.0f / sqrtf((float)D), one = 1.0f, zero = 0.0f;
@@ -472,24 +465,24 @@ extern "C" int enc_cuda_attention(enc_cuda *c, float *out, float *att, const flo
     /* scores: att[b,h] [T,T] = q_h [T,D] . k_h [T,D]^T * scale */
     for (int b = 0; b < B; b++) {
         size_t off = (size_t)b * T * ld;
-        if (blas_ok(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, D, &scale,
-                                              k + off, ld, D, q + off, ld, D, &zero,
-                                              att + (size_t)b * NH * sTT, T, sTT, NH),
+        if (blas_ok(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, T, T, D, &scale, k + off, ld,
+                                              D, q + off, ld, D, &zero, att + (size_t)b * NH * sTT, T, sTT,
+                                              NH),
                     "cublasSgemmStridedBatched (scores)", err, errlen))
             return -1;
     }
     size_t rows = (size_t)B * NH * T;
     unsigned per = 256 / 32;
-    masked_softmax_kernel<<<(unsigned)((rows + per - 1) / per), 256, 0, c->stream>>>(
-        att, maskadd, rows, T, NH);
+    masked_softmax_kernel<<<(unsigned)((rows + per - 1) / per), 256, 0, c->stream>>>(att, maskadd, rows, T,
+                                                                                     NH);
     if (launched("attention softmax", err, errlen))
         return -1;
     /* out_h [T,D] = att[b,h] [T,T] . v_h [T,D]; out rows are C apart */
     for (int b = 0; b < B; b++) {
         size_t off = (size_t)b * T * ld;
-        if (blas_ok(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, T, T, &one,
-                                              v + off, ld, D, att + (size_t)b * NH * sTT, T, sTT,
-                                              &zero, out + (size_t)b * T * C, C, D, NH),
+        if (blas_ok(cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, D, T, T, &one, v + off, ld,
+                                              D, att + (size_t)b * NH * sTT, T, sTT, &zero,
+                                              out + (size_t)b * T * C, C, D, NH),
                     "cublasSgemmStridedBatched (values)", err, errlen))
             return -1;
     }
@@ -517,8 +510,8 @@ __global__ void gelu_tanh_kernel(float *out, const float *inp, size_t n)
     }
 }
 
-extern "C" int enc_cuda_gelu(enc_cuda *c, float *out, const float *inp, size_t N,
-                             int tanh_approx, char *err, size_t errlen)
+extern "C" int enc_cuda_gelu(enc_cuda *c, float *out, const float *inp, size_t N, int tanh_approx, char *err,
+                             size_t errlen)
 {
     if (!N)
         return 0;
@@ -555,13 +548,12 @@ __global__ void softmax_kernel(float *probs, const float *logits, int N, int V)
         p[j] /= s;
 }
 
-extern "C" int enc_cuda_softmax(enc_cuda *c, float *probs, const float *logits, int N, int V,
-                                char *err, size_t errlen)
+extern "C" int enc_cuda_softmax(enc_cuda *c, float *probs, const float *logits, int N, int V, char *err,
+                                size_t errlen)
 {
     if (N < 1)
         return 0;
     unsigned per = 256 / 32;
-    softmax_kernel<<<(unsigned)(((size_t)N + per - 1) / per), 256, 0, c->stream>>>(probs, logits,
-                                                                                  N, V);
+    softmax_kernel<<<(unsigned)(((size_t)N + per - 1) / per), 256, 0, c->stream>>>(probs, logits, N, V);
     return launched("softmax", err, errlen);
 }

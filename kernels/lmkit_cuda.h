@@ -45,28 +45,23 @@ typedef struct lm_cuda_api {
     void (*enc_free)(void *p);
     int (*enc_upload)(enc_cuda *c, void *dst_dev, const void *src_host, size_t bytes, char *err,
                       size_t errlen);
-    int (*enc_download)(enc_cuda *c, void *dst_host, const void *src_dev, size_t bytes,
-                        char *err, size_t errlen);
+    int (*enc_download)(enc_cuda *c, void *dst_host, const void *src_dev, size_t bytes, char *err,
+                        size_t errlen);
     int (*enc_sync)(enc_cuda *c, char *err, size_t errlen);
     int (*enc_convert)(enc_cuda *c, void *dst, const float *src, size_t n, int dtype, char *err,
                        size_t errlen);
-    int (*enc_prep)(enc_cuda *c, int32_t *pos, float *maskadd, const int32_t *ids,
-                    const uint8_t *mask, int B, int T, int roberta, int pad_id, char *err,
+    int (*enc_prep)(enc_cuda *c, int32_t *pos, float *maskadd, const int32_t *ids, const uint8_t *mask, int B,
+                    int T, int roberta, int pad_id, char *err, size_t errlen);
+    int (*enc_embeddings)(enc_cuda *c, float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                          const float *wpe, const float *wtt, int B, int T, int C, char *err, size_t errlen);
+    int (*enc_layernorm)(enc_cuda *c, float *out, const float *inp, const float *res, const float *w,
+                         const float *b, int B, int T, int C, float eps, char *err, size_t errlen);
+    int (*enc_matmul)(enc_cuda *c, float *out, const float *inp, const void *w, int wdtype, const float *bias,
+                      void *act16, int N, int C, int OC, char *err, size_t errlen);
+    int (*enc_attention)(enc_cuda *c, float *out, float *att, const float *q, const float *k, const float *v,
+                         int ld, const float *maskadd, int B, int T, int C, int NH, char *err, size_t errlen);
+    int (*enc_gelu)(enc_cuda *c, float *out, const float *inp, size_t N, int tanh_approx, char *err,
                     size_t errlen);
-    int (*enc_embeddings)(enc_cuda *c, float *out, const int32_t *ids, const int32_t *pos,
-                          const float *wte, const float *wpe, const float *wtt, int B, int T,
-                          int C, char *err, size_t errlen);
-    int (*enc_layernorm)(enc_cuda *c, float *out, const float *inp, const float *res,
-                         const float *w, const float *b, int B, int T, int C, float eps,
-                         char *err, size_t errlen);
-    int (*enc_matmul)(enc_cuda *c, float *out, const float *inp, const void *w, int wdtype,
-                      const float *bias, void *act16, int N, int C, int OC, char *err,
-                      size_t errlen);
-    int (*enc_attention)(enc_cuda *c, float *out, float *att, const float *q, const float *k,
-                         const float *v, int ld, const float *maskadd, int B, int T, int C,
-                         int NH, char *err, size_t errlen);
-    int (*enc_gelu)(enc_cuda *c, float *out, const float *inp, size_t N, int tanh_approx,
-                    char *err, size_t errlen);
     int (*enc_softmax)(enc_cuda *c, float *probs, const float *logits, int N, int V, char *err,
                        size_t errlen);
 
@@ -75,22 +70,19 @@ typedef struct lm_cuda_api {
     int (*attn_lean_occupancy)(int device, int *ctas_per_sm, char *err, size_t errlen);
     int (*attn_malloc)(void **p, size_t bytes, char *err, size_t errlen);
     void (*attn_free)(void *p);
-    int (*attn_upload)(void *dst_dev, const void *src_host, size_t bytes, char *err,
-                       size_t errlen);
-    int (*attn_download)(void *dst_host, const void *src_dev, size_t bytes, char *err,
-                         size_t errlen);
-    int (*attn_plan_create)(attn_cuda_plan **out, int device, const attn_cuda_config *cfg,
-                            const int *lens, char *err, size_t errlen);
+    int (*attn_upload)(void *dst_dev, const void *src_host, size_t bytes, char *err, size_t errlen);
+    int (*attn_download)(void *dst_host, const void *src_dev, size_t bytes, char *err, size_t errlen);
+    int (*attn_plan_create)(attn_cuda_plan **out, int device, const attn_cuda_config *cfg, const int *lens,
+                            char *err, size_t errlen);
     void (*attn_plan_destroy)(attn_cuda_plan *p);
     void (*attn_plan_info)(const attn_cuda_plan *p, int *grid, long long *tiles_total,
                            long long *tiles_per_cta_max, int *splits_max, size_t *scratch_bytes,
                            long long *partial_rows);
-    int (*attn_run)(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
-                    float *lse, char *err, size_t errlen);
-    int (*attn_time)(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o,
-                     int warmup, int iters, int flush_l2, double *us, char *err, size_t errlen);
-    int (*attn_read_bw)(int device, size_t bytes, int iters, double *gbps, char *err,
-                        size_t errlen);
+    int (*attn_run)(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                    char *err, size_t errlen);
+    int (*attn_time)(attn_cuda_plan *p, const void *q, const void *k, const void *v, void *o, int warmup,
+                     int iters, int flush_l2, double *us, char *err, size_t errlen);
+    int (*attn_read_bw)(int device, size_t bytes, int iters, double *gbps, char *err, size_t errlen);
     int (*attn_flush_l2)(attn_cuda_plan *p, char *err, size_t errlen);
 } lm_cuda_api;
 

@@ -73,9 +73,9 @@ typedef enum {
     ATTN_N_ALGS
 } attn_alg;
 
-const char *attn_alg_name(attn_alg a);       /* "naive", "nosplit", ... */
+const char *attn_alg_name(attn_alg a);            /* "naive", "nosplit", ... */
 int attn_alg_parse(const char *s, attn_alg *out); /* 0, or -1 if unknown */
-const char *attn_dtype_name(attn_dtype t);   /* "fp32", "bf16", "fp16" */
+const char *attn_dtype_name(attn_dtype t);        /* "fp32", "bf16", "fp16" */
 int attn_dtype_parse(const char *s, attn_dtype *out);
 const char *attn_layout_name(attn_layout l); /* "HND", "NHD" */
 size_t attn_dtype_size(attn_dtype t);
@@ -130,14 +130,13 @@ typedef struct {
 /* Run one algorithm.  q [B,H_q,D], k and v packed as above, o [B,H_q,D], all
  * of type p->dtype; lse [B,H_q] (natural log) may be NULL; info may be NULL.
  * Returns 0, or -1 with a message (bad shape or options, out of memory). */
-int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q,
-                 const void *k, const void *v, void *o, float *lse, attn_sched_info *info,
-                 char *err, size_t errlen);
+int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q, const void *k,
+                 const void *v, void *o, float *lse, attn_sched_info *info, char *err, size_t errlen);
 
 /* The fp64 reference on the same stored (rounded) inputs: o64 [B,H_q,D],
  * lse64 [B,H_q] (may be NULL).  threads: OpenMP threads, 0 = default. */
-int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *v,
-               double *o64, double *lse64, int threads, char *err, size_t errlen);
+int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *v, double *o64, double *lse64,
+               int threads, char *err, size_t errlen);
 
 /* A straightforward same-precision implementation, the "naive kernel" of
  * FlashAttention's error rule: per row, logits x_j = scale * q.k_j in fp32,
@@ -145,8 +144,8 @@ int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *
  * For 16-bit storage the logits and the probabilities are rounded to the
  * storage type (as a same-dtype matmul + softmax + matmul would) and the sums
  * accumulate in fp32.  o [B,H_q,D] in p->dtype. */
-int attn_naive_same(const attn_problem *p, const void *q, const void *k, const void *v,
-                    void *o, float *lse, int threads, char *err, size_t errlen);
+int attn_naive_same(const attn_problem *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                    int threads, char *err, size_t errlen);
 
 /* max |o - ref| over n elements; +inf if o holds a NaN or an infinity. */
 double attn_max_abs_err(const void *o, attn_dtype t, const double *ref, size_t n);

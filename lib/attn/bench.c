@@ -79,7 +79,7 @@ static void m_paper(builder *bd, int full)
     static const int Bs[] = {1, 4, 16};
     for (int di = 0; di < 2; di++)
         for (int bi = 0; bi < 3; bi++)
-            for (int e = 10; e <= 19; e++) { /* 1k .. 512k */
+            for (int e = 10; e <= 19; e++) {                 /* 1k .. 512k */
                 if (!full && (bi == 1 || (e - 10) % 3 != 0)) /* B 1,16; L 1k 8k 64k 512k */
                     continue;
                 add(bd, "paper", Bs[bi], 32, 32, di ? 128 : 64, 1 << e, NULL, 0, 0);
@@ -122,7 +122,7 @@ static void m_ragged(builder *bd)
         a[i] = i == 0 ? 131072 : 2048;
     lm_rng r;
     lm_rng_init(&r, 405104800u, 0); /* fixed seed: the same lengths everywhere */
-    for (int i = 0; i < 16; i++) /* log-uniform in [1k, 64k] */
+    for (int i = 0; i < 16; i++)    /* log-uniform in [1k, 64k] */
         b[i] = (int)lround(1024.0 * pow(64.0, lm_rng_uniform(&r)));
     static const int hs[2][3] = {{32, 8, 128}, {32, 32, 128}};
     for (int s = 0; s < 2; s++) {
@@ -153,16 +153,13 @@ static void m_ablation(builder *bd)
     for (int c = 0; c < 2; c++) {
         for (int i = 0; i < 3; i++) {
             char lab[64];
-            snprintf(lab, sizeof lab, gm[i] > 0 ? "ablation grid=%d*SMs" : "ablation grid=occ*SMs",
-                     gm[i]);
-            add(bd, lab, cell[c][0], cell[c][1], cell[c][2], cell[c][3], cell[c][4], NULL, gm[i],
-                0);
+            snprintf(lab, sizeof lab, gm[i] > 0 ? "ablation grid=%d*SMs" : "ablation grid=occ*SMs", gm[i]);
+            add(bd, lab, cell[c][0], cell[c][1], cell[c][2], cell[c][3], cell[c][4], NULL, gm[i], 0);
         }
         for (int i = 0; i < 3; i++) {
             char lab[64];
             snprintf(lab, sizeof lab, "ablation tile=%d", bns[i]);
-            add(bd, lab, cell[c][0], cell[c][1], cell[c][2], cell[c][3], cell[c][4], NULL, 0,
-                bns[i]);
+            add(bd, lab, cell[c][0], cell[c][1], cell[c][2], cell[c][3], cell[c][4], NULL, 0, bns[i]);
         }
     }
 }
@@ -184,8 +181,7 @@ int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list
     else if (!strcmp(name, "ablation"))
         m_ablation(&bd);
     else {
-        lm_seterr(err, errlen, "unknown matrix '%s' (known: paper, gqa, waves, ragged, ablation)",
-                 name);
+        lm_seterr(err, errlen, "unknown matrix '%s' (known: paper, gqa, waves, ragged, ablation)", name);
         return -1;
     }
     if (bd.fail) {
@@ -212,8 +208,7 @@ double attn_bytes_kv(const attn_dims *d, int64_t len_sum, int elem_bytes)
 
 double attn_bytes_call(const attn_dims *d, int64_t len_sum, int elem_bytes, double partial_rows)
 {
-    return attn_bytes_kv(d, len_sum, elem_bytes) +
-           2.0 * elem_bytes * d->D * (double)d->H_q * d->B +
+    return attn_bytes_kv(d, len_sum, elem_bytes) + 2.0 * elem_bytes * d->D * (double)d->H_q * d->B +
            partial_rows * (d->D + 2) * 4.0 * 2.0;
 }
 

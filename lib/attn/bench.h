@@ -13,11 +13,11 @@
 
 /* One benchmark cell.  Uniform cells have lens[b] = L for all b. */
 typedef struct {
-    char label[64];  /* e.g. "paper", "waves BH=280", "ragged 1x128k+15x2k" */
-    attn_dims dims;  /* block_n 0 = default; the ablation sets 64/128/256 */
-    int L;           /* uniform length, or 0 for a ragged cell */
-    int *lens;       /* [dims.B] lengths (owned by the cell list) */
-    int grid_mult;   /* lean grid: 0 = ONNX Runtime formula, k > 0 = k*SMs,
+    char label[64];   /* e.g. "paper", "waves BH=280", "ragged 1x128k+15x2k" */
+    attn_dims dims;   /* block_n 0 = default; the ablation sets 64/128/256 */
+    int L;            /* uniform length, or 0 for a ragged cell */
+    int *lens;        /* [dims.B] lengths (owned by the cell list) */
+    int grid_mult;    /* lean grid: 0 = ONNX Runtime formula, k > 0 = k*SMs,
                         -1 = occupancy*SMs (ablation) */
     int64_t kv_bytes; /* K+V bytes at 2 bytes per element */
 } attn_cell;

@@ -23,9 +23,9 @@ typedef struct {
     int B, H_q, H_kv;
     int lens_t[MAXB]; /* in units of block_n/4: len = a*bn/4 + c; see len_of */
     int lens_c[MAXB];
-    int W;         /* worker count of the case */
-    float qmul;    /* q scaling (peaked softmax) */
-    int dominant;  /* 1: dominant key at the last token of worker 0's range,
+    int W;        /* worker count of the case */
+    float qmul;   /* q scaling (peaked softmax) */
+    int dominant; /* 1: dominant key at the last token of worker 0's range,
                       2: at the first token of worker 1's range */
 } ccase;
 
@@ -39,8 +39,7 @@ static const ccase cases[] = {
     {"L < tile", 4, 2, 1, {0, 0, 2, 0}, {5, 17, 0, 1}, 2, 1.0f, 0},
     {"one head over five workers (g=3)", 1, 3, 1, {28}, {3}, 5, 1.0f, 0},
     {"whole and split heads, total % G != 0", 3, 2, 2, {12, 4, 16}, {0, 5, 0}, 4, 1.0f, 0},
-    {"ragged with length-0 sequences (g=4)", 5, 4, 1, {0, 12, 0, 0, 4}, {0, 7, 1, 0, -1}, 3,
-     1.0f, 0},
+    {"ragged with length-0 sequences (g=4)", 5, 4, 1, {0, 12, 0, 0, 4}, {0, 7, 1, 0, -1}, 3, 1.0f, 0},
     {"single-token contexts", 3, 8, 2, {0, 0, 0}, {1, 1, 1}, 4, 1.0f, 0},
     {"more workers than tiles", 1, 1, 1, {8}, {1}, 16, 1.0f, 0},
 };
@@ -84,27 +83,26 @@ static void plant_dominant(const attn_problem *p, void *k, const void *q, int64_
         attn_store(k, p->dtype, off + d, 2.0f * attn_load(q, p->dtype, (size_t)d));
 }
 
-int attn_check_suite(int workers, int threads, size_t *n_cases, char *report, size_t report_len,
-                     char *err, size_t errlen)
+int attn_check_suite(int workers, int threads, size_t *n_cases, char *report, size_t report_len, char *err,
+                     size_t errlen)
 {
-    return attn_check_suite_with(NULL, NULL, workers, threads, n_cases, NULL, report, report_len,
-                                 err, errlen);
+    return attn_check_suite_with(NULL, NULL, workers, threads, n_cases, NULL, report, report_len, err,
+                                 errlen);
 }
 
 /* The implementation under test: the runner, or the CPU code.  0, 1 (skip)
  * or -1. */
-static int run_impl(attn_check_runner run, void *rc, attn_alg alg, const attn_problem *p,
-                    const attn_opts *op, const void *q, const void *k, const void *v, void *o,
-                    float *lse, char *err, size_t errlen)
+static int run_impl(attn_check_runner run, void *rc, attn_alg alg, const attn_problem *p, const attn_opts *op,
+                    const void *q, const void *k, const void *v, void *o, float *lse, char *err,
+                    size_t errlen)
 {
     if (run)
         return run(rc, alg, p, op, q, k, v, o, lse, err, errlen);
     return attn_cpu_run(alg, p, op, q, k, v, o, lse, NULL, err, errlen);
 }
 
-int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int threads,
-                          size_t *n_cases, size_t *n_skipped, char *report, size_t report_len,
-                          char *err, size_t errlen)
+int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int threads, size_t *n_cases,
+                          size_t *n_skipped, char *report, size_t report_len, char *err, size_t errlen)
 {
     static const attn_dtype dts[] = {ATTN_F32, ATTN_BF16, ATTN_F16};
     static const int Ds[] = {64, 128};
@@ -130,19 +128,22 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                 int D = Ds[Di], bn = attn_block_n(D), lens[MAXB];
                 for (int b = 0; b < cs->B; b++)
                     lens[b] = len_of(cs, b, bn);
-                attn_problem p = {{cs->B, cs->H_q, cs->H_kv, D, 0}, dts[di],
-                                  (ci + di + Di) % 2 ? ATTN_NHD : ATTN_HND, lens, 0.0f};
+                attn_problem p = {{cs->B, cs->H_q, cs->H_kv, D, 0},
+                                  dts[di],
+                                  (ci + di + Di) % 2 ? ATTN_NHD : ATTN_HND,
+                                  lens,
+                                  0.0f};
                 size_t nq = attn_q_elems(&p), nkv = attn_kv_elems(&p), es = 8;
                 size_t nrow = (size_t)cs->B * cs->H_q;
                 /* one block: q k v o o2 naive (8 bytes/elem is enough) + refs */
-                char *blk = calloc(1, (nq * 4 + 2 * nkv + 1) * es + nrow * (3 * sizeof(float) +
-                                   sizeof(double)) + nq * sizeof(double));
+                char *blk = calloc(1, (nq * 4 + 2 * nkv + 1) * es +
+                                          nrow * (3 * sizeof(float) + sizeof(double)) + nq * sizeof(double));
                 if (!blk) {
                     lm_seterr(err, errlen, "out of memory in the check suite");
                     return -1;
                 }
-                char *q = blk, *k = q + nq * es, *v = k + nkv * es, *o = v + nkv * es,
-                     *o2 = o + nq * es, *on = o2 + nq * es;
+                char *q = blk, *k = q + nq * es, *v = k + nkv * es, *o = v + nkv * es, *o2 = o + nq * es,
+                     *on = o2 + nq * es;
                 double *ref = (double *)(on + nq * es), *rlse = ref + nq;
                 float *lse = (float *)(rlse + nrow), *lse2 = lse + nrow, *nlse = lse2 + nrow;
                 lm_rng r;
@@ -166,8 +167,8 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                     attn_tiles_free(&tl);
                 }
                 char what[160];
-                snprintf(what, sizeof what, "%s [%s D=%d %s]", cs->name, attn_dtype_name(p.dtype),
-                         D, attn_layout_name(p.layout));
+                snprintf(what, sizeof what, "%s [%s D=%d %s]", cs->name, attn_dtype_name(p.dtype), D,
+                         attn_layout_name(p.layout));
                 if (attn_ref64(&p, q, k, v, ref, rlse, 1, err, errlen) ||
                     attn_naive_same(&p, q, k, v, on, nlse, 1, err, errlen)) {
                     free(blk);
@@ -178,19 +179,20 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                     for (int a = 0; a < ATTN_N_ALGS + 2; a++) {
                         /* the two extra runs: splitkv with 4 forced splits,
                          * lean in reverse tile order */
-                        attn_alg alg = a < ATTN_N_ALGS ? (attn_alg)a
-                                       : a == ATTN_N_ALGS ? ATTN_SPLITKV : ATTN_LEAN;
+                        attn_alg alg = a < ATTN_N_ALGS    ? (attn_alg)a
+                                       : a == ATTN_N_ALGS ? ATTN_SPLITKV
+                                                          : ATTN_LEAN;
                         /* naive and nosplit do not depend on W */
                         if (wi > 0 && (alg == ATTN_NAIVE || alg == ATTN_NOSPLIT))
                             continue;
-                        attn_opts op = {Ws[wi], 0, a == ATTN_N_ALGS ? 4 : 0, threads,
-                                        a == ATTN_N_ALGS + 1};
+                        attn_opts op = {Ws[wi], 0, a == ATTN_N_ALGS ? 4 : 0, threads, a == ATTN_N_ALGS + 1};
                         char tag[64];
                         snprintf(tag, sizeof tag, "%s%s W=%d", attn_alg_name(alg),
-                                 a == ATTN_N_ALGS ? " splits=4"
-                                 : a == ATTN_N_ALGS + 1 ? " reverse" : "", Ws[wi]);
-                        int rc = run_impl(run, run_ctx, alg, &p, &op, q, k, v, o, lse, err,
-                                          errlen);
+                                 a == ATTN_N_ALGS       ? " splits=4"
+                                 : a == ATTN_N_ALGS + 1 ? " reverse"
+                                                        : "",
+                                 Ws[wi]);
+                        int rc = run_impl(run, run_ctx, alg, &p, &op, q, k, v, o, lse, err, errlen);
                         if (rc == 1) {
                             nskip++;
                             continue;
@@ -210,9 +212,8 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                         if (!acc.ok || acc.lse_rel_err > 1e-5) {
                             fails++;
                             say(report, report_len,
-                                "%s %s: max_err %.3g naive_err %.3g nonfinite %zu lse_rel %.3g",
-                                what, tag, acc.max_err, acc.naive_err, acc.nonfinite,
-                                acc.lse_rel_err);
+                                "%s %s: max_err %.3g naive_err %.3g nonfinite %zu lse_rel %.3g", what, tag,
+                                acc.max_err, acc.naive_err, acc.nonfinite, acc.lse_rel_err);
                         }
                         /* rerun with another thread count: must be bit-identical */
                         if (alg == ATTN_NAIVE)
@@ -231,8 +232,8 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                         if (memcmp(o, o2, nq * attn_dtype_size(p.dtype)) ||
                             memcmp(lse, lse2, nrow * sizeof *lse)) {
                             fails++;
-                            say(report, report_len, "%s %s: not bit-identical with %d threads",
-                                what, tag, op.threads);
+                            say(report, report_len, "%s %s: not bit-identical with %d threads", what, tag,
+                                op.threads);
                         }
                     }
                 free(blk);

@@ -26,23 +26,22 @@
  * (truncated to report_len, always NUL-terminated); *n_cases receives the
  * number of (case, algorithm) checks run.  Returns the number of failures,
  * or -1 with err filled on a system error (out of memory). */
-int attn_check_suite(int workers, int threads, size_t *n_cases, char *report, size_t report_len,
-                     char *err, size_t errlen);
+int attn_check_suite(int workers, int threads, size_t *n_cases, char *report, size_t report_len, char *err,
+                     size_t errlen);
 
 /* An implementation under test: the contract of attn_cpu_run (without the
  * schedule info).  Returns 0; 1 when it does not support this case (e.g.
  * fp32 storage or that algorithm on a GPU), which skips the check; or -1
  * with a message, which counts as a failure of that check (the suite goes
  * on, so a device error is reported, not fatal). */
-typedef int (*attn_check_runner)(void *ctx, attn_alg alg, const attn_problem *p,
-                                 const attn_opts *opts, const void *q, const void *k,
-                                 const void *v, void *o, float *lse, char *err, size_t errlen);
+typedef int (*attn_check_runner)(void *ctx, attn_alg alg, const attn_problem *p, const attn_opts *opts,
+                                 const void *q, const void *k, const void *v, void *o, float *lse, char *err,
+                                 size_t errlen);
 
 /* The same suite with run as the implementation under test (NULL: the CPU
  * code, exactly attn_check_suite).  *n_skipped (may be NULL) receives the
  * number of checks the runner declined. */
-int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int threads,
-                          size_t *n_cases, size_t *n_skipped, char *report, size_t report_len,
-                          char *err, size_t errlen);
+int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int threads, size_t *n_cases,
+                          size_t *n_skipped, char *report, size_t report_len, char *err, size_t errlen);
 
 #endif

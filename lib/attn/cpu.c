@@ -169,14 +169,13 @@ static void store_head(const ctx_t *c, size_t hd, const float *m, const float *l
         for (int d = 0; d < c->D; d++)
             attn_store(c->o, c->p->dtype, (row0 + r) * c->D + d, O[(size_t)r * c->D + d] * inv);
         if (c->lse)
-            c->lse[row0 + r] =
-                l[r] > 0.0f ? (float)(m[r] * LN2 + log((double)l[r])) : -INFINITY;
+            c->lse[row0 + r] = l[r] > 0.0f ? (float)(m[r] * LN2 + log((double)l[r])) : -INFINITY;
     }
 }
 
 /* dst := dst (+) src for raw states. */
-static void merge_raw(int g, int D, float *m, float *l, float *O, const float *m2,
-                      const float *l2, const float *O2)
+static void merge_raw(int g, int D, float *m, float *l, float *O, const float *m2, const float *l2,
+                      const float *O2)
 {
     for (int r = 0; r < g; r++) {
         float mn = m[r] > m2[r] ? m[r] : m2[r];
@@ -250,8 +249,7 @@ static void run_nosplit(const ctx_t *c, float *wsblk, size_t wsn, int T)
     }
 }
 
-static void run_splitkv(const ctx_t *c, float *wsblk, size_t wsn, int T, int S, float *o_acc,
-                        float *lse_acc)
+static void run_splitkv(const ctx_t *c, float *wsblk, size_t wsn, int T, int S, float *o_acc, float *lse_acc)
 {
     const size_t nh = c->tl->n_heads, gD = (size_t)c->g * c->D;
     const int64_t tps = attn_splitkv_tiles_per_split(c->tl->n_blocks_max, S);
@@ -278,15 +276,15 @@ static void run_splitkv(const ctx_t *c, float *wsblk, size_t wsn, int T, int S, 
         if (S > 1) {
 #pragma omp for schedule(dynamic, 1)
             for (long hd = 0; hd < (long)nh; hd++)
-                combine_head(c, (size_t)hd, S, o_acc + (size_t)hd * gD, nh * gD,
-                             lse_acc + (size_t)hd * c->g, nh * c->g);
+                combine_head(c, (size_t)hd, S, o_acc + (size_t)hd * gD, nh * gD, lse_acc + (size_t)hd * c->g,
+                             nh * c->g);
         }
     }
 }
 
 /* lean: Stream-K ranges with the in-kernel host merge.  slot [G, g*(D+2)]. */
-static void run_lean(const ctx_t *c, float *wsblk, size_t wsn, int T, const attn_streamk *sk,
-                     float *slot, atomic_uint *flag, unsigned epoch)
+static void run_lean(const ctx_t *c, float *wsblk, size_t wsn, int T, const attn_streamk *sk, float *slot,
+                     atomic_uint *flag, unsigned epoch)
 {
     const int g = c->g, D = c->D, G = sk->G;
     const size_t slotn = (size_t)g * (D + 2);
@@ -319,8 +317,7 @@ static void run_lean(const ctx_t *c, float *wsblk, size_t wsn, int T, const attn
                     if (!finisher) {
                         int last = attn_streamk_owner(sk, t0[hd + 1] - 1);
                         for (int c2 = cw + 1; c2 <= last; c2++) {
-                            while (atomic_load_explicit(&flag[c2], memory_order_acquire) !=
-                                   epoch)
+                            while (atomic_load_explicit(&flag[c2], memory_order_acquire) != epoch)
                                 sched_yield();
                             const float *sl = slot + (size_t)c2 * slotn;
                             merge_raw(g, D, w.m, w.l, w.O, sl, sl + g, sl + 2 * g);
@@ -336,9 +333,8 @@ static void run_lean(const ctx_t *c, float *wsblk, size_t wsn, int T, const attn
 
 /* lean-combine: every piece of a split head goes to its slot in LSE form.
  * sbase[hd] = first slot of head hd (heads cut into >1 pieces only). */
-static void run_lean_combine(const ctx_t *c, float *wsblk, size_t wsn, int T,
-                             const attn_streamk *sk, const size_t *sbase, float *o_acc,
-                             float *lse_acc)
+static void run_lean_combine(const ctx_t *c, float *wsblk, size_t wsn, int T, const attn_streamk *sk,
+                             const size_t *sbase, float *o_acc, float *lse_acc)
 {
     const int g = c->g, D = c->D, G = sk->G;
     const size_t gD = (size_t)g * D, nh = c->tl->n_heads;
@@ -371,8 +367,8 @@ static void run_lean_combine(const ctx_t *c, float *wsblk, size_t wsn, int T,
                 continue;
             int n = attn_streamk_owner(sk, t0[hd + 1] - 1) - attn_streamk_owner(sk, t0[hd]) + 1;
             if (n > 1)
-                combine_head(c, (size_t)hd, n, o_acc + sbase[hd] * gD, gD,
-                             lse_acc + sbase[hd] * g, (size_t)g);
+                combine_head(c, (size_t)hd, n, o_acc + sbase[hd] * gD, gD, lse_acc + sbase[hd] * g,
+                             (size_t)g);
         }
     }
 }
@@ -416,8 +412,8 @@ static int check_run_args(attn_alg alg, const attn_problem *p, const attn_opts *
 }
 
 /* The fp64 reference, stored in the problem's dtype. */
-static int run_naive(const attn_problem *p, const void *q, const void *k, const void *v, void *o,
-                     float *lse, size_t nh, int g, int T, char *err, size_t errlen)
+static int run_naive(const attn_problem *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                     size_t nh, int g, int T, char *err, size_t errlen)
 {
     size_t n = attn_q_elems(p);
     double *o64 = malloc(n * sizeof *o64);
@@ -454,12 +450,12 @@ static void split_bufs_free(split_bufs *sb)
 
 /* FlashDecoding split-KV: S splits per head (FA2's heuristic unless
  * given), then the combine.  -1 when out of memory. */
-static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk,
-                           size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
+static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk, size_t wsn,
+                           int T, split_bufs *sb, attn_sched_info *si)
 {
     size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
-    int S = opts->splits > 0 ? opts->splits
-                             : attn_fa2_num_splits((int)nh, opts->workers, tl->n_blocks_max, 128);
+    int S =
+        opts->splits > 0 ? opts->splits : attn_fa2_num_splits((int)nh, opts->workers, tl->n_blocks_max, 128);
     if (S > tl->n_blocks_max && tl->n_blocks_max > 0)
         S = tl->n_blocks_max;
     if (S < 1)
@@ -484,8 +480,8 @@ static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts
 /* LeanAttention (Stream-K over every head's tiles): the fused fix-up with
  * flags, or (lean-combine) partials combined in a second pass.  -1 when
  * out of memory. */
-static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const attn_opts *opts,
-                           float *wsblk, size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
+static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk,
+                           size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
 {
     size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
     attn_streamk sk;
@@ -535,9 +531,8 @@ static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const a
     return 0;
 }
 
-int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q,
-                 const void *k, const void *v, void *o, float *lse, attn_sched_info *info,
-                 char *err, size_t errlen)
+int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q, const void *k,
+                 const void *v, void *o, float *lse, attn_sched_info *info, char *err, size_t errlen)
 {
     if (check_run_args(alg, p, opts, err, errlen) < 0)
         return -1;
@@ -571,7 +566,18 @@ int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, con
     int rc = -1;
     if (base && wsblk) {
         attn_seq_base(p, base);
-        ctx_t c = {p, &tl, q, k, v, o, lse, base, g, D, bn, opts->reverse,
+        ctx_t c = {p,
+                   &tl,
+                   q,
+                   k,
+                   v,
+                   o,
+                   lse,
+                   base,
+                   g,
+                   D,
+                   bn,
+                   opts->reverse,
                    (p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D)) * LOG2E};
         store_empty_heads(&c);
         if (alg == ATTN_NOSPLIT) {

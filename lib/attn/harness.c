@@ -14,8 +14,7 @@
 #include "core/rng.h"
 
 /* liblmkit-cuda.so's backend (harness_cuda.c): opens it, or says why not */
-int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen,
-                   const char **hint);
+int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen, const char **hint);
 void attn_cuda_close(attn_bench *b);
 
 /* ---- inputs ---- */
@@ -78,9 +77,9 @@ static int cpu_shape_ok(const attn_bench *b, const attn_problem *p, char *err, s
     return 0;
 }
 
-static int cpu_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-                   size_t kv_bytes, const void *q, const void *k, const void *v, void *o, float *lse,
-                   double *us, attn_result *r, char *err, size_t errlen)
+static int cpu_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh, size_t kv_bytes,
+                   const void *q, const void *k, const void *v, void *o, float *lse, double *us,
+                   attn_result *r, char *err, size_t errlen)
 {
     attn_opts op = {b->workers, 0, 0, b->threads, 0};
     if (sh->grid_mult > 0)
@@ -107,8 +106,8 @@ static int cpu_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_
 
 /* The CUDA backend runs the naive algorithm here. */
 int attn_cpu_backend_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-                         size_t kv_bytes, const void *q, const void *k, const void *v, void *o,
-                         float *lse, double *us, attn_result *r, char *err, size_t errlen)
+                         size_t kv_bytes, const void *q, const void *k, const void *v, void *o, float *lse,
+                         double *us, attn_result *r, char *err, size_t errlen)
 {
     return cpu_run(b, a, p, sh, kv_bytes, q, k, v, o, lse, us, r, err, errlen);
 }
@@ -119,8 +118,7 @@ const attn_backend attn_backend_cpu = {
 
 /* ---- the device ---- */
 
-int attn_device_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen,
-                     const char **hint)
+int attn_device_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen, const char **hint)
 {
     b->be = &attn_backend_cpu;
     b->dev = NULL;
@@ -151,15 +149,16 @@ static attn_problem problem_of(const attn_bench *b, const attn_shape *sh)
     return (attn_problem){sh->dims, b->dtype, b->layout, sh->lens, 0.0f};
 }
 
-int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_t errlen,
-                     const char **hint)
+int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_t errlen, const char **hint)
 {
     attn_problem p = problem_of(b, sh);
     double kv_bytes = 2.0 * (double)attn_kv_elems(&p) * (double)attn_dtype_size(b->dtype);
     *hint = NULL;
     if (kv_bytes > (double)b->max_kv_bytes) {
-        lm_seterr(err, errlen, "this shape needs %.3g GiB for K and V, more than the %.3g GiB "
-                 "this run allows", kv_bytes / (1 << 30), (double)b->max_kv_bytes / (1 << 30));
+        lm_seterr(err, errlen,
+                  "this shape needs %.3g GiB for K and V, more than the %.3g GiB "
+                  "this run allows",
+                  kv_bytes / (1 << 30), (double)b->max_kv_bytes / (1 << 30));
         *hint = b->be == &attn_backend_cpu ? "the limit is --max-kv, by default half the machine's memory"
                                            : "the limit is --max-kv, by default half the GPU's memory";
         return -1;
@@ -188,8 +187,7 @@ static int buffers_alloc(buffers *m, size_t nq, size_t nkv, size_t nrow, size_t 
     m->lse = malloc(nrow * sizeof *m->lse);
     m->nlse = malloc(nrow * sizeof *m->nlse);
     m->us = malloc((size_t)runs * sizeof *m->us);
-    return m->q && m->k && m->v && m->o && m->on && m->ref && m->rlse && m->lse && m->nlse && m->us ? 0
-                                                                                                   : -1;
+    return m->q && m->k && m->v && m->o && m->on && m->ref && m->rlse && m->lse && m->nlse && m->us ? 0 : -1;
 }
 
 static void buffers_free(buffers *m)
@@ -228,8 +226,8 @@ static int fill_and_reference(const attn_bench *b, const attn_problem *p, uint64
 }
 
 /* Runs one algorithm and measures it against the references. */
-static int run_one(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-                   size_t kv_bytes, buffers *m, attn_result *r, char *err, size_t errlen)
+static int run_one(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh, size_t kv_bytes,
+                   buffers *m, attn_result *r, char *err, size_t errlen)
 {
     char e2[512];
     if (b->be->run(b, a, p, sh, kv_bytes, m->q, m->k, m->v, m->o, m->lse, m->us, r, e2, sizeof e2)) {

@@ -59,8 +59,8 @@ typedef struct attn_backend attn_backend;
 /* The settings and the state of a benchmark run. */
 typedef struct {
     const attn_backend *be;
-    void *dev;           /* the backend's state (NULL on the CPU) */
-    double mem_bytes;    /* memory of the device (0: unknown) */
+    void *dev;        /* the backend's state (NULL on the CPU) */
+    double mem_bytes; /* memory of the device (0: unknown) */
     attn_alg algs[ATTN_N_ALGS];
     int nalg;
     attn_dtype dtype;
@@ -70,10 +70,10 @@ typedef struct {
     int workers, threads;
     uint64_t seed;
     size_t max_kv_bytes;
-    long llc;            /* last-level cache bytes */
+    long llc; /* last-level cache bytes */
     unsigned char *flush;
     size_t flush_bytes;
-    uint64_t n_results;  /* records written so far (attn_shape_run counts them) */
+    uint64_t n_results; /* records written so far (attn_shape_run counts them) */
 } attn_bench;
 
 struct attn_backend {
@@ -83,15 +83,14 @@ struct attn_backend {
     /* streaming-read bandwidth in GB/s: 0, or -1 with a message */
     int (*read_bw)(attn_bench *b, double *gbps, char *err, size_t errlen);
     /* 0 when the device takes the shape, else -1 with a message and hint */
-    int (*shape_ok)(const attn_bench *b, const attn_problem *p, char *err, size_t errlen,
-                    const char **hint);
+    int (*shape_ok)(const attn_bench *b, const attn_problem *p, char *err, size_t errlen, const char **hint);
     /* copies the inputs to the device (NULL on the CPU) */
-    int (*upload)(attn_bench *b, const attn_problem *p, const attn_shape *sh, const void *q,
-                  const void *k, const void *v, char *err, size_t errlen);
+    int (*upload)(attn_bench *b, const attn_problem *p, const attn_shape *sh, const void *q, const void *k,
+                  const void *v, char *err, size_t errlen);
     /* warm-up and timed runs of one algorithm: us[runs], o and lse hold its output */
-    int (*run)(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-               size_t kv_bytes, const void *q, const void *k, const void *v, void *o, float *lse,
-               double *us, attn_result *r, char *err, size_t errlen);
+    int (*run)(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh, size_t kv_bytes,
+               const void *q, const void *k, const void *v, void *o, float *lse, double *us, attn_result *r,
+               char *err, size_t errlen);
     /* frees what upload allocated (NULL on the CPU) */
     void (*release)(attn_bench *b);
     /* the correctness suite's implementation under test (NULL: the CPU code) */
@@ -104,14 +103,12 @@ extern const attn_backend attn_backend_cpu;
  * (core/cli.h); cpu_dtype set when the data type only runs on the CPU
  * (then auto loads nothing).  Sets b->be, b->dev and b->mem_bytes.  0, or
  * -1 with a message and a hint (NULL when none): a usage or system error. */
-int attn_device_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen,
-                     const char **hint);
+int attn_device_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen, const char **hint);
 void attn_device_close(attn_bench *b);
 
 /* Whether the shape fits: K+V under b->max_kv_bytes, and the device takes
  * it.  0, or -1 with a message and a hint. */
-int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_t errlen,
-                     const char **hint);
+int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_t errlen, const char **hint);
 
 /* Runs every algorithm of b->algs on the shape with inputs seeded by
  * (b->seed, stream): res[alg] is filled for each (indexed by attn_alg).

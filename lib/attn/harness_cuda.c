@@ -11,12 +11,11 @@
 #include "core/diag.h"
 #include "nn/backend_cuda.h"
 
-int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen,
-                   const char **hint);
+int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t errlen, const char **hint);
 void attn_cuda_close(attn_bench *b);
 int attn_cpu_backend_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-                         size_t kv_bytes, const void *q, const void *k, const void *v, void *o,
-                         float *lse, double *us, attn_result *r, char *err, size_t errlen);
+                         size_t kv_bytes, const void *q, const void *k, const void *v, void *o, float *lse,
+                         double *us, attn_result *r, char *err, size_t errlen);
 
 #ifdef HAVE_CUDA
 
@@ -25,7 +24,7 @@ typedef struct {
     const lm_cuda_api *cu; /* liblmkit-cuda.so's table */
     int dev;
     attn_cuda_info info;
-    int occ;               /* lean CTAs per SM */
+    int occ; /* lean CTAs per SM */
     /* the inputs and outputs of the shape being run */
     void *dq, *dk, *dv, *dout, *dlse;
     attn_tiles tl;
@@ -49,7 +48,7 @@ static int cuda_shape_ok(const attn_bench *b, const attn_problem *p, char *err, 
     (void)b;
     if (p->dims.H_q / p->dims.H_kv > ATTN_CUDA_MAX_GROUP) {
         lm_seterr(err, errlen, "heads/kv_heads = %d: the GPU kernels take at most %d query heads per KV head",
-                 p->dims.H_q / p->dims.H_kv, ATTN_CUDA_MAX_GROUP);
+                  p->dims.H_q / p->dims.H_kv, ATTN_CUDA_MAX_GROUP);
         *hint = "run this shape with --device cpu";
         return -1;
     }
@@ -64,13 +63,14 @@ static int cuda_upload(attn_bench *b, const attn_problem *p, const attn_shape *s
     size_t es = attn_dtype_size(p->dtype), nq = attn_q_elems(p), nkv = attn_kv_elems(p);
     size_t nrow = (size_t)p->dims.B * p->dims.H_q;
     return attn_tiles_init(&s->tl, &p->dims, sh->lens, err, errlen) ||
-           cu->attn_malloc(&s->dq, nq * es, err, errlen) || cu->attn_malloc(&s->dk, nkv * es, err, errlen) ||
-           cu->attn_malloc(&s->dv, nkv * es, err, errlen) ||
-           cu->attn_malloc(&s->dout, nq * es, err, errlen) ||
-           cu->attn_malloc(&s->dlse, nrow * sizeof(float), err, errlen) ||
-           cu->attn_upload(s->dq, q, nq * es, err, errlen) ||
-           (nkv && cu->attn_upload(s->dk, k, nkv * es, err, errlen)) ||
-           (nkv && cu->attn_upload(s->dv, v, nkv * es, err, errlen))
+                   cu->attn_malloc(&s->dq, nq * es, err, errlen) ||
+                   cu->attn_malloc(&s->dk, nkv * es, err, errlen) ||
+                   cu->attn_malloc(&s->dv, nkv * es, err, errlen) ||
+                   cu->attn_malloc(&s->dout, nq * es, err, errlen) ||
+                   cu->attn_malloc(&s->dlse, nrow * sizeof(float), err, errlen) ||
+                   cu->attn_upload(s->dq, q, nq * es, err, errlen) ||
+                   (nkv && cu->attn_upload(s->dk, k, nkv * es, err, errlen)) ||
+                   (nkv && cu->attn_upload(s->dv, v, nkv * es, err, errlen))
                ? -1
                : 0;
 }
@@ -92,8 +92,18 @@ static void cuda_release(attn_bench *b)
 static void cuda_config(const cuda_state *s, attn_alg a, const attn_problem *p, const attn_shape *sh,
                         attn_cuda_config *cf)
 {
-    *cf = (attn_cuda_config){p->dims.B, p->dims.H_q, p->dims.H_kv, p->dims.D, (int)p->dtype,
-                             (int)p->layout, p->dims.block_n, 0.0f, (int)a, 0, 0, 0};
+    *cf = (attn_cuda_config){p->dims.B,
+                             p->dims.H_q,
+                             p->dims.H_kv,
+                             p->dims.D,
+                             (int)p->dtype,
+                             (int)p->layout,
+                             p->dims.block_n,
+                             0.0f,
+                             (int)a,
+                             0,
+                             0,
+                             0};
     int sms = s->info.sm_count;
     const attn_tiles *tl = &s->tl;
     if (a == ATTN_SPLITKV) {
@@ -112,9 +122,9 @@ static void cuda_config(const cuda_state *s, attn_alg a, const attn_problem *p, 
     }
 }
 
-static int cuda_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh,
-                    size_t kv_bytes, const void *q, const void *k, const void *v, void *o, float *lse,
-                    double *us, attn_result *r, char *err, size_t errlen)
+static int cuda_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_shape *sh, size_t kv_bytes,
+                    const void *q, const void *k, const void *v, void *o, float *lse, double *us,
+                    attn_result *r, char *err, size_t errlen)
 {
     if (a == ATTN_NAIVE)
         return attn_cpu_backend_run(b, a, p, sh, kv_bytes, q, k, v, o, lse, us, r, err, errlen);
@@ -126,11 +136,11 @@ static int cuda_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn
     if (cu->attn_plan_create(&plan, s->dev, &cf, sh->lens, err, errlen))
         return -1;
     size_t no = attn_q_elems(p), nrow = (size_t)p->dims.B * p->dims.H_q;
-    int rc = cu->attn_run(plan, s->dq, s->dk, s->dv, s->dout, s->dlse, err, errlen) ||
-             cu->attn_download(o, s->dout, no * 2, err, errlen) ||
-             cu->attn_download(lse, s->dlse, nrow * sizeof(float), err, errlen) ||
-             cu->attn_time(plan, s->dq, s->dk, s->dv, s->dout, b->warmup, b->runs, !b->no_flush, us, err,
-                           errlen);
+    int rc =
+        cu->attn_run(plan, s->dq, s->dk, s->dv, s->dout, s->dlse, err, errlen) ||
+        cu->attn_download(o, s->dout, no * 2, err, errlen) ||
+        cu->attn_download(lse, s->dlse, nrow * sizeof(float), err, errlen) ||
+        cu->attn_time(plan, s->dq, s->dk, s->dv, s->dout, b->warmup, b->runs, !b->no_flush, us, err, errlen);
     int grid = 0, splits = 1;
     long long tt = 0, tpc = 0, prow = 0;
     size_t scratch = 0;
@@ -156,13 +166,22 @@ static int cuda_check_runner(void *vb, attn_alg alg, const attn_problem *p, cons
     attn_tiles tl;
     if (attn_tiles_init(&tl, &p->dims, p->lens, err, errlen))
         return -1;
-    attn_cuda_config cf = {p->dims.B, p->dims.H_q, p->dims.H_kv, p->dims.D, (int)p->dtype,
-                           (int)p->layout, p->dims.block_n, p->scale, (int)alg, 0, 0,
+    attn_cuda_config cf = {p->dims.B,
+                           p->dims.H_q,
+                           p->dims.H_kv,
+                           p->dims.D,
+                           (int)p->dtype,
+                           (int)p->layout,
+                           p->dims.block_n,
+                           p->scale,
+                           (int)alg,
+                           0,
+                           0,
                            opts->reverse};
     int W = opts->workers;
     if (alg == ATTN_SPLITKV)
-        cf.splits = opts->splits > 0 ? opts->splits
-                                     : attn_fa2_num_splits((int)tl.n_heads, W, tl.n_blocks_max, 128);
+        cf.splits =
+            opts->splits > 0 ? opts->splits : attn_fa2_num_splits((int)tl.n_heads, W, tl.n_blocks_max, 128);
     cf.grid = opts->grid > 0 ? opts->grid : W;
     if (cf.grid > s->occ * s->info.sm_count)
         cf.grid = s->occ * s->info.sm_count;
@@ -170,10 +189,8 @@ static int cuda_check_runner(void *vb, attn_alg alg, const attn_problem *p, cons
     size_t nrow = (size_t)p->dims.B * p->dims.H_q;
     void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *dlse = NULL;
     attn_cuda_plan *plan = NULL;
-    int rc = cu->attn_malloc(&dq, nq * es, err, errlen) ||
-             cu->attn_malloc(&dk, nkv * es, err, errlen) ||
-             cu->attn_malloc(&dv, nkv * es, err, errlen) ||
-             cu->attn_malloc(&dout, nq * es, err, errlen) ||
+    int rc = cu->attn_malloc(&dq, nq * es, err, errlen) || cu->attn_malloc(&dk, nkv * es, err, errlen) ||
+             cu->attn_malloc(&dv, nkv * es, err, errlen) || cu->attn_malloc(&dout, nq * es, err, errlen) ||
              cu->attn_malloc(&dlse, nrow * sizeof(float), err, errlen) ||
              cu->attn_upload(dq, q, nq * es, err, errlen) ||
              (nkv && cu->attn_upload(dk, k, nkv * es, err, errlen)) ||
@@ -193,8 +210,8 @@ static int cuda_check_runner(void *vb, attn_alg alg, const attn_problem *p, cons
 }
 
 static const attn_backend backend_cuda = {
-    "cuda", "cuda-read-stream", "GPU", cuda_read_bw, cuda_shape_ok, cuda_upload, cuda_run, cuda_release,
-    cuda_check_runner,
+    "cuda",      "cuda-read-stream", "GPU",        cuda_read_bw,      cuda_shape_ok,
+    cuda_upload, cuda_run,           cuda_release, cuda_check_runner,
 };
 
 /* 1 with the GPU open, 0 for the CPU (auto without a usable GPU), -1 with
@@ -216,7 +233,8 @@ int attn_cuda_open(attn_bench *b, int want, int cpu_dtype, char *err, size_t err
     cuda_state *s = lm_xcalloc(1, sizeof *s);
     s->cu = cu;
     char e2[256];
-    if (cu->attn_device_info(0, &s->info, e2, sizeof e2) || cu->attn_lean_occupancy(0, &s->occ, e2, sizeof e2)) {
+    if (cu->attn_device_info(0, &s->info, e2, sizeof e2) ||
+        cu->attn_lean_occupancy(0, &s->occ, e2, sizeof e2)) {
         lm_seterr(err, errlen, "GPU: %s", e2);
         free(s);
         return -1;

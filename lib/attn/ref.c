@@ -13,8 +13,7 @@
 
 #include <omp.h>
 
-static const char *const alg_names[ATTN_N_ALGS] = {"naive", "nosplit", "splitkv", "lean",
-                                                    "lean-combine"};
+static const char *const alg_names[ATTN_N_ALGS] = {"naive", "nosplit", "splitkv", "lean", "lean-combine"};
 
 const char *attn_alg_name(attn_alg a)
 {
@@ -201,8 +200,8 @@ static int check_problem(const attn_problem *p, char *err, size_t errlen)
     return 0;
 }
 
-int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *v,
-               double *o64, double *lse64, int threads, char *err, size_t errlen)
+int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *v, double *o64, double *lse64,
+               int threads, char *err, size_t errlen)
 {
     if (check_problem(p, err, errlen))
         return -1;
@@ -258,8 +257,8 @@ int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *
     return 0;
 }
 
-int attn_naive_same(const attn_problem *p, const void *q, const void *k, const void *v,
-                    void *o, float *lse, int threads, char *err, size_t errlen)
+int attn_naive_same(const attn_problem *p, const void *q, const void *k, const void *v, void *o, float *lse,
+                    int threads, char *err, size_t errlen)
 {
     if (check_problem(p, err, errlen))
         return -1;
@@ -353,8 +352,7 @@ void attn_measure(const attn_problem *p, const void *o, const float *lse, const 
             acc->nonfinite++;
     acc->max_err = attn_max_abs_err(o, p->dtype, ref_o, n);
     acc->naive_err = naive_o ? attn_max_abs_err(naive_o, p->dtype, ref_o, n) : 0.0;
-    acc->ratio = acc->naive_err > 0 ? acc->max_err / acc->naive_err
-                 : acc->max_err > 0 ? INFINITY : 0.0;
+    acc->ratio = acc->naive_err > 0 ? acc->max_err / acc->naive_err : acc->max_err > 0 ? INFINITY : 0.0;
     acc->lse_rel_err = 0;
     if (lse && ref_lse) {
         int Hq = p->dims.H_q;

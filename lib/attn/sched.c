@@ -22,8 +22,10 @@ int attn_dims_block_n(const attn_dims *d)
 int attn_dims_check(const attn_dims *d, const int *lens, char *err, size_t errlen)
 {
     if (d->B < 1 || d->H_q < 1 || d->H_kv < 1 || d->D < 1) {
-        lm_seterr(err, errlen, "attention shape needs B, H_q, H_kv, D >= 1 (got B=%d H_q=%d "
-                 "H_kv=%d D=%d)", d->B, d->H_q, d->H_kv, d->D);
+        lm_seterr(err, errlen,
+                  "attention shape needs B, H_q, H_kv, D >= 1 (got B=%d H_q=%d "
+                  "H_kv=%d D=%d)",
+                  d->B, d->H_q, d->H_kv, d->D);
         return -1;
     }
     if (d->H_q % d->H_kv) {
@@ -44,8 +46,7 @@ int attn_dims_check(const attn_dims *d, const int *lens, char *err, size_t errle
     return 0;
 }
 
-int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *err,
-                    size_t errlen)
+int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *err, size_t errlen)
 {
     t->tile0 = NULL;
     if (attn_dims_check(d, lens, err, errlen))
@@ -138,8 +139,7 @@ int attn_streamk_owner(const attn_streamk *s, int64_t tile)
     return (int)(s->high_load + (tile - split) / (s->max_tiles - 1));
 }
 
-void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, int B,
-                        int H_kv, int num_sms)
+void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, int B, int H_kv, int num_sms)
 {
     int64_t G;
     out->total = total;
@@ -170,8 +170,7 @@ void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, in
     if (total % G == 0)
         out->num_splits = (int)(1 + (num_n_blocks + out->max_tiles - 2) / out->max_tiles);
     else if (out->max_tiles > 1)
-        out->num_splits =
-            (int)(1 + (num_n_blocks + out->max_tiles - 3) / (out->max_tiles - 1));
+        out->num_splits = (int)(1 + (num_n_blocks + out->max_tiles - 3) / (out->max_tiles - 1));
     else
         out->num_splits = 1;
 }
@@ -181,8 +180,7 @@ static int ceil_div(int a, int b)
     return (a + b - 1) / b;
 }
 
-int attn_fa2_num_splits(int batch_nheads_mblocks, int num_sms, int num_n_blocks,
-                        int max_splits)
+int attn_fa2_num_splits(int batch_nheads_mblocks, int num_sms, int num_n_blocks, int max_splits)
 {
     if (batch_nheads_mblocks < 1 || num_n_blocks < 1 || num_sms < 1 || max_splits < 1)
         return 1;

@@ -67,8 +67,7 @@ typedef struct {
 
 /* Build from lens[B]; tiles of head (b, .) = ceil(lens[b] / block_n).
  * Returns 0, or -1 with a message (bad dims, out of memory). */
-int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *err,
-                    size_t errlen);
+int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *err, size_t errlen);
 void attn_tiles_free(attn_tiles *t);
 /* Head whose tile range contains global tile `tile` (0 <= tile < total);
  * heads with no tiles are never returned. */
@@ -95,21 +94,19 @@ int attn_streamk_owner(const attn_streamk *s, int64_t tile);
  * get_num_splits_and_buffer_sizes; decode: one m block).  With
  * ragged lengths pass total = sum of tiles and num_n_blocks from L_max. */
 typedef struct {
-    int G;              /* CTAs */
-    int64_t total;      /* tiles */
-    int64_t max_tiles;  /* tiles of the most loaded CTA */
-    int64_t high_load;  /* CTAs with max_tiles tiles */
-    int num_splits;     /* ORT's scratch bound on pieces per head */
+    int G;             /* CTAs */
+    int64_t total;     /* tiles */
+    int64_t max_tiles; /* tiles of the most loaded CTA */
+    int64_t high_load; /* CTAs with max_tiles tiles */
+    int num_splits;    /* ORT's scratch bound on pieces per head */
 } attn_lean_grid;
 
-void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, int B,
-                        int H_kv, int num_sms);
+void attn_lean_grid_ort(attn_lean_grid *out, int64_t total, int num_n_blocks, int B, int H_kv, int num_sms);
 
 /* FlashAttention-2's num_splits_heuristic (csrc/flash_attn/flash_api.cpp),
  * exact.  Called by FA2 with batch_nheads_mblocks = B*H_kv and
  * num_sms = 2*SMs, max_splits = 128. */
-int attn_fa2_num_splits(int batch_nheads_mblocks, int num_sms, int num_n_blocks,
-                        int max_splits);
+int attn_fa2_num_splits(int batch_nheads_mblocks, int num_sms, int num_n_blocks, int max_splits);
 
 /* splitkv geometry: tiles per split and the number of pieces of head hd
  * (empty trailing splits do not count). */

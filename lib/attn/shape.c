@@ -9,15 +9,15 @@
 
 /* An optional (required = 0) or required integer member in [lo, hi]: 1 when
  * read, 0 when absent, -1 with err set. */
-static int get_int_member(const lm_record *in, const char *key, int required, int64_t lo,
-                          int64_t hi, int64_t *out, lm_rerr *err)
+static int get_int_member(const lm_record *in, const char *key, int required, int64_t lo, int64_t hi,
+                          int64_t *out, lm_rerr *err)
 {
     const lm_member *m = lm_rec_get(in, key);
     if (!m) {
         if (required) {
             lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", key);
             lm_rerr_hint(err, "a shape reads {\"batch\":1,\"heads\":32,\"kv_heads\":8,"
-                         "\"head_dim\":128,\"ctx\":131072}");
+                              "\"head_dim\":128,\"ctx\":131072}");
             return -1;
         }
         return 0;
@@ -50,13 +50,11 @@ static int ctx_value(const lm_record *in, size_t pos, size_t len, int idx, int *
     else
         snprintf(what, sizeof what, "\"ctx\"[%d]", idx);
     if (lm_jint(in->text + pos, len, &v)) {
-        lm_rerr_set(err, pos, "%s must be a whole number, not %.*s", what, (int)len,
-                    in->text + pos);
+        lm_rerr_set(err, pos, "%s must be a whole number, not %.*s", what, (int)len, in->text + pos);
         return -1;
     }
     if (v < 0) {
-        lm_rerr_set(err, pos, "%s is negative (%lld): context lengths are >= 0", what,
-                    (long long)v);
+        lm_rerr_set(err, pos, "%s is negative (%lld): context lengths are >= 0", what, (long long)v);
         return -1;
     }
     if (v > ATTN_MAX_CTX) {
@@ -96,7 +94,7 @@ int attn_shape_parse(const lm_record *in, attn_shape *s, lm_rerr *err)
     if (!m) {
         lm_rerr_set(err, LM_NOPOS, "no \"ctx\" field");
         lm_rerr_hint(err, "give the context length, \"ctx\":131072, or one per sequence, "
-                     "\"ctx\":[131072,2048]");
+                          "\"ctx\":[131072,2048]");
         return -1;
     }
     if (m->type == LM_J_NUMBER) {
@@ -148,8 +146,8 @@ int attn_shape_parse(const lm_record *in, attn_shape *s, lm_rerr *err)
         }
         if (has_batch && (size_t)batch != n) {
             const lm_member *mb = lm_rec_get(in, "batch");
-            lm_rerr_set(err, mb->vpos, "\"batch\" is %lld but \"ctx\" lists %zu lengths",
-                        (long long)batch, n);
+            lm_rerr_set(err, mb->vpos, "\"batch\" is %lld but \"ctx\" lists %zu lengths", (long long)batch,
+                        n);
             free(lens);
             return -1;
         }

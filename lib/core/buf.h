@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 typedef struct {
-    char *p;     /* bytes, always NUL-terminated when cap > 0 */
-    size_t n;    /* bytes used, without the NUL */
-    size_t cap;  /* bytes allocated */
+    char *p;    /* bytes, always NUL-terminated when cap > 0 */
+    size_t n;   /* bytes used, without the NUL */
+    size_t cap; /* bytes allocated */
 } lm_buf;
 
 void lm_buf_free(lm_buf *b);

@@ -25,11 +25,11 @@
 
 /* Common options a command may accept. */
 enum {
-    LM_OPT_THREADS = 1 << 0,  /* --threads N */
-    LM_OPT_SEED = 1 << 1,     /* --seed N */
-    LM_OPT_DEVICE = 1 << 2,   /* --device auto|cpu|cuda */
-    LM_OPT_RECORDS = 1 << 3,  /* --keep-going --errors --unbuffered --progress --quiet --shard */
-    LM_OPT_FIELD = 1 << 4,    /* --field NAME */
+    LM_OPT_THREADS = 1 << 0, /* --threads N */
+    LM_OPT_SEED = 1 << 1,    /* --seed N */
+    LM_OPT_DEVICE = 1 << 2,  /* --device auto|cpu|cuda */
+    LM_OPT_RECORDS = 1 << 3, /* --keep-going --errors --unbuffered --progress --quiet --shard */
+    LM_OPT_FIELD = 1 << 4,   /* --field NAME */
 };
 
 #define LM_MAX_FILE_OPTS 16
@@ -48,32 +48,35 @@ typedef struct {
 } lm_opt;
 
 typedef struct lm_cmd {
-    const char *name;        /* "dp-estimate", or "route train" for a subcommand */
-    const char *usage;       /* "[OPTION]... [FILE]..." */
-    const char *summary;     /* one line */
-    const char *description; /* paragraph(s) after the usage line, or NULL */
-    const char *epilog;      /* text after the options, or NULL */
-    const lm_opt *opts;      /* the command's own options, ended by {0} */
-    unsigned common;         /* LM_OPT_* bits */
-    const char *field_default;            /* default of --field */
-    const struct lm_cmd *const *subs;     /* subcommands (NULL-ended), or NULL */
+    const char *name;                 /* "dp-estimate", or "route train" for a subcommand */
+    const char *usage;                /* "[OPTION]... [FILE]..." */
+    const char *summary;              /* one line */
+    const char *description;          /* paragraph(s) after the usage line, or NULL */
+    const char *epilog;               /* text after the options, or NULL */
+    const lm_opt *opts;               /* the command's own options, ended by {0} */
+    unsigned common;                  /* LM_OPT_* bits */
+    const char *field_default;        /* default of --field */
+    const struct lm_cmd *const *subs; /* subcommands (NULL-ended), or NULL */
 } lm_cmd;
 
 typedef struct {
-    int threads;          /* 0: the OpenMP default */
-    uint64_t seed;        /* --seed, default 0 */
+    int threads;   /* 0: the OpenMP default */
+    uint64_t seed; /* --seed, default 0 */
     int seed_set;
-    int device;           /* LM_DEVICE_* */
+    int device; /* LM_DEVICE_* */
     int keep_going;
     const char *errors_path;
     int unbuffered;
-    int progress;         /* -1: only on a terminal; 0 off; 1 on */
+    int progress; /* -1: only on a terminal; 0 off; 1 on */
     int quiet;
-    uint64_t shard_k, shard_n;  /* process records with index % n == k */
+    uint64_t shard_k, shard_n; /* process records with index % n == k */
     const char *field;
     /* the file options given (the last of each): lm_cli_parse checks, before
      * any work, that every "outfile" can be written and replaces no input */
-    struct { const lm_opt *opt; const char *path; } files[LM_MAX_FILE_OPTS];
+    struct {
+        const lm_opt *opt;
+        const char *path;
+    } files[LM_MAX_FILE_OPTS];
     int nfiles;
 } lm_common;
 
@@ -92,16 +95,15 @@ int lm_cli_parse(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_
 /* The same without exiting (for tests and fuzzing).  Returns 0 with *optind
  * set, 1 for --help, 2 for --version, 3 for --generate, or -1 with the
  * message in msg; output for 1-3 goes to out. */
-int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_fn fn,
-                   void *ctx, int *optind_out, FILE *out, lm_buf *msg);
+int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_opt_fn fn, void *ctx,
+                   int *optind_out, FILE *out, lm_buf *msg);
 
-_Noreturn void lm_usage_error(const lm_cmd *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+_Noreturn void lm_usage_error(const lm_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Strict option-value parsing; a bad value is a usage error naming --opt.
  * Bounds are inclusive unless the *_open flag is set. */
-double lm_opt_double(const lm_cmd *cmd, const char *opt, const char *arg, double lo, int lo_open,
-                     double hi, int hi_open);
+double lm_opt_double(const lm_cmd *cmd, const char *opt, const char *arg, double lo, int lo_open, double hi,
+                     int hi_open);
 int64_t lm_opt_int(const lm_cmd *cmd, const char *opt, const char *arg, int64_t lo, int64_t hi);
 /* Index of arg in the NULL-ended list choices; with choices NULL, in the
  * option's "choice:a b c" list in cmd's own table (so that the list is
@@ -113,8 +115,8 @@ int lm_parse_double(const char *arg, double *out);
 int lm_parse_u64(const char *arg, uint64_t *out);
 int lm_parse_shard(const char *arg, uint64_t *k, uint64_t *n, lm_buf *msg);
 /* lm_opt_choice's index, or -1 with the message. */
-int lm_parse_choice(const lm_cmd *cmd, const char *opt, const char *arg,
-                    const char *const *choices, lm_buf *msg);
+int lm_parse_choice(const lm_cmd *cmd, const char *opt, const char *arg, const char *const *choices,
+                    lm_buf *msg);
 
 void lm_cli_help(const lm_cmd *cmd, FILE *out);
 void lm_cli_version(const lm_cmd *cmd, FILE *out);

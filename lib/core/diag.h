@@ -59,16 +59,15 @@ size_t lm_xmul_(size_t n, size_t size, const char *file, int line);
 #define lm_xmul(n, s) lm_xmul_((n), (s), __FILE__, __LINE__)
 
 /* Grow *p (holding *cap elements of size sz) to hold at least need elements. */
-#define lm_grow(p, cap, need)                                                 \
-    do {                                                                      \
-        if ((need) > (cap)) {                                                 \
-            size_t nc_ = (cap) ? (cap) : 8;                                   \
-            while (nc_ < (need))                                              \
-                nc_ *= 2;                                                     \
-            (p) = lm_xrealloc_((p), lm_xmul_(nc_, sizeof *(p), __FILE__, __LINE__), \
-                               __FILE__, __LINE__);                           \
-            (cap) = nc_;                                                      \
-        }                                                                     \
+#define lm_grow(p, cap, need)                                                                            \
+    do {                                                                                                 \
+        if ((need) > (cap)) {                                                                            \
+            size_t nc_ = (cap) ? (cap) : 8;                                                              \
+            while (nc_ < (need))                                                                         \
+                nc_ *= 2;                                                                                \
+            (p) = lm_xrealloc_((p), lm_xmul_(nc_, sizeof *(p), __FILE__, __LINE__), __FILE__, __LINE__); \
+            (cap) = nc_;                                                                                 \
+        }                                                                                                \
     } while (0)
 
 #endif

@@ -109,8 +109,7 @@ static void set_hooks(void)
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction old, sa;
-        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-            (old.sa_flags & SA_SIGINFO))
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
             continue; /* ignored (nohup) or handled by someone else: leave it */
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
@@ -212,8 +211,7 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     /* mkstemp makes 0600: give it the replaced file's owner and mode, or a
      * new file's usual mode under the umask, before anything is written */
     if (exists) {
-        if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
-            fchown(fd, st.st_uid, st.st_gid) != 0)
+        if ((st.st_uid != geteuid() || st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) != 0)
             (void)!fchown(fd, (uid_t)-1, st.st_gid); /* the group alone, where allowed */
         (void)fchmod(fd, st.st_mode & 07777);
     } else {

@@ -23,9 +23,9 @@
 #include <stdio.h>
 
 typedef struct {
-    FILE *fp;       /* write here */
-    char *path;     /* target path (after following links) */
-    char *tmp;      /* temporary path, NULL for stdout or a device/pipe */
+    FILE *fp;   /* write here */
+    char *path; /* target path (after following links) */
+    char *tmp;  /* temporary path, NULL for stdout or a device/pipe */
 } lm_atomic;
 
 /* Returns 0 and fills *a, or -1 with a message in err (errno-based). */

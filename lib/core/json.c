@@ -16,9 +16,9 @@ typedef struct {
     const char *t;
     size_t n, i;
     int depth;
-    lm_jscan *s;       /* may be NULL: validate only */
+    lm_jscan *s; /* may be NULL: validate only */
     lm_jerr *err;
-    lm_buf kb;         /* key decoding when s is NULL */
+    lm_buf kb; /* key decoding when s is NULL */
 } P;
 
 static int fail(P *p, size_t pos, const char *fmt, ...)
@@ -114,8 +114,7 @@ static int string(P *p, lm_buf *out)
             case 'r': rep = "\r"; break;
             case 't': rep = "\t"; break;
             case 'u': break;
-            default:
-                return fail(p, p->i, "invalid escape '\\%c' in string", e >= 0x20 && e < 0x7f ? e : '?');
+            default: return fail(p, p->i, "invalid escape '\\%c' in string", e >= 0x20 && e < 0x7f ? e : '?');
             }
             if (rep) {
                 if (out)
@@ -337,24 +336,12 @@ static int value(P *p, lm_jtype *type)
         return unexpected(p, "a JSON value");
     char c = p->t[p->i];
     switch (c) {
-    case '{':
-        *type = LM_J_OBJECT;
-        return object(p, 0);
-    case '[':
-        *type = LM_J_ARRAY;
-        return array(p);
-    case '"':
-        *type = LM_J_STRING;
-        return string(p, NULL);
-    case 't':
-        *type = LM_J_TRUE;
-        return literal(p, "true");
-    case 'f':
-        *type = LM_J_FALSE;
-        return literal(p, "false");
-    case 'n':
-        *type = LM_J_NULL;
-        return literal(p, "null");
+    case '{': *type = LM_J_OBJECT; return object(p, 0);
+    case '[': *type = LM_J_ARRAY; return array(p);
+    case '"': *type = LM_J_STRING; return string(p, NULL);
+    case 't': *type = LM_J_TRUE; return literal(p, "true");
+    case 'f': *type = LM_J_FALSE; return literal(p, "false");
+    case 'n': *type = LM_J_NULL; return literal(p, "null");
     default:
         if (c == '-' || isdig(c)) {
             *type = LM_J_NUMBER;
@@ -383,7 +370,9 @@ int lm_json_scan_object(lm_jscan *s, const char *text, size_t len, lm_jerr *err)
         /* strchr would find the terminator for a NUL byte */
         if (p.i < p.n && p.t[p.i] && strchr("[\"-0123456789tfn", p.t[p.i]))
             return fail(&p, p.i, "expected a JSON object, found %s",
-                        p.t[p.i] == '[' ? "an array" : p.t[p.i] == '"' ? "a string" : "a scalar");
+                        p.t[p.i] == '['   ? "an array"
+                        : p.t[p.i] == '"' ? "a string"
+                                          : "a scalar");
         return unexpected(&p, "a JSON object");
     }
     if (object(&p, 1) < 0)
@@ -537,7 +526,8 @@ void lm_buf_add_jansson(lm_buf *b, const json_t *v)
         json_t *x;
         int first = 1;
         lm_buf_addc(b, '{');
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             if (!first)
                 lm_buf_addc(b, ',');
             first = 0;
@@ -552,7 +542,8 @@ void lm_buf_add_jansson(lm_buf *b, const json_t *v)
         size_t i;
         json_t *x;
         lm_buf_addc(b, '[');
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (i)
                 lm_buf_addc(b, ',');
             lm_buf_add_jansson(b, x);

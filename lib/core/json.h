@@ -19,32 +19,33 @@
 
 #define LM_JSON_MAX_DEPTH 512
 
-typedef enum {
-    LM_J_NULL, LM_J_FALSE, LM_J_TRUE, LM_J_NUMBER, LM_J_STRING, LM_J_ARRAY, LM_J_OBJECT
-} lm_jtype;
+typedef enum { LM_J_NULL, LM_J_FALSE, LM_J_TRUE, LM_J_NUMBER, LM_J_STRING, LM_J_ARRAY, LM_J_OBJECT } lm_jtype;
 
 typedef struct {
-    const char *key;  /* decoded key, NUL-terminated (owned by the scanner) */
-    size_t klen;      /* its length in bytes (a key may hold \u0000) */
-    size_t kpos;      /* byte offset of the key's opening quote */
-    size_t vpos;      /* byte offset of the raw value */
-    size_t vlen;      /* byte length of the raw value */
+    const char *key; /* decoded key, NUL-terminated (owned by the scanner) */
+    size_t klen;     /* its length in bytes (a key may hold \u0000) */
+    size_t kpos;     /* byte offset of the key's opening quote */
+    size_t vpos;     /* byte offset of the raw value */
+    size_t vlen;     /* byte length of the raw value */
     lm_jtype type;
 } lm_member;
 
 typedef struct {
-    lm_member *m;     /* top-level members, in input order */
+    lm_member *m; /* top-level members, in input order */
     size_t n, cap;
-    size_t close;     /* byte offset of the object's closing brace */
+    size_t close; /* byte offset of the object's closing brace */
     /* scratch for key decoding and duplicate detection */
     lm_buf keys;
-    struct lm_jkey { size_t off, len; uint32_t hash; } *kv;
+    struct lm_jkey {
+        size_t off, len;
+        uint32_t hash;
+    } * kv;
     size_t nkv, capkv;
 } lm_jscan;
 
 typedef struct {
-    size_t pos;       /* byte offset of the problem */
-    int dup;          /* 1 when the problem is a repeated key */
+    size_t pos; /* byte offset of the problem */
+    int dup;    /* 1 when the problem is a repeated key */
     char msg[200];
 } lm_jerr;
 

@@ -257,14 +257,14 @@ void lm_emit(const lm_common *c, const lm_out *o, const lm_record *in)
 /* ---- the loop ---- */
 
 typedef struct {
-    char *line;         /* getline buffer */
+    char *line; /* getline buffer */
     size_t cap;
     lm_record rec;
     lm_out out;
     lm_rerr err;
     lm_buf rendered;
-    int status;         /* LM_REC_* or -1: not in this shard */
-    atomic_int phase;   /* PH_*: how far its processing went (read on OOM) */
+    int status;       /* LM_REC_* or -1: not in this shard */
+    atomic_int phase; /* PH_*: how far its processing went (read on OOM) */
 } slot;
 
 /* A record's progress through a batch, for the out-of-memory hook. */
@@ -275,8 +275,8 @@ typedef struct {
     lm_loop *L;
     slot *sl;
     size_t nb;
-    atomic_int active;  /* records are being processed */
-    atomic_int taken;   /* a thread is reporting */
+    atomic_int active; /* records are being processed */
+    atomic_int taken;  /* a thread is reporting */
 } oom_ctx;
 
 static _Thread_local slot *cur_slot; /* the record this thread works on */
@@ -434,8 +434,8 @@ static void on_oom(void *arg)
             continue;
         if (ph != PH_DONE) {
             fflush(stdout);
-            fprintf(stderr, "%s: %s:%llu: out of memory while processing %s%s\n", lm_prog,
-                    s->rec.file, (unsigned long long)s->rec.lineno,
+            fprintf(stderr, "%s: %s:%llu: out of memory while processing %s%s\n", lm_prog, s->rec.file,
+                    (unsigned long long)s->rec.lineno,
                     ph == PH_PREPARED ? "the batch of records that starts here" : "this record",
                     i ? "; the records before it were written" : "");
             return;
@@ -465,9 +465,9 @@ static void progress(const lm_loop *L, int force_end)
 /* The inputs and where reading stands. */
 typedef struct {
     src *in;
-    int n, fi;                /* inputs, the one being read */
-    uint64_t index;           /* records read so far (blank lines skipped) */
-    int err;                  /* errno of a line that could not be read */
+    int n, fi;      /* inputs, the one being read */
+    uint64_t index; /* records read so far (blank lines skipped) */
+    int err;        /* errno of a line that could not be read */
     const char *err_file;
     uint64_t err_line;
 } reader;
@@ -573,8 +573,7 @@ static size_t fill_batch(reader *rd, const lm_common *c, slot *sl, size_t batch)
  * region leaves nested parallelism in the record function free), then for
  * commands that gather, the gather over the prepared records and their
  * finish. */
-static void run_batch(lm_loop *L, slot *sl, size_t nb, lm_record **recs, int parallel,
-                      oom_ctx *ox)
+static void run_batch(lm_loop *L, slot *sl, size_t nb, lm_record **recs, int parallel, oom_ctx *ox)
 {
     ox->nb = nb;
     for (size_t i = 0; i < nb; i++)
@@ -605,8 +604,8 @@ static int report_read_error(const reader *rd, int status)
 {
     fflush(stdout);
     if (rd->err == ENOMEM) {
-        fprintf(stderr, "%s: %s:%llu: line too long for the memory available\n", lm_prog,
-                rd->err_file, (unsigned long long)rd->err_line);
+        fprintf(stderr, "%s: %s:%llu: line too long for the memory available\n", lm_prog, rd->err_file,
+                (unsigned long long)rd->err_line);
         lm_hint("free memory, or split the record; the records before it were written");
         return LM_EXIT_USAGE;
     }
@@ -675,8 +674,7 @@ int lm_loop_run(lm_loop *L, int nfiles, char **files)
         progress(L, 1);
     close_inputs(rd.in, rd.fi, rd.n);
     if (c->keep_going && L->n_bad)
-        lm_warn("%llu of %llu records rejected", (unsigned long long)L->n_bad,
-                (unsigned long long)L->n_read);
+        lm_warn("%llu of %llu records rejected", (unsigned long long)L->n_bad, (unsigned long long)L->n_read);
     if (have_errs) {
         char msg[512];
         if (lm_atomic_commit(&errs, msg, sizeof msg) < 0) {

@@ -50,13 +50,13 @@
 #define LM_NOPOS ((size_t)-1)
 
 typedef struct {
-    const char *file;   /* display name: the path, or "<stdin>" */
-    uint64_t lineno;    /* 1-based line number in file */
-    uint64_t index;     /* 0-based record index over all inputs */
-    const char *text;   /* the line, without its line terminator */
+    const char *file; /* display name: the path, or "<stdin>" */
+    uint64_t lineno;  /* 1-based line number in file */
+    uint64_t index;   /* 0-based record index over all inputs */
+    const char *text; /* the line, without its line terminator */
     size_t len;
-    lm_jscan scan;      /* its top-level members */
-    void *state;        /* the command's, between prepare and fn (lm_loop) */
+    lm_jscan scan; /* its top-level members */
+    void *state;   /* the command's, between prepare and fn (lm_loop) */
 } lm_record;
 
 const lm_member *lm_rec_get(const lm_record *r, const char *key);
@@ -75,13 +75,15 @@ void lm_rerr_free(lm_rerr *e);
 
 /* The fields a command adds to (or replaces in) a record. */
 typedef struct {
-    struct lm_outf { size_t koff, klen, voff, vlen; } *f;
+    struct lm_outf {
+        size_t koff, klen, voff, vlen;
+    } * f;
     size_t nf, capf;
     lm_buf keys, vals;
-    size_t open_key;    /* index of a field being built with lm_out_begin */
-    lm_buf queued;      /* records rendered by lm_out_push */
-    int standalone;     /* write the fields as a new object, not the input */
-    int suppress;       /* write nothing for this record */
+    size_t open_key; /* index of a field being built with lm_out_begin */
+    lm_buf queued;   /* records rendered by lm_out_push */
+    int standalone;  /* write the fields as a new object, not the input */
+    int suppress;    /* write nothing for this record */
 } lm_out;
 
 void lm_out_reset(lm_out *o);
@@ -129,7 +131,7 @@ typedef struct {
     const lm_common *common;
     lm_rec_fn fn;
     void *ctx;
-    int parallel;        /* fn may run concurrently on different records */
+    int parallel; /* fn may run concurrently on different records */
     /* Optional, for commands that do part of their work for many records at
      * once (one encoder pass over the chunks of many prompts).  prepare runs
      * first on every record of a batch (concurrently when parallel), returns
@@ -143,8 +145,8 @@ typedef struct {
      * --unbuffered. */
     lm_rec_prepare_fn prepare;
     lm_rec_gather_fn gather;
-    uint64_t n_read;     /* out: records seen (in this shard) */
-    uint64_t n_bad;      /* out: records rejected */
+    uint64_t n_read; /* out: records seen (in this shard) */
+    uint64_t n_bad;  /* out: records rejected */
 } lm_loop;
 
 /* Runs the loop over files ("-" or none: stdin).  Returns the exit status:

@@ -10,11 +10,11 @@
 #include "buf.h"
 
 typedef struct {
-    uint32_t *slot;   /* id + 1, 0 for empty */
-    size_t cap;       /* power of two */
-    size_t n;         /* ids handed out */
-    lm_buf keys;      /* key bytes, back to back */
-    size_t *off;      /* start of key id in keys (n + 1 entries) */
+    uint32_t *slot; /* id + 1, 0 for empty */
+    size_t cap;     /* power of two */
+    size_t n;       /* ids handed out */
+    lm_buf keys;    /* key bytes, back to back */
+    size_t *off;    /* start of key id in keys (n + 1 entries) */
     size_t capoff;
     uint64_t *hash;
     size_t caphash;

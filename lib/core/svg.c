@@ -7,9 +7,9 @@
 
 #include "diag.h"
 
-#define PW 720.0   /* panel width */
-#define PH 400.0   /* panel height */
-#define ML 78.0    /* margins: left, right, top, bottom */
+#define PW 720.0 /* panel width */
+#define PH 400.0 /* panel height */
+#define ML 78.0  /* margins: left, right, top, bottom */
 #define MR 24.0
 #define MT 58.0
 #define MB 56.0
@@ -300,8 +300,9 @@ static void panel_axes(FILE *f, const lm_plot *p, const frame *fr)
 static void panel_data(FILE *f, const lm_plot *p, const frame *fr)
 {
     double oy = fr->oy, W = fr->W, H = fr->H, y0 = fr->y0;
-    fprintf(f, "<clipPath id=\"c%.0f\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/></clipPath>\n",
-            oy, ML, oy + MT, W, H);
+    fprintf(
+        f, "<clipPath id=\"c%.0f\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/></clipPath>\n",
+        oy, ML, oy + MT, W, H);
     fprintf(f, "<g clip-path=\"url(#c%.0f)\">\n", oy);
     if (p->shade_s >= 0 && (size_t)p->shade_s < p->ns) {
         const series *s = &p->s[p->shade_s];
@@ -337,14 +338,16 @@ static void panel_data(FILE *f, const lm_plot *p, const frame *fr)
         if (s->markers)
             for (size_t k = 0; k < s->n; k++)
                 if (isfinite(s->x[k]) && isfinite(s->y[k]) && (!p->logx || s->x[k] > 0))
-                    fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", SX(fr, tx(p, s->x[k])),
-                            SY(fr, s->y[k]), col);
+                    fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                            SX(fr, tx(p, s->x[k])), SY(fr, s->y[k]), col);
     }
     for (size_t i = 0; i < p->nv; i++) {
         if (!isfinite(p->v[i].x) || (p->logx && p->v[i].x <= 0))
             continue;
         double X = SX(fr, tx(p, p->v[i].x));
-        fprintf(f, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#000\" stroke-dasharray=\"5,4\"/>\n",
+        fprintf(f,
+                "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#000\" "
+                "stroke-dasharray=\"5,4\"/>\n",
                 X, oy + MT, X, oy + MT + H);
         fprintf(f, "<text x=\"%.2f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"start\">", X + 4,
                 oy + MT + H - 8 - 14.0 * (double)i);
@@ -362,15 +365,19 @@ static void panel_legend(FILE *f, const lm_plot *p, const frame *fr)
     for (size_t i = 0; i < p->ns; i++)
         if (p->s[i].name[0]) {
             double yy = ly + 16.0 * (double)nleg++;
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
-                    ML + W - 170, yy, ML + W - 150, yy, colors[i % 10]);
+            fprintf(
+                f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
+                ML + W - 170, yy, ML + W - 150, yy, colors[i % 10]);
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", ML + W - 144, yy + 4);
             esc(f, p->s[i].name);
             fprintf(f, "</text>\n");
         }
     if (p->shade_s >= 0 && p->shade_label && p->shade_label[0]) {
         double yy = ly + 16.0 * (double)nleg;
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"20\" height=\"10\" fill=\"#1f77b4\" fill-opacity=\"0.25\"/>\n",
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"20\" height=\"10\" fill=\"#1f77b4\" "
+                "fill-opacity=\"0.25\"/>\n",
                 ML + W - 170, yy - 5);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", ML + W - 144, yy + 4);
         esc(f, p->shade_label);
@@ -392,8 +399,10 @@ int lm_svg_write(FILE *f, lm_plot *const *plots, size_t n)
 {
     double H = PH * (double)(n ? n : 1);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
-               "viewBox=\"0 0 %.0f %.0f\">\n", PW, H, PW, H);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\">\n",
+            PW, H, PW, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
     for (size_t i = 0; i < n; i++)
         panel(f, plots[i], PH * (double)i);

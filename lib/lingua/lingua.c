@@ -22,19 +22,26 @@
 
 /* ---- force tokens ---------------------------------------------------- */
 
-static int seq_eq(const char *a, size_t na, const char *b, size_t nb) { return na == nb && !memcmp(a, b, na); }
+static int seq_eq(const char *a, size_t na, const char *b, size_t nb)
+{
+    return na == nb && !memcmp(a, b, na);
+}
 
-int lm_lingua_force_check(size_t n_force, char *err, size_t errlen) {
-    if (n_force <= LM_LINGUA_MAX_FORCE) return 0;
+int lm_lingua_force_check(size_t n_force, char *err, size_t errlen)
+{
+    if (n_force <= LM_LINGUA_MAX_FORCE)
+        return 0;
     lm_seterr(err, errlen, "%zu strings, at most %d are allowed", n_force, LM_LINGUA_MAX_FORCE);
     return -1;
 }
 
-int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len, size_t n_force,
-                         const size_t *ntok, const char *const *ends, const size_t *ends_len, size_t n_ends,
-                         char *err, size_t errlen) {
+int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len,
+                         size_t n_force, const size_t *ntok, const char *const *ends, const size_t *ends_len,
+                         size_t n_ends, char *err, size_t errlen)
+{
     memset(f, 0, sizeof *f);
-    if (lm_lingua_force_check(n_force, err, errlen)) return -1;
+    if (lm_lingua_force_check(n_force, err, errlen))
+        return -1;
     for (size_t i = 0; i < n_force; i++)
         if (force_len[i] == 0) {
             lm_seterr(err, errlen, "force token %zu is empty", i + 1);
@@ -51,11 +58,13 @@ int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const siz
     for (size_t i = 0; i < n_force; i++) {
         f->force[i] = lm_xstrndup(force[i], force_len[i]);
         f->force_len[i] = force_len[i];
-        if (ntok[i] == 1) continue;
+        if (ntok[i] == 1)
+            continue;
         char name[32];
         int nn = snprintf(name, sizeof name, "[NEW%zu]", i);
         size_t k = 0;
-        while (k < f->n_map && !seq_eq(f->from[k], f->from_len[k], force[i], force_len[i])) k++;
+        while (k < f->n_map && !seq_eq(f->from[k], f->from_len[k], force[i], force_len[i]))
+            k++;
         if (k == f->n_map) { /* a new dict key: appended */
             f->from[k] = lm_xstrndup(force[i], force_len[i]);
             f->from_len[k] = force_len[i];
@@ -77,7 +86,8 @@ int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const siz
         for (size_t k = 0; k < f->n_map; k++)
             if (seq_eq(ends[i], ends_len[i], f->from[k], f->from_len[k])) {
                 int dup = 0;
-                for (size_t j = 0; j < f->n_end; j++) dup |= seq_eq(f->end[j], f->end_len[j], f->to[k], f->to_len[k]);
+                for (size_t j = 0; j < f->n_end; j++)
+                    dup |= seq_eq(f->end[j], f->end_len[j], f->to[k], f->to_len[k]);
                 if (!dup) {
                     f->end[f->n_end] = lm_xstrndup(f->to[k], f->to_len[k]);
                     f->end_len[f->n_end++] = f->to_len[k];
@@ -86,21 +96,28 @@ int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const siz
     return 0;
 }
 
-void lm_lingua_force_free(lm_lingua_force *f) {
-    for (size_t i = 0; i < f->n_force; i++) free(f->force[i]);
-    for (size_t i = 0; i < f->n_map; i++) free(f->from[i]), free(f->to[i]);
-    for (size_t i = 0; i < f->n_end; i++) free(f->end[i]);
+void lm_lingua_force_free(lm_lingua_force *f)
+{
+    for (size_t i = 0; i < f->n_force; i++)
+        free(f->force[i]);
+    for (size_t i = 0; i < f->n_map; i++)
+        free(f->from[i]), free(f->to[i]);
+    for (size_t i = 0; i < f->n_end; i++)
+        free(f->end[i]);
     free(f->force), free(f->force_len), free(f->from), free(f->to), free(f->from_len), free(f->to_len);
     free(f->end), free(f->end_len);
     memset(f, 0, sizeof *f);
 }
 
 /* Python's s.replace(a, b) (a non-empty) appended to out. */
-static void replace_all(const char *s, size_t n, const char *a, size_t na, const char *b, size_t nb, lm_buf *out) {
+static void replace_all(const char *s, size_t n, const char *a, size_t na, const char *b, size_t nb,
+                        lm_buf *out)
+{
     size_t i = 0;
     while (i < n) {
         const char *hit = na <= n - i ? memmem(s + i, n - i, a, na) : NULL;
-        if (!hit) break;
+        if (!hit)
+            break;
         size_t at = (size_t)(hit - s);
         lm_buf_add(out, s + i, at - i);
         lm_buf_add(out, b, nb);
@@ -109,7 +126,8 @@ static void replace_all(const char *s, size_t n, const char *a, size_t na, const
     lm_buf_add(out, s + i, n - i);
 }
 
-void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, int to_new, lm_buf *out) {
+void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, int to_new, lm_buf *out)
+{
     lm_buf a = {0}, b = {0};
     lm_buf_add(&a, s, n);
     for (size_t k = 0; k < f->n_map; k++) {
@@ -127,16 +145,19 @@ void lm_lingua_force_replace(const lm_lingua_force *f, const char *s, size_t n, 
     lm_buf_free(&b);
 }
 
-static int in_list(const char *s, size_t n, char *const *list, const size_t *lens, size_t nl) {
+static int in_list(const char *s, size_t n, char *const *list, const size_t *lens, size_t nl)
+{
     for (size_t i = 0; i < nl; i++)
-        if (seq_eq(s, n, list[i], lens[i])) return 1;
+        if (seq_eq(s, n, list[i], lens[i]))
+            return 1;
     return 0;
 }
 
 /* ---- chunking -------------------------------------------------------- */
 
 size_t lm_lingua_chunk(const char *const *toks, const size_t *lens, size_t n, size_t max_len,
-                       const lm_lingua_force *f, size_t *ends) {
+                       const lm_lingua_force *f, size_t *ends)
+{
     size_t st = 0, k = 0;
     while (st < n) {
         if (st + max_len > n - 1) {
@@ -157,8 +178,10 @@ size_t lm_lingua_chunk(const char *const *toks, const size_t *lens, size_t n, si
 
 /* ---- words ----------------------------------------------------------- */
 
-void lm_lingua_words_free(lm_lingua_words *ws) {
-    for (size_t i = 0; i < ws->n; i++) free(ws->w[i].text);
+void lm_lingua_words_free(lm_lingua_words *ws)
+{
+    for (size_t i = 0; i < ws->n; i++)
+        free(ws->w[i].text);
     free(ws->w);
     memset(ws, 0, sizeof *ws);
 }
@@ -166,13 +189,16 @@ void lm_lingua_words_free(lm_lingua_words *ws) {
 static const char PUNCT[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 #define META "\xe2\x96\x81" /* U+2581 */
 
-static int has_decimal(const char *s, size_t n) {
+static int has_decimal(const char *s, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         uint32_t cp;
         size_t l = lm_utf8_decode(s + i, n - i, &cp);
-        if (!l) l = 1;
-        else if (lm_hft_category(cp) == HFT_Nd) return 1;
+        if (!l)
+            l = 1;
+        else if (lm_hft_category(cp) == HFT_Nd)
+            return 1;
         i += l;
     }
     return 0;
@@ -181,13 +207,15 @@ static int has_decimal(const char *s, size_t n) {
 /* Python's sum(list) / len(list) accumulated left to right. */
 typedef struct {
     double acc;
-    int py;   /* the accumulator is still a Python number */
+    int py; /* the accumulator is still a Python number */
     size_t n;
     lm_lingua_p first;
 } acc_t;
 
-static void acc_add(acc_t *a, lm_lingua_p x) {
-    if (a->n++ == 0) a->first = x;
+static void acc_add(acc_t *a, lm_lingua_p x)
+{
+    if (a->n++ == 0)
+        a->first = x;
     if (a->py && x.py) {
         a->acc += x.v;
     } else {
@@ -197,8 +225,10 @@ static void acc_add(acc_t *a, lm_lingua_p x) {
     }
 }
 
-static lm_lingua_p acc_value(const acc_t *a, int first) {
-    if (first) return a->first;
+static lm_lingua_p acc_value(const acc_t *a, int first)
+{
+    if (first)
+        return a->first;
     lm_lingua_p r;
     if (a->py) {
         r.v = a->acc / (double)a->n;
@@ -211,20 +241,24 @@ static lm_lingua_p acc_value(const acc_t *a, int first) {
     return r;
 }
 
-static size_t lstrip_pure(lm_lingua_family fam, const char *t, size_t n) {
+static size_t lstrip_pure(lm_lingua_family fam, const char *t, size_t n)
+{
     size_t i = 0;
     if (fam == LM_LINGUA_BERT)
-        while (i < n && t[i] == '#') i++;
+        while (i < n && t[i] == '#')
+            i++;
     else
-        while (i + 3 <= n && !memcmp(t + i, META, 3)) i += 3;
+        while (i + 3 <= n && !memcmp(t + i, META, 3))
+            i += 3;
     return i;
 }
 
-void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p, size_t n,
-                     const char *const *special, size_t nspecial, const lm_lingua_force *f, int reserve_digit,
-                     int first, lm_lingua_words *out) {
+void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p,
+                     size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
+                     int reserve_digit, int first, lm_lingua_words *out)
+{
     acc_t forced = {0}, plain = {0};
-    int open = 0;   /* a word of this call is being built */
+    int open = 0; /* a word of this call is being built */
     float p_noforce = 0;
     lm_buf w = {0};
     for (size_t i = 0; i <= n; i++) {
@@ -236,8 +270,10 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             tl = lens[i];
             int skip = 0;
             for (size_t k = 0; k < nspecial; k++)
-                if (seq_eq(t, tl, special[k], strlen(special[k]))) skip = 1;
-            if (skip) continue;
+                if (seq_eq(t, tl, special[k], strlen(special[k])))
+                    skip = 1;
+            if (skip)
+                continue;
             ps = lstrip_pure(fam, t, tl);
             if (fam == LM_LINGUA_BERT) {
                 if (in_list(t + ps, tl - ps, f->force, f->force_len, f->n_force) ||
@@ -247,12 +283,14 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
                     is_new = !(tl >= 2 && t[0] == '#' && t[1] == '#');
             } else {
                 if ((tl > 0 && memmem(PUNCT, sizeof PUNCT - 1, t, tl)) ||
-                    in_list(t, tl, f->force, f->force_len, f->n_force) || in_list(t, tl, f->to, f->to_len, f->n_map))
+                    in_list(t, tl, f->force, f->force_len, f->n_force) ||
+                    in_list(t, tl, f->to, f->to_len, f->n_map))
                     is_new = 1;
                 else
                     is_new = tl >= 3 && !memcmp(t, META, 3);
             }
-            if (!open) is_new = 1; /* the reference would fail here; start a word */
+            if (!open)
+                is_new = 1; /* the reference would fail here; start a word */
         }
         if (is_new && open) { /* close the previous word */
             if (out->n == out->cap) {
@@ -266,7 +304,8 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             wd->prob_noforce = (float)acc_value(&plain, first).v;
             open = 0;
         }
-        if (i == n) break;
+        if (i == n)
+            break;
         lm_lingua_p pp = {p[i], 0};
         if (is_new) {
             lm_lingua_p prob = pp;
@@ -276,7 +315,8 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
                 prob = (lm_lingua_p){1.0, 1};
             lm_buf_reset(&w);
             lm_lingua_force_replace(f, t, tl, 0, &w);
-            if (reserve_digit && has_decimal(w.p, w.n)) prob = (lm_lingua_p){1.0, 1};
+            if (reserve_digit && has_decimal(w.p, w.n))
+                prob = (lm_lingua_p){1.0, 1};
             memset(&forced, 0, sizeof forced);
             memset(&plain, 0, sizeof plain);
             forced.py = plain.py = 1;
@@ -294,22 +334,28 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
 
 /* ---- percentile, threshold, selection -------------------------------- */
 
-int lm_lingua_q(double reduce_rate, int add) {
+int lm_lingua_q(double reduce_rate, int add)
+{
     double x = 100 * reduce_rate + add;
     return (int)x;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-double lm_lingua_percentile(double *v, size_t n, int q, int f32) {
+double lm_lingua_percentile(double *v, size_t n, int q, int f32)
+{
     qsort(v, n, sizeof *v, cmp_double);
-    if (q > 100) q = 100;
-    if (q < 0) q = 0;
+    if (q > 100)
+        q = 100;
+    if (q < 0)
+        q = 0;
     double vi = (double)(n - 1) * ((double)q / 100.0);
-    if (vi >= (double)(n - 1)) return v[n - 1];
+    if (vi >= (double)(n - 1))
+        return v[n - 1];
     double lo = floor(vi);
     size_t i = (size_t)lo;
     double g = vi - lo;
@@ -338,16 +384,20 @@ double lm_lingua_percentile(double *v, size_t n, int q, int f32) {
     return a + m;
 }
 
-double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate, int drop_consecutive,
-                        const lm_lingua_force *f, uint8_t *labels) {
+double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate,
+                        int drop_consecutive, const lm_lingua_force *f, uint8_t *labels)
+{
     size_t n = ws->n;
-    if (n == 0) return NAN;
+    if (n == 0)
+        return NAN;
     lm_lingua_p *p = lm_xmalloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = ws->w[i].prob;
+    for (size_t i = 0; i < n; i++)
+        p[i] = ws->w[i].prob;
     if (drop_consecutive) {
         double *v = lm_xmalloc(n * sizeof *v);
         int f32 = 1;
-        for (size_t i = 0; i < n; i++) v[i] = p[i].v, f32 &= !p[i].py;
+        for (size_t i = 0; i < n; i++)
+            v[i] = p[i].v, f32 &= !p[i].py;
         double t0 = lm_lingua_percentile(v, n, lm_lingua_q(reduce_rate, 0), f32);
         free(v);
         int between = 0;
@@ -367,13 +417,15 @@ double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double 
     }
     size_t tot = 0;
     int f32 = 1;
-    for (size_t i = 0; i < n; i++) tot += weight[i], f32 &= !p[i].py;
+    for (size_t i = 0; i < n; i++)
+        tot += weight[i], f32 &= !p[i].py;
     double thr = NAN;
     if (tot > 0) {
         double *v = lm_xmalloc(tot * sizeof *v);
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < weight[i]; j++) v[k++] = p[i].v;
+            for (size_t j = 0; j < weight[i]; j++)
+                v[k++] = p[i].v;
         thr = lm_lingua_percentile(v, tot, lm_lingua_q(reduce_rate, 1), f32);
         free(v);
     }
@@ -395,7 +447,8 @@ double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double 
 
 /* ---- contexts ---------------------------------------------------------- */
 
-void lm_lingua_opts_default(lm_lingua_opts *o) {
+void lm_lingua_opts_default(lm_lingua_opts *o)
+{
     memset(o, 0, sizeof *o);
     o->rate = 0.5;
     o->target_token = -1;
@@ -405,53 +458,70 @@ void lm_lingua_opts_default(lm_lingua_opts *o) {
     o->context_target_token = -1;
 }
 
-double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t origin_tokens) {
+double lm_lingua_context_rate(const lm_lingua_opts *o, size_t n_contexts, size_t origin_tokens)
+{
     double cr = o->context_rate;
     int64_t ctt = o->context_target_token;
     if (o->target_context <= 0 && cr >= 1.0 && ctt <= 0) {
-        if (o->target_token < 0 && o->rate < 1.0) cr = o->use_token_filter ? (o->rate + 1.0) / 2 : o->rate;
-        if (o->target_token >= 0) ctt = o->use_token_filter ? o->target_token * 2 : o->target_token;
+        if (o->target_token < 0 && o->rate < 1.0)
+            cr = o->use_token_filter ? (o->rate + 1.0) / 2 : o->rate;
+        if (o->target_token >= 0)
+            ctt = o->use_token_filter ? o->target_token * 2 : o->target_token;
     }
-    if (o->target_context >= 0) cr = fmin((double)o->target_context / (double)n_contexts, 1.0);
-    if (ctt >= 0) cr = origin_tokens ? fmin((double)ctt / (double)origin_tokens, 1.0) : 1.0;
+    if (o->target_context >= 0)
+        cr = fmin((double)o->target_context / (double)n_contexts, 1.0);
+    if (ctt >= 0)
+        cr = origin_tokens ? fmin((double)ctt / (double)origin_tokens, 1.0) : 1.0;
     return cr;
 }
 
-double lm_lingua_token_rate(const lm_lingua_opts *o, int after_context_filter, size_t tokens) {
+double lm_lingua_token_rate(const lm_lingua_opts *o, int after_context_filter, size_t tokens)
+{
     int64_t t = o->target_token;
-    if (after_context_filter ? t < 0 : t <= 0) return o->rate;
+    if (after_context_filter ? t < 0 : t <= 0)
+        return o->rate;
     return tokens ? fmin((double)t / (double)tokens, 1.0) : 1.0;
 }
 
-float lm_lingua_context_score(const float *p, size_t n) {
-    if (n == 0) return 0;
+float lm_lingua_context_score(const float *p, size_t n)
+{
+    if (n == 0)
+        return 0;
     acc_t a = {0};
     a.py = 1;
-    for (size_t i = 0; i < n; i++) acc_add(&a, (lm_lingua_p){p[i], 0});
+    for (size_t i = 0; i < n; i++)
+        acc_add(&a, (lm_lingua_p){p[i], 0});
     return (float)acc_value(&a, 0).v;
 }
 
 void lm_lingua_context_keep(const float *scores, size_t n, double context_rate, const int64_t *force_ids,
-                            size_t n_force_ids, uint8_t *keep) {
-    if (n == 0) return;
+                            size_t n_force_ids, uint8_t *keep)
+{
+    if (n == 0)
+        return;
     double *v = lm_xmalloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = scores[i];
+    for (size_t i = 0; i < n; i++)
+        v[i] = scores[i];
     double thr = lm_lingua_percentile(v, n, (int)(100 * (1 - context_rate)), 1);
     free(v);
     for (size_t i = 0; i < n; i++) {
         keep[i] = scores[i] >= thr;
         for (size_t k = 0; k < n_force_ids; k++)
-            if (force_ids[k] >= 0 && (uint64_t)force_ids[k] == i) keep[i] = 1;
+            if (force_ids[k] >= 0 && (uint64_t)force_ids[k] == i)
+                keep[i] = 1;
     }
 }
 
 /* ---- output ------------------------------------------------------------ */
 
 void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rate[32], char saving[64],
-                      double *ratio_v, double *rate_v) {
+                      double *ratio_v, double *rate_v)
+{
     double r = compressed == 0 ? 1.0 : (double)origin / (double)compressed;
-    if (ratio_v) *ratio_v = r;
-    if (rate_v) *rate_v = 1 / r;
+    if (ratio_v)
+        *ratio_v = r;
+    if (rate_v)
+        *rate_v = 1 / r;
     snprintf(ratio, 32, "%.1fx", r);
     snprintf(rate, 32, "%.1f%%", 1 / r * 100);
     double s = ((double)origin - (double)compressed) * 0.06 / 1000;

@@ -40,13 +40,13 @@ typedef enum { LM_LINGUA_BERT = 0, LM_LINGUA_XLMR = 1 } lm_lingua_family;
  * the chunk-end set. */
 typedef struct {
     size_t n_force;
-    char **force;        /* [n_force] the strings as given */
+    char **force; /* [n_force] the strings as given */
     size_t *force_len;
     size_t n_map;
-    char **from, **to;   /* [n_map] original string -> "[NEWi]" */
+    char **from, **to; /* [n_map] original string -> "[NEWi]" */
     size_t *from_len, *to_len;
     size_t n_end;
-    char **end;          /* [n_end] chunk-end token strings */
+    char **end; /* [n_end] chunk-end token strings */
     size_t *end_len;
 } lm_lingua_force;
 
@@ -60,9 +60,9 @@ int lm_lingua_force_check(size_t n_force, char *err, size_t errlen);
  * chunk-end set is ends plus the placeholder of every mapped end string.
  * Returns 0, or -1 with a message (more than 100 force tokens, an empty
  * force token). */
-int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len, size_t n_force,
-                         const size_t *ntok, const char *const *ends, const size_t *ends_len, size_t n_ends,
-                         char *err, size_t errlen);
+int lm_lingua_force_init(lm_lingua_force *f, const char *const *force, const size_t *force_len,
+                         size_t n_force, const size_t *ntok, const char *const *ends, const size_t *ends_len,
+                         size_t n_ends, char *err, size_t errlen);
 void lm_lingua_force_free(lm_lingua_force *f);
 /* Plain substring replacement of every map entry, in map order:
  * to_new != 0 replaces originals by placeholders, else the reverse.
@@ -88,10 +88,10 @@ typedef struct {
 } lm_lingua_p;
 
 typedef struct {
-    char *text;          /* the word as the reference builds it ("▁" kept) */
+    char *text; /* the word as the reference builds it ("▁" kept) */
     size_t len;
-    lm_lingua_p prob;    /* mean or first of its (forced) subword probabilities */
-    float prob_noforce;  /* the same over the unforced list (first-subword values) */
+    lm_lingua_p prob;   /* mean or first of its (forced) subword probabilities */
+    float prob_noforce; /* the same over the unforced list (first-subword values) */
 } lm_lingua_word;
 
 typedef struct {
@@ -105,9 +105,9 @@ void lm_lingua_words_free(lm_lingua_words *ws);
  * appends them to out.  Tokens equal to one of special[0..nspecial) are
  * skipped.  first: word probability is the first subword's, else the mean
  * (float32 left-to-right accumulation, as the reference's sum()/len()). */
-void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p, size_t n,
-                     const char *const *special, size_t nspecial, const lm_lingua_force *f, int reserve_digit,
-                     int first, lm_lingua_words *out);
+void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p,
+                     size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
+                     int reserve_digit, int first, lm_lingua_words *out);
 
 /* ---- threshold and selection (__compress) ----------------------------- */
 
@@ -122,29 +122,29 @@ double lm_lingua_percentile(double *v, size_t n, int q, int f32);
 /* Labels the words of one chunk: weight[i] is the cl100k count of word i's
  * text.  Writes 1 (kept) or 0 to labels and returns the threshold (NaN
  * when there are no words: nothing is kept). */
-double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate, int drop_consecutive,
-                        const lm_lingua_force *f, uint8_t *labels);
+double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate,
+                        int drop_consecutive, const lm_lingua_force *f, uint8_t *labels);
 
 /* ---- contexts (compress_prompt_llmlingua2's use_context_level_filter) - */
 
 typedef struct lm_lingua_timing lm_lingua_timing;
 
 typedef struct {
-    double rate;                 /* fraction of tokens kept, (0, 1] (default 0.5) */
-    int64_t target_token;        /* -1 */
-    int use_context_filter;      /* 0 */
-    int use_token_filter;        /* 1 */
-    int64_t target_context;      /* -1 */
-    double context_rate;         /* 1.0 */
-    int64_t context_target_token;/* -1 */
+    double rate;                  /* fraction of tokens kept, (0, 1] (default 0.5) */
+    int64_t target_token;         /* -1 */
+    int use_context_filter;       /* 0 */
+    int use_token_filter;         /* 1 */
+    int64_t target_context;       /* -1 */
+    double context_rate;          /* 1.0 */
+    int64_t context_target_token; /* -1 */
     const int64_t *force_context_ids;
     size_t n_force_context_ids;
-    int first;                   /* token_to_word: 0 mean, 1 first */
-    int reserve_digit;           /* force_reserve_digit */
+    int first;         /* token_to_word: 0 mean, 1 first */
+    int reserve_digit; /* force_reserve_digit */
     int drop_consecutive;
-    int want_words;              /* fill the result's word lists */
-    int want_tokens;             /* fill the result's token list (the probabilities are then always computed) */
-    lm_lingua_timing *timing;    /* NULL, or the sums begin, fill and finish add to */
+    int want_words;           /* fill the result's word lists */
+    int want_tokens;          /* fill the result's token list (the probabilities are then always computed) */
+    lm_lingua_timing *timing; /* NULL, or the sums begin, fill and finish add to */
 } lm_lingua_opts;
 
 /* The reference defaults above. */
@@ -180,28 +180,29 @@ void lm_lingua_format(size_t origin, size_t compressed, char ratio[32], char rat
 /* The tokenizer set-up of LLMLingua-2 (made by lm_lingua_model_init in
  * model.c, beside the encoder set-up, lm_lingua_encoder). */
 typedef struct {
-    lm_tokenizer *tok;       /* with [NEW0]..[NEW99] added (lm_lingua_model_init) */
+    lm_tokenizer *tok; /* with [NEW0]..[NEW99] added (lm_lingua_model_init) */
     lm_lingua_family fam;
-    size_t max_seq_len;      /* 512, or less when the model has fewer positions */
-    int32_t cls_id, sep_id;  /* ids of the reference's "[CLS]"/"[SEP]" strings */
-    int32_t unk_id;          /* the unknown token's id */
-    const char *special[5];  /* the special-token strings the merge skips */
+    size_t max_seq_len;     /* 512, or less when the model has fewer positions */
+    int32_t cls_id, sep_id; /* ids of the reference's "[CLS]"/"[SEP]" strings */
+    int32_t unk_id;         /* the unknown token's id */
+    const char *special[5]; /* the special-token strings the merge skips */
     size_t nspecial;
 } lm_lingua_model;
 
 /* Counts the tokens of s[0..n) (cl100k in the reference). */
-typedef int (*lm_lingua_count_fn)(void *ctx, const char *s, size_t n, size_t *count, char *err, size_t errlen);
+typedef int (*lm_lingua_count_fn)(void *ctx, const char *s, size_t n, size_t *count, char *err,
+                                  size_t errlen);
 /* Keep probabilities for nseq sequences: ids[i][0..lens[i]) in, probs[i][0..lens[i]) out. */
 typedef int (*lm_lingua_prob_fn)(void *ctx, size_t nseq, const int32_t *const *ids, const size_t *lens,
                                  float *const *probs, char *err, size_t errlen);
 
 typedef struct {
-    lm_buf prompt;            /* compressed_prompt */
-    lm_buf *list;             /* [n_list] compressed_prompt_list */
+    lm_buf prompt; /* compressed_prompt */
+    lm_buf *list;  /* [n_list] compressed_prompt_list */
     size_t n_list;
     size_t origin_tokens, compressed_tokens;
     char ratio[32], rate[32], saving[64];
-    double ratio_v, rate_v;   /* the numbers behind ratio and rate */
+    double ratio_v, rate_v; /* the numbers behind ratio and rate */
     /* with want_words: every word of every context (XLM-R without "▁"), its
      * label, and for words of the token pass its probability (NaN for words
      * of dropped contexts or of the pass-through) */
@@ -214,7 +215,7 @@ typedef struct {
      * tokens left out), as the tokenizer's pieces, and their keep
      * probabilities */
     size_t n_tokens;
-    const char **tokens;      /* point into the tokenizer */
+    const char **tokens; /* point into the tokenizer */
     size_t *token_len;
     float *token_probs;
 } lm_lingua_result;
@@ -228,8 +229,8 @@ void lm_lingua_result_free(lm_lingua_result *r);
  * and lm_lingua_finish on one job. */
 int lm_lingua_compress(const lm_lingua_model *m, const lm_lingua_force *force, const lm_lingua_opts *o,
                        const char *const *ctx, const size_t *ctx_len, size_t n_ctx, lm_lingua_count_fn count,
-                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r, char *err,
-                       size_t errlen);
+                       void *count_ctx, lm_lingua_prob_fn prob, void *prob_ctx, lm_lingua_result *r,
+                       char *err, size_t errlen);
 
 /* The same flow in two halves around the encoder, so that a caller can run
  * the chunks of many prompts through one forward pass:
@@ -265,7 +266,7 @@ void lm_lingua_job_free(lm_lingua_job *job);
  * lm_lingua_finish its seconds to finish and one to records.  begin and
  * finish add atomically (OpenMP), so jobs may run in parallel. */
 struct lm_lingua_timing {
-    double prepare, encoder, finish;   /* seconds */
+    double prepare, encoder, finish; /* seconds */
     uint64_t records, chunks, tokens;
 };
 

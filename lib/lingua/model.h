@@ -50,9 +50,8 @@ int lm_lingua_model_proper_ends(lm_lingua_model *m, char *err, size_t errlen);
 
 /* lm_lingua_force_init with the token counts taken from the model's tokenizer. */
 int lm_lingua_force_build(lm_lingua_force *f, const lm_lingua_model *m, const char *const *force,
-                          const size_t *force_len, size_t n_force, const char *const *ends, const size_t *ends_len,
-                          size_t n_ends, char *err, size_t errlen);
-
+                          const size_t *force_len, size_t n_force, const char *const *ends,
+                          const size_t *ends_len, size_t n_ends, char *err, size_t errlen);
 
 /* A token counter (lm_lingua_count_fn's context): cl100k counts through tk
  * (the reference's get_token_length(..., use_oai_tokenizer=True)) or, when
@@ -75,9 +74,9 @@ int lm_lingua_count(void *counter, const char *s, size_t n, size_t *count, char 
 typedef struct {
     lm_encoder *enc;
     lm_tokenizer *tok;
-    lm_lingua_model m;  /* word rules, sequence length, chunk-end ids */
-    int batch;          /* sequences per forward pass; 0: the CPU's row budget */
-    int batch_given;    /* batch came from the caller, not the default */
+    lm_lingua_model m;    /* word rules, sequence length, chunk-end ids */
+    int batch;            /* sequences per forward pass; 0: the CPU's row budget */
+    int batch_given;      /* batch came from the caller, not the default */
     lm_encoder_cuda *gpu; /* NULL: the CPU encoder */
     omp_lock_t gpu_lock;  /* held around a GPU forward */
 } lm_lingua_encoder;

@@ -7,16 +7,19 @@
 
 #include "core/diag.h"
 
-void lm_lingua_list_json(lm_buf *b, const lm_lingua_result *r) {
+void lm_lingua_list_json(lm_buf *b, const lm_lingua_result *r)
+{
     lm_buf_addc(b, '[');
     for (size_t i = 0; i < r->n_list; i++) {
-        if (i) lm_buf_addc(b, ',');
+        if (i)
+            lm_buf_addc(b, ',');
         lm_buf_add_jstr(b, r->list[i].p ? r->list[i].p : "", r->list[i].n);
     }
     lm_buf_addc(b, ']');
 }
 
-void lm_lingua_words_json(lm_buf *b, const lm_lingua_result *r) {
+void lm_lingua_words_json(lm_buf *b, const lm_lingua_result *r)
+{
     lm_buf_addc(b, '[');
     for (size_t i = 0; i < r->n_words; i++) {
         lm_buf_adds(b, i ? ",{\"word\":" : "{\"word\":");
@@ -31,7 +34,8 @@ void lm_lingua_words_json(lm_buf *b, const lm_lingua_result *r) {
     lm_buf_addc(b, ']');
 }
 
-void lm_lingua_tokens_json(lm_buf *b, const lm_lingua_result *r) {
+void lm_lingua_tokens_json(lm_buf *b, const lm_lingua_result *r)
+{
     lm_buf_addc(b, '[');
     for (size_t i = 0; i < r->n_tokens; i++) {
         lm_buf_adds(b, i ? ",{\"token\":" : "{\"token\":");
@@ -43,30 +47,36 @@ void lm_lingua_tokens_json(lm_buf *b, const lm_lingua_result *r) {
     lm_buf_addc(b, ']');
 }
 
-void lm_lingua_labelled(lm_buf *b, const lm_lingua_result *r, const char *word_sep, const char *label_sep) {
+void lm_lingua_labelled(lm_buf *b, const lm_lingua_result *r, const char *word_sep, const char *label_sep)
+{
     const char *ws = word_sep ? word_sep : "\t\t|\t\t", *ls = label_sep ? label_sep : " ";
     for (size_t i = 0; i < r->n_words; i++) {
-        if (i) lm_buf_adds(b, ws);
+        if (i)
+            lm_buf_adds(b, ws);
         lm_buf_add(b, r->words[i], r->word_len[i]);
         lm_buf_printf(b, "%s%d", ls, r->labels[i]);
     }
 }
 
-void lm_lingua_join(lm_buf *b, const char *const *ctx, const size_t *ctx_len, size_t n_ctx) {
+void lm_lingua_join(lm_buf *b, const char *const *ctx, const size_t *ctx_len, size_t n_ctx)
+{
     for (size_t i = 0; i < n_ctx; i++) {
-        if (i) lm_buf_adds(b, "\n\n");
+        if (i)
+            lm_buf_adds(b, "\n\n");
         lm_buf_add(b, ctx[i], ctx_len[i]);
     }
 }
 
-lm_view_words lm_lingua_view_words(const lm_lingua_result *r, const char *orig, size_t orig_len) {
+lm_view_words lm_lingua_view_words(const lm_lingua_result *r, const char *orig, size_t orig_len)
+{
     lm_view_words w = {r->n_words, (const char *const *)r->words, r->word_len, r->labels, r->word_probs, orig,
                        orig_len};
     return w;
 }
 
 void lm_lingua_view_text(lm_buf *b, const char *where, const lm_lingua_result *r, const lm_view_words *w,
-                         int color) {
+                         int color)
+{
     lm_buf_printf(b, "==> %s: ratio %s, %zu -> %zu tokens <==\n", where, r->ratio, r->origin_tokens,
                   r->compressed_tokens);
     if (color) {
@@ -78,16 +88,20 @@ void lm_lingua_view_text(lm_buf *b, const char *where, const lm_lingua_result *r
 }
 
 /* Frees the n strings and both arrays of a list. */
-static void free_list(char **s, size_t *l, size_t n) {
-    for (size_t i = 0; i < n; i++) free(s[i]);
+static void free_list(char **s, size_t *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
     free(s), free(l);
 }
 
-int lm_lingua_split_list(const char *arg, char ***out, size_t **lens, size_t *n, char *err, size_t errlen) {
+int lm_lingua_split_list(const char *arg, char ***out, size_t **lens, size_t *n, char *err, size_t errlen)
+{
     *n = 0;
     *out = NULL;
     *lens = NULL;
-    if (!*arg) return 0;
+    if (!*arg)
+        return 0;
     lm_buf b = {0};
     size_t cap = 0;
     for (const char *p = arg;; p++) {
@@ -100,12 +114,16 @@ int lm_lingua_split_list(const char *arg, char ***out, size_t **lens, size_t *n,
             (*out)[*n] = lm_xstrndup(b.p ? b.p : "", b.n);
             (*lens)[(*n)++] = b.n;
             lm_buf_reset(&b);
-            if (!*p) break;
+            if (!*p)
+                break;
         } else if (*p == '\\') {
             p++;
-            if (*p == 'n') lm_buf_addc(&b, '\n');
-            else if (*p == 't') lm_buf_addc(&b, '\t');
-            else if (*p == ',' || *p == '\\') lm_buf_addc(&b, *p);
+            if (*p == 'n')
+                lm_buf_addc(&b, '\n');
+            else if (*p == 't')
+                lm_buf_addc(&b, '\t');
+            else if (*p == ',' || *p == '\\')
+                lm_buf_addc(&b, *p);
             else {
                 if (!*p)
                     lm_seterr(err, errlen, "trailing backslash (write \\\\ for a backslash)");

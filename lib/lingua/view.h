@@ -56,7 +56,7 @@ typedef struct {
     struct lm_view_frag {
         uint64_t index;
         lm_buf b;
-    } *f;
+    } * f;
     size_t n, cap;
 } lm_view_page;
 

@@ -119,12 +119,15 @@ int lm_nn_cpu_reserve(int *fits, size_t *shortfall, char *err, size_t errlen)
         need = (unsigned long long)team * (LM_NN_BLAS_BUFFER + BUFFER_SLACK);
         if (shortfall && used && need + used > cur)
             *shortfall = (size_t)(need + used - cur);
-        snprintf(lim, sizeof lim, "; the address-space limit (ulimit -v) is %llu MiB, %llu MiB of "
-                 "it in use", cur >> 20, used >> 20);
+        snprintf(lim, sizeof lim,
+                 "; the address-space limit (ulimit -v) is %llu MiB, %llu MiB of "
+                 "it in use",
+                 cur >> 20, used >> 20);
     }
     lm_seterr(err, errlen,
               "no memory for OpenBLAS's work buffers: %d thread%s need%s %d x %zu MiB of address "
-              "space (%s)%s", team, team == 1 ? "" : "s", team == 1 ? "s" : "", team,
-              LM_NN_BLAS_BUFFER >> 20, strerror(e), lim);
+              "space (%s)%s",
+              team, team == 1 ? "" : "s", team == 1 ? "s" : "", team, LM_NN_BLAS_BUFFER >> 20, strerror(e),
+              lim);
     return -1;
 }

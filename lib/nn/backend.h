@@ -30,12 +30,12 @@
 
 typedef struct lm_nn_backend {
     const char *name;
-    void (*embeddings)(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
-                       const float *wpe, const float *wtt, int B, int T, int C);
-    void (*layernorm)(float *out, const float *inp, const float *res, const float *w,
-                      const float *b, int B, int T, int C, float eps);
-    void (*matmul)(float *out, const float *inp, const float *w, const float *bias, int B, int T,
-                   int C, int OC);
+    void (*embeddings)(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
+                       const float *wtt, int B, int T, int C);
+    void (*layernorm)(float *out, const float *inp, const float *res, const float *w, const float *b, int B,
+                      int T, int C, float eps);
+    void (*matmul)(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                   int OC);
     void (*attention)(float *out, float *att, const float *q, const float *k, const float *v,
                       const float *maskadd, int B, int T, int C, int NH);
     void (*gelu)(float *out, const float *inp, size_t N);

@@ -32,9 +32,9 @@
 #define LM_BLAS_SONAME "libopenblas.so.0"
 #endif
 
-typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
-                         blasint, blasint, float, const float *, blasint, const float *, blasint,
-                         float, float *, blasint);
+typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint, blasint,
+                         blasint, float, const float *, blasint, const float *, blasint, float, float *,
+                         blasint);
 
 static struct {
     pthread_once_t once;
@@ -65,8 +65,7 @@ static void load(void)
         unsetenv("OPENBLAS_NUM_THREADS");
     if (!h) {
         const char *e = dlerror();
-        lm_seterr(blas.why, sizeof blas.why, "cannot load OpenBLAS (%s): %s", name,
-                  e ? e : "unknown error");
+        lm_seterr(blas.why, sizeof blas.why, "cannot load OpenBLAS (%s): %s", name, e ? e : "unknown error");
         return;
     }
     blas.sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
@@ -96,8 +95,10 @@ static void need(void)
 {
     char err[sizeof blas.why];
     if (lm_nn_blas_load(err, sizeof err)) /* after the first call: one atomic load */
-        lm_die_hint(LM_EXIT_USAGE, "install OpenBLAS (Debian: libopenblas0), or name the library "
-                    "with LMKIT_BLAS_LIB", "%s", err);
+        lm_die_hint(LM_EXIT_USAGE,
+                    "install OpenBLAS (Debian: libopenblas0), or name the library "
+                    "with LMKIT_BLAS_LIB",
+                    "%s", err);
 }
 
 void *lm_nn_blas_buffer_alloc(void)
@@ -114,9 +115,9 @@ void lm_nn_blas_buffer_free(void *b)
 
 /* ---- the OpenBLAS functions lmkit calls (prototypes from cblas.h) ---- */
 
-void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb,
-                 blasint M, blasint N, blasint K, float alpha, const float *A, blasint lda,
-                 const float *B, blasint ldb, float beta, float *C, blasint ldc)
+void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, blasint M,
+                 blasint N, blasint K, float alpha, const float *A, blasint lda, const float *B, blasint ldb,
+                 float beta, float *C, blasint ldc)
 {
     need();
     blas.sgemm(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -15,8 +15,8 @@
 
 #include "core/diag.h"
 
-#define NO_CUDA                                                                                   \
-    "lmkit was built without CUDA (nvcc was not found at build time, or CUDA=0 or SAN=1 was "     \
+#define NO_CUDA                                                                               \
+    "lmkit was built without CUDA (nvcc was not found at build time, or CUDA=0 or SAN=1 was " \
     "given); rebuild with the CUDA toolkit's nvcc on PATH to use a GPU"
 
 #ifndef HAVE_CUDA
@@ -101,8 +101,8 @@ static void load(void)
                       "install it with 'make install', or set %s to its path)",
                       path, LM_CUDA_LIB_ENV);
         else
-            lm_seterr(lib.why, sizeof lib.why, "no CUDA support library: cannot open '%s': %s",
-                      path, strerror(e));
+            lm_seterr(lib.why, sizeof lib.why, "no CUDA support library: cannot open '%s': %s", path,
+                      strerror(e));
         return;
     }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -111,10 +111,10 @@ static void load(void)
         if (!de)
             de = "unknown error";
         int runtime = strstr(de, "libcudart") || strstr(de, "libcublas");
-        lm_seterr(lib.why, sizeof lib.why, "no CUDA support: cannot load '%s': %s%s",
-                  path, de,
+        lm_seterr(lib.why, sizeof lib.why, "no CUDA support: cannot load '%s': %s%s", path, de,
                   runtime ? " (the CUDA runtime libraries, libcudart and libcublas, are not "
-                            "installed or not on the library path)" : "");
+                            "installed or not on the library path)"
+                          : "");
         return;
     }
     lm_cuda_api_fn get = (lm_cuda_api_fn)dlsym(h, LM_CUDA_API_SYMBOL);
@@ -122,8 +122,8 @@ static void load(void)
     if (!api || api->abi != LM_CUDA_API_ABI || api->size != sizeof *api) {
         lm_seterr(lib.why, sizeof lib.why,
                   "'%s' is not the CUDA support library of this lmkit version (%s %s); "
-                  "rebuild and reinstall lmkit", path, LM_CUDA_API_SYMBOL,
-                  get ? "differs" : "not found");
+                  "rebuild and reinstall lmkit",
+                  path, LM_CUDA_API_SYMBOL, get ? "differs" : "not found");
         dlclose(h);
         return;
     }

@@ -23,8 +23,7 @@ typedef struct {
     const lm_st_tensor *t;
 } pspec;
 
-static void spec(pspec *p, const char *prefix, const char *name, int64_t d0, int64_t d1,
-                 const float **dst)
+static void spec(pspec *p, const char *prefix, const char *name, int64_t d0, int64_t d1, const float **dst)
 {
     snprintf(p->name, sizeof p->name, "%s%s", prefix, name);
     p->ndim = d1 ? 2 : 1;
@@ -73,8 +72,8 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         if (lm_st_set_find(set, "embeddings.word_embeddings.weight")) {
             prefix = ""; /* saved from a bare BertModel / RobertaModel */
         } else {
-            lm_seterr(err, errlen, "%s: tensor '%s' not found (is this a %s checkpoint?)", where,
-                   probe, c->model_type);
+            lm_seterr(err, errlen, "%s: tensor '%s' not found (is this a %s checkpoint?)", where, probe,
+                      c->model_type);
             return -1;
         }
     }
@@ -92,8 +91,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
     lm_encoder_weights *w = &m->w;
     spec(&ps[k++], prefix, "embeddings.word_embeddings.weight", c->vocab_size, C, &w->wte);
     spec(&ps[k++], prefix, "embeddings.position_embeddings.weight", c->max_position, C, &w->wpe);
-    spec(&ps[k++], prefix, "embeddings.token_type_embeddings.weight", c->type_vocab_size, C,
-         &w->wtt);
+    spec(&ps[k++], prefix, "embeddings.token_type_embeddings.weight", c->type_vocab_size, C, &w->wtt);
     spec(&ps[k++], prefix, "embeddings.LayerNorm.weight", C, 0, &w->lnew);
     spec(&ps[k++], prefix, "embeddings.LayerNorm.bias", C, 0, &w->lneb);
     for (int l = 0; l < L; l++) {
@@ -136,13 +134,13 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         if (!same) {
             shape_str(want, sizeof want, ps[i].ndim, ps[i].shape);
             shape_str(got, sizeof got, t->ndim, t->shape);
-            lm_seterr(err, errlen, "%s: tensor '%s' has shape %s, config.json implies %s", where,
-                   ps[i].name, got, want);
+            lm_seterr(err, errlen, "%s: tensor '%s' has shape %s, config.json implies %s", where, ps[i].name,
+                      got, want);
             goto fail;
         }
         if (t->dtype != LM_DT_F32 && t->dtype != LM_DT_F16 && t->dtype != LM_DT_BF16) {
             lm_seterr(err, errlen, "%s: tensor '%s' has dtype %s (F32, F16 or BF16 expected)", where,
-                   ps[i].name, lm_dtype_name(t->dtype));
+                      ps[i].name, lm_dtype_name(t->dtype));
             goto fail;
         }
         ps[i].t = t;
@@ -155,7 +153,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
         m->block = malloc(convert * sizeof *m->block);
         if (!m->block) {
             lm_seterr(err, errlen, "out of memory (%zu MB for converted weights)",
-                   convert * sizeof(float) >> 20);
+                      convert * sizeof(float) >> 20);
             goto fail;
         }
         m->block_floats = convert;
@@ -181,8 +179,7 @@ fail:
     return -1;
 }
 
-lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_path, char *err,
-                                  size_t errlen)
+lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_path, char *err, size_t errlen)
 {
     lm_encoder *m = calloc(1, sizeof *m);
     if (!m) {
@@ -272,8 +269,7 @@ void lm_encoder_free(lm_encoder *m)
     free(m);
 }
 
-lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *err,
-                                       size_t errlen)
+lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *err, size_t errlen)
 {
     const lm_hf_config *c = &m->cfg;
     if (B < 1 || T < 1) {
@@ -283,8 +279,8 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
     size_t BT = (size_t)B * (size_t)T, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t NH = (size_t)c->num_heads;
     /* the activation table: x q k v atty tmp ffh att maskadd pos */
-    size_t sizes[10] = {BT * C, BT * C, BT * C, BT * C, BT * C, BT * C, BT * F,
-                        NH * (size_t)T * (size_t)T, BT, BT};
+    size_t sizes[10] = {BT * C, BT * C, BT * C, BT * C, BT * C, BT * C, BT * F, NH * (size_t)T * (size_t)T,
+                        BT,     BT};
     size_t total = 0;
     for (int i = 0; i < 10; i++)
         if (__builtin_add_overflow(total, sizes[i], &total) || total > SIZE_MAX / 8) {
@@ -297,11 +293,10 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
         free(s);
         free(block);
         lm_seterr(err, errlen, "out of memory (%zu MB of activations for batch %d x %d tokens)",
-               total * sizeof(float) >> 20, B, T);
+                  total * sizeof(float) >> 20, B, T);
         return NULL;
     }
-    float **ptrs[9] = {&s->x, &s->q, &s->k, &s->v, &s->atty, &s->tmp, &s->ffh, &s->att,
-                       &s->maskadd};
+    float **ptrs[9] = {&s->x, &s->q, &s->k, &s->v, &s->atty, &s->tmp, &s->ffh, &s->att, &s->maskadd};
     float *p = block;
     for (int i = 0; i < 9; i++) {
         *ptrs[i] = p;
@@ -342,15 +337,15 @@ static long layout_rows(const layout *L)
     return n;
 }
 
-int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P,
-                         int32_t *pos, char *err, size_t errlen)
+int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P, int32_t *pos,
+                         char *err, size_t errlen)
 {
     int run = 0;
     for (int t = 0; t < n; t++) {
         int32_t id = ids[t];
         if (id < 0 || id >= V) {
-            lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)",
-                      (long)id, seq, t, V);
+            lm_seterr(err, errlen, "token id %ld at [%d][%d] is outside the vocabulary [0, %d)", (long)id,
+                      seq, t, V);
             return -1;
         }
         int32_t p;
@@ -374,11 +369,11 @@ int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pa
     return 0;
 }
 
-static int positions(const lm_hf_config *c, const int32_t *ids, int n, int seq, int32_t *pos,
-                     char *err, size_t errlen)
+static int positions(const lm_hf_config *c, const int32_t *ids, int n, int seq, int32_t *pos, char *err,
+                     size_t errlen)
 {
-    return lm_encoder_positions(ids, n, seq, c->family == LM_FAMILY_ROBERTA, c->pad_token_id,
-                                c->vocab_size, c->max_position, pos, err, errlen);
+    return lm_encoder_positions(ids, n, seq, c->family == LM_FAMILY_ROBERTA, c->pad_token_id, c->vocab_size,
+                                c->max_position, pos, err, errlen);
 }
 
 /* Embeddings, the layers and the head over s->pos (filled) and L. */
@@ -403,8 +398,8 @@ static void forward_rows(const lm_nn_backend *be, const lm_encoder *m, lm_encode
         } else {
             size_t off = 0; /* s->maskadd is all zeros: no key is masked */
             for (int i = 0; i < L->nseq; i++) {
-                be->attention(s->atty + off, s->att, s->q + off, s->k + off, s->v + off,
-                              s->maskadd, 1, L->lens[i], C, NH);
+                be->attention(s->atty + off, s->att, s->q + off, s->k + off, s->v + off, s->maskadd, 1,
+                              L->lens[i], C, NH);
                 off += (size_t)L->lens[i] * C;
             }
         }
@@ -444,8 +439,7 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
 {
     const lm_hf_config *c = &m->cfg;
     if (B < 1 || T < 1 || B > s->B || T > s->T) {
-        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B,
-               s->T);
+        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B, s->T);
         return -1;
     }
     if (check_head(c, logits, probs, err, errlen) != 0)
@@ -465,23 +459,22 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
     return 0;
 }
 
-int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m,
-                                   lm_encoder_state *s, const int32_t *ids, const int *lens,
-                                   int nseq, float *logits, float *probs, char *err, size_t errlen)
+int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m, lm_encoder_state *s,
+                                   const int32_t *ids, const int *lens, int nseq, float *logits, float *probs,
+                                   char *err, size_t errlen)
 {
     const lm_hf_config *c = &m->cfg;
     long rows = 0;
     for (int i = 0; i < nseq; i++) {
         if (lens[i] < 1 || lens[i] > s->T) {
-            lm_seterr(err, errlen, "sequence %d has %d tokens; the state takes 1 to %d", i,
-                      lens[i], s->T);
+            lm_seterr(err, errlen, "sequence %d has %d tokens; the state takes 1 to %d", i, lens[i], s->T);
             return -1;
         }
         rows += lens[i];
     }
     if (nseq < 1 || rows > (long)s->B * s->T) {
-        lm_seterr(err, errlen, "%d sequences of %ld tokens in all do not fit the state's %d x %d",
-                  nseq, rows, s->B, s->T);
+        lm_seterr(err, errlen, "%d sequences of %ld tokens in all do not fit the state's %d x %d", nseq, rows,
+                  s->B, s->T);
         return -1;
     }
     if (check_head(c, logits, probs, err, errlen) != 0)
@@ -500,18 +493,15 @@ int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m,
     return 0;
 }
 
-int lm_encoder_forward(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
-                       const uint8_t *mask, int B, int T, float *logits, float *probs, char *err,
-                       size_t errlen)
+int lm_encoder_forward(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids, const uint8_t *mask,
+                       int B, int T, float *logits, float *probs, char *err, size_t errlen)
 {
-    return lm_encoder_forward_with(&lm_nn_backend_cpu, m, s, ids, mask, B, T, logits, probs, err,
-                                   errlen);
+    return lm_encoder_forward_with(&lm_nn_backend_cpu, m, s, ids, mask, B, T, logits, probs, err, errlen);
 }
 
-int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
-                              const int *lens, int nseq, float *logits, float *probs, char *err,
-                              size_t errlen)
+int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids, const int *lens,
+                              int nseq, float *logits, float *probs, char *err, size_t errlen)
 {
-    return lm_encoder_forward_packed_with(&lm_nn_backend_cpu, m, s, ids, lens, nseq, logits, probs,
-                                          err, errlen);
+    return lm_encoder_forward_packed_with(&lm_nn_backend_cpu, m, s, ids, lens, nseq, logits, probs, err,
+                                          errlen);
 }

@@ -48,9 +48,9 @@ typedef struct {
 } lm_encoder_layer;
 
 typedef struct {
-    const float *wte;        /* word_embeddings [V,C] */
-    const float *wpe;        /* position_embeddings [P,C] */
-    const float *wtt;        /* token_type_embeddings [TV,C] */
+    const float *wte;         /* word_embeddings [V,C] */
+    const float *wpe;         /* position_embeddings [P,C] */
+    const float *wtt;         /* token_type_embeddings [TV,C] */
     const float *lnew, *lneb; /* embeddings.LayerNorm [C] */
     lm_encoder_layer *layers; /* [L] */
     const float *clsw, *clsb; /* classifier [NL,C], [NL]; NULL for bare models */
@@ -59,24 +59,24 @@ typedef struct {
 typedef struct lm_encoder {
     lm_hf_config cfg;
     lm_encoder_weights w;
-    lm_st_set st;          /* the mapped checkpoint */
-    float *block;          /* converted tensors (NULL when all are used in place) */
+    lm_st_set st; /* the mapped checkpoint */
+    float *block; /* converted tensors (NULL when all are used in place) */
     size_t block_floats;
-    size_t n_params;       /* parameters used by the forward */
-    size_t n_in_place;     /* of the tensors, how many point into the mmap */
+    size_t n_params;   /* parameters used by the forward */
+    size_t n_in_place; /* of the tensors, how many point into the mmap */
     size_t n_tensors;
 } lm_encoder;
 
 typedef struct lm_encoder_state {
-    int B, T;       /* maxima */
-    float *block;   /* the one activation allocation */
+    int B, T;     /* maxima */
+    float *block; /* the one activation allocation */
     size_t block_floats;
-    float *x;       /* [B,T,C] hidden state (final hidden after a forward) */
+    float *x;                      /* [B,T,C] hidden state (final hidden after a forward) */
     float *q, *k, *v, *atty, *tmp; /* [B,T,C] */
-    float *ffh;     /* [B,T,F] */
-    float *att;     /* [NH,T,T] scratch for one sequence */
-    float *maskadd; /* [B,T] */
-    int32_t *pos;   /* [B,T] */
+    float *ffh;                    /* [B,T,F] */
+    float *att;                    /* [NH,T,T] scratch for one sequence */
+    float *maskadd;                /* [B,T] */
+    int32_t *pos;                  /* [B,T] */
     int lastB, lastT;
 } lm_encoder_state;
 
@@ -90,8 +90,7 @@ void lm_encoder_free(lm_encoder *m);
 
 /* Run state for batches up to B sequences of up to T tokens; NULL with a
  * message on a bad size or out of memory. */
-lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *err,
-                                       size_t errlen);
+lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *err, size_t errlen);
 void lm_encoder_state_free(lm_encoder_state *s);
 
 /* Forward over ids[B,T] with mask[B,T] (1 real, 0 pad; NULL = all real).
@@ -99,9 +98,8 @@ void lm_encoder_state_free(lm_encoder_state *s);
  * both must be NULL for bare models.  The final hidden state [B,T,C] stays in
  * s->x.  Returns 0, or -1 with a message (bad id, too long, B/T over the
  * state's maxima). */
-int lm_encoder_forward(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
-                       const uint8_t *mask, int B, int T, float *logits, float *probs, char *err,
-                       size_t errlen);
+int lm_encoder_forward(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids, const uint8_t *mask,
+                       int B, int T, float *logits, float *probs, char *err, size_t errlen);
 /* The same through an explicit op table (lm_nn_backend_cpu_naive in tests). */
 int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_encoder_state *s,
                             const int32_t *ids, const uint8_t *mask, int B, int T, float *logits,
@@ -112,8 +110,8 @@ int lm_encoder_forward_with(const lm_nn_backend *be, const lm_encoder *m, lm_enc
  * padding id); -1 with the forward's message when an id is outside [0, V)
  * or a position reaches P (max_position_embeddings).  seq numbers the
  * sequence in the message. */
-int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P,
-                         int32_t *pos, char *err, size_t errlen);
+int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pad, int V, int P, int32_t *pos,
+                         char *err, size_t errlen);
 
 /* Forward over a packed batch: nseq sequences stored back to back in
  * ids[sum lens], sequence i with lens[i] tokens, no padding and no mask (each
@@ -123,10 +121,9 @@ int lm_encoder_positions(const int32_t *ids, int n, int seq, int roberta, int pa
  * the final hidden state [sum lens, C].  Needs every lens[i] <= the state's
  * T and sum lens <= its B x T.  Real tokens get what lm_encoder_forward gives
  * them in a padded batch (up to rounding). */
-int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids,
-                              const int *lens, int nseq, float *logits, float *probs, char *err,
-                              size_t errlen);
-int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m,
-                                   lm_encoder_state *s, const int32_t *ids, const int *lens,
-                                   int nseq, float *logits, float *probs, char *err, size_t errlen);
+int lm_encoder_forward_packed(const lm_encoder *m, lm_encoder_state *s, const int32_t *ids, const int *lens,
+                              int nseq, float *logits, float *probs, char *err, size_t errlen);
+int lm_encoder_forward_packed_with(const lm_nn_backend *be, const lm_encoder *m, lm_encoder_state *s,
+                                   const int32_t *ids, const int *lens, int nseq, float *logits, float *probs,
+                                   char *err, size_t errlen);
 #endif

@@ -48,7 +48,7 @@ const char *lm_nn_dtype_name(int dtype)
 #define ALIGN 256 /* bytes; cuBLAS wants 16, tensor cores like 128+ */
 
 typedef struct {
-    const void *qkvw; /* [3C, C]: query, key, value weights adjacent */
+    const void *qkvw;  /* [3C, C]: query, key, value weights adjacent */
     const float *qkvb; /* [3C] */
     const void *ow;
     const float *ob, *ln1w, *ln1b;
@@ -121,8 +121,8 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
     }
     int half = g->dtype != LM_NN_F32;
     size_t k = 0;
-#define W1(p, numel, h, d) (ws[k].src[0] = (p), ws[k].n[0] = (numel), ws[k].half = (h), \
-                            ws[k++].dst = (const void **)(d))
+#define W1(p, numel, h, d) \
+    (ws[k].src[0] = (p), ws[k].n[0] = (numel), ws[k].half = (h), ws[k++].dst = (const void **)(d))
     W1(w->wte, (size_t)g->V * C, 0, &g->wte);
     W1(w->wpe, (size_t)g->P * C, 0, &g->wpe);
     W1(w->wtt, C, 0, &g->wtt); /* token type 0 only */
@@ -131,8 +131,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
     for (size_t l = 0; l < L; l++) {
         const lm_encoder_layer *ly = &w->layers[l];
         gpu_layer *gl = &g->layers[l];
-        ws[k] = (wspec){{ly->qw, ly->kw, ly->vw}, {C * C, C * C, C * C}, half,
-                        (const void **)&gl->qkvw, 0};
+        ws[k] = (wspec){{ly->qw, ly->kw, ly->vw}, {C * C, C * C, C * C}, half, (const void **)&gl->qkvw, 0};
         k++;
         ws[k] = (wspec){{ly->qb, ly->kb, ly->vb}, {C, C, C}, 0, (const void **)&gl->qkvb, 0};
         k++;
@@ -189,11 +188,9 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
                 for (size_t e = 0; e < ws[i].n[j]; e++)
                     stage[done + e] = g->dtype == LM_NN_BF16 ? lm_f32_to_bf16(ws[i].src[j][e])
                                                              : lm_f32_to_f16(ws[i].src[j][e]);
-                rc = g->K->enc_upload(g->ctx, base + done * 2, stage + done, ws[i].n[j] * 2, err,
-                                     errlen);
+                rc = g->K->enc_upload(g->ctx, base + done * 2, stage + done, ws[i].n[j] * 2, err, errlen);
             } else {
-                rc = g->K->enc_upload(g->ctx, base + done * 4, ws[i].src[j], ws[i].n[j] * 4, err,
-                                     errlen);
+                rc = g->K->enc_upload(g->ctx, base + done * 4, ws[i].src[j], ws[i].n[j] * 4, err, errlen);
             }
             done += ws[i].n[j];
         }
@@ -209,8 +206,19 @@ static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
     size_t NH = (size_t)g->NH, NL = (size_t)g->NL ? (size_t)g->NL : 1;
     size_t wide = F > 3 * C ? F : 3 * C;
     /* x qkv atty tmp ffh att maskadd logits probs ids pos mask act16, in bytes */
-    size_t elems[13] = {BT * C, BT * 3 * C, BT * C, BT * C, BT * F, B * NH * T * T, BT, BT * NL,
-                        BT * NL, BT, BT, BT, g->dtype != LM_NN_F32 ? BT * wide : 0};
+    size_t elems[13] = {BT * C,
+                        BT * 3 * C,
+                        BT * C,
+                        BT * C,
+                        BT * F,
+                        B * NH * T * T,
+                        BT,
+                        BT * NL,
+                        BT * NL,
+                        BT,
+                        BT,
+                        BT,
+                        g->dtype != LM_NN_F32 ? BT * wide : 0};
     size_t esize[13] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 2};
     size_t off[13], total = 0;
     for (int i = 0; i < 13; i++) {
@@ -231,8 +239,7 @@ static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
     }
     g->abytes = total;
     char *p = g->ablock;
-    float **fp[9] = {&g->x, &g->qkv, &g->atty, &g->tmp, &g->ffh, &g->att, &g->maskadd, &g->logits,
-                     &g->probs};
+    float **fp[9] = {&g->x, &g->qkv, &g->atty, &g->tmp, &g->ffh, &g->att, &g->maskadd, &g->logits, &g->probs};
     for (int i = 0; i < 9; i++)
         *fp[i] = (float *)(void *)(p + off[i]);
     g->ids = (int32_t *)(void *)(p + off[9]);
@@ -242,8 +249,8 @@ static int alloc_activations(lm_encoder_cuda *g, char *err, size_t errlen)
     return 0;
 }
 
-lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype,
-                                     char *err, size_t errlen)
+lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype, char *err,
+                                     size_t errlen)
 {
     const lm_hf_config *c = &m->cfg;
     if (Bmax < 1 || Tmax < 1) {
@@ -317,27 +324,24 @@ void lm_encoder_cuda_free(lm_encoder_cuda *g)
 
 /* Host-side checks of lm_encoder_forward_with, with its messages: ids in the
  * vocabulary, every position below max_position_embeddings. */
-static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T, char *err,
-                     size_t errlen)
+static int check_ids(const lm_encoder_cuda *g, const int32_t *ids, int B, int T, char *err, size_t errlen)
 {
     for (int b = 0; b < B; b++)
-        if (lm_encoder_positions(ids + (size_t)b * T, T, b, g->roberta, g->pad, g->V, g->P, NULL,
-                                 err, errlen) != 0)
+        if (lm_encoder_positions(ids + (size_t)b * T, T, b, g->roberta, g->pad, g->V, g->P, NULL, err,
+                                 errlen) != 0)
             return -1;
     return 0;
 }
 
-int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B,
-                            int T, float *logits, float *probs, char *err, size_t errlen)
+int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B, int T,
+                            float *logits, float *probs, char *err, size_t errlen)
 {
     if (B < 1 || T < 1 || B > g->B || T > g->T) {
-        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, g->B,
-               g->T);
+        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, g->B, g->T);
         return -1;
     }
     if ((logits || probs) && !g->has_head) {
-        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only",
-               g->arch);
+        lm_seterr(err, errlen, "%s has no classification head: ask for the hidden state only", g->arch);
         return -1;
     }
     if (check_ids(g, ids, B, T, err, errlen))
@@ -347,38 +351,29 @@ int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_
     int N = B * T, C = g->C, F = g->F, wd = g->dtype;
     float eps = g->eps;
     g->lastB = g->lastT = 0;
-    if (g->K->enc_use(cx, err, errlen) ||
-        g->K->enc_upload(cx, g->ids, ids, BT * sizeof *ids, err, errlen) ||
+    if (g->K->enc_use(cx, err, errlen) || g->K->enc_upload(cx, g->ids, ids, BT * sizeof *ids, err, errlen) ||
         g->K->enc_upload(cx, g->mask, mask ? mask : g->hmask, BT, err, errlen))
         return -1;
     float *x = g->x;
     /* a failing launcher leaves its message in err; the chain stops there */
-    int rc = g->K->enc_prep(cx, g->pos, g->maskadd, g->ids, g->mask, B, T, g->roberta, g->pad, err,
-                           errlen) ||
-             g->K->enc_embeddings(cx, x, g->ids, g->pos, g->wte, g->wpe, g->wtt, B, T, C, err,
-                                 errlen) ||
+    int rc = g->K->enc_prep(cx, g->pos, g->maskadd, g->ids, g->mask, B, T, g->roberta, g->pad, err, errlen) ||
+             g->K->enc_embeddings(cx, x, g->ids, g->pos, g->wte, g->wpe, g->wtt, B, T, C, err, errlen) ||
              g->K->enc_layernorm(cx, x, x, NULL, g->lnew, g->lneb, B, T, C, eps, err, errlen);
     for (int l = 0; l < g->L && rc == 0; l++) {
         const gpu_layer *ly = &g->layers[l];
-        rc = g->K->enc_matmul(cx, g->qkv, x, ly->qkvw, wd, ly->qkvb, g->act16, N, C, 3 * C, err,
-                             errlen) ||
-             g->K->enc_attention(cx, g->atty, g->att, g->qkv, g->qkv + C, g->qkv + 2 * C, 3 * C,
-                                g->maskadd, B, T, C, g->NH, err, errlen) ||
-             g->K->enc_matmul(cx, g->tmp, g->atty, ly->ow, wd, ly->ob, g->act16, N, C, C, err,
-                             errlen) ||
-             g->K->enc_layernorm(cx, x, g->tmp, x, ly->ln1w, ly->ln1b, B, T, C, eps, err,
-                                errlen) ||
-             g->K->enc_matmul(cx, g->ffh, x, ly->fcw, wd, ly->fcb, g->act16, N, C, F, err,
-                             errlen) ||
+        rc = g->K->enc_matmul(cx, g->qkv, x, ly->qkvw, wd, ly->qkvb, g->act16, N, C, 3 * C, err, errlen) ||
+             g->K->enc_attention(cx, g->atty, g->att, g->qkv, g->qkv + C, g->qkv + 2 * C, 3 * C, g->maskadd,
+                                 B, T, C, g->NH, err, errlen) ||
+             g->K->enc_matmul(cx, g->tmp, g->atty, ly->ow, wd, ly->ob, g->act16, N, C, C, err, errlen) ||
+             g->K->enc_layernorm(cx, x, g->tmp, x, ly->ln1w, ly->ln1b, B, T, C, eps, err, errlen) ||
+             g->K->enc_matmul(cx, g->ffh, x, ly->fcw, wd, ly->fcb, g->act16, N, C, F, err, errlen) ||
              g->K->enc_gelu(cx, g->ffh, g->ffh, BT * (size_t)F, g->gelu_tanh, err, errlen) ||
-             g->K->enc_matmul(cx, g->tmp, g->ffh, ly->pw, wd, ly->pb, g->act16, N, F, C, err,
-                             errlen) ||
+             g->K->enc_matmul(cx, g->tmp, g->ffh, ly->pw, wd, ly->pb, g->act16, N, F, C, err, errlen) ||
              g->K->enc_layernorm(cx, x, g->tmp, x, ly->ln2w, ly->ln2b, B, T, C, eps, err, errlen);
     }
     if (rc == 0 && (logits || probs)) {
         size_t nb = BT * (size_t)g->NL * sizeof(float);
-        rc = g->K->enc_matmul(cx, g->logits, x, g->clsw, wd, g->clsb, g->act16, N, C, g->NL, err,
-                             errlen) ||
+        rc = g->K->enc_matmul(cx, g->logits, x, g->clsw, wd, g->clsb, g->act16, N, C, g->NL, err, errlen) ||
              (probs && g->K->enc_softmax(cx, g->probs, g->logits, N, g->NL, err, errlen)) ||
              (logits && g->K->enc_download(cx, logits, g->logits, nb, err, errlen)) ||
              (probs && g->K->enc_download(cx, probs, g->probs, nb, err, errlen));
@@ -415,4 +410,3 @@ void lm_encoder_cuda_info(const lm_encoder_cuda *g, char *desc, size_t cap, size
     if (act_bytes)
         *act_bytes = g->abytes;
 }
-

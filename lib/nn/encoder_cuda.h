@@ -52,16 +52,16 @@ const char *lm_nn_dtype_name(int dtype);
 /* Uploads m's weights (Linear weights as dtype) and allocates activations
  * for batches up to Bmax sequences of up to Tmax tokens on the current
  * device.  NULL with a message (no device, out of device memory, bad size). */
-lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype,
-                                     char *err, size_t errlen);
+lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, int dtype, char *err,
+                                     size_t errlen);
 void lm_encoder_cuda_free(lm_encoder_cuda *g);
 
 /* As lm_encoder_forward: ids[B,T], mask[B,T] (1 real, 0 pad; NULL = all
  * real); logits[B,T,num_labels] and probs[B,T,num_labels] on the host, may be
  * NULL (both NULL for bare models).  Returns 0 once the outputs are on the
  * host, or -1 with a message. */
-int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B,
-                            int T, float *logits, float *probs, char *err, size_t errlen);
+int lm_encoder_cuda_forward(lm_encoder_cuda *g, const int32_t *ids, const uint8_t *mask, int B, int T,
+                            float *logits, float *probs, char *err, size_t errlen);
 
 /* The final hidden state [B,T,C] of the last forward, copied to the host. */
 int lm_encoder_cuda_hidden(lm_encoder_cuda *g, float *out, char *err, size_t errlen);

@@ -55,11 +55,16 @@ static size_t cache_dirs(char *out[5])
     const char *v;
     char *c[5];
     size_t k = 0, n = 0;
-    if ((v = getenv("HF_HUB_CACHE")) && *v) c[k++] = lm_xstrdup(v);
-    if ((v = getenv("HUGGINGFACE_HUB_CACHE")) && *v) c[k++] = lm_xstrdup(v);
-    if ((v = getenv("HF_HOME")) && *v) c[k++] = join(v, "hub");
-    if ((v = getenv("XDG_CACHE_HOME")) && *v) c[k++] = join(v, "huggingface/hub");
-    if ((v = getenv("HOME")) && *v) c[k++] = join(v, ".cache/huggingface/hub");
+    if ((v = getenv("HF_HUB_CACHE")) && *v)
+        c[k++] = lm_xstrdup(v);
+    if ((v = getenv("HUGGINGFACE_HUB_CACHE")) && *v)
+        c[k++] = lm_xstrdup(v);
+    if ((v = getenv("HF_HOME")) && *v)
+        c[k++] = join(v, "hub");
+    if ((v = getenv("XDG_CACHE_HOME")) && *v)
+        c[k++] = join(v, "huggingface/hub");
+    if ((v = getenv("HOME")) && *v)
+        c[k++] = join(v, ".cache/huggingface/hub");
     for (size_t i = 0; i < k; i++) {
         int dup = 0;
         for (size_t j = 0; j < n; j++)
@@ -134,8 +139,9 @@ static char *pick_snapshot(const char *repo, int *broken, char *err, size_t errl
         if (count == 0)
             lm_seterr(err, errlen, "'%s' has no refs/main and no snapshot in snapshots/", repo);
         else
-            lm_seterr(err, errlen, "'%s' has no refs/main and %zu snapshots (%s, %s%s): cannot tell which to use",
-                      repo, count, first, second, count > 2 ? ", ..." : "");
+            lm_seterr(err, errlen,
+                      "'%s' has no refs/main and %zu snapshots (%s, %s%s): cannot tell which to use", repo,
+                      count, first, second, count > 2 ? ", ..." : "");
     }
     free(snaps);
     return dir;
@@ -149,7 +155,8 @@ char *lm_hf_model_dir(const char *arg, int *searched_id, char *err, size_t errle
     if (!lm_hf_is_repo_id(arg)) {
         struct stat sb;
         int e = stat(arg, &sb) == 0 ? ENOTDIR : errno;
-        lm_seterr(err, errlen, "cannot open model folder '%s': %s", arg, e == ENOTDIR ? "not a folder" : strerror(e));
+        lm_seterr(err, errlen, "cannot open model folder '%s': %s", arg,
+                  e == ENOTDIR ? "not a folder" : strerror(e));
         return NULL;
     }
     *searched_id = 1;
@@ -178,8 +185,10 @@ char *lm_hf_model_dir(const char *arg, int *searched_id, char *err, size_t errle
         free(caches[i]);
     if (!found && !broken) {
         if (n == 0)
-            lm_seterr(err, errlen, "model '%s' is not a folder, and no Hugging Face cache is known "
-                                   "(HF_HUB_CACHE, HF_HOME and HOME are unset)", arg);
+            lm_seterr(err, errlen,
+                      "model '%s' is not a folder, and no Hugging Face cache is known "
+                      "(HF_HUB_CACHE, HF_HOME and HOME are unset)",
+                      arg);
         else
             lm_seterr(err, errlen, "model '%s' is not a folder nor in the Hugging Face cache (searched %s)",
                       arg, list);

@@ -56,8 +56,7 @@ void lm_hf_config_free(lm_hf_config *cfg)
     cfg->id2label = NULL;
 }
 
-static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char *err,
-                        size_t errlen)
+static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char *err, size_t errlen)
 {
     json_t *i2l = json_object_get(root, "id2label");
     json_t *nl = json_object_get(root, "num_labels");
@@ -69,8 +68,8 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
         }
         n = (int)json_object_size(i2l);
         if (nl && (!json_is_integer(nl) || json_integer_value(nl) != n)) {
-            lm_seterr(err, errlen, "%s: \"num_labels\" disagrees with the %d entries of \"id2label\"",
-                   where, n);
+            lm_seterr(err, errlen, "%s: \"num_labels\" disagrees with the %d entries of \"id2label\"", where,
+                      n);
             return -1;
         }
     } else if (nl && get_int(root, "num_labels", 2, 1, 100000, &n, where, err, errlen) != 0) {
@@ -91,7 +90,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
             json_t *v = json_object_get(i2l, key);
             if (!json_is_string(v)) {
                 lm_seterr(err, errlen, "%s: \"id2label\" has no string entry for \"%s\" (keys must be 0..%d)",
-                       where, key, n - 1);
+                          where, key, n - 1);
                 return -1;
             }
             s = json_string_value(v);
@@ -105,15 +104,15 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
     return 0;
 }
 
-int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const char *where,
-                       char *err, size_t errlen)
+int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const char *where, char *err,
+                       size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         lm_seterr(err, errlen, "%s:%d:%d: %s", where, root ? 1 : je.line, root ? 1 : je.column,
-               root ? "not a JSON object" : je.text);
+                  root ? "not a JSON object" : je.text);
         json_decref(root);
         return -1;
     }
@@ -121,13 +120,12 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_t *ar = json_object_get(root, "architectures");
     json_t *mt = json_object_get(root, "model_type");
     size_t k, na = sizeof archs / sizeof archs[0];
-    if (!json_is_array(ar) || json_array_size(ar) != 1 ||
-        !json_is_string(json_array_get(ar, 0))) {
+    if (!json_is_array(ar) || json_array_size(ar) != 1 || !json_is_string(json_array_get(ar, 0))) {
         lm_seterr(err, errlen,
-               "%s: \"architectures\" must list exactly one architecture (supported: "
-               "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
-               "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
-               where);
+                  "%s: \"architectures\" must list exactly one architecture (supported: "
+                  "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
+                  "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
+                  where);
         goto out;
     }
     const char *a = json_string_value(json_array_get(ar, 0));
@@ -135,15 +133,15 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
         ;
     if (k == na) {
         lm_seterr(err, errlen,
-               "%s: architecture \"%.60s\" is not supported (supported: "
-               "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
-               "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
-               where, a);
+                  "%s: architecture \"%.60s\" is not supported (supported: "
+                  "BertForTokenClassification, BertModel, RobertaForTokenClassification, "
+                  "RobertaModel, XLMRobertaForTokenClassification, XLMRobertaModel)",
+                  where, a);
         goto out;
     }
     if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), archs[k].model_type) != 0)) {
         lm_seterr(err, errlen, "%s: model_type \"%.30s\" does not match architecture %s (expected \"%s\")",
-               where, json_is_string(mt) ? json_string_value(mt) : "?", a, archs[k].model_type);
+                  where, json_is_string(mt) ? json_string_value(mt) : "?", a, archs[k].model_type);
         goto out;
     }
     snprintf(cfg->architecture, sizeof cfg->architecture, "%s", a);
@@ -155,18 +153,14 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     if (get_int(root, "hidden_size", 768, 1, 1 << 16, &cfg->hidden_size, where, err, errlen) ||
         get_int(root, "num_hidden_layers", 12, 1, 1000, &cfg->num_layers, where, err, errlen) ||
         get_int(root, "num_attention_heads", 12, 1, 1 << 12, &cfg->num_heads, where, err, errlen) ||
-        get_int(root, "intermediate_size", 3072, 1, 1 << 20, &cfg->intermediate_size, where, err,
-                errlen) ||
-        get_int(root, "vocab_size", bert ? 30522 : 50265, 1, 1 << 26, &cfg->vocab_size, where, err,
-                errlen) ||
-        get_int(root, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_position, where, err,
-                errlen) ||
-        get_int(root, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size, where, err,
-                errlen))
+        get_int(root, "intermediate_size", 3072, 1, 1 << 20, &cfg->intermediate_size, where, err, errlen) ||
+        get_int(root, "vocab_size", bert ? 30522 : 50265, 1, 1 << 26, &cfg->vocab_size, where, err, errlen) ||
+        get_int(root, "max_position_embeddings", 512, 1, 1 << 20, &cfg->max_position, where, err, errlen) ||
+        get_int(root, "type_vocab_size", 2, 1, 1 << 16, &cfg->type_vocab_size, where, err, errlen))
         goto out;
     if (cfg->hidden_size % cfg->num_heads != 0) {
         lm_seterr(err, errlen, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where,
-               cfg->hidden_size, cfg->num_heads);
+                  cfg->hidden_size, cfg->num_heads);
         goto out;
     }
     json_t *pad = json_object_get(root, "pad_token_id");
@@ -176,14 +170,13 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
             goto out;
         }
         cfg->pad_token_id = 0;
-    } else if (get_int(root, "pad_token_id", bert ? 0 : 1, 0, cfg->vocab_size - 1,
-                       &cfg->pad_token_id, where, err, errlen)) {
+    } else if (get_int(root, "pad_token_id", bert ? 0 : 1, 0, cfg->vocab_size - 1, &cfg->pad_token_id, where,
+                       err, errlen)) {
         goto out;
     }
     if (!bert && cfg->max_position < cfg->pad_token_id + 2) {
-        lm_seterr(err, errlen,
-               "%s: max_position_embeddings %d leaves no position after padding_idx %d", where,
-               cfg->max_position, cfg->pad_token_id);
+        lm_seterr(err, errlen, "%s: max_position_embeddings %d leaves no position after padding_idx %d",
+                  where, cfg->max_position, cfg->pad_token_id);
         goto out;
     }
 
@@ -200,9 +193,9 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
         cfg->act = LM_ACT_GELU_TANH;
     else {
         lm_seterr(err, errlen,
-               "%s: hidden_act \"%.30s\" is not supported (gelu, gelu_python, gelu_new, "
-               "gelu_pytorch_tanh, gelu_fast)",
-               where, an);
+                  "%s: hidden_act \"%.30s\" is not supported (gelu, gelu_python, gelu_new, "
+                  "gelu_pytorch_tanh, gelu_fast)",
+                  where, an);
         goto out;
     }
     snprintf(cfg->act_name, sizeof cfg->act_name, "%s", an);
@@ -212,8 +205,10 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     if (eps) {
         /* checked as the float the encoder uses: 1e-90 would become 0 */
         if (!json_is_number(eps) || !((float)json_number_value(eps) > 0) || json_number_value(eps) > 1) {
-            lm_seterr(err, errlen, "%s: \"layer_norm_eps\" must be a number in (0, 1] that a float "
-                      "holds (at least 1.4e-45)", where);
+            lm_seterr(err, errlen,
+                      "%s: \"layer_norm_eps\" must be a number in (0, 1] that a float "
+                      "holds (at least 1.4e-45)",
+                      where);
             goto out;
         }
         cfg->layer_norm_eps = (float)json_number_value(eps);
@@ -222,9 +217,8 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
     json_t *pet = json_object_get(root, "position_embedding_type");
     if (pet && !json_is_null(pet) &&
         (!json_is_string(pet) || strcmp(json_string_value(pet), "absolute") != 0)) {
-        lm_seterr(err, errlen,
-               "%s: position_embedding_type \"%.30s\" is not supported (only \"absolute\")", where,
-               json_is_string(pet) ? json_string_value(pet) : "?");
+        lm_seterr(err, errlen, "%s: position_embedding_type \"%.30s\" is not supported (only \"absolute\")",
+                  where, json_is_string(pet) ? json_string_value(pet) : "?");
         goto out;
     }
     const char *flags[] = {"is_decoder", "add_cross_attention"};

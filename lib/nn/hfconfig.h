@@ -24,29 +24,29 @@ typedef enum { LM_FAMILY_BERT, LM_FAMILY_ROBERTA } lm_family;
 typedef enum { LM_ACT_GELU, LM_ACT_GELU_TANH } lm_act;
 
 typedef struct {
-    char architecture[64]; /* e.g. "XLMRobertaForTokenClassification" */
-    char model_type[32];   /* "bert", "roberta", "xlm-roberta" */
-    lm_family family;      /* positions: arange (BERT) or cumsum + padding_idx (RoBERTa) */
+    char architecture[64];    /* e.g. "XLMRobertaForTokenClassification" */
+    char model_type[32];      /* "bert", "roberta", "xlm-roberta" */
+    lm_family family;         /* positions: arange (BERT) or cumsum + padding_idx (RoBERTa) */
     int token_classification; /* 1: ...ForTokenClassification (classifier head) */
-    int hidden_size;       /* C */
-    int num_layers;        /* L */
-    int num_heads;         /* H, C % H == 0 */
-    int intermediate_size; /* F */
-    int vocab_size;        /* V */
-    int max_position;      /* P = max_position_embeddings */
-    int type_vocab_size;   /* >= 1; token type 0 is used */
-    int pad_token_id;      /* RoBERTa padding_idx */
-    lm_act act;            /* hidden_act */
-    char act_name[32];     /* as written */
+    int hidden_size;          /* C */
+    int num_layers;           /* L */
+    int num_heads;            /* H, C % H == 0 */
+    int intermediate_size;    /* F */
+    int vocab_size;           /* V */
+    int max_position;         /* P = max_position_embeddings */
+    int type_vocab_size;      /* >= 1; token type 0 is used */
+    int pad_token_id;         /* RoBERTa padding_idx */
+    lm_act act;               /* hidden_act */
+    char act_name[32];        /* as written */
     float layer_norm_eps;
-    int num_labels;        /* 0 for the bare *Model architectures */
-    char **id2label;       /* [num_labels], "LABEL_i" when absent; NULL for bare models */
+    int num_labels;  /* 0 for the bare *Model architectures */
+    char **id2label; /* [num_labels], "LABEL_i" when absent; NULL for bare models */
 } lm_hf_config;
 
 /* Parses config.json text.  `where` names the file in messages.
  * Returns 0, or -1 with a message in err. */
-int lm_hf_config_parse(lm_hf_config *cfg, const char *json, size_t len, const char *where,
-                       char *err, size_t errlen);
+int lm_hf_config_parse(lm_hf_config *cfg, const char *json, size_t len, const char *where, char *err,
+                       size_t errlen);
 /* Reads and parses a file. */
 int lm_hf_config_load(lm_hf_config *cfg, const char *path, char *err, size_t errlen);
 void lm_hf_config_free(lm_hf_config *cfg);

@@ -108,8 +108,8 @@ void nn_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, c
 }
 
 /* one row of nn_layernorm_forward */
-VM_CLONES static void layernorm_row(float *o, const float *x, const float *r, const float *w,
-                                    const float *b, int C, float eps)
+VM_CLONES static void layernorm_row(float *o, const float *x, const float *r, const float *w, const float *b,
+                                    int C, float eps)
 {
     if (r) { /* o = x + r in float, as torch adds before the norm */
 #pragma omp simd
@@ -134,18 +134,18 @@ VM_CLONES static void layernorm_row(float *o, const float *x, const float *r, co
         o[c] = (x[c] - mean) * rstd * w[c] + b[c];
 }
 
-void nn_layernorm_forward(float *out, const float *inp, const float *res, const float *w,
-                          const float *b, int B, int T, int C, float eps)
+void nn_layernorm_forward(float *out, const float *inp, const float *res, const float *w, const float *b,
+                          int B, int T, int C, float eps)
 {
     long BT = (long)B * T;
 #pragma omp parallel for schedule(static) if (PAR(BT * C * 4))
     for (long i = 0; i < BT; i++)
-        layernorm_row(out + (size_t)i * C, inp + (size_t)i * C, res ? res + (size_t)i * C : NULL, w,
-                      b, C, eps);
+        layernorm_row(out + (size_t)i * C, inp + (size_t)i * C, res ? res + (size_t)i * C : NULL, w, b, C,
+                      eps);
 }
 
-void nn_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int B,
-                       int T, int C, int OC)
+void nn_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                       int OC)
 {
     long BT = (long)B * T;
     blas_one_thread();
@@ -170,14 +170,14 @@ void nn_matmul_forward(float *out, const float *inp, const float *w, const float
                     memcpy(out + (size_t)i * OC + c0, bias + c0, (size_t)(c1 - c0) * sizeof *out);
                 beta = 1.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)(c1 - c0), C,
-                        1.0f, inp + (size_t)r0 * C, C, w + (size_t)c0 * C, C, beta, o, OC);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)(c1 - c0), C, 1.0f,
+                        inp + (size_t)r0 * C, C, w + (size_t)c0 * C, C, beta, o, OC);
         }
     }
 }
 
-void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const float *bias,
-                             int B, int T, int C, int OC)
+void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const float *bias, int B, int T,
+                             int C, int OC)
 {
     long BT = (long)B * T;
 #pragma omp parallel for schedule(static) if (PAR(BT * C * OC))
@@ -242,19 +242,19 @@ void nn_attention_forward(float *out, float *att, const float *q, const float *k
             int t0 = (int)(i % qblocks) * QBLOCK, n = T - t0 < QBLOCK ? T - t0 : QBLOCK;
             size_t off = (size_t)b * T * C + (size_t)h * D, qo = off + (size_t)t0 * C;
             /* a [n,T] = q_h[t0:t0+n] [n,D] . k_h [T,D]^T * scale */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale, q + qo, C,
-                        k + off, C, 0.0f, a, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, D, scale, q + qo, C, k + off, C, 0.0f,
+                        a, T);
             for (int r = 0; r < n; r++)
                 masked_softmax_row(a + (size_t)r * T, maskadd + (size_t)b * T, T);
             /* out_h[t0:t0+n] [n,D] = a [n,T] . v_h [T,D] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, a, T, v + off, C,
-                        0.0f, out + qo, C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, T, 1.0f, a, T, v + off, C, 0.0f,
+                        out + qo, C);
         }
     }
 }
 
-void nn_attention_forward_naive(float *out, float *att, const float *q, const float *k,
-                                const float *v, const float *maskadd, int B, int T, int C, int NH)
+void nn_attention_forward_naive(float *out, float *att, const float *q, const float *k, const float *v,
+                                const float *maskadd, int B, int T, int C, int NH)
 {
     int D = C / NH;
     float scale = 1.0f / sqrtf((float)D);

@@ -30,14 +30,14 @@ void nn_embeddings_forward(float *out, const int32_t *ids, const int32_t *pos, c
 
 /* out[B,T,C] = LayerNorm(inp [+ res]) * w + b; res may be NULL; out may alias
  * inp or res.  Biased variance, eps inside the square root (torch). */
-void nn_layernorm_forward(float *out, const float *inp, const float *res, const float *w,
-                          const float *b, int B, int T, int C, float eps);
+void nn_layernorm_forward(float *out, const float *inp, const float *res, const float *w, const float *b,
+                          int B, int T, int C, float eps);
 
 /* out[B,T,OC] = inp[B,T,C] @ w[OC,C]^T + bias[OC]  (bias may be NULL). */
-void nn_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int B,
-                       int T, int C, int OC);
-void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const float *bias,
-                             int B, int T, int C, int OC);
+void nn_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                       int OC);
+void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const float *bias, int B, int T,
+                             int C, int OC);
 
 /* Multi-head self-attention core (no projections):
  * out[B,T,C] = softmax(q_h k_h^T / sqrt(D) + maskadd[b, key]) v_h  per head h,
@@ -47,8 +47,8 @@ void nn_matmul_forward_naive(float *out, const float *inp, const float *w, const
  * att[NH,T,T] is scratch. */
 void nn_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                           const float *maskadd, int B, int T, int C, int NH);
-void nn_attention_forward_naive(float *out, float *att, const float *q, const float *k,
-                                const float *v, const float *maskadd, int B, int T, int C, int NH);
+void nn_attention_forward_naive(float *out, float *att, const float *q, const float *k, const float *v,
+                                const float *maskadd, int B, int T, int C, int NH);
 
 /* out[N] = 0.5 x (1 + erf(x / sqrt 2))   (hidden_act "gelu"); out may alias inp. */
 void nn_gelu_forward(float *out, const float *inp, size_t N);

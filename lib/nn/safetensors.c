@@ -23,14 +23,11 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[LM_DT_COUNT] = {
-    [LM_DT_BOOL] = {"BOOL", 1},       [LM_DT_U8] = {"U8", 1},
-    [LM_DT_I8] = {"I8", 1},           [LM_DT_F8_E5M2] = {"F8_E5M2", 1},
-    [LM_DT_F8_E4M3] = {"F8_E4M3", 1}, [LM_DT_I16] = {"I16", 2},
-    [LM_DT_U16] = {"U16", 2},         [LM_DT_F16] = {"F16", 2},
-    [LM_DT_BF16] = {"BF16", 2},       [LM_DT_I32] = {"I32", 4},
-    [LM_DT_U32] = {"U32", 4},         [LM_DT_F32] = {"F32", 4},
-    [LM_DT_F64] = {"F64", 8},         [LM_DT_I64] = {"I64", 8},
-    [LM_DT_U64] = {"U64", 8},
+    [LM_DT_BOOL] = {"BOOL", 1},       [LM_DT_U8] = {"U8", 1},           [LM_DT_I8] = {"I8", 1},
+    [LM_DT_F8_E5M2] = {"F8_E5M2", 1}, [LM_DT_F8_E4M3] = {"F8_E4M3", 1}, [LM_DT_I16] = {"I16", 2},
+    [LM_DT_U16] = {"U16", 2},         [LM_DT_F16] = {"F16", 2},         [LM_DT_BF16] = {"BF16", 2},
+    [LM_DT_I32] = {"I32", 4},         [LM_DT_U32] = {"U32", 4},         [LM_DT_F32] = {"F32", 4},
+    [LM_DT_F64] = {"F64", 8},         [LM_DT_I64] = {"I64", 8},         [LM_DT_U64] = {"U64", 8},
 };
 
 const char *lm_dtype_name(lm_dtype dt)
@@ -167,8 +164,8 @@ static void st_free(lm_safetensors *st)
 }
 
 /* Fills t from one header entry; returns 0 or -1 with a message naming it. */
-static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char *where,
-                       char *err, size_t errlen)
+static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char *where, char *err,
+                       size_t errlen)
 {
     char nb[128];
     shown(name, nb, sizeof nb);
@@ -185,9 +182,9 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     if (dtype_from_name(json_string_value(jd), &t->dtype) != 0) {
         char db[64];
         lm_seterr(err, errlen,
-               "%s: tensor '%s': unknown dtype \"%s\" (expected one of F32, F16, BF16, F64, "
-               "I64, I32, I16, I8, U8, ..., BOOL)",
-               where, nb, shown(json_string_value(jd), db, sizeof db));
+                  "%s: tensor '%s': unknown dtype \"%s\" (expected one of F32, F16, BF16, F64, "
+                  "I64, I32, I16, I8, U8, ..., BOOL)",
+                  where, nb, shown(json_string_value(jd), db, sizeof db));
         return -1;
     }
     if (!json_is_array(js)) {
@@ -196,7 +193,7 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     }
     if (json_array_size(js) > LM_ST_MAX_DIMS) {
         lm_seterr(err, errlen, "%s: tensor '%s': %zu dimensions (at most %d supported)", where, nb,
-               json_array_size(js), LM_ST_MAX_DIMS);
+                  json_array_size(js), LM_ST_MAX_DIMS);
         return -1;
     }
     t->ndim = (int)json_array_size(js);
@@ -205,30 +202,27 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     for (int d = 0; d < t->ndim; d++) {
         json_t *x = json_array_get(js, (size_t)d);
         if (!json_is_integer(x) || json_integer_value(x) < 0) {
-            lm_seterr(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", where,
-                   nb, d);
+            lm_seterr(err, errlen, "%s: tensor '%s': shape[%d] is not a non-negative integer", where, nb, d);
             return -1;
         }
         t->shape[d] = json_integer_value(x);
-        if ((uint64_t)t->shape[d] > SIZE_MAX ||
-            __builtin_mul_overflow(numel, (size_t)t->shape[d], &numel))
+        if ((uint64_t)t->shape[d] > SIZE_MAX || __builtin_mul_overflow(numel, (size_t)t->shape[d], &numel))
             overflow = 1;
     }
-    if (!json_is_array(jo) || json_array_size(jo) != 2 ||
-        !json_is_integer(json_array_get(jo, 0)) || !json_is_integer(json_array_get(jo, 1)) ||
-        json_integer_value(json_array_get(jo, 0)) < 0 ||
+    if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
+        !json_is_integer(json_array_get(jo, 1)) || json_integer_value(json_array_get(jo, 0)) < 0 ||
         json_integer_value(json_array_get(jo, 1)) < 0) {
         lm_seterr(err, errlen,
-               "%s: tensor '%s': \"data_offsets\" must be two non-negative integers [begin, end]",
-               where, nb);
+                  "%s: tensor '%s': \"data_offsets\" must be two non-negative integers [begin, end]", where,
+                  nb);
         return -1;
     }
     t->begin = (size_t)json_integer_value(json_array_get(jo, 0));
     t->end = (size_t)json_integer_value(json_array_get(jo, 1));
     size_t nbytes = 0;
     if (overflow || __builtin_mul_overflow(numel, lm_dtype_size(t->dtype), &nbytes)) {
-        lm_seterr(err, errlen, "%s: tensor '%s': shape overflows (element count times %s size)",
-               where, nb, lm_dtype_name(t->dtype));
+        lm_seterr(err, errlen, "%s: tensor '%s': shape overflows (element count times %s size)", where, nb,
+                  lm_dtype_name(t->dtype));
         return -1;
     }
     t->numel = numel;
@@ -240,8 +234,8 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
     return 0;
 }
 
-static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const char *where,
-                      char *err, size_t errlen)
+static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const char *where, char *err,
+                      size_t errlen)
 {
     if (len < 8) {
         lm_seterr(err, errlen, "%s: %zu bytes, too short for the 8-byte header length", where, len);
@@ -252,12 +246,12 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
         n = (n << 8) | p[i];
     if (n > LM_ST_MAX_HEADER) {
         lm_seterr(err, errlen, "%s: header length %llu exceeds the 100000000-byte limit", where,
-               (unsigned long long)n);
+                  (unsigned long long)n);
         return -1;
     }
     if (n > len - 8) {
         lm_seterr(err, errlen, "%s: header length %llu runs past the end of the %zu-byte file", where,
-               (unsigned long long)n, len);
+                  (unsigned long long)n, len);
         return -1;
     }
     if (n == 0 || p[8] != '{') {
@@ -267,8 +261,7 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
     json_error_t je;
     json_t *root = json_loadb((const char *)p + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        lm_seterr(err, errlen, "%s: header is not valid JSON: %s (byte %d)", where, je.text,
-               je.position);
+        lm_seterr(err, errlen, "%s: header is not valid JSON: %s (byte %d)", where, je.text, je.position);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -290,7 +283,8 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
     const char *key;
     json_t *v;
     int rc = 0;
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         if (strcmp(key, "__metadata__") == 0) {
             const char *mk;
             json_t *mv;
@@ -299,11 +293,12 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
                 rc = -1;
                 break;
             }
-            json_object_foreach(v, mk, mv) {
+            json_object_foreach(v, mk, mv)
+            {
                 if (!json_is_string(mv)) {
                     char kb[128];
-                    lm_seterr(err, errlen, "%s: \"__metadata__\" value for '%s' is not a string",
-                           where, shown(mk, kb, sizeof kb));
+                    lm_seterr(err, errlen, "%s: \"__metadata__\" value for '%s' is not a string", where,
+                              shown(mk, kb, sizeof kb));
                     rc = -1;
                     break;
                 }
@@ -337,23 +332,22 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
             size_t want = t->numel * lm_dtype_size(t->dtype); /* checked in parse_entry */
             if (t->begin != start || t->end < t->begin) {
                 lm_seterr(err, errlen,
-                       "%s: tensor '%s': data_offsets [%zu, %zu] do not start where the previous "
-                       "tensor ends (%zu): %s",
-                       where, nb, t->begin, t->end, start,
-                       t->end < t->begin ? "end before begin"
-                       : t->begin > start ? "hole in the data buffer"
-                                           : "overlaps another tensor");
+                          "%s: tensor '%s': data_offsets [%zu, %zu] do not start where the previous "
+                          "tensor ends (%zu): %s",
+                          where, nb, t->begin, t->end, start,
+                          t->end < t->begin  ? "end before begin"
+                          : t->begin > start ? "hole in the data buffer"
+                                             : "overlaps another tensor");
                 rc = -1;
             } else if (t->end - t->begin != want) {
-                lm_seterr(err, errlen,
-                       "%s: tensor '%s': data_offsets cover %zu bytes but %s shape needs %zu",
-                       where, nb, t->end - t->begin, lm_dtype_name(t->dtype), want);
+                lm_seterr(err, errlen, "%s: tensor '%s': data_offsets cover %zu bytes but %s shape needs %zu",
+                          where, nb, t->end - t->begin, lm_dtype_name(t->dtype), want);
                 rc = -1;
             } else if (t->end > st->buflen) {
                 lm_seterr(err, errlen,
-                       "%s: tensor '%s': data_offsets end at %zu, past the %zu-byte data buffer "
-                       "(file truncated?)",
-                       where, nb, t->end, st->buflen);
+                          "%s: tensor '%s': data_offsets end at %zu, past the %zu-byte data buffer "
+                          "(file truncated?)",
+                          where, nb, t->end, st->buflen);
                 rc = -1;
             } else {
                 t->data = st->buf + t->begin;
@@ -364,12 +358,12 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
             char nb[128];
             if (st->n)
                 lm_seterr(err, errlen,
-                       "%s: the tensors (last: '%s') cover %zu bytes of the %zu-byte data buffer; "
-                       "the file has trailing bytes",
-                       where, shown(order[st->n - 1]->name, nb, sizeof nb), start, st->buflen);
+                          "%s: the tensors (last: '%s') cover %zu bytes of the %zu-byte data buffer; "
+                          "the file has trailing bytes",
+                          where, shown(order[st->n - 1]->name, nb, sizeof nb), start, st->buflen);
             else
-                lm_seterr(err, errlen, "%s: no tensors, but %zu bytes of data follow the header",
-                       where, st->buflen);
+                lm_seterr(err, errlen, "%s: no tensors, but %zu bytes of data follow the header", where,
+                          st->buflen);
             rc = -1;
         }
     }
@@ -464,9 +458,7 @@ int lm_st_to_f32(const lm_st_tensor *t, float *out, char *err, size_t errlen)
 {
     const uint8_t *p = t->data;
     switch (t->dtype) {
-    case LM_DT_F32:
-        memcpy(out, p, t->numel * 4);
-        return 0;
+    case LM_DT_F32: memcpy(out, p, t->numel * 4); return 0;
     case LM_DT_F16:
         for (size_t i = 0; i < t->numel; i++)
             out[i] = lm_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
@@ -478,7 +470,7 @@ int lm_st_to_f32(const lm_st_tensor *t, float *out, char *err, size_t errlen)
     default: {
         char nb[128];
         lm_seterr(err, errlen, "tensor '%s': dtype %s is not supported here (F32, F16 or BF16 only)",
-               shown(t->name, nb, sizeof nb), lm_dtype_name(t->dtype));
+                  shown(t->name, nb, sizeof nb), lm_dtype_name(t->dtype));
         return -1;
     }
     }
@@ -535,8 +527,8 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     char e2[256];
     char *text = lm_read_file(index, &len, e2, sizeof e2);
     if (!text) {
-        lm_seterr(err, errlen, "'%s': no model.safetensors and no model.safetensors.index.json (%s)",
-               dir, e2);
+        lm_seterr(err, errlen, "'%s': no model.safetensors and no model.safetensors.index.json (%s)", dir,
+                  e2);
         free(index);
         return -1;
     }
@@ -546,7 +538,7 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     json_t *wm = root ? json_object_get(root, "weight_map") : NULL;
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
         lm_seterr(err, errlen, "'%s': %s", index,
-               root ? "no \"weight_map\" object (or it is empty)" : je.text);
+                  root ? "no \"weight_map\" object (or it is empty)" : je.text);
         json_decref(root);
         free(index);
         return -1;
@@ -559,14 +551,15 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     int rc = names ? 0 : -1;
     if (!names)
         lm_seterr(err, errlen, "out of memory");
-    json_object_foreach(wm, key, v) {
+    json_object_foreach(wm, key, v)
+    {
         if (rc)
             break;
         const char *s = json_string_value(v);
         char nb[128];
         if (!s || !*s || strchr(s, '/') || strcmp(s, "..") == 0 || strcmp(s, ".") == 0) {
             lm_seterr(err, errlen, "'%s': tensor '%s': shard name is not a plain file name", index,
-                   shown(key, nb, sizeof nb));
+                      shown(key, nb, sizeof nb));
             rc = -1;
             break;
         }
@@ -595,14 +588,15 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
         free(p);
     }
     if (rc == 0) {
-        json_object_foreach(wm, key, v) {
+        json_object_foreach(wm, key, v)
+        {
             size_t k = 0;
             while (k < nn && strcmp(names[k], json_string_value(v)) != 0)
                 k++;
             if (!lm_st_find(&set->files[k], key)) {
                 char nb[128];
-                lm_seterr(err, errlen, "'%s': tensor '%s' is listed in shard '%s' but not found there",
-                       index, shown(key, nb, sizeof nb), names[k]);
+                lm_seterr(err, errlen, "'%s': tensor '%s' is listed in shard '%s' but not found there", index,
+                          shown(key, nb, sizeof nb), names[k]);
                 rc = -1;
                 break;
             }
@@ -638,8 +632,8 @@ const lm_st_tensor *lm_st_set_find(const lm_st_set *set, const char *name)
 
 /* ---- writer ---- */
 
-int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *metadata_json,
-                char *err, size_t errlen)
+int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *metadata_json, char *err,
+                size_t errlen)
 {
     json_t *root = json_object();
     if (!root) {
@@ -670,7 +664,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         if (!t[i].name || !dn || t[i].ndim < 0 || t[i].ndim > LM_ST_MAX_DIMS ||
             strcmp(t[i].name, "__metadata__") == 0 || json_object_get(root, t[i].name)) {
             lm_seterr(err, errlen, "'%s': tensor '%s': bad or duplicate name, dtype or rank", path,
-                   t[i].name ? shown(t[i].name, nb, sizeof nb) : "(null)");
+                      t[i].name ? shown(t[i].name, nb, sizeof nb) : "(null)");
             rc = -1;
             break;
         }
@@ -684,8 +678,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         if (rc || __builtin_mul_overflow(numel, lm_dtype_size(t[i].dtype), &nbytes) ||
             __builtin_add_overflow(off, nbytes, &nbytes)) {
             json_decref(shape);
-            lm_seterr(err, errlen, "'%s': tensor '%s': bad shape", path,
-                   shown(t[i].name, nb, sizeof nb));
+            lm_seterr(err, errlen, "'%s': tensor '%s': bad shape", path, shown(t[i].name, nb, sizeof nb));
             rc = -1;
             break;
         }
@@ -698,7 +691,7 @@ int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *
         json_object_set_new(e, "data_offsets", o);
         if (json_object_set_new(root, t[i].name, e) != 0) {
             lm_seterr(err, errlen, "'%s': tensor '%s': name is not valid UTF-8", path,
-                   shown(t[i].name, nb, sizeof nb));
+                      shown(t[i].name, nb, sizeof nb));
             rc = -1;
         }
         off = nbytes;

@@ -28,9 +28,21 @@
 #define LM_ST_MAX_DIMS 8
 
 typedef enum {
-    LM_DT_BOOL, LM_DT_U8, LM_DT_I8, LM_DT_F8_E5M2, LM_DT_F8_E4M3,
-    LM_DT_I16, LM_DT_U16, LM_DT_F16, LM_DT_BF16,
-    LM_DT_I32, LM_DT_U32, LM_DT_F32, LM_DT_F64, LM_DT_I64, LM_DT_U64,
+    LM_DT_BOOL,
+    LM_DT_U8,
+    LM_DT_I8,
+    LM_DT_F8_E5M2,
+    LM_DT_F8_E4M3,
+    LM_DT_I16,
+    LM_DT_U16,
+    LM_DT_F16,
+    LM_DT_BF16,
+    LM_DT_I32,
+    LM_DT_U32,
+    LM_DT_F32,
+    LM_DT_F64,
+    LM_DT_I64,
+    LM_DT_U64,
     LM_DT_COUNT
 } lm_dtype;
 
@@ -45,19 +57,19 @@ typedef struct {
     int ndim;
     int64_t shape[LM_ST_MAX_DIMS];
     size_t numel;
-    size_t begin, end;  /* byte offsets into the data buffer */
-    const void *data;   /* = buffer + begin (inside the mmap or caller's memory) */
+    size_t begin, end; /* byte offsets into the data buffer */
+    const void *data;  /* = buffer + begin (inside the mmap or caller's memory) */
 } lm_st_tensor;
 
 typedef struct {
-    lm_st_tensor *t;    /* [n], in header order as jansson returns it */
+    lm_st_tensor *t; /* [n], in header order as jansson returns it */
     size_t n;
     char *metadata;     /* "__metadata__" re-encoded as compact JSON, or NULL */
     const uint8_t *buf; /* the data buffer (after the header) */
     size_t buflen;
-    void *map;          /* mmap base when opened from a file, else NULL */
+    void *map; /* mmap base when opened from a file, else NULL */
     size_t maplen;
-    char *path;         /* file name for messages ("<memory>" for lm_st_parse) */
+    char *path; /* file name for messages ("<memory>" for lm_st_parse) */
 } lm_safetensors;
 
 /* Validates a whole safetensors file held in memory [data, data+len) and fills
@@ -111,7 +123,7 @@ typedef struct {
  * `path` atomically (temp file + fsync + rename).  The header is padded with
  * spaces so that the data starts at a multiple of 8 bytes.
  * Returns 0, or -1 with a message. */
-int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *metadata_json,
-                char *err, size_t errlen);
+int lm_st_write(const char *path, const lm_st_wtensor *t, size_t n, const char *metadata_json, char *err,
+                size_t errlen);
 
 #endif

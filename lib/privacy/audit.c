@@ -78,8 +78,8 @@ int lm_dp_trials_gather(lm_dp_trials *ts, const lm_record *in, const char *group
             return -1;
         }
         if (grp->type == LM_J_OBJECT || grp->type == LM_J_ARRAY) {
-            lm_rerr_set(err, grp->vpos, "the --group-by field \"%s\" must be a string, number, boolean or null",
-                        group_by);
+            lm_rerr_set(err, grp->vpos,
+                        "the --group-by field \"%s\" must be a string, number, boolean or null", group_by);
             return -1;
         }
     }
@@ -131,8 +131,8 @@ int lm_dp_counts_ok(const int64_t k[4])
 
 lm_dp_counts lm_dp_counts_of(const int64_t k[4])
 {
-    return (lm_dp_counts){.tp = (double)k[LM_TP], .fp = (double)k[LM_FP], .tn = (double)k[LM_TN],
-                          .fn = (double)k[LM_FN]};
+    return (lm_dp_counts){
+        .tp = (double)k[LM_TP], .fp = (double)k[LM_FP], .tn = (double)k[LM_TN], .fn = (double)k[LM_FN]};
 }
 
 /* Lower bound used to rank thresholds. */
@@ -197,7 +197,7 @@ static int holdout_threshold(const lm_dp_select *sel, const lm_dp_opts *dopt, co
     for (size_t i = 0; i < nh; i++)
         lt[i] = (lm_trial){hold[i].score, hold[i].member, hold[i].model};
     double *thr = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *thr));
-    int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *cnt));
+    int64_t(*cnt)[4] = lm_xmalloc(lm_xmul(nh ? nh : 1, sizeof *cnt));
     size_t nd = lm_game_sweep(lt, nh, thr, cnt);
     size_t *cand = lm_xmalloc(lm_xmul(sel->candidates, sizeof *cand));
     size_t nc = lm_game_candidates(nd, sel->candidates, cand);
@@ -231,7 +231,7 @@ static size_t scan(const lm_dp_select *sel, lm_trial *lt, size_t ne, lm_dp_summa
 {
     const lm_dp_opts *dopt = &s->opts;
     double *thr = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *thr));
-    int64_t (*cnt)[4] = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *cnt));
+    int64_t(*cnt)[4] = lm_xmalloc(lm_xmul(ne ? ne : 1, sizeof *cnt));
     size_t nd = lm_game_sweep(lt, ne, thr, cnt);
     lm_dp_result *res = lm_xmalloc(lm_xmul(nd ? nd : 1, sizeof *res));
     int *okv = lm_xcalloc(nd ? nd : 1, sizeof *okv);
@@ -302,7 +302,10 @@ void lm_dp_group_summarise(const lm_dp_select *sel, lm_dp_trial *t, size_t n, lm
     size_t ne = holdout ? split_holdout(t, n, sel->o.seed, sel->holdout) : n;
     s->eval_n = ne;
     s->holdout_n = n - ne;
-    s->selection = s->guess_mode ? "guess" : sel->holdout > 0 ? "holdout" : sel->scan ? "optimistic" : "fixed";
+    s->selection = s->guess_mode      ? "guess"
+                   : sel->holdout > 0 ? "holdout"
+                   : sel->scan        ? "optimistic"
+                                      : "fixed";
     s->threshold = s->guess_mode ? 0.5 : sel->threshold;
     int have_T = s->guess_mode || sel->have_threshold;
     if (holdout) {
@@ -310,7 +313,8 @@ void lm_dp_group_summarise(const lm_dp_select *sel, lm_dp_trial *t, size_t n, lm
             char what[200];
             snprintf(what, sizeof what,
                      ": the held-out part (%zu trials) has no members or no non-members; "
-                     "cannot choose a threshold", n - ne);
+                     "cannot choose a threshold",
+                     n - ne);
             fail(s, 1, "use a larger --holdout fraction, or --threshold", what);
         } else {
             have_T = 1;

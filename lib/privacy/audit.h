@@ -29,12 +29,12 @@
 
 /* One trial of a score stream. */
 typedef struct {
-    uint64_t index;   /* record index: fixes order and the holdout draw */
-    uint32_t group;   /* id in lm_dp_trials.groups */
-    uint32_t model;   /* id of the raw "model" value in lm_dp_trials.models, or UINT32_MAX */
-    double score;     /* or the guess as 0/1 when guess is set */
+    uint64_t index; /* record index: fixes order and the holdout draw */
+    uint32_t group; /* id in lm_dp_trials.groups */
+    uint32_t model; /* id of the raw "model" value in lm_dp_trials.models, or UINT32_MAX */
+    double score;   /* or the guess as 0/1 when guess is set */
     int member;
-    int guess;        /* 1 when the record held "guess" rather than "score" */
+    int guess; /* 1 when the record held "guess" rather than "score" */
 } lm_dp_trial;
 
 /* The trials of a stream and the raw JSON values of their groups and models. */
@@ -62,37 +62,37 @@ void lm_dp_trials_free(lm_dp_trials *ts);
 
 /* How a group's threshold is chosen. */
 typedef struct {
-    lm_dp_opts o;        /* the estimate; o.seed also draws the holdout */
-    int have_threshold;  /* a fixed threshold (--threshold) */
+    lm_dp_opts o;       /* the estimate; o.seed also draws the holdout */
+    int have_threshold; /* a fixed threshold (--threshold) */
     double threshold;
-    double holdout;      /* > 0: choose on this random share of the trials */
-    size_t candidates;   /* holdout: at most this many thresholds tried */
-    int scan;            /* estimate at every distinct threshold */
+    double holdout;    /* > 0: choose on this random share of the trials */
+    size_t candidates; /* holdout: at most this many thresholds tried */
+    int scan;          /* estimate at every distinct threshold */
 } lm_dp_select;
 
 /* One row of a scan: the estimate at one distinct threshold. */
 typedef struct {
     double threshold;
-    int64_t counts[4];   /* LM_TP.. (game.h) */
+    int64_t counts[4]; /* LM_TP.. (game.h) */
     lm_dp_result r;
 } lm_dp_scan_row;
 
 /* What lm_dp_group_summarise found for one group. */
 typedef struct {
-    int guess_mode;        /* the group holds "guess" records */
+    int guess_mode; /* the group holds "guess" records */
     int64_t n, members;
     size_t nmodels;        /* distinct "model" values (0: none given) */
     const char *selection; /* "guess", "holdout", "optimistic" or "fixed" */
     double threshold;      /* the threshold used (guess mode: 0.5) */
     size_t holdout_n, eval_n;
-    lm_dp_opts opts;       /* the options of the estimate (stream set) */
-    lm_dp_scan_row *scan;  /* with scan: the rows whose counts allow an estimate */
+    lm_dp_opts opts;      /* the options of the estimate (stream set) */
+    lm_dp_scan_row *scan; /* with scan: the rows whose counts allow an estimate */
     size_t nscan;
-    int have_summary;      /* counts and r below are valid: write the summary */
+    int have_summary; /* counts and r below are valid: write the summary */
     int64_t counts[4];
     lm_dp_result r;
-    int failed;            /* 1: a data problem; "group RAW" + msg says which */
-    int failed_early;      /* the problem arose before the scan rows */
+    int failed;               /* 1: a data problem; "group RAW" + msg says which */
+    int failed_early;         /* the problem arose before the scan rows */
     char msg[320], hint[128]; /* hint: "" when none */
 } lm_dp_summary;
 
@@ -118,8 +118,8 @@ typedef struct {
 } lm_dp_curve;
 
 /* 0, or -1 with a message in err. */
-int lm_dp_curve_compute(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r,
-                        lm_dp_curve *cv, char *err, size_t errlen);
+int lm_dp_curve_compute(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r, lm_dp_curve *cv,
+                        char *err, size_t errlen);
 
 /* Appends one JSON line per grid point to b: {"group":RAW,...} when
  * group_raw is set, else {"record":index,...}, then eps, cdf and pdf. */

@@ -139,8 +139,7 @@ double lm_dp_advantage_bound(double eps, double delta)
 
 /* ------------------------------------------------------------ baselines */
 
-int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, double *lo,
-                        double *hi)
+int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, double *lo, double *hi)
 {
     if (!(n > 0) || !(k >= 0) || !(k <= n) || !(a > 0) || !(a < 1) || !isfinite(n))
         return -1;
@@ -159,8 +158,8 @@ int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, doubl
 
 /* Two-sided baseline interval at significance a (binomial_proportion.py,
  * compute_eps_lo_hi). */
-static int baseline_interval(const lm_dp_counts *c, double delta, double a, lm_dp_method m,
-                             double *eps_lo, double *eps_hi)
+static int baseline_interval(const lm_dp_counts *c, double delta, double a, lm_dp_method m, double *eps_lo,
+                             double *eps_hi)
 {
     double fpr_l, fpr_r, fnr_l, fnr_r;
     if (lm_dp_rate_interval(c->fp, c->fp + c->tn, 0.5 * a, m, &fpr_l, &fpr_r) ||
@@ -288,8 +287,7 @@ static double integrand(double t, void *v)
         double xc = t * t;
         return 2.0 * t * integrand_x(C, 1.0 - xc, xc);
     }
-    default:
-        return integrand_x(C, t, 1.0 - t);
+    default: return integrand_x(C, t, 1.0 - t);
     }
 }
 
@@ -318,18 +316,17 @@ static double post_integral(const post *P, double eps, int kind)
      * posterior of x (slope e^eps) */
     for (int i = 0; i < 5; i++) {
         double y = P->yq[i];
-        double xs[4] = {(1.0 - d - y) * ie, 1.0 - d - y * e, d + (1.0 - y) * e,
-                        1.0 - (y - d) * ie};
+        double xs[4] = {(1.0 - d - y) * ie, 1.0 - d - y * e, d + (1.0 - y) * e, 1.0 - (y - d) * ie};
         for (int j = 0; j < 4; j++) {
             double x = xs[j];
             if (!(x > P->xL && x < P->xU))
                 continue;
             double A = (1.0 - d) - x * e, B = (1.0 - d - x) * ie;
             double Cv = 1.0 + (d - x) * ie, Dv = d + (1.0 - x) * e;
-            int active = (j == 0) ? (A >= B && A > 0.0)
-                       : (j == 1) ? (B >= A && B > 0.0)
-                       : (j == 2) ? (Cv <= Dv && Cv < 1.0)
-                                  : (Dv <= Cv && Dv < 1.0);
+            int active = (j == 0)   ? (A >= B && A > 0.0)
+                         : (j == 1) ? (B >= A && B > 0.0)
+                         : (j == 2) ? (Cv <= Dv && Cv < 1.0)
+                                    : (Dv <= Cv && Dv < 1.0);
             if (active)
                 cand[nc++] = x;
         }
@@ -494,20 +491,19 @@ static int check_counts(const lm_dp_counts *c, char *err, size_t errlen)
     const char *nm[4] = {"FN", "FP", "TN", "TP"};
     for (int i = 0; i < 4; i++)
         if (!isfinite(v[i]) || v[i] < 0) {
-            lm_seterr(err, errlen, "count %s must be a finite non-negative number (got %g)", nm[i],
-                   v[i]);
+            lm_seterr(err, errlen, "count %s must be a finite non-negative number (got %g)", nm[i], v[i]);
             return -1;
         }
     if (!(c->fn + c->tp > 0)) {
         lm_seterr(err, errlen,
-               "no members: TP + FN is 0, so the false-negative rate is undefined "
-               "(every challenge was a non-member)");
+                  "no members: TP + FN is 0, so the false-negative rate is undefined "
+                  "(every challenge was a non-member)");
         return -1;
     }
     if (!(c->fp + c->tn > 0)) {
         lm_seterr(err, errlen,
-               "no non-members: TN + FP is 0, so the false-positive rate is undefined "
-               "(every challenge was a member)");
+                  "no non-members: TN + FP is 0, so the false-positive rate is undefined "
+                  "(every challenge was a member)");
         return -1;
     }
     return 0;
@@ -546,13 +542,12 @@ int lm_dp_validate(const lm_dp_counts *c, const lm_dp_opts *o, char *err, size_t
         lm_seterr(err, errlen, "unknown sidedness %d", (int)o->sided);
         return -1;
     }
-    if (o->sided != LM_DP_TWO_SIDED &&
-        (o->method == LM_DP_CLOPPER_PEARSON || o->method == LM_DP_JEFFREYS) &&
+    if (o->sided != LM_DP_TWO_SIDED && (o->method == LM_DP_CLOPPER_PEARSON || o->method == LM_DP_JEFFREYS) &&
         !(2.0 * o->alpha < 1.0)) {
         lm_seterr(err, errlen,
-               "a one-sided %s bound at alpha = %g is the end of the two-sided interval at "
-               "2 alpha, which needs alpha < 0.5",
-               lm_dp_method_name(o->method), o->alpha);
+                  "a one-sided %s bound at alpha = %g is the end of the two-sided interval at "
+                  "2 alpha, which needs alpha < 0.5",
+                  lm_dp_method_name(o->method), o->alpha);
         return -1;
     }
     return 0;
@@ -560,9 +555,8 @@ int lm_dp_validate(const lm_dp_counts *c, const lm_dp_opts *o, char *err, size_t
 
 /* --------------------------------------------------------------- public */
 
-int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta,
-                         const double *eps, size_t n, double *cdf, double *pdf, char *err,
-                         size_t errlen)
+int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta, const double *eps, size_t n,
+                         double *cdf, double *pdf, char *err, size_t errlen)
 {
     if (check_counts(c, err, errlen) || check_delta(delta, err, errlen))
         return -1;
@@ -581,8 +575,8 @@ int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta,
     return 0;
 }
 
-int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double delta, double p,
-                             double *eps, int *capped, char *err, size_t errlen)
+int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double delta, double p, double *eps,
+                             int *capped, char *err, size_t errlen)
 {
     if (check_counts(c, err, errlen) || check_delta(delta, err, errlen))
         return -1;
@@ -637,15 +631,14 @@ static double select_kth(double *v, size_t n, size_t k)
     return v[k];
 }
 
-int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, uint64_t n,
-                       uint64_t seed, uint64_t stream, const double *probs, size_t k,
-                       double *out, char *err, size_t errlen)
+int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, uint64_t n, uint64_t seed,
+                       uint64_t stream, const double *probs, size_t k, double *out, char *err, size_t errlen)
 {
     if (check_counts(c, err, errlen) || check_delta(delta, err, errlen))
         return -1;
     if (n < 2 || n > ((uint64_t)1 << 34)) {
         lm_seterr(err, errlen, "number of Monte Carlo draws must be in [2, 2^34] (got %llu)",
-               (unsigned long long)n);
+                  (unsigned long long)n);
         return -1;
     }
     for (size_t i = 0; i < k; i++)
@@ -696,8 +689,7 @@ int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, u
     return 0;
 }
 
-int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, char *err,
-                   size_t errlen)
+int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, char *err, size_t errlen)
 {
     if (lm_dp_validate(c, o, err, errlen))
         return -1;
@@ -714,8 +706,7 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
         double lo, hi;
         double aa = (o->sided == LM_DP_TWO_SIDED) ? a : 2.0 * a;
         if (baseline_interval(c, o->delta, aa, o->method, &lo, &hi)) {
-            lm_seterr(err, errlen, "%s interval failed for these counts",
-                   lm_dp_method_name(o->method));
+            lm_seterr(err, errlen, "%s interval failed for these counts", lm_dp_method_name(o->method));
             return -1;
         }
         if (o->sided != LM_DP_UPPER)
@@ -727,7 +718,7 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
 
     /* Bayesian: tail probabilities of the two ends */
     double plo = (o->sided == LM_DP_TWO_SIDED) ? 0.5 * a : a; /* lower end: plo-quantile */
-    double qhi = plo;                                           /* upper end: (1 - qhi)-quantile */
+    double qhi = plo;                                         /* upper end: (1 - qhi)-quantile */
     int want_lo = o->sided != LM_DP_UPPER, want_hi = o->sided != LM_DP_LOWER;
 
     if (o->method == LM_DP_BAYES_MC) {
@@ -738,8 +729,7 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
         if (want_hi)
             probs[k++] = 1.0 - qhi;
         uint64_t n = o->n_mc ? o->n_mc : LM_DP_MC_DEFAULT_DRAWS;
-        if (lm_dp_mc_quantiles(c, o->prior, o->delta, n, o->seed, o->stream, probs, k, out, err,
-                               errlen))
+        if (lm_dp_mc_quantiles(c, o->prior, o->delta, n, o->seed, o->stream, probs, k, out, err, errlen))
             return -1;
         k = 0;
         if (want_lo) {
@@ -774,8 +764,8 @@ int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, 
     /* first guesses: Jeffreys-baseline ends at alpha (usually just outside
      * the Bayesian interval) and eps_hat at the posterior means */
     double jlo = NAN, jhi = NAN;
-    if (baseline_interval(c, o->delta, (o->sided == LM_DP_TWO_SIDED) ? a : 2.0 * a,
-                          LM_DP_JEFFREYS, &jlo, &jhi))
+    if (baseline_interval(c, o->delta, (o->sided == LM_DP_TWO_SIDED) ? a : 2.0 * a, LM_DP_JEFFREYS, &jlo,
+                          &jhi))
         jlo = jhi = NAN;
     double mid = lm_dp_eps_point(Pp.ax / (Pp.ax + Pp.bx), Pp.ay / (Pp.ay + Pp.by), o->delta);
     int cap;

@@ -55,11 +55,11 @@
 #define LM_DP_MC_DEFAULT_DRAWS 1000000u
 
 typedef enum {
-    LM_DP_BAYES = 0,        /* joint-beta posterior, quadrature ("bayes", "joint-beta") */
-    LM_DP_DIRICHLET,        /* Dirichlet-multinomial ("dirichlet", "joint-dirichlet") */
-    LM_DP_CLOPPER_PEARSON,  /* Clopper-Pearson union bound ("clopper-pearson", "beta") */
-    LM_DP_JEFFREYS,         /* Jeffreys-interval union bound ("jeffreys") */
-    LM_DP_BAYES_MC          /* joint-beta posterior, Monte Carlo ("bayes-mc") */
+    LM_DP_BAYES = 0,       /* joint-beta posterior, quadrature ("bayes", "joint-beta") */
+    LM_DP_DIRICHLET,       /* Dirichlet-multinomial ("dirichlet", "joint-dirichlet") */
+    LM_DP_CLOPPER_PEARSON, /* Clopper-Pearson union bound ("clopper-pearson", "beta") */
+    LM_DP_JEFFREYS,        /* Jeffreys-interval union bound ("jeffreys") */
+    LM_DP_BAYES_MC         /* joint-beta posterior, Monte Carlo ("bayes-mc") */
 } lm_dp_method;
 
 typedef enum {
@@ -79,21 +79,21 @@ typedef struct {
 
 typedef struct {
     lm_dp_method method;
-    lm_dp_prior prior;   /* Bayesian methods only */
+    lm_dp_prior prior; /* Bayesian methods only */
     lm_dp_sided sided;
-    double delta;        /* [0, 1) */
-    double alpha;        /* (0, 1); two-sided confidence 1 - alpha */
-    uint64_t n_mc;       /* bayes-mc: draws (0 = LM_DP_MC_DEFAULT_DRAWS) */
-    uint64_t seed;       /* bayes-mc: seed */
-    uint64_t stream;     /* bayes-mc: stream (e.g. the record index) */
+    double delta;    /* [0, 1) */
+    double alpha;    /* (0, 1); two-sided confidence 1 - alpha */
+    uint64_t n_mc;   /* bayes-mc: draws (0 = LM_DP_MC_DEFAULT_DRAWS) */
+    uint64_t seed;   /* bayes-mc: seed */
+    uint64_t stream; /* bayes-mc: stream (e.g. the record index) */
 } lm_dp_opts;
 
 typedef struct {
-    double fnr, fpr;   /* observed rates FN/P, FP/N */
-    double eps_point;  /* eps_hat(fnr, fpr, delta); may be +inf */
-    double eps_lo;     /* lower bound (0 for LM_DP_UPPER); may be +inf */
-    double eps_hi;     /* upper bound (+inf for LM_DP_LOWER); may be +inf */
-    int capped;        /* 1 when a quantile above LM_DP_EPS_CAP became +inf */
+    double fnr, fpr;           /* observed rates FN/P, FP/N */
+    double eps_point;          /* eps_hat(fnr, fpr, delta); may be +inf */
+    double eps_lo;             /* lower bound (0 for LM_DP_UPPER); may be +inf */
+    double eps_hi;             /* upper bound (+inf for LM_DP_LOWER); may be +inf */
+    int capped;                /* 1 when a quantile above LM_DP_EPS_CAP became +inf */
     double mc_se_lo, mc_se_hi; /* bayes-mc: rough standard errors (else 0) */
 } lm_dp_result;
 
@@ -116,8 +116,7 @@ int lm_dp_validate(const lm_dp_counts *c, const lm_dp_opts *o, char *err, size_t
 
 /* The whole estimate for one record.  0 on success; -1 with a message in err
  * on invalid input or a numerical failure (the result is then undefined). */
-int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, char *err,
-                   size_t errlen);
+int lm_dp_estimate(const lm_dp_counts *c, const lm_dp_opts *o, lm_dp_result *r, char *err, size_t errlen);
 
 /* Point estimate (privacy_region.py, eps_from_fnr_fpr).  NaN if fnr < 0,
  * fpr < 0 or delta not in [0, 1). */
@@ -130,22 +129,20 @@ double lm_dp_advantage_bound(double eps, double delta);
  * method LM_DP_CLOPPER_PEARSON or LM_DP_JEFFREYS (the latter with the
  * package's edge forcing: k = 0 gives lo = 0, k = n gives hi = 1).  0 on
  * success, -1 on bad arguments. */
-int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, double *lo,
-                        double *hi);
+int lm_dp_rate_interval(double k, double n, double a, lm_dp_method method, double *lo, double *hi);
 
 /* Posterior CDF and density of eps_hat on a grid of eps values (any order,
  * each >= 0 or +inf), for the joint-beta (= consistent Dirichlet)
  * posterior.  cdf or pdf may be NULL.  0 on success, -1 with a message. */
-int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta,
-                         const double *eps, size_t n, double *cdf, double *pdf, char *err,
-                         size_t errlen);
+int lm_dp_posterior_grid(const lm_dp_counts *c, lm_dp_prior prior, double delta, const double *eps, size_t n,
+                         double *cdf, double *pdf, char *err, size_t errlen);
 
 /* The p-quantile of eps_hat under the joint-beta posterior, 0 < p < 1
  * (accurate to ~1e-9 / pdf in eps; the CDF is integrated to an absolute
  * tolerance, so p very close to 1 - 1e-10 is meaningless).  *capped = 1 and
  * *eps = INFINITY above LM_DP_EPS_CAP. */
-int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double delta, double p,
-                             double *eps, int *capped, char *err, size_t errlen);
+int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double delta, double p, double *eps,
+                             int *capped, char *err, size_t errlen);
 
 /* Monte Carlo quantiles of eps_hat under the joint-beta posterior from n
  * draws: out[i] = empirical probs[i]-quantile (linear interpolation between
@@ -154,8 +151,7 @@ int lm_dp_posterior_quantile(const lm_dp_counts *c, lm_dp_prior prior, double de
  * first output of lm_rng_init(seed, stream), so the draws do not depend on
  * the OpenMP thread count.  Quantiles above LM_DP_EPS_CAP become +inf. */
 #define LM_DP_MC_BLOCK 65536u
-int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, uint64_t n,
-                       uint64_t seed, uint64_t stream, const double *probs, size_t k,
-                       double *out, char *err, size_t errlen);
+int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, uint64_t n, uint64_t seed,
+                       uint64_t stream, const double *probs, size_t k, double *out, char *err, size_t errlen);
 
 #endif

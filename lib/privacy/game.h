@@ -15,8 +15,8 @@
 
 typedef struct {
     double score;
-    int member;        /* 1 member, 0 non-member */
-    uint32_t model;    /* index of the trained model the challenge belongs to */
+    int member;     /* 1 member, 0 non-member */
+    uint32_t model; /* index of the trained model the challenge belongs to */
 } lm_trial;
 
 enum { LM_TP, LM_FP, LM_TN, LM_FN };

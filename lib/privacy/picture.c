@@ -28,15 +28,15 @@ static double grid_top(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_r
     return top > 0 ? top * 1.25 : 1;
 }
 
-int lm_dp_curve_compute(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r,
-                        lm_dp_curve *cv, char *err, size_t errlen)
+int lm_dp_curve_compute(const lm_dp_counts *k, const lm_dp_opts *o, const lm_dp_result *r, lm_dp_curve *cv,
+                        char *err, size_t errlen)
 {
     cv->top = grid_top(k, o, r);
     for (int i = 0; i < LM_DP_GRID; i++)
         cv->eps[i] = cv->top * i / (LM_DP_GRID - 1);
     char msg[256];
-    if (lm_dp_posterior_grid(k, o->prior, o->delta, cv->eps, LM_DP_GRID, cv->cdf, cv->pdf, msg,
-                             sizeof msg) < 0) {
+    if (lm_dp_posterior_grid(k, o->prior, o->delta, cv->eps, LM_DP_GRID, cv->cdf, cv->pdf, msg, sizeof msg) <
+        0) {
         lm_seterr(err, errlen, "posterior grid: %s", msg);
         return -1;
     }

@@ -44,9 +44,8 @@ static int models_alloc(route_models *m, size_t n)
     return 0;
 }
 
-int route_models_init(route_models *m, size_t n, const char *const *names,
-                      const double *in_price, const double *out_price,
-                      size_t ref, char *err, size_t errlen)
+int route_models_init(route_models *m, size_t n, const char *const *names, const double *in_price,
+                      const double *out_price, size_t ref, char *err, size_t errlen)
 {
     if (n < 2 || ref >= n) {
         lm_seterr(err, errlen, "prices: need a reference and at least one other model");
@@ -137,8 +136,8 @@ static const char PRICES_HINT[] =
 static const char PRICES_DUP_HINT[] = "give each model one entry, and each field once per entry";
 
 /* Reads a non-negative finite price field; key2 is an accepted alias. */
-static int get_price(const json_t *o, const char *key, const char *key2,
-                     const char *model, double *out, route_err *e)
+static int get_price(const json_t *o, const char *key, const char *key2, const char *model, double *out,
+                     route_err *e)
 {
     const json_t *v = json_object_get(o, key);
     if (!v && key2)
@@ -188,13 +187,15 @@ static int plist_add(price_list *p, const char *name, const json_t *o, route_err
     x->name = name;
     x->at = ROUTE_NOPOS;
     x->alen = 0;
-    if (get_price(o, "in_per_mtok", "in", name, &x->in, e) || get_price(o, "out_per_mtok", "out", name, &x->out, e))
+    if (get_price(o, "in_per_mtok", "in", name, &x->in, e) ||
+        get_price(o, "out_per_mtok", "out", name, &x->out, e))
         return -1;
     x->avg = NAN;
     const json_t *a = json_object_get(o, "avg_out_tokens");
     if (a) {
         if (!json_is_number(a) || json_number_value(a) < 0) {
-            route_err_set(e, NULL, NULL, "prices: model '%s': \"avg_out_tokens\" must be a number >= 0", name);
+            route_err_set(e, NULL, NULL, "prices: model '%s': \"avg_out_tokens\" must be a number >= 0",
+                          name);
             return -1;
         }
         x->avg = json_number_value(a);
@@ -232,8 +233,8 @@ static void array_spans(price_list *p, const char *t, size_t len)
                 in_str = 0;
             continue;
         }
-        if (depth == 1 && cur == ROUTE_NOPOS && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
-            c != ',' && c != ']')
+        if (depth == 1 && cur == ROUTE_NOPOS && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ',' &&
+            c != ']')
             cur = i;
         if (c == '"') {
             in_str = 1;
@@ -291,7 +292,8 @@ static int prices_doc(price_list *p, const json_t *doc, const char *text, size_t
     if (json_is_object(doc)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)doc, k, v) {
+        json_object_foreach((json_t *)doc, k, v)
+        {
             if (plist_add(p, k, v, e))
                 return -1;
         }
@@ -300,7 +302,8 @@ static int prices_doc(price_list *p, const json_t *doc, const char *text, size_t
     if (json_is_array(doc)) {
         size_t i;
         json_t *v;
-        json_array_foreach(doc, i, v) {
+        json_array_foreach(doc, i, v)
+        {
             if (!json_is_object(v)) {
                 route_err_set(e, NULL, NULL, "prices: entry %zu: expected an object", i + 1);
                 return -1;
@@ -333,7 +336,8 @@ static int prices_lines(price_list *p, const char *text, size_t len, json_t ***l
             json_error_t je;
             json_t *o = json_loadb(s, (size_t)(le - s), 0, &je);
             if (!o || !json_is_object(o)) {
-                route_err_set(e, NULL, NULL, "prices: line %zu: %s", lineno, o ? "expected an object" : je.text);
+                route_err_set(e, NULL, NULL, "prices: line %zu: %s", lineno,
+                              o ? "expected an object" : je.text);
                 json_decref(o);
                 return -1;
             }
@@ -382,7 +386,8 @@ static long prices_reference(const price_list *p, const char *reference, route_e
             ref = (long)i;
         }
     if (ref < 0)
-        route_err_set(e, NULL, NULL, "prices: no reference model (give one, or mark an entry \"reference\": true)");
+        route_err_set(e, NULL, NULL,
+                      "prices: no reference model (give one, or mark an entry \"reference\": true)");
     return ref;
 }
 
@@ -409,14 +414,14 @@ static int prices_table(route_models *m, const price_list *p, size_t ref, route_
     return 0;
 }
 
-int route_models_parse(route_models *m, const char *text, size_t len,
-                       const char *reference, char *err, size_t errlen)
+int route_models_parse(route_models *m, const char *text, size_t len, const char *reference, char *err,
+                       size_t errlen)
 {
     return route_models_parse_at(m, text, len, reference, NULL, err, errlen);
 }
 
-int route_models_parse_at(route_models *m, const char *text, size_t len,
-                          const char *reference, size_t *err_off, char *err, size_t errlen)
+int route_models_parse_at(route_models *m, const char *text, size_t len, const char *reference,
+                          size_t *err_off, char *err, size_t errlen)
 {
     route_err e;
     int rc = route_models_parse_e(m, text, len, reference, err_off, &e);
@@ -425,8 +430,8 @@ int route_models_parse_at(route_models *m, const char *text, size_t len,
     return rc;
 }
 
-int route_models_parse_e(route_models *m, const char *text, size_t len,
-                         const char *reference, size_t *err_off, route_err *e)
+int route_models_parse_e(route_models *m, const char *text, size_t len, const char *reference,
+                         size_t *err_off, route_err *e)
 {
     memset(m, 0, sizeof *m);
     price_list p = {0};
@@ -497,7 +502,8 @@ void route_record_free(route_record *r, const route_models *m)
 
 static const char HINT_PRICES[] = "add the model to the prices file (--prices) or drop it from the record";
 static const char HINT_REF[] = "every record needs samples of the reference model (see --reference)";
-static const char HINT_EMPTY[] = "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out";
+static const char HINT_EMPTY[] =
+    "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out";
 static const char HINT_TOKENS[] = "token counts are whole numbers >= 0";
 
 /* A token count at field (in member/key); its errors carry the token hint. */
@@ -585,7 +591,8 @@ int route_responses_check_e(const json_t *resp, route_err *e)
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)resp, k, v) {
+    json_object_foreach((json_t *)resp, k, v)
+    {
         if (samples_check(v, k, e))
             return -1;
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -671,12 +678,14 @@ static int record_prompt_tokens(route_record *r, const json_t *j, const route_mo
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)ptm, k, v) {
+    json_object_foreach((json_t *)ptm, k, v)
+    {
         char field[256];
         long mi = route_models_find(m, k);
         snprintf(field, sizeof field, "prompt_tokens_by_model.%s", k);
         if (mi < 0) {
-            route_err_set(e, "prompt_tokens_by_model", k, "%s: model '%s' is not in the prices file", field, k);
+            route_err_set(e, "prompt_tokens_by_model", k, "%s: model '%s' is not in the prices file", field,
+                          k);
             route_err_hint(e, HINT_PRICES);
             return -1;
         }
@@ -721,7 +730,8 @@ static int record_responses(route_record *r, const json_t *resp, const route_mod
     int any_proxy = 0, all_proxy = 1;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)resp, k, v) {
+    json_object_foreach((json_t *)resp, k, v)
+    {
         long mi = route_models_find(m, k);
         if (mi < 0) {
             route_err_set(e, "responses", k, "responses.%s: model '%s' is not in the prices file", k, k);
@@ -760,8 +770,8 @@ static int record_responses(route_record *r, const json_t *resp, const route_mod
     return 0;
 }
 
-int route_record_parse_e(route_record *r, const json_t *j, const route_models *m,
-                         int need_responses, route_err *e)
+int route_record_parse_e(route_record *r, const json_t *j, const route_models *m, int need_responses,
+                         route_err *e)
 {
     memset(r, 0, sizeof *r);
     if (!json_is_object(j)) {
@@ -783,8 +793,7 @@ fail:
     return -1;
 }
 
-int route_record_parse(route_record *r, const json_t *j,
-                       const route_models *m, char *err, size_t errlen)
+int route_record_parse(route_record *r, const json_t *j, const route_models *m, char *err, size_t errlen)
 {
     route_err e;
     int rc = route_record_parse_e(r, j, m, 1, &e);
@@ -793,8 +802,7 @@ int route_record_parse(route_record *r, const json_t *j,
     return rc;
 }
 
-int route_query_parse(route_record *r, const json_t *j,
-                      const route_models *m, char *err, size_t errlen)
+int route_query_parse(route_record *r, const json_t *j, const route_models *m, char *err, size_t errlen)
 {
     route_err e;
     int rc = route_record_parse_e(r, j, m, 0, &e);
@@ -828,7 +836,8 @@ int route_match_prob_parse(const json_t *o, const route_models *m, size_t n_max,
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         char name[256];
         long mi;
         int64_t n;
@@ -868,8 +877,7 @@ int route_match_prob_parse(const json_t *o, const route_models *m, size_t n_max,
     return 0;
 }
 
-void route_models_fit_avg_out(route_models *m, const route_record *recs,
-                              size_t n_recs)
+void route_models_fit_avg_out(route_models *m, const route_record *recs, size_t n_recs)
 {
     for (size_t i = 0; i < m->n; i++) {
         double sum = 0;

@@ -78,14 +78,14 @@ typedef struct {
 
 typedef struct {
     char *id;
-    char *prompt;            /* may be NULL */
-    double *prompt_tokens;   /* [models.n] input tokens charged per model */
-    double *features;        /* [n_features] user embedding, may be NULL */
+    char *prompt;          /* may be NULL */
+    double *prompt_tokens; /* [models.n] input tokens charged per model */
+    double *features;      /* [n_features] user embedding, may be NULL */
     size_t n_features;
-    size_t *n_samples;       /* [models.n]; 0 = model absent for this query */
-    route_sample **samples;  /* [models.n] -> [n_samples[m]] */
-    int has_proxy;           /* every present model carries proxy scores */
-    int synthetic;           /* the record says "synthetic": true */
+    size_t *n_samples;      /* [models.n]; 0 = model absent for this query */
+    route_sample **samples; /* [models.n] -> [n_samples[m]] */
+    int has_proxy;          /* every present model carries proxy scores */
+    int synthetic;          /* the record says "synthetic": true */
 } route_record;
 
 /* Parses a prices document.  Accepted shapes (all give dollars per 1M tokens):
@@ -95,23 +95,22 @@ typedef struct {
  * "in"/"out" are accepted as short names for the two prices.  `reference`
  * names the reference model; when NULL, the entry with "reference": true is
  * used.  Returns 0, or -1 with a message naming the model and field. */
-int route_models_parse(route_models *m, const char *text, size_t len,
-                       const char *reference, char *err, size_t errlen);
+int route_models_parse(route_models *m, const char *text, size_t len, const char *reference, char *err,
+                       size_t errlen);
 /* The same, and *err_off gets the byte offset in text of the culprit where
  * there is one (an empty file: 0; a duplicate key, or a model listed twice:
  * the repeated key or "model" value; JSON the strict scanner of
  * core/json.h refuses), else ROUTE_NOPOS.  Duplicate keys at any depth are
  * an error, never merged. */
 #define ROUTE_NOPOS ((size_t)-1)
-int route_models_parse_at(route_models *m, const char *text, size_t len,
-                          const char *reference, size_t *err_off, char *err, size_t errlen);
+int route_models_parse_at(route_models *m, const char *text, size_t len, const char *reference,
+                          size_t *err_off, char *err, size_t errlen);
 /* The same with a route_err (the hint says how to fix the file). */
-int route_models_parse_e(route_models *m, const char *text, size_t len,
-                         const char *reference, size_t *err_off, route_err *e);
+int route_models_parse_e(route_models *m, const char *text, size_t len, const char *reference,
+                         size_t *err_off, route_err *e);
 /* Builds a table directly (used by the synthetic generator and tests). */
-int route_models_init(route_models *m, size_t n, const char *const *names,
-                      const double *in_price, const double *out_price,
-                      size_t ref, char *err, size_t errlen);
+int route_models_init(route_models *m, size_t n, const char *const *names, const double *in_price,
+                      const double *out_price, size_t ref, char *err, size_t errlen);
 void route_models_free(route_models *m);
 /* Index of a model by name, or -1. */
 long route_models_find(const route_models *m, const char *name);
@@ -124,16 +123,14 @@ size_t route_models_small(const route_models *m, size_t s);
  *   "responses: reference model 'gpt-4o' is missing"
  *   "responses.foo: model 'foo' is not in the prices file"
  * Returns 0, or -1 (the record is left empty and needs no free). */
-int route_record_parse(route_record *r, const json_t *j,
-                       const route_models *m, char *err, size_t errlen);
+int route_record_parse(route_record *r, const json_t *j, const route_models *m, char *err, size_t errlen);
 /* The same for a query about to be routed: "responses" may be absent (then
  * every n_samples is 0); when present it is checked as above. */
-int route_query_parse(route_record *r, const json_t *j,
-                      const route_models *m, char *err, size_t errlen);
+int route_query_parse(route_record *r, const json_t *j, const route_models *m, char *err, size_t errlen);
 /* The two with a route_err: member/key locate the culprit, the hint says
  * what a record needs. */
-int route_record_parse_e(route_record *r, const json_t *j, const route_models *m,
-                         int need_responses, route_err *e);
+int route_record_parse_e(route_record *r, const json_t *j, const route_models *m, int need_responses,
+                         route_err *e);
 void route_record_free(route_record *r, const route_models *m);
 /* Checks a "responses" object the way route_record_parse does, without a
  * prices table: every model holds a non-empty array of samples, each with a
@@ -151,7 +148,6 @@ int route_match_prob_parse(const json_t *o, const route_models *m, size_t n_max,
 
 /* Per-model mean output tokens over all samples of all records; models with
  * no samples keep their prices-file value (or NaN).  Writes m->avg_out. */
-void route_models_fit_avg_out(route_models *m, const route_record *recs,
-                              size_t n_recs);
+void route_models_fit_avg_out(route_models *m, const route_record *recs, size_t n_recs);
 
 #endif

@@ -4,27 +4,24 @@
 #include <math.h>
 #include <stdio.h>
 
-double route_cost_estimated(const route_models *m, size_t mi, size_t n,
-                            double prompt_tokens)
+double route_cost_estimated(const route_models *m, size_t mi, size_t n, double prompt_tokens)
 {
-    return (prompt_tokens * m->in_price[mi] +
-            (double)n * m->avg_out[mi] * m->out_price[mi]) * 1e-6;
+    return (prompt_tokens * m->in_price[mi] + (double)n * m->avg_out[mi] * m->out_price[mi]) * 1e-6;
 }
 
-double route_cost_realised(const route_models *m, size_t mi,
-                           double prompt_tokens, double out_tokens)
+double route_cost_realised(const route_models *m, size_t mi, double prompt_tokens, double out_tokens)
 {
     return (prompt_tokens * m->in_price[mi] + out_tokens * m->out_price[mi]) * 1e-6;
 }
 
-int route_costs_estimated(const route_models *m, const route_record *r,
-                          size_t n_max, double *cost, double *ref_cost,
-                          char *err, size_t errlen)
+int route_costs_estimated(const route_models *m, const route_record *r, size_t n_max, double *cost,
+                          double *ref_cost, char *err, size_t errlen)
 {
     for (size_t i = 0; i < m->n; i++)
         if (isnan(m->avg_out[i])) {
             if (err && errlen)
-                snprintf(err, errlen, "model '%s' has no average output length "
+                snprintf(err, errlen,
+                         "model '%s' has no average output length "
                          "(give avg_out_tokens in the prices file or fit it on training data)",
                          m->name[i]);
             return -1;
@@ -38,9 +35,8 @@ int route_costs_estimated(const route_models *m, const route_record *r,
     return 0;
 }
 
-long route_decide(const double *score, const double *cost, size_t n_heads,
-                  size_t n_max, size_t n_use, double t, int ref_competes,
-                  double ref_score, double ref_cost)
+long route_decide(const double *score, const double *cost, size_t n_heads, size_t n_max, size_t n_use,
+                  double t, int ref_competes, double ref_score, double ref_cost)
 {
     long best = ROUTE_REF;
     double bc = INFINITY;

@@ -23,18 +23,15 @@
 
 /* Algorithm 1 estimated cost of (table model mi, n) for one query, dollars:
  *   prompt_tokens * in_price + n * avg_out[mi] * out_price  (prices per 1M). */
-double route_cost_estimated(const route_models *m, size_t mi, size_t n,
-                            double prompt_tokens);
+double route_cost_estimated(const route_models *m, size_t mi, size_t n, double prompt_tokens);
 /* Realised cost: prompt_tokens * in_price + out_tokens * out_price. */
-double route_cost_realised(const route_models *m, size_t mi,
-                           double prompt_tokens, double out_tokens);
+double route_cost_realised(const route_models *m, size_t mi, double prompt_tokens, double out_tokens);
 
 /* Estimated cost of every head of one record, and of the reference.
  * cost: [n_heads]; needs m->avg_out of every model.  Returns 0 or -1 (message
  * names the model without an average output length). */
-int route_costs_estimated(const route_models *m, const route_record *r,
-                          size_t n_max, double *cost, double *ref_cost,
-                          char *err, size_t errlen);
+int route_costs_estimated(const route_models *m, const route_record *r, size_t n_max, double *cost,
+                          double *ref_cost, char *err, size_t errlen);
 
 /* Realised cost of every head of one record: head (s, n) pays for the output
  * tokens of small model s's first n samples (NaN when it has fewer than n);
@@ -47,9 +44,8 @@ void route_costs_realised(const route_models *m, const route_record *r, size_t n
  * ref_competes, the reference (ref_score, ref_cost) is a candidate placed
  * after every head; otherwise it is the fallback.  Returns the head index or
  * ROUTE_REF. */
-long route_decide(const double *score, const double *cost, size_t n_heads,
-                  size_t n_max, size_t n_use, double t, int ref_competes,
-                  double ref_score, double ref_cost);
+long route_decide(const double *score, const double *cost, size_t n_heads, size_t n_max, size_t n_use,
+                  double t, int ref_competes, double ref_score, double ref_cost);
 
 /* Best-of-n: index of the largest proxy among proxy[0..n-1]; the first
  * position wins ties; NaN entries are skipped (returns 0 if all are NaN). */

@@ -35,9 +35,8 @@ void route_eval_free(route_eval_data *d)
         memset(d, 0, sizeof *d);
 }
 
-int route_eval_fill(route_eval_data *d, size_t q, const route_models *m,
-                    const route_record *r, const route_labels *l,
-                    route_cost_mode mode, char *err, size_t errlen)
+int route_eval_fill(route_eval_data *d, size_t q, const route_models *m, const route_record *r,
+                    const route_labels *l, route_cost_mode mode, char *err, size_t errlen)
 {
     size_t C = d->n_heads + 1, H = d->n_heads;
     double *cost = d->cost + q * C, *qual = d->qual + q * C, *dc = d->dcost + q * C;
@@ -45,8 +44,9 @@ int route_eval_fill(route_eval_data *d, size_t q, const route_models *m,
         size_t mi = route_models_small(m, s);
         for (size_t n = 1; n <= d->n_max; n++) {
             size_t h = s * d->n_max + n - 1;
-            cost[h] = isnan(l->draw_tokens[h]) ? NAN
-                      : route_cost_realised(m, mi, r->prompt_tokens[mi], l->draw_tokens[h]);
+            cost[h] = isnan(l->draw_tokens[h])
+                          ? NAN
+                          : route_cost_realised(m, mi, r->prompt_tokens[mi], l->draw_tokens[h]);
             qual[h] = l->draw_score[h];
         }
     }
@@ -64,14 +64,13 @@ int route_eval_fill(route_eval_data *d, size_t q, const route_models *m,
     return 0;
 }
 
-void route_eval_choose(const route_eval_data *d, const double *pred,
-                       const route_rule *rule, double t, long *choice)
+void route_eval_choose(const route_eval_data *d, const double *pred, const route_rule *rule, double t,
+                       long *choice)
 {
     size_t C = d->n_heads + 1, H = d->n_heads;
     for (size_t q = 0; q < d->nq; q++)
-        choice[q] = route_decide(pred + q * H, d->dcost + q * C, H, d->n_max,
-                                 rule->n_use, t, rule->ref_competes, rule->ref_score,
-                                 d->dcost[q * C + H]);
+        choice[q] = route_decide(pred + q * H, d->dcost + q * C, H, d->n_max, rule->n_use, t,
+                                 rule->ref_competes, rule->ref_score, d->dcost[q * C + H]);
 }
 
 static void ref_totals(const route_eval_data *d, double *c, double *qm)
@@ -95,8 +94,7 @@ static void finish_point(const route_eval_data *d, route_point *pt)
     pt->quality_drop_pct = 100.0 * (1.0 - pt->quality_mean / qr);
 }
 
-void route_eval_point(const route_eval_data *d, const long *choice, double t,
-                      route_point *pt, double *share)
+void route_eval_point(const route_eval_data *d, const long *choice, double t, route_point *pt, double *share)
 {
     size_t C = d->n_heads + 1, H = d->n_heads;
     double cs = 0, qs = 0, ns = 0;
@@ -164,8 +162,7 @@ static int dbl_cmp(const void *a, const void *b)
 }
 
 /* usable prediction values (sorted); caller frees */
-static double *usable(const route_eval_data *d, const double *pred,
-                      const route_rule *rule, size_t *n)
+static double *usable(const route_eval_data *d, const double *pred, const route_rule *rule, size_t *n)
 {
     size_t H = d->n_heads, k = 0;
     double *v = malloc((d->nq * H + 1) * sizeof(double));
@@ -183,8 +180,8 @@ static double *usable(const route_eval_data *d, const double *pred,
     return v;
 }
 
-size_t route_thresholds_linear(const route_eval_data *d, const double *pred,
-                               const route_rule *rule, size_t K, double *out)
+size_t route_thresholds_linear(const route_eval_data *d, const double *pred, const route_rule *rule, size_t K,
+                               double *out)
 {
     size_t n;
     double *v = usable(d, pred, rule, &n);
@@ -209,8 +206,8 @@ size_t route_thresholds_linear(const route_eval_data *d, const double *pred,
     return K;
 }
 
-size_t route_thresholds_quantile(const route_eval_data *d, const double *pred,
-                                 const route_rule *rule, size_t bins, double *out)
+size_t route_thresholds_quantile(const route_eval_data *d, const double *pred, const route_rule *rule,
+                                 size_t bins, double *out)
 {
     size_t n;
     double *v = usable(d, pred, rule, &n);
@@ -230,8 +227,8 @@ size_t route_thresholds_quantile(const route_eval_data *d, const double *pred,
     return bins + 2;
 }
 
-int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule,
-                const double *thr, size_t nt, route_point *points)
+int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
+                size_t nt, route_point *points)
 {
     long *ch = malloc((d->nq ? d->nq : 1) * sizeof(long));
     if (!ch)
@@ -244,8 +241,8 @@ int route_sweep(const route_eval_data *d, const double *pred, const route_rule *
     return 0;
 }
 
-void route_random_curve(const route_eval_data *d, long weak, const double *alphas,
-                        size_t na, size_t n_seeds, uint64_t seed, route_point *points)
+void route_random_curve(const route_eval_data *d, long weak, const double *alphas, size_t na, size_t n_seeds,
+                        uint64_t seed, route_point *points)
 {
     size_t C = d->n_heads + 1, H = d->n_heads, w = weak == ROUTE_REF ? H : (size_t)weak;
     for (size_t a = 0; a < na; a++) {
@@ -384,8 +381,7 @@ double route_drop_at(const route_point *p, size_t n, double x)
     return r;
 }
 
-void route_summarize(const route_eval_data *d, const route_point *p, size_t n,
-                     long weak, route_summary *s)
+void route_summarize(const route_eval_data *d, const route_point *p, size_t n, long weak, route_summary *s)
 {
     static const double at[4] = {10, 20, 40, 60};
     route_point w, rf;
@@ -402,10 +398,8 @@ void route_summarize(const route_eval_data *d, const route_point *p, size_t n,
     s->cpt80 = route_cpt(p, n, s->q_weak, s->q_ref, 0.8);
 }
 
-int route_apgr_bootstrap(const route_eval_data *d, const double *pred,
-                         const route_rule *rule, long weak, size_t bins,
-                         size_t n_boot, uint64_t seed,
-                         double *lo, double *hi, double *mean)
+int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const route_rule *rule, long weak,
+                         size_t bins, size_t n_boot, uint64_t seed, double *lo, double *hi, double *mean)
 {
     size_t C = d->n_heads + 1, H = d->n_heads, nq = d->nq;
     double *ap = malloc((n_boot ? n_boot : 1) * sizeof(double));
@@ -505,8 +499,8 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
     return k < n ? k : n;
 }
 
-int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test, size_t n_test,
-                         double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
+                         size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
                          route_eval_item **te, size_t *nte)
 {
     *ntr = *nte = 0;
@@ -540,9 +534,9 @@ void route_eval_labels_free(route_labels *L, size_t n)
     free(L);
 }
 
-int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
-                      const route_models *m, const route_label_opts *o, uint64_t seed,
-                      int *selector_oracle, char *err, size_t errlen)
+int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n, const route_models *m,
+                      const route_label_opts *o, uint64_t seed, int *selector_oracle, char *err,
+                      size_t errlen)
 {
     size_t H = (m->n - 1) * o->n_max;
     route_labels *L = calloc(n ? n : 1, sizeof *L);
@@ -574,8 +568,8 @@ int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
 
 /* Embeddings used when every record has them with one length (unless
  * no_features); some features are needed. */
-static int feature_cfg(route_feat_cfg *fc, route_eval_item *const *its, size_t n, int no_features,
-                       char *err, size_t errlen)
+static int feature_cfg(route_feat_cfg *fc, route_eval_item *const *its, size_t n, int no_features, char *err,
+                       size_t errlen)
 {
     fc->emb_dim = 0;
     if (no_features || !n)
@@ -634,10 +628,9 @@ static int featurize_rows(const route_feat_cfg *fc, route_eval_item *const *its,
     return bad ? -1 : 0;
 }
 
-int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its,
-                     size_t n, const route_labels *L, const route_models *m, size_t n_max,
-                     route_feat_cfg *fc, int no_features, const route_train_opts *to,
-                     char *err, size_t errlen)
+int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its, size_t n,
+                     const route_labels *L, const route_models *m, size_t n_max, route_feat_cfg *fc,
+                     int no_features, const route_train_opts *to, char *err, size_t errlen)
 {
     size_t ns = m->n - 1, H = ns * n_max;
     int st = feature_cfg(fc, its, n, no_features, err, errlen);
@@ -663,8 +656,8 @@ int route_eval_train(route_router *R, route_train_log *log, route_eval_item *con
         avg[s] = m->avg_out[route_models_small(m, s)];
     }
     avg[ns] = m->avg_out[m->ref];
-    if (route_router_init(R, to->arch, fc, to->hidden, n_max, ns, small, m->name[m->ref], avg, err,
-                          errlen) < 0) {
+    if (route_router_init(R, to->arch, fc, to->hidden, n_max, ns, small, m->name[m->ref], avg, err, errlen) <
+        0) {
         st = ROUTE_EVAL_EROUTER;
         goto done;
     }
@@ -680,8 +673,8 @@ done:
     return st;
 }
 
-int route_eval_predict(const route_router *R, const size_t *rmap, size_t H,
-                       const route_record *r, double *pred, char *err, size_t errlen)
+int route_eval_predict(const route_router *R, const size_t *rmap, size_t H, const route_record *r,
+                       double *pred, char *err, size_t errlen)
 {
     for (size_t h = 0; h < H; h++)
         pred[h] = NAN;
@@ -750,8 +743,8 @@ static int predict_test(route_eval_result *res, double *pred, route_eval_item *c
             lm_seterr(err, errlen, "out of memory");
             return ROUTE_EVAL_ENOMEM;
         }
-        int st = route_eval_train(&R, &log, tr, ntr, Ltr, m, o->lo.n_max, &fc, o->no_features, &to, err,
-                                  errlen);
+        int st =
+            route_eval_train(&R, &log, tr, ntr, Ltr, m, o->lo.n_max, &fc, o->no_features, &to, err, errlen);
         if (st) {
             free(ident);
             return st;
@@ -778,8 +771,8 @@ static int predict_test(route_eval_result *res, double *pred, route_eval_item *c
 }
 
 /* Curves, summaries and intervals of the three predictors and random mixing. */
-static int curves(route_eval_result *res, const route_eval_data *d, const double *pred,
-                  const double *opred, const route_eval_opts *o, char *err, size_t errlen)
+static int curves(route_eval_result *res, const route_eval_data *d, const double *pred, const double *opred,
+                  const route_eval_opts *o, char *err, size_t errlen)
 {
     static const route_rule rule_all = {0, 0, 1.0}, rule_one = {1, 0, 1.0};
     const struct {
@@ -878,9 +871,8 @@ static void anchors(route_eval_result *res, const route_eval_data *d, size_t ns,
     }
 }
 
-int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr,
-                   size_t ntr, route_eval_item *const *te, size_t nte,
-                   const route_eval_opts *o, char *err, size_t errlen)
+int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr, size_t ntr,
+                   route_eval_item *const *te, size_t nte, const route_eval_opts *o, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     res->n_train = ntr;

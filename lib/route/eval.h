@@ -52,21 +52,21 @@ typedef struct {
 typedef enum { ROUTE_COST_ESTIMATED = 0, ROUTE_COST_REALISED = 1 } route_cost_mode;
 
 typedef struct {
-    size_t n_use;      /* ignore heads with n > n_use (0 = use all) */
-    int ref_competes;  /* 1: notebook curve variant; 0: Algorithm 1 fallback */
-    double ref_score;  /* the reference's fixed score when it competes (1) */
+    size_t n_use;     /* ignore heads with n > n_use (0 = use all) */
+    int ref_competes; /* 1: notebook curve variant; 0: Algorithm 1 fallback */
+    double ref_score; /* the reference's fixed score when it competes (1) */
 } route_rule;
 
 typedef struct {
     double t;
     double cost_sum, cost_per_1k, quality_mean;
     double cost_reduction_pct, quality_drop_pct;
-    double ref_share;  /* fraction of queries sent to the reference */
-    double mean_n;     /* mean n over all queries (reference counts as 1) */
+    double ref_share; /* fraction of queries sent to the reference */
+    double mean_n;    /* mean n over all queries (reference counts as 1) */
 } route_point;
 
 typedef struct {
-    double drop_at[4];  /* quality drop % at 10, 20, 40, 60 % cost reduction */
+    double drop_at[4]; /* quality drop % at 10, 20, 40, 60 % cost reduction */
     double auc, apgr, cpt50, cpt80;
     double q_ref, q_weak, c_ref;
 } route_summary;
@@ -75,16 +75,14 @@ int route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max
 void route_eval_free(route_eval_data *d);
 
 /* Fills row q from a record and its labels (first stored draw = realised). */
-int route_eval_fill(route_eval_data *d, size_t q, const route_models *m,
-                    const route_record *r, const route_labels *l,
-                    route_cost_mode mode, char *err, size_t errlen);
+int route_eval_fill(route_eval_data *d, size_t q, const route_models *m, const route_record *r,
+                    const route_labels *l, route_cost_mode mode, char *err, size_t errlen);
 
 /* Per-query choices (head or ROUTE_REF) at threshold t. */
-void route_eval_choose(const route_eval_data *d, const double *pred,
-                       const route_rule *rule, double t, long *choice);
+void route_eval_choose(const route_eval_data *d, const double *pred, const route_rule *rule, double t,
+                       long *choice);
 /* Aggregates choices into a point; share: [n_heads + 1] or NULL. */
-void route_eval_point(const route_eval_data *d, const long *choice, double t,
-                      route_point *pt, double *share);
+void route_eval_point(const route_eval_data *d, const long *choice, double t, route_point *pt, double *share);
 /* A point where every query takes head h (ROUTE_REF for the reference). */
 void route_eval_fixed(const route_eval_data *d, long h, route_point *pt);
 
@@ -100,20 +98,20 @@ size_t route_eval_best_n(const route_eval_data *d, size_t s);
  * notebook does (K = 21); or RouteLLM's pd.qcut edges (bins + 1 quantiles,
  * linear interpolation) followed by +inf ("all reference").  out must hold
  * K, resp. bins + 2, values; returns the number written. */
-size_t route_thresholds_linear(const route_eval_data *d, const double *pred,
-                               const route_rule *rule, size_t K, double *out);
-size_t route_thresholds_quantile(const route_eval_data *d, const double *pred,
-                                 const route_rule *rule, size_t bins, double *out);
+size_t route_thresholds_linear(const route_eval_data *d, const double *pred, const route_rule *rule, size_t K,
+                               double *out);
+size_t route_thresholds_quantile(const route_eval_data *d, const double *pred, const route_rule *rule,
+                                 size_t bins, double *out);
 
 /* Sweep: points[i] for thresholds[i].  Returns 0 or -1 (out of memory). */
-int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule,
-                const double *thr, size_t nt, route_point *points);
+int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
+                size_t nt, route_point *points);
 
 /* Random mixing: each query goes to the reference with probability a (else
  * to head `weak`), for a = alphas[i]; averaged over n_seeds seeds
  * (lm_rng streams 0..n_seeds-1 of `seed`). */
-void route_random_curve(const route_eval_data *d, long weak, const double *alphas,
-                        size_t na, size_t n_seeds, uint64_t seed, route_point *points);
+void route_random_curve(const route_eval_data *d, long weak, const double *alphas, size_t na, size_t n_seeds,
+                        uint64_t seed, route_point *points);
 
 /* Metrics over a curve.  np.interp clamps outside the range; inside, the
  * first segment that brackets the target is used (identical to numpy when
@@ -122,17 +120,14 @@ double route_auc(const route_point *p, size_t n);
 double route_apgr(const route_point *p, size_t n, double q_weak, double q_strong);
 double route_cpt(const route_point *p, size_t n, double q_weak, double q_strong, double frac);
 double route_drop_at(const route_point *p, size_t n, double cost_reduction_pct);
-void route_summarize(const route_eval_data *d, const route_point *p, size_t n,
-                     long weak, route_summary *s);
+void route_summarize(const route_eval_data *d, const route_point *p, size_t n, long weak, route_summary *s);
 
 /* Percentile bootstrap of APGR over queries: n_boot resamples (lm_rng
  * stream b of `seed`), thresholds recomputed on each resample (quantile
  * grid with `bins` when bins > 0, else a linear grid of 21).  Writes the
  * 2.5 % and 97.5 % quantiles and the bootstrap mean.  Returns 0 or -1. */
-int route_apgr_bootstrap(const route_eval_data *d, const double *pred,
-                         const route_rule *rule, long weak, size_t bins,
-                         size_t n_boot, uint64_t seed,
-                         double *lo, double *hi, double *mean);
+int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const route_rule *rule, long weak,
+                         size_t bins, size_t n_boot, uint64_t seed, double *lo, double *hi, double *mean);
 
 /* ---- the whole evaluation (route eval) ---- */
 
@@ -163,8 +158,8 @@ typedef struct {
 typedef enum { ROUTE_PRED_TRAIN = 0, ROUTE_PRED_ROUTER, ROUTE_PRED_BYO } route_pred_kind;
 
 typedef struct {
-    route_label_opts lo;        /* labels; lo.n_max is the heads per small model */
-    route_cost_mode cost_mode;  /* what the decision rule ranks by */
+    route_label_opts lo;       /* labels; lo.n_max is the heads per small model */
+    route_cost_mode cost_mode; /* what the decision rule ranks by */
     route_pred_kind predictor;
     const route_router *router; /* ROUTE_PRED_ROUTER: a loaded router ... */
     const size_t *rmap;         /* ... and its heads -> heads in prices order */
@@ -181,17 +176,17 @@ enum { ROUTE_CURVE_BEST, ROUTE_CURVE_SINGLE, ROUTE_CURVE_ORACLE, ROUTE_CURVE_RAN
 
 typedef struct {
     size_t n_train, n_test;
-    int selector_oracle;        /* test labels chosen by true score (no proxy) */
-    const char *predictor;      /* "byo", "linear" or "mlp" */
-    long weak;                  /* the weak anchor: head of a small model at n = 1 */
-    route_point ref;            /* always-reference */
-    route_point *always;        /* [n_small] always (s, n = 1) */
-    size_t *best_n;             /* [n_small] best n on the training split (0: none) */
-    route_point *always_best;   /* [n_small] always (s, best_n[s]) when best_n[s] > 0 */
+    int selector_oracle;              /* test labels chosen by true score (no proxy) */
+    const char *predictor;            /* "byo", "linear" or "mlp" */
+    long weak;                        /* the weak anchor: head of a small model at n = 1 */
+    route_point ref;                  /* always-reference */
+    route_point *always;              /* [n_small] always (s, n = 1) */
+    size_t *best_n;                   /* [n_small] best n on the training split (0: none) */
+    route_point *always_best;         /* [n_small] always (s, best_n[s]) when best_n[s] > 0 */
     route_point *curve[ROUTE_CURVES]; /* points; random mixing: t = share of the reference */
     size_t n_curve[ROUTE_CURVES];
     route_summary sum[ROUTE_CURVES];
-    int have_ci[ROUTE_CURVES];  /* APGR interval: ci[k] = {2.5 %, 97.5 %, mean} */
+    int have_ci[ROUTE_CURVES]; /* APGR interval: ci[k] = {2.5 %, 97.5 %, mean} */
     double ci[ROUTE_CURVES][3];
 } route_eval_result;
 
@@ -204,38 +199,37 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm);
  * (have_test) all records train and the n_test test records test; else
  * route_split's seeded split of all.  tr: room for n_all, te: for n_all +
  * n_test.  Returns 0, or -1 when memory runs out. */
-int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test, size_t n_test,
-                         double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
+                         size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
                          route_eval_item **te, size_t *nte);
 
 /* Labels of n records in parallel (record i from stream its[i]->index).
  * *out gets [n] labels (free with route_eval_labels_free), *selector_oracle
  * 1 when some record has no proxy. */
-int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
-                      const route_models *m, const route_label_opts *o, uint64_t seed,
-                      int *selector_oracle, char *err, size_t errlen);
+int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n, const route_models *m,
+                      const route_label_opts *o, uint64_t seed, int *selector_oracle, char *err,
+                      size_t errlen);
 void route_eval_labels_free(route_labels *L, size_t n);
 
 /* Trains router R on n records with labels L: fc->emb_dim is set from the
  * records' embeddings (all of one length, unless no_features), the hashed
  * features of fc, soft labels L[i].match.  log may be NULL. */
-int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its,
-                     size_t n, const route_labels *L, const route_models *m, size_t n_max,
-                     route_feat_cfg *fc, int no_features, const route_train_opts *to,
-                     char *err, size_t errlen);
+int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its, size_t n,
+                     const route_labels *L, const route_models *m, size_t n_max, route_feat_cfg *fc,
+                     int no_features, const route_train_opts *to, char *err, size_t errlen);
 
 /* Router predictions of one record, pred[H] in prices-table head order
  * (rmap: router head -> head; NaN for heads the router lacks).  Returns 0,
  * ROUTE_EVAL_EPREDICT (embedding of the wrong length) or ROUTE_EVAL_ENOMEM. */
-int route_eval_predict(const route_router *R, const size_t *rmap, size_t H,
-                       const route_record *r, double *pred, char *err, size_t errlen);
+int route_eval_predict(const route_router *R, const size_t *rmap, size_t H, const route_record *r,
+                       double *pred, char *err, size_t errlen);
 
 /* The evaluation of test records te[nte] with training records tr[ntr].
  * m->avg_out is fitted on tr unless the predictor is a loaded router.  On
  * failure res holds nothing to free. */
-int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr,
-                   size_t ntr, route_eval_item *const *te, size_t nte,
-                   const route_eval_opts *o, char *err, size_t errlen);
+int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *const *tr, size_t ntr,
+                   route_eval_item *const *te, size_t nte, const route_eval_opts *o, char *err,
+                   size_t errlen);
 void route_eval_result_free(route_eval_result *res);
 
 #endif

@@ -39,8 +39,7 @@ static uint64_t mix(uint64_t z)
 
 static int is_word(unsigned char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || ch >= 0x80;
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch >= 0x80;
 }
 
 typedef struct {
@@ -99,7 +98,7 @@ static char *normalise(const char *prompt, size_t *len)
 static int word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
 {
     size_t nw = 0, wcap = 0;
-    size_t (*ws)[2] = NULL; /* start and end of each word */
+    size_t(*ws)[2] = NULL; /* start and end of each word */
     for (size_t i = 0; i < len;) {
         if (!is_word((unsigned char)low[i])) {
             i++;
@@ -175,8 +174,7 @@ static size_t merge(ent_buf *b, double *inv_norm)
     return u;
 }
 
-int route_featurize(const route_feat_cfg *c, const char *prompt,
-                    const double *emb, size_t emb_len,
+int route_featurize(const route_feat_cfg *c, const char *prompt, const double *emb, size_t emb_len,
                     uint32_t **idx, float **val, size_t *nnz)
 {
     *idx = NULL;

@@ -22,7 +22,7 @@ typedef struct {
     uint32_t word_ngram; /* word n-grams 1..word_ngram (0 = none) */
     uint32_t char_min;   /* character n-grams char_min..char_max (0 = none) */
     uint32_t char_max;
-    uint32_t emb_dim;    /* length of the appended embedding (0 = none) */
+    uint32_t emb_dim; /* length of the appended embedding (0 = none) */
 } route_feat_cfg;
 
 void route_feat_cfg_default(route_feat_cfg *c);
@@ -33,15 +33,14 @@ size_t route_feat_dim(const route_feat_cfg *c);
  * c->emb_dim values when emb_dim > 0 (else -1).  *idx and *val are malloc'd
  * (caller frees); *nnz gets their length.  Returns 0 or -1 (out of memory or
  * embedding of the wrong length). */
-int route_featurize(const route_feat_cfg *c, const char *prompt,
-                    const double *emb, size_t emb_len,
+int route_featurize(const route_feat_cfg *c, const char *prompt, const double *emb, size_t emb_len,
                     uint32_t **idx, float **val, size_t *nnz);
 
 /* A compressed sparse row matrix of many queries. */
 typedef struct {
     size_t rows, cols;
-    size_t *rowptr;  /* [rows + 1] */
-    uint32_t *idx;   /* [rowptr[rows]] */
+    size_t *rowptr; /* [rows + 1] */
+    uint32_t *idx;  /* [rowptr[rows]] */
     float *val;
 } route_csr;
 

@@ -222,8 +222,8 @@ static int csv_header(csv_cols *h, const char *text, size_t len, size_t *pos, si
     for (size_t i = 1; i < hdr->n; i++)
         for (size_t j = 0; j < i && hdr->f[i][0]; j++)
             if (strcmp(hdr->f[i], hdr->f[j]) == 0) {
-                route_err_set(e, NULL, NULL, "column '%.80s' appears twice (columns %zu and %zu)", hdr->f[i], j + 1,
-                              i + 1);
+                route_err_set(e, NULL, NULL, "column '%.80s' appears twice (columns %zu and %zu)", hdr->f[i],
+                              j + 1, i + 1);
                 text_pos(text, hdr->at[0], 1, hdr->at[i], &e->line, &e->col);
                 route_err_hint(e, "rename or drop one of the two columns");
                 return -1;
@@ -368,13 +368,13 @@ done:
     return rc;
 }
 
-int route_import_routellm_csv(const char *text, size_t len, const char *id_prefix,
-                              double out_tokens, const char *const *exclude,
-                              size_t n_exclude, json_t ***recs, size_t *n_recs,
+int route_import_routellm_csv(const char *text, size_t len, const char *id_prefix, double out_tokens,
+                              const char *const *exclude, size_t n_exclude, json_t ***recs, size_t *n_recs,
                               char *err, size_t errlen)
 {
     route_err e;
-    int rc = route_import_routellm_csv_e(text, len, id_prefix, out_tokens, exclude, n_exclude, recs, n_recs, &e);
+    int rc =
+        route_import_routellm_csv_e(text, len, id_prefix, out_tokens, exclude, n_exclude, recs, n_recs, &e);
     if (rc < 0 && e.col)
         lm_seterr(err, errlen, "line %zu:%zu: %s", e.line, e.col, e.msg);
     else if (rc < 0 && e.line)
@@ -408,7 +408,8 @@ int route_import_exclude(const char *text, size_t len, char ***out, size_t *n, r
             if (!json_is_string(p)) {
                 route_err_set(e, NULL, NULL, "expected {\"eval_prompt\": \"...\"} or {\"prompt\": \"...\"}");
                 e->line = line;
-            } else if (route_grow(&ex, &cap, nex + 1, sizeof *ex) < 0 || !(dup = strdup(json_string_value(p)))) {
+            } else if (route_grow(&ex, &cap, nex + 1, sizeof *ex) < 0 ||
+                       !(dup = strdup(json_string_value(p)))) {
                 route_err_set(e, NULL, NULL, "out of memory");
             }
             json_decref(o);
@@ -462,12 +463,13 @@ static int stage_wanted(const char *key, const json_t *val, const char *const *m
 
 /* The checked arrays of one model object: scores, token counts, optional
  * proxies (all of one length), and the prompt's token count. */
-static int stage_fields(const json_t *val, const char *key, const json_t **sc, const json_t **tk, const json_t **px,
-                        double *tp, route_err *e)
+static int stage_fields(const json_t *val, const char *key, const json_t **sc, const json_t **tk,
+                        const json_t **px, double *tp, route_err *e)
 {
     *sc = json_object_get(val, "armoRM_scores");
     if (!*sc) {
-        route_err_set(e, key, "armoRM_scores", "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
+        route_err_set(e, key, "armoRM_scores",
+                      "%s.armoRM_scores: missing (run the ArmoRM scoring stage first)", key);
         return -1;
     }
     if (num_array(*sc, key, "armoRM_scores", 0, e))
@@ -499,7 +501,8 @@ static int stage_fields(const json_t *val, const char *key, const json_t **sc, c
 
 /* The samples of one model object.  NULL with e set (out of memory: no
  * member). */
-static json_t *stage_samples(const json_t *sc, const json_t *tk, const json_t *px, const char *key, route_err *e)
+static json_t *stage_samples(const json_t *sc, const json_t *tk, const json_t *px, const char *key,
+                             route_err *e)
 {
     json_t *arr = json_array();
     if (!arr)
@@ -511,8 +514,8 @@ static json_t *stage_samples(const json_t *sc, const json_t *tk, const json_t *p
             route_err_set(e, key, "token_num_responses", "%s.token_num_responses[%zu]: negative", key, i);
             return NULL;
         }
-        json_t *smp = px ? json_pack("{s:f,s:f,s:f}", "score", json_number_value(json_array_get(sc, i)), "proxy",
-                                     json_number_value(json_array_get(px, i)), "output_tokens", t)
+        json_t *smp = px ? json_pack("{s:f,s:f,s:f}", "score", json_number_value(json_array_get(sc, i)),
+                                     "proxy", json_number_value(json_array_get(px, i)), "output_tokens", t)
                          : json_pack("{s:f,s:f}", "score", json_number_value(json_array_get(sc, i)),
                                      "output_tokens", t);
         if (!smp || json_array_append_new(arr, smp)) {
@@ -549,7 +552,8 @@ json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t
     const char *key;
     json_t *val;
     size_t taken = 0;
-    json_object_foreach((json_t *)in, key, val) {
+    json_object_foreach((json_t *)in, key, val)
+    {
         if (!stage_wanted(key, val, models, n_models))
             continue;
         const json_t *sc, *tk, *px;
@@ -587,8 +591,8 @@ fail:
     return NULL;
 }
 
-json_t *route_import_stage(const json_t *in, const char *const *models, size_t n_models,
-                           char *err, size_t errlen)
+json_t *route_import_stage(const json_t *in, const char *const *models, size_t n_models, char *err,
+                           size_t errlen)
 {
     route_err e;
     json_t *r = route_import_stage_e(in, models, n_models, &e);
@@ -667,20 +671,22 @@ static int cand_slot(const json_t *c, size_t i, const route_models *m, size_t n_
 
 /* The stored draws of candidate i (scores into sv[CAP], their count into
  * *nd) and its first and mean score and tokens into the labels l. */
-static int cand_draws(const json_t *c, size_t i, size_t slot, size_t H, double *sv, size_t *nd, route_labels *l,
-                      char *err, size_t errlen)
+static int cand_draws(const json_t *c, size_t i, size_t slot, size_t H, double *sv, size_t *nd,
+                      route_labels *l, char *err, size_t errlen)
 {
     const json_t *sc = json_object_get(json_object_get(c, "scores"), "armoRM_scores");
     long k = scalar_or_array(sc, sv, CAP);
     if (k < 0) {
-        lm_seterr(err, errlen, "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
+        lm_seterr(err, errlen,
+                  "candidates[%zu].scores.armoRM_scores: expected a number or an array of numbers", i);
         return -1;
     }
     *nd = (size_t)k;
     double tok[CAP];
     long kt = scalar_or_array(json_object_get(c, "token_num_responses"), tok, CAP);
     if (kt < 0) {
-        lm_seterr(err, errlen, "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
+        lm_seterr(err, errlen,
+                  "candidates[%zu].token_num_responses: expected a number or an array of numbers", i);
         return -1;
     }
     double ts = 0, ss = 0;
@@ -702,9 +708,8 @@ static int cand_draws(const json_t *c, size_t i, size_t slot, size_t H, double *
     return 0;
 }
 
-int route_import_candidates(const json_t *row, const route_models *m, size_t n_max,
-                            double match_t, route_labels *l, double *prompt_tokens,
-                            char *err, size_t errlen)
+int route_import_candidates(const json_t *row, const route_models *m, size_t n_max, double match_t,
+                            route_labels *l, double *prompt_tokens, char *err, size_t errlen)
 {
     size_t H = (m->n - 1) * n_max;
     if (l->n_heads != H) {
@@ -726,8 +731,7 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
         goto done;
     }
     for (size_t h = 0; h < H; h++)
-        l->match[h] = l->draw_score[h] = l->draw_tokens[h] = l->mean_score[h] =
-            l->mean_tokens[h] = NAN;
+        l->match[h] = l->draw_score[h] = l->draw_tokens[h] = l->mean_score[h] = l->mean_tokens[h] = NAN;
     l->selector_oracle = 0;
     *prompt_tokens = NAN;
     for (size_t i = 0; i < json_array_size(cands); i++) {

@@ -35,9 +35,8 @@
  * numbers from 0).  exclude: sorted (strcmp) prompts to drop, may be NULL.
  * On success *recs is a malloc'd array of *n_recs new records.  Returns 0, or
  * -1 with "line N: ..." or "line N:C: ..." in err. */
-int route_import_routellm_csv(const char *text, size_t len, const char *id_prefix,
-                              double out_tokens, const char *const *exclude,
-                              size_t n_exclude, json_t ***recs, size_t *n_recs,
+int route_import_routellm_csv(const char *text, size_t len, const char *id_prefix, double out_tokens,
+                              const char *const *exclude, size_t n_exclude, json_t ***recs, size_t *n_recs,
                               char *err, size_t errlen);
 /* The same with a route_err: e->line (and e->col for refused bytes and a
  * repeated column) say where, e->msg what (without the "line" prefix), and
@@ -57,8 +56,8 @@ void route_import_exclude_free(char **v, size_t n);
 /* One best-route-llm stage record -> one route record.  models: the models
  * to take (NULL: every key holding an object with "armoRM_scores").
  * Returns a new record, or NULL with a message naming the field. */
-json_t *route_import_stage(const json_t *in, const char *const *models, size_t n_models,
-                           char *err, size_t errlen);
+json_t *route_import_stage(const json_t *in, const char *const *models, size_t n_models, char *err,
+                           size_t errlen);
 /* The same with a route_err: e->member is the record's member at fault (a
  * model's object, "id"), e->key the field inside it. */
 json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t n_models, route_err *e);
@@ -68,8 +67,7 @@ json_t *route_import_stage_e(const json_t *in, const char *const *models, size_t
  * the stored draws (scalars count as one draw).  prompt_tokens gets the
  * reference candidate's token_num_prompt.  Candidates of models not in the
  * table, or with n > n_max, are an error; missing ones stay NaN. */
-int route_import_candidates(const json_t *row, const route_models *m, size_t n_max,
-                            double match_t, route_labels *l, double *prompt_tokens,
-                            char *err, size_t errlen);
+int route_import_candidates(const json_t *row, const route_models *m, size_t n_max, double match_t,
+                            route_labels *l, double *prompt_tokens, char *err, size_t errlen);
 
 #endif

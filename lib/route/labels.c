@@ -47,8 +47,8 @@ static double key_of(const route_sample *s, int use_score)
     return use_score ? s->score : s->proxy;
 }
 
-size_t route_winner(const route_sample *s, size_t ns, const size_t *idx,
-                    size_t n, int use_score, int bug_compat)
+size_t route_winner(const route_sample *s, size_t ns, const size_t *idx, size_t n, int use_score,
+                    int bug_compat)
 {
     size_t best = idx[0];
     double bk = key_of(&s[idx[0]], use_score);
@@ -69,8 +69,7 @@ size_t route_winner(const route_sample *s, size_t ns, const size_t *idx,
     return best;
 }
 
-double route_match_prob(const double *small, size_t bs, const double *ref,
-                        size_t br, double t)
+double route_match_prob(const double *small, size_t bs, const double *ref, size_t br, double t)
 {
     double tot = 0;
     for (size_t i = 0; i < bs; i++) {
@@ -83,18 +82,16 @@ double route_match_prob(const double *small, size_t bs, const double *ref,
 }
 
 /* Evaluate the n_boot draws of one candidate.  idx: n_boot * n indices. */
-static int eval_draws(const route_sample *s, size_t ns, const size_t *idx,
-                      size_t n, size_t nb, int use_score, int bug,
-                      double *win_score, double *tokens, char *err, size_t errlen,
-                      const char *model)
+static int eval_draws(const route_sample *s, size_t ns, const size_t *idx, size_t n, size_t nb, int use_score,
+                      int bug, double *win_score, double *tokens, char *err, size_t errlen, const char *model)
 {
     for (size_t b = 0; b < nb; b++) {
         const size_t *set = idx + b * n;
         double tok = 0;
         for (size_t i = 0; i < n; i++) {
             if (set[i] >= ns) {
-                lm_seterr(err, errlen, "model '%s': drawn index %zu is out of range (%zu samples)",
-                       model, set[i], ns);
+                lm_seterr(err, errlen, "model '%s': drawn index %zu is out of range (%zu samples)", model,
+                          set[i], ns);
                 return -1;
             }
             tok += s[set[i]].out_tokens;
@@ -114,9 +111,8 @@ static double mean(const double *x, size_t n)
     return s / (double)n;
 }
 
-int route_labels_from_draws(route_labels *l, const route_record *r,
-                            const route_models *m, const route_label_opts *o,
-                            const size_t *const *draws, char *err, size_t errlen)
+int route_labels_from_draws(route_labels *l, const route_record *r, const route_models *m,
+                            const route_label_opts *o, const size_t *const *draws, char *err, size_t errlen)
 {
     size_t nb = o->n_boot, nmax = o->n_max;
     if (nb == 0 || nmax == 0) {
@@ -124,8 +120,7 @@ int route_labels_from_draws(route_labels *l, const route_record *r,
         return -1;
     }
     if (l->n_heads != (m->n - 1) * nmax) {
-        lm_seterr(err, errlen, "labels: buffer has %zu heads, need %zu", l->n_heads,
-               (m->n - 1) * nmax);
+        lm_seterr(err, errlen, "labels: buffer has %zu heads, need %zu", l->n_heads, (m->n - 1) * nmax);
         return -1;
     }
     int use_score = !r->has_proxy;
@@ -144,8 +139,8 @@ int route_labels_from_draws(route_labels *l, const route_record *r,
         lm_seterr(err, errlen, "labels: no draws for the reference model");
         goto done;
     }
-    if (eval_draws(r->samples[R], r->n_samples[R], draws[R], 1, nb, use_score,
-                   o->bug_compat, ref, ref + nb, err, errlen, m->name[R]))
+    if (eval_draws(r->samples[R], r->n_samples[R], draws[R], 1, nb, use_score, o->bug_compat, ref, ref + nb,
+                   err, errlen, m->name[R]))
         goto done;
     l->ref_score = ref[0];
     l->ref_tokens = ref[nb];
@@ -162,8 +157,8 @@ int route_labels_from_draws(route_labels *l, const route_record *r,
                 continue;
             }
             const size_t *idx = d + nb * (n * (n - 1) / 2);
-            if (eval_draws(r->samples[mi], r->n_samples[mi], idx, n, nb, use_score,
-                           o->bug_compat, sm, sm + nb, err, errlen, m->name[mi]))
+            if (eval_draws(r->samples[mi], r->n_samples[mi], idx, n, nb, use_score, o->bug_compat, sm,
+                           sm + nb, err, errlen, m->name[mi]))
                 goto done;
             l->match[h] = route_match_prob(sm, nb, ref, nb, o->match_t);
             l->draw_score[h] = sm[0];
@@ -179,10 +174,9 @@ done:
     return rc;
 }
 
-int route_labels_build(route_labels *l, const route_record *r,
-                       const route_models *m, const route_label_opts *o,
-                       uint64_t seed, uint64_t record_index,
-                       char *err, size_t errlen)
+int route_labels_build(route_labels *l, const route_record *r, const route_models *m,
+                       const route_label_opts *o, uint64_t seed, uint64_t record_index, char *err,
+                       size_t errlen)
 {
     size_t nb = o->n_boot, nmax = o->n_max;
     size_t per_small = nb * nmax * (nmax + 1) / 2;

@@ -114,9 +114,8 @@ static int router_shape(route_router *r, route_arch arch, const route_feat_cfg *
     return 0;
 }
 
-int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat,
-                      size_t hidden, size_t n_max, size_t n_small,
-                      const char *const *small, const char *reference,
+int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat, size_t hidden,
+                      size_t n_max, size_t n_small, const char *const *small, const char *reference,
                       const double *avg_out, char *err, size_t errlen)
 {
     if (router_shape(r, arch, feat, hidden, n_max, n_small, err, errlen))
@@ -162,8 +161,8 @@ void route_router_free(route_router *r)
 /* ---- forward / backward pieces ------------------------------------------- */
 
 /* out[o] = b[o] + sum_k val[k] W[idx[k]][o]   (W: [D][O]) */
-static void sparse_fwd(float *out, const float *W, const float *b, size_t O,
-                       const uint32_t *idx, const float *val, size_t nnz)
+static void sparse_fwd(float *out, const float *W, const float *b, size_t O, const uint32_t *idx,
+                       const float *val, size_t nnz)
 {
     for (size_t o = 0; o < O; o++)
         out[o] = b[o];
@@ -189,9 +188,8 @@ static double xent(double z, double y)
 }
 
 /* Forward of one query: z [H]; act [J] (mlp) may be NULL for linear. */
-static void forward1(const route_router *r, const layout *L, const float *P,
-                     const uint32_t *idx, const float *val, size_t nnz,
-                     float *act, float *z)
+static void forward1(const route_router *r, const layout *L, const float *P, const uint32_t *idx,
+                     const float *val, size_t nnz, float *act, float *z)
 {
     if (r->arch == ROUTE_LINEAR) {
         sparse_fwd(z, P + L->w1, P + L->b1, L->H, idx, val, nnz);
@@ -214,8 +212,7 @@ static void forward1(const route_router *r, const layout *L, const float *P,
     }
 }
 
-void route_router_predict(const route_router *r, const uint32_t *idx,
-                          const float *val, size_t nnz, double *p)
+void route_router_predict(const route_router *r, const uint32_t *idx, const float *val, size_t nnz, double *p)
 {
     layout L;
     get_layout(r, &L);
@@ -237,8 +234,8 @@ void route_router_predict(const route_router *r, const uint32_t *idx,
 }
 
 /* Mean loss over rows rows[0..n-1] (all rows when rows == NULL). */
-static double loss_rows(const route_router *r, const float *P, const route_csr *X,
-                        const double *Y, const size_t *rows, size_t n)
+static double loss_rows(const route_router *r, const float *P, const route_csr *X, const double *Y,
+                        const size_t *rows, size_t n)
 {
     layout L;
     get_layout(r, &L);
@@ -313,8 +310,7 @@ static void thread_slice(size_t O, size_t *o0, size_t *o1)
 
 /* G[idx][o] += d[t][o] * val for the batch rows; parallel over columns so
  * that every element is summed in batch order whatever the thread count. */
-static void sparse_bwd(float *G, size_t O, const route_csr *X, const size_t *rows,
-                       size_t nb, const float *d)
+static void sparse_bwd(float *G, size_t O, const route_csr *X, const size_t *rows, size_t nb, const float *d)
 {
 #pragma omp parallel
     {
@@ -351,19 +347,19 @@ typedef struct {
     const route_router *r;
     layout L;
     size_t B, P, Dm;
-    size_t *perm;            /* [n] row order: validation rows, then training */
-    float *blk;              /* [4 P]: G | M | V | best */
+    size_t *perm; /* [n] row order: validation rows, then training */
+    float *blk;   /* [4 P]: G | M | V | best */
     float *G, *M, *V, *best;
-    float *Z, *D2;           /* [B, H] logits, dLoss/dlogit */
-    float *A, *D1;           /* [B, max(J,1)] hidden activations, dLoss/dhidden */
-    double *lb;              /* [B] loss of each batch row */
-    unsigned char *touched;  /* [max(Dm,1)] sparse rows seen in this batch */
-    uint32_t *rowlist;       /* [max(Dm,1)] those rows, first-seen order */
-    size_t step;             /* Adam steps taken */
+    float *Z, *D2;          /* [B, H] logits, dLoss/dlogit */
+    float *A, *D1;          /* [B, max(J,1)] hidden activations, dLoss/dhidden */
+    double *lb;             /* [B] loss of each batch row */
+    unsigned char *touched; /* [max(Dm,1)] sparse rows seen in this batch */
+    uint32_t *rowlist;      /* [max(Dm,1)] those rows, first-seen order */
+    size_t step;            /* Adam steps taken */
 } trainer;
 
-static int train_check(const route_router *r, const route_csr *X, const route_train_opts *o,
-                       char *err, size_t errlen)
+static int train_check(const route_router *r, const route_csr *X, const route_train_opts *o, char *err,
+                       size_t errlen)
 {
     size_t n = X->rows, Dm = route_feat_dim(&r->feat);
     if (n < 1) {
@@ -372,14 +368,14 @@ static int train_check(const route_router *r, const route_csr *X, const route_tr
     }
     if (!o->batch || !o->max_epochs || !(o->lr > 0) || !(o->l2 >= 0) ||
         !(o->val_frac >= 0 && o->val_frac < 1)) {
-        lm_seterr(err, errlen, "train: bad options (batch, epochs and lr must be > 0, "
-               "l2 >= 0, 0 <= val_frac < 1)");
+        lm_seterr(err, errlen,
+                  "train: bad options (batch, epochs and lr must be > 0, "
+                  "l2 >= 0, 0 <= val_frac < 1)");
         return -1;
     }
     for (size_t k = 0; k < X->rowptr[n]; k++)
         if (X->idx[k] >= Dm) {
-            lm_seterr(err, errlen, "train: feature index %u out of range (dimension %zu)",
-                   X->idx[k], Dm);
+            lm_seterr(err, errlen, "train: feature index %u out of range (dimension %zu)", X->idx[k], Dm);
             return -1;
         }
     return 0;
@@ -398,8 +394,7 @@ static void trainer_free(trainer *t)
     free(t->rowlist);
 }
 
-static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, char *err,
-                        size_t errlen)
+static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->r = r;
@@ -417,8 +412,7 @@ static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, c
     t->lb = malloc(B * sizeof(double));
     t->touched = calloc(Dm1, 1);
     t->rowlist = malloc(Dm1 * sizeof(uint32_t));
-    if (!t->perm || !t->blk || !t->Z || !t->D2 || !t->A || !t->D1 || !t->lb || !t->touched ||
-        !t->rowlist) {
+    if (!t->perm || !t->blk || !t->Z || !t->D2 || !t->A || !t->D1 || !t->lb || !t->touched || !t->rowlist) {
         lm_seterr(err, errlen, "train: out of memory (%zu parameters)", P);
         trainer_free(t);
         return -1;
@@ -512,8 +506,7 @@ static size_t batch_forward(trainer *t, const float *W, const route_csr *X, cons
 /* Gradient G of the batch from D2: only the sparse rows the batch touches
  * (listed in rowlist, returned count) and the dense tail are cleared and
  * filled. */
-static size_t batch_backward(trainer *t, const float *W, const route_csr *X, const size_t *rows,
-                             size_t nb)
+static size_t batch_backward(trainer *t, const float *W, const route_csr *X, const size_t *rows, size_t nb)
 {
     const layout *L = &t->L;
     size_t H = L->H, J = L->J, O1 = t->r->arch == ROUTE_MLP ? J : H;
@@ -595,8 +588,8 @@ static void adam_step(trainer *t, float *W, size_t nrow, const route_train_opts 
 
 /* One epoch over the training rows tr[0..n_tr), shuffled with the epoch's
  * stream; returns the mean training loss (NaN without labels). */
-static double train_epoch(trainer *t, float *W, const route_csr *X, const double *Y, size_t *tr,
-                          size_t n_tr, size_t ep, const route_train_opts *o)
+static double train_epoch(trainer *t, float *W, const route_csr *X, const double *Y, size_t *tr, size_t n_tr,
+                          size_t ep, const route_train_opts *o)
 {
     shuffle(tr, n_tr, o->seed, 100 + ep);
     double ep_loss = 0;
@@ -616,9 +609,8 @@ static double train_epoch(trainer *t, float *W, const route_csr *X, const double
     return ep_cnt ? ep_loss / (double)ep_cnt : NAN;
 }
 
-int route_router_train(route_router *r, const route_csr *X, const double *Y,
-                       const route_train_opts *o, route_train_log *log,
-                       char *err, size_t errlen)
+int route_router_train(route_router *r, const route_csr *X, const double *Y, const route_train_opts *o,
+                       route_train_log *log, char *err, size_t errlen)
 {
     route_train_log dummy;
     if (!log)
@@ -710,9 +702,8 @@ int route_router_save(const route_router *r, const char *path, char *err, size_t
     FILE *f = a.fp;
     fprintf(f, "%s %d\n", MAGIC, ROUTE_ROUTER_VERSION);
     fprintf(f, "arch %s\n", r->arch == ROUTE_MLP ? "mlp" : "linear");
-    fprintf(f, "hash_dim %u\nword_ngram %u\nchar_min %u\nchar_max %u\nemb_dim %u\n",
-            r->feat.hash_dim, r->feat.word_ngram, r->feat.char_min, r->feat.char_max,
-            r->feat.emb_dim);
+    fprintf(f, "hash_dim %u\nword_ngram %u\nchar_min %u\nchar_max %u\nemb_dim %u\n", r->feat.hash_dim,
+            r->feat.word_ngram, r->feat.char_min, r->feat.char_max, r->feat.emb_dim);
     fprintf(f, "hidden %zu\nn_max %zu\nn_small %zu\n", r->hidden, r->n_max, r->n_small);
     for (size_t i = 0; i < r->n_small; i++)
         fprintf(f, "model %.17g %s\n", r->avg_out[i], r->small[i]);
@@ -787,10 +778,10 @@ typedef struct {
     route_arch arch;
     unsigned long long v[8]; /* hash_dim word_ngram char_min char_max emb_dim hidden n_max n_small */
     size_t n_small;
-    char **names;            /* [n_small] */
-    double *avg;             /* [n_small + 1], the reference last */
+    char **names; /* [n_small] */
+    double *avg;  /* [n_small + 1], the reference last */
     char *refname;
-    unsigned long long np;   /* parameters */
+    unsigned long long np; /* parameters */
 } router_hdr;
 
 static void hdr_free(router_hdr *h)
@@ -804,21 +795,22 @@ static void hdr_free(router_hdr *h)
 }
 
 /* The magic line, the version, the architecture and the sizes. */
-static int hdr_sizes(const char **p, const char *end, const char *path, router_hdr *h, char *err, size_t errlen)
+static int hdr_sizes(const char **p, const char *end, const char *path, router_hdr *h, char *err,
+                     size_t errlen)
 {
     static const char *keys[] = {"hash_dim", "word_ngram", "char_min", "char_max",
-                                 "emb_dim", "hidden", "n_max", "n_small"};
+                                 "emb_dim",  "hidden",     "n_max",    "n_small"};
     char line[4096];
     int version;
     char magic[64];
-    if (next_line(p, end, line, sizeof line) ||
-        sscanf(line, "%63s %d", magic, &version) != 2 || strcmp(magic, MAGIC) != 0) {
+    if (next_line(p, end, line, sizeof line) || sscanf(line, "%63s %d", magic, &version) != 2 ||
+        strcmp(magic, MAGIC) != 0) {
         lm_seterr(err, errlen, "%s: not a route router file (no '%s' header)", path, MAGIC);
         return -1;
     }
     if (version != ROUTE_ROUTER_VERSION) {
-        lm_seterr(err, errlen, "%s: router file version %d, this build reads version %d",
-               path, version, ROUTE_ROUTER_VERSION);
+        lm_seterr(err, errlen, "%s: router file version %d, this build reads version %d", path, version,
+                  ROUTE_ROUTER_VERSION);
         return -1;
     }
     if (next_line(p, end, line, sizeof line)) {
@@ -830,8 +822,7 @@ static int hdr_sizes(const char **p, const char *end, const char *path, router_h
     } else if (strcmp(line, "arch mlp") == 0) {
         h->arch = ROUTE_MLP;
     } else {
-        lm_seterr(err, errlen, "%s: bad header line '%s' (want 'arch linear' or 'arch mlp')",
-               path, line);
+        lm_seterr(err, errlen, "%s: bad header line '%s' (want 'arch linear' or 'arch mlp')", path, line);
         return -1;
     }
     unsigned long long *v = h->v;
@@ -841,8 +832,8 @@ static int hdr_sizes(const char **p, const char *end, const char *path, router_h
             return -1;
         }
     }
-    if (v[0] > (1ull << 30) || v[4] > (1ull << 24) || v[5] > (1ull << 20) ||
-        v[6] > 1024 || v[7] > 4096 || v[1] > 16 || v[3] > 64 || v[2] > v[3]) {
+    if (v[0] > (1ull << 30) || v[4] > (1ull << 24) || v[5] > (1ull << 20) || v[6] > 1024 || v[7] > 4096 ||
+        v[1] > 16 || v[3] > 64 || v[2] > v[3]) {
         lm_seterr(err, errlen, "%s: header sizes out of range", path);
         return -1;
     }
@@ -850,7 +841,8 @@ static int hdr_sizes(const char **p, const char *end, const char *path, router_h
 }
 
 /* The model lines, the reference, the parameter count and "end". */
-static int hdr_models(const char **p, const char *end, const char *path, router_hdr *h, char *err, size_t errlen)
+static int hdr_models(const char **p, const char *end, const char *path, router_hdr *h, char *err,
+                      size_t errlen)
 {
     char line[4096];
     h->n_small = (size_t)h->v[7];
@@ -861,8 +853,7 @@ static int hdr_models(const char **p, const char *end, const char *path, router_
         return -1;
     }
     for (size_t i = 0; i < h->n_small; i++)
-        if (next_line(p, end, line, sizeof line) ||
-            parse_model(line, "model", &h->avg[i], &h->names[i])) {
+        if (next_line(p, end, line, sizeof line) || parse_model(line, "model", &h->avg[i], &h->names[i])) {
             lm_seterr(err, errlen, "%s: bad or missing 'model' line %zu", path, i + 1);
             return -1;
         }
@@ -871,8 +862,7 @@ static int hdr_models(const char **p, const char *end, const char *path, router_
         lm_seterr(err, errlen, "%s: bad or missing 'reference' line", path);
         return -1;
     }
-    if (next_line(p, end, line, sizeof line) ||
-        sscanf(line, "params %llu float32le", &h->np) != 1) {
+    if (next_line(p, end, line, sizeof line) || sscanf(line, "params %llu float32le", &h->np) != 1) {
         lm_seterr(err, errlen, "%s: bad or missing 'params' line", path);
         return -1;
     }
@@ -885,18 +875,17 @@ static int hdr_models(const char **p, const char *end, const char *path, router_
 
 /* The parameter count the header states, and the bytes the file holds
  * after it, must be what the sizes need. */
-static int check_param_count(const route_router *r, const char *p, const char *end,
-                             unsigned long long np, const char *path, char *err, size_t errlen)
+static int check_param_count(const route_router *r, const char *p, const char *end, unsigned long long np,
+                             const char *path, char *err, size_t errlen)
 {
     if (np != r->n_params) {
-        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu",
-               path, np, r->n_params);
+        lm_seterr(err, errlen, "%s: header says %llu parameters, the sizes need %zu", path, np, r->n_params);
         return -1;
     }
     size_t have = (size_t)(end - p);
     if (have != r->n_params * 4) {
-        lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)",
-               path, have, r->n_params * 4);
+        lm_seterr(err, errlen, "%s: %zu bytes of parameters, expected %zu (file truncated or padded)", path,
+                  have, r->n_params * 4);
         return -1;
     }
     return 0;
@@ -911,8 +900,7 @@ static int load_params(route_router *r, const char *p, const char *end, unsigned
         return -1;
     const unsigned char *b = (const unsigned char *)p;
     for (size_t i = 0; i < r->n_params; i++, b += 4) {
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         float f;
         memcpy(&f, &u, 4);
         if (!isfinite(f)) {
@@ -944,8 +932,7 @@ int route_router_load(route_router *r, const char *path, char *err, size_t errle
     if (hdr_sizes(&p, end, path, &h, err, errlen) || hdr_models(&p, end, path, &h, err, errlen))
         goto done;
     const unsigned long long *v = h.v;
-    route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3],
-                         (uint32_t)v[4]};
+    route_feat_cfg fc = {(uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2], (uint32_t)v[3], (uint32_t)v[4]};
     /* the shape and the parameter count the file must hold are checked
      * before anything the size of the parameters is allocated */
     int bad_shape = router_shape(r, h.arch, &fc, (size_t)v[5], (size_t)v[6], h.n_small, err, errlen);

@@ -40,36 +40,36 @@ typedef enum { ROUTE_LINEAR = 1, ROUTE_MLP = 2 } route_arch;
 typedef struct {
     route_arch arch;
     route_feat_cfg feat;
-    size_t hidden;      /* J, MLP only (0 for linear) */
+    size_t hidden; /* J, MLP only (0 for linear) */
     size_t n_max;
-    size_t n_heads;     /* H = n_small * n_max */
+    size_t n_heads; /* H = n_small * n_max */
     size_t n_small;
-    char **small;       /* [n_small] model names, head order */
-    double *avg_out;    /* [n_small + 1] average output tokens; last = reference */
+    char **small;    /* [n_small] model names, head order */
+    double *avg_out; /* [n_small + 1] average output tokens; last = reference */
     char *reference;
     size_t n_params;
-    float *params;      /* one block: linear W, b; mlp W1, b1, W2, b2 */
+    float *params; /* one block: linear W, b; mlp W1, b1, W2, b2 */
 } route_router;
 
 typedef struct {
     route_arch arch;
-    size_t hidden;       /* default 64 */
-    double lr;           /* Adam step, default 0.05 */
-    double l2;           /* default 1e-5 */
-    size_t batch;        /* default 1024 */
-    size_t max_epochs;   /* default 30 */
-    size_t patience;     /* epochs without validation improvement; default 3 */
-    double val_frac;     /* default 0.1; 0 = no early stopping */
+    size_t hidden;     /* default 64 */
+    double lr;         /* Adam step, default 0.05 */
+    double l2;         /* default 1e-5 */
+    size_t batch;      /* default 1024 */
+    size_t max_epochs; /* default 30 */
+    size_t patience;   /* epochs without validation improvement; default 3 */
+    double val_frac;   /* default 0.1; 0 = no early stopping */
     uint64_t seed;
 } route_train_opts;
 
 typedef struct {
-    size_t epochs;        /* epochs run */
-    size_t best_epoch;    /* 1-based epoch kept */
-    double train_loss[64];/* data loss per epoch (first 64) */
+    size_t epochs;         /* epochs run */
+    size_t best_epoch;     /* 1-based epoch kept */
+    double train_loss[64]; /* data loss per epoch (first 64) */
     double val_loss[64];
     double best_val_loss;
-    double init_loss;     /* train data loss before the first update */
+    double init_loss; /* train data loss before the first update */
     size_t n_train, n_val;
 } route_train_log;
 
@@ -77,21 +77,19 @@ void route_train_opts_default(route_train_opts *o);
 
 /* Sets up an untrained router.  small: model names of the heads' models in
  * order; avg_out: [n_small + 1], the reference last (may be NULL: NaN). */
-int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat,
-                      size_t hidden, size_t n_max, size_t n_small,
-                      const char *const *small, const char *reference,
+int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *feat, size_t hidden,
+                      size_t n_max, size_t n_small, const char *const *small, const char *reference,
                       const double *avg_out, char *err, size_t errlen);
 void route_router_free(route_router *r);
 
 /* Trains on X: [n][D] sparse and Y: [n][H] soft labels (NaN = unlabelled).
  * log may be NULL. */
-int route_router_train(route_router *r, const route_csr *X, const double *Y,
-                       const route_train_opts *o, route_train_log *log,
-                       char *err, size_t errlen);
+int route_router_train(route_router *r, const route_csr *X, const double *Y, const route_train_opts *o,
+                       route_train_log *log, char *err, size_t errlen);
 
 /* p: [H] match probabilities of one query. */
-void route_router_predict(const route_router *r, const uint32_t *idx,
-                          const float *val, size_t nnz, double *p);
+void route_router_predict(const route_router *r, const uint32_t *idx, const float *val, size_t nnz,
+                          double *p);
 /* Mean soft-label cross-entropy over the labelled pairs of X, Y. */
 double route_router_loss(const route_router *r, const route_csr *X, const double *Y);
 

@@ -25,8 +25,8 @@ static int candidates(const json_t *resp, const char *model, size_t *n, route_er
     if (!*n)
         *n = ns;
     if (*n > ns) {
-        route_err_set(e, "responses", model, "responses.%s has %zu samples, best-of-%zu needs %zu", model, ns, *n,
-                      *n);
+        route_err_set(e, "responses", model, "responses.%s has %zu samples, best-of-%zu needs %zu", model, ns,
+                      *n, *n);
         e->whole = 1;
         return -1;
     }
@@ -51,10 +51,11 @@ static int selector(const json_t *arr, const char *model, size_t n, route_select
     if (oracle || without == n)
         return oracle;
     if (sel == ROUTE_SELECT_PROXY)
-        route_err_set(e, "responses", model, "responses.%s[%zu]: no \"proxy\" for --selector proxy", model, without);
+        route_err_set(e, "responses", model, "responses.%s[%zu]: no \"proxy\" for --selector proxy", model,
+                      without);
     else
-        route_err_set(e, "responses", model, "responses.%s[%zu]: no \"proxy\", but responses.%s[%zu] has one", model,
-                      without, model, with);
+        route_err_set(e, "responses", model, "responses.%s[%zu]: no \"proxy\", but responses.%s[%zu] has one",
+                      model, without, model, with);
     route_err_hint(e, "give every sample a \"proxy\", or select by true score with --selector oracle");
     return -1;
 }

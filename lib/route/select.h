@@ -20,12 +20,12 @@ typedef enum {
 } route_selector;
 
 typedef struct {
-    size_t n;          /* candidates: the first n samples */
-    size_t index;      /* the winner among them */
-    double score;      /* the winner's "score", "proxy" and "output_tokens"; */
-    double proxy;      /* NaN where absent or not a number */
+    size_t n;     /* candidates: the first n samples */
+    size_t index; /* the winner among them */
+    double score; /* the winner's "score", "proxy" and "output_tokens"; */
+    double proxy; /* NaN where absent or not a number */
     double out_tokens;
-    int oracle;        /* chosen by true score */
+    int oracle; /* chosen by true score */
 } route_selection;
 
 /* Best-of-n among the first n samples of model in resp (n = 0: all of them).

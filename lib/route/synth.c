@@ -40,8 +40,8 @@ json_t *route_synth_prices(void)
     if (!o)
         return NULL;
     for (size_t i = 0; i < N_MODELS; i++) {
-        json_t *e = json_pack("{s:f,s:f}", "in_per_mtok", MODELS[i].in_price,
-                              "out_per_mtok", MODELS[i].out_price);
+        json_t *e =
+            json_pack("{s:f,s:f}", "in_per_mtok", MODELS[i].in_price, "out_per_mtok", MODELS[i].out_price);
         if (!e) {
             json_decref(o);
             return NULL;
@@ -99,8 +99,7 @@ json_t *route_synth_record(const route_synth_opts *o, uint64_t q)
             double px = s + o->tau * lm_rng_normal(&r);
             double ot = round(lognormal_mean(&r, sm->mean_out, 0.4));
             json_t *e = o->with_proxy
-                            ? json_pack("{s:f,s:f,s:f}", "score", s, "proxy", px,
-                                        "output_tokens", ot)
+                            ? json_pack("{s:f,s:f,s:f}", "score", s, "proxy", px, "output_tokens", ot)
                             : json_pack("{s:f,s:f}", "score", s, "output_tokens", ot);
             if (!e || json_array_append_new(arr, e)) {
                 json_decref(arr);

@@ -24,10 +24,10 @@
 #include "route/data.h"
 
 typedef struct {
-    size_t n_samples;   /* samples per model per query (default 20) */
-    double tau;         /* proxy noise (default 0.02) */
-    double feat_noise;  /* noise on the difficulty feature (default 0.1) */
-    int with_proxy;     /* default 1 */
+    size_t n_samples;  /* samples per model per query (default 20) */
+    double tau;        /* proxy noise (default 0.02) */
+    double feat_noise; /* noise on the difficulty feature (default 0.1) */
+    int with_proxy;    /* default 1 */
     uint64_t seed;
 } route_synth_opts;
 

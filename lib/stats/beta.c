@@ -37,8 +37,7 @@ static double stirlerr(double x)
                       r2 * (1.0 / 1260 -
                             r2 * (1.0 / 1680 -
                                   r2 * (1.0 / 1188 -
-                                        r2 * (691.0 / 360360 -
-                                              r2 * (1.0 / 156 - r2 * 3617.0 / 122400)))))));
+                                        r2 * (691.0 / 360360 - r2 * (1.0 / 156 - r2 * 3617.0 / 122400)))))));
 }
 
 double lm_lbeta(double a, double b)
@@ -54,10 +53,9 @@ double lm_lbeta(double a, double b)
     if (b < 10.0)
         return lm_lgamma(a) + lm_lgamma(b) - lm_lgamma(s);
     if (a < 10.0)
-        return lm_lgamma(a) + (b - 0.5) * log1p(-a / s) - a * log(s) + a + stirlerr(b) -
-               stirlerr(s);
-    return LN_SQRT_2PI + (a - 0.5) * log(a / s) + (b - 0.5) * log1p(-a / s) - 0.5 * log(s) +
-           stirlerr(a) + stirlerr(b) - stirlerr(s);
+        return lm_lgamma(a) + (b - 0.5) * log1p(-a / s) - a * log(s) + a + stirlerr(b) - stirlerr(s);
+    return LN_SQRT_2PI + (a - 0.5) * log(a / s) + (b - 0.5) * log1p(-a / s) - 0.5 * log(s) + stirlerr(a) +
+           stirlerr(b) - stirlerr(s);
 }
 
 /* log1p(t) - t, accurate for small |t|; t > -1. */
@@ -138,8 +136,7 @@ static double betacf(double a, double b, double x)
     return h;
 }
 
-void lm_ibeta_pair_xc(double a, double b, double lbeta, double x, double xc, double *I,
-                      double *Ic)
+void lm_ibeta_pair_xc(double a, double b, double lbeta, double x, double xc, double *I, double *Ic)
 {
     if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1) || !(xc >= 0) || !(xc <= 1)) {
         *I = *Ic = NAN;
@@ -189,12 +186,12 @@ double lm_ibetac(double a, double b, double x)
  * approximation, relative error below 1.2e-9: a starting point only). */
 static double norm_quantile_lower(double p)
 {
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                               1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
                                6.680131188771972e+01, -1.328068155288572e+01};
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+                               -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
     static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                                3.754408661907416e+00};
     if (p < 0.02425) {
@@ -224,9 +221,8 @@ static double inv_guess(double a, double b, double p)
         double z = (2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t;
         double al = (z * z - 3.0) / 6.0;
         double h = 2.0 / (1.0 / (2.0 * a - 1.0 + 1e-300) + 1.0 / (2.0 * b - 1.0 + 1e-300));
-        double w = z * sqrt(al + h) / h -
-                   (1.0 / (2.0 * b - 1.0 + 1e-300) - 1.0 / (2.0 * a - 1.0 + 1e-300)) *
-                       (al + 5.0 / 6.0 - 2.0 / (3.0 * h));
+        double w = z * sqrt(al + h) / h - (1.0 / (2.0 * b - 1.0 + 1e-300) - 1.0 / (2.0 * a - 1.0 + 1e-300)) *
+                                              (al + 5.0 / 6.0 - 2.0 / (3.0 * h));
         x = a / (a + b * exp(2.0 * w));
         if (!(x > 0.0 && x < 1.0) || a + b < 3.0)
             x = 0.5;

@@ -32,8 +32,7 @@ double lm_ibetac(double a, double b, double x);
 void lm_ibeta_pair(double a, double b, double lbeta, double x, double *I, double *Ic);
 /* The same with xc = 1 - x supplied by the caller (computed without
  * rounding, e.g. from a formula for 1 - x): more accurate near x = 1. */
-void lm_ibeta_pair_xc(double a, double b, double lbeta, double x, double xc, double *I,
-                      double *Ic);
+void lm_ibeta_pair_xc(double a, double b, double lbeta, double x, double xc, double *I, double *Ic);
 /* x with I_x(a, b) = p (lower-tail quantile of Beta(a, b)). */
 double lm_ibeta_inv(double a, double b, double p);
 /* x with 1 - I_x(a, b) = q (upper-tail quantile), accurate for tiny q. */

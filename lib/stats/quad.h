@@ -29,8 +29,8 @@ typedef double (*lm_quad_fn)(double x, void *ctx);
  * *nevals (may be NULL) gets the number of calls of f.  Returns 0 when the
  * tolerance was met, 1 when the panel budget ran out (result still the best
  * estimate), -1 on bad arguments. */
-int lm_quad_gk15(lm_quad_fn f, void *ctx, const double *pts, size_t npts, double abstol,
-                 double reltol, double *result, double *abserr, size_t *nevals);
+int lm_quad_gk15(lm_quad_fn f, void *ctx, const double *pts, size_t npts, double abstol, double reltol,
+                 double *result, double *abserr, size_t *nevals);
 
 /* One 15-point Kronrod rule on [a, b]; *err gets the error estimate and
  * *gauss (may be NULL) the embedded 7-point Gauss result. */

@@ -4,8 +4,8 @@
 #include <float.h>
 #include <math.h>
 
-int lm_brent(lm_root_fn f, void *ctx, double a, double b, double fa, double fb, double xtol,
-             int maxit, double *root, int *nevals)
+int lm_brent(lm_root_fn f, void *ctx, double a, double b, double fa, double fb, double xtol, int maxit,
+             double *root, int *nevals)
 {
     int ne = 0;
     if (nevals)

@@ -19,7 +19,7 @@ typedef double (*lm_root_fn)(double x, void *ctx);
  * -1 if the signs do not differ or an evaluation gave NaN, 1 if maxit was
  * reached (*root is then the best point so far).  *nevals (may be NULL)
  * gets the number of new evaluations. */
-int lm_brent(lm_root_fn f, void *ctx, double a, double b, double fa, double fb, double xtol,
-             int maxit, double *root, int *nevals);
+int lm_brent(lm_root_fn f, void *ctx, double a, double b, double fa, double fb, double xtol, int maxit,
+             double *root, int *nevals);
 
 #endif

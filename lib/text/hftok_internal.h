@@ -20,10 +20,10 @@
 
 /* ---- string -> id hash map, built at load, read-only afterwards ---- */
 typedef struct {
-    uint32_t *slot;  /* entry index + 1, 0 empty */
-    size_t cap;      /* power of two */
-    char *keys;      /* key bytes back to back */
-    size_t *off;     /* n + 1 offsets into keys */
+    uint32_t *slot; /* entry index + 1, 0 empty */
+    size_t cap;     /* power of two */
+    char *keys;     /* key bytes back to back */
+    size_t *off;    /* n + 1 offsets into keys */
     int32_t *val;
     size_t n, keycap, ncap;
 } hft_map;
@@ -35,9 +35,9 @@ void lm_hft_map_free(hft_map *m);
 
 /* ---- per-call work space ---- */
 typedef struct {
-    size_t off, len;    /* bytes arena[off..off+len) */
-    size_t shift;       /* original offset of the piece's start (tokenizers' original_shift) */
-    int32_t tok;        /* id when the piece is an added token, else -1 */
+    size_t off, len; /* bytes arena[off..off+len) */
+    size_t shift;    /* original offset of the piece's start (tokenizers' original_shift) */
+    int32_t tok;     /* id when the piece is an added token, else -1 */
 } hft_piece;
 
 typedef struct {
@@ -52,22 +52,22 @@ typedef struct {
 } hft_tok;
 
 typedef struct hft_work {
-    char *s;               /* byte arena */
-    size_t (*al)[2];       /* original [start, end) of every arena byte */
+    char *s;         /* byte arena */
+    size_t (*al)[2]; /* original [start, end) of every arena byte */
     size_t n, cap;
-    hft_piece *p, *q;      /* current and next piece lists */
+    hft_piece *p, *q; /* current and next piece lists */
     size_t np, nq, pcap, qcap;
-    hft_tc *tc;            /* transform scratch */
+    hft_tc *tc; /* transform scratch */
     size_t ntc, tccap;
-    uint32_t *u;           /* code point scratch */
+    uint32_t *u; /* code point scratch */
     size_t ucap;
-    hft_tok *tk;           /* model output for one piece */
+    hft_tok *tk; /* model output for one piece */
     size_t ntk, tkcap;
-    void *scratch;         /* model scratch (lattice, heap, symbols) */
+    void *scratch; /* model scratch (lattice, heap, symbols) */
     size_t scratchcap;
-    char *sb;              /* string scratch */
+    char *sb; /* string scratch */
     size_t sbcap;
-    size_t (*mt)[3];       /* match list: start, end, is_match */
+    size_t (*mt)[3]; /* match list: start, end, is_match */
     size_t nmt, mtcap;
     pcre2_match_data *md;
     int oom;
@@ -114,18 +114,20 @@ int lm_hft_json_bool(struct json_t *j, const char *key, int def, const char *wha
                      int *out); /* def when absent or null */
 int lm_hft_json_str(struct json_t *j, const char *key, const char *def, const char *what, char *err,
                     size_t errlen, char **out, size_t *len); /* malloc'd copy, def when absent or null */
-const char *lm_hft_json_type(struct json_t *j, const char *what, char *err, size_t errlen); /* j must be an object */
+const char *lm_hft_json_type(struct json_t *j, const char *what, char *err,
+                             size_t errlen); /* j must be an object */
 
 /* element i of a Sequence: parses elem, named name, into slots[i] */
-typedef int hft_seq_fn(void *slots, size_t i, struct json_t *elem, const char *name, char *err, size_t errlen);
+typedef int hft_seq_fn(void *slots, size_t i, struct json_t *elem, const char *name, char *err,
+                       size_t errlen);
 /* The array j[key] of a Sequence component: checks that it is an array
  * ("WHAT.KEY must be an array"), then calls one(slots, i, element,
  * "WHAT.KEY[i]", ...) for each element in order, counting in *n those that
  * succeed, up to the first failure.  slots is the caller's array of
  * json_array_size(j[key]) + 1 zeroed entries, NULL if allocating it failed
  * ("out of memory").  Returns 0 or -1. */
-int lm_hft_json_seq(struct json_t *j, const char *key, const char *what, void *slots, size_t *n, hft_seq_fn *one,
-                    char *err, size_t errlen);
+int lm_hft_json_seq(struct json_t *j, const char *key, const char *what, void *slots, size_t *n,
+                    hft_seq_fn *one, char *err, size_t errlen);
 
 /* matches of a pattern in s[0..n): fills w->mt with a covering list */
 int lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n);

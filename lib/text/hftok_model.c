@@ -121,18 +121,18 @@ typedef struct {
 
 struct hft_model {
     int type;
-    hft_map vocab;       /* token -> id */
-    size_t nvocab;       /* number of entries (the reference's vocab size) */
-    size_t (*rev)[2];    /* id -> [offset, length] in vocab.keys; length SIZE_MAX for a hole */
+    hft_map vocab;    /* token -> id */
+    size_t nvocab;    /* number of entries (the reference's vocab size) */
+    size_t (*rev)[2]; /* id -> [offset, length] in vocab.keys; length SIZE_MAX for a hole */
     size_t nrev;
     /* BPE */
     merge_ent *merges;
     size_t mcap;
     char *prefix, *suffix; /* NULL when absent */
     size_t prefix_n, suffix_n;
-    int32_t unk;           /* -1 none */
+    int32_t unk; /* -1 none */
     int fuse_unk, byte_fallback, ignore_merges;
-    int32_t byte_id[256];  /* <0xXX> ids, -1 missing */
+    int32_t byte_id[256]; /* <0xXX> ids, -1 missing */
     /* WordPiece */
     size_t max_chars;
     /* Unigram */
@@ -300,15 +300,15 @@ static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n
     size_t ns = 0, nh = 0;
     long unk_id = -1;
     size_t unk_len = 0;
-#define ADD(id_, len_)                                   \
-    do {                                                 \
-        if (ns >= maxsym)                                \
-            goto toolong;                                \
-        sym[ns].c = (id_);                               \
-        sym[ns].len = (len_);                            \
-        sym[ns].prev = (long)ns - 1;                     \
-        sym[ns].next = (long)ns + 1;                     \
-        ns++;                                            \
+#define ADD(id_, len_)               \
+    do {                             \
+        if (ns >= maxsym)            \
+            goto toolong;            \
+        sym[ns].c = (id_);           \
+        sym[ns].len = (len_);        \
+        sym[ns].prev = (long)ns - 1; \
+        sym[ns].next = (long)ns + 1; \
+        ns++;                        \
     } while (0)
     char *buf = scratch_str(w, m->prefix_n + m->suffix_n + 8);
     if (!buf)
@@ -737,7 +737,8 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
             size_t n = json_string_length(e);
             const char *sp = memchr(s, ' ', n);
             if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s))) {
-                lm_seterr(err, errlen, "model.merges[%zu] '%.40s' is not two tokens separated by one space", i, s);
+                lm_seterr(err, errlen, "model.merges[%zu] '%.40s' is not two tokens separated by one space",
+                          i, s);
                 free(buf);
                 return -1;
             }
@@ -759,12 +760,13 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
         int32_t ia = lm_hft_map_get(&m->vocab, a, an), ib = lm_hft_map_get(&m->vocab, b, bn);
         if (ia < 0 || ib < 0) {
             lm_seterr(err, errlen, "model.merges[%zu]: token '%.40s' is not in the vocabulary", i,
-                     ia < 0 ? a : b);
+                      ia < 0 ? a : b);
             free(buf);
             return -1;
         }
         if (bn < m->prefix_n) {
-            lm_seterr(err, errlen, "model.merges[%zu]: '%.40s' is shorter than continuing_subword_prefix", i, b);
+            lm_seterr(err, errlen, "model.merges[%zu]: '%.40s' is shorter than continuing_subword_prefix", i,
+                      b);
             free(buf);
             return -1;
         }
@@ -777,7 +779,7 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
         int32_t nid = lm_hft_map_get(&m->vocab, buf, an + bn - m->prefix_n);
         if (nid < 0) {
             lm_seterr(err, errlen, "model.merges[%zu]: merged token '%.*s' is not in the vocabulary", i,
-                     (int)((an + bn - m->prefix_n) > 60 ? 60 : an + bn - m->prefix_n), buf);
+                      (int)((an + bn - m->prefix_n) > 60 ? 60 : an + bn - m->prefix_n), buf);
             free(buf);
             return -1;
         }
@@ -927,7 +929,8 @@ hft_model *lm_hft_model_parse(json_t *j, char *err, size_t errlen)
         ty = "BPE";
     else if (json_is_array(json_object_get(j, "vocab")))
         ty = "Unigram";
-    else if (json_object_get(j, "continuing_subword_prefix") || json_object_get(j, "max_input_chars_per_word"))
+    else if (json_object_get(j, "continuing_subword_prefix") ||
+             json_object_get(j, "max_input_chars_per_word"))
         ty = "WordPiece";
     else {
         lm_seterr(err, errlen, "model has no \"type\" and is not recognisable as BPE, WordPiece or Unigram");

@@ -59,8 +59,8 @@ size_t lm_hft_dec(const char *s, size_t n, uint32_t *cp)
         return 3;
     }
     if (n >= 4) {
-        *cp = ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) | ((uint32_t)(u[2] & 0x3F) << 6) |
-              (u[3] & 0x3F);
+        *cp = ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
+              ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
         return 4;
     }
     *cp = u[0];
@@ -192,7 +192,8 @@ void lm_hft_pattern_free(hft_pattern *p)
     memset(p, 0, sizeof *p);
 }
 
-#define WS_SET "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS_SET \
+    "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
 /* Rewrites \s and \S (outside and inside classes) to the White_Space set. */
 static char *rewrite_regex(const char *re, size_t n)
@@ -245,7 +246,7 @@ static pcre2_code *compile_re(const char *src, size_t n, const char *what, char 
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
         lm_seterr(err, errlen, "%s: regex /%.*s/ does not compile: %s", what, (int)(n > 80 ? 80 : n), src,
-                 (char *)msg);
+                  (char *)msg);
         return NULL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is unavailable */
@@ -380,8 +381,20 @@ static int pred_find(int kind, uint32_t arg, hft_work *w, const char *s, size_t 
 
 /* ------------------------------------------------------------- normalizers */
 
-enum { N_BERT, N_PRECOMPILED, N_NFC, N_NFKC, N_NFD, N_NFKD, N_LOWER, N_STRIP, N_STRIPACC, N_REPLACE, N_PREPEND,
-       N_SEQ };
+enum {
+    N_BERT,
+    N_PRECOMPILED,
+    N_NFC,
+    N_NFKC,
+    N_NFD,
+    N_NFKD,
+    N_LOWER,
+    N_STRIP,
+    N_STRIPACC,
+    N_REPLACE,
+    N_PREPEND,
+    N_SEQ
+};
 
 struct hft_norm {
     int type;
@@ -390,9 +403,9 @@ struct hft_norm {
     hft_pattern pat;                      /* Replace */
     char *content;                        /* Replace content, Prepend text */
     size_t clen;
-    uint32_t *trie;                       /* Precompiled double array */
+    uint32_t *trie; /* Precompiled double array */
     size_t ntrie;
-    char *pnorm;                          /* Precompiled replacement blob */
+    char *pnorm; /* Precompiled replacement blob */
     size_t npnorm;
     pcre2_code *grapheme;
     hft_norm **sub;
@@ -428,8 +441,8 @@ static int tc_push(hft_work *w, uint32_t c, int32_t ch)
 static int is_chinese(uint32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) ||
+           (c >= 0x2B920 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 /* NormalizedString::filter(keep): removed characters fold into the kept one before them */
@@ -536,7 +549,8 @@ static int do_unf(hft_work *w, hft_piece *pc, int compat, int compose)
         int last_cc = 0;
         for (size_t i = 0; i < nt; i++) {
             int cc = lm_hft_ccc(t[i].c);
-            if (starter >= 0 && (last_cc == 0 || last_cc < cc) && !(last_cc == 0 && (size_t)starter + 1 != o)) {
+            if (starter >= 0 && (last_cc == 0 || last_cc < cc) &&
+                !(last_cc == 0 && (size_t)starter + 1 != o)) {
                 uint32_t comp = lm_hft_compose(t[starter].c, t[i].c);
                 if (comp) {
                     t[starter].c = comp;
@@ -718,8 +732,8 @@ static int do_precompiled(const hft_norm *nm, hft_work *w, hft_piece *pc)
         if (b < 0x80 && b != '\r' && (i + 1 >= n || (unsigned char)s[i + 1] < 0x80)) {
             ge = i + 1;
         } else {
-            int rc = pcre2_match(nm->grapheme, (PCRE2_SPTR)s, n, i, PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED, w->md,
-                                 NULL);
+            int rc = pcre2_match(nm->grapheme, (PCRE2_SPTR)s, n, i, PCRE2_NO_UTF_CHECK | PCRE2_ANCHORED,
+                                 w->md, NULL);
             ge = rc > 0 ? pcre2_get_ovector_pointer(w->md)[1] : i + clen(b);
             if (ge <= i || ge > n)
                 ge = i + clen(b) <= n ? i + clen(b) : n;
@@ -893,7 +907,8 @@ int lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
 
 /* ---- JSON helpers (declared in hftok_internal.h, used by tokenizer.c too) ---- */
 
-int lm_hft_json_bool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen, int *out)
+int lm_hft_json_bool(json_t *j, const char *key, int def, const char *what, char *err, size_t errlen,
+                     int *out)
 {
     json_t *v = json_object_get(j, key);
     if (!v || json_is_null(v)) {
@@ -1041,8 +1056,8 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
     size_t tsz = (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 | (size_t)blob[3] << 24;
     if (tsz / 4 * 4 > n - 4) {
         free(blob);
-        lm_seterr(err, errlen, "%s.precompiled_charsmap cannot be parsed (trie size %zu > %zu bytes)", what, tsz,
-                 n - 4);
+        lm_seterr(err, errlen, "%s.precompiled_charsmap cannot be parsed (trie size %zu > %zu bytes)", what,
+                  tsz, n - 4);
         return -1;
     }
     nm->ntrie = tsz / 4;
@@ -1153,13 +1168,13 @@ enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 struct hft_pretok {
     int type;
     int behavior, invert;
-    hft_pattern pat;        /* Split; Whitespace and ByteLevel regex in pat.re */
-    uint32_t repl;          /* Metaspace replacement */
+    hft_pattern pat; /* Split; Whitespace and ByteLevel regex in pat.re */
+    uint32_t repl;   /* Metaspace replacement */
     char repl_s[8];
     size_t repl_n;
-    int prepend, split;     /* Metaspace */
+    int prepend, split;              /* Metaspace */
     int add_prefix_space, use_regex; /* ByteLevel */
-    int individual;         /* Digits */
+    int individual;                  /* Digits */
     hft_pretok **sub;
     size_t nsub;
 };
@@ -1192,7 +1207,7 @@ static int q_push(hft_work *w, const hft_piece *pc, size_t s, size_t e)
 /* applies w->mt (with invert) to piece pc by behavior, pushing to w->q */
 static int split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
 {
-    size_t (*m)[3] = w->mt;
+    size_t(*m)[3] = w->mt;
     size_t n = w->nmt;
     if (invert)
         for (size_t i = 0; i < n; i++)
@@ -1397,7 +1412,8 @@ static int parse_behavior(json_t *j, const char *what, int def, char *err, size_
         return 0;
     }
     const char *s = json_is_string(v) ? json_string_value(v) : "";
-    static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+    static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
+                                  "Contiguous"};
     for (int i = 0; i < 5; i++)
         if (!strcmp(s, names[i])) {
             *out = i;
@@ -1407,8 +1423,7 @@ static int parse_behavior(json_t *j, const char *what, int def, char *err, size_
     return -1;
 }
 
-#define BYTELEVEL_RE \
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define BYTELEVEL_RE "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 #define WORD_CLS "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}"
 
 static int pretok_seq_one(void *slots, size_t i, json_t *elem, const char *name, char *err, size_t errlen)

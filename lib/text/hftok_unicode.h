@@ -15,9 +15,36 @@
 #include <stdint.h>
 
 enum {
-    HFT_Cn, HFT_Lu, HFT_Ll, HFT_Lt, HFT_Lm, HFT_Lo, HFT_Mn, HFT_Mc, HFT_Me, HFT_Nd, HFT_Nl, HFT_No,
-    HFT_Pc, HFT_Pd, HFT_Ps, HFT_Pe, HFT_Pi, HFT_Pf, HFT_Po, HFT_Sm, HFT_Sc, HFT_Sk, HFT_So,
-    HFT_Zs, HFT_Zl, HFT_Zp, HFT_Cc, HFT_Cf, HFT_Cs, HFT_Co
+    HFT_Cn,
+    HFT_Lu,
+    HFT_Ll,
+    HFT_Lt,
+    HFT_Lm,
+    HFT_Lo,
+    HFT_Mn,
+    HFT_Mc,
+    HFT_Me,
+    HFT_Nd,
+    HFT_Nl,
+    HFT_No,
+    HFT_Pc,
+    HFT_Pd,
+    HFT_Ps,
+    HFT_Pe,
+    HFT_Pi,
+    HFT_Pf,
+    HFT_Po,
+    HFT_Sm,
+    HFT_Sc,
+    HFT_Sk,
+    HFT_So,
+    HFT_Zs,
+    HFT_Zl,
+    HFT_Zp,
+    HFT_Cc,
+    HFT_Cf,
+    HFT_Cs,
+    HFT_Co
 };
 
 extern const char lm_hft_unicode_version[];

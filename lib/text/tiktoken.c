@@ -29,7 +29,8 @@
 /* ---- the encodings ---- */
 
 /* Unicode White_Space: what \s means in tiktoken's regex engine. */
-#define WS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS \
+    "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 #define S_ "[" WS "]"
 #define NS_ "[^" WS "]"
 
@@ -42,26 +43,27 @@ typedef struct {
     const char *name;
     const char *pattern;
     const special_def *specials;
-    uint32_t n_ranks;        /* ranks in the encoding's own rank file */
+    uint32_t n_ranks; /* ranks in the encoding's own rank file */
 } encoding_def;
 
 static const special_def cl100k_specials[] = {
-    {"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258}, {"<|fim_middle|>", 100259},
+    {"<|endoftext|>", 100257},  {"<|fim_prefix|>", 100258},  {"<|fim_middle|>", 100259},
     {"<|fim_suffix|>", 100260}, {"<|endofprompt|>", 100276}, {NULL, 0},
 };
-static const special_def o200k_specials[] = {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}, {NULL, 0}};
+static const special_def o200k_specials[] = {
+    {"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}, {NULL, 0}};
 static const special_def r50k_specials[] = {{"<|endoftext|>", 50256}, {NULL, 0}};
 static const special_def no_specials[] = {{NULL, 0}};
 
 /* tiktoken: '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
  * ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s */
 static const char cl100k_pat[] =
-    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}++|\\p{N}{1,3}+| ?[^" WS "\\p{L}\\p{N}]++[\\r\\n]*+|"
-    S_ "++\\z|" S_ "*[\\r\\n]|" S_ "+(?!" NS_ ")|" S_;
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}++|\\p{N}{1,3}+| ?[^" WS
+    "\\p{L}\\p{N}]++[\\r\\n]*+|" S_ "++\\z|" S_ "*[\\r\\n]|" S_ "+(?!" NS_ ")|" S_;
 
 /* tiktoken: '(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s */
-static const char r50k_pat[] = "'(?:[sdmt]|ll|ve|re)| ?\\p{L}++| ?\\p{N}++| ?[^" WS "\\p{L}\\p{N}]++|" S_ "++\\z|" S_
-                               "+(?!" NS_ ")|" S_;
+static const char r50k_pat[] =
+    "'(?:[sdmt]|ll|ve|re)| ?\\p{L}++| ?\\p{N}++| ?[^" WS "\\p{L}\\p{N}]++|" S_ "++\\z|" S_ "+(?!" NS_ ")|" S_;
 
 #define O2_UP "[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]"
 #define O2_LO "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]"
@@ -86,16 +88,14 @@ static const char kimi_pat[] =
     " ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" S_ "*[\\r\\n]+|" S_ "+(?!" NS_ ")|" S_ "+";
 
 static const encoding_def encodings[] = {
-    {"cl100k_base", cl100k_pat, cl100k_specials, 100256},
-    {"o200k_base", o200k_pat, o200k_specials, 199998},
-    {"r50k_base", r50k_pat, r50k_specials, 50256},
-    {"p50k_base", r50k_pat, r50k_specials, 50280},
+    {"cl100k_base", cl100k_pat, cl100k_specials, 100256}, {"o200k_base", o200k_pat, o200k_specials, 199998},
+    {"r50k_base", r50k_pat, r50k_specials, 50256},        {"p50k_base", r50k_pat, r50k_specials, 50280},
     {"kimi_k2", kimi_pat, no_specials, 163584},
 };
 #define N_ENCODINGS (sizeof encodings / sizeof encodings[0])
 
-const char *const lm_tiktoken_encodings[] = {"cl100k_base", "o200k_base", "r50k_base", "p50k_base", "kimi_k2",
-                                             NULL};
+const char *const lm_tiktoken_encodings[] = {"cl100k_base", "o200k_base", "r50k_base",
+                                             "p50k_base",   "kimi_k2",    NULL};
 
 const char *lm_tiktoken_infer(const char *path)
 {
@@ -186,8 +186,9 @@ char *lm_tiktoken_find(const char *encoding, char *searched, size_t searchedlen)
         if (is_regular(p))
             return lm_xstrdup(p);
     }
-    searched_add(searched, searchedlen, "tiktoken's cache ($TIKTOKEN_CACHE_DIR, $DATA_GYM_CACHE_DIR, "
-                                        "$TMPDIR/data-gym-cache)");
+    searched_add(searched, searchedlen,
+                 "tiktoken's cache ($TIKTOKEN_CACHE_DIR, $DATA_GYM_CACHE_DIR, "
+                 "$TMPDIR/data-gym-cache)");
     return NULL;
 }
 
@@ -197,21 +198,25 @@ char *lm_tiktoken_find(const char *encoding, char *searched, size_t searchedlen)
  * of a short token touches one cache line. */
 #define SLOT_BYTES 11
 struct tt_slot {
-    uint32_t id1;            /* rank + 1; 0 for an empty slot */
-    uint8_t len;             /* token length, 255 for 255 or more */
+    uint32_t id1; /* rank + 1; 0 for an empty slot */
+    uint8_t len;  /* token length, 255 for 255 or more */
     unsigned char b[SLOT_BYTES];
 };
 
 struct lm_tiktoken {
     const encoding_def *def;
-    unsigned char *blob;     /* token bytes back to back, rank order */
-    uint32_t *off;           /* n + 1 offsets into blob */
-    uint32_t n;              /* ranks 0 .. n-1 */
-    struct tt_slot *slot;    /* open addressing by the bytes' hash */
-    uint32_t *pair;          /* rank of each 2-byte token (65536), or UINT32_MAX */
+    unsigned char *blob;  /* token bytes back to back, rank order */
+    uint32_t *off;        /* n + 1 offsets into blob */
+    uint32_t n;           /* ranks 0 .. n-1 */
+    struct tt_slot *slot; /* open addressing by the bytes' hash */
+    uint32_t *pair;       /* rank of each 2-byte token (65536), or UINT32_MAX */
     size_t mask;
     uint32_t byte_rank[256];
-    struct tt_special { const char *s; size_t len; uint32_t id; } sp[8];
+    struct tt_special {
+        const char *s;
+        size_t len;
+        uint32_t id;
+    } sp[8];
     size_t nsp;
     uint32_t max_id;
     pcre2_code *re;
@@ -222,13 +227,13 @@ struct lm_tiktoken_state {
     pcre2_match_data *md;
     pcre2_match_context *mc;
     pcre2_jit_stack *js;
-    size_t cap;              /* room of the arrays below, in pieces bytes + 1 */
-    uint32_t *bnd, *rank;    /* quadratic merge: boundaries and pair ranks */
+    size_t cap;           /* room of the arrays below, in pieces bytes + 1 */
+    uint32_t *bnd, *rank; /* quadratic merge: boundaries and pair ranks */
     uint32_t *nxt, *prv, *ver;
-    uint64_t *heap;          /* rank << 32 | position */
-    uint32_t *hver;          /* version of each heap entry */
+    uint64_t *heap; /* rank << 32 | position */
+    uint32_t *hver; /* version of each heap entry */
     size_t capheap;
-    uint32_t *tmp;           /* merge output of one piece */
+    uint32_t *tmp; /* merge output of one piece */
     size_t captmp;
     struct tt_cached *cache; /* recent pieces that are not one token */
 };
@@ -312,14 +317,14 @@ static inline uint32_t lookup(const lm_tiktoken *t, const unsigned char *p, size
 }
 
 static const int8_t b64val[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9,
-    ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17,
-    ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25,
-    ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33,
-    ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41,
-    ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
-    ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-    ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
 };
 
 /* Decodes padded standard base64 s[0..n) into out (room for n/4*3).
@@ -387,21 +392,23 @@ static int b64_printable(const char *s, size_t n)
 
 /* The encoding of a rank file: the one named, else the one its file name
  * tells; NULL with a message if neither is known. */
-static const encoding_def *resolve_encoding(const char *name, const char *encoding, char *err,
-                                            size_t errlen)
+static const encoding_def *resolve_encoding(const char *name, const char *encoding, char *err, size_t errlen)
 {
     if (!encoding) {
         encoding = lm_tiktoken_infer(name);
         if (!encoding) {
-            lm_seterr(err, errlen, "%s: cannot tell the encoding from the file name (name one: cl100k_base, "
-                              "o200k_base, r50k_base, p50k_base, kimi_k2)", name);
+            lm_seterr(err, errlen,
+                      "%s: cannot tell the encoding from the file name (name one: cl100k_base, "
+                      "o200k_base, r50k_base, p50k_base, kimi_k2)",
+                      name);
             return NULL;
         }
     }
     const encoding_def *def = find_encoding(encoding);
     if (!def)
-        lm_seterr(err, errlen, "unknown encoding '%s' (known: cl100k_base, o200k_base, r50k_base, p50k_base, kimi_k2)",
-             encoding);
+        lm_seterr(err, errlen,
+                  "unknown encoding '%s' (known: cl100k_base, o200k_base, r50k_base, p50k_base, kimi_k2)",
+                  encoding);
     return def;
 }
 
@@ -444,8 +451,8 @@ static int alloc_tables(rank_reader *rd, size_t len, size_t nl)
 
 /* The line's two fields, "BASE64 RANK", between blanks.  1: a blank line;
  * 0: found; -1 with a message. */
-static int split_fields(rank_reader *rd, const char *q, const char *qe, const char **tok,
-                        size_t *toklen, const char **rk, size_t *rklen)
+static int split_fields(rank_reader *rd, const char *q, const char *qe, const char **tok, size_t *toklen,
+                        const char **rk, size_t *rklen)
 {
     while (qe > q && (qe[-1] == '\r' || qe[-1] == ' ' || qe[-1] == '\t'))
         qe--;
@@ -483,14 +490,15 @@ static long decode_token(rank_reader *rd, const char *line, const char *tok, siz
     if (dl < 0) {
         if (bad < toklen && !b64_printable(tok + bad, 1))
             lm_seterr(rd->err, rd->errlen, "%s:%zu:%zu: bad base64 in the token: byte 0x%02x", name, lineno,
-                 (size_t)(tok - line) + bad + 1, (unsigned char)tok[bad]);
+                      (size_t)(tok - line) + bad + 1, (unsigned char)tok[bad]);
         else if (bad < toklen)
             lm_seterr(rd->err, rd->errlen, "%s:%zu:%zu: bad base64 in the token '%.*s': '%c'", name, lineno,
-                 (size_t)(tok - line) + bad + 1, toklen > 64 ? 64 : (int)toklen,
-                 b64_printable(tok, toklen) ? tok : "?", tok[bad]);
+                      (size_t)(tok - line) + bad + 1, toklen > 64 ? 64 : (int)toklen,
+                      b64_printable(tok, toklen) ? tok : "?", tok[bad]);
         else
-            lm_seterr(rd->err, rd->errlen, "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4",
-                 name, lineno, toklen > 64 ? 64 : (int)toklen, b64_printable(tok, toklen) ? tok : "?", toklen);
+            lm_seterr(rd->err, rd->errlen,
+                      "%s:%zu: bad base64 in the token '%.*s': length %zu is not a multiple of 4", name,
+                      lineno, toklen > 64 ? 64 : (int)toklen, b64_printable(tok, toklen) ? tok : "?", toklen);
         return -1;
     }
     if (dl == 0) {
@@ -520,11 +528,14 @@ static int check_rank(rank_reader *rd, const char *rk, size_t rklen)
     if (r == rd->n)
         return 0;
     if (r < rd->n)
-        lm_seterr(rd->err, rd->errlen, "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...",
-             rd->name, rd->lineno, (unsigned long long)r, rd->line_of[r]);
+        lm_seterr(rd->err, rd->errlen,
+                  "%s:%zu: duplicate rank %llu (already on line %u); ranks must run 0, 1, 2, ...", rd->name,
+                  rd->lineno, (unsigned long long)r, rd->line_of[r]);
     else
-        lm_seterr(rd->err, rd->errlen, "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
-                          "2, ... in order", rd->name, rd->lineno, (unsigned long long)r, rd->n);
+        lm_seterr(rd->err, rd->errlen,
+                  "%s:%zu: rank %llu where %u was expected (missing ranks); ranks must run 0, 1, "
+                  "2, ... in order",
+                  rd->name, rd->lineno, (unsigned long long)r, rd->n);
     return -1;
 }
 
@@ -539,8 +550,9 @@ static int add_token(rank_reader *rd, const char *tok, size_t toklen, size_t dl)
     for (; t->slot[i].id1; i = (i + 1) & t->mask) {
         uint32_t o = t->slot[i].id1 - 1;
         if (slot_is(t, &t->slot[i], tb, dl)) {
-            lm_seterr(rd->err, rd->errlen, "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)",
-                      rd->name, rd->lineno, toklen > 64 ? 64 : (int)toklen, tok, o, rd->line_of[o]);
+            lm_seterr(rd->err, rd->errlen,
+                      "%s:%zu: duplicate token '%.*s' (rank %u on line %u has the same bytes)", rd->name,
+                      rd->lineno, toklen > 64 ? 64 : (int)toklen, tok, o, rd->line_of[o]);
             return -1;
         }
     }
@@ -581,8 +593,7 @@ static int read_ranks(rank_reader *rd, const char *data, size_t len)
 /* After the ranks: the two-byte table, every byte's rank (which must
  * exist), the encoding's special tokens above the ranks, and the size
  * checks that catch a file read under the wrong encoding. */
-static int finish_tables(lm_tiktoken *t, const encoding_def *def, const char *name, char *err,
-                         size_t errlen)
+static int finish_tables(lm_tiktoken *t, const encoding_def *def, const char *name, char *err, size_t errlen)
 {
     uint32_t n = t->n;
     for (size_t k = 0; k < 65536; k++) {
@@ -593,15 +604,18 @@ static int finish_tables(lm_tiktoken *t, const encoding_def *def, const char *na
         unsigned char c = (unsigned char)b;
         t->byte_rank[b] = lookup(t, &c, 1);
         if (t->byte_rank[b] == UINT32_MAX) {
-            lm_seterr(err, errlen, "%s: byte 0x%02x has no rank; a tiktoken file must rank every single byte", name, b);
+            lm_seterr(err, errlen, "%s: byte 0x%02x has no rank; a tiktoken file must rank every single byte",
+                      name, b);
             return -1;
         }
     }
     t->max_id = n - 1;
     for (const special_def *s = def->specials; s->s; s++) {
         if (s->id < n) {
-            lm_seterr(err, errlen, "%s: the special token %s of %s has id %u, which is a rank in the file (%u ranks); "
-                              "is this the right encoding?", name, s->s, def->name, s->id, n);
+            lm_seterr(err, errlen,
+                      "%s: the special token %s of %s has id %u, which is a rank in the file (%u ranks); "
+                      "is this the right encoding?",
+                      name, s->s, def->name, s->id, n);
             return -1;
         }
         t->sp[t->nsp].s = s->s;
@@ -622,8 +636,10 @@ static int finish_tables(lm_tiktoken *t, const encoding_def *def, const char *na
     }
     for (size_t k = 0; k < N_ENCODINGS; k++)
         if (n == encodings[k].n_ranks && n != def->n_ranks) {
-            lm_seterr(err, errlen, "%s: %u ranks, the size of a %s rank file, not %s (%u ranks); is this the right "
-                      "encoding?", name, n, encodings[k].name, def->name, def->n_ranks);
+            lm_seterr(err, errlen,
+                      "%s: %u ranks, the size of a %s rank file, not %s (%u ranks); is this the right "
+                      "encoding?",
+                      name, n, encodings[k].name, def->name, def->n_ranks);
             return -1;
         }
     return 0;
@@ -634,11 +650,13 @@ static int compile_split(lm_tiktoken *t, const encoding_def *def, char *err, siz
 {
     int ec;
     PCRE2_SIZE eo;
-    t->re = pcre2_compile((PCRE2_SPTR)def->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    t->re =
+        pcre2_compile((PCRE2_SPTR)def->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     if (!t->re) {
         PCRE2_UCHAR buf[200];
         pcre2_get_error_message(ec, buf, sizeof buf);
-        lm_seterr(err, errlen, "%s: the split regex does not compile at %zu: %s", def->name, (size_t)eo, (char *)buf);
+        lm_seterr(err, errlen, "%s: the split regex does not compile at %zu: %s", def->name, (size_t)eo,
+                  (char *)buf);
         return -1;
     }
     t->jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE) == 0;
@@ -718,9 +736,18 @@ lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err,
     return t;
 }
 
-const char *lm_tiktoken_name(const lm_tiktoken *t) { return t->def->name; }
-size_t lm_tiktoken_n_ranks(const lm_tiktoken *t) { return t->n; }
-size_t lm_tiktoken_vocab_size(const lm_tiktoken *t) { return (size_t)t->max_id + 1; }
+const char *lm_tiktoken_name(const lm_tiktoken *t)
+{
+    return t->def->name;
+}
+size_t lm_tiktoken_n_ranks(const lm_tiktoken *t)
+{
+    return t->n;
+}
+size_t lm_tiktoken_vocab_size(const lm_tiktoken *t)
+{
+    return (size_t)t->max_id + 1;
+}
 
 const char *lm_tiktoken_token(const lm_tiktoken *t, uint32_t id, size_t *len)
 {
@@ -818,7 +845,8 @@ static int state_room(lm_tiktoken_state *s, size_t n, int heap)
 
 /* Quadratic scan, as tiktoken: boundaries bnd[0..k] (bnd[k] = n), rank[j]
  * the rank of joining parts j and j+1. */
-static size_t merge_scan(const lm_tiktoken *t, lm_tiktoken_state *s, const unsigned char *p, size_t n, uint32_t *out)
+static size_t merge_scan(const lm_tiktoken *t, lm_tiktoken_state *s, const unsigned char *p, size_t n,
+                         uint32_t *out)
 {
     uint32_t *b = s->bnd, *r = s->rank;
     size_t k = n; /* parts; out[j] is the rank of part j */
@@ -892,7 +920,8 @@ static void heap_pop(lm_tiktoken_state *s, size_t *hn)
 
 /* The same merge with a linked list of boundaries and a heap: the lowest
  * (rank, position) pair is the one the scan would pick. */
-static size_t merge_heap(const lm_tiktoken *t, lm_tiktoken_state *s, const unsigned char *p, size_t n, uint32_t *out)
+static size_t merge_heap(const lm_tiktoken *t, lm_tiktoken_state *s, const unsigned char *p, size_t n,
+                         uint32_t *out)
 {
     size_t need = 3 * n + 8;
     if (need > s->capheap) {
@@ -923,14 +952,14 @@ static size_t merge_heap(const lm_tiktoken *t, lm_tiktoken_state *s, const unsig
         heap_pop(s, &hn);
         uint32_t j = (uint32_t)key;
         if (ver[j] != v || r[j] != (uint32_t)(key >> 32))
-            continue; /* stale */
-        uint32_t k = nx[j];       /* the part joined into j */
-        uint32_t kn = nx[k];      /* the part after it */
+            continue;        /* stale */
+        uint32_t k = nx[j];  /* the part joined into j */
+        uint32_t kn = nx[k]; /* the part after it */
         pr[j] = r[j];
         nx[j] = kn;
         if (kn < n)
             pv[kn] = j;
-        ver[k] = UINT32_MAX;      /* k is gone */
+        ver[k] = UINT32_MAX; /* k is gone */
         ver[j]++;
         r[j] = kn < n ? lookup(t, p + j, (kn < n ? nx[kn] : n) - j) : UINT32_MAX;
         if (r[j] != UINT32_MAX)
@@ -972,7 +1001,7 @@ size_t lm_tiktoken_bpe(const lm_tiktoken *t, lm_tiktoken_state *s, const void *p
 /* ---- encoding ---- */
 
 typedef struct {
-    lm_tiktoken_enc *e;   /* NULL: count only */
+    lm_tiktoken_enc *e; /* NULL: count only */
     int want_off;
     size_t n;
 } sink;
@@ -1007,8 +1036,8 @@ static int sink_room(sink *k, size_t more)
 }
 
 /* Encodes one piece text[a..b) and appends its tokens. */
-static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, const unsigned char *text, size_t a,
-                        size_t b)
+static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, const unsigned char *text,
+                        size_t a, size_t b)
 {
     size_t n = b - a;
     uint64_t h = n == 1 ? 0 : hash_bytes(text + a, n);
@@ -1113,8 +1142,8 @@ static int encode_ordinary(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, 
     return 0;
 }
 
-static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len, int allow_special,
-                      sink *k, char *err, size_t errlen)
+static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len,
+                      int allow_special, sink *k, char *err, size_t errlen)
 {
     size_t good = lm_utf8_valid_prefix(text, len, 0);
     if (good != len) {

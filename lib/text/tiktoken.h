@@ -38,7 +38,7 @@ typedef struct lm_tiktoken_state lm_tiktoken_state;
 /* Token ids of one text, with byte offsets [start, end) into it when asked. */
 typedef struct {
     uint32_t *ids;
-    size_t (*off)[2];   /* NULL unless offsets were asked for */
+    size_t (*off)[2]; /* NULL unless offsets were asked for */
     size_t n, cap, capoff;
 } lm_tiktoken_enc;
 
@@ -77,9 +77,9 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
                                   char *err, size_t errlen);
 void lm_tiktoken_free(lm_tiktoken *t);
 
-const char *lm_tiktoken_name(const lm_tiktoken *t);   /* the encoding name */
-size_t lm_tiktoken_n_ranks(const lm_tiktoken *t);     /* ranks in the file */
-size_t lm_tiktoken_vocab_size(const lm_tiktoken *t);  /* max id + 1, specials included */
+const char *lm_tiktoken_name(const lm_tiktoken *t);  /* the encoding name */
+size_t lm_tiktoken_n_ranks(const lm_tiktoken *t);    /* ranks in the file */
+size_t lm_tiktoken_vocab_size(const lm_tiktoken *t); /* max id + 1, specials included */
 /* The bytes of token id (a rank or a special token), or NULL; *len its length. */
 const char *lm_tiktoken_token(const lm_tiktoken *t, uint32_t id, size_t *len);
 /* The rank of a byte string, or -1. */

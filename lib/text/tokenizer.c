@@ -657,7 +657,8 @@ static void trim_offsets(lm_encoding *e, const char *text, int add_prefix_space)
     }
 }
 
-static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, const char *text, int add_special)
+static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, const char *text,
+                        int add_special)
 {
     if (!p)
         return 0;
@@ -724,8 +725,10 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
         w->al = q;
         memcpy(w->s, text, len);
         for (size_t i = 0; i < len;) {
-            size_t l = (unsigned char)text[i] < 0x80 ? 1 : (unsigned char)text[i] < 0xE0 ? 2
-                       : (unsigned char)text[i] < 0xF0 ? 3 : 4;
+            size_t l = (unsigned char)text[i] < 0x80   ? 1
+                       : (unsigned char)text[i] < 0xE0 ? 2
+                       : (unsigned char)text[i] < 0xF0 ? 3
+                                                       : 4;
             for (size_t b = 0; b < l; b++) {
                 w->al[i + b][0] = i;
                 w->al[i + b][1] = i + l;
@@ -760,7 +763,8 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
         if (pc.len == 0)
             continue;
         if (pc.tok >= 0) {
-            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0, w->s + pc.off, pc.len))
+            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0, w->s + pc.off,
+                         pc.len))
                 goto oom;
             continue;
         }
@@ -776,7 +780,8 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
                 b = w->al[pc.off + en - 1][1];
             }
             size_t vn = 0;
-            const char *v = w->tk[k].slice ? w->s + pc.off + s : lm_hft_model_token(t->model, w->tk[k].id, &vn);
+            const char *v =
+                w->tk[k].slice ? w->s + pc.off + s : lm_hft_model_token(t->model, w->tk[k].id, &vn);
             if (w->tk[k].slice)
                 vn = en - s;
             if (enc_push(e, w->tk[k].id, a, b, 0, v ? v : "", v ? vn : 0))
@@ -915,9 +920,9 @@ static void replace_all(lm_buf *o, const char *s, size_t n, const char *from, si
 
 static void wp_cleanup(lm_buf *tmp, lm_buf *out)
 {
-    static const char *pairs[][2] = {{" .", "."},       {" ?", "?"},        {" !", "!"},   {" ,", ","},
-                                     {" ' ", "'"},      {" n't", "n't"},    {" 'm", "'m"}, {" do not", " don't"},
-                                     {" 's", "'s"},     {" 've", "'ve"},    {" 're", "'re"}};
+    static const char *pairs[][2] = {{" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+                                     {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+                                     {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
     for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
         lm_buf_reset(out);
         replace_all(out, tmp->p ? tmp->p : "", tmp->n, pairs[k][0], strlen(pairs[k][0]), pairs[k][1],
@@ -1238,8 +1243,8 @@ int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int
     return rc;
 }
 
-int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens, size_t n,
-                                  lm_buf *out, char *err, size_t errlen)
+int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens,
+                                  size_t n, lm_buf *out, char *err, size_t errlen)
 {
     slist in = {0};
     int rc = 0;
@@ -1339,7 +1344,8 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         rc = tok_pair(j, what, "cls", &p->cls, err, errlen) || tok_pair(j, what, "sep", &p->sep, err, errlen);
     } else if (!strcmp(ty, "RobertaProcessing")) {
         p->type = PP_ROBERTA;
-        rc = tok_pair(j, what, "cls", &p->cls, err, errlen) || tok_pair(j, what, "sep", &p->sep, err, errlen) ||
+        rc = tok_pair(j, what, "cls", &p->cls, err, errlen) ||
+             tok_pair(j, what, "sep", &p->sep, err, errlen) ||
              lm_hft_json_bool(j, "trim_offsets", 1, what, err, errlen, &p->trim_offsets) ||
              lm_hft_json_bool(j, "add_prefix_space", 1, what, err, errlen, &p->add_prefix_space);
     } else if (!strcmp(ty, "ByteLevel")) {
@@ -1350,8 +1356,9 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         p->type = PP_TEMPLATE;
         json_t *single = json_object_get(j, "single"), *sp = json_object_get(j, "special_tokens");
         if (!json_is_array(single)) {
-            lm_seterr(err, errlen, "%s.single must be an array of template pieces (the string form is not supported)",
-                     what);
+            lm_seterr(err, errlen,
+                      "%s.single must be an array of template pieces (the string form is not supported)",
+                      what);
             rc = -1;
         } else if (sp && !json_is_object(sp)) {
             lm_seterr(err, errlen, "%s.special_tokens must be an object", what);
@@ -1380,14 +1387,15 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                 json_t *ent = json_is_string(sid) && sp ? json_object_get(sp, json_string_value(sid)) : NULL;
                 json_t *ids = json_object_get(ent, "ids");
                 if (!json_is_array(ids)) {
-                    lm_seterr(err, errlen, "%s.single[%zu]: special token '%.40s' is not in special_tokens", what, i,
-                             json_is_string(sid) ? json_string_value(sid) : "?");
+                    lm_seterr(err, errlen, "%s.single[%zu]: special token '%.40s' is not in special_tokens",
+                              what, i, json_is_string(sid) ? json_string_value(sid) : "?");
                     rc = -1;
                     break;
                 }
                 for (size_t k = 0; k < json_array_size(ids); k++) {
                     json_t *x = json_array_get(ids, k);
-                    if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 0x7FFFFFFF) {
+                    if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+                        json_integer_value(x) > 0x7FFFFFFF) {
                         lm_seterr(err, errlen, "%s.special_tokens: ids must be non-negative integers", what);
                         rc = -1;
                         break;
@@ -1399,8 +1407,8 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                     p->ids[p->nids++] = (int32_t)json_integer_value(x);
                 }
             } else {
-                lm_seterr(err, errlen, "%s.single[%zu] must be {\"SpecialToken\": ...} or {\"Sequence\": ...}", what,
-                         i);
+                lm_seterr(err, errlen,
+                          "%s.single[%zu] must be {\"SpecialToken\": ...} or {\"Sequence\": ...}", what, i);
                 rc = -1;
             }
         }
@@ -1611,7 +1619,7 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
         }
         if (json_integer_value(id) < 0 || json_integer_value(id) > 0x7FFFFFF0) {
             lm_seterr(err, errlen, "%s: id %" JSON_INTEGER_FORMAT " is out of range (0 to %d)", what,
-                     json_integer_value(id), 0x7FFFFFF0);
+                      json_integer_value(id), 0x7FFFFFF0);
             goto fail;
         }
         int sp, sw, ls, rs, nz;
@@ -1623,8 +1631,8 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
             goto fail;
         if (json_string_length(c) == 0)
             continue;
-        if (add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw, ls, rs,
-                    nz)) {
+        if (add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw,
+                    ls, rs, nz)) {
             lm_seterr(err, errlen, "out of memory");
             goto fail;
         }

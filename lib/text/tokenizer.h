@@ -28,16 +28,16 @@
 typedef struct lm_tokenizer lm_tokenizer;
 
 typedef struct {
-    int32_t *ids;         /* n token ids */
-    size_t (*off)[2];     /* n byte offsets [start, end) into the original text
+    int32_t *ids;     /* n token ids */
+    size_t (*off)[2]; /* n byte offsets [start, end) into the original text
                              (Python's `tokenizers` reports the same spans in
                              characters; special tokens added by the
                              post-processor get [0, 0]) */
-    uint8_t *special;     /* n flags: 1 for special tokens */
+    uint8_t *special; /* n flags: 1 for special tokens */
     size_t n, cap;
-    char *tok;            /* the token strings back to back (tokenizers'
+    char *tok;         /* the token strings back to back (tokenizers'
                              Encoding.tokens, see lm_encoding_token) */
-    size_t (*toff)[2];    /* n spans [start, end) into tok */
+    size_t (*toff)[2]; /* n spans [start, end) into tok */
     size_t tokn, tokcap;
 } lm_encoding;
 
@@ -61,8 +61,8 @@ void lm_tokenizer_free(lm_tokenizer *t);
  * special tokens ([CLS] ... [SEP], <s> ... </s>) as tokenizers'
  * encode(add_special_tokens=True) does.  e is reset and filled.  Returns 0,
  * or -1 with a message (e.g. invalid UTF-8), -2 when out of memory. */
-int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special,
-                        lm_encoding *e, char *err, size_t errlen);
+int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
+                        char *err, size_t errlen);
 
 /* Applies the tokenizer's normalizer alone to text[0..len) (tokenizers'
  * normalizer.normalize_str); appends to out.  0, or -1 with a message. */
@@ -85,7 +85,7 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
                         char *err, size_t errlen);
 /* transformers' convert_tokens_to_string for these token strings. */
-int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens, size_t n,
-                                  lm_buf *out, char *err, size_t errlen);
+int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens,
+                                  size_t n, lm_buf *out, char *err, size_t errlen);
 
 #endif

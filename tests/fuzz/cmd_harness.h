@@ -54,7 +54,7 @@ __attribute__((unused, noreturn, format(printf, 1, 0))) static void fz_vfail(con
 }
 
 __attribute__((unused, noreturn, format(printf, 2, 3))) static void fz_usage_error(const lm_cmd *cmd,
-                                                                                  const char *fmt, ...)
+                                                                                   const char *fmt, ...)
 {
     (void)cmd;
     va_list ap;
@@ -71,7 +71,7 @@ __attribute__((unused, noreturn, format(printf, 2, 3))) static void fz_die(int s
 }
 
 __attribute__((unused, noreturn, format(printf, 3, 4))) static void fz_die_hint(int status, const char *hint,
-                                                                               const char *fmt, ...)
+                                                                                const char *fmt, ...)
 {
     (void)status, (void)hint;
     va_list ap;

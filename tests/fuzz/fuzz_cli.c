@@ -20,9 +20,15 @@ static const lm_opt opts[] = {
     {0},
 };
 
-static const lm_cmd cmd = {"fuzz-cli", "[OPTION]... [FILE]...", "fuzz target", NULL, NULL, opts,
+static const lm_cmd cmd = {"fuzz-cli",
+                           "[OPTION]... [FILE]...",
+                           "fuzz target",
+                           NULL,
+                           NULL,
+                           opts,
                            LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_DEVICE | LM_OPT_RECORDS | LM_OPT_FIELD,
-                           "text", NULL};
+                           "text",
+                           NULL};
 
 static int handler(void *ctx, int id, const char *arg)
 {

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (cfg.hidden_size <= 0 || cfg.num_heads <= 0 || cfg.hidden_size % cfg.num_heads != 0 ||
         cfg.num_layers <= 0 || cfg.vocab_size <= 0 || cfg.intermediate_size <= 0 ||
-        !(cfg.layer_norm_eps > 0) || !isfinite(cfg.layer_norm_eps) || cfg.num_labels < 0 || cfg.type_vocab_size < 1 || cfg.max_position <= 0 ||
+        !(cfg.layer_norm_eps > 0) || !isfinite(cfg.layer_norm_eps) || cfg.num_labels < 0 ||
+        cfg.type_vocab_size < 1 || cfg.max_position <= 0 ||
         (cfg.token_classification && (!cfg.id2label || cfg.num_labels < 1)))
         abort();
     for (int i = 0; cfg.id2label && i < cfg.num_labels; i++)

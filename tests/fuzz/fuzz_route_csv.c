@@ -31,7 +31,8 @@ static void check_records(json_t **recs, size_t n)
             abort();
         const char *model;
         json_t *samples;
-        json_object_foreach(resp, model, samples) {
+        json_object_foreach(resp, model, samples)
+        {
             if (!json_is_array(samples) || json_array_size(samples) == 0)
                 abort();
             for (size_t k = 0; k < json_array_size(samples); k++) {
@@ -65,8 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char err[512];
         err[0] = 0;
         int rc = route_import_routellm_csv((const char *)data, size, "fz", pass ? 0 : 5,
-                                           pass ? exclude : NULL, pass ? 4 : 0, &recs, &n, err,
-                                           sizeof err);
+                                           pass ? exclude : NULL, pass ? 4 : 0, &recs, &n, err, sizeof err);
         if (rc != 0) {
             if (rc != -1 || !err[0])
                 abort();

@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *v;
     if (!json_is_object(wm))
         abort();
-    json_object_foreach(wm, key, v) {
+    json_object_foreach(wm, key, v)
+    {
         if (!lm_st_set_find(&set, key))
             abort();
     }

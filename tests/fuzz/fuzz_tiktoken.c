@@ -31,7 +31,8 @@ static void check_encode(const lm_tiktoken *t, lm_tiktoken_state *st, const char
         for (size_t k = 0; k < e.n; k++) {
             size_t tl;
             const char *tb = lm_tiktoken_token(t, e.ids[k], &tl);
-            if (!tb || e.off[k][0] != pos || e.off[k][1] != pos + tl || pos + tl > n || memcmp(s + pos, tb, tl))
+            if (!tb || e.off[k][0] != pos || e.off[k][1] != pos + tl || pos + tl > n ||
+                memcmp(s + pos, tb, tl))
                 abort();
             pos += tl;
         }

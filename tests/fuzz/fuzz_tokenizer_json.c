@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* a failure always says why */
         return 0;
     }
-    static const char *texts[] = {"", "Hello, World! 123", "  a\u00e9\u4e2d\t[NEW0]x\r\n", "\xf0\x9f\x98\x80 <s>"};
+    static const char *texts[] = {"", "Hello, World! 123", "  a\u00e9\u4e2d\t[NEW0]x\r\n",
+                                  "\xf0\x9f\x98\x80 <s>"};
     lm_encoding e = {0};
     lm_buf b = {0};
     for (int round = 0; round < 2; round++) {

@@ -35,28 +35,27 @@ static int tap_ok_(int cond, const char *file, int line, const char *fmt, ...)
 #define ok(cond, ...) tap_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 /* |got - want| <= tol (both may be +-inf, which compare equal to themselves). */
-#define is_near(got, want, tol, ...)                                            \
-    do {                                                                        \
-        double g_ = (got), w_ = (want), t_ = (tol);                             \
-        int c_ = (g_ == w_) || fabs(g_ - w_) <= t_;                             \
-        if (!tap_ok_(c_, __FILE__, __LINE__, __VA_ARGS__))                      \
-            printf("#   got %.17g, want %.17g (tol %g)\n", g_, w_, t_);         \
+#define is_near(got, want, tol, ...)                                    \
+    do {                                                                \
+        double g_ = (got), w_ = (want), t_ = (tol);                     \
+        int c_ = (g_ == w_) || fabs(g_ - w_) <= t_;                     \
+        if (!tap_ok_(c_, __FILE__, __LINE__, __VA_ARGS__))              \
+            printf("#   got %.17g, want %.17g (tol %g)\n", g_, w_, t_); \
     } while (0)
 
-#define is_int(got, want, ...)                                                  \
-    do {                                                                        \
-        long long g_ = (long long)(got), w_ = (long long)(want);               \
-        if (!tap_ok_(g_ == w_, __FILE__, __LINE__, __VA_ARGS__))                \
-            printf("#   got %lld, want %lld\n", g_, w_);                        \
+#define is_int(got, want, ...)                                   \
+    do {                                                         \
+        long long g_ = (long long)(got), w_ = (long long)(want); \
+        if (!tap_ok_(g_ == w_, __FILE__, __LINE__, __VA_ARGS__)) \
+            printf("#   got %lld, want %lld\n", g_, w_);         \
     } while (0)
 
-#define is_str(got, want, ...)                                                  \
-    do {                                                                        \
-        const char *g_ = (got), *w_ = (want);                                   \
-        int c_ = g_ && w_ && strcmp(g_, w_) == 0;                               \
-        if (!tap_ok_(c_, __FILE__, __LINE__, __VA_ARGS__))                      \
-            printf("#   got  \"%s\"\n#   want \"%s\"\n", g_ ? g_ : "(null)",    \
-                   w_ ? w_ : "(null)");                                         \
+#define is_str(got, want, ...)                                                                    \
+    do {                                                                                          \
+        const char *g_ = (got), *w_ = (want);                                                     \
+        int c_ = g_ && w_ && strcmp(g_, w_) == 0;                                                 \
+        if (!tap_ok_(c_, __FILE__, __LINE__, __VA_ARGS__))                                        \
+            printf("#   got  \"%s\"\n#   want \"%s\"\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
     } while (0)
 
 #define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))

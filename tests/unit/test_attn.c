@@ -109,8 +109,7 @@ static void test_partition(void)
        "negative length rejected: %s", err);
     d.H_q = 3;
     lens[0] = 5;
-    ok(attn_tiles_init(&tl, &d, lens, err, sizeof err) == -1, "H_q %% H_kv != 0 rejected: %s",
-       err);
+    ok(attn_tiles_init(&tl, &d, lens, err, sizeof err) == -1, "H_q %% H_kv != 0 rejected: %s", err);
 }
 
 /* Random problem in a malloc'd block. */
@@ -122,8 +121,8 @@ typedef struct {
     double *ref, *rlse;
 } prob;
 
-static void prob_make(prob *x, int B, int Hq, int Hkv, int D, const int *lens, attn_dtype t,
-                      attn_layout lay, uint64_t seed)
+static void prob_make(prob *x, int B, int Hq, int Hkv, int D, const int *lens, attn_dtype t, attn_layout lay,
+                      uint64_t seed)
 {
     memset(x, 0, sizeof *x);
     memcpy(x->lens, lens, (size_t)B * sizeof *lens);
@@ -185,14 +184,13 @@ static void test_accuracy(void)
                 for (int a = 0; a < ATTN_N_ALGS; a++) {
                     attn_opts op = {3, 0, 0, 2, 0};
                     attn_accuracy acc;
-                    int rc = attn_cpu_run((attn_alg)a, &x.p, &op, x.q, x.k, x.v, x.o, x.lse,
-                                          NULL, err, sizeof err);
-                    attn_measure(&x.p, x.o, x.lse, x.ref, x.rlse, x.on,
-                                 attn_default_atol(x.p.dtype), &acc);
+                    int rc = attn_cpu_run((attn_alg)a, &x.p, &op, x.q, x.k, x.v, x.o, x.lse, NULL, err,
+                                          sizeof err);
+                    attn_measure(&x.p, x.o, x.lse, x.ref, x.rlse, x.on, attn_default_atol(x.p.dtype), &acc);
                     ok(rc == 0 && acc.ok && acc.lse_rel_err <= 1e-5,
                        "%-12s %s %s D=%d: err %.2e <= 2 x naive %.2e, lse rel %.1e",
-                       attn_alg_name((attn_alg)a), shp[si].name, attn_dtype_name(dts[ti]),
-                       Ds[di], acc.max_err, acc.naive_err, acc.lse_rel_err);
+                       attn_alg_name((attn_alg)a), shp[si].name, attn_dtype_name(dts[ti]), Ds[di],
+                       acc.max_err, acc.naive_err, acc.lse_rel_err);
                 }
                 prob_free(&x);
             }
@@ -213,8 +211,7 @@ static void test_determinism(void)
         for (int rep = 0; rep < 2; rep++)
             for (int T = 1; T <= 3; T++) {
                 attn_opts op = {7, 0, 0, T, 0};
-                attn_cpu_run(algs[ai], &x.p, &op, x.q, x.k, x.v, x.o, NULL, &info, err,
-                             sizeof err);
+                attn_cpu_run(algs[ai], &x.p, &op, x.q, x.k, x.v, x.o, NULL, &info, err, sizeof err);
                 if (rep == 0 && T == 1)
                     memcpy(first, x.o, nb);
                 else if (memcmp(first, x.o, nb))
@@ -231,8 +228,7 @@ static void test_determinism(void)
                 if (dd > md)
                     md = dd;
             }
-            ok(md <= 1.6e-2, "%s agrees with nosplit to %.2e (bf16)", attn_alg_name(algs[ai]),
-               md);
+            ok(md <= 1.6e-2, "%s agrees with nosplit to %.2e (bf16)", attn_alg_name(algs[ai]), md);
         }
     }
     /* fp32: lean vs splitkv vs nosplit within 1e-5 */
@@ -254,8 +250,7 @@ static void test_determinism(void)
     attn_accuracy acc;
     attn_cpu_run(ATTN_LEAN, &y.p, &op2, y.q, y.k, y.v, y.o, y.lse, NULL, err, sizeof err);
     attn_measure(&y.p, y.o, y.lse, y.ref, y.rlse, y.on, 1e-6, &acc);
-    ok(acc.ok, "lean G=11 reverse tile order: err %.2e vs naive %.2e", acc.max_err,
-       acc.naive_err);
+    ok(acc.ok, "lean G=11 reverse tile order: err %.2e vs naive %.2e", acc.max_err, acc.naive_err);
     free(o0);
     free(first);
     free(o_nosplit);
@@ -281,8 +276,8 @@ static void test_errors_and_edges(void)
     }
     ok(allzero, "all-empty batch: o = 0, lse = -inf for every algorithm");
     attn_opts bad = {0, 0, 0, 0, 0};
-    ok(attn_cpu_run(ATTN_LEAN, &x.p, &bad, x.q, x.k, x.v, x.o, NULL, NULL, err, sizeof err) ==
-           -1 && err[0], "workers = 0 rejected: %s", err);
+    ok(attn_cpu_run(ATTN_LEAN, &x.p, &bad, x.q, x.k, x.v, x.o, NULL, NULL, err, sizeof err) == -1 && err[0],
+       "workers = 0 rejected: %s", err);
     prob_free(&x);
     is_int(attn_f32_to_bf16(1.0f), 0x3f80, "bf16(1)");
     is_int(attn_f32_to_bf16(1.00390625f), 0x3f80, "bf16 ties to even");
@@ -310,8 +305,8 @@ static void test_suite(void)
 
 /* Runners for attn_check_suite_with: only lean in fp32 is "supported". */
 static int runner_lean_only(void *ctx, attn_alg alg, const attn_problem *p, const attn_opts *opts,
-                            const void *q, const void *k, const void *v, void *o, float *lse,
-                            char *e, size_t elen)
+                            const void *q, const void *k, const void *v, void *o, float *lse, char *e,
+                            size_t elen)
 {
     int mode = *(int *)ctx;
     if (alg != ATTN_LEAN || p->dtype != ATTN_F32)
@@ -332,18 +327,15 @@ static void test_suite_runner(void)
     char rep[8192];
     size_t n = 0, skipped = 0;
     int mode = 0;
-    int f = attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep,
-                                  err, sizeof err);
-    ok(f == 0 && n > 0 && skipped > n, "runner suite: %d failures, %zu checks, %zu skipped", f, n,
-       skipped);
+    int f =
+        attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep, err, sizeof err);
+    ok(f == 0 && n > 0 && skipped > n, "runner suite: %d failures, %zu checks, %zu skipped", f, n, skipped);
     mode = 1;
-    f = attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep, err,
-                              sizeof err);
-    ok(f > 0 && strstr(rep, "lean") && strstr(rep, "fp32"),
-       "a wrong runner output is reported (%d failures)", f);
+    f = attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep, err, sizeof err);
+    ok(f > 0 && strstr(rep, "lean") && strstr(rep, "fp32"), "a wrong runner output is reported (%d failures)",
+       f);
     mode = 2;
-    f = attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep, err,
-                              sizeof err);
+    f = attn_check_suite_with(runner_lean_only, &mode, 2, 1, &n, &skipped, rep, sizeof rep, err, sizeof err);
     ok(f > 0 && strstr(rep, "device lost"), "a runner error is a failure, not fatal");
 }
 
@@ -356,8 +348,8 @@ static void test_matrices(void)
         for (size_t c = 0; c < l.n; c++)
             if (l.cells[c].kv_bytes > maxkv)
                 maxkv = l.cells[c].kv_bytes;
-        ok(rc == 0 && l.n > 0 && maxkv <= ((int64_t)64 << 30), "matrix %s: %zu cells",
-           attn_matrix_names[i], l.n);
+        ok(rc == 0 && l.n > 0 && maxkv <= ((int64_t)64 << 30), "matrix %s: %zu cells", attn_matrix_names[i],
+           l.n);
         attn_cell_list_free(&l);
     }
     attn_cell_list l;
@@ -374,8 +366,8 @@ static void test_matrices(void)
             bh_ok = 0;
     ok(l.n == 24 && bh_ok, "waves: 24 cells with the listed B*H_kv");
     attn_cell_list_free(&l);
-    ok(attn_matrix("nope", 0, 0, &l, err, sizeof err) == -1 && strstr(err, "ragged"),
-       "unknown matrix: %s", err);
+    ok(attn_matrix("nope", 0, 0, &l, err, sizeof err) == -1 && strstr(err, "ragged"), "unknown matrix: %s",
+       err);
     /* floor of a Llama-3-8B-like layer, GQA H_kv=8, d=128, L=32k: 128 MiB,
      * 31 us at 4.3 TB/s, 28 at 4.8 */
     attn_dims d = {1, 32, 8, 128, 0};
@@ -419,7 +411,8 @@ static void measure_lean_vs_nosplit(void)
                 best[a] = dt;
         }
     diag("B=1 H_q=4 H_kv=1 d=128 bf16 L=32k, %d threads: nosplit %.2f ms, lean %.2f ms, "
-         "speed-up %.2fx", T, best[0] * 1e3, best[1] * 1e3, best[0] / best[1]);
+         "speed-up %.2fx",
+         T, best[0] * 1e3, best[1] * 1e3, best[0] / best[1]);
     double bw;
     if (attn_cpu_read_bw((size_t)32 << 20, 2, 0, &bw, err, sizeof err) == 0)
         diag("CPU streaming read: %.1f GB/s", bw);

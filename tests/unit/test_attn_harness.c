@@ -32,12 +32,14 @@ static void test_shapes(void)
     attn_shape s;
     char msg[300];
     ok(parse("{\"heads\":4,\"head_dim\":64,\"ctx\":500}", &s, msg, sizeof msg) == 0, "uniform shape");
-    ok(s.dims.B == 1 && s.dims.H_q == 4 && s.dims.H_kv == 4 && s.dims.D == 64 && !s.ragged && s.lens[0] == 500,
+    ok(s.dims.B == 1 && s.dims.H_q == 4 && s.dims.H_kv == 4 && s.dims.D == 64 && !s.ragged &&
+           s.lens[0] == 500,
        "batch 1, kv_heads = heads by default");
     free(s.lens);
     ok(parse("{\"batch\":3,\"heads\":8,\"kv_heads\":2,\"head_dim\":128,\"ctx\":7}", &s, msg, sizeof msg) == 0,
        "batch of three");
-    ok(s.dims.B == 3 && s.dims.H_kv == 2 && s.lens[0] == 7 && s.lens[2] == 7, "every sequence the same length");
+    ok(s.dims.B == 3 && s.dims.H_kv == 2 && s.lens[0] == 7 && s.lens[2] == 7,
+       "every sequence the same length");
     free(s.lens);
     ok(parse("{\"heads\":2,\"head_dim\":64,\"ctx\":[ 130 , 0,7 ]}", &s, msg, sizeof msg) == 0, "ragged");
     ok(s.ragged && s.dims.B == 3 && s.lens[0] == 130 && s.lens[1] == 0 && s.lens[2] == 7, "one length each");
@@ -46,8 +48,10 @@ static void test_shapes(void)
     static const struct {
         const char *line, *msg;
     } bad[] = {
-        {"{\"heads\":4,\"head_dim\":64,\"ctx\":-5}", "31: \"ctx\" is negative (-5): context lengths are >= 0"},
-        {"{\"heads\":4,\"head_dim\":64,\"ctx\":[10, -1]}", "36: \"ctx\"[1] is negative (-1): context lengths are >= 0"},
+        {"{\"heads\":4,\"head_dim\":64,\"ctx\":-5}",
+         "31: \"ctx\" is negative (-5): context lengths are >= 0"},
+        {"{\"heads\":4,\"head_dim\":64,\"ctx\":[10, -1]}",
+         "36: \"ctx\"[1] is negative (-1): context lengths are >= 0"},
         {"{\"heads\":4,\"head_dim\":64,\"ctx\":[10,\"x\"]}", "35: \"ctx\"[1] must be a number"},
         {"{\"heads\":32,\"kv_heads\":6,\"head_dim\":128,\"ctx\":8}",
          "23: \"heads\" (32) is not divisible by \"kv_heads\" (6)"},
@@ -61,7 +65,8 @@ static void test_shapes(void)
         {"{\"heads\":4,\"head_dim\":64,\"ctx\":[]}", "31: \"ctx\" is an empty list"},
         {"{\"heads\":4,\"head_dim\":64,\"ctx\":2000000000}",
          "31: \"ctx\" is 2000000000; at most 1073741824 tokens are supported"},
-        {"{\"batch\":2,\"heads\":2,\"head_dim\":64,\"ctx\":[5,6,7]}", "9: \"batch\" is 2 but \"ctx\" lists 3 lengths"},
+        {"{\"batch\":2,\"heads\":2,\"head_dim\":64,\"ctx\":[5,6,7]}",
+         "9: \"batch\" is 2 but \"ctx\" lists 3 lengths"},
         {"{\"heads\":\"4\",\"head_dim\":64,\"ctx\":8}", "9: \"heads\" must be a number, not a string"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -175,7 +180,8 @@ static void test_run(void)
     ok(attn_shape_run(&b, &sh, 7, r2, err, sizeof err) == 0, "run again with one thread");
     ok(r1[ATTN_LEAN].checksum == r2[ATTN_LEAN].checksum && r1[ATTN_NAIVE].checksum == r2[ATTN_NAIVE].checksum,
        "the same bits");
-    ok(attn_shape_run(&b, &sh, 8, r2, err, sizeof err) == 0 && r1[ATTN_LEAN].checksum != r2[ATTN_LEAN].checksum,
+    ok(attn_shape_run(&b, &sh, 8, r2, err, sizeof err) == 0 &&
+           r1[ATTN_LEAN].checksum != r2[ATTN_LEAN].checksum,
        "another stream, other inputs");
     /* the K+V limit */
     b.max_kv_bytes = 1000;

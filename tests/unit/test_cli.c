@@ -12,14 +12,22 @@ static const lm_opt opts[] = {
     {"rate", 'r', "R", "compression rate", NULL, 300},
     {"flag", 0, NULL, "a flag", NULL, 301},
     {"mode", 0, "M", "a choice", "choice:fast exact", 302},
-    {"explain", 0, "WHAT", "a help text long enough that it has to be broken into several lines to fit "
-                           "in eighty columns, with a word that is longer than the space left: "
-                           "https://example.org/a/very/long/address/that/cannot/be/broken/at/all",
+    {"explain", 0, "WHAT",
+     "a help text long enough that it has to be broken into several lines to fit "
+     "in eighty columns, with a word that is longer than the space left: "
+     "https://example.org/a/very/long/address/that/cannot/be/broken/at/all",
      NULL, 303},
     {0},
 };
-static const lm_cmd cmd = {"demo-cmd", "[OPTION]... [FILE]...", "demo", NULL, NULL, opts,
-                           LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS | LM_OPT_FIELD, "prompt", NULL};
+static const lm_cmd cmd = {"demo-cmd",
+                           "[OPTION]... [FILE]...",
+                           "demo",
+                           NULL,
+                           NULL,
+                           opts,
+                           LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_RECORDS | LM_OPT_FIELD,
+                           "prompt",
+                           NULL};
 
 static double rate;
 static int flag;
@@ -51,8 +59,7 @@ static int bad_choice(const char *arg, char *msg, size_t n)
     size_t got = 0;
     ssize_t k;
     char rest[256];
-    while ((k = read(fd[0], got < n - 1 ? msg + got : rest,
-                     got < n - 1 ? n - 1 - got : sizeof rest)) > 0)
+    while ((k = read(fd[0], got < n - 1 ? msg + got : rest, got < n - 1 ? n - 1 - got : sizeof rest)) > 0)
         if (got < n - 1)
             got += (size_t)k;
     msg[got] = 0;
@@ -85,7 +92,8 @@ int main(void)
     is_int(oi, 7, "operand index");
     is_str(c.field, "prompt", "field default");
     char *a2[] = {"demo-cmd", "--nope", NULL};
-    ok(parse(2, a2, &c, &msg, &oi) < 0 && strstr(msg.p, "unrecognized option '--nope'"), "unknown long option");
+    ok(parse(2, a2, &c, &msg, &oi) < 0 && strstr(msg.p, "unrecognized option '--nope'"),
+       "unknown long option");
     char *a3[] = {"demo-cmd", "--shard", "3/3", NULL};
     ok(parse(3, a3, &c, &msg, &oi) < 0 && strstr(msg.p, "K must be below N"), "shard K >= N");
     char *a4[] = {"demo-cmd", "--rate", NULL};
@@ -109,7 +117,8 @@ int main(void)
     is_int(lm_opt_choice(&cmd, "mode", "exact", NULL), 1, "table choice 1");
     char em[512];
     is_int(bad_choice("exac", em, sizeof em), 2, "a value not in the table's list is a usage error");
-    ok(strstr(em, "invalid --mode 'exac': choose one of fast, exact") != NULL, "the message lists the table's choices");
+    ok(strstr(em, "invalid --mode 'exac': choose one of fast, exact") != NULL,
+       "the message lists the table's choices");
     is_int(bad_choice("", em, sizeof em), 2, "an empty value is not a choice");
 
     /* --help: no line over 80 columns; option help wrapped at column 30 */
@@ -133,7 +142,8 @@ int main(void)
         }
         ok(longest <= 80, "help lines fit 80 columns (longest %d)", longest);
         ok(cont >= 2, "long option help continues at column 30 (%d continuation lines)", cont);
-        ok(strstr(buf, "\n                              https://example.org/a/very/long/address/that/cannot/be/broken/at/all\n") != NULL,
+        ok(strstr(buf, "\n                              "
+                       "https://example.org/a/very/long/address/that/cannot/be/broken/at/all\n") != NULL,
            "a word longer than the room left stands alone on its line");
         free(buf);
     }

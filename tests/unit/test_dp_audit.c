@@ -29,7 +29,8 @@ static void test_gather(void)
 {
     lm_dp_trials ts = {0};
     char msg[256];
-    ok(gather(&ts, "{\"member\":true,\"score\":0.5,\"g\":\"a\",\"model\":\"m1\"}", 3, "g", 1, msg, sizeof msg) == 0,
+    ok(gather(&ts, "{\"member\":true,\"score\":0.5,\"g\":\"a\",\"model\":\"m1\"}", 3, "g", 1, msg,
+              sizeof msg) == 0,
        "a score record is gathered");
     ok(gather(&ts, "{\"member\":0,\"score\":-2,\"g\":\"b\"}", 1, "g", 1, msg, sizeof msg) == 0,
        "member as 0 is read");
@@ -57,7 +58,8 @@ static void test_gather(void)
         const char *msg;
     } bad[] = {
         {"{\"score\":1}", NULL, 1, "missing \"member\""},
-        {"{\"member\":\"yes\",\"score\":1}", NULL, 1, "\"member\" must be true or false (or 1 or 0), not \"yes\""},
+        {"{\"member\":\"yes\",\"score\":1}", NULL, 1,
+         "\"member\" must be true or false (or 1 or 0), not \"yes\""},
         {"{\"member\":2,\"score\":1}", NULL, 1, "\"member\" must be true or false (or 1 or 0), not 2"},
         {"{\"member\":true,\"score\":\"x\"}", NULL, 1, "\"score\" must be a finite number, not \"x\""},
         {"{\"member\":true,\"score\":1}", NULL, 0, "a score needs a threshold"},
@@ -111,8 +113,10 @@ static void test_fixed_and_guess(void)
     lm_dp_select sel = sel_default();
     sel.have_threshold = 1;
     sel.threshold = 0.5;
-    lm_dp_trial t[4] = {{0, 0, UINT32_MAX, 0.9, 1, 0}, {1, 0, UINT32_MAX, 0.8, 1, 0},
-                        {2, 0, UINT32_MAX, 0.1, 0, 0}, {3, 0, UINT32_MAX, 0.95, 0, 0}};
+    lm_dp_trial t[4] = {{0, 0, UINT32_MAX, 0.9, 1, 0},
+                        {1, 0, UINT32_MAX, 0.8, 1, 0},
+                        {2, 0, UINT32_MAX, 0.1, 0, 0},
+                        {3, 0, UINT32_MAX, 0.95, 0, 0}};
     lm_dp_summary s;
     lm_dp_group_summarise(&sel, t, 4, &s);
     ok(!s.failed && s.have_summary, "fixed threshold: a summary");
@@ -236,7 +240,8 @@ static void test_holdout(void)
     lm_dp_summary_free(&s);
     free(t);
     /* held-out part without both kinds: failed before the scan */
-    lm_dp_trial two[3] = {{0, 0, UINT32_MAX, 1, 1, 0}, {1, 0, UINT32_MAX, 2, 1, 0}, {2, 0, UINT32_MAX, 0, 1, 0}};
+    lm_dp_trial two[3] = {
+        {0, 0, UINT32_MAX, 1, 1, 0}, {1, 0, UINT32_MAX, 2, 1, 0}, {2, 0, UINT32_MAX, 0, 1, 0}};
     sel.holdout = 0.999;
     sel.scan = 1;
     lm_dp_group_summarise(&sel, two, 3, &s);

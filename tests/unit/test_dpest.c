@@ -24,8 +24,7 @@ static double jnum(json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static int est(lm_dp_counts c, lm_dp_method m, lm_dp_sided s, double d, double a,
-               lm_dp_result *r)
+static int est(lm_dp_counts c, lm_dp_method m, lm_dp_sided s, double d, double a, lm_dp_result *r)
 {
     lm_dp_opts o;
     char err[256];
@@ -45,7 +44,7 @@ static struct {
     lm_dp_counts c;
     double delta, alpha;
     lm_dp_sided s;
-    int mp_ok;  /* the bounds of this case are confirmed by mpmath */
+    int mp_ok; /* the bounds of this case are confirmed by mpmath */
 } cs[NCASE];
 static int ncs;
 
@@ -76,8 +75,9 @@ static void golden(void)
             nmpbad++;
         lm_dp_counts c = {jnum(o, "FN"), jnum(o, "FP"), jnum(o, "TN"), jnum(o, "TP")};
         const char *sd = json_string_value(json_object_get(o, "sided"));
-        lm_dp_sided s = strcmp(sd, "two") == 0 ? LM_DP_TWO_SIDED
-                      : strcmp(sd, "lower") == 0 ? LM_DP_LOWER : LM_DP_UPPER;
+        lm_dp_sided s = strcmp(sd, "two") == 0     ? LM_DP_TWO_SIDED
+                        : strcmp(sd, "lower") == 0 ? LM_DP_LOWER
+                                                   : LM_DP_UPPER;
         double d = jnum(o, "delta"), a = jnum(o, "alpha");
         cs[ncs].c = c;
         cs[ncs].delta = d;
@@ -90,8 +90,8 @@ static void golden(void)
         est(c, LM_DP_DIRICHLET, s, d, a, &rd);
         est(c, LM_DP_CLOPPER_PEARSON, s, d, a, &rcp);
         est(c, LM_DP_JEFFREYS, s, d, a, &rj);
-        double want[6] = {jnum(o, "bayes_lo"), jnum(o, "bayes_hi"), jnum(o, "cp_lo"),
-                          jnum(o, "cp_hi"), jnum(o, "jeffreys_lo"), jnum(o, "jeffreys_hi")};
+        double want[6] = {jnum(o, "bayes_lo"), jnum(o, "bayes_hi"),    jnum(o, "cp_lo"),
+                          jnum(o, "cp_hi"),    jnum(o, "jeffreys_lo"), jnum(o, "jeffreys_hi")};
         double got[6] = {rb.eps_lo, rb.eps_hi, rcp.eps_lo, rcp.eps_hi, rj.eps_lo, rj.eps_hi};
         for (int i = 0; i < 6; i++) {
             double e = (got[i] == want[i]) ? 0 : fabs(got[i] - want[i]);
@@ -121,12 +121,12 @@ static void golden(void)
     fclose(f);
     ok(n >= 40, "at least 40 golden cases (%d)", n);
     ok(nmp >= 40 && nmpbad == 0, "mpmath confirms the bounds of %d cases (%d disagree)", nmp, nmpbad);
-    diag("max |C - independent| joint-beta %.3g, Clopper-Pearson %.3g, Jeffreys %.3g", dmax,
-         dcp, dj);
+    diag("max |C - independent| joint-beta %.3g, Clopper-Pearson %.3g, Jeffreys %.3g", dmax, dcp, dj);
     is_int(nbad, 0, "every bound within 1e-6 of the independent values; dirichlet = bayes");
     if (nw)
         diag("joint-beta / Clopper-Pearson two-sided width, mean over %d finite cases: %.3f "
-             "(%.0f%% narrower)", nw, wsum / nw, 100 * (1 - wsum / nw));
+             "(%.0f%% narrower)",
+             nw, wsum / nw, 100 * (1 - wsum / nw));
 }
 
 static void reference(void)
@@ -143,8 +143,7 @@ static void reference(void)
     double dmax[5] = {0, 0, 0, 0, 0};
     /* joint-dirichlet-patched: the package's Dirichlet code run with its
      * TypeError worked around (tests/golden/dp_estimate.py) */
-    const char *mn[5] = {"joint-beta", "joint-dirichlet", "beta", "jeffreys",
-                         "joint-dirichlet-patched"};
+    const char *mn[5] = {"joint-beta", "joint-dirichlet", "beta", "jeffreys", "joint-dirichlet-patched"};
     while (fgets(line, sizeof line, f)) {
         json_t *o = json_loads(line, 0, &je);
         if (!o)
@@ -170,8 +169,10 @@ static void reference(void)
             json_decref(o);
             continue;
         }
-        lm_dp_method meth = mi == 0 ? LM_DP_BAYES : (mi == 1 || mi == 4) ? LM_DP_DIRICHLET
-                          : mi == 2 ? LM_DP_CLOPPER_PEARSON : LM_DP_JEFFREYS;
+        lm_dp_method meth = mi == 0                ? LM_DP_BAYES
+                            : (mi == 1 || mi == 4) ? LM_DP_DIRICHLET
+                            : mi == 2              ? LM_DP_CLOPPER_PEARSON
+                                                   : LM_DP_JEFFREYS;
         lm_dp_counts c = cs[id].c;
         nper[mi]++;
         if ((mi == 1 || mi == 4) && c.tp != c.tn) {
@@ -198,27 +199,27 @@ static void reference(void)
                  * ValueErrors counted above. */
                 nceil++;
                 diag("reference case %d %s end %d: got %.6g, the package returned %.6g although the "
-                     "bound lies above its ceiling of 10", id, m, i, got[i], want[i]);
+                     "bound lies above its ceiling of 10",
+                     id, m, i, got[i], want[i]);
                 continue;
             }
-            if (!(e <= tol) && meth == LM_DP_BAYES && isfinite(want[i]) && want[i] > 0 &&
-                cs[id].mp_ok) {
+            if (!(e <= tol) && meth == LM_DP_BAYES && isfinite(want[i]) && want[i] > 0 && cs[id].mp_ok) {
                 /* Our bound is confirmed by mpmath to 1e-7 (golden(), mp_ok),
                  * so the difference is the package's: its dblquad misses the
                  * requested epsabs on concentrated posteriors.  Show by how
                  * much, in CDF terms, and count it apart. */
                 double a = cs[id].alpha;
-                double lvl = cs[id].s == LM_DP_TWO_SIDED ? (i ? 1 - a / 2 : a / 2)
-                                                         : (i ? 1 - a : a);
+                double lvl = cs[id].s == LM_DP_TWO_SIDED ? (i ? 1 - a / 2 : a / 2) : (i ? 1 - a : a);
                 double cdf;
                 char m2[256];
-                if (lm_dp_posterior_grid(&c, LM_DP_PRIOR_JEFFREYS, cs[id].delta, &want[i], 1, &cdf,
-                                         NULL, m2, sizeof m2) == 0 && fabs(cdf - lvl) > 5e-3) {
+                if (lm_dp_posterior_grid(&c, LM_DP_PRIOR_JEFFREYS, cs[id].delta, &want[i], 1, &cdf, NULL, m2,
+                                         sizeof m2) == 0 &&
+                    fabs(cdf - lvl) > 5e-3) {
                     ninacc++;
                     dinacc = fmax(dinacc, e);
                     diag("reference case %d %s end %d: got %.6g (confirmed by mpmath), the package %.6g, "
-                         "where the exact CDF is %.5f instead of %.5f: the package's error", id, m, i,
-                         got[i], want[i], cdf, lvl);
+                         "where the exact CDF is %.5f instead of %.5f: the package's error",
+                         id, m, i, got[i], want[i], cdf, lvl);
                     continue;
                 }
             }
@@ -229,25 +230,23 @@ static void reference(void)
                  * tolerance when the exact CDF there is within 5e-3 of the
                  * quantile level. */
                 double a = cs[id].alpha;
-                double lvl = cs[id].s == LM_DP_TWO_SIDED ? (i ? 1 - a / 2 : a / 2)
-                                                         : (i ? 1 - a : a);
+                double lvl = cs[id].s == LM_DP_TWO_SIDED ? (i ? 1 - a / 2 : a / 2) : (i ? 1 - a : a);
                 double cdf;
                 char m2[256];
-                if (lm_dp_posterior_grid(&c, LM_DP_PRIOR_JEFFREYS, cs[id].delta, &want[i], 1, &cdf,
-                                         NULL, m2, sizeof m2) == 0 &&
+                if (lm_dp_posterior_grid(&c, LM_DP_PRIOR_JEFFREYS, cs[id].delta, &want[i], 1, &cdf, NULL, m2,
+                                         sizeof m2) == 0 &&
                     fabs(cdf - lvl) <= 5e-3) {
                     nflat++;
                     diag("reference case %d %s end %d: got %.6g want %.6g; exact CDF there %.5f vs "
-                         "level %.5f (within the package's epsabs 5e-3)", id, m, i, got[i], want[i],
-                         cdf, lvl);
+                         "level %.5f (within the package's epsabs 5e-3)",
+                         id, m, i, got[i], want[i], cdf, lvl);
                     continue;
                 }
             }
             dmax[mi] = fmax(dmax[mi], e == INFINITY ? 0 : e);
             if (!(e <= tol)) {
                 nbad++;
-                diag("reference case %d %s end %d: got %.6g want %.6g", id, m, i, got[i],
-                     want[i]);
+                diag("reference case %d %s end %d: got %.6g want %.6g", id, m, i, got[i], want[i]);
             }
         }
         nok++;
@@ -322,8 +321,7 @@ int main(void)
     is_near(r.eps_lo, 5.98568, 1e-5, "all-correct Jeffreys one-sided");
     est(ac, LM_DP_BAYES, LM_DP_TWO_SIDED, 1e-5, 0.1, &r);
     est(ac, LM_DP_BAYES, LM_DP_LOWER, 1e-5, 0.05, &r2);
-    ok(isfinite(r.eps_hi) && r.eps_hi > 10, "all-correct two-sided upper finite, above 10 (%g)",
-       r.eps_hi);
+    ok(isfinite(r.eps_hi) && r.eps_hi > 10, "all-correct two-sided upper finite, above 10 (%g)", r.eps_hi);
     is_near(r.eps_lo, r2.eps_lo, 1e-8, "two-sided lower at alpha = one-sided at alpha/2");
 
     /* ---- validation */
@@ -352,11 +350,10 @@ int main(void)
 
     /* ---- properties */
     lm_dp_counts pc = {12, 30, 470, 488};
-    lm_dp_counts sw1 = {pc.fp, pc.fn, pc.tp, pc.tn};  /* FN<->FP, TN<->TP */
-    lm_dp_counts sw2 = {pc.tp, pc.tn, pc.fp, pc.fn};  /* FN<->TP, FP<->TN */
+    lm_dp_counts sw1 = {pc.fp, pc.fn, pc.tp, pc.tn}; /* FN<->FP, TN<->TP */
+    lm_dp_counts sw2 = {pc.tp, pc.tn, pc.fp, pc.fn}; /* FN<->TP, FP<->TN */
     for (int mi = 0; mi < 3; mi++) {
-        lm_dp_method mm = mi == 0 ? LM_DP_BAYES : mi == 1 ? LM_DP_CLOPPER_PEARSON
-                                                          : LM_DP_JEFFREYS;
+        lm_dp_method mm = mi == 0 ? LM_DP_BAYES : mi == 1 ? LM_DP_CLOPPER_PEARSON : LM_DP_JEFFREYS;
         lm_dp_result a, b, cc, one_lo, one_hi, two;
         est(pc, mm, LM_DP_TWO_SIDED, 1e-5, 0.05, &a);
         est(sw1, mm, LM_DP_TWO_SIDED, 1e-5, 0.05, &b);
@@ -379,8 +376,7 @@ int main(void)
         est(cs[i].c, LM_DP_CLOPPER_PEARSON, LM_DP_TWO_SIDED, cs[i].delta, cs[i].alpha, &c);
         if (!(b.eps_lo >= c.eps_lo - 1e-9 && b.eps_hi <= c.eps_hi + 1e-9)) {
             nest++;
-            diag("not nested: case %d bayes [%g, %g] CP [%g, %g]", i, b.eps_lo, b.eps_hi,
-                 c.eps_lo, c.eps_hi);
+            diag("not nested: case %d bayes [%g, %g] CP [%g, %g]", i, b.eps_lo, b.eps_hi, c.eps_lo, c.eps_hi);
         }
         if (cs[i].delta == 0 && !(b.eps_lo > 0))
             pos++;
@@ -413,10 +409,9 @@ int main(void)
     lm_dp_result mc, q;
     lm_dp_estimate(&pc, &mo, &mc, err, sizeof err);
     est(pc, LM_DP_BAYES, LM_DP_TWO_SIDED, 1e-5, 0.05, &q);
-    diag("MC [%g, %g] (se %.3g, %.3g) vs quadrature [%g, %g]", mc.eps_lo, mc.eps_hi,
-         mc.mc_se_lo, mc.mc_se_hi, q.eps_lo, q.eps_hi);
-    ok(fabs(mc.eps_lo - q.eps_lo) < 4 * mc.mc_se_lo &&
-           fabs(mc.eps_hi - q.eps_hi) < 4 * mc.mc_se_hi,
+    diag("MC [%g, %g] (se %.3g, %.3g) vs quadrature [%g, %g]", mc.eps_lo, mc.eps_hi, mc.mc_se_lo, mc.mc_se_hi,
+         q.eps_lo, q.eps_hi);
+    ok(fabs(mc.eps_lo - q.eps_lo) < 4 * mc.mc_se_lo && fabs(mc.eps_hi - q.eps_hi) < 4 * mc.mc_se_hi,
        "Monte Carlo quantiles within 4 standard errors");
     lm_dp_result mc2;
     lm_dp_estimate(&pc, &mo, &mc2, err, sizeof err);

@@ -46,8 +46,8 @@ static uint8_t *st_image(const char *hdr, uint64_t hlen_field, size_t datalen, s
 }
 
 /* Parses a hostile image; expects failure with every needle in the message. */
-static void hostile(const char *what, const char *hdr, long hlen_field, size_t datalen,
-                    const char *needle1, const char *needle2)
+static void hostile(const char *what, const char *hdr, long hlen_field, size_t datalen, const char *needle1,
+                    const char *needle2)
 {
     size_t len;
     uint8_t *p = st_image(hdr, hlen_field < 0 ? strlen(hdr) : (uint64_t)hlen_field, datalen, &len);
@@ -55,8 +55,8 @@ static void hostile(const char *what, const char *hdr, long hlen_field, size_t d
     char err[512] = "";
     int rc = lm_st_parse(&st, p, len, err, sizeof err);
     ok(rc == -1, "hostile safetensors rejected: %s", what);
-    ok((!needle1 || strstr(err, needle1)) && (!needle2 || strstr(err, needle2)),
-       "  message names it: %s", err);
+    ok((!needle1 || strstr(err, needle1)) && (!needle2 || strstr(err, needle2)), "  message names it: %s",
+       err);
     if (rc == 0)
         lm_st_close(&st);
     free(p);
@@ -71,16 +71,14 @@ static void test_hostile(void)
     hostile("empty header", "", 0, 3, "'{'", NULL);
     hostile("oversized header", "{}", 100000001, 0, "100000000", NULL);
     hostile("header past end", "{}", 64, 0, "past the end", NULL);
-    hostile("header not starting with '{'", " {\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-            -1, 4, "'{'", NULL);
+    hostile("header not starting with '{'",
+            " {\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", -1, 4, "'{'", NULL);
     hostile("header is a list", "[1,2]", -1, 0, "'{'", NULL);
     hostile("bad JSON", "{\"a\":", -1, 0, "not valid JSON", NULL);
-    hostile("bad dtype",
-            "{\"enc.w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", -1, 4,
+    hostile("bad dtype", "{\"enc.w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", -1, 4,
             "'enc.w'", "F33");
-    hostile("wrong byte count",
-            "{\"enc.w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", -1, 12,
-            "'enc.w'", "needs 16");
+    hostile("wrong byte count", "{\"enc.w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", -1,
+            12, "'enc.w'", "needs 16");
     hostile("overlapping offsets",
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
             "\"ovl\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
@@ -93,20 +91,19 @@ static void test_hostile(void)
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
             "\"tail\":{\"dtype\":\"F16\",\"shape\":[8],\"data_offsets\":[16,32]}}",
             -1, 20, "'tail'", "truncated");
-    hostile("trailing bytes", "{\"last\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,3]}}",
-            -1, 8, "'last'", "trailing");
+    hostile("trailing bytes", "{\"last\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,3]}}", -1, 8,
+            "'last'", "trailing");
     hostile("shape overflow",
             "{\"big\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
             "\"data_offsets\":[0,4]}}",
             -1, 4, "'big'", "overflow");
-    hostile("negative offset", "{\"neg\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}",
-            -1, 0, "'neg'", NULL);
+    hostile("negative offset", "{\"neg\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", -1, 0,
+            "'neg'", NULL);
     hostile("end before begin",
             "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
             "\"rev\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,4294967296]}}",
             -1, 0, "'rev'", NULL);
-    hostile("missing shape", "{\"ns\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", -1, 4, "'ns'",
-            "shape");
+    hostile("missing shape", "{\"ns\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", -1, 4, "'ns'", "shape");
     hostile("duplicate key",
             "{\"d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
             "\"d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
@@ -138,8 +135,7 @@ static void test_hostile(void)
     /* a truncated file on disk */
     char path[128];
     snprintf(path, sizeof path, "%s/trunc.safetensors", tmpdir);
-    p = st_image("{\"emb\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]}}", 59 - 1, 64,
-                 &len);
+    p = st_image("{\"emb\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]}}", 59 - 1, 64, &len);
     hl = strlen("{\"emb\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[0,64]}}");
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(hl >> (8 * i));
@@ -156,8 +152,8 @@ static void test_hostile(void)
 
 static void test_half(void)
 {
-    float vals[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f,
-                    0.333251953125f, INFINITY};
+    float vals[] = {0.0f,           -0.0f,           1.0f,    -2.5f, 65504.0f, 6.1035156e-05f,
+                    5.9604645e-08f, 0.333251953125f, INFINITY};
     int good = 1;
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         float back = lm_f16_to_f32(lm_f32_to_f16(vals[i]));
@@ -192,8 +188,7 @@ static void test_writer(void)
         {"layer.h", LM_DT_F16, 1, sh, h},
         {"layer.bf", LM_DT_BF16, 1, sb, bf},
     };
-    int rc = lm_st_write(path, ts, 4, "{\"format\":\"pt\",\"note\":\"round \\\"trip\\\"\"}", err,
-                         sizeof err);
+    int rc = lm_st_write(path, ts, 4, "{\"format\":\"pt\",\"note\":\"round \\\"trip\\\"\"}", err, sizeof err);
     ok(rc == 0, "writer: wrote 4 tensors (%s)", rc ? err : "");
     lm_safetensors st;
     rc = lm_st_open(&st, path, err, sizeof err);
@@ -204,12 +199,10 @@ static void test_writer(void)
     is_str(st.metadata, "{\"format\":\"pt\",\"note\":\"round \\\"trip\\\"\"}", "writer: metadata");
     const lm_st_tensor *ta = lm_st_find(&st, "layer.a"), *th = lm_st_find(&st, "layer.h"),
                        *tb = lm_st_find(&st, "layer.bf");
-    ok(ta && ta->ndim == 2 && ta->shape[0] == 2 && ta->shape[1] == 3 &&
-           memcmp(ta->data, a, sizeof a) == 0,
+    ok(ta && ta->ndim == 2 && ta->shape[0] == 2 && ta->shape[1] == 3 && memcmp(ta->data, a, sizeof a) == 0,
        "writer: F32 tensor intact");
     float f[3];
-    ok(th && lm_st_to_f32(th, f, err, sizeof err) == 0 && f[0] == 0.5f && f[1] == -1.5f &&
-           f[2] == 1024,
+    ok(th && lm_st_to_f32(th, f, err, sizeof err) == 0 && f[0] == 0.5f && f[1] == -1.5f && f[2] == 1024,
        "writer: F16 tensor converts");
     ok(tb && lm_st_to_f32(tb, f, err, sizeof err) == 0 && f[0] == 2 && f[1] == -0.25f,
        "writer: BF16 tensor converts");
@@ -230,8 +223,8 @@ static void test_matmul(void)
     for (size_t s = 0; s < 4; s++) {
         int B = shapes[s][0], T = shapes[s][1], C = shapes[s][2], OC = shapes[s][3];
         size_t ni = (size_t)B * T * C, nw = (size_t)OC * C, no = (size_t)B * T * OC;
-        float *inp = malloc(ni * 4), *w = malloc(nw * 4), *bias = malloc(OC * 4),
-              *o1 = malloc(no * 4), *o2 = malloc(no * 4);
+        float *inp = malloc(ni * 4), *w = malloc(nw * 4), *bias = malloc(OC * 4), *o1 = malloc(no * 4),
+              *o2 = malloc(no * 4);
         for (size_t i = 0; i < ni; i++)
             inp[i] = (float)lm_rng_normal(&r);
         for (size_t i = 0; i < nw; i++)
@@ -243,8 +236,7 @@ static void test_matmul(void)
         double mx = 0;
         for (size_t i = 0; i < no; i++)
             mx = fmax(mx, fabs(o1[i] - o2[i]));
-        ok(mx <= 1e-4 * sqrt(C), "matmul BLAS vs naive B=%d T=%d C=%d OC=%d: max-abs %.3g", B, T,
-           C, OC, mx);
+        ok(mx <= 1e-4 * sqrt(C), "matmul BLAS vs naive B=%d T=%d C=%d OC=%d: max-abs %.3g", B, T, C, OC, mx);
         free(inp), free(w), free(bias), free(o1), free(o2);
     }
     /* attention: BLAS vs naive with a padded batch */
@@ -288,8 +280,8 @@ static void test_gelu_accuracy(void)
     ok(dt <= 1e-6, "gelu_tanh: max-abs %.3g from the exact value on [-12, 12]", dt);
     float e[4] = {-1e30f, 1e30f, -200.0f, 0.0f}, o[4];
     nn_gelu_forward(o, e, 4);
-    ok(o[0] == 0.0f && o[1] == 1e30f && o[2] == 0.0f && o[3] == 0.0f,
-       "gelu: tails exact (%g %g %g %g)", o[0], o[1], o[2], o[3]);
+    ok(o[0] == 0.0f && o[1] == 1e30f && o[2] == 0.0f && o[3] == 0.0f, "gelu: tails exact (%g %g %g %g)", o[0],
+       o[1], o[2], o[3]);
     free(x), free(g), free(gt);
 }
 
@@ -341,11 +333,9 @@ static void test_config(void)
         const char *json, *needle;
     } bad[] = {
         {"{\"architectures\":[\"BertForMaskedLM\"]}", "BertForMaskedLM"},
-        {"{\"architectures\":[\"BertModel\"],\"position_embedding_type\":\"relative_key\"}",
-         "relative_key"},
+        {"{\"architectures\":[\"BertModel\"],\"position_embedding_type\":\"relative_key\"}", "relative_key"},
         {"{\"architectures\":[\"BertModel\"],\"hidden_act\":\"relu\"}", "relu"},
-        {"{\"architectures\":[\"BertModel\"],\"hidden_size\":30,\"num_attention_heads\":4}",
-         "multiple"},
+        {"{\"architectures\":[\"BertModel\"],\"hidden_size\":30,\"num_attention_heads\":4}", "multiple"},
         {"{\"architectures\":[\"RobertaModel\"],\"model_type\":\"bert\"}", "model_type"},
         {"{\"architectures\":[\"BertModel\"],\"is_decoder\":true}", "is_decoder"},
         {"{\"model_type\":\"bert\"}", "architectures"},
@@ -355,18 +345,16 @@ static void test_config(void)
         {"{\"architectures\":[\"XLMRobertaModel\"],\"max_position_embeddings\":2}", "padding_idx"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = lm_hf_config_parse(&c, bad[i].json, strlen(bad[i].json), "config.json", err,
-                                    sizeof err);
-        ok(rc == -1 && strstr(err, bad[i].needle), "config rejected, names '%s': %s",
-           bad[i].needle, err);
+        int rc = lm_hf_config_parse(&c, bad[i].json, strlen(bad[i].json), "config.json", err, sizeof err);
+        ok(rc == -1 && strstr(err, bad[i].needle), "config rejected, names '%s': %s", bad[i].needle, err);
         if (rc == 0)
             lm_hf_config_free(&c);
     }
     const char *j = "{\"architectures\":[\"BertForTokenClassification\"],\"id2label\":"
                     "{\"0\":\"drop\",\"1\":\"keep\",\"2\":\"x\"}}";
     int rc = lm_hf_config_parse(&c, j, strlen(j), "config.json", err, sizeof err);
-    ok(rc == 0 && c.num_labels == 3 && strcmp(c.id2label[1], "keep") == 0 &&
-           c.layer_norm_eps == 1e-12f && c.hidden_size == 768 && c.act == LM_ACT_GELU,
+    ok(rc == 0 && c.num_labels == 3 && strcmp(c.id2label[1], "keep") == 0 && c.layer_norm_eps == 1e-12f &&
+           c.hidden_size == 768 && c.act == LM_ACT_GELU,
        "config defaults and id2label");
     if (rc == 0)
         lm_hf_config_free(&c);
@@ -413,8 +401,8 @@ static void test_golden(const char *name)
         size_t BT = (size_t)B * T;
         int32_t *ids = malloc(BT * 4), *mk = malloc(BT * 4);
         uint8_t *mask = malloc(BT);
-        float *logits = malloc(BT * NL * 4), *probs = malloc(BT * NL * 4),
-              *naive = malloc(BT * NL * 4), *alone = malloc(BT * NL * 4);
+        float *logits = malloc(BT * NL * 4), *probs = malloc(BT * NL * 4), *naive = malloc(BT * NL * 4),
+              *alone = malloc(BT * NL * 4);
         read_ints(json_object_get(g, "ids"), ids, B, T);
         read_ints(json_object_get(g, "mask"), mk, B, T);
         for (size_t i = 0; i < BT; i++)
@@ -427,10 +415,10 @@ static void test_golden(const char *name)
             for (int t = 0; t < T; t++)
                 for (int c = 0; c < NL; c++) {
                     size_t i = ((size_t)b * T + t) * NL + c;
-                    double want = json_number_value(
-                        json_array_get(json_array_get(json_array_get(gl, b), t), c));
-                    double wp = json_number_value(
-                        json_array_get(json_array_get(json_array_get(gp, b), t), c));
+                    double want =
+                        json_number_value(json_array_get(json_array_get(json_array_get(gl, b), t), c));
+                    double wp =
+                        json_number_value(json_array_get(json_array_get(json_array_get(gp, b), t), c));
                     double d = fabs(logits[i] - want);
                     mx = fmax(mx, d);
                     if (mask[(size_t)b * T + t])
@@ -440,14 +428,14 @@ static void test_golden(const char *name)
                     ss += want * want;
                 }
         double nmse = ss > 0 ? se / ss : se;
-        diag("%s/%s: logits max-abs %.3g (real tokens %.3g), nmse %.3g; probs max-abs %.3g", name,
-             cname, mx, mxreal, nmse, mxp);
+        diag("%s/%s: logits max-abs %.3g (real tokens %.3g), nmse %.3g; probs max-abs %.3g", name, cname, mx,
+             mxreal, nmse, mxp);
         ok(mx <= 1e-4, "%s/%s: logits max-abs %.3g <= 1e-4", name, cname, mx);
         ok(mxp <= 1e-5, "%s/%s: probs max-abs %.3g <= 1e-5", name, cname, mxp);
 
         /* the naive reference ops agree with the BLAS path */
-        rc = lm_encoder_forward_with(&lm_nn_backend_cpu_naive, m, s, ids, mask, B, T, naive, NULL,
-                                     err, sizeof err);
+        rc = lm_encoder_forward_with(&lm_nn_backend_cpu_naive, m, s, ids, mask, B, T, naive, NULL, err,
+                                     sizeof err);
         double dn = 0;
         for (size_t i = 0; i < BT * NL; i++)
             dn = fmax(dn, fabs(naive[i] - logits[i]));
@@ -459,13 +447,11 @@ static void test_golden(const char *name)
             int n = 0;
             while (n < T && mask[(size_t)b * T + n])
                 n++;
-            rc = lm_encoder_forward(m, s, ids + (size_t)b * T, NULL, 1, n, alone, NULL, err,
-                                    sizeof err);
+            rc = lm_encoder_forward(m, s, ids + (size_t)b * T, NULL, 1, n, alone, NULL, err, sizeof err);
             for (int i = 0; i < n * NL; i++)
                 da = fmax(da, fabs(alone[i] - logits[(size_t)b * T * NL + i]));
         }
-        ok(rc == 0 && da <= 1e-5, "%s/%s: unpadded one-by-one vs padded batch max-abs %.3g", name,
-           cname, da);
+        ok(rc == 0 && da <= 1e-5, "%s/%s: unpadded one-by-one vs padded batch max-abs %.3g", name, cname, da);
 
         /* the real tokens packed back to back = the padded batch (real tokens) */
         int lens[8], nseq = 0;
@@ -488,8 +474,8 @@ static void test_golden(const char *name)
                 dp = fmax(dp, fabs(plog[r0 * NL + i] - logits[(size_t)b * T * NL + i]));
             r0 += (size_t)lens[b];
         }
-        ok(rc == 0 && dp <= 1e-5, "%s/%s: packed batch vs padded batch max-abs %.3g (%s)", name,
-           cname, dp, rc ? err : "");
+        ok(rc == 0 && dp <= 1e-5, "%s/%s: packed batch vs padded batch max-abs %.3g (%s)", name, cname, dp,
+           rc ? err : "");
         free(packed), free(plog);
         free(ids), free(mk), free(mask), free(logits), free(probs), free(naive), free(alone);
         json_decref(g);
@@ -513,12 +499,12 @@ static void test_golden(const char *name)
            strstr(err, "max_position_embeddings"),
        "%s: too long rejected: %s", name, err);
     int lens2[2] = {100, 41};
-    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) ==
-                  -1 && strstr(err, "do not fit"),
+    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) == -1 &&
+           strstr(err, "do not fit"),
        "%s: packed batch over the state rejected: %s", name, err);
     lens2[1] = 0;
-    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) ==
-                  -1 && strstr(err, "sequence 1"),
+    ok(big && lm_encoder_forward_packed(m, big, many, lens2, 2, NULL, NULL, err, sizeof err) == -1 &&
+           strstr(err, "sequence 1"),
        "%s: empty packed sequence rejected: %s", name, err);
     free(many);
     lm_encoder_state_free(big);
@@ -583,8 +569,8 @@ static void test_sharded(void)
     lm_encoder *b = lm_encoder_load(sdir, err, sizeof err);
     ok(a && b, "sharded checkpoint loads (%s)", b ? "" : err);
     if (a && b) {
-        diag("sharded: %zu of %zu tensors in place, %zu floats converted", b->n_in_place,
-             b->n_tensors, b->block_floats);
+        diag("sharded: %zu of %zu tensors in place, %zu floats converted", b->n_in_place, b->n_tensors,
+             b->block_floats);
         ok(b->n_in_place > 0 && b->block_floats > 0, "sharded: F32 in place, F16 converted");
         int32_t ids[12] = {2, 40, 41, 42, 300, 301, 302, 7, 8, 9, 10, 3};
         float la[24], lb[24];
@@ -608,8 +594,8 @@ static void test_sharded(void)
     lm_encoder_free(a);
     a = lm_encoder_load_files("testdata/models/tiny-bert/config.json",
                               "testdata/models/tiny-xlmr/model.safetensors", err, sizeof err);
-    ok(!a && strstr(err, "bert.embeddings.word_embeddings.weight"),
-       "BERT config with XLM-R weights: %s", err);
+    ok(!a && strstr(err, "bert.embeddings.word_embeddings.weight"), "BERT config with XLM-R weights: %s",
+       err);
     lm_encoder_free(a);
 
     /* an index naming a tensor its shard lacks */

@@ -48,12 +48,11 @@ static const char *models[2] = {"tiny-bert", "tiny-xlmr"};
 
 static float round16(float x, int dtype)
 {
-    return dtype == LM_NN_BF16 ? lm_bf16_to_f32(lm_f32_to_bf16(x))
-                               : lm_f16_to_f32(lm_f32_to_f16(x));
+    return dtype == LM_NN_BF16 ? lm_bf16_to_f32(lm_f32_to_bf16(x)) : lm_f16_to_f32(lm_f32_to_f16(x));
 }
 
-static void matmul_round(float *out, const float *inp, const float *w, const float *bias, int B,
-                         int T, int C, int OC, int dtype)
+static void matmul_round(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                         int OC, int dtype)
 {
     size_t ni = (size_t)B * T * C, nw = (size_t)OC * C;
     float *ri = malloc(ni * sizeof *ri), *rw = malloc(nw * sizeof *rw);
@@ -70,14 +69,14 @@ static void matmul_round(float *out, const float *inp, const float *w, const flo
     free(rw);
 }
 
-static void matmul_bf16(float *out, const float *inp, const float *w, const float *bias, int B,
-                        int T, int C, int OC)
+static void matmul_bf16(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                        int OC)
 {
     matmul_round(out, inp, w, bias, B, T, C, OC, LM_NN_BF16);
 }
 
-static void matmul_f16(float *out, const float *inp, const float *w, const float *bias, int B,
-                       int T, int C, int OC)
+static void matmul_f16(float *out, const float *inp, const float *w, const float *bias, int B, int T, int C,
+                       int OC)
 {
     matmul_round(out, inp, w, bias, B, T, C, OC, LM_NN_F16);
 }
@@ -103,8 +102,7 @@ static void read_ints(json_t *a, int32_t *dst, int B, int T)
 {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
-            dst[(size_t)b * T + t] =
-                (int32_t)json_integer_value(json_array_get(json_array_get(a, b), t));
+            dst[(size_t)b * T + t] = (int32_t)json_integer_value(json_array_get(json_array_get(a, b), t));
 }
 
 /* Reads the golden inputs of a model; returns the number of cases. */
@@ -184,20 +182,20 @@ static void test_emulation(void)
             for (int i = 0; i < n && rc == 0; i++) {
                 size_t no = (size_t)cs[i].B * cs[i].T * NL;
                 float *a = malloc(no * 4), *b = malloc(no * 4);
-                rc = lm_encoder_forward(m, s, cs[i].ids, cs[i].mask, cs[i].B, cs[i].T, a, NULL,
-                                        err, sizeof err) ||
-                     lm_encoder_forward_with(&be, m, s, cs[i].ids, cs[i].mask, cs[i].B, cs[i].T,
-                                             b, NULL, err, sizeof err);
+                rc = lm_encoder_forward(m, s, cs[i].ids, cs[i].mask, cs[i].B, cs[i].T, a, NULL, err,
+                                        sizeof err) ||
+                     lm_encoder_forward_with(&be, m, s, cs[i].ids, cs[i].mask, cs[i].B, cs[i].T, b, NULL, err,
+                                             sizeof err);
                 if (rc == 0)
                     worst = fmax(worst, maxabs(a, b, no));
                 free(a);
                 free(b);
             }
             double tol = dt == LM_NN_BF16 ? BF16_TOL : F16_TOL;
-            diag("%s: %s vs fp32 logits max-abs %.3g over %d batches (device bound %g)",
-                 models[mi], be.name, worst, n, tol);
-            ok(rc == 0 && worst <= tol / 2, "%s: %s error %.3g leaves 2x headroom under %g",
-               models[mi], be.name, worst, tol);
+            diag("%s: %s vs fp32 logits max-abs %.3g over %d batches (device bound %g)", models[mi], be.name,
+                 worst, n, tol);
+            ok(rc == 0 && worst <= tol / 2, "%s: %s error %.3g leaves 2x headroom under %g", models[mi],
+               be.name, worst, tol);
         }
         free_cases(cs, n);
         lm_encoder_state_free(s);
@@ -225,8 +223,7 @@ static void compare_model(const char *model, int dtype)
     char desc[320];
     size_t wb, ab;
     lm_encoder_cuda_info(g, desc, sizeof desc, &wb, &ab);
-    diag("%s %s on %s: %zu KB of weights, %zu KB of activations", model, dn, desc, wb >> 10,
-         ab >> 10);
+    diag("%s %s on %s: %zu KB of weights, %zu KB of activations", model, dn, desc, wb >> 10, ab >> 10);
     gcase cs[16];
     int n = read_cases(model, cs, 16);
     int NL = m->cfg.num_labels, C = m->cfg.hidden_size;
@@ -234,12 +231,12 @@ static void compare_model(const char *model, int dtype)
     for (int i = 0; i < n; i++) {
         gcase *c = &cs[i];
         size_t BT = (size_t)c->B * c->T, no = BT * NL;
-        float *lc = malloc(no * 4), *pc = malloc(no * 4), *lg = malloc(no * 4),
-              *pg = malloc(no * 4), *hg = malloc(BT * C * 4), *lo = malloc(no * 4);
+        float *lc = malloc(no * 4), *pc = malloc(no * 4), *lg = malloc(no * 4), *pg = malloc(no * 4),
+              *hg = malloc(BT * C * 4), *lo = malloc(no * 4);
         int rc = lm_encoder_forward(m, s, c->ids, c->mask, c->B, c->T, lc, pc, err, sizeof err);
         int rg = lm_encoder_cuda_forward(g, c->ids, c->mask, c->B, c->T, lg, pg, err, sizeof err);
-        ok(rc == 0 && rg == 0, "%s %s/%s: CPU and GPU forward B=%d T=%d (%s)", model, dn, c->name,
-           c->B, c->T, err);
+        ok(rc == 0 && rg == 0, "%s %s/%s: CPU and GPU forward B=%d T=%d (%s)", model, dn, c->name, c->B, c->T,
+           err);
         if (rc == 0 && rg == 0) {
             double dl = maxabs(lc, lg, no), dp = maxabs(pc, pg, no);
             ok(dl <= tol, "%s %s/%s: logits max-abs %.3g <= %g", model, dn, c->name, dl, tol);
@@ -247,13 +244,11 @@ static void compare_model(const char *model, int dtype)
             if (dtype == LM_NN_F32) {
                 int rh = lm_encoder_cuda_hidden(g, hg, err, sizeof err);
                 double dh = rh ? INFINITY : maxabs(s->x, hg, BT * C);
-                ok(dh <= F32_TOL, "%s %s/%s: final hidden state max-abs %.3g", model, dn,
-                   c->name, dh);
+                ok(dh <= F32_TOL, "%s %s/%s: final hidden state max-abs %.3g", model, dn, c->name, dh);
                 /* logits only (no softmax) gives the same logits */
-                rg = lm_encoder_cuda_forward(g, c->ids, c->mask, c->B, c->T, lo, NULL, err,
-                                             sizeof err);
-                ok(rg == 0 && memcmp(lo, lg, no * 4) == 0,
-                   "%s %s/%s: logits without probs identical (%s)", model, dn, c->name, err);
+                rg = lm_encoder_cuda_forward(g, c->ids, c->mask, c->B, c->T, lo, NULL, err, sizeof err);
+                ok(rg == 0 && memcmp(lo, lg, no * 4) == 0, "%s %s/%s: logits without probs identical (%s)",
+                   model, dn, c->name, err);
             }
         }
         free(lc), free(pc), free(lg), free(pg), free(hg), free(lo);
@@ -279,8 +274,7 @@ static void compare_model(const char *model, int dtype)
             many[i] = 5;
         lm_encoder_state *cbig = lm_encoder_state_new(m, 1, 140, cpu, sizeof cpu);
         lm_encoder_forward(m, cbig, many, NULL, 1, 140, NULL, NULL, cpu, sizeof cpu);
-        ok(big && lm_encoder_cuda_forward(big, many, NULL, 1, 140, NULL, NULL, err, sizeof err) ==
-                      -1 &&
+        ok(big && lm_encoder_cuda_forward(big, many, NULL, 1, 140, NULL, NULL, err, sizeof err) == -1 &&
                strcmp(err, cpu) == 0,
            "%s: too long rejected as on the CPU: %s", model, err);
         lm_encoder_state_free(cbig);
@@ -320,17 +314,17 @@ static void test_long(const char *dir)
     size_t k = 0;
     lm_rng r;
     lm_rng_init(&r, 5, 0);
-#define ADD(nm, a, b_)                                                                            \
-    do {                                                                                          \
-        snprintf(names[k], sizeof names[k], "%s", nm);                                            \
-        shapes[k][0] = a;                                                                         \
-        shapes[k][1] = b_;                                                                        \
-        size_t ne = (size_t)(a) * ((b_) ? (size_t)(b_) : 1);                                      \
-        float *x = malloc(ne * 4);                                                                \
-        for (size_t e = 0; e < ne; e++)                                                           \
-            x[e] = (float)(0.1 * lm_rng_normal(&r)) + (strstr(nm, "LayerNorm.weight") ? 1 : 0);   \
-        w[k] = (lm_st_wtensor){names[k], LM_DT_F32, (b_) ? 2 : 1, shapes[k], x};                   \
-        k++;                                                                                      \
+#define ADD(nm, a, b_)                                                                          \
+    do {                                                                                        \
+        snprintf(names[k], sizeof names[k], "%s", nm);                                          \
+        shapes[k][0] = a;                                                                       \
+        shapes[k][1] = b_;                                                                      \
+        size_t ne = (size_t)(a) * ((b_) ? (size_t)(b_) : 1);                                    \
+        float *x = malloc(ne * 4);                                                              \
+        for (size_t e = 0; e < ne; e++)                                                         \
+            x[e] = (float)(0.1 * lm_rng_normal(&r)) + (strstr(nm, "LayerNorm.weight") ? 1 : 0); \
+        w[k] = (lm_st_wtensor){names[k], LM_DT_F32, (b_) ? 2 : 1, shapes[k], x};                \
+        k++;                                                                                    \
     } while (0)
     ADD("roberta.embeddings.word_embeddings.weight", V, C);
     ADD("roberta.embeddings.position_embeddings.weight", P, C);
@@ -384,8 +378,8 @@ static void test_long(const char *dir)
         int r1 = s ? lm_encoder_forward(m, s, ids, mask, B, T, a, NULL, err, sizeof err) : -1;
         int r2 = g ? lm_encoder_cuda_forward(g, ids, mask, B, T, bb, NULL, err, sizeof err) : -1;
         double d = r1 == 0 && r2 == 0 ? maxabs(a, bb, no) : INFINITY;
-        ok(d <= F32_TOL, "long: B=%d T=%d (pad ids inside, padded tail) GPU vs CPU max-abs %.3g (%s)",
-           B, T, d, err);
+        ok(d <= F32_TOL, "long: B=%d T=%d (pad ids inside, padded tail) GPU vs CPU max-abs %.3g (%s)", B, T,
+           d, err);
         free(a), free(bb), free(ids), free(mask);
         lm_encoder_cuda_free(g);
         lm_encoder_state_free(s);
@@ -426,8 +420,7 @@ static void test_lingua(const char *model)
     double d = 0;
     for (int i = 0; i < 5 && rc == 0; i++)
         d = fmax(d, maxabs(pc[i], pg[i], lens[i]));
-    ok(rc == 0 && d <= 1e-5, "lingua %s: GPU vs CPU keep probabilities max-abs %.3g (%s)", model, d,
-       err);
+    ok(rc == 0 && d <= 1e-5, "lingua %s: GPU vs CPU keep probabilities max-abs %.3g (%s)", model, d, err);
     for (int i = 0; i < 5; i++)
         free(ids[i]), free(pc[i]), free(pg[i]);
     lm_lingua_encoder_free(&le);

@@ -36,7 +36,8 @@ int main(void)
     free(after);
     char bad[300];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x", dir);
-    ok(lm_atomic_open(&a, bad, err, sizeof err) < 0 && strstr(err, "cannot create"), "missing folder: %s", err);
+    ok(lm_atomic_open(&a, bad, err, sizeof err) < 0 && strstr(err, "cannot create"), "missing folder: %s",
+       err);
     ok(lm_read_file("/nonexistent/file", &n, err, sizeof err) == NULL && strstr(err, "cannot open"),
        "read error names the file");
 
@@ -60,7 +61,8 @@ int main(void)
     ok(lm_atomic_commit(&a, err, sizeof err) == 0, "commit through the link");
     struct stat ls;
     ok(lstat(link, &ls) == 0 && S_ISLNK(ls.st_mode), "the link stays a link");
-    ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640, "mode 0640 kept (%o)", (unsigned)(st.st_mode & 07777));
+    ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640, "mode 0640 kept (%o)",
+       (unsigned)(st.st_mode & 07777));
     after = lm_read_file(path, &n, err, sizeof err);
     is_str(after, "via link\n", "the target has the new content");
     free(after);
@@ -71,7 +73,8 @@ int main(void)
     char fresh[300], fresh2[300];
     snprintf(fresh, sizeof fresh, "%s/new.svg", dir);
     snprintf(fresh2, sizeof fresh2, "%s/../%s/new.svg", dir, strrchr(dir, '/') + 1);
-    ok(lm_out_same(fresh, fresh2) && !lm_out_same(fresh, path), "two names of one new file are the same output");
+    ok(lm_out_same(fresh, fresh2) && !lm_out_same(fresh, path),
+       "two names of one new file are the same output");
     ok(lm_out_check(fresh, err, sizeof err) == 0, "a new file in a writable folder can be written");
     ok(lm_out_check(bad, err, sizeof err) < 0 && strstr(err, "No such file"), "missing folder: %s", err);
     ok(lm_out_check(dir, err, sizeof err) < 0 && strstr(err, "Is a directory"), "a folder: %s", err);

@@ -98,8 +98,9 @@ int main(void)
     setenv("XDG_CACHE_HOME", "/nonexistent-xdg", 1);
     d = lm_hf_model_dir("org/none", &as_id, err, sizeof err);
     ok(!d && as_id, "a missing id fails and says it was looked up as an id");
-    ok(strstr(err, "hub/models--org--none'") && strstr(err, "/nonexistent-xdg/huggingface/hub/models--org--none")
-           && strstr(err, ".cache/huggingface/hub/models--org--none"),
+    ok(strstr(err, "hub/models--org--none'") &&
+           strstr(err, "/nonexistent-xdg/huggingface/hub/models--org--none") &&
+           strstr(err, ".cache/huggingface/hub/models--org--none"),
        "the message lists the caches searched: %s", err);
     char once[400];
     snprintf(once, sizeof once, "'%s/models--org--none'", hub);
@@ -129,8 +130,8 @@ int main(void)
         free(d);
     }
     d = lm_hf_model_dir("no/such/dir", &as_id, err, sizeof err);
-    ok(!d && !as_id && strstr(err, "cannot open model folder 'no/such/dir'"), "a missing path is not an id: %s",
-       err);
+    ok(!d && !as_id && strstr(err, "cannot open model folder 'no/such/dir'"),
+       "a missing path is not an id: %s", err);
     free(d);
 
     char cmd[400];

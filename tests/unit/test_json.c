@@ -34,8 +34,8 @@ static void test_writing(void)
     lm_buf b = {0};
     lm_buf_add_jansson(&b, v);
     const char *want = "{\"b\":[1,2,0.1,true,false,null],\"a\":\"x\xc3\xa9\\n\",\"c\":{}}";
-    ok(v && b.n == strlen(want) && memcmp(b.p, want, b.n) == 0, "jansson value keeps key order: %.*s", (int)b.n,
-       b.p ? b.p : "");
+    ok(v && b.n == strlen(want) && memcmp(b.p, want, b.n) == 0, "jansson value keeps key order: %.*s",
+       (int)b.n, b.p ? b.p : "");
     json_decref(v);
     lm_buf_free(&b);
 }
@@ -105,8 +105,8 @@ int main(void)
     rejects("{\"a\":1,\"a\":2}", 7, "duplicate key");
     rejects("{\"a\":{\"k\":1,\"\\u006b\":2}}", 12, "duplicate key");
     rejects("{\"s\":\"\xff\"}", 6, "invalid UTF-8");
-    rejects("{\"s\":\"\xed\xa0\x80\"}", 6, "invalid UTF-8");    /* encoded surrogate */
-    rejects("{\"s\":\"\xc0\xaf\"}", 6, "invalid UTF-8");        /* overlong */
+    rejects("{\"s\":\"\xed\xa0\x80\"}", 6, "invalid UTF-8"); /* encoded surrogate */
+    rejects("{\"s\":\"\xc0\xaf\"}", 6, "invalid UTF-8");     /* overlong */
     rejects("{\"s\":\"\\ud800\"}", 6, "surrogate");
     rejects("{\"n\":01}", 5, "leading zero");
     rejects("{\"n\":1.}", 5, "digit must follow");

@@ -59,7 +59,8 @@ static void set_a_empty(lm_out *o)
  * every comparison uses the decoded key's full length. */
 static void nul_keys(void)
 {
-    static const char *const lines[] = {"{\"\\u0000\":5}", "{\"a\\u0000b\":1}", "{\"a\\u0000\":1,\"\\u0000a\":2}"};
+    static const char *const lines[] = {"{\"\\u0000\":5}", "{\"a\\u0000b\":1}",
+                                        "{\"a\\u0000\":1,\"\\u0000a\":2}"};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
         lm_record r = {.file = "t", .lineno = 1, .text = lines[i], .len = strlen(lines[i])};
         lm_jerr e;
@@ -84,7 +85,6 @@ static void nul_keys(void)
     ok(lm_rec_get(&r, "a") == &r.scan.m[1], "lm_rec_get(\"a\") is the member named exactly \"a\"");
     lm_jscan_free(&r.scan);
 }
-
 
 /* ---- lm_loop with prepare/gather: a command that doubles "n" in batches */
 
@@ -174,29 +174,34 @@ static void loop_gather(void)
     for (int unbuf = 0; unbuf < 2; unbuf++) {
         gctx g = {.in_order = 1};
         lm_common com = {.keep_going = 1, .quiet = 1, .unbuffered = unbuf};
-        lm_loop L = {.cmd = &cmd, .fn = g_fn, .ctx = &g, .parallel = 1, .prepare = g_prepare, .gather = g_gather};
+        lm_loop L = {
+            .cmd = &cmd, .fn = g_fn, .ctx = &g, .parallel = 1, .prepare = g_prepare, .gather = g_gather};
         int st = -1;
         const char *got = run_loop(&L, &com, text, &st);
-        is_str(got, "{\"n\":1,\"m\":2}\n{\"n\":2,\"m\":4}\n{\"n\":4,\"m\":8}\n{\"n\":5,\"k\":\"v\",\"m\":10}\n",
-               "prepare, gather, fn: every good record once, in order (%s)", unbuf ? "unbuffered" : "batched");
+        is_str(
+            got, "{\"n\":1,\"m\":2}\n{\"n\":2,\"m\":4}\n{\"n\":4,\"m\":8}\n{\"n\":5,\"k\":\"v\",\"m\":10}\n",
+            "prepare, gather, fn: every good record once, in order (%s)", unbuf ? "unbuffered" : "batched");
         ok(st == 1 && L.n_bad == 1 && L.n_read == 5, "the bad record is counted and the status is 1");
         ok(g.prepared == 4 && g.finished == 4, "fn ran on exactly the prepared records (%d, %d)", g.prepared,
            g.finished);
         if (unbuf)
-            ok(g.gathers == 4 && g.gathered == 4, "unbuffered: one gather per good record (%d calls)", g.gathers);
+            ok(g.gathers == 4 && g.gathered == 4, "unbuffered: one gather per good record (%d calls)",
+               g.gathers);
         else
-            ok(g.gathers == 1 && g.gathered == 4 && g.in_order, "batched: one gather over the 4 records, in order");
+            ok(g.gathers == 1 && g.gathered == 4 && g.in_order,
+               "batched: one gather over the 4 records, in order");
     }
 }
 
 int main(void)
 {
-    is_str(render("{\"x\":0.1,\"id\":18446744073709551615,\"big\":1e400,\"s\":\"\\u00e9\"}", add_eps),
-           "{\"x\":0.1,\"id\":18446744073709551615,\"big\":1e400,\"s\":\"\\u00e9\",\"eps\":0.1,\"ok\":true}\n",
-           "odd numbers and escapes pass through, fields appended");
+    is_str(
+        render("{\"x\":0.1,\"id\":18446744073709551615,\"big\":1e400,\"s\":\"\\u00e9\"}", add_eps),
+        "{\"x\":0.1,\"id\":18446744073709551615,\"big\":1e400,\"s\":\"\\u00e9\",\"eps\":0.1,\"ok\":true}\n",
+        "odd numbers and escapes pass through, fields appended");
     is_str(render("{}", add_eps), "{\"eps\":0.1,\"ok\":true}\n", "empty object");
-    is_str(render(" { \"b\" : 1 , \"a\" : [1, 2] } ", replace_a),
-           " { \"b\" : 1 , \"a\" : 7 } \n", "replace in place keeps spacing and order");
+    is_str(render(" { \"b\" : 1 , \"a\" : [1, 2] } ", replace_a), " { \"b\" : 1 , \"a\" : 7 } \n",
+           "replace in place keeps spacing and order");
     is_str(render("{\"z\":null}", nested),
            "{\"z\":null,\"route\":{\"model\":\"m\\\"1\"},\"k\xc3\xa9y\":\"tab\\there\"}\n",
            "nested value and escaped string");
@@ -209,7 +214,8 @@ int main(void)
     lm_out_num(&o, "a", 3); /* set twice: last wins, position kept */
     lm_buf b = {0};
     lm_out_render(&o, NULL, &b);
-    is_str(b.p, "{\"a\":3,\"b\":1e21,\"c\":0.6666666666666666,\"d\":-0}\n", "standalone record, shortest numbers");
+    is_str(b.p, "{\"a\":3,\"b\":1e21,\"c\":0.6666666666666666,\"d\":-0}\n",
+           "standalone record, shortest numbers");
     lm_buf_free(&b);
     lm_out_free(&o);
     nul_keys();

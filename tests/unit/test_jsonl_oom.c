@@ -133,7 +133,8 @@ static int run_child(const char *text, int gathering, int parallel)
 static const char *records(const char *oom_value)
 {
     static char t[1024];
-    snprintf(t, sizeof t, "{\"i\":1}\n{\"i\":2}\n\n{\"i\":3}\n{\"i\":4,\"oom\":%s}\n{\"i\":5}\n{\"i\":6}\n", oom_value);
+    snprintf(t, sizeof t, "{\"i\":1}\n{\"i\":2}\n\n{\"i\":3}\n{\"i\":4,\"oom\":%s}\n{\"i\":5}\n{\"i\":6}\n",
+             oom_value);
     return t;
 }
 
@@ -157,7 +158,8 @@ int main(void)
            parallel ? "batched on threads" : "one thread", st);
         is_str(out_buf, before, "the records before it are written, none after (%s)",
                parallel ? "batched" : "one thread");
-        ok(strstr(err_buf, "test: /tmp/lmkit-oom-in-") && strstr(err_buf, ":5: out of memory while processing this record") &&
+        ok(strstr(err_buf, "test: /tmp/lmkit-oom-in-") &&
+               strstr(err_buf, ":5: out of memory while processing this record") &&
                strstr(err_buf, "out of memory allocating"),
            "the message names the record's line and the allocation: %s", err_buf);
         ok(errs_dir_empty(), "the exit removed the --errors temporary file");
@@ -166,11 +168,13 @@ int main(void)
     ok(st == LM_EXIT_USAGE, "gathering command, out of memory finishing a record: exit 2");
     is_str(out_buf, before, "the records finished before it are written");
     st = run_child(records("\"gather\""), 1, 1);
-    ok(st == LM_EXIT_USAGE && strstr(err_buf, ":1: out of memory while processing the batch of records that starts here"),
+    ok(st == LM_EXIT_USAGE &&
+           strstr(err_buf, ":1: out of memory while processing the batch of records that starts here"),
        "out of memory in the shared pass names the batch's first line: %s", err_buf);
     st = run_child(records("\"gather\""), 1, 0);
     is_str(out_buf, before, "one record per batch: every record before the failing pass is written");
-    ok(st == LM_EXIT_USAGE && strstr(err_buf, ":5: out of memory"), "and the failing record is named: %s", err_buf);
+    ok(st == LM_EXIT_USAGE && strstr(err_buf, ":5: out of memory"), "and the failing record is named: %s",
+       err_buf);
     rmdir(errs_dir);
     return tap_done();
 }

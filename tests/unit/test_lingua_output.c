@@ -11,7 +11,8 @@
 
 /* A hand-made result: two kept contexts, three words (one without a
  * probability), two tokens. */
-static void make(lm_lingua_result *r) {
+static void make(lm_lingua_result *r)
+{
     static lm_buf list[2];
     static char w0[] = "The", w1[] = "c\"at", w2[] = "sat";
     static char *words[] = {w0, w1, w2};
@@ -36,7 +37,8 @@ static void make(lm_lingua_result *r) {
     r->n_tokens = 2, r->tokens = toks, r->token_len = tl, r->token_probs = tp;
 }
 
-static void t_fields(void) {
+static void t_fields(void)
+{
     lm_lingua_result r;
     make(&r);
     lm_buf b = {0};
@@ -45,7 +47,8 @@ static void t_fields(void) {
     lm_buf_reset(&b);
     lm_lingua_words_json(&b, &r);
     is_str(b.p,
-           "[{\"word\":\"The\",\"prob\":0.125,\"keep\":false},{\"word\":\"c\\\"at\",\"prob\":0.75,\"keep\":true},"
+           "[{\"word\":\"The\",\"prob\":0.125,\"keep\":false},{\"word\":\"c\\\"at\",\"prob\":0.75,\"keep\":"
+           "true},"
            "{\"word\":\"sat\",\"prob\":null,\"keep\":true}]",
            "words: word, prob (null for NaN), keep");
     lm_buf_reset(&b);
@@ -67,7 +70,8 @@ static void t_fields(void) {
     lm_buf_free(&r.prompt), lm_buf_free(&r.list[0]), lm_buf_free(&r.list[1]);
 }
 
-static void t_view(void) {
+static void t_view(void)
+{
     lm_lingua_result r;
     make(&r);
     const char *cx[] = {"The c\"at", "sat"};
@@ -79,7 +83,8 @@ static void t_view(void) {
     ok(w.n == 3 && w.keep == r.labels && w.prob == r.word_probs && w.orig == orig.p && w.orig_len == 13,
        "view words point into the result");
     lm_lingua_view_text(&b, "f.jsonl:2", &r, &w, 0);
-    is_str(b.p, "==> f.jsonl:2: ratio 3.0x, 12 -> 4 tokens <==\nc\"at\n\nsat\n\n", "view: header, then the prompt");
+    is_str(b.p, "==> f.jsonl:2: ratio 3.0x, 12 -> 4 tokens <==\nc\"at\n\nsat\n\n",
+           "view: header, then the prompt");
     lm_buf_reset(&b);
     lm_lingua_view_text(&b, "x", &r, &w, 1);
     is_str(b.p, "==> x: ratio 3.0x, 12 -> 4 tokens <==\n\033[2mThe\033[22m c\"at\n\nsat\n",
@@ -88,7 +93,8 @@ static void t_view(void) {
     lm_buf_free(&r.prompt), lm_buf_free(&r.list[0]), lm_buf_free(&r.list[1]);
 }
 
-static void t_split(void) {
+static void t_split(void)
+{
     char **s, err[256];
     size_t *l, n;
     ok(!lm_lingua_split_list("a,\\n,\\t,\\,,\\\\,", &s, &l, &n, err, sizeof err) && n == 6, "six items");
@@ -96,7 +102,8 @@ static void t_split(void) {
         ok(!strcmp(s[0], "a") && !strcmp(s[1], "\n") && !strcmp(s[2], "\t") && !strcmp(s[3], ",") &&
                !strcmp(s[4], "\\") && l[5] == 0,
            "escapes \\n \\t \\, \\\\ and an empty last item");
-        for (size_t i = 0; i < n; i++) free(s[i]);
+        for (size_t i = 0; i < n; i++)
+            free(s[i]);
         free(s), free(l);
     } else {
         ok(0, "escapes");
@@ -109,7 +116,8 @@ static void t_split(void) {
     is_str(err, "unknown escape '\\x' (use \\n, \\t, \\, or \\\\)", "its message");
 }
 
-int main(void) {
+int main(void)
+{
     t_fields();
     t_view();
     t_split();

@@ -7,13 +7,16 @@
 #include "lingua/view.h"
 #include "tap.h"
 
-static size_t count(const char *s, const char *pat) {
+static size_t count(const char *s, const char *pat)
+{
     size_t n = 0;
-    for (const char *p = s; (p = strstr(p, pat)); p += strlen(pat)) n++;
+    for (const char *p = s; (p = strstr(p, pat)); p += strlen(pat))
+        n++;
     return n;
 }
 
-int main(void) {
+int main(void)
+{
     const char *words[] = {"The", "cat", "", "sat", ",", "<&>"};
     size_t len[] = {3, 3, 0, 3, 1, 3};
     uint8_t keep[] = {0, 1, 0, 0, 0, 1};
@@ -76,9 +79,11 @@ int main(void) {
     }
     lm_buf_reset(&b);
     lm_view_page_render(&pg, "p", &b);
-    const char *z = strstr(b.p, "<p>zero</p>"), *o = strstr(b.p, "<p>one</p>"), *t = strstr(b.p, "<p>two</p>");
+    const char *z = strstr(b.p, "<p>zero</p>"), *o = strstr(b.p, "<p>one</p>"),
+               *t = strstr(b.p, "<p>two</p>");
     ok(z && o && t && z < o && o < t, "page lists the fragments by record index");
-    ok(strstr(b.p, "<title>p</title>") != NULL && strstr(b.p, "</html>\n") != NULL, "page has its head and end");
+    ok(strstr(b.p, "<title>p</title>") != NULL && strstr(b.p, "</html>\n") != NULL,
+       "page has its head and end");
     ok(pg.n == 0, "render empties the page");
     lm_view_page_free(&pg);
     lm_buf_free(&b);

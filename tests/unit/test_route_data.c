@@ -64,31 +64,38 @@ static void test_route_err(void)
                 "prompt_tokens: token count must be >= 0, got -1");
     expect_rerr("{\"id\":\"a\"}", 0, "prompt_tokens", "", tok, "prompt_tokens: missing");
     expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"prompt_tokens_by_model\":{\"x.y\":1}}", 0,
-                "prompt_tokens_by_model", "x.y", prices, "prompt_tokens_by_model.x.y: model 'x.y' is not in the prices file");
+                "prompt_tokens_by_model", "x.y", prices,
+                "prompt_tokens_by_model.x.y: model 'x.y' is not in the prices file");
     expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"features\":[1,null]}", 0, "features", "", "",
                 "features[1]: expected a finite number");
     expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[]}}", 1, "responses",
-                "mistral-7b", "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out",
+                "mistral-7b",
+                "give at least one {\"score\",\"output_tokens\"} sample per model, or leave the model out",
                 "responses.mistral-7b: empty list of samples");
     expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[{\"score\":1}]}}", 1,
                 "responses", "mistral-7b", tok, "responses.mistral-7b[0].output_tokens: missing");
-    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[{\"score\":1,\"output_tokens\":1}]}}",
+    expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"mistral-7b\":[{\"score\":1,\"output_"
+                "tokens\":1}]}}",
                 1, "responses", "", "every record needs samples of the reference model (see --reference)",
                 "responses: reference model 'gpt-4o' is missing");
     expect_rerr("{\"id\":\"a\",\"prompt_tokens\":1,\"responses\":{\"tokenizer\":[{\"score\":\"x\"}]}}", 1,
-                "responses", "tokenizer", prices, "responses.tokenizer: model 'tokenizer' is not in the prices file");
+                "responses", "tokenizer", prices,
+                "responses.tokenizer: model 'tokenizer' is not in the prices file");
 
     /* prices: the hint depends on the problem, not on its wording */
     route_models m2;
     route_err e;
     size_t off;
-    static const char dup[] = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1,\"in\":2}}";
+    static const char dup[] =
+        "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1,\"in\":2}}";
     ok(route_models_parse_e(&m2, dup, strlen(dup), NULL, &off, &e) == -1 &&
            strcmp(e.hint, "give each model one entry, and each field once per entry") == 0 && off == 59,
        "prices duplicate key: hint '%s', offset %zu", e.hint, off);
-    static const char nonum[] = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":\"x\",\"out\":1}}";
+    static const char nonum[] =
+        "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\"b\":{\"in\":\"x\",\"out\":1}}";
     ok(route_models_parse_e(&m2, nonum, strlen(nonum), NULL, &off, &e) == -1 && off == ROUTE_NOPOS &&
-           strncmp(e.hint, "e.g. {", 6) == 0 && strcmp(e.msg, "prices: model 'b': \"in_per_mtok\" must be a number") == 0,
+           strncmp(e.hint, "e.g. {", 6) == 0 &&
+           strcmp(e.msg, "prices: model 'b': \"in_per_mtok\" must be a number") == 0,
        "prices bad field: '%s', hint '%s'", e.msg, e.hint);
 
     /* CSV: line, column and hint apart from the message */
@@ -100,14 +107,15 @@ static void test_route_err(void)
            strncmp(e.hint, "RouteLLM CSVs", 13) == 0,
        "csv error at line %zu col %zu: '%s'", e.line, e.col, e.msg);
     static const char csv2[] = "prompt,a,a\n";
-    ok(route_import_routellm_csv_e(csv2, strlen(csv2), "t", 1, NULL, 0, &recs, &nr, &e) == -1 && e.line == 1 &&
-           e.col == 10 && strcmp(e.hint, "rename or drop one of the two columns") == 0,
+    ok(route_import_routellm_csv_e(csv2, strlen(csv2), "t", 1, NULL, 0, &recs, &nr, &e) == -1 &&
+           e.line == 1 && e.col == 10 && strcmp(e.hint, "rename or drop one of the two columns") == 0,
        "csv repeated column at %zu:%zu, hint '%s'", e.line, e.col, e.hint);
 
     /* best-route stage records: the member is the model, the key its field */
     json_t *st = json_loads("{\"id\":\"q\",\"gpt-3.5\":{\"armoRM_scores\":[1,\"x\"]}}", 0, NULL);
     ok(st && !route_import_stage_e(st, NULL, 0, &e) && strcmp(e.member, "gpt-3.5") == 0 &&
-           strcmp(e.key, "armoRM_scores") == 0 && strcmp(e.msg, "gpt-3.5.armoRM_scores[1]: expected a number") == 0,
+           strcmp(e.key, "armoRM_scores") == 0 &&
+           strcmp(e.msg, "gpt-3.5.armoRM_scores[1]: expected a number") == 0,
        "stage error names member '%s' and key '%s'", e.member, e.key);
     json_decref(st);
 }
@@ -115,12 +123,13 @@ static void test_route_err(void)
 /* route_select: best-of-n over raw samples and its errors. */
 static void test_select(void)
 {
-    json_t *resp = json_loads("{\"m\":[{\"score\":0.1,\"proxy\":0.5,\"output_tokens\":3},"
-                              "{\"score\":0.9,\"proxy\":0.7,\"output_tokens\":4},"
-                              "{\"score\":0.2,\"proxy\":0.7,\"output_tokens\":5}],"
-                              "\"o\":[{\"score\":0.3,\"output_tokens\":1},{\"score\":0.8,\"output_tokens\":2}],"
-                              "\"mix\":[{\"score\":1,\"output_tokens\":1},{\"score\":0,\"proxy\":1,\"output_tokens\":2}]}",
-                              0, NULL);
+    json_t *resp = json_loads(
+        "{\"m\":[{\"score\":0.1,\"proxy\":0.5,\"output_tokens\":3},"
+        "{\"score\":0.9,\"proxy\":0.7,\"output_tokens\":4},"
+        "{\"score\":0.2,\"proxy\":0.7,\"output_tokens\":5}],"
+        "\"o\":[{\"score\":0.3,\"output_tokens\":1},{\"score\":0.8,\"output_tokens\":2}],"
+        "\"mix\":[{\"score\":1,\"output_tokens\":1},{\"score\":0,\"proxy\":1,\"output_tokens\":2}]}",
+        0, NULL);
     route_selection s;
     route_err e;
     ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_AUTO, &e) == 0 && s.n == 3 && s.index == 1 && !s.oracle &&
@@ -128,16 +137,18 @@ static void test_select(void)
        "proxy best-of-3: index %zu, first of the tied proxies", s.index);
     ok(route_select(&s, resp, "m", 1, ROUTE_SELECT_AUTO, &e) == 0 && s.n == 1 && s.index == 0, "best-of-1");
     ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_ORACLE, &e) == 0 && s.index == 1 && s.oracle, "oracle");
-    ok(route_select(&s, resp, "o", 0, ROUTE_SELECT_AUTO, &e) == 0 && s.index == 1 && s.oracle && isnan(s.proxy),
+    ok(route_select(&s, resp, "o", 0, ROUTE_SELECT_AUTO, &e) == 0 && s.index == 1 && s.oracle &&
+           isnan(s.proxy),
        "no proxy at all: by true score, proxy NaN");
     ok(route_select(&s, resp, "o", 0, ROUTE_SELECT_PROXY, &e) == -1 &&
-           strcmp(e.msg, "responses.o[0]: no \"proxy\" for --selector proxy") == 0 && strcmp(e.key, "o") == 0 &&
-           e.hint[0] && !e.whole,
+           strcmp(e.msg, "responses.o[0]: no \"proxy\" for --selector proxy") == 0 &&
+           strcmp(e.key, "o") == 0 && e.hint[0] && !e.whole,
        "--selector proxy without proxies: '%s'", e.msg);
     ok(route_select(&s, resp, "mix", 0, ROUTE_SELECT_AUTO, &e) == -1 &&
            strcmp(e.msg, "responses.mix[0]: no \"proxy\", but responses.mix[1] has one") == 0,
        "a mix is refused: '%s'", e.msg);
-    ok(route_select(&s, resp, "mix", 1, ROUTE_SELECT_AUTO, &e) == 0 && s.oracle, "the first sample alone has none");
+    ok(route_select(&s, resp, "mix", 1, ROUTE_SELECT_AUTO, &e) == 0 && s.oracle,
+       "the first sample alone has none");
     ok(route_select(&s, resp, "m", 4, ROUTE_SELECT_AUTO, &e) == -1 && e.whole &&
            strcmp(e.msg, "responses.m has 3 samples, best-of-4 needs 4") == 0,
        "too few samples: '%s'", e.msg);
@@ -145,8 +156,8 @@ static void test_select(void)
            strcmp(e.msg, "responses.zz: missing") == 0 && strcmp(e.member, "responses") == 0,
        "missing model: '%s'", e.msg);
     json_decref(resp);
-    resp = json_loads("{\"m\":[{\"score\":1,\"output_tokens\":1}],\"bad\":[{\"score\":1,\"output_tokens\":-1}]}", 0,
-                      NULL);
+    resp = json_loads(
+        "{\"m\":[{\"score\":1,\"output_tokens\":1}],\"bad\":[{\"score\":1,\"output_tokens\":-1}]}", 0, NULL);
     ok(route_select(&s, resp, "m", 0, ROUTE_SELECT_AUTO, &e) == -1 && strcmp(e.key, "bad") == 0 &&
            strcmp(e.hint, "token counts are whole numbers >= 0") == 0,
        "every model's samples are checked: '%s'", e.msg);
@@ -204,11 +215,12 @@ static void test_moved(void)
 {
     route_err e;
     /* realised costs: head (s, n) pays for the first n samples */
-    json_t *j = json_loads("{\"id\":\"c\",\"prompt_tokens\":1000,\"responses\":{"
-                           "\"gpt-4o\":[{\"score\":1,\"output_tokens\":10}],"
-                           "\"llama-31-8b\":[{\"score\":1,\"output_tokens\":100},{\"score\":0,\"output_tokens\":200}],"
-                           "\"mistral-7b\":[{\"score\":1,\"output_tokens\":50}]}}",
-                           0, NULL);
+    json_t *j = json_loads(
+        "{\"id\":\"c\",\"prompt_tokens\":1000,\"responses\":{"
+        "\"gpt-4o\":[{\"score\":1,\"output_tokens\":10}],"
+        "\"llama-31-8b\":[{\"score\":1,\"output_tokens\":100},{\"score\":0,\"output_tokens\":200}],"
+        "\"mistral-7b\":[{\"score\":1,\"output_tokens\":50}]}}",
+        0, NULL);
     route_record r;
     ok(route_record_parse_e(&r, j, &M, 1, &e) == 0, "cost record parses");
     double cost[4], ref;
@@ -236,7 +248,8 @@ static void test_moved(void)
     double ref_avg = M.avg_out[M.ref];
     ok(route_router_map(&R, &M, rmap, &missing) == 0 && rmap[0] == 2 && rmap[1] == 3 && M.avg_out[2] == 7 &&
            M.avg_out[M.ref] == ref_avg,
-       "router heads map to (mistral, n) = 2, 3 (%zu, %zu); its finite avg_out replaces the table's", rmap[0], rmap[1]);
+       "router heads map to (mistral, n) = 2, 3 (%zu, %zu); its finite avg_out replaces the table's", rmap[0],
+       rmap[1]);
     route_router_free(&R);
     const char *nope[] = {"nope"};
     ok(route_router_init(&R, ROUTE_LINEAR, &fc, 4, 2, 1, nope, "gpt-4o", NULL, err, sizeof err) == 0 &&
@@ -268,7 +281,8 @@ static void test_moved(void)
     ok(once, "every record lands in one part exactly once");
 
     /* the exclude list */
-    static const char ex[] = "{\"eval_prompt\":\"b\"}\n\n{\"prompt\":\"a\"}\n{\"eval_prompt\":\"c\",\"prompt\":1}";
+    static const char ex[] =
+        "{\"eval_prompt\":\"b\"}\n\n{\"prompt\":\"a\"}\n{\"eval_prompt\":\"c\",\"prompt\":1}";
     char **v;
     size_t n;
     ok(route_import_exclude(ex, strlen(ex), &v, &n, &e) == 0 && n == 3 && strcmp(v[0], "a") == 0 &&
@@ -297,30 +311,34 @@ int main(void)
 
     /* other price shapes and errors */
     route_models m2;
-    const char *arr = "[{\"model\":\"a\",\"in\":1,\"out\":2},{\"model\":\"b\",\"in_per_mtok\":3,\"out_per_mtok\":4}]";
+    const char *arr =
+        "[{\"model\":\"a\",\"in\":1,\"out\":2},{\"model\":\"b\",\"in_per_mtok\":3,\"out_per_mtok\":4}]";
     ok(route_models_parse(&m2, arr, strlen(arr), "b", err, sizeof err) == 0 && m2.ref == 1 &&
-           m2.out_price[0] == 2, "array form with --reference");
+           m2.out_price[0] == 2,
+       "array form with --reference");
     route_models_free(&m2);
-    const char *jl = "{\"model\":\"a\",\"in\":1,\"out\":2,\"reference\":true}\n\n{\"model\":\"b\",\"in\":1,\"out\":2}\n";
+    const char *jl =
+        "{\"model\":\"a\",\"in\":1,\"out\":2,\"reference\":true}\n\n{\"model\":\"b\",\"in\":1,\"out\":2}\n";
     ok(route_models_parse(&m2, jl, strlen(jl), NULL, err, sizeof err) == 0 && m2.ref == 0,
        "JSON Lines form: %s", err);
     route_models_free(&m2);
     const char *bad1 = "{\"a\":{\"in\":1,\"out\":-2},\"b\":{\"in\":1,\"out\":1}}";
-    ok(route_models_parse(&m2, bad1, strlen(bad1), "a", err, sizeof err) == -1 &&
-           strstr(err, "'a'") && strstr(err, "out_per_mtok"), "negative price: %s", err);
+    ok(route_models_parse(&m2, bad1, strlen(bad1), "a", err, sizeof err) == -1 && strstr(err, "'a'") &&
+           strstr(err, "out_per_mtok"),
+       "negative price: %s", err);
     const char *bad2 = "{\"a\":{\"in\":1,\"out\":2},\"b\":{\"in\":1,\"out\":1}}";
-    ok(route_models_parse(&m2, bad2, strlen(bad2), "zz", err, sizeof err) == -1 &&
-           strstr(err, "'zz'"), "unknown reference: %s", err);
+    ok(route_models_parse(&m2, bad2, strlen(bad2), "zz", err, sizeof err) == -1 && strstr(err, "'zz'"),
+       "unknown reference: %s", err);
     ok(route_models_parse(&m2, bad2, strlen(bad2), NULL, err, sizeof err) == -1 &&
-           strstr(err, "no reference"), "no reference: %s", err);
+           strstr(err, "no reference"),
+       "no reference: %s", err);
 
     /* a good record */
     route_record r;
-    const char *good =
-        "{\"id\":\"q1\",\"prompt\":\"hi\",\"prompt_tokens\":12,\"features\":[0.5,1],"
-        "\"responses\":{\"gpt-4o\":[{\"score\":0.2,\"proxy\":1,\"output_tokens\":100}],"
-        "\"llama-31-8b\":[{\"score\":0.1,\"proxy\":0.5,\"output_tokens\":50},"
-        "{\"score\":0.3,\"proxy\":0.7,\"output_tokens\":70}]}}";
+    const char *good = "{\"id\":\"q1\",\"prompt\":\"hi\",\"prompt_tokens\":12,\"features\":[0.5,1],"
+                       "\"responses\":{\"gpt-4o\":[{\"score\":0.2,\"proxy\":1,\"output_tokens\":100}],"
+                       "\"llama-31-8b\":[{\"score\":0.1,\"proxy\":0.5,\"output_tokens\":50},"
+                       "{\"score\":0.3,\"proxy\":0.7,\"output_tokens\":70}]}}";
     ok(parse(good, &r, err) == 0, "good record parses: %s", err);
     is_int(r.n_samples[1], 2, "two llama samples");
     is_int(r.n_samples[2], 0, "mistral absent");
@@ -330,18 +348,24 @@ int main(void)
     is_int(r.n_features, 2, "features");
     route_record_free(&r, &M);
 
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"llama-31-8b\":[{\"score\":1,\"output_tokens\":1}]}}",
+    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"llama-31-8b\":[{\"score\":1,\"output_"
+               "tokens\":1}]}}",
                "reference model 'gpt-4o' is missing", "missing reference");
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":-3,\"responses\":{}}", "prompt_tokens", "negative prompt tokens");
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"output_tokens\":-1}]}}",
-               "responses.gpt-4o[0].output_tokens: token count must be >= 0", "negative output tokens");
+    expect_err("{\"id\":\"q\",\"prompt_tokens\":-3,\"responses\":{}}", "prompt_tokens",
+               "negative prompt tokens");
+    expect_err(
+        "{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"output_tokens\":-1}]}}",
+        "responses.gpt-4o[0].output_tokens: token count must be >= 0", "negative output tokens");
     expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[]}}",
                "responses.gpt-4o: empty list of samples", "empty responses");
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":\"high\",\"output_tokens\":1}]}}",
+    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":\"high\",\"output_"
+               "tokens\":1}]}}",
                "responses.gpt-4o[0].score: expected a number", "non-numeric score");
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"output_tokens\":1}],\"foo\":[{\"score\":1,\"output_tokens\":1}]}}",
+    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"output_tokens\":"
+               "1}],\"foo\":[{\"score\":1,\"output_tokens\":1}]}}",
                "model 'foo' is not in the prices file", "unknown model");
-    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"proxy\":1,\"output_tokens\":1},{\"score\":1,\"output_tokens\":1}]}}",
+    expect_err("{\"id\":\"q\",\"prompt_tokens\":1,\"responses\":{\"gpt-4o\":[{\"score\":1,\"proxy\":1,"
+               "\"output_tokens\":1},{\"score\":1,\"output_tokens\":1}]}}",
                "some samples but not all", "partial proxy");
     expect_err("{\"prompt_tokens\":1,\"responses\":{}}", "id:", "missing id");
     expect_err("{\"id\":\"q\",\"prompt_tokens\":1}", "responses: missing", "missing responses");
@@ -354,8 +378,8 @@ int main(void)
        "csv import: %s", err);
     is_int(nr, 3, "three rows");
     if (nr == 3) {
-        is_str(json_string_value(json_object_get(recs[1], "prompt")), "A \"quoted\" question\nAnswer:",
-               "doubled quotes and newline in a field");
+        is_str(json_string_value(json_object_get(recs[1], "prompt")),
+               "A \"quoted\" question\nAnswer:", "doubled quotes and newline in a field");
         json_t *gpt = json_object_get(json_object_get(recs[1], "responses"), "gpt-4-1106-preview");
         is_near(json_number_value(json_object_get(json_array_get(gpt, 0), "score")), 1, 0, "True -> 1");
         is_str(json_string_value(json_object_get(recs[2], "id")), "mmlu/2", "row id");
@@ -364,21 +388,27 @@ int main(void)
         json_decref(recs[i]);
     free(recs);
     const char *excl[] = {"plain prompt"};
-    ok(route_import_routellm_csv(txt, len, "mmlu", 5, excl, 1, &recs, &nr, err, sizeof err) == 0 &&
-           nr == 2, "exclude list drops a prompt");
+    ok(route_import_routellm_csv(txt, len, "mmlu", 5, excl, 1, &recs, &nr, err, sizeof err) == 0 && nr == 2,
+       "exclude list drops a prompt");
     for (size_t i = 0; i < nr; i++)
         json_decref(recs[i]);
     free(recs);
     free(txt);
     const char *badcsv = "prompt,a,b\nx,True,True\ny,True,maybe\n";
-    ok(route_import_routellm_csv(badcsv, strlen(badcsv), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
-           strstr(err, "line 3") && strstr(err, "'b'"), "bad boolean names line and column: %s", err);
+    ok(route_import_routellm_csv(badcsv, strlen(badcsv), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) ==
+               -1 &&
+           strstr(err, "line 3") && strstr(err, "'b'"),
+       "bad boolean names line and column: %s", err);
     const char *badcsv2 = "prompt,a,b\n\"x\ny\",True\n";
-    ok(route_import_routellm_csv(badcsv2, strlen(badcsv2), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
-           strstr(err, "line 2") && strstr(err, "expected 3 fields"), "short row: %s", err);
+    ok(route_import_routellm_csv(badcsv2, strlen(badcsv2), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) ==
+               -1 &&
+           strstr(err, "line 2") && strstr(err, "expected 3 fields"),
+       "short row: %s", err);
     const char *badcsv3 = "prompt,a,b\nz,True,True\n\"open,True,True\n";
-    ok(route_import_routellm_csv(badcsv3, strlen(badcsv3), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
-           strstr(err, "line 3") && strstr(err, "unterminated"), "unterminated quote: %s", err);
+    ok(route_import_routellm_csv(badcsv3, strlen(badcsv3), "t", 5, NULL, 0, &recs, &nr, err, sizeof err) ==
+               -1 &&
+           strstr(err, "line 3") && strstr(err, "unterminated"),
+       "unterminated quote: %s", err);
 
     /* best-route-llm stage record -> route record -> parse */
     txt = lm_read_file("testdata/route/stage.jsonl", &len, err, sizeof err);
@@ -438,22 +468,29 @@ int main(void)
     /* prices: duplicate keys, models listed twice and an empty file, with positions */
     {
         size_t off;
-        const char *dup = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\n\"b\":{\"in\":1,\"out\":1},\"b\":{\"in\":2,\"out\":2}}";
+        const char *dup = "{\"a\":{\"in\":1,\"out\":1,\"reference\":true},\n\"b\":{\"in\":1,\"out\":1},\"b\":"
+                          "{\"in\":2,\"out\":2}}";
         ok(route_models_parse_at(&m2, dup, strlen(dup), NULL, &off, err, sizeof err) == -1 &&
                strstr(err, "duplicate key \"b\"") && off == (size_t)(strstr(dup, "\"b\":{\"in\":2") - dup),
            "duplicate model key at the second key: %s", err);
-        const char *dup2 = "{\"a\":{\"in\":1,\"in\":3,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1}}";
+        const char *dup2 =
+            "{\"a\":{\"in\":1,\"in\":3,\"out\":1,\"reference\":true},\"b\":{\"in\":1,\"out\":1}}";
         ok(route_models_parse(&m2, dup2, strlen(dup2), NULL, err, sizeof err) == -1 &&
-               strstr(err, "duplicate key \"in\""), "duplicate field: %s", err);
-        const char *twice = "[{\"model\":\"a\",\"in\":1,\"out\":1,\"reference\":true},{\"model\":\"b\",\"in\":1,\"out\":1},"
-                            " {\"model\" : \"b\",\"in\":1,\"out\":1}]";
+               strstr(err, "duplicate key \"in\""),
+           "duplicate field: %s", err);
+        const char *twice =
+            "[{\"model\":\"a\",\"in\":1,\"out\":1,\"reference\":true},{\"model\":\"b\",\"in\":1,\"out\":1},"
+            " {\"model\" : \"b\",\"in\":1,\"out\":1}]";
         ok(route_models_parse_at(&m2, twice, strlen(twice), NULL, &off, err, sizeof err) == -1 &&
-               strstr(err, "model 'b' is listed twice") && off == (size_t)(strstr(twice, ": \"b\"") + 2 - twice),
+               strstr(err, "model 'b' is listed twice") &&
+               off == (size_t)(strstr(twice, ": \"b\"") + 2 - twice),
            "array form: a model listed twice, at its \"model\" value: %s", err);
         ok(route_models_parse_at(&m2, " \n\t", 3, NULL, &off, err, sizeof err) == -1 &&
-               strstr(err, "the file is empty") && off == 0, "empty prices: %s", err);
+               strstr(err, "the file is empty") && off == 0,
+           "empty prices: %s", err);
         ok(route_models_parse_at(&m2, bad2, strlen(bad2), "zz", &off, err, sizeof err) == -1 &&
-               off == ROUTE_NOPOS, "no position for an unknown reference");
+               off == ROUTE_NOPOS,
+           "no position for an unknown reference");
     }
 
     /* responses checked without a prices table, with route_record_parse's messages */
@@ -463,14 +500,15 @@ int main(void)
             {"{\"m\":[{\"score\":1,\"output_tokens\":1}],\"x\":[{\"score\":1,\"output_tokens\":-2}]}",
              "responses.x[0].output_tokens: token count must be >= 0"},
             {"{\"m\":[{\"score\":1}]}", "responses.m[0].output_tokens: missing"},
-            {"{\"m\":[{\"score\":1,\"proxy\":\"p\",\"output_tokens\":1}]}", "responses.m[0].proxy: expected a number"},
+            {"{\"m\":[{\"score\":1,\"proxy\":\"p\",\"output_tokens\":1}]}",
+             "responses.m[0].proxy: expected a number"},
             {"{\"m\":[]}", "responses.m: empty list of samples"},
             {"{\"m\":3}", "responses.m: expected an array"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             json_t *j = json_loads(cases[i][0], 0, NULL);
-            ok(route_responses_check(j, err, sizeof err) == -1 && strstr(err, cases[i][1]), "responses check: %s",
-               err);
+            ok(route_responses_check(j, err, sizeof err) == -1 && strstr(err, cases[i][1]),
+               "responses check: %s", err);
             json_decref(j);
         }
         json_t *j = json_loads("{\"m\":[{\"score\":1,\"proxy\":null,\"output_tokens\":0}]}", 0, NULL);
@@ -496,7 +534,8 @@ int main(void)
             if (i == 2)
                 n = 13;
             ok(route_import_routellm_csv(bad[i][0], n, "t", 1, NULL, 0, &recs, &nr, err, sizeof err) == -1 &&
-                   strcmp(err, bad[i][1]) == 0, "csv refuses: %s", err);
+                   strcmp(err, bad[i][1]) == 0,
+               "csv refuses: %s", err);
         }
     }
 

@@ -123,7 +123,8 @@ int main(void)
     route_models none = {0};
     route_eval_item one = {0}, *its[2] = {&one, &one};
     char err[128];
-    is_int(route_eval_run(&res, &none, its, 1, its, 1, &eo, err, sizeof err), ROUTE_EVAL_EFEW, "one test record");
+    is_int(route_eval_run(&res, &none, its, 1, its, 1, &eo, err, sizeof err), ROUTE_EVAL_EFEW,
+           "one test record");
     is_str(err, "only 1 test records", "its message");
     is_int(route_eval_run(&res, &none, its, 0, its, 2, &eo, err, sizeof err), ROUTE_EVAL_ENOTRAIN,
            "no training records");

@@ -77,8 +77,9 @@ static void goldens(void)
     char *pj = json_dumps(json_object_get(g, "prices"), 0);
     route_models m;
     char err[256];
-    ok(route_models_parse(&m, pj, strlen(pj), json_string_value(json_object_get(g, "reference")),
-                          err, sizeof err) == 0, "golden prices: %s", err);
+    ok(route_models_parse(&m, pj, strlen(pj), json_string_value(json_object_get(g, "reference")), err,
+                          sizeof err) == 0,
+       "golden prices: %s", err);
     free(pj);
     /* the prices object is unordered: rebuild the table in golden order */
     const json_t *gm = json_object_get(g, "models");
@@ -96,8 +97,8 @@ static void goldens(void)
     memcpy(m.avg_out, avg, sizeof avg);
 
     route_record r;
-    ok(route_record_parse(&r, json_object_get(g, "record"), &m, err, sizeof err) == 0,
-       "golden record: %s", err);
+    ok(route_record_parse(&r, json_object_get(g, "record"), &m, err, sizeof err) == 0, "golden record: %s",
+       err);
     route_label_opts o;
     route_label_opts_default(&o);
     o.n_max = 3;
@@ -189,9 +190,12 @@ static void goldens(void)
     is_near(route_auc(P, 6), json_number_value(json_object_get(gmt, "auc")), 1e-9, "golden AUC");
     is_near(route_apgr(P, 6, w, s), json_number_value(json_object_get(gmt, "apgr")), 1e-12, "golden APGR");
     const json_t *cpt = json_object_get(gmt, "cpt");
-    is_near(route_cpt(P, 6, w, s, 0.5), json_number_value(json_object_get(cpt, "50")), 1e-9, "golden CPT(50%%)");
-    is_near(route_cpt(P, 6, w, s, 0.8), json_number_value(json_object_get(cpt, "80")), 1e-9, "golden CPT(80%%)");
-    is_near(route_cpt(P, 6, w, s, 0.2), json_number_value(json_object_get(cpt, "20")), 1e-9, "golden CPT(20%%)");
+    is_near(route_cpt(P, 6, w, s, 0.5), json_number_value(json_object_get(cpt, "50")), 1e-9,
+            "golden CPT(50%%)");
+    is_near(route_cpt(P, 6, w, s, 0.8), json_number_value(json_object_get(cpt, "80")), 1e-9,
+            "golden CPT(80%%)");
+    is_near(route_cpt(P, 6, w, s, 0.2), json_number_value(json_object_get(cpt, "20")), 1e-9,
+            "golden CPT(20%%)");
 
     route_eval_free(&d);
     route_labels_free(&l);
@@ -211,9 +215,12 @@ static void seeded(void)
     char err[256];
     route_models_init(&m, 2, names, in, out, 1, err, sizeof err);
     json_error_t je;
-    json_t *j = json_loads("{\"id\":\"x\",\"prompt_tokens\":1,\"responses\":{"
-                           "\"a\":[{\"score\":0.1,\"output_tokens\":1},{\"score\":0.5,\"output_tokens\":2},{\"score\":0.3,\"output_tokens\":3}],"
-                           "\"ref\":[{\"score\":0.2,\"output_tokens\":1},{\"score\":0.4,\"output_tokens\":1}]}}", 0, &je);
+    json_t *j =
+        json_loads("{\"id\":\"x\",\"prompt_tokens\":1,\"responses\":{"
+                   "\"a\":[{\"score\":0.1,\"output_tokens\":1},{\"score\":0.5,\"output_tokens\":2},{"
+                   "\"score\":0.3,\"output_tokens\":3}],"
+                   "\"ref\":[{\"score\":0.2,\"output_tokens\":1},{\"score\":0.4,\"output_tokens\":1}]}}",
+                   0, &je);
     route_record r;
     ok(route_record_parse(&r, j, &m, err, sizeof err) == 0, "record without proxy");
     route_label_opts o;

@@ -93,8 +93,8 @@ static double *predict_all(const route_router *r)
     size_t H = r->n_heads;
     double *p = malloc(NQ * H * sizeof(double));
     for (size_t q = 0; q < NQ; q++)
-        route_router_predict(r, X.idx + X.rowptr[q], X.val + X.rowptr[q],
-                             X.rowptr[q + 1] - X.rowptr[q], p + q * H);
+        route_router_predict(r, X.idx + X.rowptr[q], X.val + X.rowptr[q], X.rowptr[q + 1] - X.rowptr[q],
+                             p + q * H);
     return p;
 }
 
@@ -160,7 +160,8 @@ static void huge_header(void)
     close(pfd[0]);
     int st;
     waitpid(pid, &st, 0);
-    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(msg, "header says 22 parameters, the sizes need 1200000010"),
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+           strstr(msg, "header says 22 parameters, the sizes need 1200000010"),
        "a header whose sizes need 1.2e9 parameters is refused before they are allocated: %s", msg);
     remove(path);
 }
@@ -187,11 +188,12 @@ int main(void)
     o.lr = 0.02;
     route_router lin, lin1, mlp, back;
     route_train_log log;
-    ok(route_router_init(&lin, ROUTE_LINEAR, &fc, 0, NMAX, M.n - 1, small, M.name[M.ref], NULL,
-                         err, sizeof err) == 0, "init linear: %s", err);
+    ok(route_router_init(&lin, ROUTE_LINEAR, &fc, 0, NMAX, M.n - 1, small, M.name[M.ref], NULL, err,
+                         sizeof err) == 0,
+       "init linear: %s", err);
     ok(route_router_train(&lin, &X, Y, &o, &log, err, sizeof err) == 0, "train linear: %s", err);
-    diag("linear: init loss %.4f, epochs %zu, best epoch %zu, val loss %.4f", log.init_loss,
-         log.epochs, log.best_epoch, log.best_val_loss);
+    diag("linear: init loss %.4f, epochs %zu, best epoch %zu, val loss %.4f", log.init_loss, log.epochs,
+         log.best_epoch, log.best_val_loss);
     ok(log.train_loss[0] < log.init_loss && log.best_val_loss < log.init_loss - 0.02,
        "linear training reduces the loss");
 
@@ -200,8 +202,8 @@ int main(void)
     int nt0 = omp_get_max_threads();
     omp_set_num_threads(1);
 #endif
-    route_router_init(&lin1, ROUTE_LINEAR, &fc, 0, NMAX, M.n - 1, small, M.name[M.ref], NULL,
-                      err, sizeof err);
+    route_router_init(&lin1, ROUTE_LINEAR, &fc, 0, NMAX, M.n - 1, small, M.name[M.ref], NULL, err,
+                      sizeof err);
     route_router_train(&lin1, &X, Y, &o, NULL, err, sizeof err);
 #ifdef _OPENMP
     omp_set_num_threads(nt0 > 1 ? nt0 : 2);
@@ -213,11 +215,12 @@ int main(void)
     o.arch = ROUTE_MLP;
     o.hidden = 16;
     o.lr = 0.005;
-    ok(route_router_init(&mlp, ROUTE_MLP, &fc, 16, NMAX, M.n - 1, small, M.name[M.ref], NULL,
-                         err, sizeof err) == 0, "init mlp");
+    ok(route_router_init(&mlp, ROUTE_MLP, &fc, 16, NMAX, M.n - 1, small, M.name[M.ref], NULL, err,
+                         sizeof err) == 0,
+       "init mlp");
     ok(route_router_train(&mlp, &X, Y, &o, &log, err, sizeof err) == 0, "train mlp: %s", err);
-    diag("mlp: init loss %.4f, epochs %zu, best epoch %zu, val loss %.4f", log.init_loss,
-         log.epochs, log.best_epoch, log.best_val_loss);
+    diag("mlp: init loss %.4f, epochs %zu, best epoch %zu, val loss %.4f", log.init_loss, log.epochs,
+         log.best_epoch, log.best_val_loss);
     ok(log.best_val_loss < log.init_loss - 0.02, "mlp training reduces the loss");
 
     /* beats random predictions (same decision rule, same data) */
@@ -238,8 +241,7 @@ int main(void)
     close(fd);
     ok(route_router_save(&mlp, path, err, sizeof err) == 0, "save: %s", err);
     ok(route_router_load(&back, path, err, sizeof err) == 0, "load: %s", err);
-    ok(back.n_params == mlp.n_params &&
-           memcmp(back.params, mlp.params, mlp.n_params * sizeof(float)) == 0 &&
+    ok(back.n_params == mlp.n_params && memcmp(back.params, mlp.params, mlp.n_params * sizeof(float)) == 0 &&
            back.arch == ROUTE_MLP && back.hidden == 16 && back.feat.hash_dim == fc.hash_dim &&
            strcmp(back.small[2], small[2]) == 0 && strcmp(back.reference, M.name[M.ref]) == 0,
        "round trip keeps parameters, sizes and names");

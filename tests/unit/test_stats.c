@@ -91,9 +91,9 @@ int main(void)
     ok(maxe < 1e-12, "I_x and its complement match mpmath to 1e-12 relative");
 
     /* ---- inverse: round trips, tails, large shapes */
-    static const double shapes[][2] = {{0.5, 0.5},   {0.5, 487.5},  {487.5, 0.5}, {1, 1},
-                                       {3.5, 997.5}, {100.5, 900.5}, {1e6 + .5, 1e6 + .5},
-                                       {1.5, 5e5},   {3000.5, 497000.5}};
+    static const double shapes[][2] = {{0.5, 0.5},        {0.5, 487.5},   {487.5, 0.5},         {1, 1},
+                                       {3.5, 997.5},      {100.5, 900.5}, {1e6 + .5, 1e6 + .5}, {1.5, 5e5},
+                                       {3000.5, 497000.5}};
     static const double ps[] = {1e-16, 1e-8, 0.025, 0.3, 0.5, 0.9, 0.975};
     double maxr = 0;
     int bad = 0;

@@ -58,8 +58,8 @@ static char *sized_file(unsigned n)
         }
         unsigned char b[4] = {'x', (unsigned char)(r >> 16), (unsigned char)(r >> 8), (unsigned char)r};
         uint32_t v = (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
-        p += sprintf(p, "%c%c%c%c%c%c== %u\n", b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63],
-                     b64[b[3] >> 2], b64[(b[3] & 3) << 4], r);
+        p += sprintf(p, "%c%c%c%c%c%c== %u\n", b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63],
+                     b64[v & 63], b64[b[3] >> 2], b64[(b[3] & 3) << 4], r);
     }
     *p = 0;
     return s;
@@ -82,19 +82,21 @@ static void test_encoding_fit(void)
 {
     if (!ok(sized_loads(100256, "cl100k_base"), "cl100k_base-sized file as cl100k_base"))
         diag("%s", err);
-    ok(!sized_loads(100256, "o200k_base") &&
-           err_has("bad.tiktoken: 100256 ranks, the size of a cl100k_base rank file, not o200k_base (199998 ranks); "
-                   "is this the right encoding?"),
+    ok(!sized_loads(100256, "o200k_base") && err_has("bad.tiktoken: 100256 ranks, the size of a cl100k_base "
+                                                     "rank file, not o200k_base (199998 ranks); "
+                                                     "is this the right encoding?"),
        "cl100k_base-sized file as o200k_base: %s", err);
-    ok(!sized_loads(100256, "kimi_k2") && err_has("the size of a cl100k_base rank file, not kimi_k2 (163584 ranks)"),
+    ok(!sized_loads(100256, "kimi_k2") &&
+           err_has("the size of a cl100k_base rank file, not kimi_k2 (163584 ranks)"),
        "cl100k_base-sized file as kimi_k2: %s", err);
-    ok(!sized_loads(100257, "cl100k_base") &&
-           err_has("bad.tiktoken: 100257 ranks, more than the 100256 of cl100k_base; is this the right encoding?"),
+    ok(!sized_loads(100257, "cl100k_base") && err_has("bad.tiktoken: 100257 ranks, more than the 100256 of "
+                                                      "cl100k_base; is this the right encoding?"),
        "one rank too many for cl100k_base: %s", err);
     ok(!sized_loads(163585, "kimi_k2") && err_has("163585 ranks, more than the 163584 of kimi_k2"),
        "one rank too many for kimi_k2 (no special tokens to collide with): %s", err);
-    ok(!sized_loads(50257, "r50k_base") && err_has("special token <|endoftext|> of r50k_base has id 50256, which is "
-                                                   "a rank in the file (50257 ranks); is this the right encoding?"),
+    ok(!sized_loads(50257, "r50k_base") &&
+           err_has("special token <|endoftext|> of r50k_base has id 50256, which is "
+                   "a rank in the file (50257 ranks); is this the right encoding?"),
        "ranks over the special ids: %s", err);
     if (!ok(sized_loads(50256, "r50k_base"), "r50k_base-sized file as r50k_base"))
         diag("%s", err);
@@ -110,20 +112,24 @@ static void test_validation(void)
     char *f;
     ok(!mem("", "cl100k_base") && err_has("bad.tiktoken: no tokens"), "empty file: %s", err);
     ok(!mem("\n\n", "cl100k_base") && err_has("no tokens"), "blank lines only");
-    ok(!mem("IQ==\n", "cl100k_base") && err_has("bad.tiktoken:1: expected \"BASE64 RANK\""), "one field: %s", err);
-    ok(!mem("IQ== 0 7\n", "cl100k_base") && err_has(":1: expected"), "three fields");
-    ok(!mem("IQ== 0\nI*== 1\n", "cl100k_base") && err_has("bad.tiktoken:2:2: bad base64"), "bad base64: %s", err);
-    ok(!mem("IQ= 0\n", "cl100k_base") && err_has(":1: bad base64") && err_has("multiple of 4"), "bad length: %s",
+    ok(!mem("IQ==\n", "cl100k_base") && err_has("bad.tiktoken:1: expected \"BASE64 RANK\""), "one field: %s",
        err);
+    ok(!mem("IQ== 0 7\n", "cl100k_base") && err_has(":1: expected"), "three fields");
+    ok(!mem("IQ== 0\nI*== 1\n", "cl100k_base") && err_has("bad.tiktoken:2:2: bad base64"), "bad base64: %s",
+       err);
+    ok(!mem("IQ= 0\n", "cl100k_base") && err_has(":1: bad base64") && err_has("multiple of 4"),
+       "bad length: %s", err);
     ok(!mem("I=Q= 0\n", "cl100k_base") && err_has("bad base64"), "padding inside");
     ok(!mem("==== 0\n", "cl100k_base") && err_has("bad base64"), "all padding");
-    ok(!mem("IQ== x1\n", "cl100k_base") && err_has(":1: rank 'x1' is not a non-negative integer"), "rank: %s", err);
+    ok(!mem("IQ== x1\n", "cl100k_base") && err_has(":1: rank 'x1' is not a non-negative integer"), "rank: %s",
+       err);
     ok(!mem("IQ== -1\n", "cl100k_base") && err_has("not a non-negative integer"), "negative rank");
     ok(!mem("IQ== 0\nIg== 0\n", "cl100k_base") && err_has(":2: duplicate rank 0 (already on line 1)"),
        "duplicate rank: %s", err);
     ok(!mem("IQ== 0\nIg== 2\n", "cl100k_base") && err_has(":2: rank 2 where 1 was expected"), "gap: %s", err);
     ok(!mem("IQ== 1\n", "cl100k_base") && err_has(":1: rank 1 where 0 was expected"), "not from 0");
-    ok(!mem("IQ== 0\nIg== 1\nIQ== 2\n", "cl100k_base") && err_has(":3: duplicate token 'IQ==' (rank 0 on line 1"),
+    ok(!mem("IQ== 0\nIg== 1\nIQ== 2\n", "cl100k_base") &&
+           err_has(":3: duplicate token 'IQ==' (rank 0 on line 1"),
        "duplicate token: %s", err);
     ok(!mem("IQ== 0\n", "cl100k_base") && err_has("byte 0x00 has no rank"), "missing bytes: %s", err);
     ok(!mem("IQ== 0\n", "gpt5") && err_has("unknown encoding 'gpt5'"), "unknown encoding");
@@ -144,9 +150,11 @@ static void test_validation(void)
         ok(e.n == 3 && e.ids[0] == 257 && e.ids[1] == ' ' && e.ids[2] == 256, "ids abc, ' ', ab");
         ok(e.off[1][0] == 3 && e.off[1][1] == 4 && e.off[2][0] == 4 && e.off[2][1] == 6, "byte offsets");
         ok(lm_tiktoken_encode(t, NULL, "a\xff", 2, 0, 0, &e, err, sizeof err) != 0 &&
-               err_has("invalid UTF-8 at byte 1"), "invalid UTF-8: %s", err);
+               err_has("invalid UTF-8 at byte 1"),
+           "invalid UTF-8: %s", err);
         ok(lm_tiktoken_encode(t, NULL, "x<|endoftext|>", 14, 1, 0, &e, err, sizeof err) == 0 && e.n == 2 &&
-               e.ids[1] == 100257, "allow_special");
+               e.ids[1] == 100257,
+           "allow_special");
         ok(lm_tiktoken_encode(t, NULL, "x<|endoftext|>", 14, 0, 0, &e, err, sizeof err) == 0 && e.n > 2,
            "ordinary: special text is plain text");
         lm_tiktoken_enc_free(&e);
@@ -167,11 +175,12 @@ static void test_validation(void)
         /* distinct 3-byte tokens: the bytes of r */
         static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         uint32_t v = (uint32_t)r;
-        n += (size_t)sprintf(s + n, "%c%c%c%c %d\n", b64[v >> 18], b64[v >> 12 & 63], b64[v >> 6 & 63], b64[v & 63],
-                             r);
+        n += (size_t)sprintf(s + n, "%c%c%c%c %d\n", b64[v >> 18], b64[v >> 12 & 63], b64[v >> 6 & 63],
+                             b64[v & 63], r);
     }
     s[n] = 0;
-    ok(!lm_tiktoken_load_mem(s, n, "x", "r50k_base", err, sizeof err) && err_has("special token <|endoftext|>"),
+    ok(!lm_tiktoken_load_mem(s, n, "x", "r50k_base", err, sizeof err) &&
+           err_has("special token <|endoftext|>"),
        "special id collides with a rank: %s", err);
     free(s);
     free(f);
@@ -210,8 +219,8 @@ static void test_find(void)
     free(p);
     unsetenv("LMKIT_TIKTOKEN");
     p = lm_tiktoken_find("cl100k_base", where, sizeof where);
-    ok(p && strstr(p, "/share/lmkit/cl100k_base.tiktoken"), "find: the share folder beside the executable: %s",
-       p ? p : where);
+    ok(p && strstr(p, "/share/lmkit/cl100k_base.tiktoken"),
+       "find: the share folder beside the executable: %s", p ? p : where);
     lm_tiktoken *t = p ? lm_tiktoken_load(p, NULL, err, sizeof err) : NULL;
     ok(t && lm_tiktoken_n_ranks(t) == 100256, "find: the one found is cl100k_base");
     lm_tiktoken_free(t);
@@ -222,7 +231,8 @@ static void test_find(void)
        "find: nothing for kimi_k2, the places searched listed: %s", where);
     free(p);
     p = lm_tiktoken_find("r50k_base", where, sizeof where);
-    ok(!p && strstr(where, "tiktoken's cache"), "find: r50k_base searched in tiktoken's cache too: %s", where);
+    ok(!p && strstr(where, "tiktoken's cache"), "find: r50k_base searched in tiktoken's cache too: %s",
+       where);
     free(p);
     unsetenv("TIKTOKEN_CACHE_DIR");
     if (keep)
@@ -282,7 +292,8 @@ static char *fnv(const uint32_t *ids, size_t n, char out[17])
 }
 
 /* Compares every golden record of path (those with "enc" == enc, if given). */
-static void check_golden(const lm_tiktoken *t, const char *path, const char *enc, texts *hostile, texts *stress)
+static void check_golden(const lm_tiktoken *t, const char *path, const char *enc, texts *hostile,
+                         texts *stress)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
@@ -341,8 +352,8 @@ static void check_golden(const lm_tiktoken *t, const char *path, const char *enc
             nbad++;
         json_decref(j);
     }
-    ok(nrec > 0 && nbad == 0, "%s%s%s: %zu of %zu texts identical to tiktoken (%zu tokens)", path, enc ? " " : "",
-       enc ? enc : "", nrec - nbad, nrec, ntok);
+    ok(nrec > 0 && nbad == 0, "%s%s%s: %zu of %zu texts identical to tiktoken (%zu tokens)", path,
+       enc ? " " : "", enc ? enc : "", nrec - nbad, nrec, ntok);
     lm_tiktoken_state_free(st);
     lm_tiktoken_enc_free(&e);
     free(line);
@@ -386,7 +397,8 @@ static void test_merge(const lm_tiktoken *t, texts *stress)
         for (size_t k = 0; k < e.n; k++) {
             size_t tl;
             const char *tb = lm_tiktoken_token(t, e.ids[k], &tl);
-            if (!tb || e.off[k][0] != pos || e.off[k][1] != pos + tl || memcmp(stress->s[i] + pos, tb, tl) != 0) {
+            if (!tb || e.off[k][0] != pos || e.off[k][1] != pos + tl ||
+                memcmp(stress->s[i] + pos, tb, tl) != 0) {
                 bad++;
                 break;
             }

@@ -26,8 +26,14 @@
 static char DATA[256]; /* $BUILD/testdata/tokenizers */
 #define GOLD "testdata/golden/tokenizers"
 
-static const char *NAMES[] = {"gpt2",      "roberta-base",      "clip-vit-base",  "falcon-7b",
-                              "phi-3-mini", "bert-base-uncased", "all-MiniLM-L6-v2", "t5-small",
+static const char *NAMES[] = {"gpt2",
+                              "roberta-base",
+                              "clip-vit-base",
+                              "falcon-7b",
+                              "phi-3-mini",
+                              "bert-base-uncased",
+                              "all-MiniLM-L6-v2",
+                              "t5-small",
                               "marian-nmt-unigram"};
 
 static char *texts[1000];
@@ -167,7 +173,8 @@ static void parity(const char *name)
                 json_t *want = json_object_get(g, keys[s]);
                 lm_buf_reset(&b);
                 dg = dg && lm_tokenizer_decode(t, e.ids, e.n, s == 0, &b, err, sizeof err) == 0 &&
-                     b.n == json_string_length(want) && memcmp(b.p ? b.p : "", json_string_value(want), b.n) == 0;
+                     b.n == json_string_length(want) &&
+                     memcmp(b.p ? b.p : "", json_string_value(want), b.n) == 0;
                 if (!dg && shown++ < 3)
                     diag("%s: text %zu %s got '%s' want '%s'", name, k, keys[s], b.p ? b.p : "",
                          json_string_value(want));
@@ -180,7 +187,8 @@ static void parity(const char *name)
             json_t *want = json_object_get(g, "tts");
             lm_buf_reset(&b);
             int tg = lm_tokenizer_tokens_to_string(t, toks, lens, e.n, &b, err, sizeof err) == 0 &&
-                     b.n == json_string_length(want) && memcmp(b.p ? b.p : "", json_string_value(want), b.n) == 0;
+                     b.n == json_string_length(want) &&
+                     memcmp(b.p ? b.p : "", json_string_value(want), b.n) == 0;
             if (!tg && shown++ < 3)
                 diag("%s: text %zu tokens_to_string got '%s' want '%s'", name, k, b.p ? b.p : "",
                      json_string_value(want));
@@ -210,7 +218,8 @@ static void parity(const char *name)
         }
         json_decref(g);
     }
-    diag("%-20s ids %zu/%zu  with added %zu/%zu  offsets %zu/%zu  decode %zu/%zu  load %.0f ms  encode %.1f MB/s",
+    diag("%-20s ids %zu/%zu  with added %zu/%zu  offsets %zu/%zu  decode %zu/%zu  load %.0f ms  encode %.1f "
+         "MB/s",
          name, nid_ok, nid, nnew_ok, nid, noff_ok, noff, ndec_ok, ndec, (t1 - t0) * 1e3,
          tenc > 0 ? bytes / tenc / 1e6 : 0.0);
     ok(nid == ntexts && nid_ok == nid, "%s: ids identical for all %zu texts", name, nid);
@@ -221,7 +230,6 @@ static void parity(const char *name)
     lm_buf_free(&b);
     lm_tokenizer_free(t);
 }
-
 
 /* ---- hand-written checks of the hard pieces ---- */
 
@@ -293,7 +301,8 @@ static void hand_tests(void)
     if (t) {
         /* BertNormalizer: control and format characters dropped, CJK padded, accents, Rust lowercase */
         check_norm(t, "H\xc3\xa9llo\x01\xe2\x80\x8bWORLD\xe4\xb8\xad\xe6\x96\x87\t\xc4\xb0",
-                   "helloworld \xe4\xb8\xad  \xe6\x96\x87  i", "BertNormalizer: controls, CJK, accents, lowercase");
+                   "helloworld \xe4\xb8\xad  \xe6\x96\x87  i",
+                   "BertNormalizer: controls, CJK, accents, lowercase");
         static const int32_t ids[] = {1, 3, 6, 3, 7, 3, 2};
         static const size_t off[][2] = {{0, 0}, {0, 5}, {5, 6}, {7, 12}, {12, 13}, {14, 19}, {0, 0}};
         check_enc(t, "Hello, hellox HELLO", ids, off, 7, "WordPiece + BertProcessing ids and offsets");
@@ -306,7 +315,7 @@ static void hand_tests(void)
     t = load_seed("split_digits.json");
     if (t) {
         static const int32_t ids[] = {3, 4, 3, 0, 1, 3, 0, 1, 0, 1, 5, 5};
-        static const size_t off[][2] = {{0, 0}, {0, 1}, {1, 2}, {2, 3}, {3, 4}, {4, 5},
+        static const size_t off[][2] = {{0, 0}, {0, 1}, {1, 2}, {2, 3}, {3, 4},  {4, 5},
                                         {5, 6}, {6, 7}, {7, 8}, {8, 9}, {9, 11}, {11, 12}};
         check_enc(t, "x-12-1212,,a", ids, off, 12,
                   "Split MergedWithNext, Digits individual, Punctuation Contiguous, fuse_unk, template");
@@ -323,73 +332,83 @@ static void hand_tests(void)
         is_int(lm_tokenizer_id(t, "[NEW0]", 6), 8, "run-time token gets the next id");
         is_int(lm_tokenizer_id(t, "<X>", 3), 9, "run-time special token");
         static const int32_t ids2[] = {2, 4, 8, 0, 4, 4, 9, 4, 4, 1};
-        static const size_t off2[][2] = {{0, 2}, {2, 3}, {3, 9}, {9, 10}, {10, 11}, {11, 12},
-                                         {12, 15}, {15, 16}, {16, 17}, {17, 18}};
-        check_enc(t, "ab [NEW0]a  <X>  b", ids2, off2, 10, "added tokens split before the model, with offsets");
+        static const size_t off2[][2] = {{0, 2},   {2, 3},   {3, 9},   {9, 10},  {10, 11},
+                                         {11, 12}, {12, 15}, {15, 16}, {16, 17}, {17, 18}};
+        check_enc(t, "ab [NEW0]a  <X>  b", ids2, off2, 10,
+                  "added tokens split before the model, with offsets");
         lm_tokenizer_free(t);
     }
     char t5[600];
     snprintf(t5, sizeof t5, "%s/t5-small/tokenizer.json", DATA);
     t = lm_tokenizer_load(t5, err, sizeof err);
     if (ok(t != NULL, "t5-small tokenizer.json loads (charsmap checks)")) {
-        check_norm(t, "\xef\xbd\x86\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x8c\xef\xbc\x8d\xef\xbd\x97\xef\xbd\x89\xef"
-                      "\xbd\x84\xef\xbd\x94\xef\xbd\x88\xe3\x80\x80\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93",
+        check_norm(t,
+                   "\xef\xbd\x86\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x8c\xef\xbc\x8d\xef\xbd\x97\xef\xbd\x89\xef"
+                   "\xbd\x84\xef\xbd\x94\xef\xbd\x88\xe3\x80\x80\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93",
                    "full-width 123", "Precompiled charsmap: full-width forms");
         check_norm(t, "\xef\xac\x81 \xe2\x84\xab e\xcc\x81 \xe2\x85\xbb", "fi \xc3\x85 \xc3\xa9 xii",
                    "Precompiled charsmap: ligature, angstrom, combining acute (grapheme), roman numeral");
-        check_norm(t, "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9",
-                   "\xf0\x9f\x91\xa8 \xf0\x9f\x91\xa9", "Precompiled charsmap: ZWJ inside a grapheme cluster");
+        check_norm(t, "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9", "\xf0\x9f\x91\xa8 \xf0\x9f\x91\xa9",
+                   "Precompiled charsmap: ZWJ inside a grapheme cluster");
         lm_tokenizer_free(t);
     } else {
         diag("%s", err);
     }
     /* NFKC and NFD as normalizers */
-    const char *nfkc = "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
+    const char *nfkc =
+        "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
     t = lm_tokenizer_load_mem(nfkc, strlen(nfkc), "nfkc.json", err, sizeof err);
     if (ok(t != NULL, "NFKC tokenizer loads")) {
         check_norm(t, "\xef\xac\x81 \xe2\x84\xab e\xcc\x81 \xe2\x85\xbb \xf0\x9d\x9f\x98 \xe2\x91\xa0",
                    "fi \xc3\x85 \xc3\xa9 xii 0 1", "NFKC");
         lm_tokenizer_free(t);
     }
-    const char *nfd = "{\"normalizer\":{\"type\":\"NFD\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
+    const char *nfd =
+        "{\"normalizer\":{\"type\":\"NFD\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
     t = lm_tokenizer_load_mem(nfd, strlen(nfd), "nfd.json", err, sizeof err);
     if (ok(t != NULL, "NFD tokenizer loads")) {
-        check_norm(t, "\xc3\x85\xed\x95\x9c", "A\xcc\x8a\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", "NFD with Hangul");
+        check_norm(t, "\xc3\x85\xed\x95\x9c", "A\xcc\x8a\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab",
+                   "NFD with Hangul");
         lm_tokenizer_free(t);
     }
     /* malformed files (WP_A: the start of a good WordPiece tokenizer) */
 #define WP_A "{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0,\"[UNK]\":1}},"
-    check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\"", "not valid JSON", "truncated JSON");
-    check_load_error("{\"model\":{\"type\":\"Foo\"}}", "model.type 'Foo' is not supported", "unknown model type");
+    check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\"", "not valid JSON",
+                     "truncated JSON");
+    check_load_error("{\"model\":{\"type\":\"Foo\"}}", "model.type 'Foo' is not supported",
+                     "unknown model type");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", "merges is empty",
                      "empty merge table");
-    check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"x\"},\"merges\":[\"a a\"]}}", "model.vocab['a']",
-                     "vocab id of the wrong type");
-    check_load_error(WP_A "\"normalizer\":{\"type\":\"Bogus\"}}",
-                     "normalizer.type 'Bogus' is not supported", "unknown normalizer");
+    check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"x\"},\"merges\":[\"a a\"]}}",
+                     "model.vocab['a']", "vocab id of the wrong type");
+    check_load_error(WP_A "\"normalizer\":{\"type\":\"Bogus\"}}", "normalizer.type 'Bogus' is not supported",
+                     "unknown normalizer");
     check_load_error(WP_A "\"pre_tokenizer\":{\"type\":"
-                     "\"Sequence\",\"pretokenizers\":[{\"type\":\"Nope\"}]}}",
-                     "pre_tokenizer.pretokenizers[0].type 'Nope' is not supported", "unknown pre-tokenizer in a Sequence");
-    check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"aa\":1},\"merges\":[\"a a\"],\"dropout\":0.1}}",
-                     "dropout is not supported", "BPE dropout");
+                          "\"Sequence\",\"pretokenizers\":[{\"type\":\"Nope\"}]}}",
+                     "pre_tokenizer.pretokenizers[0].type 'Nope' is not supported",
+                     "unknown pre-tokenizer in a Sequence");
+    check_load_error(
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"aa\":1},\"merges\":[\"a a\"],\"dropout\":0.1}}",
+        "dropout is not supported", "BPE dropout");
     check_load_error("[1,2]", "top level must be an object", "wrong top-level type");
     check_load_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
                      "not in the vocabulary", "merge of unknown tokens");
-    check_load_error(WP_A "\"added_tokens\":[{\"id\":\"1\"}]}",
-                     "added_tokens[0]", "added token with a wrong id type");
+    check_load_error(WP_A "\"added_tokens\":[{\"id\":\"1\"}]}", "added_tokens[0]",
+                     "added token with a wrong id type");
     check_load_error(WP_A "\"added_tokens\":[{\"id\":1,"
-                     "\"content\":\"<x>\"},{\"id\":2147483648,\"content\":\"<y>\"}]}",
+                          "\"content\":\"<x>\"},{\"id\":2147483648,\"content\":\"<y>\"}]}",
                      "tokenizer.json: added_tokens[1]: id 2147483648 is out of range (0 to 2147483632)",
                      "added token id above the range");
     check_load_error(WP_A "\"added_tokens\":[{\"id\":-1,"
-                     "\"content\":\"<x>\"}]}",
+                          "\"content\":\"<x>\"}]}",
                      "tokenizer.json: added_tokens[0]: id -1 is out of range (0 to 2147483632)",
                      "negative added token id");
     check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0},\"unk_token\":\"<unk>\"}}",
                      "tokenizer.json: model.unk_token '<unk>' is not in model.vocab",
                      "WordPiece unk_token not in the vocabulary");
     check_load_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}",
-                     "tokenizer.json: model.unk_token '[UNK]' is not in model.vocab", "WordPiece without [UNK]");
+                     "tokenizer.json: model.unk_token '[UNK]' is not in model.vocab",
+                     "WordPiece without [UNK]");
     char e2[512];
     ok(lm_tokenizer_load("/nonexistent/tokenizer.json", e2, sizeof e2) == NULL && strstr(e2, "nonexistent"),
        "missing file names the file");
@@ -460,8 +479,8 @@ static void strip_parity(void)
                     size_t vn;
                     const char *v = lm_encoding_token(&e, i, &vn);
                     json_t *p = json_array_get(off, i);
-                    printf("#   %zu: [%zu,%zu] '%.*s' want [%lld,%lld] '%s'\n", i, e.off[i][0], e.off[i][1], (int)vn,
-                           v, (long long)json_integer_value(json_array_get(p, 0)),
+                    printf("#   %zu: [%zu,%zu] '%.*s' want [%lld,%lld] '%s'\n", i, e.off[i][0], e.off[i][1],
+                           (int)vn, v, (long long)json_integer_value(json_array_get(p, 0)),
                            (long long)json_integer_value(json_array_get(p, 1)),
                            json_string_value(json_array_get(tok, i)));
                 }
@@ -474,8 +493,8 @@ static void strip_parity(void)
     lm_tokenizer_free(t);
     lm_encoding_free(&e);
     ok(n_all >= 200 && n_id == n_all, "added-strip: ids %zu of %zu identical", n_id, n_all);
-    ok(n_all >= 200 && n_off == n_all, "added-strip: offsets %zu of %zu identical (lstrip/rstrip trimmed)", n_off,
-       n_all);
+    ok(n_all >= 200 && n_off == n_all, "added-strip: offsets %zu of %zu identical (lstrip/rstrip trimmed)",
+       n_off, n_all);
     ok(n_all >= 200 && n_tok == n_all, "added-strip: token strings %zu of %zu identical", n_tok, n_all);
 }
 
