@@ -28,7 +28,7 @@ need_cl() { [ -f "$CL" ] || fail "no $CL: run make fixtures"; }
     assert_success
 }
 
-@test "XLM-R chunks keep an unknown piece's own normalised text (issue 14's cases, as llmlingua 0.2.2)" {
+@test "XLM-R chunks keep an unknown piece's own normalised text (combining marks, compatibility characters, marker-inserting normalisers), as llmlingua 0.2.2" {
     need_cl
     run --separate-stderr lingua-compress -q -m "$XLMR" --count-encoding "$CL" --rate 1 <<<'{"prompt":"x n\u0303 y"}
 {"prompt":"Caf\u00e9 \ufb01ne \uff21\uff22 \u01c6 x"}'

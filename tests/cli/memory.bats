@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # memory.bats - the commands under a memory limit (`ulimit -v`), and the CUDA
-# libraries loaded only when a GPU is asked for (issue 12, item 9).
+# libraries loaded only when a GPU is asked for.
 #
 # Every run under a limit goes through `timeout`, so that a regression to the
 # old hang (OpenBLAS retrying a failed mmap forever) fails instead of
@@ -122,7 +122,7 @@ libs_of() {
         fail "$stderr"
 }
 
-@test "the issue's case: ulimit -v 1000000 and the default threads finish, or fail with the message" {
+@test "ulimit -v 1000000 with the default threads: lingua-compress finishes, or fail with the message" {
     skip_under_asan
     run --separate-stderr limited 1000000 lingua-compress -m "$BERT" --count-encoding "$TINY" \
         "$TMP/in.jsonl"
