@@ -122,7 +122,7 @@ libs_of() {
         fail "$stderr"
 }
 
-@test "ulimit -v 1000000 with the default threads: lingua-compress finishes, or fail with the message" {
+@test "ulimit -v 1000000 with the default threads: lingua-compress finishes or fails with the message" {
     skip_under_asan
     run --separate-stderr limited 1000000 lingua-compress -m "$BERT" --count-encoding "$TINY" \
         "$TMP/in.jsonl"
