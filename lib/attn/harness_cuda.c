@@ -88,22 +88,29 @@ static void cuda_release(attn_bench *b)
     s->dq = s->dk = s->dv = s->dout = s->dlse = NULL;
 }
 
+/* The problem's shape as the GPU plan takes it; grid and splits 0. */
+static attn_cuda_config base_config(const attn_problem *p, attn_alg a, float scale, int reverse)
+{
+    return (attn_cuda_config){p->dims.B,
+                              p->dims.H_q,
+                              p->dims.H_kv,
+                              p->dims.D,
+                              (int)p->dtype,
+                              (int)p->layout,
+                              p->dims.block_n,
+                              scale,
+                              (int)a,
+                              0,
+                              0,
+                              reverse};
+}
+
 /* The grid and splits of one algorithm on this GPU. */
 static void cuda_config(const cuda_state *s, attn_alg a, const attn_problem *p, const attn_shape *sh,
                         attn_cuda_config *cf)
 {
-    *cf = (attn_cuda_config){p->dims.B,
-                             p->dims.H_q,
-                             p->dims.H_kv,
-                             p->dims.D,
-                             (int)p->dtype,
-                             (int)p->layout,
-                             p->dims.block_n,
-                             0.0f,
-                             (int)a,
-                             0,
-                             0,
-                             0};
+    /* scale 0: the kernels' default 1/sqrt(D), as the CPU timing runs use */
+    *cf = base_config(p, a, 0.0f, 0);
     int sms = s->info.sm_count;
     const attn_tiles *tl = &s->tl;
     if (a == ATTN_SPLITKV) {
@@ -166,18 +173,7 @@ static int cuda_check_runner(void *vb, attn_alg alg, const attn_problem *p, cons
     attn_tiles tl;
     if (attn_tiles_init(&tl, &p->dims, p->lens, err, errlen))
         return -1;
-    attn_cuda_config cf = {p->dims.B,
-                           p->dims.H_q,
-                           p->dims.H_kv,
-                           p->dims.D,
-                           (int)p->dtype,
-                           (int)p->layout,
-                           p->dims.block_n,
-                           p->scale,
-                           (int)alg,
-                           0,
-                           0,
-                           opts->reverse};
+    attn_cuda_config cf = base_config(p, alg, p->scale, opts->reverse);
     int W = opts->workers;
     if (alg == ATTN_SPLITKV)
         cf.splits =
