@@ -97,7 +97,7 @@ UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \
          else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]),sys.stdout.buffer)' $<; fi; }
 
 .PHONY: all check check-san test format format-check fuzz fuzz-long bench demo install uninstall clean deps deps-check \
-        completions gpu-check announce
+        completions gpu-check check-real-model announce
 .SUFFIXES:
 .SECONDARY:
 
@@ -258,6 +258,14 @@ demo: deps-check
 
 gpu-check:
 	@BUILD=$(BUILD) sh tests/gpu-check.sh
+
+# llmlingua's own six LLMLingua-2 cases on the released 2.2 GB checkpoint
+# (not bundled, so not part of make check): make check-real-model MODEL=DIR
+check-real-model: all
+	@test -n "$(MODEL)" || { echo "make check-real-model: give MODEL=DIR, the" \
+	  "llmlingua-2-xlm-roberta-large-meetingbank folder (huggingface-cli download" \
+	  "microsoft/llmlingua-2-xlm-roberta-large-meetingbank)" >&2; exit 2; }
+	@BUILD=$(BUILD) LMKIT_REAL_MODEL="$(MODEL)" python3 tests/golden/lingua_real_model.py
 
 # ---- install ----
 install: all
