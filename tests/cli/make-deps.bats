@@ -63,3 +63,15 @@ teardown() {
     run -0 make -C "$TOP" --no-print-directory -n BUILD="$BUILD" check
     [[ $output == *"all-tests"* ]] || fail "$output"
 }
+
+@test "scripts under set -o pipefail never pipe into grep -q (SIGPIPE would fail the pipeline)" {
+    # grep -q exits at its first match; a writer still writing then dies of
+    # SIGPIPE and pipefail reports the pipeline as failed, at random
+    local f bad=
+    while IFS= read -r f; do
+        grep -q 'pipefail' "$f" || continue
+        if grep -nE '\|[[:space:]]*grep[[:space:]]+(-[a-zA-Z]*q|--quiet)' "$f" |
+            grep -vE '^[0-9]+:[[:space:]]*#'; then bad+=" $f"; fi
+    done < <(cd "$TOP" && git ls-files -- '.ci/*' '*.sh' 'tests/run' | sed "s|^|$TOP/|")
+    [ -z "$bad" ] || fail "grep -q at the end of a pipe under pipefail in:$bad"
+}
