@@ -8,9 +8,30 @@
  *                    model, tokenizer or rank file that cannot be read or
  *                    is malformed (named in the message)
  *   LM_EXIT_USAGE 2  usage or system trouble: bad option, write error, no memory
- * Allocation wrappers report the caller's file:line and exit 2 on failure;
- * they are for command code and one-off setup, library hot paths return
- * errors instead.
+ *
+ * Errors: library functions report failure by their return value and a
+ * message written with lm_seterr into a caller's (err, errlen) buffer;
+ * commands turn that into "PROG: FILE:LINE:COL: message" and an exit status.
+ *
+ * Allocation (one rule for lib/ and cmd/ alike): host memory comes from
+ * lm_xmalloc, lm_xcalloc, lm_xrealloc, lm_xstrdup, lm_xstrndup and lm_grow,
+ * with products of sizes taken through lm_xmul; nothing calls malloc,
+ * calloc, realloc or strdup directly.  Running out is not an error a caller
+ * handles: the wrapper runs the out-of-memory hook (the record loop writes
+ * the records finished before the one being worked on and names that
+ * record), reports the allocation site and exits 2.  Why this way round:
+ * every caller of lib/ is an lmkit command, and all a command can do without
+ * memory is say where it stopped and exit; error returns for allocation
+ * were paths no test reached, and they hid the record from the message.
+ * What the rule does not cover:
+ *   - sizes read from input are checked against the input before they are
+ *     allocated (a header cannot ask for more than its file holds): that is
+ *     bad data, exit 1, not running out;
+ *   - the record reader sizes its buffer by the line it is reading and
+ *     reports "line too long for the memory available" at that line, since
+ *     no record exists yet for the hook to name;
+ *   - memory that others allocate (jansson, PCRE2, OpenBLAS) and device
+ *     memory (cudaMalloc): their failures are errors the code returns.
  */
 #ifndef LMKIT_CORE_DIAG_H
 #define LMKIT_CORE_DIAG_H
