@@ -152,10 +152,12 @@ interrupt() {
 }
 
 @test "SIGTERM, SIGINT and SIGHUP remove the temporary file and keep the target" {
-    interrupt TERM 143
-    # a background job inherits SIGINT ignored: give it the default back
+    # a background job inherits SIGINT ignored, and under nohup SIGHUP is
+    # ignored too (the commands then keep it ignored): give each signal its
+    # default disposition back
+    interrupt TERM 143 env --default-signal=TERM
     interrupt INT 130 env --default-signal=INT
-    interrupt HUP 129
+    interrupt HUP 129 env --default-signal=HUP
 }
 
 @test "a closed standard input is an error, not empty input" {
