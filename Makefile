@@ -77,7 +77,10 @@ LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 KERN_OBJ := $(KERN_SRC:%.cu=$(BUILD)/obj/%.o)
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
-CMDS     := $(CMD_SRC:cmd/%.c=%)
+# a command in a folder of its own: cmd/NAME/*.c, main() in cmd/NAME/main.c
+CMD_DIRS := $(patsubst cmd/%/main.c,%,$(wildcard cmd/*/main.c))
+CMD_DSRC := $(sort $(foreach d,$(CMD_DIRS),$(wildcard cmd/$(d)/*.c)))
+CMDS     := $(sort $(CMD_SRC:cmd/%.c=%) $(CMD_DIRS))
 BINS     := $(CMDS:%=$(BUILD)/bin/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -149,6 +152,13 @@ $(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(BUILD)/liblmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(LIBS) -o $@
 
+define dir_cmd
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(filter cmd/$(1)/%,$(CMD_DSRC))) $(BUILD)/liblmkit.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) $$(filter %.o,$$^) $(BUILD)/liblmkit.a $$(LIBS) -o $$@
+endef
+$(foreach d,$(CMD_DIRS),$(eval $(call dir_cmd,$(d))))
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/liblmkit.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(BUILD)/liblmkit.a $(LIBS) -o $@
@@ -158,7 +168,7 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/obj/%.d) $(UNIT_SRC:%.c=$(BUILD)/obj/%.d) \
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(BUILD)/obj/%.d) $(CMD_DSRC:%.c=$(BUILD)/obj/%.d) $(UNIT_SRC:%.c=$(BUILD)/obj/%.d) \
   $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/tests/fuzz/replay.d
 
 # ---- dependencies ----

@@ -4,8 +4,10 @@
  * reproducing llmlingua 0.2.2's prompt_compressor.py
  * PromptCompressor.compress_prompt_llmlingua2.
  *
- * Argument parsing and the record loop only; the algorithm is lib/lingua,
- * the encoder lib/nn, the tokenizers lib/text.  Records (a "prompt" string
+ * Argument parsing and the record loop only; the algorithm is lib/lingua
+ * (with the records' members and fields in record.c and the set-up of the
+ * model, device and rank file in setup.c), the encoder lib/nn, the
+ * tokenizers lib/text.  Records (a "prompt" string
  * or a "context" list) are annotated in place with the reference's output
  * fields; --text compresses all of stdin as one prompt.  A batch of records
  * is prepared in parallel (checks, chunking: lm_lingua_begin), its chunks
@@ -29,10 +31,9 @@
 #include "lingua/lingua.h"
 #include "lingua/model.h"
 #include "lingua/output.h"
+#include "lingua/record.h"
+#include "lingua/setup.h"
 #include "lingua/view.h"
-#include "nn/backend.h"
-#include "nn/backend_cuda.h"
-#include "nn/hfcache.h"
 #include "text/tiktoken.h"
 
 enum {
@@ -163,9 +164,10 @@ static const lm_cmd cmd = {
 };
 
 typedef struct {
-    const char *model, *count_path, *word_sep, *label_sep, *field;
+    const char *model, *count_path, *field;
     lm_lingua_opts o;
-    int family, text, word_labels, token_probs, batch, proper_ends, timing, view;
+    lm_lingua_fields_opts fo; /* --word-labels, --word-sep, --label-sep, --token-probs */
+    int family, text, batch, proper_ends, timing, view;
     int color_on;           /* --color resolved (--text, --view) */
     int context_filter;     /* --context-filter 1, --no-context-filter 0, neither -1 */
     int compat;             /* 0 compress_prompt_llmlingua2, 1 compress_prompt */
@@ -256,10 +258,10 @@ static int on_opt(void *vc, int id, const char *arg)
         c->o.context_target_token = lm_opt_int(&cmd, "context-target-token", arg, -1, INT64_MAX / 4);
         break;
     case OPT_FORCE_CONTEXT_IDS: opt_force_context_ids(c, arg); break;
-    case OPT_WORD_LABELS: c->word_labels = 1; break;
-    case OPT_WORD_SEP: c->word_sep = arg; break;
-    case OPT_LABEL_SEP: c->label_sep = arg; break;
-    case OPT_TOKEN_PROBS: c->token_probs = 1; break;
+    case OPT_WORD_LABELS: c->fo.word_labels = 1; break;
+    case OPT_WORD_SEP: c->fo.word_sep = arg; break;
+    case OPT_LABEL_SEP: c->fo.label_sep = arg; break;
+    case OPT_TOKEN_PROBS: c->fo.token_probs = 1; break;
     case OPT_TIMING: c->timing = 1; break;
     case OPT_VIEW: c->view = 1; break;
     case OPT_SPECIAL_ENDS: c->proper_ends = lm_opt_choice(&cmd, "special-ends", arg, NULL); break;
@@ -273,17 +275,6 @@ static int on_opt(void *vc, int id, const char *arg)
     return 0;
 }
 
-/* ---- token counting ------------------------------------------------------ */
-
-/* --count-encoding, else cl100k_base where lm_tiktoken_find looks ($LMKIT_TIKTOKEN,
- * the share folder beside the executable, tiktoken's cache), or NULL. */
-static char *find_count_file(const ctx_t *c)
-{
-    if (c->count_path)
-        return lm_xstrdup(c->count_path);
-    return lm_tiktoken_find("cl100k_base", NULL, 0);
-}
-
 /* ---- records --------------------------------------------------------------- */
 
 /* A record between prepare and on_record: its texts, its counter (used by
@@ -292,11 +283,7 @@ typedef struct {
     lm_lingua_opts o;
     lm_lingua_counter k;
     lm_lingua_job *job;
-    lm_buf sbuf; /* the "prompt" string, decoded */
-    json_t *arr; /* the "context" list */
-    const char **cx;
-    size_t *cl, n;
-    int is_list;
+    lm_lingua_texts t;
     size_t vpos; /* the text's position in the line */
     int failed;  /* the encoder failed on the batch */
     char msg[512];
@@ -307,112 +294,35 @@ static void rec_free(rec_t *s)
     if (s->job)
         lm_lingua_job_free(s->job);
     lm_lingua_counter_free(&s->k);
-    free(s->cx), free(s->cl), json_decref(s->arr), lm_buf_free(&s->sbuf);
+    lm_lingua_texts_free(&s->t);
     free(s);
-}
-
-/* The record's "rate" and "target_token" into o; *mt gets the latter's member. */
-static int record_params(const lm_record *in, lm_lingua_opts *o, const lm_member **mt, lm_rerr *err)
-{
-    const lm_member *mr = lm_rec_get(in, "rate");
-    *mt = lm_rec_get(in, "target_token");
-    if (mr) {
-        double v;
-        if (mr->type != LM_J_NUMBER || lm_jnum(in->text + mr->vpos, mr->vlen, &v) || !(v > 0 && v <= 1)) {
-            lm_rerr_set(err, mr->vpos, "\"rate\" must be a number in (0, 1]");
-            return LM_REC_BAD;
-        }
-        o->rate = v;
-    }
-    if (*mt) {
-        int64_t v;
-        if ((*mt)->type != LM_J_NUMBER || lm_jint(in->text + (*mt)->vpos, (*mt)->vlen, &v) || v < -1) {
-            lm_rerr_set(err, (*mt)->vpos, "\"target_token\" must be an integer >= 0 (or -1 for none)");
-            return LM_REC_BAD;
-        }
-        o->target_token = v;
-    }
-    return LM_REC_OK;
-}
-
-/* The texts of member m (a string, or a list of strings) into st. */
-static int record_texts(const lm_record *in, const lm_member *m, rec_t *st, lm_rerr *err)
-{
-    if (!st->is_list) {
-        lm_jstr_decode(&st->sbuf, in->text + m->vpos, m->vlen);
-        st->cx = lm_xmalloc(sizeof *st->cx);
-        st->cl = lm_xmalloc(sizeof *st->cl);
-        st->cx[0] = st->sbuf.p ? st->sbuf.p : "";
-        st->cl[0] = st->sbuf.n;
-        st->n = 1;
-        return LM_REC_OK;
-    }
-    json_error_t je;
-    st->arr = json_loadb(in->text + m->vpos, m->vlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    st->n = st->arr ? json_array_size(st->arr) : 0;
-    st->cx = lm_xcalloc(st->n ? st->n : 1, sizeof *st->cx);
-    st->cl = lm_xcalloc(st->n ? st->n : 1, sizeof *st->cl);
-    for (size_t i = 0; i < st->n; i++) {
-        json_t *s = json_array_get(st->arr, i);
-        if (!json_is_string(s)) {
-            lm_rerr_set(err, m->vpos, "\"%s\" item %zu must be a string, not %s", m->key, i + 1,
-                        json_is_null(s)     ? "null"
-                        : json_is_number(s) ? "a number"
-                                            : "another type");
-            return LM_REC_BAD;
-        }
-        st->cx[i] = json_string_value(s);
-        st->cl[i] = json_string_length(s);
-    }
-    return LM_REC_OK;
-}
-
-/* The text's member: --field, or "context" when "prompt" is missing. */
-static const lm_member *record_text_member(const ctx_t *c, const lm_record *in, lm_rerr *err)
-{
-    const lm_member *m = lm_rec_get(in, c->field);
-    if (!m && !strcmp(c->field, "prompt"))
-        m = lm_rec_get(in, "context");
-    if (!m) {
-        lm_rerr_set(err, LM_NOPOS, "no \"%s\" field", c->field);
-        lm_rerr_hint(err, "give the text as \"prompt\" (a string) or \"context\" (a list of strings), "
-                          "or name its field with --field");
-        return NULL;
-    }
-    if (m->type != LM_J_STRING && m->type != LM_J_ARRAY) {
-        lm_rerr_set(err, m->vpos, "\"%s\" must be a string or a list of strings, not %s", m->key,
-                    lm_jtype_name(m->type));
-        return NULL;
-    }
-    return m;
 }
 
 /* First half of a record: checks, the texts, and lm_lingua_begin. */
 static int prepare(void *vc, lm_record *in, lm_rerr *err)
 {
     const ctx_t *c = vc;
-    const lm_member *m = record_text_member(c, in, err), *mt;
+    const lm_member *m = lm_lingua_rec_member(in, c->field, err), *mt;
     if (!m)
         return LM_REC_BAD;
     rec_t *st = lm_xcalloc(1, sizeof *st);
     st->o = c->o;
-    st->o.want_words = c->word_labels || c->html || c->color_on;
-    st->o.want_tokens = c->token_probs;
-    st->is_list = m->type == LM_J_ARRAY;
+    st->o.want_words = c->fo.word_labels || c->html || c->color_on;
+    st->o.want_tokens = c->fo.token_probs;
     st->vpos = m->vpos;
-    if (record_params(in, &st->o, &mt, err) || record_texts(in, m, st, err)) {
+    if (lm_lingua_rec_params(in, &st->o, &mt, err) || lm_lingua_rec_texts(in, m, &st->t, err)) {
         rec_free(st);
         return LM_REC_BAD;
     }
-    if (st->o.use_context_filter && st->n > 1 && st->o.target_token == 0) {
+    if (st->o.use_context_filter && st->t.n > 1 && st->o.target_token == 0) {
         lm_rerr_set(err, mt ? mt->vpos : LM_NOPOS, "target_token 0 with the context filter keeps nothing");
         lm_rerr_hint(err, "use a positive target_token, or -1 for none");
         rec_free(st);
         return LM_REC_BAD;
     }
     lm_lingua_counter_init(&st->k, c->tk, c->le.tok);
-    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, st->cx, st->cl, st->n, lm_lingua_count, &st->k,
-                        st->msg, sizeof st->msg)) {
+    if (lm_lingua_begin(&st->job, &c->le.m, &c->fm, &st->o, st->t.cx, st->t.cl, st->t.n, lm_lingua_count,
+                        &st->k, st->msg, sizeof st->msg)) {
         lm_rerr_set(err, m->vpos, "%s", st->msg);
         rec_free(st);
         return LM_REC_BAD;
@@ -439,52 +349,6 @@ static void gather(void *vc, lm_record *const *recs, size_t n)
     free(jobs);
 }
 
-/* --view's text (into view) and the --html fragment of a finished record. */
-static void show_record(const ctx_t *c, const lm_record *in, const rec_t *st, const lm_lingua_result *r,
-                        lm_buf *view)
-{
-    lm_buf orig = {0};
-    lm_lingua_join(&orig, st->cx, st->cl, st->n);
-    lm_view_words w = lm_lingua_view_words(r, orig.p ? orig.p : "", orig.n);
-    char where[1024];
-    snprintf(where, sizeof where, "%s:%llu", in->file, (unsigned long long)in->lineno);
-    if (c->view)
-        lm_lingua_view_text(view, where, r, &w, c->color_on);
-    if (c->html) {
-        lm_buf frag = {0};
-        lm_view_html_record(&frag, where, r->ratio, r->origin_tokens, r->compressed_tokens, &w);
-        lm_view_page_add((lm_view_page *)&c->page, in->index, &frag);
-    }
-    lm_buf_free(&orig);
-}
-
-/* The reference's output fields, and those of --word-labels and --token-probs. */
-static void write_fields(const ctx_t *c, int is_list, const lm_lingua_result *r, lm_out *out)
-{
-    lm_out_strn(out, "compressed_prompt", r->prompt.p, r->prompt.n);
-    if (is_list) {
-        lm_lingua_list_json(lm_out_begin(out, "compressed_prompt_list"), r);
-        lm_out_end(out);
-    }
-    lm_out_int(out, "origin_tokens", (int64_t)r->origin_tokens);
-    lm_out_int(out, "compressed_tokens", (int64_t)r->compressed_tokens);
-    lm_out_num(out, "ratio", r->ratio_v);
-    lm_out_num(out, "rate", r->rate_v);
-    lm_out_str(out, "saving", r->saving);
-    if (c->word_labels) {
-        lm_buf b = {0};
-        lm_lingua_labelled(&b, r, c->word_sep, c->label_sep);
-        lm_out_strn(out, "fn_labeled_original_prompt", b.p ? b.p : "", b.n);
-        lm_buf_free(&b);
-        lm_lingua_words_json(lm_out_begin(out, "words"), r);
-        lm_out_end(out);
-    }
-    if (c->token_probs) {
-        lm_lingua_tokens_json(lm_out_begin(out, "token_probs"), r);
-        lm_out_end(out);
-    }
-}
-
 /* Second half of a record: lm_lingua_finish and the output. */
 static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 {
@@ -505,9 +369,10 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     st->job = NULL;
     lm_buf view = {0};
     if (!rc && (c->html || c->view))
-        show_record(c, in, st, &r, &view);
+        lm_lingua_rec_show(in, &st->t, &r, c->view ? &view : NULL, c->color_on,
+                           c->html ? (lm_view_page *)&c->page : NULL);
     size_t vpos = st->vpos;
-    int is_list = st->is_list;
+    int is_list = st->t.is_list;
     rec_free(st);
     if (rc) {
         lm_rerr_set(err, vpos, "%s", msg);
@@ -516,7 +381,7 @@ static int on_record(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     if (c->view)
         lm_out_text(out, view.p ? view.p : "", view.n);
     else
-        write_fields(c, is_list, &r, out);
+        lm_lingua_rec_fields(out, &r, is_list, &c->fo);
     lm_buf_free(&view);
     lm_lingua_result_free(&r);
     return LM_REC_OK;
@@ -636,80 +501,29 @@ static void check_options(ctx_t *c, int nargs)
     }
 }
 
-/* --model (or $LMKIT_MODEL) as a folder: a Hugging Face id is looked up in
- * the local cache, never on the network.  Sets c->model and c->model_dir. */
-static void resolve_model(ctx_t *c)
+/* Dies with a failed set-up's message, hint and exit status. */
+static _Noreturn void die_fail(const lm_lingua_fail *f)
 {
-    if (!c->model)
-        c->model = getenv("LMKIT_MODEL");
-    if (!c->model || !*c->model)
-        lm_die_hint(
-            LM_EXIT_USAGE,
-            "pass --model DIR (or set LMKIT_MODEL) naming a folder such as "
-            "llmlingua-2-xlm-roberta-large-meetingbank with config.json, model.safetensors, tokenizer.json",
-            "no model: LLMLingua-2 needs its token classifier");
-    char err[1024];
-    int as_id;
-    c->model_dir = lm_hf_model_dir(c->model, &as_id, err, sizeof err);
-    if (!c->model_dir && as_id) {
-        char hint[512];
-        snprintf(hint, sizeof hint,
-                 "download it with 'huggingface-cli download %s', or pass --model DIR "
-                 "naming a folder with config.json, model.safetensors and tokenizer.json",
-                 c->model);
-        lm_die_hint(LM_EXIT_DATA, hint, "%s", err);
-    }
-    if (!c->model_dir)
-        lm_die_hint(LM_EXIT_DATA,
-                    "--model names a folder with config.json, model.safetensors and tokenizer.json "
-                    "or a Hugging Face id (org/name) in the local cache",
-                    "%s", err);
-    c->model = c->model_dir;
+    lm_die_hint(f->status, f->hint[0] ? f->hint : NULL, "%s", f->msg);
 }
 
-/* --device: auto is the GPU when there is one (nothing CUDA is loaded
- * without one); cuda insists. */
-static void choose_device(ctx_t *c, const lm_common *com)
-{
-    if (!(com->device == LM_DEVICE_CUDA || (com->device == LM_DEVICE_AUTO && lm_cuda_present())))
-        return;
-    char why[256], err[1024];
-    int have = lm_nn_cuda_available(why, sizeof why);
-    if (!have && com->device == LM_DEVICE_CUDA)
-        lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
-    if (have && lm_lingua_encoder_use_cuda(&c->le, LM_NN_F32, err, sizeof err)) {
-        if (com->device == LM_DEVICE_CUDA)
-            lm_die_hint(LM_EXIT_USAGE, "use --device cpu, or a smaller --batch-size", "--device cuda: %s",
-                        err);
-        if (!com->quiet)
-            lm_warn("GPU not used (%s); computing on the CPU", err);
-    }
-}
-
-/* The encoder set-up: the folder, the device, the CPU's memory (else
- * OpenBLAS may spin).  A model that cannot be read or is malformed is bad
- * input data (exit 1), as a tokenizer is for tokenize; only running out of
- * memory while loading it is system trouble. */
+/* --model (or $LMKIT_MODEL) as a folder into c->model_dir and c->model,
+ * then the encoder on --device. */
 static void load_encoder(ctx_t *c, const lm_common *com)
 {
-    char err[1024];
-    if (lm_lingua_encoder_load(&c->le, c->model, c->family, c->batch, err, sizeof err))
-        lm_die_hint(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA,
-                    "an LLMLingua-2 folder holds config.json, model.safetensors and tokenizer.json", "%s",
-                    err);
-    choose_device(c, com);
-    int fit;
-    size_t lack;
-    if (!c->le.gpu && lm_nn_cpu_reserve(&fit, &lack, err, sizeof err)) {
-        char hint[160], more[64] = "";
-        if (lack)
-            snprintf(more, sizeof more, " by at least %zu MiB", (lack >> 20) + 1);
-        if (fit > 0)
-            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s, or use --threads %d", more, fit);
-        else
-            snprintf(hint, sizeof hint, "raise the limit ('ulimit -v')%s", more);
-        lm_die_hint(LM_EXIT_USAGE, hint, "%s", err);
-    }
+    lm_lingua_fail f;
+    if (!c->model)
+        c->model = getenv("LMKIT_MODEL");
+    if (!(c->model_dir = lm_lingua_model_dir(c->model, &f)))
+        die_fail(&f);
+    c->model = c->model_dir;
+    char warn[1200];
+    int rc =
+        lm_lingua_encoder_setup(&c->le, c->model, c->family, c->batch, com->device, warn, sizeof warn, &f);
+    if (warn[0] && !com->quiet)
+        lm_warn("%s", warn);
+    if (rc)
+        die_fail(&f);
 }
 
 /* The tokenizer set-up beyond lm_lingua_model_init: --special-ends and the
@@ -727,18 +541,10 @@ static void set_up_tokens(ctx_t *c)
 /* The cl100k_base rank file the reference counts with, or a warning. */
 static void load_counter(ctx_t *c, const lm_common *com)
 {
-    char err[1024];
-    char *cp = find_count_file(c);
-    if (cp) {
-        c->tk = lm_tiktoken_load(cp, lm_tiktoken_infer(cp) ? NULL : "cl100k_base", err, sizeof err);
-        free(cp);
-        if (!c->tk && strstr(err, "the right encoding?"))
-            lm_die_hint(LM_EXIT_DATA,
-                        "--count-encoding takes the cl100k_base rank file the reference counts with", "%s",
-                        err);
-        if (!c->tk)
-            lm_die(strstr(err, "out of memory") ? LM_EXIT_USAGE : LM_EXIT_DATA, "%s", err);
-    } else if (!com->quiet) {
+    lm_lingua_fail f;
+    if (lm_lingua_counter_load(c->count_path, &c->tk, &f))
+        die_fail(&f);
+    if (!c->tk && !com->quiet) {
         lm_warn("no cl100k_base rank file: counting tokens with the model's tokenizer instead");
         lm_hint("pass --count-encoding FILE or set LMKIT_TIKTOKEN to match the reference's counts");
     }
@@ -747,7 +553,6 @@ static void load_counter(ctx_t *c, const lm_common *com)
 /* Everything that can fail before any output: the model, the page, the counter. */
 static void set_up(ctx_t *c, const lm_common *com)
 {
-    resolve_model(c);
     load_encoder(c, com);
     set_up_tokens(c);
     if (c->html) { /* fail before any output when the page cannot be written */

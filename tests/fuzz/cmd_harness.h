@@ -5,6 +5,9 @@
  *   #include "cmd_harness.h"
  *   #include "../../cmd/NAME.c"
  *
+ * A command in a folder of its own (cmd/NAME/) is included file by file,
+ * main.c first: its files keep their static names distinct for this.
+ *
  * The command's main() becomes a static fz_cmd_main() (never called).  The exiting
  * helpers the command calls (lm_usage_error, lm_opt_double, lm_opt_int,
  * lm_opt_choice, lm_die, lm_die_hint, exit) become local copies that keep
