@@ -283,8 +283,13 @@ static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n
             return 0;
         }
     }
-    /* symbols: at most n (+ bytes of prefix/suffix per fallback) */
-    size_t maxsym = n + m->prefix_n + m->suffix_n + 8;
+    /* symbols: one per character at most, or with byte fallback one per
+     * byte of the character and of the prefix before it (and of the suffix
+     * after the last one) */
+    size_t nch = 0;
+    for (size_t i = 0; i < n; i++)
+        nch += ((unsigned char)s[i] & 0xC0) != 0x80;
+    size_t maxsym = n + (m->byte_fallback ? nch : 1) * m->prefix_n + m->suffix_n + 8;
     size_t need = maxsym * sizeof(bsym) + 4 * maxsym * sizeof(bmerge) + 64;
     bsym *sym = scratch(w, need);
     bmerge *heap = (bmerge *)((char *)w->scratch + maxsym * sizeof(bsym) + 32);
@@ -397,7 +402,7 @@ static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n
     }
     return 0;
 toolong:
-    lm_seterr(err, errlen, "BPE: a piece of %zu bytes falls back to more than %zu symbols", n, maxsym);
+    lm_seterr(err, errlen, "BPE: a piece of %zu bytes makes more than %zu symbols (a bug)", n, maxsym);
     return -1;
 #undef ADD
 }
