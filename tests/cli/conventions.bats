@@ -242,8 +242,10 @@ conv_run() {
     printf '%s\n' 'void *p = malloc(8);' >"$TMP/lib/core/diag.c"
     run "$TOP/tests/alloc-check.sh" "$TMP"
     assert_success
-    printf '%s\n' 'int f(void)' '{' '    char *s = strdup ("x");' '}' >"$TMP/lib/core/bad.c"
+    printf '%s\n' 'int f(void)' '{' '    char *s = strdup ("x");' '    *out = malloc(n);' '}' \
+        >"$TMP/lib/core/bad.c"
     run "$TOP/tests/alloc-check.sh" "$TMP"
     assert_failure
     [[ $output == *"lib/core/bad.c:3:"*"strdup"* ]] || fail "not named: $output"
+    [[ $output == *"lib/core/bad.c:4:"*"malloc"* ]] || fail "not named: $output"
 }
