@@ -27,13 +27,7 @@ void lm_buf_reset(lm_buf *b)
 static void reserve(lm_buf *b, size_t extra)
 {
     size_t need = b->n + extra + 1;
-    if (need > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < need)
-            nc *= 2;
-        b->p = lm_xrealloc(b->p, nc);
-        b->cap = nc;
-    }
+    lm_grow(b->p, b->cap, need > 256 ? need : 256);
 }
 
 void lm_buf_add(lm_buf *b, const void *s, size_t n)

@@ -783,21 +783,14 @@ static void check_files(const lm_common *c, int nops, char **ops)
     }
 }
 
-/* getopt_long's tables for cmd's options and the hidden --generate: 0, or
- * -1 with a message. */
-static int build_getopt(const lm_cmd *cmd, struct option **lo_out, char **short_out, lm_buf *msg)
+/* getopt_long's tables for cmd's options and the hidden --generate. */
+static void build_getopt(const lm_cmd *cmd, struct option **lo_out, char **short_out)
 {
     size_t nopt = 0, it = 0;
     while (opt_at(cmd, &it))
         nopt++;
-    struct option *lo = calloc(nopt + 2, sizeof *lo);
-    char *shortopts = calloc(2 * nopt + 4, 1);
-    if (!lo || !shortopts) {
-        free(lo);
-        free(shortopts);
-        lm_buf_printf(msg, "out of memory");
-        return -1;
-    }
+    struct option *lo = lm_xcalloc(nopt + 2, sizeof *lo);
+    char *shortopts = lm_xcalloc(2 * nopt + 4, 1);
     size_t ns = 0, k = 0;
     shortopts[ns++] = ':';
     it = 0;
@@ -813,7 +806,6 @@ static int build_getopt(const lm_cmd *cmd, struct option **lo_out, char **short_
     lo[k++] = (struct option){"generate", required_argument, NULL, ID_GENERATE};
     *lo_out = lo;
     *short_out = shortopts;
-    return 0;
 }
 
 /* The message for getopt's ':' (missing argument) or '?' (unknown). */
@@ -932,8 +924,7 @@ int lm_cli_parse_r(const lm_cmd *cmd, int argc, char **argv, lm_common *c, lm_op
     c->field = cmd->field_default;
     struct option *lo;
     char *shortopts;
-    if (build_getopt(cmd, &lo, &shortopts, msg) < 0)
-        return -1;
+    build_getopt(cmd, &lo, &shortopts);
     int rc = 0;
     optind = 0; /* full reinitialisation of getopt in glibc */
     opterr = 0;

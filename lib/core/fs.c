@@ -19,10 +19,10 @@ static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
-        return strdup(".");
+        return lm_xstrdup(".");
     if (slash == path)
-        return strdup("/");
-    return strndup(path, (size_t)(slash - path));
+        return lm_xstrdup("/");
+    return lm_xstrndup(path, (size_t)(slash - path));
 }
 
 /* Follows symbolic links from path to the name they finally stand for (which
@@ -30,8 +30,8 @@ static char *dir_of(const char *path)
  * malloc'd path, or NULL with errno set (ELOOP after 40 links). */
 static char *resolve(const char *path)
 {
-    char *p = strdup(path);
-    for (int hops = 0; p; hops++) {
+    char *p = lm_xstrdup(path);
+    for (int hops = 0;; hops++) {
         struct stat st;
         if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
             return p;
@@ -41,13 +41,13 @@ static char *resolve(const char *path)
             return NULL;
         }
         size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
-        char *t = malloc(cap);
-        ssize_t n = t ? readlink(p, t, cap) : -1;
+        char *t = lm_xmalloc(cap);
+        ssize_t n = readlink(p, t, cap);
         if (n < 0 || (size_t)n >= cap) { /* changed under us or unreadable */
             int e = n < 0 ? errno : EAGAIN;
             free(t);
             free(p);
-            errno = e ? e : ENOMEM;
+            errno = e;
             return NULL;
         }
         t[n] = '\0';
@@ -56,18 +56,15 @@ static char *resolve(const char *path)
             next = t;
         } else {
             char *d = dir_of(p);
-            size_t len = d ? strlen(d) + 1 + (size_t)n + 1 : 0;
-            next = d ? malloc(len) : NULL;
-            if (next)
-                snprintf(next, len, "%s/%s", d, t);
+            size_t len = strlen(d) + 1 + (size_t)n + 1;
+            next = lm_xmalloc(len);
+            snprintf(next, len, "%s/%s", d, t);
             free(d);
             free(t);
         }
         free(p);
         p = next;
     }
-    errno = ENOMEM;
-    return NULL;
 }
 
 /* ---- temporary files removed on exit and on signals ---- */
@@ -187,11 +184,7 @@ int lm_atomic_open(lm_atomic *a, const char *path, char *err, size_t errlen)
     size_t n = strlen(a->path);
     const char *slash = strrchr(a->path, '/');
     size_t dirlen = slash ? (size_t)(slash - a->path) + 1 : 0;
-    a->tmp = malloc(n + 16);
-    if (!a->tmp) {
-        lm_seterr(err, errlen, "out of memory");
-        return open_fail(a, -1, 0);
-    }
+    a->tmp = lm_xmalloc(n + 16);
     memcpy(a->tmp, a->path, dirlen);
     snprintf(a->tmp + dirlen, n + 16 - dirlen, ".%s.XXXXXX", a->path + dirlen);
     set_hooks();
@@ -301,10 +294,7 @@ int lm_out_check(const char *path, char *err, size_t errlen)
     } else {
         char *d = dir_of(t);
         struct stat ds;
-        if (!d) {
-            lm_seterr(err, errlen, "out of memory");
-            rc = -1;
-        } else if (stat(d, &ds) != 0) {
+        if (stat(d, &ds) != 0) {
             lm_seterr(err, errlen, "cannot write '%s': %s", path, strerror(errno));
             rc = -1;
         } else if (!S_ISDIR(ds.st_mode)) {
@@ -328,8 +318,8 @@ static char *canonical(const char *path)
         const char *slash = strrchr(t, '/');
         const char *base = slash ? slash + 1 : t;
         size_t len = strlen(rd) + strlen(base) + 2;
-        if ((c = malloc(len)))
-            snprintf(c, len, "%s/%s", rd, base);
+        c = lm_xmalloc(len);
+        snprintf(c, len, "%s/%s", rd, base);
     }
     free(t);
     free(d);
@@ -391,24 +381,15 @@ char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen)
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, fp);
+    char *buf = lm_xmalloc(cap);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - 1 - n, fp);
         n += got;
-        if (n < cap)
+        if (n < cap - 1)
             break;
-        char *nb = cap > ((size_t)-1) / 4 ? NULL : realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
+        lm_grow(buf, cap, n + 2);
     }
-    if (!buf) {
-        lm_seterr(err, errlen, "out of memory reading '%s'", path);
-    } else if (ferror(fp)) {
+    if (ferror(fp)) {
         lm_seterr(err, errlen, "cannot read '%s': %s", path, strerror(errno));
         free(buf);
         buf = NULL;

@@ -59,9 +59,7 @@ static int probe(int n)
 static void warm_sgemm(void)
 {
     enum { N = 256 };
-    float *a = calloc((size_t)3 * N * N, sizeof *a);
-    if (!a)
-        return;
+    float *a = lm_xcalloc((size_t)3 * N * N, sizeof *a);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, a + N * N, N, 0.0f,
                 a + 2 * N * N, N);
     free(a);

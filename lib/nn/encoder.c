@@ -80,13 +80,8 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
     int L = c->num_layers;
     int64_t C = c->hidden_size, F = c->intermediate_size;
     size_t n = 5 + 16 * (size_t)L + (c->token_classification ? 2 : 0);
-    pspec *ps = calloc(n, sizeof *ps);
-    m->w.layers = calloc((size_t)L, sizeof *m->w.layers);
-    if (!ps || !m->w.layers) {
-        free(ps);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    pspec *ps = lm_xcalloc(n, sizeof *ps);
+    m->w.layers = lm_xcalloc((size_t)L, sizeof *m->w.layers);
     size_t k = 0;
     lm_encoder_weights *w = &m->w;
     spec(&ps[k++], prefix, "embeddings.word_embeddings.weight", c->vocab_size, C, &w->wte);
@@ -150,12 +145,7 @@ static int bind_weights(lm_encoder *m, const char *where, char *err, size_t errl
     }
     /* pass 2: one block for everything converted */
     if (convert) {
-        m->block = malloc(convert * sizeof *m->block);
-        if (!m->block) {
-            lm_seterr(err, errlen, "out of memory (%zu MB for converted weights)",
-                      convert * sizeof(float) >> 20);
-            goto fail;
-        }
+        m->block = lm_xmalloc(lm_xmul(convert, sizeof *m->block));
         m->block_floats = convert;
     }
     float *p = m->block;
@@ -181,11 +171,7 @@ fail:
 
 lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_path, char *err, size_t errlen)
 {
-    lm_encoder *m = calloc(1, sizeof *m);
-    if (!m) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    lm_encoder *m = lm_xcalloc(1, sizeof *m);
     if (lm_hf_config_load(&m->cfg, config_path, err, errlen) != 0) {
         free(m);
         return NULL;
@@ -194,16 +180,11 @@ lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_p
     int rc;
     if (wl >= 11 && strcmp(weights_path + wl - 11, ".index.json") == 0) {
         /* an index: open the set from its folder */
-        char *dir = strdup(weights_path);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (!dir) {
-            lm_seterr(err, errlen, "out of memory");
-            rc = -1;
-        } else {
-            if (slash)
-                *slash = 0;
-            rc = lm_st_set_open(&m->st, slash ? dir : ".", err, errlen);
-        }
+        char *dir = lm_xstrdup(weights_path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        rc = lm_st_set_open(&m->st, slash ? dir : ".", err, errlen);
         free(dir);
     } else {
         rc = lm_st_set_open_file(&m->st, weights_path, err, errlen);
@@ -225,19 +206,9 @@ lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_p
 lm_encoder *lm_encoder_load(const char *dir, char *err, size_t errlen)
 {
     size_t n = strlen(dir) + 40;
-    char *cp = malloc(n);
-    lm_encoder *m = NULL;
-    if (!cp) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    char *cp = lm_xmalloc(n);
     snprintf(cp, n, "%s/config.json", dir);
-    m = calloc(1, sizeof *m);
-    if (!m) {
-        lm_seterr(err, errlen, "out of memory");
-        free(cp);
-        return NULL;
-    }
+    lm_encoder *m = lm_xcalloc(1, sizeof *m);
     if (lm_hf_config_load(&m->cfg, cp, err, errlen) != 0) {
         free(m);
         free(cp);
@@ -287,15 +258,8 @@ lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *
             lm_seterr(err, errlen, "batch %d x %d tokens is too large", B, T);
             return NULL;
         }
-    lm_encoder_state *s = calloc(1, sizeof *s);
-    float *block = malloc(total * sizeof(float));
-    if (!s || !block) {
-        free(s);
-        free(block);
-        lm_seterr(err, errlen, "out of memory (%zu MB of activations for batch %d x %d tokens)",
-                  total * sizeof(float) >> 20, B, T);
-        return NULL;
-    }
+    lm_encoder_state *s = lm_xcalloc(1, sizeof *s);
+    float *block = lm_xmalloc(total * sizeof(float));
     float **ptrs[9] = {&s->x, &s->q, &s->k, &s->v, &s->atty, &s->tmp, &s->ffh, &s->att, &s->maskadd};
     float *p = block;
     for (int i = 0; i < 9; i++) {

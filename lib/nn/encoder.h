@@ -89,7 +89,7 @@ lm_encoder *lm_encoder_load_files(const char *config_path, const char *weights_p
 void lm_encoder_free(lm_encoder *m);
 
 /* Run state for batches up to B sequences of up to T tokens; NULL with a
- * message on a bad size or out of memory. */
+ * message on a bad size (running out of memory exits, see core/diag.h). */
 lm_encoder_state *lm_encoder_state_new(const lm_encoder *m, int B, int T, char *err, size_t errlen);
 void lm_encoder_state_free(lm_encoder_state *s);
 

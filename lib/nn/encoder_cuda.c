@@ -114,11 +114,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
     const lm_encoder_weights *w = &m->w;
     size_t C = (size_t)g->C, F = (size_t)g->F, L = (size_t)g->L;
     size_t n = 5 + 12 * L + 2; /* embeddings, 12 per layer, classifier */
-    wspec *ws = calloc(n, sizeof *ws);
-    if (!ws) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    wspec *ws = lm_xcalloc(n, sizeof *ws);
     int half = g->dtype != LM_NN_F32;
     size_t k = 0;
 #define W1(p, numel, h, d) \
@@ -161,12 +157,7 @@ static int upload_weights(lm_encoder_cuda *g, const lm_encoder *m, char *err, si
         if (ws[i].half && numel > most)
             most = numel;
     }
-    uint16_t *stage = NULL;
-    if (most && !(stage = malloc(most * sizeof *stage))) {
-        lm_seterr(err, errlen, "out of memory (%zu MB to convert weights)", most * 2 >> 20);
-        free(ws);
-        return -1;
-    }
+    uint16_t *stage = most ? lm_xmalloc(lm_xmul(most, sizeof *stage)) : NULL;
     if (g->K->enc_malloc(&g->wblock, total, err, errlen)) {
         size_t e = strlen(err);
         if (e < errlen)
@@ -268,11 +259,7 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
     const lm_cuda_api *K = lm_cuda_gpu(err, errlen);
     if (!K)
         return NULL;
-    lm_encoder_cuda *g = calloc(1, sizeof *g);
-    if (!g) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    lm_encoder_cuda *g = lm_xcalloc(1, sizeof *g);
     g->K = K;
     g->dtype = dtype;
     g->B = Bmax;
@@ -290,13 +277,8 @@ lm_encoder_cuda *lm_encoder_cuda_new(const lm_encoder *m, int Bmax, int Tmax, in
     g->gelu_tanh = c->act == LM_ACT_GELU_TANH;
     g->eps = c->layer_norm_eps;
     snprintf(g->arch, sizeof g->arch, "%s", c->architecture);
-    g->layers = calloc((size_t)g->L ? (size_t)g->L : 1, sizeof *g->layers);
-    g->hmask = malloc((size_t)Bmax * (size_t)Tmax);
-    if (!g->layers || !g->hmask) {
-        lm_seterr(err, errlen, "out of memory");
-        lm_encoder_cuda_free(g);
-        return NULL;
-    }
+    g->layers = lm_xcalloc((size_t)g->L, sizeof *g->layers);
+    g->hmask = lm_xmalloc((size_t)Bmax * (size_t)Tmax);
     memset(g->hmask, 1, (size_t)Bmax * (size_t)Tmax);
     if (g->K->enc_create(&g->ctx, err, errlen) || upload_weights(g, m, err, errlen) ||
         alloc_activations(g, err, errlen)) {

@@ -75,11 +75,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
     } else if (nl && get_int(root, "num_labels", 2, 1, 100000, &n, where, err, errlen) != 0) {
         return -1;
     }
-    cfg->id2label = calloc((size_t)n, sizeof *cfg->id2label);
-    if (!cfg->id2label) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    cfg->id2label = lm_xcalloc((size_t)n, sizeof *cfg->id2label);
     cfg->num_labels = n;
     for (int i = 0; i < n; i++) {
         char key[24], def[32];
@@ -95,11 +91,7 @@ static int parse_labels(lm_hf_config *cfg, json_t *root, const char *where, char
             }
             s = json_string_value(v);
         }
-        cfg->id2label[i] = strdup(s);
-        if (!cfg->id2label[i]) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        cfg->id2label[i] = lm_xstrdup(s);
     }
     return 0;
 }
@@ -250,12 +242,7 @@ int lm_hf_config_load(lm_hf_config *cfg, const char *path, char *err, size_t err
         return -1;
     }
     size_t wl = strlen(path) + 3;
-    char *where = malloc(wl);
-    if (!where) {
-        free(text);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    char *where = lm_xmalloc(wl);
     snprintf(where, wl, "'%s'", path);
     int rc = lm_hf_config_parse(cfg, text, len, where, err, errlen);
     free(where);

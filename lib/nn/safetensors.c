@@ -226,11 +226,7 @@ static int parse_entry(lm_st_tensor *t, const char *name, json_t *v, const char 
         return -1;
     }
     t->numel = numel;
-    t->name = strdup(name);
-    if (!t->name) {
-        lm_seterr(err, errlen, "%s: out of memory", where);
-        return -1;
-    }
+    t->name = lm_xstrdup(name);
     return 0;
 }
 
@@ -272,14 +268,8 @@ static int parse_into(lm_safetensors *st, const uint8_t *p, size_t len, const ch
     st->buf = p + 8 + n;
     st->buflen = len - 8 - (size_t)n;
     size_t cap = json_object_size(root);
-    st->t = calloc(cap ? cap : 1, sizeof *st->t);
-    lm_st_tensor **order = calloc(cap ? cap : 1, sizeof *order);
-    if (!st->t || !order) {
-        free(order);
-        json_decref(root);
-        lm_seterr(err, errlen, "%s: out of memory", where);
-        return -1;
-    }
+    st->t = lm_xcalloc(cap, sizeof *st->t);
+    lm_st_tensor **order = lm_xcalloc(cap, sizeof *order);
     const char *key;
     json_t *v;
     int rc = 0;
@@ -406,12 +396,7 @@ int lm_st_open(lm_safetensors *st, const char *path, char *err, size_t errlen)
         return -1;
     }
     size_t plen = strlen(path) + 3;
-    char *where = malloc(plen);
-    if (!where) {
-        munmap(map, len);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    char *where = lm_xmalloc(plen);
     snprintf(where, plen, "'%s'", path);
     if (parse_into(st, map, len, where, err, errlen) != 0) {
         free(where);
@@ -421,12 +406,7 @@ int lm_st_open(lm_safetensors *st, const char *path, char *err, size_t errlen)
     free(where);
     st->map = map;
     st->maplen = len;
-    st->path = strdup(path);
-    if (!st->path) {
-        lm_st_close(st);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    st->path = lm_xstrdup(path);
     return 0;
 }
 
@@ -481,20 +461,15 @@ int lm_st_to_f32(const lm_st_tensor *t, float *out, char *err, size_t errlen)
 static char *join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+    char *p = lm_xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
 int lm_st_set_open_file(lm_st_set *set, const char *path, char *err, size_t errlen)
 {
     memset(set, 0, sizeof *set);
-    set->files = calloc(1, sizeof *set->files);
-    if (!set->files) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    set->files = lm_xcalloc(1, sizeof *set->files);
     if (lm_st_open(&set->files[0], path, err, errlen) != 0) {
         free(set->files);
         set->files = NULL;
@@ -509,12 +484,6 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
     memset(set, 0, sizeof *set);
     char *single = join(dir, "model.safetensors");
     char *index = join(dir, "model.safetensors.index.json");
-    if (!single || !index) {
-        free(single);
-        free(index);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
     struct stat sb;
     if (stat(single, &sb) == 0) {
         int rc = lm_st_set_open_file(set, single, err, errlen);
@@ -544,17 +513,13 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
         return -1;
     }
     /* distinct shard names, in first-seen order */
-    const char **names = calloc(json_object_size(wm), sizeof *names);
+    const char **names = lm_xcalloc(json_object_size(wm), sizeof *names);
     size_t nn = 0;
     const char *key;
     json_t *v;
-    int rc = names ? 0 : -1;
-    if (!names)
-        lm_seterr(err, errlen, "out of memory");
+    int rc = 0;
     json_object_foreach(wm, key, v)
     {
-        if (rc)
-            break;
         const char *s = json_string_value(v);
         char nb[128];
         if (!s || !*s || strchr(s, '/') || strcmp(s, "..") == 0 || strcmp(s, ".") == 0) {
@@ -569,18 +534,11 @@ int lm_st_set_open(lm_st_set *set, const char *dir, char *err, size_t errlen)
         if (k == nn)
             names[nn++] = s;
     }
-    if (rc == 0) {
-        set->files = calloc(nn, sizeof *set->files);
-        if (!set->files) {
-            lm_seterr(err, errlen, "out of memory");
-            rc = -1;
-        }
-    }
+    if (rc == 0)
+        set->files = lm_xcalloc(nn, sizeof *set->files);
     for (size_t k = 0; rc == 0 && k < nn; k++) {
         char *p = join(dir, names[k]);
-        if (!p || lm_st_open(&set->files[k], p, err, errlen) != 0) {
-            if (!p)
-                lm_seterr(err, errlen, "out of memory");
+        if (lm_st_open(&set->files[k], p, err, errlen) != 0) {
             rc = -1;
         } else {
             set->nfiles++;

@@ -29,8 +29,8 @@ typedef struct {
 } hft_map;
 
 uint64_t lm_hft_hash(const char *s, size_t n);
-int lm_hft_map_put(hft_map *m, const char *k, size_t n, int32_t v); /* overwrite; -1 on OOM */
-int32_t lm_hft_map_get(const hft_map *m, const char *k, size_t n);  /* -1 if absent */
+void lm_hft_map_put(hft_map *m, const char *k, size_t n, int32_t v); /* overwrites */
+int32_t lm_hft_map_get(const hft_map *m, const char *k, size_t n);   /* -1 if absent */
 void lm_hft_map_free(hft_map *m);
 
 /* ---- per-call work space ---- */
@@ -70,15 +70,12 @@ typedef struct hft_work {
     size_t (*mt)[3]; /* match list: start, end, is_match */
     size_t nmt, mtcap;
     pcre2_match_data *md;
-    int oom;
 } hft_work;
-
-int lm_hft_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 /* appends a new piece copy built from transformations of piece *pc (see
  * tokenizers' NormalizedString::transform); replaces *pc. */
-int lm_hft_transform(hft_work *w, hft_piece *pc, const hft_tc *tc, size_t ntc, size_t initial_removed);
-/* appends n bytes with one alignment; returns arena offset or (size_t)-1 */
+void lm_hft_transform(hft_work *w, hft_piece *pc, const hft_tc *tc, size_t ntc, size_t initial_removed);
+/* appends n bytes with one alignment; returns their arena offset */
 size_t lm_hft_append(hft_work *w, const char *s, size_t n, size_t a0, size_t a1);
 
 /* ---- components ---- */
@@ -95,8 +92,8 @@ typedef struct {
 
 enum { HFT_REMOVED, HFT_ISOLATED, HFT_MERGED_PREV, HFT_MERGED_NEXT, HFT_CONTIGUOUS };
 
-int lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc);
-int lm_hft_pretokenize(const hft_pretok *pt, hft_work *w); /* on w->p[0..np) */
+void lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc);
+void lm_hft_pretokenize(const hft_pretok *pt, hft_work *w); /* on w->p[0..np) */
 void lm_hft_norm_free(hft_norm *nm);
 void lm_hft_pretok_free(hft_pretok *pt);
 void lm_hft_pattern_free(hft_pattern *p);
@@ -124,13 +121,12 @@ typedef int hft_seq_fn(void *slots, size_t i, struct json_t *elem, const char *n
  * ("WHAT.KEY must be an array"), then calls one(slots, i, element,
  * "WHAT.KEY[i]", ...) for each element in order, counting in *n those that
  * succeed, up to the first failure.  slots is the caller's array of
- * json_array_size(j[key]) + 1 zeroed entries, NULL if allocating it failed
- * ("out of memory").  Returns 0 or -1. */
+ * json_array_size(j[key]) + 1 zeroed entries.  Returns 0 or -1. */
 int lm_hft_json_seq(struct json_t *j, const char *key, const char *what, void *slots, size_t *n,
                     hft_seq_fn *one, char *err, size_t errlen);
 
 /* matches of a pattern in s[0..n): fills w->mt with a covering list */
-int lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n);
+void lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n);
 
 /* model: tokens of one piece's normalized bytes into w->tk */
 int lm_hft_model_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n, char *err, size_t errlen);

@@ -49,18 +49,16 @@ static int map_find(const hft_map *m, const char *k, size_t n, size_t *slot)
     }
 }
 
-int lm_hft_map_put(hft_map *m, const char *k, size_t n, int32_t v)
+void lm_hft_map_put(hft_map *m, const char *k, size_t n, int32_t v)
 {
     size_t slot;
     if (m->cap && map_find(m, k, n, &slot)) {
         m->val[m->slot[slot] - 1] = v;
-        return 0;
+        return;
     }
     if ((m->n + 1) * 2 > m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 64;
-        uint32_t *ns = calloc(nc, sizeof *ns);
-        if (!ns)
-            return -1;
+        uint32_t *ns = lm_xcalloc(nc, sizeof *ns);
         for (size_t e = 0; e < m->n; e++) {
             size_t i = (size_t)lm_hft_hash(m->keys + m->off[e], m->off[e + 1] - m->off[e]) & (nc - 1);
             while (ns[i])
@@ -71,25 +69,19 @@ int lm_hft_map_put(hft_map *m, const char *k, size_t n, int32_t v)
         m->slot = ns;
         m->cap = nc;
     }
-    if (lm_hft_grow((void **)&m->off, &m->ncap, m->n + 2, sizeof *m->off))
-        return -1;
-    size_t vc = m->ncap;
-    (void)vc;
-    int32_t *nv = realloc(m->val, m->ncap * sizeof *m->val);
-    if (!nv)
-        return -1;
-    m->val = nv;
+    size_t had = m->ncap;
+    lm_grow(m->off, m->ncap, m->n + 2);
+    if (m->ncap != had)
+        m->val = lm_xrealloc(m->val, lm_xmul(m->ncap, sizeof *m->val));
     if (m->n == 0)
         m->off[0] = 0;
-    if (lm_hft_grow((void **)&m->keys, &m->keycap, m->off[m->n] + n + 1, 1))
-        return -1;
+    lm_grow(m->keys, m->keycap, m->off[m->n] + n + 1);
     memcpy(m->keys + m->off[m->n], k, n);
     m->off[m->n + 1] = m->off[m->n] + n;
     m->val[m->n] = v;
     map_find(m, k, n, &slot);
     m->slot[slot] = (uint32_t)m->n + 1;
     m->n++;
-    return 0;
 }
 
 int32_t lm_hft_map_get(const hft_map *m, const char *k, size_t n)
@@ -198,27 +190,28 @@ static void merge_put(hft_model *m, int32_t a, int32_t b, uint32_t rank, int32_t
     m->merges[i].id = id;
 }
 
-static int tk_push(hft_work *w, int32_t id, size_t s, size_t e)
+static void tk_push(hft_work *w, int32_t id, size_t s, size_t e)
 {
-    if (lm_hft_grow((void **)&w->tk, &w->tkcap, w->ntk + 1, sizeof *w->tk)) {
-        w->oom = 1;
-        return -1;
-    }
+    lm_grow(w->tk, w->tkcap, w->ntk + 1);
     w->tk[w->ntk].id = id;
     w->tk[w->ntk].s = s;
     w->tk[w->ntk].e = e;
     w->tk[w->ntk].slice = 0;
     w->ntk++;
-    return 0;
 }
 
 static char *scratch_str(hft_work *w, size_t n)
 {
-    if (lm_hft_grow((void **)&w->sb, &w->sbcap, n + 1, 1)) {
-        w->oom = 1;
-        return NULL;
-    }
+    lm_grow(w->sb, w->sbcap, n + 1);
     return w->sb;
+}
+
+/* w->scratch with room for at least need bytes */
+static void *scratch(hft_work *w, size_t need)
+{
+    char *p = w->scratch;
+    lm_grow(p, w->scratchcap, need);
+    return w->scratch = p;
 }
 
 static size_t u8len(unsigned char b)
@@ -279,23 +272,26 @@ static bmerge heap_pop(bmerge *h, size_t *n)
     return top;
 }
 
-static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n)
+static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
     if (m->ignore_merges) {
         int32_t id = lm_hft_map_get(&m->vocab, s, n);
-        if (id >= 0)
-            return tk_push(w, id, 0, n);
+        if (id >= 0) {
+            tk_push(w, id, 0, n);
+            return 0;
+        }
     }
-    /* symbols: at most n (+ bytes of prefix/suffix per fallback) */
-    size_t maxsym = n + m->prefix_n + m->suffix_n + 8;
+    /* symbols: one per character at most, or with byte fallback one per
+     * byte of the character and of the prefix before it (and of the suffix
+     * after the last one) */
+    size_t nch = 0;
+    for (size_t i = 0; i < n; i++)
+        nch += ((unsigned char)s[i] & 0xC0) != 0x80;
+    size_t maxsym = n + (m->byte_fallback ? nch : 1) * m->prefix_n + m->suffix_n + 8;
     size_t need = maxsym * sizeof(bsym) + 4 * maxsym * sizeof(bmerge) + 64;
-    if (lm_hft_grow(&w->scratch, &w->scratchcap, need, 1)) {
-        w->oom = 1;
-        return -1;
-    }
-    bsym *sym = w->scratch;
+    bsym *sym = scratch(w, need);
     bmerge *heap = (bmerge *)((char *)w->scratch + maxsym * sizeof(bsym) + 32);
     size_t ns = 0, nh = 0;
     long unk_id = -1;
@@ -311,8 +307,6 @@ static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n
         ns++;                        \
     } while (0)
     char *buf = scratch_str(w, m->prefix_n + m->suffix_n + 8);
-    if (!buf)
-        return -1;
     for (size_t i = 0; i < n;) {
         size_t l = u8len((unsigned char)s[i]);
         if (l > n - i)
@@ -403,13 +397,12 @@ static int bpe_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n
     for (size_t i = 0; i < ns; i++) {
         if (!sym[i].len)
             continue;
-        if (tk_push(w, sym[i].c, off, off + sym[i].len))
-            return -1;
+        tk_push(w, sym[i].c, off, off + sym[i].len);
         off += sym[i].len;
     }
     return 0;
 toolong:
-    w->oom = 1;
+    lm_seterr(err, errlen, "BPE: a piece of %zu bytes makes more than %zu symbols (a bug)", n, maxsym);
     return -1;
 #undef ADD
 }
@@ -425,8 +418,6 @@ static int wp_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
     if (nch > m->max_chars)
         goto bad;
     char *buf = scratch_str(w, n + m->prefix_n);
-    if (!buf)
-        return -1;
     size_t start = 0;
     while (start < n) {
         size_t end = n;
@@ -452,8 +443,7 @@ static int wp_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
         }
         if (found < 0)
             goto bad;
-        if (tk_push(w, found, start, end))
-            return -1;
+        tk_push(w, found, start, end);
         start = end;
     }
     return 0;
@@ -463,7 +453,8 @@ bad:
         lm_seterr(err, errlen, "WordPiece: the unk_token is not in the vocabulary");
         return -1;
     }
-    return tk_push(w, m->unk, 0, n);
+    tk_push(w, m->unk, 0, n);
+    return 0;
 }
 
 /* ---- Unigram ---- */
@@ -479,11 +470,7 @@ static int ug_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
     if (n == 0)
         return 0;
     size_t need = (n + 1) * sizeof(unode) + (n + 1) * 2 * sizeof(size_t);
-    if (lm_hft_grow(&w->scratch, &w->scratchcap, need, 1)) {
-        w->oom = 1;
-        return -1;
-    }
-    unode *best = w->scratch;
+    unode *best = scratch(w, need);
     size_t(*seg)[2] = (void *)((char *)w->scratch + (n + 1) * sizeof(unode));
     for (size_t i = 0; i <= n; i++) {
         best[i].score = 0;
@@ -563,8 +550,7 @@ static int ug_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
                         all = 0;
                 if (all) {
                     for (size_t i = a; i < b; i++)
-                        if (tk_push(w, m->byte_id[(unsigned char)s[i]], a, b))
-                            return -1;
+                        tk_push(w, m->byte_id[(unsigned char)s[i]], a, b);
                     continue;
                 }
             }
@@ -574,8 +560,7 @@ static int ug_tokenize(const hft_model *m, hft_work *w, const char *s, size_t n,
             }
             id = m->unk;
         }
-        if (tk_push(w, id, a, b))
-            return -1;
+        tk_push(w, id, a, b);
         w->tk[w->ntk - 1].slice = 1; /* tokenizers' Unigram token is the piece */
     }
     return 0;
@@ -585,7 +570,7 @@ int lm_hft_model_tokenize(const hft_model *m, hft_work *w, const char *s, size_t
 {
     w->ntk = 0;
     switch (m->type) {
-    case M_BPE: return bpe_tokenize(m, w, s, n);
+    case M_BPE: return bpe_tokenize(m, w, s, n, err, errlen);
     case M_WORDPIECE: return wp_tokenize(m, w, s, n, err, errlen);
     default: return ug_tokenize(m, w, s, n, err, errlen);
     }
@@ -605,11 +590,7 @@ static int opt_str(json_t *j, const char *key, char **out, size_t *n, char *err,
         return -1;
     }
     *n = json_string_length(v);
-    *out = malloc(*n + 1);
-    if (!*out) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    *out = lm_xmalloc(*n + 1);
     memcpy(*out, json_string_value(v), *n + 1);
     return 0;
 }
@@ -627,17 +608,13 @@ static int opt_bool(json_t *j, const char *key, int *out, char *err, size_t errl
     return 0;
 }
 
-static int build_rev(hft_model *m, char *err, size_t errlen)
+static void build_rev(hft_model *m)
 {
     size_t maxid = 0;
     for (size_t e = 0; e < m->vocab.n; e++)
         if ((size_t)m->vocab.val[e] + 1 > maxid)
             maxid = (size_t)m->vocab.val[e] + 1;
-    m->rev = malloc((maxid + 1) * sizeof *m->rev);
-    if (!m->rev) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    m->rev = lm_xmalloc((maxid + 1) * sizeof *m->rev);
     m->nrev = maxid;
     for (size_t i = 0; i < maxid; i++)
         m->rev[i][1] = (size_t)-1;
@@ -646,7 +623,6 @@ static int build_rev(hft_model *m, char *err, size_t errlen)
         m->rev[id][0] = m->vocab.off[e];
         m->rev[id][1] = m->vocab.off[e + 1] - m->vocab.off[e];
     }
-    return 0;
 }
 
 static int parse_vocab_dict(hft_model *m, json_t *v, char *err, size_t errlen)
@@ -663,13 +639,11 @@ static int parse_vocab_dict(hft_model *m, json_t *v, char *err, size_t errlen)
             lm_seterr(err, errlen, "model.vocab['%.40s'] must be an integer id in [0, 2^24)", k);
             return -1;
         }
-        if (lm_hft_map_put(&m->vocab, k, strlen(k), (int32_t)json_integer_value(val))) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        lm_hft_map_put(&m->vocab, k, strlen(k), (int32_t)json_integer_value(val));
     }
     m->nvocab = m->vocab.n;
-    return build_rev(m, err, errlen);
+    build_rev(m);
+    return 0;
 }
 
 static void find_byte_ids(hft_model *m)
@@ -721,13 +695,9 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
     m->mcap = 16;
     while (m->mcap < nm * 2)
         m->mcap *= 2;
-    m->merges = calloc(m->mcap, sizeof *m->merges);
+    m->merges = lm_xcalloc(m->mcap, sizeof *m->merges);
     char *buf = NULL;
     size_t bcap = 0;
-    if (!m->merges) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
     for (size_t i = 0; i < nm; i++) {
         json_t *e = json_array_get(mg, i);
         const char *a, *b;
@@ -770,10 +740,7 @@ static int parse_bpe(hft_model *m, json_t *j, char *err, size_t errlen)
             free(buf);
             return -1;
         }
-        if (lm_hft_grow((void **)&buf, &bcap, an + bn + 1, 1)) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        lm_grow(buf, bcap, an + bn + 1);
         memcpy(buf, a, an);
         memcpy(buf + an, b + m->prefix_n, bn - m->prefix_n);
         int32_t nid = lm_hft_map_get(&m->vocab, buf, an + bn - m->prefix_n);
@@ -809,12 +776,7 @@ static int parse_wordpiece(hft_model *m, json_t *j, char *err, size_t errlen)
     }
     free(unk);
     if (!m->prefix) {
-        m->prefix = malloc(3);
-        if (!m->prefix) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
-        memcpy(m->prefix, "##", 3);
+        m->prefix = lm_xstrdup("##");
         m->prefix_n = 2;
     }
     m->max_chars = 100;
@@ -837,11 +799,7 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
         return -1;
     }
     size_t n = json_array_size(v);
-    m->score = malloc((n + 1) * sizeof *m->score);
-    if (!m->score) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    m->score = lm_xmalloc((n + 1) * sizeof *m->score);
     m->min_score = INFINITY;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
@@ -857,18 +815,11 @@ static int parse_unigram(hft_model *m, json_t *j, char *err, size_t errlen)
             m->min_score = m->score[i];
         if (pn > m->maxlen)
             m->maxlen = pn;
-        if (lm_hft_map_put(&m->vocab, p, pn, (int32_t)i)) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        lm_hft_map_put(&m->vocab, p, pn, (int32_t)i);
     }
     m->nvocab = n;
     /* id -> piece must follow the list, duplicates included */
-    m->rev = malloc((n + 1) * sizeof *m->rev);
-    if (!m->rev) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    m->rev = lm_xmalloc((n + 1) * sizeof *m->rev);
     m->nrev = n;
     for (size_t i = 0; i < n; i++)
         m->rev[i][1] = (size_t)-1;
@@ -911,11 +862,7 @@ hft_model *lm_hft_model_parse(json_t *j, char *err, size_t errlen)
         lm_seterr(err, errlen, "model must be an object");
         return NULL;
     }
-    hft_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    hft_model *m = lm_xcalloc(1, sizeof *m);
     m->unk = -1;
     json_t *t = json_object_get(j, "type");
     const char *ty = NULL;

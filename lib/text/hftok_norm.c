@@ -22,23 +22,6 @@
 #include "text/hftok_unicode.h"
 #include "core/diag.h"
 
-int lm_hft_grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need)
-        nc *= 2;
-    void *q = realloc(*p, nc * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-#define GROW(w, ptr, cap, need) \
-    (lm_hft_grow((void **)&(ptr), &(cap), (need), sizeof *(ptr)) ? ((w)->oom = 1, -1) : 0)
-
 size_t lm_hft_dec(const char *s, size_t n, uint32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -96,12 +79,11 @@ static size_t clen(unsigned char b)
     return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
 }
 
-static int reserve(hft_work *w, size_t extra);
+static void reserve(hft_work *w, size_t extra);
 
 size_t lm_hft_append(hft_work *w, const char *s, size_t n, size_t a0, size_t a1)
 {
-    if (reserve(w, n))
-        return (size_t)-1;
+    reserve(w, n);
     size_t at = w->n;
     memcpy(w->s + at, s, n);
     for (size_t i = 0; i < n; i++) {
@@ -112,35 +94,19 @@ size_t lm_hft_append(hft_work *w, const char *s, size_t n, size_t a0, size_t a1)
     return at;
 }
 
-/* makes room for extra bytes in the arena (s and al) */
-static int reserve(hft_work *w, size_t extra)
+/* makes room for extra bytes in the arena (s and al, both of w->cap) */
+static void reserve(hft_work *w, size_t extra)
 {
     size_t need = w->n + extra + 1;
     if (need <= w->cap && w->al)
-        return 0;
-    size_t nc = w->cap ? w->cap : 64;
-    while (nc < need)
-        nc *= 2;
-    char *ns = realloc(w->s, nc);
-    if (!ns) {
-        w->oom = 1;
-        return -1;
-    }
-    w->s = ns;
-    void *na = realloc(w->al, nc * sizeof *w->al);
-    if (!na) {
-        w->oom = 1;
-        return -1;
-    }
-    w->al = na;
-    w->cap = nc;
-    return 0;
+        return;
+    lm_grow(w->s, w->cap, need > 64 ? need : 64);
+    w->al = lm_xrealloc(w->al, lm_xmul(w->cap, sizeof *w->al));
 }
 
-int lm_hft_transform(hft_work *w, hft_piece *pc, const hft_tc *tc, size_t ntc, size_t initial_removed)
+void lm_hft_transform(hft_work *w, hft_piece *pc, const hft_tc *tc, size_t ntc, size_t initial_removed)
 {
-    if (reserve(w, 4 * ntc))
-        return -1;
+    reserve(w, 4 * ntc);
     const char *old = w->s + pc->off;
     size_t olen = pc->len, offset = 0;
     for (size_t k = 0; k < initial_removed && offset < olen; k++)
@@ -179,7 +145,6 @@ int lm_hft_transform(hft_work *w, hft_piece *pc, const hft_tc *tc, size_t ntc, s
     }
     pc->off = at;
     pc->len = w->n - at;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- patterns */
@@ -234,10 +199,6 @@ static char *rewrite_regex(const char *re, size_t n)
 static pcre2_code *compile_re(const char *src, size_t n, const char *what, char *err, size_t errlen)
 {
     char *rw = rewrite_regex(src, n);
-    if (!rw) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
     int ec;
     PCRE2_SIZE eo;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)rw, strlen(rw), PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
@@ -259,11 +220,7 @@ int lm_hft_pattern_parse(json_t *j, hft_pattern *p, const char *what, char *err,
     json_t *s = json_object_get(j, "String"), *r = json_object_get(j, "Regex");
     if (json_is_string(s)) {
         p->len = json_string_length(s);
-        p->str = malloc(p->len + 1);
-        if (!p->str) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        p->str = lm_xmalloc(p->len + 1);
         memcpy(p->str, json_string_value(s), p->len + 1);
         return 0;
     }
@@ -275,22 +232,22 @@ int lm_hft_pattern_parse(json_t *j, hft_pattern *p, const char *what, char *err,
     return -1;
 }
 
-static int mt_push(hft_work *w, size_t s, size_t e, size_t m)
+static void mt_push(hft_work *w, size_t s, size_t e, size_t m)
 {
-    if (GROW(w, w->mt, w->mtcap, w->nmt + 1))
-        return -1;
+    lm_grow(w->mt, w->mtcap, w->nmt + 1);
     w->mt[w->nmt][0] = s;
     w->mt[w->nmt][1] = e;
     w->mt[w->nmt][2] = m;
     w->nmt++;
-    return 0;
 }
 
-static int re_find(const pcre2_code *re, hft_work *w, const char *s, size_t n)
+static void re_find(const pcre2_code *re, hft_work *w, const char *s, size_t n)
 {
     w->nmt = 0;
-    if (n == 0)
-        return mt_push(w, 0, 0, 0);
+    if (n == 0) {
+        mt_push(w, 0, 0, 0);
+        return;
+    }
     size_t prev = 0, pos = 0;
     while (pos <= n) {
         int rc = pcre2_match(re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, w->md, NULL);
@@ -298,10 +255,9 @@ static int re_find(const pcre2_code *re, hft_work *w, const char *s, size_t n)
             break;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
         size_t ms = ov[0], me = ov[1];
-        if (prev != ms && mt_push(w, prev, ms, 0))
-            return -1;
-        if (mt_push(w, ms, me, 1))
-            return -1;
+        if (prev != ms)
+            mt_push(w, prev, ms, 0);
+        mt_push(w, ms, me, 1);
         prev = me;
         if (me == ms) { /* empty match: step one character */
             if (me >= n)
@@ -311,37 +267,39 @@ static int re_find(const pcre2_code *re, hft_work *w, const char *s, size_t n)
             pos = me;
         }
     }
-    if (prev != n && mt_push(w, prev, n, 0))
-        return -1;
-    return 0;
+    if (prev != n)
+        mt_push(w, prev, n, 0);
 }
 
-static int str_find(const char *pat, size_t pn, hft_work *w, const char *s, size_t n)
+static void str_find(const char *pat, size_t pn, hft_work *w, const char *s, size_t n)
 {
     w->nmt = 0;
-    if (n == 0 || pn == 0)
-        return mt_push(w, 0, n, 0);
+    if (n == 0 || pn == 0) {
+        mt_push(w, 0, n, 0);
+        return;
+    }
     size_t prev = 0, i = 0;
     while (i + pn <= n) {
         if (memcmp(s + i, pat, pn) == 0) {
-            if (prev != i && mt_push(w, prev, i, 0))
-                return -1;
-            if (mt_push(w, i, i + pn, 1))
-                return -1;
+            if (prev != i)
+                mt_push(w, prev, i, 0);
+            mt_push(w, i, i + pn, 1);
             i += pn;
             prev = i;
         } else {
             i++;
         }
     }
-    if (prev != n && mt_push(w, prev, n, 0))
-        return -1;
-    return 0;
+    if (prev != n)
+        mt_push(w, prev, n, 0);
 }
 
-int lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n)
+void lm_hft_pattern_find(const hft_pattern *p, hft_work *w, const char *s, size_t n)
 {
-    return p->re ? re_find(p->re, w, s, n) : str_find(p->str, p->len, w, s, n);
+    if (p->re)
+        re_find(p->re, w, s, n);
+    else
+        str_find(p->str, p->len, w, s, n);
 }
 
 enum { PRED_SPACE, PRED_PUNCT, PRED_NUMERIC, PRED_CHAR };
@@ -356,27 +314,27 @@ static int pred(int kind, uint32_t c, uint32_t arg)
     }
 }
 
-static int pred_find(int kind, uint32_t arg, hft_work *w, const char *s, size_t n)
+static void pred_find(int kind, uint32_t arg, hft_work *w, const char *s, size_t n)
 {
     w->nmt = 0;
-    if (n == 0)
-        return mt_push(w, 0, 0, 0);
+    if (n == 0) {
+        mt_push(w, 0, 0, 0);
+        return;
+    }
     size_t last = 0, i = 0;
     while (i < n) {
         uint32_t c;
         size_t l = lm_hft_dec(s + i, n - i, &c);
         if (pred(kind, c, arg)) {
-            if (last < i && mt_push(w, last, i, 0))
-                return -1;
-            if (mt_push(w, i, i + l, 1))
-                return -1;
+            if (last < i)
+                mt_push(w, last, i, 0);
+            mt_push(w, i, i + l, 1);
             last = i + l;
         }
         i += l;
     }
-    if (n > last && mt_push(w, last, n, 0))
-        return -1;
-    return 0;
+    if (n > last)
+        mt_push(w, last, n, 0);
 }
 
 /* ------------------------------------------------------------- normalizers */
@@ -428,14 +386,12 @@ void lm_hft_norm_free(hft_norm *nm)
     free(nm);
 }
 
-static int tc_push(hft_work *w, uint32_t c, int32_t ch)
+static void tc_push(hft_work *w, uint32_t c, int32_t ch)
 {
-    if (GROW(w, w->tc, w->tccap, w->ntc + 1))
-        return -1;
+    lm_grow(w->tc, w->tccap, w->ntc + 1);
     w->tc[w->ntc].c = c;
     w->tc[w->ntc].ch = ch;
     w->ntc++;
-    return 0;
 }
 
 static int is_chinese(uint32_t c)
@@ -446,7 +402,7 @@ static int is_chinese(uint32_t c)
 }
 
 /* NormalizedString::filter(keep): removed characters fold into the kept one before them */
-static int do_filter(hft_work *w, hft_piece *pc, int (*keep)(uint32_t))
+static void do_filter(hft_work *w, hft_piece *pc, int (*keep)(uint32_t))
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len, removed = 0, removed_start = 0;
@@ -457,12 +413,10 @@ static int do_filter(hft_work *w, hft_piece *pc, int (*keep)(uint32_t))
         uint32_t c;
         i += lm_hft_dec(s + i, n - i, &c);
         if (keep(c)) {
-            if (have_last) {
-                if (tc_push(w, last, -(int32_t)removed))
-                    return -1;
-            } else {
+            if (have_last)
+                tc_push(w, last, -(int32_t)removed);
+            else
                 removed_start = removed;
-            }
             last = c;
             have_last = 1;
             removed = 0;
@@ -472,12 +426,12 @@ static int do_filter(hft_work *w, hft_piece *pc, int (*keep)(uint32_t))
         }
     }
     if (!changed)
-        return 0;
-    if (have_last && tc_push(w, last, -(int32_t)removed))
-        return -1;
-    if (!have_last)
+        return;
+    if (have_last)
+        tc_push(w, last, -(int32_t)removed);
+    else
         removed_start = removed;
-    return lm_hft_transform(w, pc, w->tc, w->ntc, removed_start);
+    lm_hft_transform(w, pc, w->tc, w->ntc, removed_start);
 }
 
 static int keep_clean(uint32_t c)
@@ -504,12 +458,12 @@ static int all_ascii(const char *s, size_t n)
 }
 
 /* Unicode normalization form: compat decomposition?, compose? */
-static int do_unf(hft_work *w, hft_piece *pc, int compat, int compose)
+static void do_unf(hft_work *w, hft_piece *pc, int compat, int compose)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len;
     if (all_ascii(s, n))
-        return 0;
+        return;
     w->ntc = 0;
     uint32_t d[32];
     for (size_t i = 0; i < n;) {
@@ -517,8 +471,7 @@ static int do_unf(hft_work *w, hft_piece *pc, int compat, int compose)
         i += lm_hft_dec(s + i, n - i, &c);
         size_t k = lm_hft_decompose(c, compat, d);
         for (size_t j = 0; j < k; j++)
-            if (tc_push(w, d[j], j > 0))
-                return -1;
+            tc_push(w, d[j], j > 0);
     }
     /* canonical ordering: stable sort of each run of non-starters by class */
     hft_tc *t = w->tc;
@@ -578,11 +531,11 @@ static int do_unf(hft_work *w, hft_piece *pc, int compat, int compose)
             break;
     }
     if (i == n && k == nt)
-        return 0;
-    return lm_hft_transform(w, pc, t, nt, 0);
+        return;
+    lm_hft_transform(w, pc, t, nt, 0);
 }
 
-static int do_lower(hft_work *w, hft_piece *pc)
+static void do_lower(hft_work *w, hft_piece *pc)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len;
@@ -595,17 +548,16 @@ static int do_lower(hft_work *w, hft_piece *pc)
         if (k != 1 || l[0] != c)
             changed = 1;
         for (size_t j = 0; j < k; j++)
-            if (tc_push(w, l[j], j > 0))
-                return -1;
+            tc_push(w, l[j], j > 0);
     }
-    return changed ? lm_hft_transform(w, pc, w->tc, w->ntc, 0) : 0;
+    if (changed)
+        lm_hft_transform(w, pc, w->tc, w->ntc, 0);
 }
 
-static int do_bert(const hft_norm *nm, hft_work *w, hft_piece *pc)
+static void do_bert(const hft_norm *nm, hft_work *w, hft_piece *pc)
 {
     if (nm->clean) {
-        if (do_filter(w, pc, keep_clean))
-            return -1;
+        do_filter(w, pc, keep_clean);
         const char *s = w->s + pc->off;
         size_t n = pc->len;
         int changed = 0;
@@ -617,11 +569,10 @@ static int do_bert(const hft_norm *nm, hft_work *w, hft_piece *pc)
                 c = ' ';
                 changed = 1;
             }
-            if (tc_push(w, c, 0))
-                return -1;
+            tc_push(w, c, 0);
         }
-        if (changed && lm_hft_transform(w, pc, w->tc, w->ntc, 0))
-            return -1;
+        if (changed)
+            lm_hft_transform(w, pc, w->tc, w->ntc, 0);
     }
     if (nm->chinese) {
         const char *s = w->s + pc->off;
@@ -633,22 +584,22 @@ static int do_bert(const hft_norm *nm, hft_work *w, hft_piece *pc)
             i += lm_hft_dec(s + i, n - i, &c);
             if (is_chinese(c)) {
                 changed = 1;
-                if (tc_push(w, ' ', 0) || tc_push(w, c, 1) || tc_push(w, ' ', 1))
-                    return -1;
-            } else if (tc_push(w, c, 0)) {
-                return -1;
+                tc_push(w, ' ', 0);
+                tc_push(w, c, 1);
+                tc_push(w, ' ', 1);
+            } else {
+                tc_push(w, c, 0);
             }
         }
-        if (changed && lm_hft_transform(w, pc, w->tc, w->ntc, 0))
-            return -1;
+        if (changed)
+            lm_hft_transform(w, pc, w->tc, w->ntc, 0);
     }
     if (nm->strip_acc) {
-        if (do_unf(w, pc, 0, 0) || do_filter(w, pc, keep_nonmn))
-            return -1;
+        do_unf(w, pc, 0, 0);
+        do_filter(w, pc, keep_nonmn);
     }
-    if (nm->lower && do_lower(w, pc))
-        return -1;
-    return 0;
+    if (nm->lower)
+        do_lower(w, pc);
 }
 
 /* Precompiled: first value of the double array's common prefix search */
@@ -698,14 +649,13 @@ static size_t count_chars(const char *s, size_t n)
     return k;
 }
 
-static int pc_replace(hft_work *w, const char *norm, size_t nlen, size_t oldchars)
+static void pc_replace(hft_work *w, const char *norm, size_t nlen, size_t oldchars)
 {
     size_t newchars = 0;
     for (size_t i = 0; i < nlen;) {
         uint32_t c;
         i += lm_hft_dec(norm + i, nlen - i, &c);
-        if (tc_push(w, c, 0))
-            return -1;
+        tc_push(w, c, 0);
         newchars++;
     }
     long diff = (long)newchars - (long)oldchars;
@@ -715,10 +665,9 @@ static int pc_replace(hft_work *w, const char *norm, size_t nlen, size_t oldchar
     } else if (diff < 0 && w->ntc > 0) {
         w->tc[w->ntc - 1].ch += (int32_t)diff;
     }
-    return 0;
 }
 
-static int do_precompiled(const hft_norm *nm, hft_work *w, hft_piece *pc)
+static void do_precompiled(const hft_norm *nm, hft_work *w, hft_piece *pc)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len;
@@ -742,8 +691,7 @@ static int do_precompiled(const hft_norm *nm, hft_work *w, hft_piece *pc)
         const char *norm;
         if (glen < 6 && (norm = charsmap_lookup(nm, s + i, glen, &nl)) != NULL) {
             modified = 1;
-            if (pc_replace(w, norm, nl, count_chars(s + i, glen)))
-                return -1;
+            pc_replace(w, norm, nl, count_chars(s + i, glen));
             s = w->s + pc->off;
         } else {
             for (size_t j = i; j < ge;) {
@@ -751,34 +699,32 @@ static int do_precompiled(const hft_norm *nm, hft_work *w, hft_piece *pc)
                 size_t l = lm_hft_dec(s + j, ge - j, &c);
                 if ((norm = charsmap_lookup(nm, s + j, l, &nl)) != NULL) {
                     modified = 1;
-                    if (pc_replace(w, norm, nl, 1))
-                        return -1;
+                    pc_replace(w, norm, nl, 1);
                     s = w->s + pc->off;
-                } else if (tc_push(w, c, 0)) {
-                    return -1;
+                } else {
+                    tc_push(w, c, 0);
                 }
                 j += l;
             }
         }
         i = ge;
     }
-    return modified ? lm_hft_transform(w, pc, w->tc, w->ntc, 0) : 0;
+    if (modified)
+        lm_hft_transform(w, pc, w->tc, w->ntc, 0);
 }
 
 /* NormalizedString::replace with every content character aligned to the
  * last byte of the match */
-static int do_replace(const hft_pattern *pat, const char *content, size_t cl, hft_work *w, hft_piece *pc)
+static void do_replace(const hft_pattern *pat, const char *content, size_t cl, hft_work *w, hft_piece *pc)
 {
-    if (lm_hft_pattern_find(pat, w, w->s + pc->off, pc->len))
-        return -1;
+    lm_hft_pattern_find(pat, w, w->s + pc->off, pc->len);
     int any = 0;
     for (size_t k = 0; k < w->nmt; k++)
         any |= (int)w->mt[k][2];
     if (!any)
-        return 0;
+        return;
     size_t total = pc->len + w->nmt * cl;
-    if (reserve(w, total))
-        return -1;
+    reserve(w, total);
     size_t at = w->n;
     for (size_t k = 0; k < w->nmt; k++) {
         size_t ms = w->mt[k][0], me = w->mt[k][1];
@@ -803,16 +749,14 @@ static int do_replace(const hft_pattern *pat, const char *content, size_t cl, hf
     }
     pc->off = at;
     pc->len = w->n - at;
-    return 0;
 }
 
 /* NormalizedString::prepend */
-static int do_prepend(const char *pre, size_t pl, hft_work *w, hft_piece *pc)
+static void do_prepend(const char *pre, size_t pl, hft_work *w, hft_piece *pc)
 {
     if (pc->len == 0 || pl == 0)
-        return 0;
-    if (reserve(w, pl + pc->len))
-        return -1;
+        return;
+    reserve(w, pl + pc->len);
     size_t fl = clen((unsigned char)w->s[pc->off]);
     if (fl > pc->len)
         fl = pc->len;
@@ -834,10 +778,9 @@ static int do_prepend(const char *pre, size_t pl, hft_work *w, hft_piece *pc)
     w->n += pc->len;
     pc->off = at;
     pc->len = w->n - at;
-    return 0;
 }
 
-static int do_strip(int left, int right, hft_work *w, hft_piece *pc)
+static void do_strip(int left, int right, hft_work *w, hft_piece *pc)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len, count = 0, lead = 0, trail = 0;
@@ -863,7 +806,7 @@ static int do_strip(int left, int right, hft_work *w, hft_piece *pc)
             i = j;
         }
     if (lead == 0 && trail == 0)
-        return 0;
+        return;
     if (lead == count)
         trail = 0; /* all spaces: counted from both ends */
     w->ntc = 0;
@@ -874,35 +817,32 @@ static int do_strip(int left, int right, hft_work *w, hft_piece *pc)
             continue;
         /* the reference compares the character index with the byte length */
         int32_t ch = (n >= trail + 1 && k == n - trail - 1) ? -(int32_t)trail : 0;
-        if (tc_push(w, c, ch))
-            return -1;
+        tc_push(w, c, ch);
     }
-    return lm_hft_transform(w, pc, w->tc, w->ntc, lead);
+    lm_hft_transform(w, pc, w->tc, w->ntc, lead);
 }
 
-int lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
+void lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
 {
     if (!nm)
-        return 0;
+        return;
     switch (nm->type) {
-    case N_BERT: return do_bert(nm, w, pc);
-    case N_PRECOMPILED: return do_precompiled(nm, w, pc);
-    case N_NFC: return do_unf(w, pc, 0, 1);
-    case N_NFKC: return do_unf(w, pc, 1, 1);
-    case N_NFD: return do_unf(w, pc, 0, 0);
-    case N_NFKD: return do_unf(w, pc, 1, 0);
-    case N_LOWER: return do_lower(w, pc);
-    case N_STRIP: return do_strip(nm->left, nm->right, w, pc);
-    case N_STRIPACC: return do_filter(w, pc, keep_nonmn);
-    case N_REPLACE: return do_replace(&nm->pat, nm->content, nm->clen, w, pc);
-    case N_PREPEND: return do_prepend(nm->content, nm->clen, w, pc);
+    case N_BERT: do_bert(nm, w, pc); break;
+    case N_PRECOMPILED: do_precompiled(nm, w, pc); break;
+    case N_NFC: do_unf(w, pc, 0, 1); break;
+    case N_NFKC: do_unf(w, pc, 1, 1); break;
+    case N_NFD: do_unf(w, pc, 0, 0); break;
+    case N_NFKD: do_unf(w, pc, 1, 0); break;
+    case N_LOWER: do_lower(w, pc); break;
+    case N_STRIP: do_strip(nm->left, nm->right, w, pc); break;
+    case N_STRIPACC: do_filter(w, pc, keep_nonmn); break;
+    case N_REPLACE: do_replace(&nm->pat, nm->content, nm->clen, w, pc); break;
+    case N_PREPEND: do_prepend(nm->content, nm->clen, w, pc); break;
     case N_SEQ:
         for (size_t i = 0; i < nm->nsub; i++)
-            if (lm_hft_normalize(nm->sub[i], w, pc))
-                return -1;
-        return 0;
+            lm_hft_normalize(nm->sub[i], w, pc);
+        break;
     }
-    return 0;
 }
 
 /* ---- JSON helpers (declared in hftok_internal.h, used by tokenizer.c too) ---- */
@@ -941,13 +881,7 @@ int lm_hft_json_str(json_t *j, const char *key, const char *def, const char *wha
         lm_seterr(err, errlen, "%s.%s is missing", what, key);
         return -1;
     }
-    *out = malloc(n + 1);
-    if (!*out) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
-    memcpy(*out, s, n);
-    (*out)[n] = 0;
+    *out = lm_xstrndup(s, n);
     if (len)
         *len = n;
     return 0;
@@ -973,10 +907,6 @@ int lm_hft_json_seq(json_t *j, const char *key, const char *what, void *slots, s
     json_t *a = json_object_get(j, key);
     if (!json_is_array(a)) {
         lm_seterr(err, errlen, "%s.%s must be an array", what, key);
-        return -1;
-    }
-    if (!slots) {
-        lm_seterr(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < json_array_size(a); i++) {
@@ -1006,9 +936,7 @@ static int b64val(int c)
 
 static unsigned char *b64decode(const char *s, size_t n, size_t *outn)
 {
-    unsigned char *o = malloc(n / 4 * 3 + 3);
-    if (!o)
-        return NULL;
+    unsigned char *o = lm_xmalloc(n / 4 * 3 + 3);
     size_t k = 0;
     uint32_t acc = 0;
     int bits = 0;
@@ -1061,14 +989,9 @@ static int parse_precompiled(hft_norm *nm, json_t *j, const char *what, char *er
         return -1;
     }
     nm->ntrie = tsz / 4;
-    nm->trie = malloc((nm->ntrie + 1) * sizeof *nm->trie);
+    nm->trie = lm_xmalloc((nm->ntrie + 1) * sizeof *nm->trie);
     nm->npnorm = n - 4 - nm->ntrie * 4;
-    nm->pnorm = malloc(nm->npnorm + 1);
-    if (!nm->trie || !nm->pnorm) {
-        free(blob);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    nm->pnorm = lm_xmalloc(nm->npnorm + 1);
     for (size_t i = 0; i < nm->ntrie; i++) {
         const unsigned char *p = blob + 4 + 4 * i;
         nm->trie[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -1101,11 +1024,7 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
     const char *t = lm_hft_json_type(j, what, err, errlen);
     if (!t)
         return NULL;
-    hft_norm *nm = calloc(1, sizeof *nm);
-    if (!nm) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    hft_norm *nm = lm_xcalloc(1, sizeof *nm);
     int rc = 0;
     if (!strcmp(t, "BertNormalizer")) {
         nm->type = N_BERT;
@@ -1147,7 +1066,7 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         rc = lm_hft_json_str(j, "prepend", NULL, what, err, errlen, &nm->content, &nm->clen);
     } else if (!strcmp(t, "Sequence")) {
         nm->type = N_SEQ;
-        nm->sub = calloc(json_array_size(json_object_get(j, "normalizers")) + 1, sizeof *nm->sub);
+        nm->sub = lm_xcalloc(json_array_size(json_object_get(j, "normalizers")) + 1, sizeof *nm->sub);
         rc = lm_hft_json_seq(j, "normalizers", what, nm->sub, &nm->nsub, norm_seq_one, err, errlen);
     } else {
         lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, t);
@@ -1190,22 +1109,20 @@ void lm_hft_pretok_free(hft_pretok *pt)
     free(pt);
 }
 
-static int q_push(hft_work *w, const hft_piece *pc, size_t s, size_t e)
+static void q_push(hft_work *w, const hft_piece *pc, size_t s, size_t e)
 {
     if (e <= s)
-        return 0;
-    if (GROW(w, w->q, w->qcap, w->nq + 1))
-        return -1;
+        return;
+    lm_grow(w->q, w->qcap, w->nq + 1);
     hft_piece *o = &w->q[w->nq++];
     o->off = pc->off + s;
     o->len = e - s;
     o->shift = w->al[pc->off + s][0];
     o->tok = -1;
-    return 0;
 }
 
 /* applies w->mt (with invert) to piece pc by behavior, pushing to w->q */
-static int split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
+static void split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
 {
     size_t(*m)[3] = w->mt;
     size_t n = w->nmt;
@@ -1215,14 +1132,13 @@ static int split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
     switch (behavior) {
     case HFT_ISOLATED:
         for (size_t i = 0; i < n; i++)
-            if (q_push(w, pc, m[i][0], m[i][1]))
-                return -1;
-        return 0;
+            q_push(w, pc, m[i][0], m[i][1]);
+        return;
     case HFT_REMOVED:
         for (size_t i = 0; i < n; i++)
-            if (!m[i][2] && q_push(w, pc, m[i][0], m[i][1]))
-                return -1;
-        return 0;
+            if (!m[i][2])
+                q_push(w, pc, m[i][0], m[i][1]);
+        return;
     case HFT_CONTIGUOUS:
     case HFT_MERGED_PREV: {
         /* fold into an output list in place: o entries */
@@ -1241,9 +1157,8 @@ static int split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
             prev = im;
         }
         for (size_t i = 0; i < o; i++)
-            if (q_push(w, pc, m[i][0], m[i][1]))
-                return -1;
-        return 0;
+            q_push(w, pc, m[i][0], m[i][1]);
+        return;
     }
     case HFT_MERGED_NEXT: {
         /* reverse fold: a match joins the piece after it */
@@ -1261,26 +1176,22 @@ static int split_by(hft_work *w, const hft_piece *pc, int behavior, int invert)
             prev = im;
         }
         for (size_t i = o; i < n; i++)
-            if (q_push(w, pc, m[i][0], m[i][1]))
-                return -1;
-        return 0;
+            q_push(w, pc, m[i][0], m[i][1]);
+        return;
     }
     }
-    return 0;
 }
 
-static int split_pred(hft_work *w, const hft_piece *pc, int kind, uint32_t arg, int behavior)
+static void split_pred(hft_work *w, const hft_piece *pc, int kind, uint32_t arg, int behavior)
 {
-    if (pred_find(kind, arg, w, w->s + pc->off, pc->len))
-        return -1;
-    return split_by(w, pc, behavior, 0);
+    pred_find(kind, arg, w, w->s + pc->off, pc->len);
+    split_by(w, pc, behavior, 0);
 }
 
-static int split_re(hft_work *w, const hft_piece *pc, const hft_pattern *p, int behavior, int invert)
+static void split_re(hft_work *w, const hft_piece *pc, const hft_pattern *p, int behavior, int invert)
 {
-    if (lm_hft_pattern_find(p, w, w->s + pc->off, pc->len))
-        return -1;
-    return split_by(w, pc, behavior, invert);
+    lm_hft_pattern_find(p, w, w->s + pc->off, pc->len);
+    split_by(w, pc, behavior, invert);
 }
 
 static void swap_pq(hft_work *w)
@@ -1295,7 +1206,7 @@ static void swap_pq(hft_work *w)
     w->nq = 0;
 }
 
-static int byte_level_map(hft_work *w, hft_piece *pc)
+static void byte_level_map(hft_work *w, hft_piece *pc)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len;
@@ -1305,103 +1216,85 @@ static int byte_level_map(hft_work *w, hft_piece *pc)
         if (l > n - i)
             l = n - i;
         for (size_t b = 0; b < l; b++)
-            if (tc_push(w, lm_hft_byte_char((uint8_t)s[i + b]), b > 0))
-                return -1;
+            tc_push(w, lm_hft_byte_char((uint8_t)s[i + b]), b > 0);
         i += l;
     }
-    return lm_hft_transform(w, pc, w->tc, w->ntc, 0);
+    lm_hft_transform(w, pc, w->tc, w->ntc, 0);
 }
 
 /* one pre-tokenizer over w->p (pieces with tok >= 0 pass through) */
-static int pretok_one(const hft_pretok *pt, hft_work *w)
+static void pretok_one(const hft_pretok *pt, hft_work *w)
 {
     if (pt->type == P_SEQ) {
         for (size_t i = 0; i < pt->nsub; i++)
-            if (pretok_one(pt->sub[i], w))
-                return -1;
-        return 0;
+            pretok_one(pt->sub[i], w);
+        return;
     }
     w->nq = 0;
     for (size_t i = 0; i < w->np; i++) {
         hft_piece pc = w->p[i];
         if (pc.tok >= 0) {
-            if (GROW(w, w->q, w->qcap, w->nq + 1))
-                return -1;
+            lm_grow(w->q, w->qcap, w->nq + 1);
             w->q[w->nq++] = pc;
             continue;
         }
-        int rc = 0;
         switch (pt->type) {
         case P_BERT: {
             size_t q0 = w->nq;
-            rc = split_pred(w, &pc, PRED_SPACE, 0, HFT_REMOVED);
-            if (rc)
-                break;
+            split_pred(w, &pc, PRED_SPACE, 0, HFT_REMOVED);
             /* second pass on the pieces just made */
             size_t q1 = w->nq;
-            for (size_t k = q0; k < q1 && !rc; k++) {
+            for (size_t k = q0; k < q1; k++) {
                 hft_piece sp = w->q[k];
-                rc = split_pred(w, &sp, PRED_PUNCT, 0, HFT_ISOLATED);
+                split_pred(w, &sp, PRED_PUNCT, 0, HFT_ISOLATED);
             }
-            if (!rc) {
-                memmove(w->q + q0, w->q + q1, (w->nq - q1) * sizeof *w->q);
-                w->nq -= q1 - q0;
-            }
+            memmove(w->q + q0, w->q + q1, (w->nq - q1) * sizeof *w->q);
+            w->nq -= q1 - q0;
             break;
         }
-        case P_WHITESPACE: rc = split_re(w, &pc, &pt->pat, HFT_REMOVED, 1); break;
-        case P_WSSPLIT: rc = split_pred(w, &pc, PRED_SPACE, 0, HFT_REMOVED); break;
-        case P_PUNCT: rc = split_pred(w, &pc, PRED_PUNCT, 0, pt->behavior); break;
+        case P_WHITESPACE: split_re(w, &pc, &pt->pat, HFT_REMOVED, 1); break;
+        case P_WSSPLIT: split_pred(w, &pc, PRED_SPACE, 0, HFT_REMOVED); break;
+        case P_PUNCT: split_pred(w, &pc, PRED_PUNCT, 0, pt->behavior); break;
         case P_DIGITS:
-            rc = split_pred(w, &pc, PRED_NUMERIC, 0, pt->individual ? HFT_ISOLATED : HFT_CONTIGUOUS);
+            split_pred(w, &pc, PRED_NUMERIC, 0, pt->individual ? HFT_ISOLATED : HFT_CONTIGUOUS);
             break;
-        case P_SPLIT: rc = split_re(w, &pc, &pt->pat, pt->behavior, pt->invert); break;
+        case P_SPLIT: split_re(w, &pc, &pt->pat, pt->behavior, pt->invert); break;
         case P_METASPACE: {
             hft_pattern sp = {.str = " ", .len = 1};
-            rc = do_replace(&sp, pt->repl_s, pt->repl_n, w, &pc);
-            if (rc)
-                break;
+            do_replace(&sp, pt->repl_s, pt->repl_n, w, &pc);
             uint32_t first = 0;
             if (pc.len)
                 lm_hft_dec(w->s + pc.off, pc.len, &first);
             if ((pt->prepend == PREPEND_ALWAYS && first != pt->repl) ||
                 (pt->prepend == PREPEND_FIRST && first != pt->repl && pc.shift == 0))
-                rc = do_prepend(pt->repl_s, pt->repl_n, w, &pc);
-            if (rc)
-                break;
+                do_prepend(pt->repl_s, pt->repl_n, w, &pc);
             if (pt->split)
-                rc = split_pred(w, &pc, PRED_CHAR, pt->repl, HFT_MERGED_NEXT);
+                split_pred(w, &pc, PRED_CHAR, pt->repl, HFT_MERGED_NEXT);
             else
-                rc = q_push(w, &pc, 0, pc.len);
+                q_push(w, &pc, 0, pc.len);
             break;
         }
         case P_BYTELEVEL: {
             if (pt->add_prefix_space && (pc.len == 0 || w->s[pc.off] != ' '))
-                rc = do_prepend(" ", 1, w, &pc);
-            if (rc)
-                break;
+                do_prepend(" ", 1, w, &pc);
             size_t q0 = w->nq;
             if (pt->use_regex)
-                rc = split_re(w, &pc, &pt->pat, HFT_ISOLATED, 0);
+                split_re(w, &pc, &pt->pat, HFT_ISOLATED, 0);
             else
-                rc = q_push(w, &pc, 0, pc.len);
-            for (size_t k = q0; k < w->nq && !rc; k++)
-                rc = byte_level_map(w, &w->q[k]);
+                q_push(w, &pc, 0, pc.len);
+            for (size_t k = q0; k < w->nq; k++)
+                byte_level_map(w, &w->q[k]);
             break;
         }
         }
-        if (rc)
-            return -1;
     }
     swap_pq(w);
-    return 0;
 }
 
-int lm_hft_pretokenize(const hft_pretok *pt, hft_work *w)
+void lm_hft_pretokenize(const hft_pretok *pt, hft_work *w)
 {
-    if (!pt)
-        return 0;
-    return pretok_one(pt, w);
+    if (pt)
+        pretok_one(pt, w);
 }
 
 static int parse_behavior(json_t *j, const char *what, int def, char *err, size_t errlen, int *out)
@@ -1437,11 +1330,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
     const char *t = lm_hft_json_type(j, what, err, errlen);
     if (!t)
         return NULL;
-    hft_pretok *pt = calloc(1, sizeof *pt);
-    if (!pt) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    hft_pretok *pt = lm_xcalloc(1, sizeof *pt);
     int rc = 0;
     if (!strcmp(t, "BertPreTokenizer")) {
         pt->type = P_BERT;
@@ -1545,7 +1434,7 @@ hft_pretok *lm_hft_pretok_parse(json_t *j, const char *what, char *err, size_t e
             rc = (pt->pat.re = compile_re(BYTELEVEL_RE, strlen(BYTELEVEL_RE), what, err, errlen)) ? 0 : -1;
     } else if (!strcmp(t, "Sequence")) {
         pt->type = P_SEQ;
-        pt->sub = calloc(json_array_size(json_object_get(j, "pretokenizers")) + 1, sizeof *pt->sub);
+        pt->sub = lm_xcalloc(json_array_size(json_object_get(j, "pretokenizers")) + 1, sizeof *pt->sub);
         rc = lm_hft_json_seq(j, "pretokenizers", what, pt->sub, &pt->nsub, pretok_seq_one, err, errlen);
     } else {
         lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, t);

@@ -424,7 +424,8 @@ typedef struct {
 } rank_reader;
 
 /* The tables, sized by upper bounds from the text: its lines and the bytes
- * its base64 decodes to at most.  -1 with a message. */
+ * its base64 decodes to at most.  -1 with a message (a file too large for
+ * 32-bit ranks and offsets). */
 static int alloc_tables(rank_reader *rd, size_t len, size_t nl)
 {
     lm_tiktoken *t = rd->t;
@@ -435,15 +436,11 @@ static int alloc_tables(rank_reader *rd, size_t len, size_t nl)
     size_t cap = 16;
     while (cap < 2 * nl)
         cap *= 2;
-    t->blob = malloc(len / 4 * 3 + 1);
-    t->off = malloc((nl + 1) * sizeof *t->off);
-    rd->line_of = malloc((nl + 1) * sizeof *rd->line_of);
-    t->slot = calloc(cap, sizeof *t->slot);
-    t->pair = malloc(65536 * sizeof *t->pair);
-    if (!t->blob || !t->off || !rd->line_of || !t->slot || !t->pair) {
-        lm_seterr(rd->err, rd->errlen, "%s: out of memory", rd->name);
-        return -1;
-    }
+    t->blob = lm_xmalloc(len / 4 * 3 + 1);
+    t->off = lm_xmalloc((nl + 1) * sizeof *t->off);
+    rd->line_of = lm_xmalloc((nl + 1) * sizeof *rd->line_of);
+    t->slot = lm_xcalloc(cap, sizeof *t->slot);
+    t->pair = lm_xmalloc(65536 * sizeof *t->pair);
     t->mask = cap - 1;
     t->off[0] = 0;
     return 0;
@@ -671,11 +668,7 @@ lm_tiktoken *lm_tiktoken_load_mem(const char *data, size_t len, const char *name
     const encoding_def *def = resolve_encoding(name, encoding, err, errlen);
     if (!def)
         return NULL;
-    lm_tiktoken *t = calloc(1, sizeof *t);
-    if (!t) {
-        lm_seterr(err, errlen, "%s: out of memory", name);
-        return NULL;
-    }
+    lm_tiktoken *t = lm_xcalloc(1, sizeof *t);
     t->def = def;
     rank_reader rd = {.t = t, .name = name, .err = err, .errlen = errlen};
     size_t nl = 1;
@@ -709,25 +702,16 @@ lm_tiktoken *lm_tiktoken_load(const char *path, const char *encoding, char *err,
         return NULL;
     }
     size_t cap = 1 << 20, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
+    char *buf = lm_xmalloc(cap);
+    while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
         n += got;
-        if (n == cap) {
-            char *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
+        lm_grow(buf, cap, n + 1);
     }
-    int rerr = buf && ferror(fp);
+    int rerr = ferror(fp);
     int e = errno;
     fclose(fp);
-    if (!buf || rerr) {
-        lm_seterr(err, errlen, "%s: %s", path, buf ? strerror(e) : "out of memory");
+    if (rerr) {
+        lm_seterr(err, errlen, "%s: %s", path, strerror(e));
         free(buf);
         return NULL;
     }
@@ -774,9 +758,7 @@ int64_t lm_tiktoken_rank(const lm_tiktoken *t, const void *bytes, size_t len)
 
 lm_tiktoken_state *lm_tiktoken_state_new(const lm_tiktoken *t)
 {
-    lm_tiktoken_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+    lm_tiktoken_state *s = lm_xcalloc(1, sizeof *s);
     s->md = pcre2_match_data_create_from_pattern(t->re, NULL);
     s->mc = pcre2_match_context_create(NULL);
     s->js = t->jit ? pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL) : NULL;
@@ -811,34 +793,23 @@ void lm_tiktoken_state_free(lm_tiktoken_state *s)
     free(s);
 }
 
-static int state_room(lm_tiktoken_state *s, size_t n, int heap)
+/* Room for a piece of n bytes: bnd and rank (and for the heap merge nxt,
+ * prv and ver), all of s->cap. */
+static void state_room(lm_tiktoken_state *s, size_t n, int heap)
 {
     if (n + 1 > s->cap) {
-        size_t c = s->cap ? s->cap : 64;
-        while (c < n + 1)
-            c *= 2;
-        uint32_t *a = realloc(s->bnd, c * sizeof *a);
-        if (a)
-            s->bnd = a;
-        uint32_t *b = realloc(s->rank, c * sizeof *b);
-        if (b)
-            s->rank = b;
-        if (!a || !b)
-            return -1;
+        lm_grow(s->bnd, s->cap, n + 1 > 64 ? n + 1 : 64);
+        s->rank = lm_xrealloc(s->rank, lm_xmul(s->cap, sizeof *s->rank));
         free(s->nxt);
         free(s->prv);
         free(s->ver);
         s->nxt = s->prv = s->ver = NULL;
-        s->cap = c;
     }
     if (heap && !s->nxt) {
-        s->nxt = malloc(s->cap * sizeof *s->nxt);
-        s->prv = malloc(s->cap * sizeof *s->prv);
-        s->ver = malloc(s->cap * sizeof *s->ver);
-        if (!s->nxt || !s->prv || !s->ver)
-            return -1;
+        s->nxt = lm_xmalloc(lm_xmul(s->cap, sizeof *s->nxt));
+        s->prv = lm_xmalloc(lm_xmul(s->cap, sizeof *s->prv));
+        s->ver = lm_xmalloc(lm_xmul(s->cap, sizeof *s->ver));
     }
-    return 0;
 }
 
 /* ---- the merge ---- */
@@ -924,16 +895,9 @@ static size_t merge_heap(const lm_tiktoken *t, lm_tiktoken_state *s, const unsig
                          uint32_t *out)
 {
     size_t need = 3 * n + 8;
-    if (need > s->capheap) {
-        uint64_t *h = realloc(s->heap, need * sizeof *h);
-        if (h)
-            s->heap = h;
-        uint32_t *v = realloc(s->hver, need * sizeof *v);
-        if (v)
-            s->hver = v;
-        if (!h || !v)
-            return (size_t)-1;
-        s->capheap = need;
+    if (need > s->capheap) { /* heap and hver, both of s->capheap */
+        lm_grow(s->heap, s->capheap, need);
+        s->hver = lm_xrealloc(s->hver, lm_xmul(s->capheap, sizeof *s->hver));
     }
     uint32_t *nx = s->nxt, *pv = s->prv, *ver = s->ver, *r = s->rank, *pr = s->bnd;
     size_t hn = 0;
@@ -993,8 +957,7 @@ size_t lm_tiktoken_bpe(const lm_tiktoken *t, lm_tiktoken_state *s, const void *p
     }
     if (algo == 0)
         algo = n <= SCAN_MAX ? 1 : 2;
-    if (state_room(s, n, algo == 2) != 0)
-        return (size_t)-1;
+    state_room(s, n, algo == 2);
     return algo == 1 ? merge_scan(t, s, p, n, out) : merge_heap(t, s, p, n, out);
 }
 
@@ -1006,45 +969,26 @@ typedef struct {
     size_t n;
 } sink;
 
-static int sink_room(sink *k, size_t more)
+static void sink_room(sink *k, size_t more)
 {
     lm_tiktoken_enc *e = k->e;
     if (!e)
-        return 0;
-    size_t need = e->n + more;
-    if (need > e->cap) {
-        size_t c = e->cap ? e->cap : 64;
-        while (c < need)
-            c *= 2;
-        uint32_t *ids = realloc(e->ids, c * sizeof *ids);
-        if (!ids)
-            return -1;
-        e->ids = ids;
-        e->cap = c;
-    }
-    if (k->want_off && need > e->capoff) {
-        size_t c = e->capoff ? e->capoff : 64;
-        while (c < need)
-            c *= 2;
-        size_t(*o)[2] = realloc(e->off, c * sizeof *o);
-        if (!o)
-            return -1;
-        e->off = o;
-        e->capoff = c;
-    }
-    return 0;
+        return;
+    size_t need = e->n + more > 64 ? e->n + more : 64;
+    lm_grow(e->ids, e->cap, need);
+    if (k->want_off)
+        lm_grow(e->off, e->capoff, need);
 }
 
 /* Encodes one piece text[a..b) and appends its tokens. */
-static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, const unsigned char *text,
-                        size_t a, size_t b)
+static void encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, const unsigned char *text,
+                         size_t a, size_t b)
 {
     size_t n = b - a;
     uint64_t h = n == 1 ? 0 : hash_bytes(text + a, n);
     uint32_t whole = n == 1 ? t->byte_rank[text[a]] : lookup_h(t, text + a, n, h);
     if (whole != UINT32_MAX) {
-        if (sink_room(k, 1) != 0)
-            return -1;
+        sink_room(k, 1);
         if (k->e) {
             k->e->ids[k->e->n] = whole;
             if (k->want_off) {
@@ -1054,23 +998,14 @@ static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, con
             k->e->n++;
         }
         k->n++;
-        return 0;
+        return;
     }
-    if (n > s->captmp) {
-        size_t c = s->captmp ? s->captmp : 256;
-        while (c < n)
-            c *= 2;
-        uint32_t *tmp = realloc(s->tmp, c * sizeof *tmp);
-        if (!tmp)
-            return -1;
-        s->tmp = tmp;
-        s->captmp = c;
-    }
+    lm_grow(s->tmp, s->captmp, n > 256 ? n : 256);
     struct tt_cached *c = NULL;
     size_t m = 0;
     if (n <= CACHE_BYTES) {
-        if (!s->cache && !(s->cache = calloc(CACHE_SLOTS, sizeof *s->cache)))
-            return -1;
+        if (!s->cache)
+            s->cache = lm_xcalloc(CACHE_SLOTS, sizeof *s->cache);
         c = &s->cache[h & (CACHE_SLOTS - 1)];
         if (c->len == n && c->h == h && same_bytes(c->b, text + a, n)) {
             m = c->n;
@@ -1079,8 +1014,6 @@ static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, con
     }
     if (!m) {
         m = lm_tiktoken_bpe(t, s, text + a, n, 0, s->tmp);
-        if (m == (size_t)-1)
-            return -1;
         if (c && m <= CACHE_IDS) {
             c->h = h;
             c->len = (uint8_t)n;
@@ -1089,8 +1022,7 @@ static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, con
             memcpy(c->ids, s->tmp, m * sizeof *c->ids);
         }
     }
-    if (sink_room(k, m) != 0)
-        return -1;
+    sink_room(k, m);
     if (k->e) {
         size_t pos = a;
         for (size_t i = 0; i < m; i++) {
@@ -1105,7 +1037,6 @@ static int encode_piece(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, con
         }
     }
     k->n += m;
-    return 0;
 }
 
 /* Splits text[a..b) with the regex (the subject ends at b, as tiktoken
@@ -1133,10 +1064,7 @@ static int encode_ordinary(const lm_tiktoken *t, lm_tiktoken_state *s, sink *k, 
                 pos++;
             continue;
         }
-        if (encode_piece(t, s, k, text, ms, me) != 0) {
-            lm_seterr(err, errlen, "out of memory");
-            return -2;
-        }
+        encode_piece(t, s, k, text, ms, me);
         pos = me;
     }
     return 0;
@@ -1185,11 +1113,7 @@ static int encode_any(const lm_tiktoken *t, lm_tiktoken_state *st, const char *t
             rc = encode_ordinary(t, st, k, u, pos, best, err, errlen);
             if (rc || best == len)
                 break;
-            if (sink_room(k, 1) != 0) {
-                lm_seterr(err, errlen, "out of memory");
-                rc = -2;
-                break;
-            }
+            sink_room(k, 1);
             if (k->e) {
                 k->e->ids[k->e->n] = bid;
                 if (k->want_off) {

@@ -86,25 +86,25 @@ const char *lm_tiktoken_token(const lm_tiktoken *t, uint32_t id, size_t *len);
 int64_t lm_tiktoken_rank(const lm_tiktoken *t, const void *bytes, size_t len);
 
 /* Per-thread scratch (match data, JIT stack, merge buffers, a cache of
- * recently merged pieces).  NULL if out of memory. */
+ * recently merged pieces).  NULL when PCRE2 cannot allocate its match data
+ * or JIT stack (running out of memory elsewhere exits, see core/diag.h). */
 lm_tiktoken_state *lm_tiktoken_state_new(const lm_tiktoken *t);
 void lm_tiktoken_state_free(lm_tiktoken_state *s);
 
 /* Encodes text[0..len) (UTF-8; invalid UTF-8 is an error naming the byte).
  * e is reset and filled (offsets too when want_off).  st may be NULL.
- * Returns 0, or -1 with a message (-2 when out of memory). */
+ * Returns 0, or -1 with a message (-2 when st is NULL and PCRE2 cannot
+ * allocate the scratch, as lm_tiktoken_state_new). */
 int lm_tiktoken_encode(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len,
                        int allow_special, int want_off, lm_tiktoken_enc *e, char *err, size_t errlen);
-/* Counts the tokens only, storing nothing.  Returns 0, or -1 with a message
- * (-2 when out of memory). */
+/* Counts the tokens only, storing nothing.  Returns as lm_tiktoken_encode. */
 int lm_tiktoken_count(const lm_tiktoken *t, lm_tiktoken_state *st, const char *text, size_t len,
                       int allow_special, size_t *n, char *err, size_t errlen);
 void lm_tiktoken_enc_free(lm_tiktoken_enc *e);
 
 /* The byte-pair merge of one piece (tiktoken's _byte_pair_merge): writes
  * its ids to out (room for len ids) and returns how many.  algo 0 chooses,
- * 1 is the quadratic scan, 2 the heap (same result; exposed for tests).
- * Returns (size_t)-1 if out of memory. */
+ * 1 is the quadratic scan, 2 the heap (same result; exposed for tests). */
 size_t lm_tiktoken_bpe(const lm_tiktoken *t, lm_tiktoken_state *st, const void *piece, size_t len, int algo,
                        uint32_t *out);
 

@@ -125,13 +125,12 @@ static void trie_free(atrie *t)
     memset(t, 0, sizeof *t);
 }
 
-static int trie_add(atrie *t, const char *s, size_t n, int32_t tok)
+static void trie_add(atrie *t, const char *s, size_t n, int32_t tok)
 {
     if (n == 0)
-        return 0;
+        return;
     if (t->nn == 0) {
-        if (lm_hft_grow((void **)&t->n, &t->cap, 1, sizeof *t->n))
-            return -1;
+        lm_grow(t->n, t->cap, 1);
         t->n[0] = (tnode){-1, -1, -1, 0};
         t->nn = 1;
     }
@@ -143,8 +142,7 @@ static int trie_add(atrie *t, const char *s, size_t n, int32_t tok)
         while (c >= 0 && t->n[c].byte != b)
             c = t->n[c].sibling;
         if (c < 0) {
-            if (lm_hft_grow((void **)&t->n, &t->cap, t->nn + 1, sizeof *t->n))
-                return -1;
+            lm_grow(t->n, t->cap, t->nn + 1);
             c = (int32_t)t->nn++;
             t->n[c] = (tnode){-1, t->n[cur].child, -1, b};
             t->n[cur].child = c;
@@ -153,7 +151,6 @@ static int trie_add(atrie *t, const char *s, size_t n, int32_t tok)
     }
     if (t->n[cur].tok < 0)
         t->n[cur].tok = tok; /* first pattern wins on duplicates */
-    return 0;
 }
 
 /* longest pattern starting at s[0..n): its length and token, or 0 */
@@ -189,24 +186,20 @@ static int is_word_at(const lm_tokenizer *t, hft_work *w, const char *s, size_t 
     return pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_UTF_CHECK, w->md, NULL) > 0;
 }
 
-static int piece_push(hft_work *w, size_t off, size_t len, int32_t tok)
+static void piece_push(hft_work *w, size_t off, size_t len, int32_t tok)
 {
     if (len == 0)
-        return 0;
-    if (lm_hft_grow((void **)&w->q, &w->qcap, w->nq + 1, sizeof *w->q)) {
-        w->oom = 1;
-        return -1;
-    }
+        return;
+    lm_grow(w->q, w->qcap, w->nq + 1);
     hft_piece *o = &w->q[w->nq++];
     o->off = off;
     o->len = len;
     o->shift = w->al[off][0];
     o->tok = tok;
-    return 0;
 }
 
 /* AddedVocabulary::find_matches + split_with_indices on piece pc into w->q */
-static int split_added(const lm_tokenizer *t, const atrie *tr, hft_work *w, const hft_piece *pc)
+static void split_added(const lm_tokenizer *t, const atrie *tr, hft_work *w, const hft_piece *pc)
 {
     const char *s = w->s + pc->off;
     size_t n = pc->len, start_offset = 0;
@@ -251,16 +244,14 @@ static int split_added(const lm_tokenizer *t, const atrie *tr, hft_work *w, cons
                 stop += l;
             }
         }
-        if (start_offset < start && piece_push(w, pc->off + start_offset, start - start_offset, -1))
-            return -1;
-        if (piece_push(w, pc->off + start, stop - start, a->id))
-            return -1;
+        if (start_offset < start)
+            piece_push(w, pc->off + start_offset, start - start_offset, -1);
+        piece_push(w, pc->off + start, stop - start, a->id);
         start_offset = stop;
         i = next;
     }
-    if (start_offset < n && piece_push(w, pc->off + start_offset, n - start_offset, -1))
-        return -1;
-    return 0;
+    if (start_offset < n)
+        piece_push(w, pc->off + start_offset, n - start_offset, -1);
 }
 
 static void swap_pq(hft_work *w)
@@ -275,28 +266,21 @@ static void swap_pq(hft_work *w)
     w->nq = 0;
 }
 
-/* runs the normalizer on a standalone string (for normalized added tokens) */
+/* runs the normalizer on a standalone string (for normalized added tokens);
+ * -1 when PCRE2 has no memory for its match data */
 static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn)
 {
     hft_work w;
     if (work_init(&w))
         return -1;
-    int rc = -1;
-    if (lm_hft_append(&w, s, n, 0, n) != (size_t)-1 || n == 0) {
-        hft_piece pc = {0, n, 0, -1};
-        if (n == 0 || lm_hft_normalize(t->norm, &w, &pc) == 0) {
-            *out = malloc(pc.len + 1);
-            if (*out) {
-                if (pc.len)
-                    memcpy(*out, w.s + pc.off, pc.len);
-                (*out)[pc.len] = 0;
-                *outn = pc.len;
-                rc = 0;
-            }
-        }
-    }
+    lm_hft_append(&w, s, n, 0, n);
+    hft_piece pc = {0, n, 0, -1};
+    if (n)
+        lm_hft_normalize(t->norm, &w, &pc);
+    *out = lm_xstrndup(pc.len ? w.s + pc.off : "", pc.len);
+    *outn = pc.len;
     work_free(&w);
-    return rc;
+    return 0;
 }
 
 int lm_tokenizer_normalize(const lm_tokenizer *t, const char *text, size_t len, lm_buf *out, char *err,
@@ -333,17 +317,13 @@ static int refresh_tries(lm_tokenizer *t)
                     if (normalize_string(t, a->content, a->len, &a->norm, &a->nlen))
                         return -1;
                 } else {
-                    a->norm = malloc(a->len + 1);
-                    if (!a->norm)
-                        return -1;
-                    memcpy(a->norm, a->content, a->len + 1);
+                    a->norm = lm_xstrndup(a->content, a->len);
                     a->nlen = a->len;
                 }
             }
-            if (trie_add(&t->normd, a->norm, a->nlen, (int32_t)i))
-                return -1;
-        } else if (trie_add(&t->raw, a->content, a->len, (int32_t)i)) {
-            return -1;
+            trie_add(&t->normd, a->norm, a->nlen, (int32_t)i);
+        } else {
+            trie_add(&t->raw, a->content, a->len, (int32_t)i);
         }
     }
     return 0;
@@ -365,18 +345,13 @@ static const added_tok *added_by_content(const lm_tokenizer *t, const char *s, s
     return NULL;
 }
 
-static int add_one(lm_tokenizer *t, const char *s, size_t n, int32_t id, int special, int single, int lstrip,
-                   int rstrip, int normalized)
+static void add_one(lm_tokenizer *t, const char *s, size_t n, int32_t id, int special, int single, int lstrip,
+                    int rstrip, int normalized)
 {
-    if (lm_hft_grow((void **)&t->added, &t->addcap, t->nadded + 1, sizeof *t->added))
-        return -1;
+    lm_grow(t->added, t->addcap, t->nadded + 1);
     added_tok *a = &t->added[t->nadded];
     memset(a, 0, sizeof *a);
-    a->content = malloc(n + 1);
-    if (!a->content)
-        return -1;
-    memcpy(a->content, s, n);
-    a->content[n] = 0;
+    a->content = lm_xstrndup(s, n);
     a->len = n;
     a->id = id;
     a->special = special;
@@ -385,7 +360,6 @@ static int add_one(lm_tokenizer *t, const char *s, size_t n, int32_t id, int spe
     a->rstrip = rstrip;
     a->normalized = normalized;
     t->nadded++;
-    return 0;
 }
 
 /* ------------------------------------------------------------ public API */
@@ -447,10 +421,7 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
             else
                 id = (max >= (int64_t)vs || vs == 0) ? (int32_t)(max + 1) : (int32_t)vs;
         }
-        if (add_one(t, toks[i], len, id, special, 0, 0, 0, !special)) {
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
+        add_one(t, toks[i], len, id, special, 0, 0, 0, !special);
     }
     if (refresh_tries(t)) {
         lm_seterr(err, errlen, "out of memory");
@@ -479,85 +450,56 @@ const char *lm_encoding_token(const lm_encoding *e, size_t i, size_t *len)
     return e->tok ? e->tok + e->toff[i][0] : "";
 }
 
-static int enc_reserve(lm_encoding *e, size_t n)
+/* room for n tokens in the four arrays of e, all of e->cap */
+static void enc_reserve(lm_encoding *e, size_t n)
 {
     if (n <= e->cap)
-        return 0;
-    size_t nc = e->cap ? e->cap : 16;
-    while (nc < n)
-        nc *= 2;
-    int32_t *ids = realloc(e->ids, nc * sizeof *ids);
-    if (!ids)
-        return -1;
-    e->ids = ids;
-    size_t(*off)[2] = realloc(e->off, nc * sizeof *off);
-    if (!off)
-        return -1;
-    e->off = off;
-    uint8_t *sp = realloc(e->special, nc);
-    if (!sp)
-        return -1;
-    e->special = sp;
-    size_t(*toff)[2] = realloc(e->toff, nc * sizeof *toff);
-    if (!toff)
-        return -1;
-    e->toff = toff;
-    e->cap = nc;
-    return 0;
+        return;
+    lm_grow(e->ids, e->cap, n > 16 ? n : 16);
+    e->off = lm_xrealloc(e->off, lm_xmul(e->cap, sizeof *e->off));
+    e->special = lm_xrealloc(e->special, e->cap);
+    e->toff = lm_xrealloc(e->toff, lm_xmul(e->cap, sizeof *e->toff));
 }
 
 /* appends the string of the token at slot i */
-static int enc_value(lm_encoding *e, size_t i, const char *v, size_t vn)
+static void enc_value(lm_encoding *e, size_t i, const char *v, size_t vn)
 {
-    if (e->tokn + vn + 1 > e->tokcap) {
-        size_t nc = e->tokcap ? e->tokcap : 256;
-        while (nc < e->tokn + vn + 1)
-            nc *= 2;
-        char *q = realloc(e->tok, nc);
-        if (!q)
-            return -1;
-        e->tok = q;
-        e->tokcap = nc;
-    }
+    size_t need = e->tokn + vn + 1;
+    lm_grow(e->tok, e->tokcap, need > 256 ? need : 256);
     if (vn)
         memcpy(e->tok + e->tokn, v, vn);
     e->toff[i][0] = e->tokn;
     e->toff[i][1] = e->tokn + vn;
     e->tokn += vn;
     e->tok[e->tokn] = 0;
-    return 0;
 }
 
-static int enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special, const char *v, size_t vn)
+static void enc_push(lm_encoding *e, int32_t id, size_t s, size_t en, int special, const char *v, size_t vn)
 {
-    if (enc_reserve(e, e->n + 1) || enc_value(e, e->n, v, vn))
-        return -1;
+    enc_reserve(e, e->n + 1);
+    enc_value(e, e->n, v, vn);
     e->ids[e->n] = id;
     e->off[e->n][0] = s;
     e->off[e->n][1] = en;
     e->special[e->n] = (uint8_t)special;
     e->n++;
-    return 0;
 }
 
 /* inserts the special token id at position at */
-static int enc_insert(const lm_tokenizer *t, lm_encoding *e, size_t at, int32_t id, int special)
+static void enc_insert(const lm_tokenizer *t, lm_encoding *e, size_t at, int32_t id, int special)
 {
-    if (enc_reserve(e, e->n + 1))
-        return -1;
+    enc_reserve(e, e->n + 1);
     memmove(e->ids + at + 1, e->ids + at, (e->n - at) * sizeof *e->ids);
     memmove(e->off + at + 1, e->off + at, (e->n - at) * sizeof *e->off);
     memmove(e->special + at + 1, e->special + at, e->n - at);
     memmove(e->toff + at + 1, e->toff + at, (e->n - at) * sizeof *e->toff);
     size_t vn = 0;
     const char *v = lm_tokenizer_token(t, id, &vn);
-    if (enc_value(e, at, v ? v : "", v ? vn : 0))
-        return -1;
+    enc_value(e, at, v ? v : "", v ? vn : 0);
     e->ids[at] = id;
     e->off[at][0] = e->off[at][1] = 0;
     e->special[at] = (uint8_t)special;
     e->n++;
-    return 0;
 }
 
 static size_t pp_added(const pproc *p)
@@ -657,29 +599,29 @@ static void trim_offsets(lm_encoding *e, const char *text, int add_prefix_space)
     }
 }
 
-static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, const char *text,
-                        int add_special)
+static void post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, const char *text,
+                         int add_special)
 {
     if (!p)
-        return 0;
+        return;
     switch (p->type) {
     case PP_BYTELEVEL:
         if (p->trim_offsets)
             trim_offsets(e, text, p->add_prefix_space);
-        return 0;
+        return;
     case PP_ROBERTA:
         if (p->trim_offsets)
             trim_offsets(e, text, p->add_prefix_space);
         /* fallthrough */
     case PP_BERT:
         if (!add_special)
-            return 0;
-        if (enc_insert(t, e, 0, p->cls, 1))
-            return -1;
-        return enc_insert(t, e, e->n, p->sep, 1);
+            return;
+        enc_insert(t, e, 0, p->cls, 1);
+        enc_insert(t, e, e->n, p->sep, 1);
+        return;
     case PP_TEMPLATE: {
         if (!add_special)
-            return 0;
+            return;
         /* items before the sequence, then after */
         size_t seq = p->nids, at = 0;
         for (size_t i = 0; i < p->nids; i++)
@@ -688,20 +630,17 @@ static int post_process(const lm_tokenizer *t, const pproc *p, lm_encoding *e, c
                 break;
             }
         for (size_t i = 0; i < seq && i < p->nids; i++)
-            if (enc_insert(t, e, at++, p->ids[i], 1))
-                return -1;
+            enc_insert(t, e, at++, p->ids[i], 1);
         for (size_t i = seq + 1; i < p->nids; i++)
-            if (p->ids[i] >= 0 && enc_insert(t, e, e->n, p->ids[i], 1))
-                return -1;
-        return 0;
+            if (p->ids[i] >= 0)
+                enc_insert(t, e, e->n, p->ids[i], 1);
+        return;
     }
     case PP_SEQ:
         for (size_t i = 0; i < p->nsub; i++)
-            if (post_process(t, p->sub[i], e, text, add_special))
-                return -1;
-        return 0;
+            post_process(t, p->sub[i], e, text, add_special);
+        return;
     }
-    return 0;
 }
 
 static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, size_t len, int add_special,
@@ -714,15 +653,8 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
         return -1;
     }
     if (len) {
-        if (lm_hft_grow((void **)&w->s, &w->cap, len + 1, 1)) {
-            w->oom = 1;
-            goto oom;
-        }
-        size_t c2 = w->cap;
-        void *q = realloc(w->al, c2 * sizeof *w->al);
-        if (!q)
-            goto oom;
-        w->al = q;
+        lm_grow(w->s, w->cap, len + 1);
+        w->al = lm_xrealloc(w->al, lm_xmul(w->cap, sizeof *w->al));
         memcpy(w->s, text, len);
         for (size_t i = 0; i < len;) {
             size_t l = (unsigned char)text[i] < 0x80   ? 1
@@ -739,37 +671,32 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
     }
     hft_piece whole = {0, len, 0, -1};
     w->nq = 0;
-    if (len && split_added(t, &t->raw, w, &whole))
-        goto oom;
+    if (len)
+        split_added(t, &t->raw, w, &whole);
     swap_pq(w);
     for (size_t i = 0; i < w->np; i++) {
         hft_piece pc = w->p[i];
         if (pc.tok >= 0) {
-            if (lm_hft_grow((void **)&w->q, &w->qcap, w->nq + 1, sizeof *w->q))
-                goto oom;
+            lm_grow(w->q, w->qcap, w->nq + 1);
             w->q[w->nq++] = pc;
             continue;
         }
-        if (lm_hft_normalize(t->norm, w, &pc))
-            goto oom;
-        if (pc.len && split_added(t, &t->normd, w, &pc))
-            goto oom;
+        lm_hft_normalize(t->norm, w, &pc);
+        if (pc.len)
+            split_added(t, &t->normd, w, &pc);
     }
     swap_pq(w);
-    if (lm_hft_pretokenize(t->pretok, w))
-        goto oom;
+    lm_hft_pretokenize(t->pretok, w);
     for (size_t i = 0; i < w->np; i++) {
         hft_piece pc = w->p[i];
         if (pc.len == 0)
             continue;
         if (pc.tok >= 0) {
-            if (enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0, w->s + pc.off,
-                         pc.len))
-                goto oom;
+            enc_push(e, pc.tok, w->al[pc.off][0], w->al[pc.off + pc.len - 1][1], 0, w->s + pc.off, pc.len);
             continue;
         }
         if (lm_hft_model_tokenize(t->model, w, w->s + pc.off, pc.len, err, errlen))
-            return w->oom ? (lm_seterr(err, errlen, "out of memory"), -2) : -1;
+            return -1;
         for (size_t k = 0; k < w->ntk; k++) {
             size_t s = w->tk[k].s, en = w->tk[k].e, a, b;
             if (s >= en || en > pc.len) {
@@ -784,8 +711,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
                 w->tk[k].slice ? w->s + pc.off + s : lm_hft_model_token(t->model, w->tk[k].id, &vn);
             if (w->tk[k].slice)
                 vn = en - s;
-            if (enc_push(e, w->tk[k].id, a, b, 0, v ? v : "", v ? vn : 0))
-                goto oom;
+            enc_push(e, w->tk[k].id, a, b, 0, v ? v : "", v ? vn : 0);
         }
     }
     /* truncation (one sequence, overflow dropped) */
@@ -803,20 +729,15 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
             e->n = keep;
         }
     }
-    if (post_process(t, t->post, e, text, add_special))
-        goto oom;
+    post_process(t, t->post, e, text, add_special);
     if (t->pad) {
         size_t target = t->pad_fixed ? t->pad_fixed : e->n;
         if (t->pad_multiple && target % t->pad_multiple)
             target += t->pad_multiple - target % t->pad_multiple;
         while (e->n < target)
-            if (t->pad_left ? enc_insert(t, e, 0, t->pad_id, 1) : enc_insert(t, e, e->n, t->pad_id, 1))
-                goto oom;
+            enc_insert(t, e, t->pad_left ? 0 : e->n, t->pad_id, 1);
     }
     return 0;
-oom:
-    lm_seterr(err, errlen, "out of memory");
-    return -2;
 }
 
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
@@ -840,15 +761,13 @@ typedef struct {
     size_t n, cap;
 } slist;
 
-static int sl_push(slist *l, const char *s, size_t n)
+static void sl_push(slist *l, const char *s, size_t n)
 {
-    if (lm_hft_grow((void **)&l->o, &l->cap, l->n + 1, sizeof *l->o))
-        return -1;
+    lm_grow(l->o, l->cap, l->n + 1);
     l->o[l->n][0] = l->b.n;
     lm_buf_add(&l->b, s, n);
     l->o[l->n][1] = n;
     l->n++;
-    return 0;
 }
 
 static void sl_reset(slist *l)
@@ -935,14 +854,13 @@ static void wp_cleanup(lm_buf *tmp, lm_buf *out)
     lm_buf_add(out, tmp->p ? tmp->p : "", tmp->n);
 }
 
-static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w);
+static void dec_chain(const dec *d, slist *in, slist *out, hft_work *w);
 
-/* Each decoder step maps the list of pieces in to out (emptied first):
- * 0, or non-zero when memory or a pattern failed. */
+/* Each decoder step maps the list of pieces in to out (emptied first). */
 
 /* ByteLevel: the byte characters back to bytes, joined into one piece
  * (invalid UTF-8 becomes U+FFFD); a piece with other characters stays. */
-static int dec_bytelevel(slist *in, slist *out)
+static void dec_bytelevel(slist *in, slist *out)
 {
     lm_buf bytes = {0}, tmp = {0};
     for (size_t i = 0; i < in->n; i++) {
@@ -966,18 +884,16 @@ static int dec_bytelevel(slist *in, slist *out)
     }
     add_lossy(&tmp, (const unsigned char *)(bytes.p ? bytes.p : ""), bytes.n);
     lm_buf_free(&bytes);
-    int rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+    sl_push(out, tmp.p ? tmp.p : "", tmp.n);
     lm_buf_free(&tmp);
-    return rc;
 }
 
 /* WordPiece: the continuation prefix removed, other pieces after the
  * first preceded by a space; optional cleanup of spaces before
  * punctuation. */
-static int dec_wordpiece(const dec *d, slist *in, slist *out)
+static void dec_wordpiece(const dec *d, slist *in, slist *out)
 {
     lm_buf tmp = {0}, tmp2 = {0};
-    int rc = 0;
     for (size_t i = 0; i < in->n; i++) {
         const char *s = SL_S(in, i);
         size_t n = SL_N(in, i);
@@ -998,20 +914,17 @@ static int dec_wordpiece(const dec *d, slist *in, slist *out)
             lm_buf_reset(&tmp2);
             lm_buf_add(&tmp2, tmp.p ? tmp.p : "", tmp.n);
         }
-        if ((rc = sl_push(out, tmp2.p ? tmp2.p : "", tmp2.n)))
-            break;
+        sl_push(out, tmp2.p ? tmp2.p : "", tmp2.n);
     }
     lm_buf_free(&tmp);
     lm_buf_free(&tmp2);
-    return rc;
 }
 
 /* Metaspace: the replacement character back to a space (dropped at the
  * start of the first piece unless prepending is "never"). */
-static int dec_metaspace(const dec *d, slist *in, slist *out)
+static void dec_metaspace(const dec *d, slist *in, slist *out)
 {
     lm_buf tmp = {0};
-    int rc = 0;
     for (size_t i = 0; i < in->n; i++) {
         const char *s = SL_S(in, i);
         size_t n = SL_N(in, i);
@@ -1027,27 +940,22 @@ static int dec_metaspace(const dec *d, slist *in, slist *out)
             }
             k += l;
         }
-        if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
-            break;
+        sl_push(out, tmp.p ? tmp.p : "", tmp.n);
     }
     lm_buf_free(&tmp);
-    return rc;
 }
 
 /* BPE: the end-of-word suffix becomes a space (nothing in the last piece). */
-static int dec_bpe(const dec *d, slist *in, slist *out)
+static void dec_bpe(const dec *d, slist *in, slist *out)
 {
     lm_buf tmp = {0};
-    int rc = 0;
     for (size_t i = 0; i < in->n; i++) {
         lm_buf_reset(&tmp);
         const char *rep = i + 1 == in->n ? "" : " ";
         replace_all(&tmp, SL_S(in, i), SL_N(in, i), d->s, d->sn, rep, strlen(rep));
-        if ((rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n)))
-            break;
+        sl_push(out, tmp.p ? tmp.p : "", tmp.n);
     }
     lm_buf_free(&tmp);
-    return rc;
 }
 
 /* The byte of a "<0xHH>" piece, or -1. */
@@ -1065,11 +973,10 @@ static int fallback_byte(const char *s, size_t n)
 
 /* ByteFallback: runs of "<0xHH>" pieces become their bytes, one U+FFFD per
  * byte when they are not valid UTF-8. */
-static int dec_bytefallback(slist *in, slist *out)
+static void dec_bytefallback(slist *in, slist *out)
 {
     lm_buf bytes = {0};
-    int rc = 0;
-    for (size_t i = 0; i <= in->n && !rc; i++) {
+    for (size_t i = 0; i <= in->n; i++) {
         int v = i < in->n ? fallback_byte(SL_S(in, i), SL_N(in, i)) : -1;
         if (v >= 0) {
             lm_buf_addc(&bytes, (char)v);
@@ -1077,35 +984,32 @@ static int dec_bytefallback(slist *in, slist *out)
         }
         if (bytes.n) {
             if (lm_utf8_valid_prefix(bytes.p, bytes.n, 0) == bytes.n)
-                rc = sl_push(out, bytes.p, bytes.n);
+                sl_push(out, bytes.p, bytes.n);
             else
-                for (size_t k = 0; k < bytes.n && !rc; k++)
-                    rc = sl_push(out, "\xef\xbf\xbd", 3);
+                for (size_t k = 0; k < bytes.n; k++)
+                    sl_push(out, "\xef\xbf\xbd", 3);
             lm_buf_reset(&bytes);
         }
-        if (i < in->n && !rc)
-            rc = sl_push(out, SL_S(in, i), SL_N(in, i));
+        if (i < in->n)
+            sl_push(out, SL_S(in, i), SL_N(in, i));
     }
     lm_buf_free(&bytes);
-    return rc;
 }
 
 /* Fuse: every piece joined into one. */
-static int dec_fuse(slist *in, slist *out)
+static void dec_fuse(slist *in, slist *out)
 {
     lm_buf tmp = {0};
     for (size_t i = 0; i < in->n; i++)
         lm_buf_add(&tmp, SL_S(in, i), SL_N(in, i));
-    int rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+    sl_push(out, tmp.p ? tmp.p : "", tmp.n);
     lm_buf_free(&tmp);
-    return rc;
 }
 
 /* Strip: up to start leading and stop trailing copies of the character. */
-static int dec_strip(const dec *d, slist *in, slist *out)
+static void dec_strip(const dec *d, slist *in, slist *out)
 {
-    int rc = 0;
-    for (size_t i = 0; i < in->n && !rc; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         const char *s = SL_S(in, i);
         size_t n = SL_N(in, i), a = 0, b = n;
         for (size_t k = 0; k < d->start && a < n; k++) {
@@ -1125,71 +1029,62 @@ static int dec_strip(const dec *d, slist *in, slist *out)
                 break;
             b = j;
         }
-        rc = sl_push(out, s + a, b - a);
+        sl_push(out, s + a, b - a);
     }
-    return rc;
 }
 
 /* Replace: every match of the pattern becomes the content. */
-static int dec_replace(const dec *d, slist *in, slist *out, hft_work *w)
+static void dec_replace(const dec *d, slist *in, slist *out, hft_work *w)
 {
     lm_buf tmp = {0};
-    int rc = 0;
-    for (size_t i = 0; i < in->n && !rc; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         const char *s = SL_S(in, i);
         size_t n = SL_N(in, i);
         lm_buf_reset(&tmp);
-        if (lm_hft_pattern_find(&d->pat, w, s, n)) {
-            rc = -1;
-            break;
-        }
+        lm_hft_pattern_find(&d->pat, w, s, n);
         for (size_t k = 0; k < w->nmt; k++) {
             if (w->mt[k][2])
                 lm_buf_add(&tmp, d->s, d->sn);
             else
                 lm_buf_add(&tmp, s + w->mt[k][0], w->mt[k][1] - w->mt[k][0]);
         }
-        rc = sl_push(out, tmp.p ? tmp.p : "", tmp.n);
+        sl_push(out, tmp.p ? tmp.p : "", tmp.n);
     }
     lm_buf_free(&tmp);
-    return rc;
 }
 
 /* Sequence: each decoder on the previous one's output. */
-static int dec_seq(const dec *d, slist *in, slist *out, hft_work *w)
+static void dec_seq(const dec *d, slist *in, slist *out, hft_work *w)
 {
     slist a = {0}, *cur = in;
-    int rc = 0;
-    for (size_t k = 0; k < d->nsub && !rc; k++) {
-        rc = dec_chain(d->sub[k], cur, out, w);
+    for (size_t k = 0; k < d->nsub; k++) {
+        dec_chain(d->sub[k], cur, out, w);
         /* move out into a */
         sl_reset(&a);
-        for (size_t i = 0; i < out->n && !rc; i++)
-            rc = sl_push(&a, SL_S(out, i), SL_N(out, i));
+        for (size_t i = 0; i < out->n; i++)
+            sl_push(&a, SL_S(out, i), SL_N(out, i));
         cur = &a;
     }
     sl_reset(out);
-    for (size_t i = 0; i < cur->n && !rc; i++)
-        rc = sl_push(out, SL_S(cur, i), SL_N(cur, i));
+    for (size_t i = 0; i < cur->n; i++)
+        sl_push(out, SL_S(cur, i), SL_N(cur, i));
     sl_free(&a);
-    return rc;
 }
 
-static int dec_chain(const dec *d, slist *in, slist *out, hft_work *w)
+static void dec_chain(const dec *d, slist *in, slist *out, hft_work *w)
 {
     sl_reset(out);
     switch (d->type) {
-    case D_BYTELEVEL: return dec_bytelevel(in, out);
-    case D_WORDPIECE: return dec_wordpiece(d, in, out);
-    case D_METASPACE: return dec_metaspace(d, in, out);
-    case D_BPE: return dec_bpe(d, in, out);
-    case D_BYTEFALLBACK: return dec_bytefallback(in, out);
-    case D_FUSE: return dec_fuse(in, out);
-    case D_STRIP: return dec_strip(d, in, out);
-    case D_REPLACE: return dec_replace(d, in, out, w);
-    case D_SEQ: return dec_seq(d, in, out, w);
+    case D_BYTELEVEL: dec_bytelevel(in, out); break;
+    case D_WORDPIECE: dec_wordpiece(d, in, out); break;
+    case D_METASPACE: dec_metaspace(d, in, out); break;
+    case D_BPE: dec_bpe(d, in, out); break;
+    case D_BYTEFALLBACK: dec_bytefallback(in, out); break;
+    case D_FUSE: dec_fuse(in, out); break;
+    case D_STRIP: dec_strip(d, in, out); break;
+    case D_REPLACE: dec_replace(d, in, out, w); break;
+    case D_SEQ: dec_seq(d, in, out, w); break;
     }
-    return 0;
 }
 
 static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err, size_t errlen)
@@ -1208,22 +1103,19 @@ static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err,
         lm_seterr(err, errlen, "out of memory");
         return -1;
     }
-    int rc = dec_chain(t->decoder, in, &o, &w);
-    for (size_t i = 0; i < o.n && !rc; i++)
+    dec_chain(t->decoder, in, &o, &w);
+    for (size_t i = 0; i < o.n; i++)
         lm_buf_add(out, SL_S(&o, i), SL_N(&o, i));
-    if (rc)
-        lm_seterr(err, errlen, "out of memory");
     sl_free(&o);
     work_free(&w);
-    return rc;
+    return 0;
 }
 
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
                         char *err, size_t errlen)
 {
     slist in = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = lm_tokenizer_token(t, ids[i], &len);
         if (!s)
@@ -1233,12 +1125,9 @@ int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int
             if (a && a->special)
                 continue;
         }
-        rc = sl_push(&in, s, len);
+        sl_push(&in, s, len);
     }
-    if (!rc)
-        rc = decode_list(t, &in, out, err, errlen);
-    else
-        lm_seterr(err, errlen, "out of memory");
+    int rc = decode_list(t, &in, out, err, errlen);
     sl_free(&in);
     return rc;
 }
@@ -1247,13 +1136,9 @@ int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks
                                   size_t n, lm_buf *out, char *err, size_t errlen)
 {
     slist in = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = sl_push(&in, toks[i], lens ? lens[i] : strlen(toks[i]));
-    if (!rc)
-        rc = decode_list(t, &in, out, err, errlen);
-    else
-        lm_seterr(err, errlen, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        sl_push(&in, toks[i], lens ? lens[i] : strlen(toks[i]));
+    int rc = decode_list(t, &in, out, err, errlen);
     sl_free(&in);
     return rc;
 }
@@ -1333,11 +1218,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
     const char *ty = lm_hft_json_type(j, what, err, errlen);
     if (!ty)
         return NULL;
-    pproc *p = calloc(1, sizeof *p);
-    if (!p) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    pproc *p = lm_xcalloc(1, sizeof *p);
     int rc = 0;
     if (!strcmp(ty, "BertProcessing")) {
         p->type = PP_BERT;
@@ -1377,10 +1258,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                     break;
                 }
                 seen_seq = 1;
-                if (lm_hft_grow((void **)&p->ids, &idcap, p->nids + 1, sizeof *p->ids)) {
-                    rc = -1;
-                    break;
-                }
+                lm_grow(p->ids, idcap, p->nids + 1);
                 p->ids[p->nids++] = -1;
             } else if (json_is_object(st)) {
                 json_t *sid = json_object_get(st, "id");
@@ -1400,10 +1278,7 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
                         rc = -1;
                         break;
                     }
-                    if (lm_hft_grow((void **)&p->ids, &idcap, p->nids + 1, sizeof *p->ids)) {
-                        rc = -1;
-                        break;
-                    }
+                    lm_grow(p->ids, idcap, p->nids + 1);
                     p->ids[p->nids++] = (int32_t)json_integer_value(x);
                 }
             } else {
@@ -1418,15 +1293,13 @@ static pproc *pp_parse(json_t *j, const char *what, char *err, size_t errlen)
         }
     } else if (!strcmp(ty, "Sequence")) {
         p->type = PP_SEQ;
-        p->sub = calloc(json_array_size(json_object_get(j, "processors")) + 1, sizeof *p->sub);
+        p->sub = lm_xcalloc(json_array_size(json_object_get(j, "processors")) + 1, sizeof *p->sub);
         rc = lm_hft_json_seq(j, "processors", what, p->sub, &p->nsub, pp_seq_one, err, errlen);
     } else {
         lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, ty);
         rc = -1;
     }
     if (rc) {
-        if (!err[0])
-            lm_seterr(err, errlen, "out of memory");
         pp_free(p);
         return NULL;
     }
@@ -1469,11 +1342,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
     const char *ty = lm_hft_json_type(j, what, err, errlen);
     if (!ty)
         return NULL;
-    dec *d = calloc(1, sizeof *d);
-    if (!d) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    dec *d = lm_xcalloc(1, sizeof *d);
     int rc = 0;
     if (!strcmp(ty, "ByteLevel")) {
         d->type = D_BYTELEVEL;
@@ -1525,7 +1394,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
              lm_hft_json_str(j, "content", NULL, what, err, errlen, &d->s, &d->sn);
     } else if (!strcmp(ty, "Sequence")) {
         d->type = D_SEQ;
-        d->sub = calloc(json_array_size(json_object_get(j, "decoders")) + 1, sizeof *d->sub);
+        d->sub = lm_xcalloc(json_array_size(json_object_get(j, "decoders")) + 1, sizeof *d->sub);
         rc = lm_hft_json_seq(j, "decoders", what, d->sub, &d->nsub, dec_seq_one, err, errlen);
     } else {
         lm_seterr(err, errlen, "%s.type '%.60s' is not supported", what, ty);
@@ -1578,11 +1447,7 @@ static int parse_trunc_pad(lm_tokenizer *t, json_t *root, char *err, size_t errl
 
 static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
 {
-    lm_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) {
-        lm_seterr(err, errlen, "out of memory");
-        return NULL;
-    }
+    lm_tokenizer *t = lm_xcalloc(1, sizeof *t);
     if (!json_is_object(root)) {
         lm_seterr(err, errlen, "the top level must be an object");
         goto fail;
@@ -1631,11 +1496,8 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
             goto fail;
         if (json_string_length(c) == 0)
             continue;
-        if (add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw,
-                    ls, rs, nz)) {
-            lm_seterr(err, errlen, "out of memory");
-            goto fail;
-        }
+        add_one(t, json_string_value(c), json_string_length(c), (int32_t)json_integer_value(id), sp, sw, ls,
+                rs, nz);
     }
     int ec;
     PCRE2_SIZE eo;
@@ -1676,11 +1538,7 @@ lm_tokenizer *lm_tokenizer_load(const char *path, char *err, size_t errlen)
     char *p = NULL;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         size_t n = strlen(path);
-        p = malloc(n + 20);
-        if (!p) {
-            lm_seterr(err, errlen, "out of memory");
-            return NULL;
-        }
+        p = lm_xmalloc(n + 20);
         snprintf(p, n + 20, "%s/tokenizer.json", path);
         path = p;
     }

@@ -60,7 +60,8 @@ void lm_tokenizer_free(lm_tokenizer *t);
 /* Encodes text[0..len) (UTF-8).  add_special: apply the post-processor's
  * special tokens ([CLS] ... [SEP], <s> ... </s>) as tokenizers'
  * encode(add_special_tokens=True) does.  e is reset and filled.  Returns 0,
- * or -1 with a message (e.g. invalid UTF-8), -2 when out of memory. */
+ * or -1 with a message (e.g. invalid UTF-8), -2 when PCRE2 cannot allocate
+ * its match data (running out of memory elsewhere exits, see core/diag.h). */
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
                         char *err, size_t errlen);
 
@@ -81,10 +82,12 @@ int32_t lm_tokenizer_id(const lm_tokenizer *t, const char *tok, size_t len);
 int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, int special, char *err,
                             size_t errlen);
 
-/* Decodes ids with the decoder (tokenizers' decode); appends to out. */
+/* Decodes ids with the decoder (tokenizers' decode); appends to out.  0, or
+ * -1 with a message when PCRE2 cannot allocate its match data. */
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
                         char *err, size_t errlen);
-/* transformers' convert_tokens_to_string for these token strings. */
+/* transformers' convert_tokens_to_string for these token strings; returns
+ * as lm_tokenizer_decode. */
 int lm_tokenizer_tokens_to_string(const lm_tokenizer *t, const char *const *toks, const size_t *lens,
                                   size_t n, lm_buf *out, char *err, size_t errlen);
 

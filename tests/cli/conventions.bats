@@ -225,3 +225,27 @@ conv_run() {
         [[ $output == *--help* ]] || fail "$c: bash completion of --he gave: $output"
     done
 }
+
+@test "lib/ and cmd/ allocate only through the checked wrappers of lib/core/diag.h" {
+    run "$TOP/tests/alloc-check.sh"
+    assert_success
+}
+
+@test "the allocation check finds a direct call, and only a call" {
+    local d
+    for d in $(sed -n 's/^CHECKED="\(.*\)"$/\1/p' "$TOP/tests/alloc-check.sh"); do
+        mkdir -p "$TMP/$d"
+    done
+    mkdir -p "$TMP/lib/core" "$TMP/cmd"
+    printf '%s\n' '/* malloc(n) in a comment, and lm_xmalloc(n), json_malloc(n) */' \
+        'char *p = lm_xstrdup(s), *q = lm_xstrndup(s, 2);' >"$TMP/lib/core/ok.c"
+    printf '%s\n' 'void *p = malloc(8);' >"$TMP/lib/core/diag.c"
+    run "$TOP/tests/alloc-check.sh" "$TMP"
+    assert_success
+    printf '%s\n' 'int f(void)' '{' '    char *s = strdup ("x");' '    *out = malloc(n);' '}' \
+        >"$TMP/lib/core/bad.c"
+    run "$TOP/tests/alloc-check.sh" "$TMP"
+    assert_failure
+    [[ $output == *"lib/core/bad.c:3:"*"strdup"* ]] || fail "not named: $output"
+    [[ $output == *"lib/core/bad.c:4:"*"malloc"* ]] || fail "not named: $output"
+}

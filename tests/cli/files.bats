@@ -203,5 +203,6 @@ big_input() {
     rm -f "$D/big.jsonl"
     [ "$status" -eq 2 ]
     [ "${#lines[@]}" -eq 3 ]
-    [[ $stderr == *"big.jsonl:4: out of memory tokenizing this record"* ]]
+    [[ $stderr == *"big.jsonl:4: out of memory while processing this record; the records before it were written"* ]]
+    [[ $stderr == *"out of memory allocating "*" bytes ("*")"* ]]
 }

@@ -354,6 +354,28 @@ static void hand_tests(void)
     } else {
         diag("%s", err);
     }
+    /* byte fallback with a continuing-subword prefix: every character after
+     * the first falls back to the bytes of the prefix and of the character,
+     * more symbols than the piece has bytes */
+    const char *bf = "{\"model\":{\"type\":\"BPE\",\"continuing_subword_prefix\":\"##\","
+                     "\"byte_fallback\":true,\"vocab\":{\"a\":0,\"##b\":1,\"ab\":2,\"<0x23>\":3,"
+                     "\"<0xC3>\":4,\"<0xA9>\":5},\"merges\":[\"a ##b\"]}}";
+    t = lm_tokenizer_load_mem(bf, strlen(bf), "bf.json", err, sizeof err);
+    if (!ok(t != NULL, "BPE with byte fallback and a prefix loads"))
+        diag("%s", err);
+    if (t) {
+        static const int32_t two[] = {4, 5, 3, 3, 4, 5};
+        check_enc(t, "\xc3\xa9\xc3\xa9", two, NULL, 6, "byte fallback: the prefix's bytes too");
+        int32_t many[2 + 4 * 15] = {4, 5};
+        for (size_t i = 2; i < sizeof many / sizeof *many; i += 4)
+            many[i] = 3, many[i + 1] = 3, many[i + 2] = 4, many[i + 3] = 5;
+        char text[64] = "";
+        for (int i = 0; i < 16; i++)
+            strcat(text, "\xc3\xa9");
+        check_enc(t, text, many, NULL, sizeof many / sizeof *many,
+                  "byte fallback of 16 characters: 62 symbols from 32 bytes");
+        lm_tokenizer_free(t);
+    }
     /* NFKC and NFD as normalizers */
     const char *nfkc =
         "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
