@@ -38,6 +38,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { LM_EXIT_OK = 0, LM_EXIT_DATA = 1, LM_EXIT_USAGE = 2 };
 
@@ -79,13 +80,15 @@ size_t lm_xmul_(size_t n, size_t size, const char *file, int line);
 #define lm_xstrndup(s, n) lm_xstrndup_((s), (n), __FILE__, __LINE__)
 #define lm_xmul(n, s) lm_xmul_((n), (s), __FILE__, __LINE__)
 
-/* Grow *p (holding *cap elements of size sz) to hold at least need elements. */
+/* Grow *p (holding *cap elements of size sz) to hold at least need elements,
+ * doubling (amortised); a need past SIZE_MAX / 2 is taken as it is, and
+ * lm_xmul then reports a byte count that does not fit (exit 2). */
 #define lm_grow(p, cap, need)                                                                            \
     do {                                                                                                 \
         if ((need) > (cap)) {                                                                            \
             size_t nc_ = (cap) ? (cap) : 8;                                                              \
             while (nc_ < (need))                                                                         \
-                nc_ *= 2;                                                                                \
+                nc_ = nc_ > SIZE_MAX / 2 ? (size_t)(need) : nc_ * 2;                                     \
             (p) = lm_xrealloc_((p), lm_xmul_(nc_, sizeof *(p), __FILE__, __LINE__), __FILE__, __LINE__); \
             (cap) = nc_;                                                                                 \
         }                                                                                                \

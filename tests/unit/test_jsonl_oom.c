@@ -148,6 +148,25 @@ static int errs_dir_empty(void)
     return system(cmd) == 0;
 }
 
+/* lm_grow asked for more than half the address space: exit 2 (the
+ * doubling must not wrap round to 0 and loop). */
+static int grow_past_half(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        char *p = NULL;
+        size_t cap = 0;
+        lm_grow(p, cap, SIZE_MAX / 2 + 2);
+        _exit(0);
+    }
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 int main(void)
 {
     if (!mkdtemp(errs_dir))
@@ -175,6 +194,8 @@ int main(void)
     is_str(out_buf, before, "one record per batch: every record before the failing pass is written");
     ok(st == LM_EXIT_USAGE && strstr(err_buf, ":5: out of memory"), "and the failing record is named: %s",
        err_buf);
+    st = grow_past_half();
+    ok(st == LM_EXIT_USAGE, "lm_grow past SIZE_MAX / 2: exit 2, no endless doubling (got %d)", st);
     rmdir(errs_dir);
     return tap_done();
 }
