@@ -484,9 +484,8 @@ static void run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const 
     si->grid = sk.G;
     si->tiles_per_worker_max = sk.max_tiles;
     size_t nslots = 0;
-    if (alg == ATTN_LEAN_COMBINE) {
+    if (alg == ATTN_LEAN_COMBINE)
         sb->sbase = lm_xmalloc(lm_xmul(nh + 1, sizeof *sb->sbase));
-    }
     for (size_t hd = 0; hd < nh; hd++) {
         int n = 0;
         if (tl->tile0[hd + 1] > tl->tile0[hd])
