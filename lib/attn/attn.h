@@ -129,7 +129,7 @@ typedef struct {
 
 /* Run one algorithm.  q [B,H_q,D], k and v packed as above, o [B,H_q,D], all
  * of type p->dtype; lse [B,H_q] (natural log) may be NULL; info may be NULL.
- * Returns 0, or -1 with a message (bad shape or options, out of memory). */
+ * Returns 0, or -1 with a message (bad shape or options). */
 int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q, const void *k,
                  const void *v, void *o, float *lse, attn_sched_info *info, char *err, size_t errlen);
 

@@ -20,7 +20,6 @@ typedef struct {
     attn_cell_list *l;
     size_t cap;
     int64_t max_kv;
-    int fail;
 } builder;
 
 static int64_t kv_bytes(const attn_dims *d, const int *lens)
@@ -35,16 +34,8 @@ static int64_t kv_bytes(const attn_dims *d, const int *lens)
 static void add(builder *bd, const char *label, int B, int Hq, int Hkv, int D, int L, int *lens,
                 int grid_mult, int block_n)
 {
-    if (bd->fail) {
-        free(lens);
-        return;
-    }
     if (!lens) {
-        lens = malloc((size_t)B * sizeof *lens);
-        if (!lens) {
-            bd->fail = 1;
-            return;
-        }
+        lens = lm_xmalloc(lm_xmul((size_t)B, sizeof *lens));
         for (int b = 0; b < B; b++)
             lens[b] = L;
     }
@@ -54,17 +45,7 @@ static void add(builder *bd, const char *label, int B, int Hq, int Hkv, int D, i
         free(lens);
         return;
     }
-    if (bd->l->n == bd->cap) {
-        size_t nc = bd->cap ? 2 * bd->cap : 64;
-        attn_cell *c = realloc(bd->l->cells, nc * sizeof *c);
-        if (!c) {
-            free(lens);
-            bd->fail = 1;
-            return;
-        }
-        bd->l->cells = c;
-        bd->cap = nc;
-    }
+    lm_grow(bd->l->cells, bd->cap, bd->l->n + 1);
     attn_cell *c = &bd->l->cells[bd->l->n++];
     snprintf(c->label, sizeof c->label, "%s", label);
     c->dims = d;
@@ -111,13 +92,7 @@ static void m_waves(builder *bd)
 
 static void m_ragged(builder *bd)
 {
-    int *a = malloc(16 * sizeof *a), *b = malloc(16 * sizeof *b);
-    if (!a || !b) {
-        free(a);
-        free(b);
-        bd->fail = 1;
-        return;
-    }
+    int a[16], b[16];
     for (int i = 0; i < 16; i++)
         a[i] = i == 0 ? 131072 : 2048;
     lm_rng r;
@@ -126,21 +101,13 @@ static void m_ragged(builder *bd)
         b[i] = (int)lround(1024.0 * pow(64.0, lm_rng_uniform(&r)));
     static const int hs[2][3] = {{32, 8, 128}, {32, 32, 128}};
     for (int s = 0; s < 2; s++) {
-        int *aa = malloc(16 * sizeof *aa), *bb = malloc(16 * sizeof *bb);
-        if (!aa || !bb) {
-            free(aa);
-            free(bb);
-            bd->fail = 1;
-            break;
-        }
-        memcpy(aa, a, 16 * sizeof *aa);
-        memcpy(bb, b, 16 * sizeof *bb);
+        int *aa = lm_xmalloc(sizeof a), *bb = lm_xmalloc(sizeof b);
+        memcpy(aa, a, sizeof a);
+        memcpy(bb, b, sizeof b);
         add(bd, "ragged 1x128k+15x2k", 16, hs[s][0], hs[s][1], hs[s][2], 0, aa, 0, 0);
         add(bd, "ragged log-uniform 1k-64k", 16, hs[s][0], hs[s][1], hs[s][2], 0, bb, 0, 0);
         add(bd, "ragged control (all 8k)", 16, hs[s][0], hs[s][1], hs[s][2], 8192, NULL, 0, 0);
     }
-    free(a);
-    free(b);
 }
 
 static void m_ablation(builder *bd)
@@ -169,7 +136,7 @@ int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list
 {
     out->cells = NULL;
     out->n = 0;
-    builder bd = {out, 0, max_kv_bytes > 0 ? max_kv_bytes : (int64_t)64 << 30, 0};
+    builder bd = {out, 0, max_kv_bytes > 0 ? max_kv_bytes : (int64_t)64 << 30};
     if (!strcmp(name, "paper"))
         m_paper(&bd, full);
     else if (!strcmp(name, "gqa"))
@@ -182,11 +149,6 @@ int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list
         m_ablation(&bd);
     else {
         lm_seterr(err, errlen, "unknown matrix '%s' (known: paper, gqa, waves, ragged, ablation)", name);
-        return -1;
-    }
-    if (bd.fail) {
-        attn_cell_list_free(out);
-        lm_seterr(err, errlen, "out of memory building matrix '%s'", name);
         return -1;
     }
     return 0;
@@ -231,11 +193,7 @@ int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *er
         return -1;
     }
     size_t n = bytes / sizeof(uint64_t);
-    uint64_t *buf = malloc(n * sizeof *buf);
-    if (!buf) {
-        lm_seterr(err, errlen, "out of memory for a %zu-byte bandwidth buffer", bytes);
-        return -1;
-    }
+    uint64_t *buf = lm_xmalloc(lm_xmul(n, sizeof *buf));
     int T = threads > 0 ? threads : omp_get_max_threads();
 #pragma omp parallel for schedule(static) num_threads(T)
     for (size_t i = 0; i < n; i++) /* first touch by the reading thread */
@@ -275,9 +233,7 @@ double attn_quantile(const double *x, size_t n, double q)
 {
     if (n == 0)
         return NAN;
-    double *s = malloc(n * sizeof *s);
-    if (!s)
-        return NAN;
+    double *s = lm_xmalloc(lm_xmul(n, sizeof *s));
     memcpy(s, x, n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_d);
     if (q < 0)

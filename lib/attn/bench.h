@@ -33,7 +33,7 @@ extern const char *const attn_matrix_names[];
 /* The cells of a named matrix.  full = 0 gives the default sweep (a sample of
  * "paper" and all others), 1 everything.  Cells whose bf16 K+V exceed
  * max_kv_bytes (0 = 64 GiB) are dropped.  Returns 0, or -1 with a message
- * (unknown name: the message lists the valid ones; out of memory). */
+ * (unknown name: the message lists the valid ones). */
 int attn_matrix(const char *name, int full, int64_t max_kv_bytes, attn_cell_list *out, char *err,
                 size_t errlen);
 void attn_cell_list_free(attn_cell_list *l);
@@ -53,8 +53,7 @@ double attn_floor_us(double bytes, double gbps);
 int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *err, size_t errlen);
 
 /* Order statistic of n timings by linear interpolation, q in [0, 1]
- * (0.5 = median, 0.1 = p10).  Sorts a copy; returns NAN when n = 0 or out of
- * memory. */
+ * (0.5 = median, 0.1 = p10).  Sorts a copy; returns NAN when n = 0. */
 double attn_quantile(const double *x, size_t n, double q);
 
 #endif

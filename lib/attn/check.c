@@ -136,12 +136,9 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                 size_t nq = attn_q_elems(&p), nkv = attn_kv_elems(&p), es = 8;
                 size_t nrow = (size_t)cs->B * cs->H_q;
                 /* one block: q k v o o2 naive (8 bytes/elem is enough) + refs */
-                char *blk = calloc(1, (nq * 4 + 2 * nkv + 1) * es +
-                                          nrow * (3 * sizeof(float) + sizeof(double)) + nq * sizeof(double));
-                if (!blk) {
-                    lm_seterr(err, errlen, "out of memory in the check suite");
-                    return -1;
-                }
+                char *blk =
+                    lm_xcalloc(1, (nq * 4 + 2 * nkv + 1) * es + nrow * (3 * sizeof(float) + sizeof(double)) +
+                                      nq * sizeof(double));
                 char *q = blk, *k = q + nq * es, *v = k + nkv * es, *o = v + nkv * es, *o2 = o + nq * es,
                      *on = o2 + nq * es;
                 double *ref = (double *)(on + nq * es), *rlse = ref + nq;

@@ -25,7 +25,8 @@
  * (2 if threads is 1) and must give the same bits.  Each failure is described on one line of `report`
  * (truncated to report_len, always NUL-terminated); *n_cases receives the
  * number of (case, algorithm) checks run.  Returns the number of failures,
- * or -1 with err filled on a system error (out of memory). */
+ * or -1 with err filled when the library refuses one of the suite's own
+ * problems (a bug: the cases are fixed). */
 int attn_check_suite(int workers, int threads, size_t *n_cases, char *report, size_t report_len, char *err,
                      size_t errlen);
 

@@ -416,12 +416,10 @@ static int run_naive(const attn_problem *p, const void *q, const void *k, const 
                      size_t nh, int g, int T, char *err, size_t errlen)
 {
     size_t n = attn_q_elems(p);
-    double *o64 = malloc(n * sizeof *o64);
-    double *l64 = lse ? malloc(nh * g * sizeof *l64) : NULL;
+    double *o64 = lm_xmalloc(lm_xmul(n, sizeof *o64));
+    double *l64 = lse ? lm_xmalloc(lm_xmul(lm_xmul(nh, (size_t)g), sizeof *l64)) : NULL;
     int rc = -1;
-    if (!o64 || (lse && !l64))
-        lm_seterr(err, errlen, "out of memory for the fp64 reference");
-    else if (attn_ref64(p, q, k, v, o64, l64, T, err, errlen) == 0) {
+    if (attn_ref64(p, q, k, v, o64, l64, T, err, errlen) == 0) {
         for (size_t i = 0; i < n; i++)
             attn_store(o, p->dtype, i, (float)o64[i]);
         for (size_t i = 0; lse && i < nh * g; i++)
@@ -449,9 +447,9 @@ static void split_bufs_free(split_bufs *sb)
 }
 
 /* FlashDecoding split-KV: S splits per head (FA2's heuristic unless
- * given), then the combine.  -1 when out of memory. */
-static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk, size_t wsn,
-                           int T, split_bufs *sb, attn_sched_info *si)
+ * given), then the combine. */
+static void run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk, size_t wsn,
+                            int T, split_bufs *sb, attn_sched_info *si)
 {
     size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
     int S =
@@ -468,20 +466,17 @@ static int run_splitkv_alg(ctx_t *c, const attn_tiles *tl, const attn_opts *opts
         si->splits_max = 1;
     if (S > 1) {
         si->scratch_bytes = (size_t)S * nh * (gD + g) * sizeof(float);
-        sb->o_acc = malloc((size_t)S * nh * gD * sizeof *sb->o_acc);
-        sb->lse_acc = malloc((size_t)S * nh * g * sizeof *sb->lse_acc);
-        if (!sb->o_acc || !sb->lse_acc)
-            return -1;
+        size_t pieces = lm_xmul((size_t)S, nh);
+        sb->o_acc = lm_xmalloc(lm_xmul(lm_xmul(pieces, gD), sizeof *sb->o_acc));
+        sb->lse_acc = lm_xmalloc(lm_xmul(lm_xmul(pieces, g), sizeof *sb->lse_acc));
     }
     run_splitkv(c, wsblk, wsn, T, S, sb->o_acc, sb->lse_acc);
-    return 0;
 }
 
 /* LeanAttention (Stream-K over every head's tiles): the fused fix-up with
- * flags, or (lean-combine) partials combined in a second pass.  -1 when
- * out of memory. */
-static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk,
-                           size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
+ * flags, or (lean-combine) partials combined in a second pass. */
+static void run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const attn_opts *opts, float *wsblk,
+                            size_t wsn, int T, split_bufs *sb, attn_sched_info *si)
 {
     size_t nh = tl->n_heads, g = (size_t)c->g, gD = g * (size_t)c->D;
     attn_streamk sk;
@@ -489,11 +484,8 @@ static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const a
     si->grid = sk.G;
     si->tiles_per_worker_max = sk.max_tiles;
     size_t nslots = 0;
-    if (alg == ATTN_LEAN_COMBINE) {
-        sb->sbase = malloc((nh + 1) * sizeof *sb->sbase);
-        if (!sb->sbase)
-            return -1;
-    }
+    if (alg == ATTN_LEAN_COMBINE)
+        sb->sbase = lm_xmalloc(lm_xmul(nh + 1, sizeof *sb->sbase));
     for (size_t hd = 0; hd < nh; hd++) {
         int n = 0;
         if (tl->tile0[hd + 1] > tl->tile0[hd])
@@ -509,26 +501,21 @@ static int run_streamk_alg(attn_alg alg, ctx_t *c, const attn_tiles *tl, const a
     if (alg == ATTN_LEAN) {
         size_t G = (size_t)(sk.G > 0 ? sk.G : 1);
         si->scratch_bytes = G * gD * sizeof(float) + G * 2 * g * sizeof(float);
-        sb->o_acc = malloc(G * (gD + 2 * g) * sizeof *sb->o_acc);
-        sb->flag = malloc(G * sizeof *sb->flag);
-        if (!sb->o_acc || !sb->flag)
-            return -1;
+        sb->o_acc = lm_xmalloc(lm_xmul(lm_xmul(G, gD + 2 * g), sizeof *sb->o_acc));
+        sb->flag = lm_xmalloc(lm_xmul(G, sizeof *sb->flag));
         for (size_t i = 0; i < G; i++)
             atomic_init(&sb->flag[i], 0u);
         /* one launch, epoch 1: on the GPU the epoch counts launches so that
          * the flags never need clearing */
         run_lean(c, wsblk, wsn, T, &sk, sb->o_acc, sb->flag, 1u);
-        return 0;
+        return;
     }
     si->scratch_bytes = nslots * (gD + g) * sizeof(float);
     if (nslots) {
-        sb->o_acc = malloc(nslots * gD * sizeof *sb->o_acc);
-        sb->lse_acc = malloc(nslots * g * sizeof *sb->lse_acc);
-        if (!sb->o_acc || !sb->lse_acc)
-            return -1;
+        sb->o_acc = lm_xmalloc(lm_xmul(lm_xmul(nslots, gD), sizeof *sb->o_acc));
+        sb->lse_acc = lm_xmalloc(lm_xmul(lm_xmul(nslots, g), sizeof *sb->lse_acc));
     }
     run_lean_combine(c, wsblk, wsn, T, &sk, sb->sbase, sb->o_acc, sb->lse_acc);
-    return 0;
 }
 
 int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, const void *q, const void *k,
@@ -559,47 +546,41 @@ int attn_cpu_run(attn_alg alg, const attn_problem *p, const attn_opts *opts, con
         return rc;
     }
 
-    size_t *base = malloc((size_t)p->dims.B * sizeof *base);
+    size_t *base = lm_xmalloc(lm_xmul((size_t)p->dims.B, sizeof *base));
     size_t wsn = ws_floats(g, D, bn);
-    float *wsblk = malloc((size_t)T * wsn * sizeof *wsblk);
+    float *wsblk = lm_xmalloc(lm_xmul(lm_xmul((size_t)T, wsn), sizeof *wsblk));
     split_bufs sb = {0};
-    int rc = -1;
-    if (base && wsblk) {
-        attn_seq_base(p, base);
-        ctx_t c = {p,
-                   &tl,
-                   q,
-                   k,
-                   v,
-                   o,
-                   lse,
-                   base,
-                   g,
-                   D,
-                   bn,
-                   opts->reverse,
-                   (p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D)) * LOG2E};
-        store_empty_heads(&c);
-        if (alg == ATTN_NOSPLIT) {
-            si.grid = (int)nh;
-            for (size_t hd = 0; hd < nh; hd++)
-                if (tl.tile0[hd + 1] - tl.tile0[hd] > si.tiles_per_worker_max)
-                    si.tiles_per_worker_max = tl.tile0[hd + 1] - tl.tile0[hd];
-            run_nosplit(&c, wsblk, wsn, T);
-            rc = 0;
-        } else if (alg == ATTN_SPLITKV) {
-            rc = run_splitkv_alg(&c, &tl, opts, wsblk, wsn, T, &sb, &si);
-        } else {
-            rc = run_streamk_alg(alg, &c, &tl, opts, wsblk, wsn, T, &sb, &si);
-        }
+    attn_seq_base(p, base);
+    ctx_t c = {p,
+               &tl,
+               q,
+               k,
+               v,
+               o,
+               lse,
+               base,
+               g,
+               D,
+               bn,
+               opts->reverse,
+               (p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D)) * LOG2E};
+    store_empty_heads(&c);
+    if (alg == ATTN_NOSPLIT) {
+        si.grid = (int)nh;
+        for (size_t hd = 0; hd < nh; hd++)
+            if (tl.tile0[hd + 1] - tl.tile0[hd] > si.tiles_per_worker_max)
+                si.tiles_per_worker_max = tl.tile0[hd + 1] - tl.tile0[hd];
+        run_nosplit(&c, wsblk, wsn, T);
+    } else if (alg == ATTN_SPLITKV) {
+        run_splitkv_alg(&c, &tl, opts, wsblk, wsn, T, &sb, &si);
+    } else {
+        run_streamk_alg(alg, &c, &tl, opts, wsblk, wsn, T, &sb, &si);
     }
-    if (rc == 0 && info)
+    if (info)
         *info = si;
-    if (rc < 0)
-        lm_seterr(err, errlen, "out of memory for the %s work buffers", attn_alg_name(alg));
     split_bufs_free(&sb);
     free(wsblk);
     free(base);
     attn_tiles_free(&tl);
-    return rc;
+    return 0;
 }

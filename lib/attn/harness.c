@@ -174,20 +174,19 @@ typedef struct {
     double *us;
 } buffers;
 
-static int buffers_alloc(buffers *m, size_t nq, size_t nkv, size_t nrow, size_t es, int runs)
+static void buffers_alloc(buffers *m, size_t nq, size_t nkv, size_t nrow, size_t es, int runs)
 {
-    size_t kvn = nkv > 0 ? nkv * es : 1;
-    m->q = malloc(nq * es);
-    m->k = malloc(kvn);
-    m->v = malloc(kvn);
-    m->o = malloc(nq * es);
-    m->on = malloc(nq * es);
-    m->ref = malloc(nq * sizeof *m->ref);
-    m->rlse = malloc(nrow * sizeof *m->rlse);
-    m->lse = malloc(nrow * sizeof *m->lse);
-    m->nlse = malloc(nrow * sizeof *m->nlse);
-    m->us = malloc((size_t)runs * sizeof *m->us);
-    return m->q && m->k && m->v && m->o && m->on && m->ref && m->rlse && m->lse && m->nlse && m->us ? 0 : -1;
+    size_t qn = lm_xmul(nq, es), kvn = lm_xmul(nkv, es);
+    m->q = lm_xmalloc(qn);
+    m->k = lm_xmalloc(kvn);
+    m->v = lm_xmalloc(kvn);
+    m->o = lm_xmalloc(qn);
+    m->on = lm_xmalloc(qn);
+    m->ref = lm_xmalloc(lm_xmul(nq, sizeof *m->ref));
+    m->rlse = lm_xmalloc(lm_xmul(nrow, sizeof *m->rlse));
+    m->lse = lm_xmalloc(lm_xmul(nrow, sizeof *m->lse));
+    m->nlse = lm_xmalloc(lm_xmul(nrow, sizeof *m->nlse));
+    m->us = lm_xmalloc(lm_xmul((size_t)runs, sizeof *m->us));
 }
 
 static void buffers_free(buffers *m)
@@ -254,10 +253,7 @@ int attn_shape_run(attn_bench *b, const attn_shape *sh, uint64_t stream, attn_re
     memset(res, 0, ATTN_N_ALGS * sizeof *res);
     buffers m;
     int rc = -1;
-    if (buffers_alloc(&m, nq, nkv, nrow, es, b->runs)) {
-        lm_seterr(err, errlen, "out of memory for a shape with %.3g GiB of K and V", kv_bytes / (1 << 30));
-        goto done;
-    }
+    buffers_alloc(&m, nq, nkv, nrow, es, b->runs);
     if (fill_and_reference(b, &p, stream, &m, err, errlen))
         goto done;
     if (b->be->upload) {

@@ -10,9 +10,10 @@
  *                      naive algorithm still runs on the CPU
  *
  * Nothing here prints or exits: errors come back as messages (and hints);
- * the command writes the records.  Allocation of the bench's own state
- * aborts through lm_xmalloc; the shape buffers are allocated with malloc and
- * their failure is reported.
+ * the command writes the records.  Host memory follows the rule of
+ * core/diag.h (lm_xmalloc: running out exits 2 through the out-of-memory
+ * hook); the shape's K and V are bounded by b->max_kv_bytes first
+ * (attn_shape_check).  Device memory (cudaMalloc) failures are returned.
  */
 #ifndef LMKIT_ATTN_HARNESS_H
 #define LMKIT_ATTN_HARNESS_H
@@ -113,8 +114,8 @@ int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_
 /* Runs every algorithm of b->algs on the shape with inputs seeded by
  * (b->seed, stream): res[alg] is filled for each (indexed by attn_alg).
  * Call attn_shape_check first, and have the bandwidth measured (the timed
- * runs would disturb it).  0, or -1 with a message (out of memory, a device
- * error). */
+ * runs would disturb it).  0, or -1 with a message (a shape the library
+ * refuses, a device error). */
 int attn_shape_run(attn_bench *b, const attn_shape *sh, uint64_t stream, attn_result res[ATTN_N_ALGS],
                    char *err, size_t errlen);
 

@@ -207,16 +207,10 @@ int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *
         return -1;
     const int B = p->dims.B, Hq = p->dims.H_q, D = p->dims.D, g = Hq / p->dims.H_kv;
     const double scale = p->scale > 0 ? (double)p->scale : 1.0 / sqrt((double)D);
-    size_t *base = malloc((size_t)B * sizeof *base);
+    size_t *base = lm_xmalloc(lm_xmul((size_t)B, sizeof *base));
     int T = threads > 0 ? threads : omp_get_max_threads();
     size_t Lmax = (size_t)attn_len_max(p);
-    double *work = malloc((size_t)T * (Lmax + 2 * (size_t)D) * sizeof *work);
-    if (!base || !work) {
-        free(base);
-        free(work);
-        lm_seterr(err, errlen, "out of memory for the fp64 reference");
-        return -1;
-    }
+    double *work = lm_xmalloc(lm_xmul(lm_xmul((size_t)T, Lmax + 2 * (size_t)D), sizeof *work));
     attn_seq_base(p, base);
     long rows = (long)B * Hq;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
@@ -265,16 +259,10 @@ int attn_naive_same(const attn_problem *p, const void *q, const void *k, const v
     const int B = p->dims.B, Hq = p->dims.H_q, D = p->dims.D, g = Hq / p->dims.H_kv;
     const attn_dtype t = p->dtype;
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
-    size_t *base = malloc((size_t)B * sizeof *base);
+    size_t *base = lm_xmalloc(lm_xmul((size_t)B, sizeof *base));
     int T = threads > 0 ? threads : omp_get_max_threads();
     size_t Lmax = (size_t)attn_len_max(p);
-    float *work = malloc((size_t)T * (Lmax + 2 * (size_t)D) * sizeof *work);
-    if (!base || !work) {
-        free(base);
-        free(work);
-        lm_seterr(err, errlen, "out of memory for the naive reference");
-        return -1;
-    }
+    float *work = lm_xmalloc(lm_xmul(lm_xmul((size_t)T, Lmax + 2 * (size_t)D), sizeof *work));
     attn_seq_base(p, base);
     long rows = (long)B * Hq;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)

@@ -57,11 +57,7 @@ int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *er
     }
     int bn = attn_dims_block_n(d);
     size_t nh = (size_t)d->B * (size_t)d->H_kv;
-    t->tile0 = malloc((nh + 1) * sizeof *t->tile0);
-    if (!t->tile0) {
-        lm_seterr(err, errlen, "out of memory for %zu head tile offsets", nh + 1);
-        return -1;
-    }
+    t->tile0 = lm_xmalloc(lm_xmul(nh + 1, sizeof *t->tile0));
     t->n_heads = nh;
     t->block_n = bn;
     t->n_blocks_max = 0;

@@ -66,7 +66,7 @@ typedef struct {
 } attn_tiles;
 
 /* Build from lens[B]; tiles of head (b, .) = ceil(lens[b] / block_n).
- * Returns 0, or -1 with a message (bad dims, out of memory). */
+ * Returns 0, or -1 with a message (bad dims). */
 int attn_tiles_init(attn_tiles *t, const attn_dims *d, const int *lens, char *err, size_t errlen);
 void attn_tiles_free(attn_tiles *t);
 /* Head whose tile range contains global tile `tile` (0 <= tile < total);

@@ -646,11 +646,7 @@ int lm_dp_mc_quantiles(const lm_dp_counts *c, lm_dp_prior prior, double delta, u
             lm_seterr(err, errlen, "quantile level must be in [0, 1] (got %g)", probs[i]);
             return -1;
         }
-    double *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        lm_seterr(err, errlen, "out of memory for %llu Monte Carlo draws", (unsigned long long)n);
-        return -1;
-    }
+    double *v = lm_xmalloc(lm_xmul((size_t)n, sizeof *v));
     double pc = (prior == LM_DP_PRIOR_UNIFORM) ? 1.0 : 0.5;
     double ax = c->fn + pc, bx = c->tp + pc, ay = c->fp + pc, by = c->tn + pc;
     lm_rng r0;

@@ -28,20 +28,15 @@ void route_models_free(route_models *m)
     memset(m, 0, sizeof *m);
 }
 
-static int models_alloc(route_models *m, size_t n)
+static void models_alloc(route_models *m, size_t n)
 {
     memset(m, 0, sizeof *m);
-    m->name = calloc(n ? n : 1, sizeof *m->name);
-    m->in_price = calloc(n ? n : 1, sizeof(double));
-    m->out_price = calloc(n ? n : 1, sizeof(double));
-    m->avg_out = calloc(n ? n : 1, sizeof(double));
-    if (!m->name || !m->in_price || !m->out_price || !m->avg_out) {
-        route_models_free(m);
-        return -1;
-    }
+    m->name = lm_xcalloc(n, sizeof *m->name);
+    m->in_price = lm_xcalloc(n, sizeof(double));
+    m->out_price = lm_xcalloc(n, sizeof(double));
+    m->avg_out = lm_xcalloc(n, sizeof(double));
     for (size_t i = 0; i < n; i++)
         m->avg_out[i] = NAN;
-    return 0;
 }
 
 int route_models_init(route_models *m, size_t n, const char *const *names, const double *in_price,
@@ -51,10 +46,7 @@ int route_models_init(route_models *m, size_t n, const char *const *names, const
         lm_seterr(err, errlen, "prices: need a reference and at least one other model");
         return -1;
     }
-    if (models_alloc(m, n)) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    models_alloc(m, n);
     m->n = n;
     m->ref = ref;
     for (size_t i = 0; i < n; i++) {
@@ -64,12 +56,7 @@ int route_models_init(route_models *m, size_t n, const char *const *names, const
                 route_models_free(m);
                 return -1;
             }
-        m->name[i] = strdup(names[i]);
-        if (!m->name[i]) {
-            lm_seterr(err, errlen, "out of memory");
-            route_models_free(m);
-            return -1;
-        }
+        m->name[i] = lm_xstrdup(names[i]);
         m->in_price[i] = in_price[i];
         m->out_price[i] = out_price[i];
     }
@@ -108,27 +95,6 @@ void route_err_set(route_err *e, const char *member, const char *key, const char
 void route_err_hint(route_err *e, const char *hint)
 {
     snprintf(e->hint, sizeof e->hint, "%s", hint);
-}
-
-int route_grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap : 8;
-    while (nc < need) {
-        if (nc > SIZE_MAX / 2)
-            return -1;
-        nc *= 2;
-    }
-    if (elem && nc > SIZE_MAX / elem)
-        return -1;
-    void **p = pp;
-    void *q = realloc(*p, nc * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
 }
 
 static const char PRICES_HINT[] =
@@ -179,10 +145,7 @@ static int plist_add(price_list *p, const char *name, const json_t *o, route_err
         route_err_set(e, NULL, NULL, "prices: model '%s': expected an object", name);
         return -1;
     }
-    if (route_grow(&p->e, &p->cap, p->n + 1, sizeof *p->e) < 0) {
-        route_err_set(e, NULL, NULL, "out of memory");
-        return -1;
-    }
+    lm_grow(p->e, p->cap, p->n + 1);
     price_ent *x = &p->e[p->n];
     x->name = name;
     x->at = ROUTE_NOPOS;
@@ -345,11 +308,7 @@ static int prices_lines(price_list *p, const char *text, size_t len, json_t ***l
                 json_decref(o);
                 return -1;
             }
-            if (route_grow(lines, &cap, *n_lines + 1, sizeof **lines) < 0) {
-                json_decref(o);
-                route_err_set(e, NULL, NULL, "out of memory");
-                return -1;
-            }
+            lm_grow(*lines, cap, *n_lines + 1);
             (*lines)[(*n_lines)++] = o;
             if (plist_add_entry(p, o, e)) {
                 char tmp[512];
@@ -392,26 +351,17 @@ static long prices_reference(const price_list *p, const char *reference, route_e
 }
 
 /* The table from the checked entries. */
-static int prices_table(route_models *m, const price_list *p, size_t ref, route_err *e)
+static void prices_table(route_models *m, const price_list *p, size_t ref)
 {
-    if (models_alloc(m, p->n)) {
-        route_err_set(e, NULL, NULL, "out of memory");
-        return -1;
-    }
+    models_alloc(m, p->n);
     m->n = p->n;
     m->ref = ref;
     for (size_t i = 0; i < p->n; i++) {
-        m->name[i] = strdup(p->e[i].name);
-        if (!m->name[i]) {
-            route_err_set(e, NULL, NULL, "out of memory");
-            route_models_free(m);
-            return -1;
-        }
+        m->name[i] = lm_xstrdup(p->e[i].name);
         m->in_price[i] = p->e[i].in;
         m->out_price[i] = p->e[i].out;
         m->avg_out[i] = p->e[i].avg;
     }
-    return 0;
 }
 
 int route_models_parse(route_models *m, const char *text, size_t len, const char *reference, char *err,
@@ -470,8 +420,7 @@ int route_models_parse_e(route_models *m, const char *text, size_t len, const ch
         route_err_set(e, NULL, NULL, "prices: need the reference and at least one other model");
         goto done;
     }
-    if (prices_table(m, &p, (size_t)ref, e))
-        goto done;
+    prices_table(m, &p, (size_t)ref);
     rc = 0;
 done:
     if (rc < 0 && !e->hint[0])
@@ -613,31 +562,23 @@ int route_responses_check(const json_t *resp, char *err, size_t errlen)
     return rc;
 }
 
-static int out_of_memory(route_err *e)
-{
-    route_err_set(e, NULL, NULL, "out of memory");
-    return -1;
-}
-
 /* "id" (a string or an integer) and the per-model arrays. */
 static int record_id(route_record *r, const json_t *j, const route_models *m, route_err *e)
 {
     const json_t *id = json_object_get(j, "id");
     char idbuf[64];
     if (json_is_string(id)) {
-        r->id = strdup(json_string_value(id));
+        r->id = lm_xstrdup(json_string_value(id));
     } else if (json_is_integer(id)) {
         snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
-        r->id = strdup(idbuf);
+        r->id = lm_xstrdup(idbuf);
     } else {
         route_err_set(e, "id", NULL, "id: missing or not a string");
         return -1;
     }
-    r->prompt_tokens = calloc(m->n, sizeof(double));
-    r->n_samples = calloc(m->n, sizeof(size_t));
-    r->samples = calloc(m->n, sizeof *r->samples);
-    if (!r->id || !r->prompt_tokens || !r->n_samples || !r->samples)
-        return out_of_memory(e);
+    r->prompt_tokens = lm_xcalloc(m->n, sizeof(double));
+    r->n_samples = lm_xcalloc(m->n, sizeof(size_t));
+    r->samples = lm_xcalloc(m->n, sizeof *r->samples);
     return 0;
 }
 
@@ -650,8 +591,8 @@ static int record_prompt(route_record *r, const json_t *j, route_err *e)
         route_err_set(e, "prompt", NULL, "prompt: expected a string");
         return -1;
     }
-    r->prompt = strdup(json_string_value(pr));
-    return r->prompt ? 0 : out_of_memory(e);
+    r->prompt = lm_xstrdup(json_string_value(pr));
+    return 0;
 }
 
 /* "prompt_tokens", then the per-model overrides "prompt_tokens_by_model". */
@@ -705,9 +646,7 @@ static int record_features(route_record *r, const json_t *j, route_err *e)
         return -1;
     }
     r->n_features = json_array_size(fe);
-    r->features = malloc((r->n_features ? r->n_features : 1) * sizeof(double));
-    if (!r->features)
-        return out_of_memory(e);
+    r->features = lm_xmalloc(lm_xmul(r->n_features, sizeof(double)));
     for (size_t i = 0; i < r->n_features; i++) {
         const json_t *v = json_array_get(fe, i);
         if (!json_is_number(v) || !isfinite(json_number_value(v))) {
@@ -741,9 +680,7 @@ static int record_responses(route_record *r, const json_t *resp, const route_mod
         if (samples_check(v, k, e))
             return -1;
         size_t ns = json_array_size(v);
-        route_sample *s = calloc(ns, sizeof *s);
-        if (!s)
-            return out_of_memory(e);
+        route_sample *s = lm_xcalloc(ns, sizeof *s);
         r->samples[mi] = s;
         r->n_samples[mi] = ns;
         for (size_t i = 0; i < ns; i++) {

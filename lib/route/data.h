@@ -17,16 +17,13 @@
  *
  * Two policies hold for all of lib/route:
  *
- * Allocation.  Memory whose size comes from the input (records, samples,
- * prices entries, CSV rows and fields, prompts and their n-grams, feature
- * rows, router files, evaluation splits) is allocated with malloc/realloc and
- * a failure is returned as an "out of memory" error, so that a command can
- * report which input was too large and a fuzz target sees no exit.  Small
- * bookkeeping whose size is fixed by the code or by the option table (a few
- * pointers per model, per head or per option) may use lm_grow and the
- * lm_x* wrappers of core/diag.h, which exit with status 2 through the OOM
- * hook.  Arrays that grow while reading input use route_grow (below), which
- * doubles like lm_grow but returns -1.
+ * Allocation.  The rule of core/diag.h: memory comes from the lm_x*
+ * wrappers and lm_grow, and running out exits 2 through the out-of-memory
+ * hook, so no function here fails for want of memory.  Sizes read from
+ * input are checked against the input before they are allocated (a router
+ * file's header against the bytes the file holds): that is bad data.
+ * jansson's allocations are its own; a NULL from it is still returned as an
+ * "out of memory" error.
  *
  * Errors.  Parsing functions fill a route_err: the whole message (it starts
  * with the field path, "responses.MODEL[2].score: expected a number"), the
@@ -55,11 +52,6 @@ typedef struct {
 void route_err_set(route_err *e, const char *member, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void route_err_hint(route_err *e, const char *hint);
-
-/* Grows *pp (holding *cap elements of elem bytes) to hold at least need,
- * doubling from 8.  Returns 0, or -1 on overflow or when memory runs out
- * (*pp and *cap are then unchanged).  pp is the address of the pointer. */
-int route_grow(void *pp, size_t *cap, size_t need, size_t elem);
 
 typedef struct {
     size_t n;          /* number of models (reference included) */

@@ -11,20 +11,17 @@
 #include "core/rng.h"
 #include "route/decide.h"
 
-int route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max)
+void route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max)
 {
     memset(d, 0, sizeof *d);
     size_t c = n_heads + 1;
-    double *b = malloc(3 * (nq ? nq : 1) * c * sizeof(double));
-    if (!b)
-        return -1;
+    double *b = lm_xmalloc(lm_xmul(lm_xmul(nq ? nq : 1, c), 3 * sizeof(double)));
     d->nq = nq;
     d->n_heads = n_heads;
     d->n_max = n_max;
     d->cost = b;
     d->qual = b + nq * c;
     d->dcost = b + 2 * nq * c;
-    return 0;
 }
 
 void route_eval_free(route_eval_data *d)
@@ -120,12 +117,7 @@ void route_eval_point(const route_eval_data *d, const long *choice, double t, ro
 
 void route_eval_fixed(const route_eval_data *d, long h, route_point *pt)
 {
-    long *ch = malloc((d->nq ? d->nq : 1) * sizeof(long));
-    if (!ch) {
-        memset(pt, 0, sizeof *pt);
-        pt->quality_mean = NAN;
-        return;
-    }
+    long *ch = lm_xmalloc(lm_xmul(d->nq, sizeof(long)));
     for (size_t q = 0; q < d->nq; q++)
         ch[q] = h;
     route_eval_point(d, ch, NAN, pt, NULL);
@@ -165,9 +157,7 @@ static int dbl_cmp(const void *a, const void *b)
 static double *usable(const route_eval_data *d, const double *pred, const route_rule *rule, size_t *n)
 {
     size_t H = d->n_heads, k = 0;
-    double *v = malloc((d->nq * H + 1) * sizeof(double));
-    if (!v)
-        return NULL;
+    double *v = lm_xmalloc(lm_xmul(lm_xmul(d->nq, H) + 1, sizeof(double)));
     for (size_t q = 0; q < d->nq; q++)
         for (size_t h = 0; h < H; h++) {
             if (rule->n_use && h % d->n_max + 1 > rule->n_use)
@@ -184,11 +174,9 @@ size_t route_thresholds_linear(const route_eval_data *d, const double *pred, con
                                double *out)
 {
     size_t n;
-    double *v = usable(d, pred, rule, &n);
-    if (!v || K == 0) {
-        free(v);
+    if (K == 0)
         return 0;
-    }
+    double *v = usable(d, pred, rule, &n);
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         lo = v[i] < lo ? v[i] : lo;
@@ -211,7 +199,7 @@ size_t route_thresholds_quantile(const route_eval_data *d, const double *pred, c
 {
     size_t n;
     double *v = usable(d, pred, rule, &n);
-    if (!v || !n || !bins) {
+    if (!n || !bins) {
         free(v);
         return 0;
     }
@@ -227,18 +215,15 @@ size_t route_thresholds_quantile(const route_eval_data *d, const double *pred, c
     return bins + 2;
 }
 
-int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
-                size_t nt, route_point *points)
+void route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
+                 size_t nt, route_point *points)
 {
-    long *ch = malloc((d->nq ? d->nq : 1) * sizeof(long));
-    if (!ch)
-        return -1;
+    long *ch = lm_xmalloc(lm_xmul(d->nq, sizeof(long)));
     for (size_t i = 0; i < nt; i++) {
         route_eval_choose(d, pred, rule, thr[i], ch);
         route_eval_point(d, ch, thr[i], &points[i], NULL);
     }
     free(ch);
-    return 0;
 }
 
 void route_random_curve(const route_eval_data *d, long weak, const double *alphas, size_t na, size_t n_seeds,
@@ -272,9 +257,7 @@ void route_random_curve(const route_eval_data *d, long weak, const double *alpha
 /* order of points by ref_share (stable) */
 static size_t *order_by(const route_point *p, size_t n, int by_cost_reduction)
 {
-    size_t *o = malloc((n ? n : 1) * sizeof(size_t));
-    if (!o)
-        return NULL;
+    size_t *o = lm_xmalloc(lm_xmul(n, sizeof(size_t)));
     for (size_t i = 0; i < n; i++)
         o[i] = i;
     for (size_t i = 1; i < n; i++) { /* insertion sort: stable, n is small */
@@ -295,8 +278,6 @@ static size_t *order_by(const route_point *p, size_t n, int by_cost_reduction)
 double route_auc(const route_point *p, size_t n)
 {
     size_t *o = order_by(p, n, 0);
-    if (!o)
-        return NAN;
     double a = 0;
     for (size_t i = 1; i < n; i++)
         a += 0.5 * (p[o[i]].quality_mean + p[o[i - 1]].quality_mean) *
@@ -344,15 +325,12 @@ static double interp(double x, const double *xp, const double *fp, size_t n)
 double route_cpt(const route_point *p, size_t n, double q_weak, double q_strong, double frac)
 {
     size_t *o = order_by(p, n, 0);
-    double *xp = malloc((n ? n : 1) * sizeof(double)), *fp = malloc((n ? n : 1) * sizeof(double));
-    double r = NAN;
-    if (o && xp && fp) {
-        for (size_t i = 0; i < n; i++) {
-            xp[i] = p[o[i]].quality_mean;
-            fp[i] = 100.0 * p[o[i]].ref_share;
-        }
-        r = interp(q_weak + frac * (q_strong - q_weak), xp, fp, n);
+    double *xp = lm_xmalloc(lm_xmul(n, sizeof(double))), *fp = lm_xmalloc(lm_xmul(n, sizeof(double)));
+    for (size_t i = 0; i < n; i++) {
+        xp[i] = p[o[i]].quality_mean;
+        fp[i] = 100.0 * p[o[i]].ref_share;
     }
+    double r = interp(q_weak + frac * (q_strong - q_weak), xp, fp, n);
     free(o);
     free(xp);
     free(fp);
@@ -362,8 +340,6 @@ double route_cpt(const route_point *p, size_t n, double q_weak, double q_strong,
 double route_drop_at(const route_point *p, size_t n, double x)
 {
     size_t *o = order_by(p, n, 1);
-    if (!o)
-        return NAN;
     double r = NAN;
     for (size_t i = 0; i + 1 < n; i++) {
         const route_point *a = &p[o[i]], *b = &p[o[i + 1]];
@@ -402,30 +378,19 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
                          size_t bins, size_t n_boot, uint64_t seed, double *lo, double *hi, double *mean)
 {
     size_t C = d->n_heads + 1, H = d->n_heads, nq = d->nq;
-    double *ap = malloc((n_boot ? n_boot : 1) * sizeof(double));
-    if (!ap || !n_boot || !nq) {
-        free(ap);
+    if (!n_boot || !nq)
         return -1;
-    }
-    int fail = 0;
+    double *ap = lm_xmalloc(lm_xmul(n_boot, sizeof(double)));
 #pragma omp parallel
     {
         route_eval_data e;
-        double *pr = malloc(nq * (H ? H : 1) * sizeof(double));
         size_t nt_cap = (bins ? bins + 2 : 21);
-        double *thr = malloc(nt_cap * sizeof(double));
-        route_point *pts = malloc(nt_cap * sizeof(route_point));
-        int ok = !route_eval_alloc(&e, nq, H, d->n_max) && pr && thr && pts;
-        if (!ok) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        double *pr = lm_xmalloc(lm_xmul(lm_xmul(nq, H ? H : 1), sizeof(double)));
+        double *thr = lm_xmalloc(lm_xmul(nt_cap, sizeof(double)));
+        route_point *pts = lm_xmalloc(lm_xmul(nt_cap, sizeof(route_point)));
+        route_eval_alloc(&e, nq, H, d->n_max);
 #pragma omp for schedule(static)
         for (size_t b = 0; b < n_boot; b++) {
-            if (!ok) {
-                ap[b] = NAN;
-                continue;
-            }
             lm_rng r;
             lm_rng_init(&r, seed, b);
             for (size_t q = 0; q < nq; q++) {
@@ -438,10 +403,7 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
             size_t nt = bins ? route_thresholds_quantile(&e, pr, rule, bins, thr)
                              : route_thresholds_linear(&e, pr, rule, 21, thr);
             route_summary s;
-            if (route_sweep(&e, pr, rule, thr, nt, pts)) {
-                ap[b] = NAN;
-                continue;
-            }
+            route_sweep(&e, pr, rule, thr, nt, pts);
             route_summarize(&e, pts, nt, weak, &s);
             ap[b] = s.apgr;
         }
@@ -449,10 +411,6 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
         free(pr);
         free(thr);
         free(pts);
-    }
-    if (fail) {
-        free(ap);
-        return -1;
     }
     double sum = 0;
     size_t k = 0;
@@ -475,12 +433,10 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
 
 /* ---- the whole evaluation ---- */
 
-/* A [n][H] block of doubles (NULL on overflow or out of memory). */
+/* A [n][H] block of doubles. */
 static double *alloc_rows(size_t n, size_t H)
 {
-    if (H && n > SIZE_MAX / H / sizeof(double))
-        return NULL;
-    return malloc((n && H ? n * H : 1) * sizeof(double));
+    return lm_xmalloc(lm_xmul(lm_xmul(n, H), sizeof(double)));
 }
 
 size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
@@ -511,9 +467,7 @@ int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, rout
             te[(*nte)++] = &test[i];
         return 0;
     }
-    size_t *perm = malloc((n_all + 1) * sizeof *perm);
-    if (!perm)
-        return -1;
+    size_t *perm = lm_xmalloc(lm_xmul(n_all + 1, sizeof *perm));
     size_t k = route_split(n_all, test_frac, seed, perm);
     for (size_t i = 0; i < n_all; i++) {
         if (i < k)
@@ -539,18 +493,14 @@ int route_eval_labels(route_labels **out, route_eval_item *const *its, size_t n,
                       size_t errlen)
 {
     size_t H = (m->n - 1) * o->n_max;
-    route_labels *L = calloc(n ? n : 1, sizeof *L);
+    route_labels *L = lm_xcalloc(n, sizeof *L);
     *out = NULL;
-    if (!L) {
-        lm_seterr(err, errlen, "out of memory");
-        return ROUTE_EVAL_ENOMEM;
-    }
     int bad = 0, orc = 0;
 #pragma omp parallel for schedule(dynamic, 64) reduction(| : bad, orc)
     for (size_t i = 0; i < n; i++) {
-        char m2[400] = "out of memory";
-        if (route_labels_alloc(&L[i], H) < 0 ||
-            route_labels_build(&L[i], &its[i]->r, m, o, seed, its[i]->index, m2, sizeof m2) < 0) {
+        char m2[400];
+        route_labels_alloc(&L[i], H);
+        if (route_labels_build(&L[i], &its[i]->r, m, o, seed, its[i]->index, m2, sizeof m2) < 0) {
             bad |= 1;
 #pragma omp critical(route_msg)
             lm_seterr(err, errlen, "labels: record '%s': %s", its[i]->r.id, m2);
@@ -597,35 +547,27 @@ static int feature_cfg(route_feat_cfg *fc, route_eval_item *const *its, size_t n
     return ROUTE_EVAL_OK;
 }
 
-/* The feature rows of n records (in parallel). */
-static int featurize_rows(const route_feat_cfg *fc, route_eval_item *const *its, size_t n, route_csr *X)
+/* The feature rows of n records (in parallel), whose embeddings feature_cfg
+ * has checked against fc. */
+static void featurize_rows(const route_feat_cfg *fc, route_eval_item *const *its, size_t n, route_csr *X)
 {
     memset(X, 0, sizeof *X);
     X->cols = route_feat_dim(fc);
-    uint32_t **idx = calloc(n ? n : 1, sizeof *idx);
-    float **val = calloc(n ? n : 1, sizeof *val);
-    size_t *nnz = calloc(n ? n : 1, sizeof *nnz);
-    int bad = !idx || !val || !nnz;
-    if (!bad) {
-#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
-        for (size_t i = 0; i < n; i++)
-            if (route_featurize(fc, its[i]->r.prompt, its[i]->r.features,
-                                fc->emb_dim ? its[i]->r.n_features : 0, &idx[i], &val[i], &nnz[i]) < 0)
-                bad |= 1;
-    }
-    for (size_t i = 0; i < n && !bad; i++)
-        if (route_csr_append(X, idx[i], val[i], nnz[i]) < 0)
-            bad = 1;
-    for (size_t i = 0; idx && val && i < n; i++) {
+    uint32_t **idx = lm_xcalloc(n, sizeof *idx);
+    float **val = lm_xcalloc(n, sizeof *val);
+    size_t *nnz = lm_xcalloc(n, sizeof *nnz);
+#pragma omp parallel for schedule(dynamic, 256)
+    for (size_t i = 0; i < n; i++)
+        route_featurize(fc, its[i]->r.prompt, its[i]->r.features, fc->emb_dim ? its[i]->r.n_features : 0,
+                        &idx[i], &val[i], &nnz[i]);
+    for (size_t i = 0; i < n; i++) {
+        route_csr_append(X, idx[i], val[i], nnz[i]);
         free(idx[i]);
         free(val[i]);
     }
     free(idx);
     free(val);
     free(nnz);
-    if (bad)
-        route_csr_free(X);
-    return bad ? -1 : 0;
 }
 
 int route_eval_train(route_router *R, route_train_log *log, route_eval_item *const *its, size_t n,
@@ -637,18 +579,10 @@ int route_eval_train(route_router *R, route_train_log *log, route_eval_item *con
     if (st)
         return st;
     route_csr X;
-    if (featurize_rows(fc, its, n, &X) < 0) {
-        lm_seterr(err, errlen, "features: out of memory");
-        return ROUTE_EVAL_ENOMEM;
-    }
+    featurize_rows(fc, its, n, &X);
     double *Y = alloc_rows(n, H);
-    const char **small = malloc((ns ? ns : 1) * sizeof *small);
-    double *avg = malloc((ns + 1) * sizeof(double));
-    if (!Y || !small || !avg) {
-        lm_seterr(err, errlen, "out of memory");
-        st = ROUTE_EVAL_ENOMEM;
-        goto done;
-    }
+    const char **small = lm_xmalloc(lm_xmul(ns, sizeof *small));
+    double *avg = lm_xmalloc(lm_xmul(ns + 1, sizeof(double)));
     for (size_t i = 0; i < n; i++)
         memcpy(Y + i * H, L[i].match, H * sizeof(double));
     for (size_t s = 0; s < ns; s++) {
@@ -659,13 +593,10 @@ int route_eval_train(route_router *R, route_train_log *log, route_eval_item *con
     if (route_router_init(R, to->arch, fc, to->hidden, n_max, ns, small, m->name[m->ref], avg, err, errlen) <
         0) {
         st = ROUTE_EVAL_EROUTER;
-        goto done;
-    }
-    if (route_router_train(R, &X, Y, to, log, err, errlen) < 0) {
+    } else if (route_router_train(R, &X, Y, to, log, err, errlen) < 0) {
         route_router_free(R);
         st = ROUTE_EVAL_ETRAIN;
     }
-done:
     free(small);
     free(avg);
     free(Y);
@@ -687,23 +618,15 @@ int route_eval_predict(const route_router *R, const size_t *rmap, size_t H, cons
     uint32_t *idx;
     float *val;
     size_t nnz;
-    if (route_featurize(fc, r->prompt, r->features, fc->emb_dim ? r->n_features : 0, &idx, &val, &nnz) < 0) {
-        lm_seterr(err, errlen, "out of memory");
-        return ROUTE_EVAL_ENOMEM;
-    }
-    double *p = malloc((R->n_heads ? R->n_heads : 1) * sizeof(double));
-    if (p) {
-        route_router_predict(R, idx, val, nnz, p);
-        for (size_t h = 0; h < R->n_heads; h++)
-            pred[rmap[h]] = p[h];
-    }
+    /* the embedding's length was checked above */
+    route_featurize(fc, r->prompt, r->features, fc->emb_dim ? r->n_features : 0, &idx, &val, &nnz);
+    double *p = lm_xmalloc(lm_xmul(R->n_heads, sizeof(double)));
+    route_router_predict(R, idx, val, nnz, p);
+    for (size_t h = 0; h < R->n_heads; h++)
+        pred[rmap[h]] = p[h];
     free(p);
     free(idx);
     free(val);
-    if (!p) {
-        lm_seterr(err, errlen, "out of memory");
-        return ROUTE_EVAL_ENOMEM;
-    }
     return ROUTE_EVAL_OK;
 }
 
@@ -738,11 +661,7 @@ static int predict_test(route_eval_result *res, double *pred, route_eval_item *c
         route_train_opts to = o->train;
         route_train_log log;
         to.seed = o->seed;
-        ident = malloc((H ? H : 1) * sizeof *ident);
-        if (!ident) {
-            lm_seterr(err, errlen, "out of memory");
-            return ROUTE_EVAL_ENOMEM;
-        }
+        ident = lm_xmalloc(lm_xmul(H, sizeof *ident));
         int st =
             route_eval_train(&R, &log, tr, ntr, Ltr, m, o->lo.n_max, &fc, o->no_features, &to, err, errlen);
         if (st) {
@@ -771,8 +690,8 @@ static int predict_test(route_eval_result *res, double *pred, route_eval_item *c
 }
 
 /* Curves, summaries and intervals of the three predictors and random mixing. */
-static int curves(route_eval_result *res, const route_eval_data *d, const double *pred, const double *opred,
-                  const route_eval_opts *o, char *err, size_t errlen)
+static void curves(route_eval_result *res, const route_eval_data *d, const double *pred, const double *opred,
+                   const route_eval_opts *o)
 {
     static const route_rule rule_all = {0, 0, 1.0}, rule_one = {1, 0, 1.0};
     const struct {
@@ -780,19 +699,16 @@ static int curves(route_eval_result *res, const route_eval_data *d, const double
         const route_rule *rule;
         int boot;
     } meth[3] = {{pred, &rule_all, 1}, {pred, &rule_one, 1}, {opred, &rule_all, 0}};
-    double *thr = malloc((o->bins + 2) * sizeof(double));
-    if (!thr)
-        goto oom;
+    double *thr = lm_xmalloc(lm_xmul(o->bins + 2, sizeof(double)));
     for (int k = 0; k < 3; k++) {
         size_t nt = route_thresholds_quantile(d, meth[k].pr, meth[k].rule, o->bins, thr);
         if (!nt) { /* no usable prediction: all reference */
             thr[0] = INFINITY;
             nt = 1;
         }
-        res->curve[k] = malloc(nt * sizeof(route_point));
+        res->curve[k] = lm_xmalloc(lm_xmul(nt, sizeof(route_point)));
         res->n_curve[k] = nt;
-        if (!res->curve[k] || route_sweep(d, meth[k].pr, meth[k].rule, thr, nt, res->curve[k]) < 0)
-            goto oom;
+        route_sweep(d, meth[k].pr, meth[k].rule, thr, nt, res->curve[k]);
         route_summarize(d, res->curve[k], nt, res->weak, &res->sum[k]);
         if (meth[k].boot && o->bootstrap &&
             route_apgr_bootstrap(d, meth[k].pr, meth[k].rule, res->weak, o->bins, o->bootstrap, o->seed,
@@ -805,41 +721,32 @@ static int curves(route_eval_result *res, const route_eval_data *d, const double
     double al[21];
     for (size_t i = 0; i < na; i++)
         al[i] = (double)i / 20.0;
-    res->curve[ROUTE_CURVE_RANDOM] = malloc(na * sizeof(route_point));
+    res->curve[ROUTE_CURVE_RANDOM] = lm_xmalloc(na * sizeof(route_point));
     res->n_curve[ROUTE_CURVE_RANDOM] = na;
-    if (!res->curve[ROUTE_CURVE_RANDOM])
-        goto oom;
     route_random_curve(d, res->weak, al, na, o->rand_seeds, o->seed, res->curve[ROUTE_CURVE_RANDOM]);
     route_summarize(d, res->curve[ROUTE_CURVE_RANDOM], na, res->weak, &res->sum[ROUTE_CURVE_RANDOM]);
-    return ROUTE_EVAL_OK;
-oom:
-    free(thr);
-    lm_seterr(err, errlen, "out of memory");
-    return ROUTE_EVAL_ENOMEM;
 }
 
 /* The best n of each small model (by route_eval_best_n) on the training
  * split at realised cost, or on the test data d when there is no training
- * split.  best: [n small models].  Returns 0, or -1 when memory runs out. */
-static int best_n(size_t *best, const route_eval_data *d, const route_models *m, route_eval_item *const *tr,
-                  size_t ntr, const route_labels *Ltr, size_t H, size_t nmax)
+ * split.  best: [n small models]. */
+static void best_n(size_t *best, const route_eval_data *d, const route_models *m, route_eval_item *const *tr,
+                   size_t ntr, const route_labels *Ltr, size_t H, size_t nmax)
 {
     size_t ns = m->n - 1;
     if (!ntr) {
         for (size_t s = 0; s < ns; s++)
             best[s] = route_eval_best_n(d, s);
-        return 0;
+        return;
     }
     route_eval_data dtr;
     char e2[512];
-    if (route_eval_alloc(&dtr, ntr, H, nmax) < 0)
-        return -1;
+    route_eval_alloc(&dtr, ntr, H, nmax);
     for (size_t q = 0; q < ntr; q++)
         route_eval_fill(&dtr, q, m, &tr[q]->r, &Ltr[q], ROUTE_COST_REALISED, e2, sizeof e2);
     for (size_t s = 0; s < ns; s++)
         best[s] = route_eval_best_n(&dtr, s);
     route_eval_free(&dtr);
-    return 0;
 }
 
 /* The weak anchor: the head of the small model at n = 1 with the lowest
@@ -892,9 +799,7 @@ int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *con
     int st = ROUTE_EVAL_OK, orc_tr = 0;
     /* output lengths from the training split (or the router's) */
     if (o->predictor != ROUTE_PRED_ROUTER && ntr) {
-        route_record *recs = malloc(ntr * sizeof *recs);
-        if (!recs)
-            goto oom;
+        route_record *recs = lm_xmalloc(lm_xmul(ntr, sizeof *recs));
         for (size_t i = 0; i < ntr; i++)
             recs[i] = tr[i]->r;
         route_models_fit_avg_out(m, recs, ntr);
@@ -906,25 +811,19 @@ int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *con
         goto done;
     /* predictions on the test split */
     pred = alloc_rows(nte, H);
-    if (!pred)
-        goto oom;
     if ((st = predict_test(res, pred, tr, ntr, Ltr, te, nte, m, o, err, errlen)))
         goto done;
     /* evaluation data */
-    if (route_eval_alloc(&d, nte, H, nmax) < 0)
-        goto oom;
+    route_eval_alloc(&d, nte, H, nmax);
     for (size_t q = 0; q < nte; q++)
         if (route_eval_fill(&d, q, m, &te[q]->r, &Lte[q], o->cost_mode, err, errlen) < 0) {
             st = ROUTE_EVAL_ECOST;
             goto done;
         }
-    res->best_n = calloc(ns ? ns : 1, sizeof *res->best_n);
-    res->always = malloc((ns ? ns : 1) * sizeof *res->always);
-    res->always_best = malloc((ns ? ns : 1) * sizeof *res->always_best);
-    if (!res->best_n || !res->always || !res->always_best)
-        goto oom;
-    if (best_n(res->best_n, &d, m, tr, ntr, Ltr, H, nmax) < 0)
-        goto oom;
+    res->best_n = lm_xcalloc(ns, sizeof *res->best_n);
+    res->always = lm_xmalloc(lm_xmul(ns, sizeof *res->always));
+    res->always_best = lm_xmalloc(lm_xmul(ns, sizeof *res->always_best));
+    best_n(res->best_n, &d, m, tr, ntr, Ltr, H, nmax);
     res->weak = weak_anchor(&d, ns, nmax);
     if (res->weak < 0) {
         lm_seterr(err, errlen, "no small model has samples in every test record");
@@ -933,16 +832,10 @@ int route_eval_run(route_eval_result *res, route_models *m, route_eval_item *con
     }
     /* oracle predictions: the true labels */
     opred = alloc_rows(nte, H);
-    if (!opred)
-        goto oom;
     for (size_t q = 0; q < nte; q++)
         memcpy(opred + q * H, Lte[q].match, H * sizeof(double));
     anchors(res, &d, ns, nmax);
-    st = curves(res, &d, pred, opred, o, err, errlen);
-    goto done;
-oom:
-    lm_seterr(err, errlen, "out of memory");
-    st = ROUTE_EVAL_ENOMEM;
+    curves(res, &d, pred, opred, o);
 done:
     if (st)
         route_eval_result_free(res);

@@ -71,7 +71,7 @@ typedef struct {
     double q_ref, q_weak, c_ref;
 } route_summary;
 
-int route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max);
+void route_eval_alloc(route_eval_data *d, size_t nq, size_t n_heads, size_t n_max);
 void route_eval_free(route_eval_data *d);
 
 /* Fills row q from a record and its labels (first stored draw = realised). */
@@ -103,9 +103,9 @@ size_t route_thresholds_linear(const route_eval_data *d, const double *pred, con
 size_t route_thresholds_quantile(const route_eval_data *d, const double *pred, const route_rule *rule,
                                  size_t bins, double *out);
 
-/* Sweep: points[i] for thresholds[i].  Returns 0 or -1 (out of memory). */
-int route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
-                size_t nt, route_point *points);
+/* Sweep: points[i] for thresholds[i]. */
+void route_sweep(const route_eval_data *d, const double *pred, const route_rule *rule, const double *thr,
+                 size_t nt, route_point *points);
 
 /* Random mixing: each query goes to the reference with probability a (else
  * to head `weak`), for a = alphas[i]; averaged over n_seeds seeds
@@ -134,7 +134,7 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
 /* Outcomes of the functions below (0 = success; err holds the message). */
 typedef enum {
     ROUTE_EVAL_OK = 0,
-    ROUTE_EVAL_ENOMEM,    /* out of memory */
+    ROUTE_EVAL_ENOMEM,    /* no longer returned (running out of memory exits, core/diag.h) */
     ROUTE_EVAL_EFEW,      /* fewer than 2 test records */
     ROUTE_EVAL_ENOTRAIN,  /* a router is to be trained but there are no training records */
     ROUTE_EVAL_ELABELS,   /* a record's labels failed: "record 'ID': ..." */
@@ -198,7 +198,7 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm);
 /* The training and test records of route eval: with a test file
  * (have_test) all records train and the n_test test records test; else
  * route_split's seeded split of all.  tr: room for n_all, te: for n_all +
- * n_test.  Returns 0, or -1 when memory runs out. */
+ * n_test.  Returns 0 (it cannot fail). */
 int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
                          size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
                          route_eval_item **te, size_t *nte);
@@ -219,8 +219,8 @@ int route_eval_train(route_router *R, route_train_log *log, route_eval_item *con
                      int no_features, const route_train_opts *to, char *err, size_t errlen);
 
 /* Router predictions of one record, pred[H] in prices-table head order
- * (rmap: router head -> head; NaN for heads the router lacks).  Returns 0,
- * ROUTE_EVAL_EPREDICT (embedding of the wrong length) or ROUTE_EVAL_ENOMEM. */
+ * (rmap: router head -> head; NaN for heads the router lacks).  Returns 0
+ * or ROUTE_EVAL_EPREDICT (embedding of the wrong length). */
 int route_eval_predict(const route_router *R, const size_t *rmap, size_t H, const route_record *r,
                        double *pred, char *err, size_t errlen);
 

@@ -1,11 +1,11 @@
 /* features.c - hashed word and character n-grams (see features.h). */
 #include "route/features.h"
 
-#include "route/data.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/diag.h"
 
 void route_feat_cfg_default(route_feat_cfg *c)
 {
@@ -58,25 +58,21 @@ typedef struct {
     size_t n, cap;
 } ent_buf;
 
-static int push(ent_buf *b, uint64_t h, uint32_t dim)
+static void push(ent_buf *b, uint64_t h, uint32_t dim)
 {
-    if (route_grow(&b->e, &b->cap, b->n + 1, sizeof *b->e) < 0)
-        return -1;
+    lm_grow(b->e, b->cap, b->n + 1);
     h = mix(h);
     b->e[b->n].i = (uint32_t)((h >> 1) % dim);
     b->e[b->n].v = (h & 1) ? 1.0f : -1.0f;
     b->n++;
-    return 0;
 }
 
 /* The prompt lower-cased (ASCII), white space collapsed to one space, with
- * a space at both ends; *len its length.  NULL when memory runs out. */
+ * a space at both ends; *len its length. */
 static char *normalise(const char *prompt, size_t *len)
 {
     size_t pl = strlen(prompt), n = 0;
-    char *low = malloc(pl + 3);
-    if (!low)
-        return NULL;
+    char *low = lm_xmalloc(pl + 3);
     low[n++] = ' ';
     for (size_t i = 0; i < pl; i++) {
         unsigned char ch = (unsigned char)prompt[i];
@@ -95,7 +91,7 @@ static char *normalise(const char *prompt, size_t *len)
 }
 
 /* Word n-gram hashes (n = 1..word_ngram) of the normalised text. */
-static int word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
+static void word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
 {
     size_t nw = 0, wcap = 0;
     size_t(*ws)[2] = NULL; /* start and end of each word */
@@ -107,10 +103,7 @@ static int word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, siz
         size_t j = i;
         while (j < len && is_word((unsigned char)low[j]))
             j++;
-        if (route_grow(&ws, &wcap, nw + 1, sizeof *ws) < 0) {
-            free(ws);
-            return -1;
-        }
+        lm_grow(ws, wcap, nw + 1);
         ws[nw][0] = i;
         ws[nw][1] = j;
         nw++;
@@ -123,28 +116,22 @@ static int word_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, siz
                 h = fnv1a(h, (const unsigned char *)low + ws[w + k][0], ws[w + k][1] - ws[w + k][0]);
                 h = fnv1a(h, (const unsigned char *)"\x1f", 1);
             }
-            if (push(b, h, c->hash_dim)) {
-                free(ws);
-                return -1;
-            }
+            push(b, h, c->hash_dim);
         }
     free(ws);
-    return 0;
 }
 
 /* Character n-gram hashes (n = char_min..char_max; none when char_min is 0). */
-static int char_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
+static void char_ngrams(ent_buf *b, const route_feat_cfg *c, const char *low, size_t len)
 {
     if (!c->char_min)
-        return 0;
+        return;
     for (uint32_t g = c->char_min; g <= c->char_max; g++)
         for (size_t i = 0; i + g <= len; i++) {
             uint64_t h = 0x84222325cbf29ce4ULL ^ (0x43ULL * g);
             h = fnv1a(h, (const unsigned char *)low + i, g);
-            if (push(b, h, c->hash_dim))
-                return -1;
+            push(b, h, c->hash_dim);
         }
-    return 0;
 }
 
 /* Merges entries of one bucket: signs summed, then sign * log1p(|sum|);
@@ -186,25 +173,15 @@ int route_featurize(const route_feat_cfg *c, const char *prompt, const double *e
     if (prompt && c->hash_dim) {
         size_t len;
         char *low = normalise(prompt, &len);
-        if (!low)
-            return -1;
-        int rc = word_ngrams(&b, c, low, len) || char_ngrams(&b, c, low, len) ? -1 : 0;
+        word_ngrams(&b, c, low, len);
+        char_ngrams(&b, c, low, len);
         free(low);
-        if (rc)
-            goto oom;
     }
     double norm;
     size_t u = merge(&b, &norm);
     size_t total = u + c->emb_dim;
-    *idx = malloc((total ? total : 1) * sizeof(uint32_t));
-    *val = malloc((total ? total : 1) * sizeof(float));
-    if (!*idx || !*val) {
-        free(*idx);
-        free(*val);
-        *idx = NULL;
-        *val = NULL;
-        goto oom;
-    }
+    *idx = lm_xmalloc(lm_xmul(total, sizeof(uint32_t)));
+    *val = lm_xmalloc(lm_xmul(total, sizeof(float)));
     for (size_t i = 0; i < u; i++) {
         (*idx)[i] = b.e[i].i;
         (*val)[i] = (float)(b.e[i].v * norm);
@@ -216,44 +193,23 @@ int route_featurize(const route_feat_cfg *c, const char *prompt, const double *e
     *nnz = total;
     free(b.e);
     return 0;
-oom:
-    free(b.e);
-    return -1;
 }
 
 int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz)
 {
-    if (!X->rowptr) {
-        X->rowptr = calloc(1, sizeof(size_t));
-        if (!X->rowptr)
-            return -1;
+    size_t used = X->rowptr ? X->rowptr[X->rows] : 0;
+    lm_grow(X->rowptr, X->row_cap, X->rows + 2);
+    if (!X->rows)
+        X->rowptr[0] = 0;
+    size_t need = used + nnz ? used + nnz : 1, nc = X->nz_cap; /* idx and val share nz_cap */
+    lm_grow(X->idx, nc, need);
+    lm_grow(X->val, X->nz_cap, need);
+    if (nnz) {
+        memcpy(X->idx + used, idx, nnz * sizeof(uint32_t));
+        memcpy(X->val + used, val, nnz * sizeof(float));
     }
-    size_t used = X->rowptr[X->rows];
-    size_t *rp = realloc(X->rowptr, (X->rows + 2) * sizeof(size_t));
-    if (!rp)
-        return -1;
-    X->rowptr = rp;
-    /* grow idx/val geometrically: capacity is the next power of two */
-    size_t need = used + nnz, cap = 1;
-    while (cap < need)
-        cap <<= 1;
-    size_t oldcap = 1;
-    while (oldcap < used)
-        oldcap <<= 1;
-    if (!X->idx || cap != oldcap) {
-        uint32_t *ni = realloc(X->idx, cap * sizeof(uint32_t));
-        if (!ni)
-            return -1;
-        X->idx = ni;
-        float *nv = realloc(X->val, cap * sizeof(float));
-        if (!nv)
-            return -1;
-        X->val = nv;
-    }
-    memcpy(X->idx + used, idx, nnz * sizeof(uint32_t));
-    memcpy(X->val + used, val, nnz * sizeof(float));
     X->rows++;
-    X->rowptr[X->rows] = need;
+    X->rowptr[X->rows] = used + nnz;
     return 0;
 }
 

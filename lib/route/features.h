@@ -31,20 +31,23 @@ size_t route_feat_dim(const route_feat_cfg *c);
 
 /* Sparse features of one query.  prompt may be NULL; emb must have
  * c->emb_dim values when emb_dim > 0 (else -1).  *idx and *val are malloc'd
- * (caller frees); *nnz gets their length.  Returns 0 or -1 (out of memory or
- * embedding of the wrong length). */
+ * (caller frees); *nnz gets their length.  Returns 0, or -1 when emb_len is
+ * not c->emb_dim. */
 int route_featurize(const route_feat_cfg *c, const char *prompt, const double *emb, size_t emb_len,
                     uint32_t **idx, float **val, size_t *nnz);
 
-/* A compressed sparse row matrix of many queries. */
+/* A compressed sparse row matrix of many queries (zero-initialise, then
+ * append rows). */
 typedef struct {
     size_t rows, cols;
     size_t *rowptr; /* [rows + 1] */
     uint32_t *idx;  /* [rowptr[rows]] */
     float *val;
+    size_t row_cap, nz_cap; /* allocated lengths of rowptr and of idx/val */
 } route_csr;
 
-/* Appends one row; returns 0 or -1 (out of memory). */
+/* Appends one row (the arrays grow by doubling).  Returns 0: it cannot fail
+ * (running out of memory exits, core/diag.h). */
 int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz);
 void route_csr_free(route_csr *X);
 

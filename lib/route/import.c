@@ -89,26 +89,14 @@ static int csv_row(const char *s, size_t len, size_t *pos, size_t *line, row_t *
                     break;
                 p++;
             }
-            if (route_grow(&buf, &bc, bl + 2, 1) < 0) {
-                free(buf);
-                route_err_set(e, NULL, NULL, "out of memory");
-                return -1;
-            }
+            lm_grow(buf, bc, bl + 2);
             buf[bl++] = c;
         }
-        size_t cf = row->cap, ca = row->cap, ce = row->cap;
-        char *fld = NULL;
-        if (route_grow(&row->f, &cf, row->n + 1, sizeof *row->f) < 0 ||
-            route_grow(&row->at, &ca, row->n + 1, sizeof *row->at) < 0 ||
-            route_grow(&row->end, &ce, row->n + 1, sizeof *row->end) < 0 || !(fld = malloc(bl + 1))) {
-            free(buf);
-            route_err_set(e, NULL, NULL, "out of memory");
-            return -1;
-        }
-        row->cap = cf < ca ? (cf < ce ? cf : ce) : (ca < ce ? ca : ce);
-        if (bl)
-            memcpy(fld, buf, bl);
-        fld[bl] = 0;
+        size_t cf = row->cap, ca = row->cap; /* f, at and end share cap */
+        lm_grow(row->f, cf, row->n + 1);
+        lm_grow(row->at, ca, row->n + 1);
+        lm_grow(row->end, row->cap, row->n + 1);
+        char *fld = lm_xstrndup(bl ? buf : "", bl);
         row->at[row->n] = at;
         row->end[row->n] = p;
         row->f[row->n++] = fld;
@@ -228,12 +216,8 @@ static int csv_header(csv_cols *h, const char *text, size_t len, size_t *pos, si
                 route_err_hint(e, "rename or drop one of the two columns");
                 return -1;
             }
-    h->model_col = malloc(hdr->n * sizeof(size_t));
-    h->resp_col = malloc(hdr->n * sizeof(size_t));
-    if (!h->model_col || !h->resp_col) {
-        route_err_set(e, NULL, NULL, "out of memory");
-        return -1;
-    }
+    h->model_col = lm_xmalloc(lm_xmul(hdr->n, sizeof(size_t)));
+    h->resp_col = lm_xmalloc(lm_xmul(hdr->n, sizeof(size_t)));
     for (size_t i = 0; i < hdr->n; i++) {
         if (strcmp(hdr->f[i], "prompt") == 0)
             h->prompt_col = i;
@@ -344,11 +328,7 @@ int route_import_routellm_csv_e(const char *text, size_t len, const char *id_pre
         json_t *rec = csv_record(&h, &row, row_line, id_prefix, rowno, out_tokens, e);
         if (!rec)
             goto done;
-        if (route_grow(&out, &cap, n + 1, sizeof *out) < 0) {
-            json_decref(rec);
-            route_err_set(e, NULL, NULL, "out of memory");
-            goto done;
-        }
+        lm_grow(out, cap, n + 1);
         out[n++] = rec;
     }
     rc = 0;
@@ -404,20 +384,16 @@ int route_import_exclude(const char *text, size_t len, char ***out, size_t *n, r
             json_t *p = o ? json_object_get(o, "eval_prompt") : NULL;
             if (!p && o)
                 p = json_object_get(o, "prompt");
-            char *dup = NULL;
             if (!json_is_string(p)) {
+                json_decref(o);
                 route_err_set(e, NULL, NULL, "expected {\"eval_prompt\": \"...\"} or {\"prompt\": \"...\"}");
                 e->line = line;
-            } else if (route_grow(&ex, &cap, nex + 1, sizeof *ex) < 0 ||
-                       !(dup = strdup(json_string_value(p)))) {
-                route_err_set(e, NULL, NULL, "out of memory");
-            }
-            json_decref(o);
-            if (!dup) {
                 route_import_exclude_free(ex, nex);
                 return -1;
             }
-            ex[nex++] = dup;
+            lm_grow(ex, cap, nex + 1);
+            ex[nex++] = lm_xstrdup(json_string_value(p));
+            json_decref(o);
         }
         s = le + 1;
     }
@@ -716,14 +692,8 @@ int route_import_candidates(const json_t *row, const route_models *m, size_t n_m
         lm_seterr(err, errlen, "candidates: label buffer has %zu heads, need %zu", l->n_heads, H);
         return -1;
     }
-    double *draws = malloc((H + 1) * CAP * sizeof(double));
-    size_t *nd = calloc(H + 1, sizeof(size_t));
-    if (!draws || !nd) {
-        free(draws);
-        free(nd);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    double *draws = lm_xmalloc(lm_xmul(H + 1, CAP * sizeof(double)));
+    size_t *nd = lm_xcalloc(H + 1, sizeof(size_t));
     int rc = -1;
     const json_t *cands = json_object_get(row, "candidates");
     if (!json_is_array(cands)) {

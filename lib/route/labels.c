@@ -22,9 +22,7 @@ int route_labels_alloc(route_labels *l, size_t n_heads)
 {
     memset(l, 0, sizeof *l);
     size_t n = n_heads ? n_heads : 1;
-    double *blk = malloc(5 * n * sizeof(double));
-    if (!blk)
-        return -1;
+    double *blk = lm_xmalloc(lm_xmul(n, 5 * sizeof(double)));
     l->n_heads = n_heads;
     l->match = blk;
     l->draw_score = blk + n;
@@ -125,14 +123,8 @@ int route_labels_from_draws(route_labels *l, const route_record *r, const route_
     }
     int use_score = !r->has_proxy;
     l->selector_oracle = use_score;
-    double *ref = malloc(2 * nb * sizeof(double));
-    double *sm = malloc(2 * nb * sizeof(double));
-    if (!ref || !sm) {
-        free(ref);
-        free(sm);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    double *ref = lm_xmalloc(lm_xmul(nb, 2 * sizeof(double)));
+    double *sm = lm_xmalloc(lm_xmul(nb, 2 * sizeof(double)));
     int rc = -1;
     size_t R = m->ref;
     if (!draws[R]) {
@@ -179,15 +171,9 @@ int route_labels_build(route_labels *l, const route_record *r, const route_model
                        size_t errlen)
 {
     size_t nb = o->n_boot, nmax = o->n_max;
-    size_t per_small = nb * nmax * (nmax + 1) / 2;
-    size_t **draws = calloc(m->n, sizeof *draws);
-    size_t *blk = malloc((m->n * per_small + nb) * sizeof(size_t));
-    if (!draws || !blk) {
-        free(draws);
-        free(blk);
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    size_t per_small = lm_xmul(nb, lm_xmul(nmax, nmax + 1) / 2);
+    size_t **draws = lm_xcalloc(m->n, sizeof *draws);
+    size_t *blk = lm_xmalloc(lm_xmul(lm_xmul(m->n, per_small) + nb, sizeof(size_t)));
     lm_rng rng;
     lm_rng_init(&rng, seed, record_index);
     size_t *p = blk;

@@ -122,23 +122,12 @@ int route_router_init(route_router *r, route_arch arch, const route_feat_cfg *fe
         return -1;
     layout L;
     get_layout(r, &L);
-    r->params = calloc(L.n, sizeof(float));
-    r->small = calloc(n_small, sizeof(char *));
-    r->avg_out = malloc((n_small + 1) * sizeof(double));
-    r->reference = strdup(reference ? reference : "");
-    if (!r->params || !r->small || !r->avg_out || !r->reference) {
-        route_router_free(r);
-        lm_seterr(err, errlen, "router: out of memory (%zu parameters)", L.n);
-        return -1;
-    }
-    for (size_t i = 0; i < n_small; i++) {
-        r->small[i] = strdup(small[i]);
-        if (!r->small[i]) {
-            route_router_free(r);
-            lm_seterr(err, errlen, "out of memory");
-            return -1;
-        }
-    }
+    r->params = lm_xcalloc(L.n, sizeof(float));
+    r->small = lm_xcalloc(n_small, sizeof(char *));
+    r->avg_out = lm_xmalloc(lm_xmul(n_small + 1, sizeof(double)));
+    r->reference = lm_xstrdup(reference ? reference : "");
+    for (size_t i = 0; i < n_small; i++)
+        r->small[i] = lm_xstrdup(small[i]);
     for (size_t i = 0; i <= n_small; i++)
         r->avg_out[i] = avg_out ? avg_out[i] : NAN;
     return 0;
@@ -217,16 +206,11 @@ void route_router_predict(const route_router *r, const uint32_t *idx, const floa
     layout L;
     get_layout(r, &L);
     float zb[256], ab[256];
-    float *z = L.H <= 256 ? zb : malloc(L.H * sizeof(float));
-    float *a = L.J <= 256 ? ab : malloc((L.J ? L.J : 1) * sizeof(float));
-    if (!z || !a) {
-        for (size_t h = 0; h < L.H; h++)
-            p[h] = NAN;
-    } else {
-        forward1(r, &L, r->params, idx, val, nnz, a, z);
-        for (size_t h = 0; h < L.H; h++)
-            p[h] = sigmoid(z[h]);
-    }
+    float *z = L.H <= 256 ? zb : lm_xmalloc(lm_xmul(L.H, sizeof(float)));
+    float *a = L.J <= 256 ? ab : lm_xmalloc(lm_xmul(L.J, sizeof(float)));
+    forward1(r, &L, r->params, idx, val, nnz, a, z);
+    for (size_t h = 0; h < L.H; h++)
+        p[h] = sigmoid(z[h]);
     if (z != zb)
         free(z);
     if (a != ab)
@@ -239,37 +223,25 @@ static double loss_rows(const route_router *r, const float *P, const route_csr *
 {
     layout L;
     get_layout(r, &L);
-    double *lq = malloc((n ? n : 1) * sizeof(double));
-    size_t *cq = malloc((n ? n : 1) * sizeof(size_t));
-    if (!lq || !cq) {
-        free(lq);
-        free(cq);
-        return NAN;
-    }
-    int fail = 0;
+    double *lq = lm_xmalloc(lm_xmul(n, sizeof(double)));
+    size_t *cq = lm_xmalloc(lm_xmul(n, sizeof(size_t)));
 #pragma omp parallel
     {
-        float *z = malloc(L.H * sizeof(float));
-        float *a = malloc((L.J ? L.J : 1) * sizeof(float));
-        if (!z || !a) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        float *z = lm_xmalloc(lm_xmul(L.H, sizeof(float)));
+        float *a = lm_xmalloc(lm_xmul(L.J, sizeof(float)));
 #pragma omp for schedule(static)
         for (size_t t = 0; t < n; t++) {
             size_t i = rows ? rows[t] : t;
             double s = 0;
             size_t c = 0;
-            if (z && a) {
-                size_t b0 = X->rowptr[i];
-                forward1(r, &L, P, X->idx + b0, X->val + b0, X->rowptr[i + 1] - b0, a, z);
-                for (size_t h = 0; h < L.H; h++) {
-                    double y = Y[i * L.H + h];
-                    if (isnan(y))
-                        continue;
-                    s += xent(z[h], y);
-                    c++;
-                }
+            size_t b0 = X->rowptr[i];
+            forward1(r, &L, P, X->idx + b0, X->val + b0, X->rowptr[i + 1] - b0, a, z);
+            for (size_t h = 0; h < L.H; h++) {
+                double y = Y[i * L.H + h];
+                if (isnan(y))
+                    continue;
+                s += xent(z[h], y);
+                c++;
             }
             lq[t] = s;
             cq[t] = c;
@@ -285,8 +257,6 @@ static double loss_rows(const route_router *r, const float *P, const route_csr *
     }
     free(lq);
     free(cq);
-    if (fail)
-        return NAN;
     return c ? s / (double)c : NAN;
 }
 
@@ -394,7 +364,7 @@ static void trainer_free(trainer *t)
     free(t->rowlist);
 }
 
-static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, char *err, size_t errlen)
+static void trainer_init(trainer *t, const route_router *r, size_t n, size_t B)
 {
     memset(t, 0, sizeof *t);
     t->r = r;
@@ -403,27 +373,21 @@ static int trainer_init(trainer *t, const route_router *r, size_t n, size_t B, c
     t->P = t->L.n;
     t->Dm = route_feat_dim(&r->feat);
     size_t H = t->L.H, J1 = t->L.J ? t->L.J : 1, P = t->P, Dm1 = t->Dm ? t->Dm : 1;
-    t->perm = malloc(n * sizeof(size_t));
-    t->blk = malloc(4 * P * sizeof(float));
-    t->Z = malloc(B * H * sizeof(float));
-    t->D2 = malloc(B * H * sizeof(float));
-    t->A = malloc(B * J1 * sizeof(float));
-    t->D1 = malloc(B * J1 * sizeof(float));
-    t->lb = malloc(B * sizeof(double));
-    t->touched = calloc(Dm1, 1);
-    t->rowlist = malloc(Dm1 * sizeof(uint32_t));
-    if (!t->perm || !t->blk || !t->Z || !t->D2 || !t->A || !t->D1 || !t->lb || !t->touched || !t->rowlist) {
-        lm_seterr(err, errlen, "train: out of memory (%zu parameters)", P);
-        trainer_free(t);
-        return -1;
-    }
+    t->perm = lm_xmalloc(lm_xmul(n, sizeof(size_t)));
+    t->blk = lm_xmalloc(lm_xmul(P, 4 * sizeof(float)));
+    t->Z = lm_xmalloc(lm_xmul(lm_xmul(B, H), sizeof(float)));
+    t->D2 = lm_xmalloc(lm_xmul(lm_xmul(B, H), sizeof(float)));
+    t->A = lm_xmalloc(lm_xmul(lm_xmul(B, J1), sizeof(float)));
+    t->D1 = lm_xmalloc(lm_xmul(lm_xmul(B, J1), sizeof(float)));
+    t->lb = lm_xmalloc(lm_xmul(B, sizeof(double)));
+    t->touched = lm_xcalloc(Dm1, 1);
+    t->rowlist = lm_xmalloc(lm_xmul(Dm1, sizeof(uint32_t)));
     t->G = t->blk;
     t->M = t->blk + P;
     t->V = t->blk + 2 * P;
     t->best = t->blk + 3 * P;
     memset(t->M, 0, 2 * P * sizeof(float));
     memset(t->G, 0, P * sizeof(float));
-    return 0;
 }
 
 /* Seeded shuffle of perm[0..n) (the split uses stream 1, epoch e 100 + e). */
@@ -620,8 +584,7 @@ int route_router_train(route_router *r, const route_csr *X, const double *Y, con
         return -1;
     size_t n = X->rows;
     trainer t;
-    if (trainer_init(&t, r, n, o->batch, err, errlen) < 0)
-        return -1;
+    trainer_init(&t, r, n, o->batch);
     size_t P = t.P;
     float *W = r->params;
 
@@ -769,8 +732,8 @@ static int parse_model(const char *line, const char *key, double *avg, char **na
     *avg = strtod(line + kl + 1, &e);
     if (e == line + kl + 1 || *e != ' ' || !e[1])
         return -1;
-    *name = strdup(e + 1);
-    return *name ? 0 : -1;
+    *name = lm_xstrdup(e + 1);
+    return 0;
 }
 
 /* What the text header of a router file says. */
@@ -846,12 +809,8 @@ static int hdr_models(const char **p, const char *end, const char *path, router_
 {
     char line[4096];
     h->n_small = (size_t)h->v[7];
-    h->names = calloc(h->n_small ? h->n_small : 1, sizeof *h->names);
-    h->avg = malloc((h->n_small + 1) * sizeof(double));
-    if (!h->names || !h->avg) {
-        lm_seterr(err, errlen, "out of memory");
-        return -1;
-    }
+    h->names = lm_xcalloc(h->n_small, sizeof *h->names);
+    h->avg = lm_xmalloc(lm_xmul(h->n_small + 1, sizeof(double)));
     for (size_t i = 0; i < h->n_small; i++)
         if (next_line(p, end, line, sizeof line) || parse_model(line, "model", &h->avg[i], &h->names[i])) {
             lm_seterr(err, errlen, "%s: bad or missing 'model' line %zu", path, i + 1);

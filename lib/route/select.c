@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/diag.h"
 #include "route/decide.h"
 
 static double num_or_nan(const json_t *v)
@@ -69,11 +70,7 @@ int route_select(route_selection *out, const json_t *resp, const char *model, si
     int oracle = selector(arr, model, n, sel, e);
     if (oracle < 0)
         return -1;
-    double *key = malloc(n * sizeof(double));
-    if (!key) {
-        route_err_set(e, NULL, NULL, "out of memory");
-        return -2;
-    }
+    double *key = lm_xmalloc(lm_xmul(n, sizeof(double)));
     for (size_t i = 0; i < n; i++)
         key[i] = json_number_value(json_object_get(json_array_get(arr, i), oracle ? "score" : "proxy"));
     size_t w = route_best_of_n(key, n);

@@ -9,6 +9,7 @@
 #include "route/import.h"
 #include "route/decide.h"
 #include "route/eval.h"
+#include "route/features.h"
 #include "route/router.h"
 #include "route/select.h"
 #include "tap.h"
@@ -195,18 +196,33 @@ static void test_match_prob(void)
     json_decref(o);
 }
 
-/* route_grow doubles from 8 and refuses sizes that overflow. */
-static void test_grow(void)
+/* route_csr_append grows its arrays by doubling, not row by row: appending
+ * 1000 rows reallocates rowptr and idx/val a logarithmic number of times,
+ * and the rows read back as appended. */
+static void test_csr_growth(void)
 {
-    int *p = NULL;
-    size_t cap = 0;
-    ok(route_grow(&p, &cap, 1, sizeof *p) == 0 && cap == 8 && p, "first growth: 8");
-    ok(route_grow(&p, &cap, 8, sizeof *p) == 0 && cap == 8, "no growth when it fits");
-    ok(route_grow(&p, &cap, 9, sizeof *p) == 0 && cap == 16, "doubles");
-    p[15] = 1;
-    ok(route_grow(&p, &cap, (size_t)-1 / 2, sizeof *p) == -1 && cap == 16 && p[15] == 1,
-       "an impossible size: -1, unchanged");
-    free(p);
+    route_csr X = {0};
+    size_t grow_rows = 0, grow_nz = 0, last_rc = 0, last_nc = 0, bad = 0;
+    for (uint32_t r = 0; r < 1000; r++) {
+        uint32_t idx[3] = {r, r + 1, r + 2};
+        float val[3] = {(float)r, 0.5f, -1.0f};
+        size_t nnz = r % 4 == 3 ? 0 : 1 + r % 3; /* some empty rows */
+        bad += route_csr_append(&X, idx, val, nnz) != 0;
+        grow_rows += X.row_cap != last_rc;
+        grow_nz += X.nz_cap != last_nc;
+        last_rc = X.row_cap;
+        last_nc = X.nz_cap;
+    }
+    for (size_t r = 0; r < X.rows; r++) {
+        size_t nnz = r % 4 == 3 ? 0 : 1 + r % 3;
+        bad += X.rowptr[r + 1] - X.rowptr[r] != nnz;
+        for (size_t k = 0; k < nnz && !bad; k++)
+            bad += X.idx[X.rowptr[r] + k] != r + k || X.val[X.rowptr[r]] != (float)r;
+    }
+    ok(X.rows == 1000 && X.rowptr[0] == 0 && !bad, "csr: 1000 rows read back as appended");
+    ok(grow_rows <= 9 && grow_nz <= 10 && X.row_cap >= 1001 && X.row_cap < 2 * 1001,
+       "csr: amortised growth (%zu reallocations of rowptr, %zu of idx/val)", grow_rows, grow_nz);
+    route_csr_free(&X);
 }
 
 /* The algorithmic parts of route apply, eval and import: realised costs,
@@ -541,7 +557,7 @@ int main(void)
 
     test_route_err();
     test_select();
-    test_grow();
+    test_csr_growth();
     test_match_prob();
     test_moved();
     route_models_free(&M);
