@@ -165,7 +165,7 @@ static int select_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
     int rc =
         route_rec_select(in, c->from, c->first, (route_selector)c->selector, model, sizeof model, &sel, err);
     if (rc < 0)
-        return rc == -2 ? LM_REC_FATAL : LM_REC_BAD;
+        return LM_REC_BAD;
     route_report_selected(out, model, &sel);
     return LM_REC_OK;
 }

@@ -166,10 +166,10 @@ int run_eval(ctx_t *c, int argc, char **argv)
     }
     /* the split */
     size_t ntr, nte;
-    item **tr = lm_xmalloc((all.n + 1) * sizeof *tr), **te = lm_xmalloc((all.n + tst.n + 1) * sizeof *te);
-    if (route_eval_partition(all.v, all.n, c->test_path != NULL, tst.v, tst.n, c->test_frac, c->com.seed, tr,
-                             &ntr, te, &nte) < 0)
-        lm_die(LM_EXIT_USAGE, "out of memory");
+    item **tr = lm_xmalloc(lm_xmul(all.n + 1, sizeof *tr));
+    item **te = lm_xmalloc(lm_xmul(all.n + tst.n + 1, sizeof *te));
+    route_eval_partition(all.v, all.n, c->test_path != NULL, tst.v, tst.n, c->test_frac, c->com.seed, tr,
+                         &ntr, te, &nte);
     route_eval_opts eo = {.lo = c->lo,
                           .cost_mode = (route_cost_mode)c->cost_mode,
                           .predictor = c->router_path ? ROUTE_PRED_ROUTER : (route_pred_kind)c->predictor,

@@ -78,11 +78,7 @@ static int labels_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
         return LM_REC_BAD;
     route_labels l;
     char msg[512];
-    if (route_labels_alloc(&l, n_heads(c)) < 0) {
-        route_record_free(&r, &c->M);
-        lm_rerr_set(err, LM_NOPOS, "out of memory");
-        return LM_REC_FATAL;
-    }
+    route_labels_alloc(&l, n_heads(c));
     int rc = route_labels_build(&l, &r, &c->M, &c->lo, c->com.seed, in->index, msg, sizeof msg);
     if (rc == 0)
         route_report_labels(out, &c->M, c->lo.n_max, &l);

@@ -239,7 +239,6 @@ _Noreturn void eval_die(int st, const char *err)
         lm_die_hint(LM_EXIT_DATA,
                     "give avg_out_tokens in the prices file, training records, or --cost realised", "%s",
                     err);
-    case ROUTE_EVAL_ENOMEM:
     case ROUTE_EVAL_EROUTER: lm_die(LM_EXIT_USAGE, "%s", err);
     default: lm_die(LM_EXIT_DATA, "%s", err);
     }

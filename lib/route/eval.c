@@ -455,9 +455,9 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm)
     return k < n ? k : n;
 }
 
-int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
-                         size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
-                         route_eval_item **te, size_t *nte)
+void route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
+                          size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+                          route_eval_item **te, size_t *nte)
 {
     *ntr = *nte = 0;
     if (have_test) {
@@ -465,7 +465,7 @@ int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, rout
             tr[(*ntr)++] = &all[i];
         for (size_t i = 0; i < n_test; i++)
             te[(*nte)++] = &test[i];
-        return 0;
+        return;
     }
     size_t *perm = lm_xmalloc(lm_xmul(n_all + 1, sizeof *perm));
     size_t k = route_split(n_all, test_frac, seed, perm);
@@ -476,7 +476,6 @@ int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, rout
             tr[(*ntr)++] = &all[perm[i]];
     }
     free(perm);
-    return 0;
 }
 
 void route_eval_labels_free(route_labels *L, size_t n)

@@ -134,7 +134,6 @@ int route_apgr_bootstrap(const route_eval_data *d, const double *pred, const rou
 /* Outcomes of the functions below (0 = success; err holds the message). */
 typedef enum {
     ROUTE_EVAL_OK = 0,
-    ROUTE_EVAL_ENOMEM,    /* no longer returned (running out of memory exits, core/diag.h) */
     ROUTE_EVAL_EFEW,      /* fewer than 2 test records */
     ROUTE_EVAL_ENOTRAIN,  /* a router is to be trained but there are no training records */
     ROUTE_EVAL_ELABELS,   /* a record's labels failed: "record 'ID': ..." */
@@ -198,10 +197,10 @@ size_t route_split(size_t n, double test_frac, uint64_t seed, size_t *perm);
 /* The training and test records of route eval: with a test file
  * (have_test) all records train and the n_test test records test; else
  * route_split's seeded split of all.  tr: room for n_all, te: for n_all +
- * n_test.  Returns 0 (it cannot fail). */
-int route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
-                         size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
-                         route_eval_item **te, size_t *nte);
+ * n_test. */
+void route_eval_partition(route_eval_item *all, size_t n_all, int have_test, route_eval_item *test,
+                          size_t n_test, double test_frac, uint64_t seed, route_eval_item **tr, size_t *ntr,
+                          route_eval_item **te, size_t *nte);
 
 /* Labels of n records in parallel (record i from stream its[i]->index).
  * *out gets [n] labels (free with route_eval_labels_free), *selector_oracle

@@ -195,7 +195,7 @@ int route_featurize(const route_feat_cfg *c, const char *prompt, const double *e
     return 0;
 }
 
-int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz)
+void route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz)
 {
     size_t used = X->rowptr ? X->rowptr[X->rows] : 0;
     lm_grow(X->rowptr, X->row_cap, X->rows + 2);
@@ -210,7 +210,6 @@ int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t
     }
     X->rows++;
     X->rowptr[X->rows] = used + nnz;
-    return 0;
 }
 
 void route_csr_free(route_csr *X)

@@ -46,9 +46,8 @@ typedef struct {
     size_t row_cap, nz_cap; /* allocated lengths of rowptr and of idx/val */
 } route_csr;
 
-/* Appends one row (the arrays grow by doubling).  Returns 0: it cannot fail
- * (running out of memory exits, core/diag.h). */
-int route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz);
+/* Appends one row (the arrays grow by doubling). */
+void route_csr_append(route_csr *X, const uint32_t *idx, const float *val, size_t nnz);
 void route_csr_free(route_csr *X);
 
 #endif

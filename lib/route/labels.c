@@ -18,7 +18,7 @@ void route_label_opts_default(route_label_opts *o)
     o->bug_compat = 0;
 }
 
-int route_labels_alloc(route_labels *l, size_t n_heads)
+void route_labels_alloc(route_labels *l, size_t n_heads)
 {
     memset(l, 0, sizeof *l);
     size_t n = n_heads ? n_heads : 1;
@@ -29,7 +29,6 @@ int route_labels_alloc(route_labels *l, size_t n_heads)
     l->draw_tokens = blk + 2 * n;
     l->mean_score = blk + 3 * n;
     l->mean_tokens = blk + 4 * n;
-    return 0;
 }
 
 void route_labels_free(route_labels *l)

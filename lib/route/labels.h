@@ -48,9 +48,8 @@ typedef struct {
 
 void route_label_opts_default(route_label_opts *o);
 
-/* Room for n_heads heads.  Returns 0: it cannot fail (running out of memory
- * exits, core/diag.h). */
-int route_labels_alloc(route_labels *l, size_t n_heads);
+/* Room for n_heads heads. */
+void route_labels_alloc(route_labels *l, size_t n_heads);
 void route_labels_free(route_labels *l);
 
 /* Winner position within a drawn set idx[0..n-1] of samples s[0..ns-1],

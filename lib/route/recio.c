@@ -156,7 +156,7 @@ int route_rec_select(const lm_record *in, const char *from, size_t first, route_
     json_decref(resp);
     if (rc < 0) {
         route_rec_err(in, err, &e);
-        return rc == -2 ? -2 : -1;
+        return -1;
     }
     return 0;
 }

@@ -4,8 +4,7 @@
  * point at the culprit in the input line.
  *
  * Every function returns 0 on success and -1 with err set for bad data;
- * route_rec_match_prob returns 1 when the record has no "match_prob", and
- * route_rec_select -2 for a failure that is not the record's (err set).
+ * route_rec_match_prob returns 1 when the record has no "match_prob".
  */
 #ifndef LMKIT_ROUTE_RECIO_H
 #define LMKIT_ROUTE_RECIO_H

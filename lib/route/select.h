@@ -32,9 +32,7 @@ typedef struct {
  * resp is checked as route_responses_check does.  Returns 0, or -1 with e
  * filled: the model's samples missing or fewer than n (e->whole: the fault
  * is the "responses" member as a whole), a malformed sample, or a proxy on
- * some candidates but not all (by proxy, or with ROUTE_SELECT_PROXY).
- * (-2, once "out of memory", is no longer returned: running out exits,
- * core/diag.h.) */
+ * some candidates but not all (by proxy, or with ROUTE_SELECT_PROXY). */
 int route_select(route_selection *out, const json_t *resp, const char *model, size_t n, route_selector sel,
                  route_err *e);
 

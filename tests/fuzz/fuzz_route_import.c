@@ -45,8 +45,7 @@ static void check_stage(const json_t *j, const char *const *models, size_t nm)
 static void check_candidates(const json_t *j)
 {
     route_labels l;
-    if (route_labels_alloc(&l, (M.n - 1) * 2) != 0)
-        abort();
+    route_labels_alloc(&l, (M.n - 1) * 2);
     double pt;
     char err[512];
     err[0] = 0;

@@ -61,7 +61,7 @@ static void build(const route_feat_cfg *fc)
         float *val;
         size_t nnz;
         good &= route_featurize(fc, R[q].prompt, R[q].features, R[q].n_features, &idx, &val, &nnz) == 0;
-        good &= route_csr_append(&X, idx, val, nnz) == 0;
+        route_csr_append(&X, idx, val, nnz);
         free(idx);
         free(val);
     }
