@@ -1,10 +1,15 @@
 /* test_metrics.c - lib/text/metrics: hand-worked BLEU, ROUGE, Porter and
- * SQuAD cases.
+ * SQuAD cases, then parity with the Python packages on the goldens that
+ * tests/golden/metrics_golden.py writes (testdata/golden/metrics/): every
+ * value within 1e-9 (lengths and strings exact), the largest difference
+ * seen printed per metric.  Run from the repository root.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "tap.h"
 #include "text/metrics.h"
@@ -163,8 +168,261 @@ static void hand_cases(void)
     is_near(lm_squad_f1("", 0, (lm_text[]){T("")}, 1), 0.0, 0, "squad f1 of two empty answers is 0 (v1.1)");
 }
 
+/* ---- goldens ---- */
+
+enum {
+    M_EVAL,
+    M_EVAL_SMOOTH,
+    M_SACRE_CORPUS,
+    M_SACRE_SENT,
+    M_SACRE_NONE,
+    M_ROUGE,
+    M_ROUGE_STEM,
+    M_SQUAD,
+    M_N
+};
+static const char *const mname[M_N] = {"bleu (evaluate)",         "bleu (evaluate, smooth)",
+                                       "sacrebleu corpus_bleu",   "sacrebleu sentence_bleu",
+                                       "sacrebleu (smooth none)", "rouge",
+                                       "rouge (stemmer)",         "squad f1/em"};
+
+typedef struct {
+    double maxdiff[M_N];
+    size_t bad[M_N]; /* records out of tolerance or with a wrong length */
+    size_t records;
+    size_t strbad[4];
+} tally;
+
+static void cmp(tally *t, int m, double got, json_t *want, size_t id, const char *what)
+{
+    double w = json_number_value(want);
+    double d = fabs(got - w);
+    if (!json_is_number(want) || !(d <= TOL)) {
+        if (t->bad[m]++ < 5)
+            diag("record %zu: %s %s = %.17g, want %.17g", id, mname[m], what, got, w);
+        if (!json_is_number(want))
+            return;
+    }
+    if (d > t->maxdiff[m])
+        t->maxdiff[m] = d;
+}
+
+static void cmp_len(tally *t, int m, size_t got, json_t *want, size_t id, const char *what)
+{
+    if (!json_is_integer(want) || (json_int_t)got != json_integer_value(want)) {
+        if (t->bad[m]++ < 5)
+            diag("record %zu: %s %s = %zu, want %lld", id, mname[m], what, got,
+                 (long long)json_integer_value(want));
+    }
+}
+
+static void cmp_evaluate(tally *t, int m, const lm_bleu *b, json_t *w, size_t id)
+{
+    cmp(t, m, b->score, json_object_get(w, "bleu"), id, "bleu");
+    for (size_t k = 0; k < 4; k++)
+        cmp(t, m, b->precisions[k], json_array_get(json_object_get(w, "precisions"), k), id, "precision");
+    cmp(t, m, b->bp, json_object_get(w, "brevity_penalty"), id, "brevity_penalty");
+    cmp(t, m, b->ratio, json_object_get(w, "length_ratio"), id, "length_ratio");
+    cmp_len(t, m, b->hyp_len, json_object_get(w, "translation_length"), id, "translation_length");
+    cmp_len(t, m, b->ref_len, json_object_get(w, "reference_length"), id, "reference_length");
+}
+
+static void cmp_sacre(tally *t, int m, const lm_bleu *b, json_t *w, size_t id)
+{
+    cmp(t, m, b->score, json_object_get(w, "score"), id, "score");
+    for (size_t k = 0; k < 4; k++)
+        cmp(t, m, b->precisions[k], json_array_get(json_object_get(w, "precisions"), k), id, "precision");
+    cmp(t, m, b->bp, json_object_get(w, "bp"), id, "bp");
+    cmp_len(t, m, b->hyp_len, json_object_get(w, "sys_len"), id, "sys_len");
+    cmp_len(t, m, b->ref_len, json_object_get(w, "ref_len"), id, "ref_len");
+}
+
+static void cmp_rouge(tally *t, int m, const lm_rouge *r, json_t *w, size_t id)
+{
+    const char *names[3] = {"rouge1", "rouge2", "rougeL"};
+    const lm_rouge_score *s[3] = {&r->r1, &r->r2, &r->rl};
+    for (int k = 0; k < 3; k++) {
+        json_t *a = json_object_get(w, names[k]);
+        cmp(t, m, s[k]->precision, json_array_get(a, 0), id, names[k]);
+        cmp(t, m, s[k]->recall, json_array_get(a, 1), id, names[k]);
+        cmp(t, m, s[k]->fmeasure, json_array_get(a, 2), id, names[k]);
+    }
+}
+
+static void cmp_str(tally *t, int k, char *got, size_t gn, json_t *want, size_t id, const char *what)
+{
+    size_t wn = json_string_length(want);
+    if (!json_is_string(want) || gn != wn || memcmp(got, json_string_value(want), gn) != 0) {
+        if (t->strbad[k]++ < 5)
+            diag("record %zu: %s \"%s\", want \"%s\"", id, what, got, json_string_value(want));
+    }
+    free(got);
+}
+
+static lm_text jtext(json_t *s)
+{
+    lm_text t = {json_string_value(s), json_string_length(s)};
+    return t;
+}
+
+static void check_pairs(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        ok(0, "golden %s missing (tests/golden/metrics_golden.py writes it)", path);
+        return;
+    }
+    tally t = {0};
+    json_t *corpus = NULL;
+    lm_text *cp = NULL, *cr = NULL;
+    size_t nc = 0;
+    json_t **keep = NULL;
+    size_t nkeep = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, fp)) > 0) {
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)got, JSON_ALLOW_NUL, &je);
+        if (!j) {
+            ok(0, "%s: %s", path, je.text);
+            break;
+        }
+        if (json_object_get(j, "corpus")) {
+            corpus = j;
+            continue;
+        }
+        size_t id = (size_t)json_integer_value(json_object_get(j, "id"));
+        lm_text pred = jtext(json_object_get(j, "pred"));
+        json_t *jr = json_object_get(j, "refs");
+        size_t nr = json_array_size(jr);
+        lm_text *refs = calloc(nr + 1, sizeof *refs);
+        for (size_t k = 0; k < nr; k++)
+            refs[k] = jtext(json_array_get(jr, k));
+        size_t n;
+        char *s = lm_tok13a(pred.s, pred.n, &n);
+        cmp_str(&t, 0, s, n, json_object_get(j, "tok13a"), id, "tok13a");
+        s = lm_rouge_tokens(pred.s, pred.n, 0, &n);
+        cmp_str(&t, 1, s, n, json_object_get(j, "rouge_tokens"), id, "rouge tokens");
+        s = lm_rouge_tokens(pred.s, pred.n, 1, &n);
+        cmp_str(&t, 2, s, n, json_object_get(j, "rouge_tokens_stem"), id, "rouge tokens (stemmer)");
+        s = lm_squad_normalize(pred.s, pred.n, &n);
+        cmp_str(&t, 3, s, n, json_object_get(j, "squad_norm"), id, "squad normalize");
+
+        lm_bleu b;
+        lm_bleu_evaluate(&b, &pred, refs, &nr, 1, 0);
+        cmp_evaluate(&t, M_EVAL, &b, json_object_get(j, "bleu_evaluate"), id);
+        lm_bleu_evaluate(&b, &pred, refs, &nr, 1, 1);
+        cmp_evaluate(&t, M_EVAL_SMOOTH, &b, json_object_get(j, "bleu_evaluate_smooth"), id);
+        lm_sacrebleu_corpus(&b, &pred, refs, &nr, 1);
+        cmp_sacre(&t, M_SACRE_CORPUS, &b, json_object_get(j, "sacrebleu_corpus"), id);
+        lm_sacrebleu_sentence(&b, pred.s, pred.n, refs, nr);
+        cmp_sacre(&t, M_SACRE_SENT, &b, json_object_get(j, "sacrebleu_sentence"), id);
+        lm_sacrebleu(&b, &pred, refs, &nr, 1, LM_SMOOTH_NONE, -1, 0);
+        cmp_sacre(&t, M_SACRE_NONE, &b, json_object_get(j, "sacrebleu_none"), id);
+        lm_rouge r;
+        lm_rouge_multi(&r, pred.s, pred.n, refs, nr, 0);
+        cmp_rouge(&t, M_ROUGE, &r, json_object_get(j, "rouge"), id);
+        lm_rouge_multi(&r, pred.s, pred.n, refs, nr, 1);
+        cmp_rouge(&t, M_ROUGE_STEM, &r, json_object_get(j, "rouge_stem"), id);
+        cmp(&t, M_SQUAD, lm_squad_f1(pred.s, pred.n, refs, nr), json_object_get(j, "squad_f1"), id, "f1");
+        cmp_len(&t, M_SQUAD, (size_t)lm_squad_em(pred.s, pred.n, refs, nr), json_object_get(j, "squad_em"),
+                id, "em");
+        t.records++;
+        if (nr == 1) { /* the corpus record is over these */
+            cp = realloc(cp, (nc + 1) * sizeof *cp);
+            cr = realloc(cr, (nc + 1) * sizeof *cr);
+            cp[nc] = pred;
+            cr[nc] = refs[0];
+            nc++;
+            keep = realloc(keep, (nkeep + 1) * sizeof *keep);
+            keep[nkeep++] = j;
+        } else {
+            json_decref(j);
+        }
+        free(refs);
+    }
+    free(line);
+    fclose(fp);
+
+    ok(t.records >= 200, "%zu golden pairs (>= 200)", t.records);
+    ok(corpus != NULL, "corpus record present");
+    if (corpus) {
+        is_int(nc, json_integer_value(json_object_get(corpus, "n")), "corpus of the one-reference pairs");
+        size_t *ones = malloc((nc + 1) * sizeof *ones);
+        for (size_t i = 0; i < nc; i++)
+            ones[i] = 1;
+        lm_bleu b;
+        lm_bleu_evaluate(&b, cp, cr, ones, nc, 0);
+        cmp_evaluate(&t, M_EVAL, &b, json_object_get(corpus, "bleu_evaluate"), (size_t)-1);
+        double ev = b.score;
+        lm_bleu_evaluate(&b, cp, cr, ones, nc, 1);
+        cmp_evaluate(&t, M_EVAL_SMOOTH, &b, json_object_get(corpus, "bleu_evaluate_smooth"), (size_t)-1);
+        lm_sacrebleu_corpus(&b, cp, cr, ones, nc);
+        cmp_sacre(&t, M_SACRE_CORPUS, &b, json_object_get(corpus, "sacrebleu_corpus"), (size_t)-1);
+        lm_sacrebleu(&b, cp, cr, ones, nc, LM_SMOOTH_NONE, -1, 0);
+        cmp_sacre(&t, M_SACRE_NONE, &b, json_object_get(corpus, "sacrebleu_none"), (size_t)-1);
+        diag("corpus of %zu pairs: evaluate bleu %.17g, sacrebleu (smooth none) %.17g; evaluate values %s",
+             nc, ev, b.score, json_string_value(json_object_get(corpus, "evaluate_source")));
+        free(ones);
+        json_decref(corpus);
+    }
+    static const char *const sname[4] = {"tok13a", "rouge tokens", "rouge tokens (stemmer)",
+                                         "squad normalize"};
+    for (int k = 0; k < 4; k++)
+        ok(t.strbad[k] == 0, "golden %s: %zu of %zu differ", sname[k], t.strbad[k], t.records);
+    for (int m = 0; m < M_N; m++) {
+        diag("max |diff| %-24s %.3g", mname[m], t.maxdiff[m]);
+        ok(t.bad[m] == 0, "golden %s within %g (%zu records off)", mname[m], TOL, t.bad[m]);
+    }
+    for (size_t i = 0; i < nkeep; i++)
+        json_decref(keep[i]);
+    free(keep);
+    free(cp);
+    free(cr);
+}
+
+static void check_porter(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        ok(0, "golden %s missing", path);
+        return;
+    }
+    size_t n = 0, bad = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, fp)) > 0) {
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)got, 0, &je);
+        const char *w = json_string_value(json_object_get(j, "word"));
+        const char *want = json_string_value(json_object_get(j, "stem"));
+        if (!w || !want) {
+            bad++;
+            json_decref(j);
+            continue;
+        }
+        size_t len = strlen(w);
+        char *buf = malloc(len + 1);
+        memcpy(buf, w, len + 1);
+        len = lm_porter_stem(buf, len);
+        buf[len] = 0;
+        if (strcmp(buf, want) != 0 && bad++ < 10)
+            diag("porter %s -> %s, want %s", w, buf, want);
+        free(buf);
+        json_decref(j);
+        n++;
+    }
+    free(line);
+    fclose(fp);
+    ok(n > 1000 && bad == 0, "porter: %zu of %zu words stem as nltk's PorterStemmer()", n - bad, n);
+}
+
 int main(void)
 {
     hand_cases();
+    check_pairs("testdata/golden/metrics/pairs.jsonl");
+    check_porter("testdata/golden/metrics/porter.jsonl");
     return tap_done();
 }
