@@ -6,6 +6,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,9 +420,70 @@ static void check_porter(const char *path)
     ok(n > 1000 && bad == 0, "porter: %zu of %zu words stem as nltk's PorterStemmer()", n - bad, n);
 }
 
+/* Random strings from an alphabet of the characters the rules look at,
+ * multibyte and invalid UTF-8 included: every value stays in its range, a
+ * text against itself scores 1, and nothing reads out of bounds (under
+ * make check-san). */
+static void random_cases(void)
+{
+    static const char *const alpha[] = {"a",         "b",
+                                        "The",       " ",
+                                        ".",         ",",
+                                        "-",         "\n",
+                                        "1",         "&amp;",
+                                        "<skipped>", "\xce\xa3",
+                                        "\xc4\xb0",  "\xe2\x80\x83",
+                                        "\xff",      "\xc3",
+                                        "y",         "ing",
+                                        "an",        "'",
+                                        "\t",        "\xf0\x9f\x98\x80"};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    size_t bad = 0, selfbad = 0;
+    for (int it = 0; it < 2000; it++) {
+        char a[256], b[256];
+        size_t an = 0, bn = 0;
+        for (int side = 0; side < 2; side++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t parts = (size_t)(x % 24);
+            for (size_t k = 0; k < parts; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                const char *p = alpha[x % (sizeof alpha / sizeof alpha[0])];
+                size_t pl = strlen(p);
+                if (side == 0 && an + pl < sizeof a)
+                    memcpy(a + an, p, pl), an += pl;
+                else if (side == 1 && bn + pl < sizeof b)
+                    memcpy(b + bn, p, pl), bn += pl;
+            }
+        }
+        lm_text ta = {a, an}, tb = {b, bn};
+        size_t one = 1;
+        lm_bleu e, s, t;
+        lm_rouge r;
+        lm_bleu_evaluate(&e, &ta, &tb, &one, 1, it & 1);
+        lm_sacrebleu_corpus(&s, &ta, &tb, &one, 1);
+        lm_sacrebleu_sentence(&t, a, an, &tb, 1);
+        lm_rouge_pair(&r, a, an, b, bn, it & 1);
+        double f1 = lm_squad_f1(a, an, &tb, 1);
+        int in = e.score >= 0 && e.score <= 1 && s.score >= 0 && s.score <= 100 + 1e-9 && t.score >= 0 &&
+                 t.score <= 100 + 1e-9 && r.r1.fmeasure >= 0 && r.r1.fmeasure <= 1 && r.r2.fmeasure >= 0 &&
+                 r.r2.fmeasure <= 1 && r.rl.fmeasure >= 0 && r.rl.fmeasure <= 1 && f1 >= 0 && f1 <= 1;
+        if (!in && bad++ < 3)
+            diag("out of range for \"%.*s\" / \"%.*s\"", (int)an, a, (int)bn, b);
+        lm_rouge_pair(&r, a, an, a, an, 1);
+        lm_bleu_evaluate(&e, &ta, &ta, &one, 1, 0);
+        int self = (r.rl.fmeasure == 1 || r.rl.fmeasure == 0) &&
+                   (e.score == 0 || fabs(e.score - 1) < 1e-15) && (lm_squad_em(a, an, &ta, 1) == 1);
+        if (!self && selfbad++ < 3)
+            diag("self-comparison off for \"%.*s\"", (int)an, a);
+    }
+    ok(bad == 0, "random texts: every score within its range (%zu off)", bad);
+    ok(selfbad == 0, "random texts: a text against itself scores 1 (or 0 with no tokens) (%zu off)", selfbad);
+}
+
 int main(void)
 {
     hand_cases();
+    random_cases();
     check_pairs("testdata/golden/metrics/pairs.jsonl");
     check_porter("testdata/golden/metrics/porter.jsonl");
     return tap_done();
