@@ -94,7 +94,8 @@ MANS     := $(wildcard man/man1/*.1)
 DEFAULT_RANKS := $(BUILD)/share/lmkit/cl100k_base.tiktoken
 FIXTURES := $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model \
             $(patsubst testdata/tokenizers/%.tokenizer.json.xz,$(BUILD)/testdata/tokenizers/%/tokenizer.json,\
-              $(wildcard testdata/tokenizers/*.tokenizer.json.xz))
+              $(wildcard testdata/tokenizers/*.tokenizer.json.xz)) \
+            $(BUILD)/testdata/golden/metrics/pairs.jsonl
 # xz when installed, else Python's lzma module (python3 is needed by the tests anyway)
 UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \
          else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]),sys.stdout.buffer)' $<; fi; }
@@ -124,6 +125,10 @@ $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model: testdata/tiktoken/ki
 	@$(UNXZ) >$@.tmp && mv $@.tmp $@
 
 $(BUILD)/testdata/tokenizers/%/tokenizer.json: testdata/tokenizers/%.tokenizer.json.xz
+	@mkdir -p $(@D)
+	@$(UNXZ) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/testdata/golden/%: testdata/golden/%.xz
 	@mkdir -p $(@D)
 	@$(UNXZ) >$@.tmp && mv $@.tmp $@
 

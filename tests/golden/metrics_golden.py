@@ -9,8 +9,10 @@ virtual environment outside the repository:
     /tmp/venv-metrics/bin/python tests/golden/metrics_golden.py
 Checked with sacrebleu 2.6.0, rouge-score 0.1.2, nltk 3.10.4, evaluate
 0.4.6, Python 3.11 (Unicode 14.0.0).  Writes
-    testdata/golden/metrics/pairs.jsonl   one record per (prediction, references)
-                                          pair, then one "corpus" record
+    testdata/golden/metrics/pairs.jsonl.xz  one record per (prediction,
+                                          references) pair, then one "corpus"
+                                          record (make fixtures unpacks it
+                                          into $BUILD/testdata/golden/metrics)
     testdata/golden/metrics/porter.jsonl  {"word", "stem"}: nltk's PorterStemmer()
 and prints a summary on stderr.  Floats are written as Python's repr (the
 shortest string that reads back to the same double).
@@ -55,6 +57,7 @@ Pairs: 400 (354 with one reference, which the corpus record takes).
 import collections
 import glob
 import json
+import lzma
 import math
 import os
 import random
@@ -323,7 +326,7 @@ def main():
     scorers = {s: rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=s) for s in (False, True)}
     os.makedirs(OUT, exist_ok=True)
     agree = diff = 0
-    with open(os.path.join(OUT, "pairs.jsonl"), "w", encoding="utf-8") as f:
+    with lzma.open(os.path.join(OUT, "pairs.jsonl.xz"), "wt", encoding="utf-8", preset=9) as f:
         for i, p in enumerate(pairs):
             pred, refs = p["pred"], p["refs"]
             rec = {"id": i, "source": p["source"], "pred": pred, "refs": refs,
