@@ -487,7 +487,8 @@ int main(void)
     /* the pairs are bundled compressed; make fixtures unpacks them */
     const char *build = getenv("BUILD");
     char pairs[512];
-    snprintf(pairs, sizeof pairs, "%s/testdata/golden/metrics/pairs.jsonl", build && *build ? build : "build");
+    snprintf(pairs, sizeof pairs, "%s/testdata/golden/metrics/pairs.jsonl",
+             build && *build ? build : "build");
     check_pairs(pairs);
     check_porter("testdata/golden/metrics/porter.jsonl");
     return tap_done();
