@@ -247,7 +247,7 @@ int llm_cmd_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t err
             /* every complete line */
             size_t pos = 0;
             char *nl;
-            while (rc == 0 && (nl = memchr(c->in.p + pos, '\n', c->in.n - pos))) {
+            while (rc == 0 && pos < c->in.n && (nl = memchr(c->in.p + pos, '\n', c->in.n - pos))) {
                 size_t len = (size_t)(nl - (c->in.p + pos));
                 c->lines++;
                 if (len && c->in.p[pos + len - 1] == '\r')
