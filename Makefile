@@ -35,7 +35,7 @@ ifeq ($(origin CUDA),undefined)
   CUDA := $(if $(NVCC),1,0)
 endif
 
-PKGS := jansson libpcre2-8
+PKGS := jansson libpcre2-8 libcurl
 HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo 1)
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
@@ -56,7 +56,9 @@ ifeq ($(SAN),1)
 endif
 # OpenBLAS is not linked: lib/nn/backend_blas.c dlopens it on first use
 # (with its thread pool off); only its headers are needed here.
-LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -lpcre2-8) -lm
+# libcurl (lib/llm) is linked --as-needed: commands that do not use it do not map it.
+LIBS := $(shell pkg-config --libs jansson libpcre2-8 2>/dev/null || echo -ljansson -lpcre2-8) \
+  -Wl,--as-needed $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -Wl,--no-as-needed -lm
 
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 KERN_SRC := $(wildcard kernels/*.cu)
@@ -112,7 +114,8 @@ announce:
 	  "CUDA=$(if $(filter 1,$(CUDA)),yes ($(NVCC)),no$(if $(NVCC), (CUDA=0), (nvcc not found)))" \
 	  "SAN=$(SAN) build=$(BUILD)"
 ifneq ($(HAVE_PKGS),1)
-	@echo "lmkit: jansson or PCRE2 development files are missing (Debian: libjansson-dev libpcre2-dev);" \
+	@echo "lmkit: jansson, PCRE2 or libcurl development files are missing" \
+	  "(Debian: libjansson-dev libpcre2-dev libcurl4-openssl-dev);" \
 	  "run 'make deps' (as root) or 'sudo apt-get install $(DEB_PKGS)'" >&2; exit 2
 endif
 
@@ -177,7 +180,7 @@ $(BUILD)/tests/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/
   $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/tests/fuzz/replay.d
 
 # ---- dependencies ----
-DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libopenblas-dev bats bats-assert \
+DEB_PKGS := build-essential pkg-config libjansson-dev libpcre2-dev libcurl4-openssl-dev libopenblas-dev bats bats-assert \
             bats-support clang clang-format libclang-rt-dev libomp-dev libxml2-utils python3 parallel jq \
             time mandoc xz-utils
 
@@ -200,6 +203,7 @@ deps-check:
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists jansson 2>/dev/null || missing="$$missing libjansson-dev"; \
 	pkg-config --exists libpcre2-8 2>/dev/null || missing="$$missing libpcre2-dev"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	{ pkg-config --exists openblas 2>/dev/null || test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/cblas.h; } || missing="$$missing libopenblas-dev"; \
 	command -v bats >/dev/null || missing="$$missing bats"; \
 	test -e /usr/lib/bats/bats-assert/load.bash || missing="$$missing bats-assert"; \
