@@ -464,6 +464,32 @@ static void attention_fwd(float *out, float *att, float *scratch, int nthreads, 
     }
 }
 
+/* Blocks of the matrix products: every sgemm call has a shape fixed by
+ * the problem alone, never by the thread count (OpenBLAS picks its kernel
+ * and so its rounding by the shape), so results do not depend on --threads. */
+#define RBLOCK 64 /* rows of out / dinp per call */
+#define WBLOCK 64 /* rows of dw per call */
+
+/* out[N,OC] = inp[N,C] . w[OC,C]^T + bias[OC] (bias may be NULL), in
+ * blocks of RBLOCK rows. */
+static void matmul_fwd(float *out, const float *inp, const float *w, const float *bias, long N, int C, int OC)
+{
+    long rb = (N + RBLOCK - 1) / RBLOCK;
+    blas_one_thread();
+#pragma omp parallel for schedule(dynamic, 1) if (PAR(N * C * OC / 32))
+    for (long task = 0; task < rb; task++) {
+        long r0 = task * RBLOCK, n = N - r0 < RBLOCK ? N - r0 : RBLOCK;
+        float beta = 0.0f;
+        if (bias) {
+            for (long i = r0; i < r0 + n; i++)
+                memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof *out);
+            beta = 1.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, OC, C, 1.0f, inp + (size_t)r0 * C, C, w,
+                    C, beta, out + (size_t)r0 * OC, OC);
+    }
+}
+
 static inline float gelu_erf(float x)
 {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
@@ -534,18 +560,18 @@ int lm_train_forward(const lm_train_model *m, lm_train_state *s, const int32_t *
         float *x = s->x + l * NC, *q = s->q + l * NC, *k = s->k + l * NC, *v = s->v + l * NC;
         float *atty = s->atty + l * NC, *res1 = s->res1 + l * NC, *h1 = s->h1 + l * NC;
         float *fch = s->fch + l * NF, *fchg = s->fchg + l * NF, *res2 = s->res2 + l * NC;
-        nn_matmul_forward(q, x, ly->qw, ly->qb, 1, (int)N, C, C);
-        nn_matmul_forward(k, x, ly->kw, ly->kb, 1, (int)N, C, C);
-        nn_matmul_forward(v, x, ly->vw, ly->vb, 1, (int)N, C, C);
+        matmul_fwd(q, x, ly->qw, ly->qb, N, C, C);
+        matmul_fwd(k, x, ly->kw, ly->kb, N, C, C);
+        matmul_fwd(v, x, ly->vw, ly->vb, N, C, C);
         attention_fwd(atty, s->att + l * att_l, s->dscratch, s->nthreads, q, k, v, s->maskadd, B, T, C, NH,
                       d->attention, d, 1 + 3 * l);
-        nn_matmul_forward(res1, atty, ly->ow, ly->ob, 1, (int)N, C, C);
+        matmul_fwd(res1, atty, ly->ow, ly->ob, N, C, C);
         if (d->hidden > 0)
             dropout_rows(res1, res1, N, C, d->hidden, d, 2 + 3 * l);
         layernorm_fwd(h1, res1, s->ln1_stat + (size_t)l * N * 2, res1, x, ly->ln1w, ly->ln1b, N, C, eps);
-        nn_matmul_forward(fch, h1, ly->fcw, ly->fcb, 1, (int)N, C, F);
+        matmul_fwd(fch, h1, ly->fcw, ly->fcb, N, C, F);
         gelu_fwd(fchg, fch, NF, c->act == LM_ACT_GELU_TANH);
-        nn_matmul_forward(res2, fchg, ly->pw, ly->pb, 1, (int)N, F, C);
+        matmul_fwd(res2, fchg, ly->pw, ly->pb, N, F, C);
         if (d->hidden > 0)
             dropout_rows(res2, res2, N, C, d->hidden, d, 3 + 3 * l);
         layernorm_fwd(s->x + (l + 1) * NC, res2, s->ln2_stat + (size_t)l * N * 2, res2, h1, ly->ln2w,
@@ -558,7 +584,7 @@ int lm_train_forward(const lm_train_model *m, lm_train_state *s, const int32_t *
     } else {
         memcpy(s->xc, xl, NC * sizeof(float));
     }
-    nn_matmul_forward(s->logits, xl, w->clsw, w->clsb, 1, (int)N, C, NL);
+    matmul_fwd(s->logits, xl, w->clsw, w->clsb, N, C, NL);
     for (long i = 0; i < N; i++) {
         const float *z = s->logits + (size_t)i * NL;
         float *pr = s->probs + (size_t)i * NL, mx = -INFINITY;
@@ -621,16 +647,18 @@ int lm_train_ce_loss(const lm_train_model *m, lm_train_state *s, const int32_t *
 static void matmul_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                        long N, int C, int OC, int accum)
 {
+    long rb = dinp ? (N + RBLOCK - 1) / RBLOCK : 0, wb = (dw || db) ? (OC + WBLOCK - 1) / WBLOCK : 0;
     blas_one_thread();
-#pragma omp parallel if (PAR(N * C * OC / 32))
-    {
-        int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        long r0 = N * id / nt, r1 = N * (id + 1) / nt;
-        if (dinp && r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), C, OC, 1.0f,
+#pragma omp parallel for schedule(dynamic, 1) if (PAR(N * C * OC / 32))
+    for (long task = 0; task < rb + wb; task++) {
+        if (task < rb) {
+            long r0 = task * RBLOCK, n = N - r0 < RBLOCK ? N - r0 : RBLOCK;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, C, OC, 1.0f,
                         dout + (size_t)r0 * OC, OC, w, C, accum ? 1.0f : 0.0f, dinp + (size_t)r0 * C, C);
-        long o0 = (long)OC * id / nt, o1 = (long)OC * (id + 1) / nt;
-        if (dw && o1 > o0)
+            continue;
+        }
+        long o0 = (task - rb) * WBLOCK, o1 = o0 + WBLOCK < OC ? o0 + WBLOCK : OC;
+        if (dw)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), C, (int)N, 1.0f, dout + o0,
                         OC, inp, C, 1.0f, dw + (size_t)o0 * C, C);
         if (db)

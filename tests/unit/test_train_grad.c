@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "nn/encoder.h"
 #include "nn/train.h"
 #include "tap.h"
@@ -362,6 +363,53 @@ static void save_checks(const char *name, lm_train_model *m, lm_train_state *s, 
     rmdir(dir);
 }
 
+/* a batch large enough for the threaded loops (8 x 128 tokens, padded):
+ * one thread and several give the same bits, with dropout on */
+static void threads_check(const char *name, lm_train_model *m)
+{
+    enum { B = 8, T = 120 };
+    static int32_t ids[B * T], labels[B * T];
+    static uint8_t mask[B * T];
+    lm_rng r;
+    lm_rng_init(&r, 5, 0);
+    for (int b = 0; b < B; b++) {
+        int n = T - 13 * b;
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t;
+            ids[i] =
+                t < n ? 5 + (int32_t)lm_rng_below(&r, (uint64_t)m->cfg.vocab_size - 5) : m->cfg.pad_token_id;
+            if (t < n && ids[i] == m->cfg.pad_token_id)
+                ids[i]++;
+            mask[i] = t < n;
+            labels[i] = t < n ? (int32_t)lm_rng_below(&r, 2) : -100;
+        }
+    }
+    golden g = {NULL, B, T, ids, labels, mask};
+    char err[256];
+    size_t bytes = m->num_params * sizeof(float);
+    float *g1 = malloc(bytes);
+    lm_train_dropout d = lm_train_dropout_from_config(m, 3, 9);
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    lm_train_state *s = lm_train_state_new(m, B, T, err, sizeof err);
+    double l1 = step(m, s, &g, &d);
+    memcpy(g1, m->grads_mem, bytes);
+    lm_train_state_free(s);
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    s = lm_train_state_new(m, B, T, err, sizeof err);
+    double l2 = step(m, s, &g, &d);
+    for (int i = 0; i < m->nparams; i++)
+        if (memcmp(g1 + m->params[i].offset, m->grads_mem + m->params[i].offset,
+                   m->params[i].numel * sizeof(float)))
+            printf("# gradient of %s differs\n", m->params[i].name);
+    ok(l1 == l2 && memcmp(g1, m->grads_mem, bytes) == 0,
+       "%s: %d x %d tokens: 1 thread and %d threads give the same loss and gradients", name, B, T,
+       omp_get_max_threads());
+    lm_train_state_free(s);
+    omp_set_num_threads(nt);
+    free(g1);
+}
+
 static void family(const char *name)
 {
     char dir[128], err[512];
@@ -381,6 +429,7 @@ static void family(const char *name)
     dropout_checks(name, m, s, &g);
     scope_checks(name, m, s, &g);
     save_checks(name, m, s, &g);
+    threads_check(name, m);
     /* errors */
     int32_t bad = g.labels[3];
     g.labels[3] = 2;
