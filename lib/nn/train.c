@@ -271,38 +271,46 @@ lm_train_state *lm_train_state_new(const lm_train_model *m, int B, int T, char *
     int nt = omp_get_max_threads();
     if ((size_t)nt > (size_t)B * NH)
         nt = (int)((size_t)B * NH);
+    /* the largest products first, in double: no size_t product may wrap */
+    double big = ((double)L + 1) * BT * (C + F) * 8 + (double)L * B * NH * TT + (double)nt * 2 * TT;
+    if (big > (double)(SIZE_MAX / 8)) {
+        lm_seterr(err, errlen, "batch %d x %d tokens is too large", B, T);
+        return NULL;
+    }
     /* the activation table, in the order of the pointers below */
-    size_t sizes[] = {BT,
-                      BT,
-                      BT,
-                      BT * C,
-                      BT * 2,
-                      (L + 1) * BT * C,
-                      L * BT * C,
-                      L * BT * C,
-                      L * BT * C,
-                      L * B * NH * TT,
-                      L * BT * C,
-                      L * BT * C,
-                      L * BT * 2,
-                      L * BT * C,
-                      L * BT * F,
-                      L * BT * F,
-                      L * BT * C,
-                      L * BT * 2,
-                      BT * C,
-                      BT * NL,
-                      BT * NL,
-                      BT * NL,
-                      BT * C,
-                      BT * C,
-                      BT * C,
-                      BT * C,
-                      BT * C,
-                      BT * C,
-                      BT * C,
-                      BT * F,
-                      (size_t)nt * 2 * TT};
+    size_t sizes[] = {
+        BT,                  /* pos */
+        BT,                  /* ids */
+        BT,                  /* maskadd */
+        BT * C,              /* emb */
+        BT * 2,              /* emb_stat */
+        (L + 1) * BT * C,    /* x */
+        L * BT * C,          /* q */
+        L * BT * C,          /* k */
+        L * BT * C,          /* v */
+        L * B * NH * TT,     /* att */
+        L * BT * C,          /* atty */
+        L * BT * C,          /* res1 */
+        L * BT * 2,          /* ln1_stat */
+        L * BT * C,          /* h1 */
+        L * BT * F,          /* fch */
+        L * BT * F,          /* fchg */
+        L * BT * C,          /* res2 */
+        L * BT * 2,          /* ln2_stat */
+        BT * C,              /* xc */
+        BT * NL,             /* logits */
+        BT * NL,             /* probs */
+        BT * NL,             /* dlogits */
+        BT * C,              /* dx */
+        BT * C,              /* dres */
+        BT * C,              /* dh */
+        BT * C,              /* datty */
+        BT * C,              /* dq */
+        BT * C,              /* dk */
+        BT * C,              /* dv */
+        BT * F,              /* dfch */
+        (size_t)nt * 2 * TT, /* dscratch */
+    };
     enum { NS = sizeof sizes / sizeof sizes[0] };
     size_t total = 0;
     for (int i = 0; i < NS; i++)

@@ -440,6 +440,8 @@ static void family(const char *name)
     g.labels[3] = bad;
     ok(lm_train_forward(m, s, g.ids, g.mask, g.B + 1, g.T, NULL, err, sizeof err) == -1,
        "%s: a batch over the state's size is refused: %s", name, err);
+    ok(!lm_train_state_new(m, 1, m->cfg.max_position + 1, err, sizeof err),
+       "%s: a state longer than the positions is refused: %s", name, err);
     lm_train_state_free(s);
     lm_train_model_free(m);
     free_golden(&g);
