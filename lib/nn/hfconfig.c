@@ -45,6 +45,23 @@ static int get_int(json_t *root, const char *key, int def, long long lo, long lo
     return 0;
 }
 
+/* A probability in [0, 1) (a dropout rate), or def when absent or null. */
+static int get_rate(json_t *root, const char *key, float def, float *out, const char *where, char *err,
+                    size_t errlen)
+{
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) < 1)) {
+        lm_seterr(err, errlen, "%s: \"%s\" must be a number in [0, 1)", where, key);
+        return -1;
+    }
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
 void lm_hf_config_free(lm_hf_config *cfg)
 {
     if (!cfg)
@@ -205,6 +222,12 @@ int lm_hf_config_parse(lm_hf_config *cfg, const char *text, size_t len, const ch
         }
         cfg->layer_norm_eps = (float)json_number_value(eps);
     }
+
+    if (get_rate(root, "hidden_dropout_prob", 0.1f, &cfg->hidden_dropout, where, err, errlen) ||
+        get_rate(root, "attention_probs_dropout_prob", 0.1f, &cfg->attention_dropout, where, err, errlen) ||
+        get_rate(root, "classifier_dropout", cfg->hidden_dropout, &cfg->classifier_dropout, where, err,
+                 errlen))
+        goto out;
 
     json_t *pet = json_object_get(root, "position_embedding_type");
     if (pet && !json_is_null(pet) &&

@@ -10,8 +10,9 @@
  * Anything that would change the math and is not implemented is an error
  * that names the field and its value: relative position embeddings, decoder
  * or cross-attention use, activations other than exact or tanh GELU,
- * several architectures at once.  Fields that do not affect inference
- * (dropouts, torch_dtype, use_cache, ...) are ignored.
+ * several architectures at once.  The dropout rates are read for training
+ * (nn/train.h); other fields that do not affect inference (torch_dtype,
+ * use_cache, ...) are ignored.
  *
  * Not here: tokenizer.json (lib/text), the weights (nn/encoder.c).
  */
@@ -39,8 +40,11 @@ typedef struct {
     lm_act act;               /* hidden_act */
     char act_name[32];        /* as written */
     float layer_norm_eps;
-    int num_labels;  /* 0 for the bare *Model architectures */
-    char **id2label; /* [num_labels], "LABEL_i" when absent; NULL for bare models */
+    float hidden_dropout;     /* hidden_dropout_prob (0.1) */
+    float attention_dropout;  /* attention_probs_dropout_prob (0.1) */
+    float classifier_dropout; /* classifier_dropout, hidden_dropout when null or absent */
+    int num_labels;           /* 0 for the bare *Model architectures */
+    char **id2label;          /* [num_labels], "LABEL_i" when absent; NULL for bare models */
 } lm_hf_config;
 
 /* Parses config.json text.  `where` names the file in messages.
