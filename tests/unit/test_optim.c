@@ -294,6 +294,37 @@ static void check_resume(void)
         frozen &= memcmp(&pa[i], &init[i], sizeof(float)) == 0;
     ok(frozen, "elements outside every segment are not touched");
 
+    /* the state beside other tensors in one file, read back from memory */
+    {
+        lm_adamw_wstate ws;
+        lm_st_wtensor t[LM_ADAMW_NTENSORS + 1];
+        lm_adamw_state_tensors(&c, &ws, t);
+        int64_t shp = 4;
+        const uint64_t rng[4] = {1, 2, 3, 4};
+        t[LM_ADAMW_NTENSORS] = (lm_st_wtensor){"rng.state", LM_DT_U64, 1, &shp, rng};
+        rc = lm_st_write(path, t, LM_ADAMW_NTENSORS + 1, NULL, err, sizeof err);
+        lm_adamw_wstate_free(&ws);
+        FILE *fp = fopen(path, "rb");
+        size_t cap = 64 + (size_t)RN * 8 + 4096, len = 0;
+        char *buf = lm_xmalloc(cap);
+        if (fp) {
+            len = fread(buf, 1, cap, fp);
+            fclose(fp);
+        }
+        lm_safetensors st;
+        lm_adamw e;
+        lm_adamw_init(&e, &hp, rseg, RNSEG);
+        int prc = rc == 0 && len > 0 && len < cap ? lm_st_parse(&st, buf, len, err, sizeof err) : -1;
+        int lrc = prc == 0 ? lm_adamw_load_st(&e, &st, err, sizeof err) : -1;
+        ok(lrc == 0 && e.step == c.step && memcmp(e.m, c.m, c.nstate * 2 * sizeof(float)) == 0 &&
+               lm_st_find(&st, "rng.state") != NULL,
+           "state written beside other tensors, parsed from memory, restored (%s)", lrc ? err : "ok");
+        if (prc == 0)
+            lm_st_close(&st);
+        lm_adamw_free(&e);
+        free(buf);
+    }
+
     /* loading checks what it restores into */
     lm_adamw d;
     lm_adamw_hparams hp2 = hp;
