@@ -97,7 +97,8 @@ DEFAULT_RANKS := $(BUILD)/share/lmkit/cl100k_base.tiktoken
 FIXTURES := $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model \
             $(patsubst testdata/tokenizers/%.tokenizer.json.xz,$(BUILD)/testdata/tokenizers/%/tokenizer.json,\
               $(wildcard testdata/tokenizers/*.tokenizer.json.xz)) \
-            $(BUILD)/testdata/golden/metrics/pairs.jsonl
+            $(BUILD)/testdata/golden/metrics/pairs.jsonl \
+            $(BUILD)/testdata/golden/optim/optim.safetensors
 # xz when installed, else Python's lzma module (python3 is needed by the tests anyway)
 UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \
          else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]),sys.stdout.buffer)' $<; fi; }
@@ -142,6 +143,9 @@ $(BUILD)/obj/%.o: %.c
 # the encoder's exp/GELU loops vectorise only when float compares may not
 # trap; their AVX2 copies (lib/nn/ops.c) use FMA when contraction is allowed
 $(BUILD)/obj/lib/nn/ops.o: ALL_CFLAGS += -fno-trapping-math -ffp-contract=fast
+# the AdamW loop vectorises only when sqrtf need not set errno (no change
+# in results: the moments are never negative)
+$(BUILD)/obj/lib/nn/optim.o: ALL_CFLAGS += -fno-math-errno
 
 $(BUILD)/obj/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
