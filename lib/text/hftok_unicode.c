@@ -5,8 +5,7 @@
  * must track how every output character aligns with the input. */
 #include "text/hftok_unicode.h"
 
-/* Index of the last run whose start is <= cp. */
-static size_t run_of(const uint32_t *start, size_t n, uint32_t cp)
+size_t lm_uni_run_of(const uint32_t *start, size_t n, uint32_t cp)
 {
     size_t lo = 0, hi = n;
     while (hi - lo > 1) {
@@ -35,14 +34,14 @@ int lm_hft_category(uint32_t cp)
     }
     if (cp > 0x10FFFF)
         return HFT_Cn;
-    return lm_hft_gc_cat[run_of(lm_hft_gc_start, lm_hft_gc_n, cp)];
+    return lm_hft_gc_cat[lm_uni_run_of(lm_hft_gc_start, lm_hft_gc_n, cp)];
 }
 
 int lm_hft_ccc(uint32_t cp)
 {
     if (cp < 0x300 || cp > 0x10FFFF)
         return 0;
-    return lm_hft_cc_val[run_of(lm_hft_cc_start, lm_hft_cc_n, cp)];
+    return lm_hft_cc_val[lm_uni_run_of(lm_hft_cc_start, lm_hft_cc_n, cp)];
 }
 
 int lm_hft_is_space(uint32_t cp)

@@ -54,6 +54,9 @@ extern const uint32_t lm_hft_gc_start[], lm_hft_cc_start[], lm_hft_dec_cp[], lm_
 extern const uint8_t lm_hft_gc_cat[], lm_hft_cc_val[];
 extern const uint16_t lm_hft_dec_off[];
 
+/* Index of the last run whose start is <= cp in a table of n ascending run
+ * starts (start[0] = 0): the lookup of every run-length table here. */
+size_t lm_uni_run_of(const uint32_t *start, size_t n, uint32_t cp);
 /* General category (HFT_*) of a code point. */
 int lm_hft_category(uint32_t cp);
 /* Canonical combining class. */

@@ -942,15 +942,7 @@ static int sigma_cls(uint32_t cp)
 {
     if (cp >= BAD_CP)
         return 0;
-    size_t lo = 0, hi = lm_met_sigma_n;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (lm_met_sigma_start[mid] <= cp)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lm_met_sigma_cls[lo];
+    return lm_met_sigma_cls[lm_uni_run_of(lm_met_sigma_start, lm_met_sigma_n, cp)];
 }
 
 /* CPython's handle_capital_sigma: is the U+03A3 at cps[i] final? */
