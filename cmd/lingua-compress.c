@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/buf.h"
 #include "core/cli.h"
 #include "core/diag.h"
@@ -587,7 +588,7 @@ static int run_records(ctx_t *c, lm_common *com, int argc, char **argv)
 
 static void print_timing(const ctx_t *c)
 {
-    double total = lm_lingua_now() - c->t_start;
+    double total = lm_clock() - c->t_start;
     lm_buf b = {0};
     lm_lingua_timing_json(&b, &c->tm, c->t_load, total);
     fflush(stdout);
@@ -619,7 +620,7 @@ int main(int argc, char **argv)
     c.family = -1;
     c.color = 2;
     c.context_filter = -1;
-    c.t_start = lm_lingua_now();
+    c.t_start = lm_clock();
     lm_common com;
     int oi = lm_cli_parse(&cmd, argc, argv, &com, on_opt, &c);
     lm_cli_threads(&com);
@@ -627,7 +628,7 @@ int main(int argc, char **argv)
     if (c.timing)
         c.o.timing = &c.tm;
     set_up(&c, &com);
-    c.t_load = lm_lingua_now() - c.t_start;
+    c.t_load = lm_clock() - c.t_start;
     int st = c.text ? run_text(&c, oi < argc ? argv[oi] : NULL) : run_records(&c, &com, argc - oi, argv + oi);
     if (c.timing)
         print_timing(&c);

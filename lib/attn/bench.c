@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <omp.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "core/diag.h"
 
@@ -179,13 +179,6 @@ double attn_floor_us(double bytes, double gbps)
     return gbps > 0 ? bytes / (gbps * 1e9) * 1e6 : NAN;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *err, size_t errlen)
 {
     if (bytes < ((size_t)1 << 20) || reps < 1) {
@@ -201,7 +194,7 @@ int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *er
     double best = 0;
     uint64_t sink = 0;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = lm_clock();
         uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp parallel for schedule(static) num_threads(T) reduction(^ : s0, s1, s2, s3)
         for (size_t i = 0; i < n / 4; i++) {
@@ -210,7 +203,7 @@ int attn_cpu_read_bw(size_t bytes, int reps, int threads, double *gbps, char *er
             s2 ^= buf[4 * i + 2];
             s3 ^= buf[4 * i + 3];
         }
-        double dt = now_s() - t0;
+        double dt = lm_clock() - t0;
         sink ^= s0 ^ s1 ^ s2 ^ s3;
         double bw = (double)(n / 4 * 4 * sizeof(uint64_t)) / dt / 1e9;
         if (bw > best)

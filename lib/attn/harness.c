@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "attn/bench.h"
+#include "core/clock.h"
 #include "core/cli.h"
 #include "core/diag.h"
 #include "core/rng.h"
@@ -46,13 +46,6 @@ uint64_t attn_fnv1a(const void *p, size_t n)
 }
 
 /* ---- the CPU backend ---- */
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
-}
 
 /* Evict the last-level cache by writing a buffer of twice its size. */
 static void cpu_flush(attn_bench *b)
@@ -92,10 +85,10 @@ static int cpu_run(attn_bench *b, attn_alg a, const attn_problem *p, const attn_
     for (int i = 0; i < b->runs; i++) {
         if (flush)
             cpu_flush(b);
-        double t0 = now_us();
+        double t0 = (lm_clock() * 1e6);
         if (attn_cpu_run(a, p, &op, q, k, v, o, lse, &r->si, err, errlen))
             return -1;
-        us[i] = now_us() - t0;
+        us[i] = (lm_clock() * 1e6) - t0;
     }
     r->device = "cpu";
     r->workers = b->workers;

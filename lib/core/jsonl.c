@@ -7,9 +7,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "diag.h"
 #include "fs.h"
 #include "utf8.h"
@@ -448,9 +448,7 @@ static void on_oom(void *arg)
 static void progress(const lm_loop *L, int force_end)
 {
     static double last;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now = ts.tv_sec + ts.tv_nsec * 1e-9;
+    double now = lm_clock();
     if (!force_end && now - last < 0.5)
         return;
     last = now;

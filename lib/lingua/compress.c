@@ -16,27 +16,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "core/clock.h"
 #include "core/diag.h"
 #include "lingua/lingua.h"
 
 /* ---- timing ------------------------------------------------------------ */
 
-double lm_lingua_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* *sum += the seconds since t0, atomically (jobs run in parallel). */
 static void time_add(double *sum, double t0)
 {
-    double d = lm_lingua_now() - t0;
+    double d = lm_clock() - t0;
 #pragma omp atomic
     *sum += d;
 }
@@ -203,7 +196,7 @@ int lm_lingua_begin(lm_lingua_job **out, const lm_lingua_model *m, const lm_ling
                     const lm_lingua_opts *o, const char *const *ctx, const size_t *ctx_len, size_t n_ctx,
                     lm_lingua_count_fn count, void *count_ctx, char *err, size_t errlen)
 {
-    double t0 = o->timing ? lm_lingua_now() : 0;
+    double t0 = o->timing ? lm_clock() : 0;
     lm_lingua_job *j = lm_xcalloc(1, sizeof *j);
     j->m = m, j->force = force, j->o = *o, j->count = count, j->count_ctx = count_ctx, j->n_ctx = n_ctx;
     j->cfirst = lm_xcalloc(n_ctx + 1, sizeof *j->cfirst);
@@ -464,7 +457,7 @@ static int output(const lm_lingua_job *j, lm_lingua_result *r, char *err, size_t
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen)
 {
     lm_lingua_timing *tm = job->o.timing;
-    double t0 = tm ? lm_lingua_now() : 0;
+    double t0 = tm ? lm_clock() : 0;
     memset(r, 0, sizeof *r);
     uint8_t *keep = lm_xcalloc(job->n_ctx ? job->n_ctx : 1, 1);
     double rate;
@@ -531,7 +524,7 @@ int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob,
                    size_t errlen)
 {
     lm_lingua_timing *tm = fill_timing(jobs, n);
-    double t0 = tm ? lm_lingua_now() : 0;
+    double t0 = tm ? lm_clock() : 0;
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         if (jobs[i] && jobs[i]->need)
@@ -544,7 +537,7 @@ int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob,
         }
     int rc = total ? fill_probs(jobs, n, total, prob, prob_ctx, err, errlen) : 0;
     if (tm)
-        tm->encoder += lm_lingua_now() - t0;
+        tm->encoder += lm_clock() - t0;
     return rc;
 }
 

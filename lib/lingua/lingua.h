@@ -270,8 +270,6 @@ struct lm_lingua_timing {
     uint64_t records, chunks, tokens;
 };
 
-/* Monotonic seconds. */
-double lm_lingua_now(void);
 /* Appends the timing as one JSON object:
  * {"records":..,"chunks":..,"tokens":..,"load_s":..,"chunking_s":..,
  * "encoder_s":..,"selection_s":..,"total_s":..,"encoder_tokens_per_s":..}

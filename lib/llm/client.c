@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/diag.h"
 #include "core/json.h"
 #include "core/sha256.h"
@@ -23,13 +24,6 @@ void lm_llm_config_init(lm_llm_config *c)
     c->backoff_base = 1;
     c->backoff_max = 30;
     c->retry_after_max = 120;
-}
-
-double llm_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static char *dup_or_null(const char *s)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/diag.h"
 
 int llm_cmd_open(lm_llm *c, char *err, size_t errlen)
@@ -64,7 +65,7 @@ int llm_cmd_open(lm_llm *c, char *err, size_t errlen)
 /* Waits up to `secs` for the child; 1 with *status when it has exited. */
 static int reap(lm_llm *c, double secs, int *status)
 {
-    double until = llm_now() + secs;
+    double until = lm_clock() + secs;
     for (;;) {
         pid_t r = waitpid(c->pid, status, WNOHANG);
         if (r == c->pid || (r < 0 && errno == ECHILD)) {
@@ -73,7 +74,7 @@ static int reap(lm_llm *c, double secs, int *status)
             c->pid = -1;
             return 1;
         }
-        if (llm_now() >= until)
+        if (lm_clock() >= until)
             return 0;
         poll(NULL, 0, 10);
     }
@@ -189,13 +190,13 @@ int llm_cmd_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t err
             snprintf(id, sizeof id, "%" PRIu64, ++c->next_id);
             fl[nfl].id = c->next_id;
             fl[nfl].j = todo[next];
-            fl[nfl].deadline = llm_now() + c->cfg.timeout;
+            fl[nfl].deadline = lm_clock() + c->cfg.timeout;
             nfl++;
             next++;
             lm_llm_cmd_line(&out, id, &c->reqs[todo[next - 1]]);
             lm_buf_addc(&out, '\n');
         }
-        double now = llm_now(), first = INFINITY;
+        double now = lm_clock(), first = INFINITY;
         for (size_t k = 0; k < nfl;) {
             if (fl[k].deadline <= now) {
                 lm_buf e = {0};

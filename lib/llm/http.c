@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
 #include "core/diag.h"
 
 #ifndef LMKIT_VERSION
@@ -347,7 +348,7 @@ static void settle(lm_llm *c, xfer *x, CURLcode code)
     if (retry && x->attempts <= c->cfg.retries) {
         double w =
             lm_llm_backoff(c->cfg.backoff_base, c->cfg.backoff_max, x->attempts, lm_rng_uniform(&c->rng));
-        x->ready_at = llm_now() + (w > wait_at_least ? w : wait_at_least);
+        x->ready_at = lm_clock() + (w > wait_at_least ? w : wait_at_least);
         x->state = 0;
         c->st.retries++;
         lm_buf_free(&msg);
@@ -373,7 +374,7 @@ int llm_http_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t er
         lm_seterr(err, errlen, "libcurl: out of memory for the request headers");
         rc = -1;
     }
-    double now = llm_now();
+    double now = lm_clock();
     for (size_t i = 0; i < n; i++) {
         xs[i].j = todo[i];
         xs[i].ready_at = now;
@@ -381,7 +382,7 @@ int llm_http_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t er
     }
     size_t ndone = 0, inflight = 0;
     while (rc == 0 && ndone < n) {
-        now = llm_now();
+        now = lm_clock();
         double next = INFINITY; /* earliest start among those waiting */
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (xs[i].state != 0)
@@ -421,7 +422,7 @@ int llm_http_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t er
         /* sleep until a transfer moves or a waiting one may start */
         int ms = 1000;
         if (inflight < (size_t)c->cfg.parallel && next < INFINITY) {
-            double d = (next - llm_now()) * 1000;
+            double d = (next - lm_clock()) * 1000;
             ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)ceil(d);
         }
         if (curl_multi_poll(c->multi, NULL, 0, ms, NULL) != CURLM_OK) {

@@ -46,9 +46,6 @@ struct lm_llm {
  * and error is non-NULL (taken over).  A success is appended to the cache. */
 void llm_finish(lm_llm *c, size_t j, char *output, char *error, int attempts);
 
-/* Monotonic seconds. */
-double llm_now(void);
-
 int llm_http_open(lm_llm *c, char *err, size_t errlen);
 int llm_http_batch(lm_llm *c, const size_t *todo, size_t n, char *err, size_t errlen);
 void llm_http_close(lm_llm *c);
