@@ -98,6 +98,7 @@ FIXTURES := $(BUILD)/testdata/tiktoken/kimi-k2-instruct/tiktoken.model \
             $(patsubst testdata/tokenizers/%.tokenizer.json.xz,$(BUILD)/testdata/tokenizers/%/tokenizer.json,\
               $(wildcard testdata/tokenizers/*.tokenizer.json.xz)) \
             $(BUILD)/testdata/golden/metrics/pairs.jsonl \
+            $(BUILD)/testdata/golden/align/align.jsonl \
             $(BUILD)/testdata/golden/optim/optim.safetensors
 # xz when installed, else Python's lzma module (python3 is needed by the tests anyway)
 UNXZ = { if command -v xz >/dev/null; then xz -dc $<; \

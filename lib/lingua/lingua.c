@@ -253,6 +253,24 @@ static size_t lstrip_pure(lm_lingua_family fam, const char *t, size_t n)
     return i;
 }
 
+int lm_lingua_word_start(lm_lingua_family fam, const char *t, size_t tl, const lm_lingua_force *f)
+{
+    static const lm_lingua_force none = {0};
+    if (!f)
+        f = &none;
+    if (fam == LM_LINGUA_BERT) {
+        size_t ps = lstrip_pure(fam, t, tl);
+        if (in_list(t + ps, tl - ps, f->force, f->force_len, f->n_force) ||
+            in_list(t + ps, tl - ps, f->to, f->to_len, f->n_map))
+            return 1;
+        return !(tl >= 2 && t[0] == '#' && t[1] == '#');
+    }
+    if ((tl > 0 && memmem(PUNCT, sizeof PUNCT - 1, t, tl)) ||
+        in_list(t, tl, f->force, f->force_len, f->n_force) || in_list(t, tl, f->to, f->to_len, f->n_map))
+        return 1;
+    return tl >= 3 && !memcmp(t, META, 3);
+}
+
 void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p,
                      size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
                      int reserve_digit, int first, lm_lingua_words *out)
@@ -275,20 +293,7 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             if (skip)
                 continue;
             ps = lstrip_pure(fam, t, tl);
-            if (fam == LM_LINGUA_BERT) {
-                if (in_list(t + ps, tl - ps, f->force, f->force_len, f->n_force) ||
-                    in_list(t + ps, tl - ps, f->to, f->to_len, f->n_map))
-                    is_new = 1;
-                else
-                    is_new = !(tl >= 2 && t[0] == '#' && t[1] == '#');
-            } else {
-                if ((tl > 0 && memmem(PUNCT, sizeof PUNCT - 1, t, tl)) ||
-                    in_list(t, tl, f->force, f->force_len, f->n_force) ||
-                    in_list(t, tl, f->to, f->to_len, f->n_map))
-                    is_new = 1;
-                else
-                    is_new = tl >= 3 && !memcmp(t, META, 3);
-            }
+            is_new = lm_lingua_word_start(fam, t, tl, f);
             if (!open)
                 is_new = 1; /* the reference would fail here; start a word */
         }

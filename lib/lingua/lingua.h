@@ -101,6 +101,14 @@ typedef struct {
 
 void lm_lingua_words_free(lm_lingua_words *ws);
 
+/* The word-start rule of lm_lingua_merge (the reference's
+ * is_begin_of_new_word): whether token t[0..tl) (as the tokenizer gives
+ * it) begins a new word.  BERT: a force token or placeholder (after
+ * leading '#'s), or no "##" prefix; XLM-R: a token found inside the ASCII
+ * punctuation string, a force token or placeholder, or a "▁" prefix.  f
+ * may be NULL (no force tokens). */
+int lm_lingua_word_start(lm_lingua_family fam, const char *t, size_t tl, const lm_lingua_force *f);
+
 /* Merges tokens (their strings, with keep probabilities p) into words and
  * appends them to out.  Tokens equal to one of special[0..nspecial) are
  * skipped.  first: word probability is the first subword's, else the mean

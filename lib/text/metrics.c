@@ -965,6 +965,34 @@ static int final_sigma(const uint32_t *cps, size_t n, size_t i)
     return 1;
 }
 
+char *lm_py_lower(const char *s, size_t n, size_t *outlen)
+{
+    uint32_t *cp = lm_xmalloc(lm_xmul(n + 1, sizeof *cp));
+    size_t m = 0;
+    for (size_t i = 0; i < n;)
+        i += next_cp(s, n, i, &cp[m++]);
+    lm_buf b = {0};
+    for (size_t i = 0; i < m; i++) {
+        uint32_t l[3];
+        size_t c;
+        if (cp[i] == 0x3A3) {
+            l[0] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
+            c = 1;
+        } else if (cp[i] >= BAD_CP) {
+            l[0] = cp[i];
+            c = 1;
+        } else {
+            c = lm_hft_lower(cp[i], l);
+        }
+        for (size_t j = 0; j < c; j++)
+            put_cp(&b, l[j]);
+    }
+    free(cp);
+    lm_buf_addc(&b, 0);
+    *outlen = b.n - 1;
+    return b.p;
+}
+
 static int ascii_punct(uint32_t c)
 {
     return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);

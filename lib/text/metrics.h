@@ -68,6 +68,12 @@ char *lm_rouge_tokens(const char *s, size_t n, int use_stemmer, size_t *outlen);
  * longer than the word, is written over w and its length returned. */
 size_t lm_porter_stem(char *w, size_t n);
 
+/* Python's str.lower(): full Unicode lowercase (SpecialCasing, e.g. U+0130
+ * -> "i\u0307") with Final_Sigma (U+03A3 -> U+03C2 at the end of a cased
+ * word).  Bytes that are not valid UTF-8 are copied unchanged.  Returns the
+ * lower-cased string (NUL-terminated, length in *outlen). */
+char *lm_py_lower(const char *s, size_t n, size_t *outlen);
+
 /* SQuAD v1.1 evaluate-v1.1.py normalize_answer: str.lower() (full Unicode
  * lowercase with Final_Sigma), remove the characters of string.punctuation,
  * re.sub(r'\b(a|an|the)\b', ' ', .) (Unicode word boundaries), then
