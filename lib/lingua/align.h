@@ -1,12 +1,13 @@
 /* align.h - word labels for LLMLingua-2 supervised training: which words
- * of an original text a compressed version kept (spec taco-train.md §6.1
- * and §6.4; LLMLingua experiments/llmlingua2/data_collection label_word.py
- * and filter.py, Pan et al., Findings of ACL 2024, §3.2-3.3).
+ * of an original text a compressed version kept (Pan et al., LLMLingua-2,
+ * Findings of ACL 2024, §3.2-3.3; the reference code is microsoft/LLMLingua
+ * experiments/llmlingua2/data_collection/label_word.py at 4411201 and
+ * filter.py at 88bcf03, checked line by line against this file).
  *
  *  - lm_align_label: label_word.py's window search and its per-chunk
  *    statistics, over words (lmkit trains on the original text split into
- *    words by the inference word rules, spec §6.3 item 4) instead of spaCy
- *    lemmas;
+ *    words by the inference word rules, so that training sees the text
+ *    inference sees) instead of spaCy lemmas;
  *  - lm_align_filter: filter.py's two 90th-percentile passes;
  *  - lm_align_word_spans: the words of a plain text under lib/lingua's
  *    word rules (lm_lingua_word_start over the model tokenizer's tokens);
@@ -91,7 +92,7 @@ size_t lm_align_filter(const lm_align_stats *st, size_t n, uint8_t *keep);
 int lm_align_word_spans(const lm_lingua_model *m, const char *text, size_t n, size_t (**spans)[2], size_t *nw,
                         char *err, size_t errlen);
 
-/* Word labels from keep_spans (spec §6.4): keep[0..nk) are [start, end)
+/* Word labels from keep_spans (the "keep_spans" input of supervised training): keep[0..nk) are [start, end)
  * offsets in characters (Unicode code points, as Python indexes a str;
  * an undecodable byte counts as one) into text[0..n); words[0..nw) are
  * byte spans into text.  A word is kept (1) when at least half of its

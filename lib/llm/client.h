@@ -1,5 +1,5 @@
-/* client.h - a client for the target LLM of taco-train rl (spec
- * taco-train.md §3.4, §5.2; issue 16 item 5): batches of chat requests sent
+/* client.h - a client for the target LLM of taco-train rl (the model whose
+ * answers on compressed prompts make TACO-RL's reward): batches of chat requests sent
  * to an OpenAI-compatible endpoint or to a co-process, with an answer cache.
  *
  * Backends

@@ -1,4 +1,4 @@
-/* cmd.c - the co-process backend of client.h (spec taco-train.md §5.2): one
+/* cmd.c - the co-process backend of client.h (the --llm-cmd protocol): one
  * child, /bin/sh -c CMD, JSON Lines both ways, answers matched by id, both
  * pipes non-blocking and driven by poll(). */
 #include "internal.h"

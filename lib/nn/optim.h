@@ -1,5 +1,6 @@
 /* optim.h - AdamW, learning-rate schedules, global-norm gradient clipping
- * and gradient accumulation on flat float arrays (spec taco-train §5.5-5.6).
+ * and gradient accumulation on flat float arrays (as torch.optim.AdamW,
+ * transformers' schedules and torch.nn.utils.clip_grad_norm_ compute them).
  *
  * The model's parameters and gradients are two flat float arrays with the
  * same layout (llm.c style: one block, tensors carved out of it).  A table of

@@ -4,8 +4,8 @@
 Re-implements LLMLingua-2's word annotation (experiments/llmlingua2/
 data_collection/label_word.py: the window search and the chunk statistics)
 and its chunk filter (filter.py: two numpy.percentile(..., 90) passes) over
-word lists instead of spaCy lemmas, as spec taco-train.md §6.1 describes
-them, and writes testdata/golden/align/align.jsonl.xz.
+word lists instead of spaCy lemmas (microsoft/LLMLingua label_word.py at
+4411201, filter.py at 88bcf03), and writes testdata/golden/align/align.jsonl.xz.
 
 Words come from the committed texts split with re.findall(r"\\w+|[^\\w\\s]")
 and are stored in the golden, so the C test does not depend on any split.

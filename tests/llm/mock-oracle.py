@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mock-oracle.py - a deterministic stand-in for the target LLM of
 taco-train rl, speaking the co-process protocol of lib/llm/client.h
-(spec taco-train.md §5.2): one JSON line per request on stdin,
+(the --llm-cmd protocol of lib/llm): one JSON line per request on stdin,
 {"id","system","prompt","max_tokens","temperature","top_p","seed"}; one
 line per answer on stdout, {"id","output"} or {"id","error"}.
 
