@@ -311,8 +311,8 @@ static int find_tokens(lm_family family, const lm_tokenizer *t, const char *path
     return 0;
 }
 
-int lm_init_write(const lm_init_spec *spec, const char *tokenizer_path, const char *out_dir, char *err,
-                  size_t errlen)
+static int write_folder(const lm_init_spec *spec, const char *tokenizer_path, const char *out_dir, char *err,
+                        size_t errlen)
 {
     struct stat st;
     if (lstat(out_dir, &st) == 0) {
@@ -354,11 +354,18 @@ int lm_init_write(const lm_init_spec *spec, const char *tokenizer_path, const ch
     }
     tmp = lm_xmalloc(plen + strlen(base) + 16);
     sprintf(tmp, "%.*s.%s.init-XXXXXX", (int)plen, out_dir, base);
+    mode_t mask = umask(0);
+    umask(mask);
     if (!mkdtemp(tmp)) {
         lm_seterr(err, errlen, "%.*s: cannot create a folder there: %s", plen ? (int)plen : 1,
                   plen ? out_dir : ".", strerror(errno));
         free(tmp);
         tmp = NULL;
+        goto out;
+    }
+    /* mkdtemp makes it 0700; a new folder gets the usual mode */
+    if (chmod(tmp, 0777 & ~mask) != 0) {
+        lm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
         goto out;
     }
 
@@ -421,5 +428,18 @@ out:
     lm_tokenizer_free(t);
     json_decref(tokjson);
     free(toktext);
+    return rc;
+}
+
+int lm_init_write(const lm_init_spec *spec, const char *tokenizer_path, const char *out_dir, char *err,
+                  size_t errlen)
+{
+    /* "out/" names the folder "out" */
+    char *dir = lm_xstrdup(out_dir);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        dir[--n] = 0;
+    int rc = write_folder(spec, tokenizer_path, dir, err, errlen);
+    free(dir);
     return rc;
 }

@@ -161,6 +161,10 @@ static void check_family(int bert, const char *tokpath)
     ok(same_file(tokcopy, tokpath), "%s: tokenizer.json is a byte copy", fam);
     free(tokcopy);
     is_int(hidden_entries(), 0, "%s: no temporary folder left", fam);
+    struct stat dst;
+    mode_t um = umask(0);
+    umask(um);
+    ok(stat(out, &dst) == 0 && (dst.st_mode & 0777) == (0777 & ~um), "%s: folder mode 0777 & ~umask", fam);
 
     /* config.json */
     char *cp = path2(out, "config.json");
@@ -435,6 +439,17 @@ int main(void)
     rc = lm_init_write(&spec, "testdata/models/tiny-bert/tokenizer.json", file, err, sizeof err);
     is_int(rc, -2, "existing file refused");
     ok(same_file(file, file) && exists(file), "file left alone");
+
+    /* "DIR/" names DIR */
+    char *slashed = path2(tmpdir, "slashed//");
+    char *slashed_dir = path2(tmpdir, "slashed");
+    rc = lm_init_write(&spec, "testdata/models/tiny-bert/tokenizer.json", slashed, err, sizeof err);
+    is_int(rc, 0, "output with trailing slashes written");
+    char *slashed_cfg = path2(slashed_dir, "config.json");
+    ok(exists(slashed_cfg), "as the folder without them");
+    free(slashed_cfg);
+    free(slashed_dir);
+    free(slashed);
 
     /* a folder in a missing parent */
     char *deep = path2(tmpdir, "no/such");
