@@ -102,21 +102,8 @@ static void copy_config(lm_hf_config *dst, const lm_hf_config *src)
     }
 }
 
-lm_train_model *lm_train_model_from_encoder(const lm_encoder *enc, char *err, size_t errlen)
+lm_train_model *lm_train_model_new(const lm_hf_config *c, const char *prefix)
 {
-    const lm_hf_config *c = &enc->cfg;
-    if (!c->token_classification || !enc->w.clsw) {
-        lm_seterr(err, errlen,
-                  "%s has no classification head: training needs a *ForTokenClassification model",
-                  c->architecture);
-        return NULL;
-    }
-    /* the checkpoint's prefix, as encoder.c found it */
-    const char *prefix = c->family == LM_FAMILY_BERT ? "bert." : "roberta.";
-    char probe[64];
-    snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", prefix);
-    if (!lm_st_set_find(&enc->st, probe))
-        prefix = "";
     lm_train_model *m = lm_xcalloc(1, sizeof *m);
     copy_config(&m->cfg, c);
     int L = c->num_layers;
@@ -146,14 +133,37 @@ lm_train_model *lm_train_model_from_encoder(const lm_encoder *enc, char *err, si
         off += p[i].numel;
     }
     m->num_params = off;
-    m->params_mem = lm_xmalloc(lm_xmul(off, sizeof(float)));
+    m->params_mem = lm_xcalloc(off, sizeof(float));
     m->grads_mem = lm_xcalloc(off, sizeof(float));
     m->w.layers = lm_xcalloc((size_t)L, sizeof *m->w.layers);
     m->g.layers = lm_xcalloc((size_t)L, sizeof *m->g.layers);
-    const lm_encoder_weights *ew = &enc->w;
     for (int i = 0; i < m->nparams; i++) {
         *slot(&m->w, L, i) = m->params_mem + p[i].offset;
         *slot(&m->g, L, i) = m->grads_mem + p[i].offset;
+    }
+    return m;
+}
+
+lm_train_model *lm_train_model_from_encoder(const lm_encoder *enc, char *err, size_t errlen)
+{
+    const lm_hf_config *c = &enc->cfg;
+    if (!c->token_classification || !enc->w.clsw) {
+        lm_seterr(err, errlen,
+                  "%s has no classification head: training needs a *ForTokenClassification model",
+                  c->architecture);
+        return NULL;
+    }
+    /* the checkpoint's prefix, as encoder.c found it */
+    const char *prefix = c->family == LM_FAMILY_BERT ? "bert." : "roberta.";
+    char probe[64];
+    snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", prefix);
+    if (!lm_st_set_find(&enc->st, probe))
+        prefix = "";
+    lm_train_model *m = lm_train_model_new(c, prefix);
+    int L = c->num_layers;
+    const lm_train_param *p = m->params;
+    const lm_encoder_weights *ew = &enc->w;
+    for (int i = 0; i < m->nparams; i++) {
         const float *src;
         if (i < NEMB) {
             const float *e[NEMB] = {ew->wte, ew->wpe, ew->wtt, ew->lnew, ew->lneb};

@@ -89,6 +89,11 @@ typedef struct lm_train_model {
     lm_train_tensors w, g;
 } lm_train_model;
 
+/* A new token classifier of the shape cfg gives (cfg->num_labels >= 1),
+ * tensors named "<prefix>embeddings...", "<prefix>encoder.layer.N..." and
+ * "classifier.*" (prefix "bert.", "roberta." or ""), parameters and
+ * gradients zero, every tensor trained.  cfg is copied. */
+lm_train_model *lm_train_model_new(const lm_hf_config *cfg, const char *prefix);
 /* Copies the weights of a loaded token classifier (any dtype encoder.c
  * reads) into a new model, every tensor trained, gradients zero.  NULL with
  * a message for a bare encoder (no classifier). */
