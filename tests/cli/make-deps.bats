@@ -2,8 +2,8 @@
 # make-deps.bats - the Makefile's first run: `make demo` installs what is
 # missing and then re-reads pkg-config (no second run needed); not root, it
 # prints the exact apt-get line; with everything present nothing is
-# installed.  apt-get, id and pkg-config are stand-ins on PATH: jansson and
-# PCRE2 "appear" only once the fake apt-get has run.
+# installed.  apt-get, id and pkg-config are stand-ins on PATH: jansson,
+# PCRE2 and libcurl "appear" only once the fake apt-get has run.
 
 load helpers
 
@@ -14,7 +14,7 @@ setup() {
     cat >"$TMP/fake/pkg-config" <<EOS
 #!/bin/sh
 if [ ! -e "$TMP/installed" ]; then
-    for a; do case \$a in jansson|libpcre2-8) exit 1 ;; esac; done
+    for a; do case \$a in jansson|libpcre2-8|libcurl) exit 1 ;; esac; done
 fi
 exec "$REAL_PC" "\$@"
 EOS
@@ -39,15 +39,15 @@ teardown() {
 
 @test "make demo: as root, installs the missing packages, then builds and runs on the first try" {
     run -0 env PATH="$TMP/fake:$PATH" "${MK[@]}" demo
-    [[ $output == *"lmkit: missing: libjansson-dev libpcre2-dev"* ]] || fail "$output"
+    [[ $output == *"lmkit: missing: libjansson-dev libpcre2-dev libcurl4-openssl-dev"* ]] || fail "$output"
     [[ $output != *"development files are missing"* ]] || fail "$output"
     [[ $output == *"== lingua-compress"* ]] || fail "$output"
-    grep -q '^apt-get install .* libjansson-dev libpcre2-dev$' "$TMP/apt.log" || fail "$(cat "$TMP/apt.log")"
+    grep -q '^apt-get install .* libjansson-dev libpcre2-dev libcurl4-openssl-dev$' "$TMP/apt.log" || fail "$(cat "$TMP/apt.log")"
 }
 
 @test "make demo: not root, prints the exact sudo apt-get line and installs nothing (exit 2)" {
     run -2 env FAKE_UID=1000 PATH="$TMP/fake:$PATH" "${MK[@]}" demo
-    [[ $output == *"  sudo apt-get install libjansson-dev libpcre2-dev"* ]] || fail "$output"
+    [[ $output == *"  sudo apt-get install libjansson-dev libpcre2-dev libcurl4-openssl-dev"* ]] || fail "$output"
     [ ! -s "$TMP/apt.log" ] || fail "apt-get ran: $(cat "$TMP/apt.log")"
 }
 
