@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -112,6 +114,12 @@ static void fix_std_fds(void)
     }
 }
 
+/* jansson's allocations follow the allocation rule of diag.h */
+static void *json_xmalloc(size_t n)
+{
+    return lm_xmalloc_(n, "jansson", 0);
+}
+
 void lm_cli_init(const char *prog)
 {
     const char *slash = strrchr(prog, '/');
@@ -119,6 +127,7 @@ void lm_cli_init(const char *prog)
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C");
     signal(SIGPIPE, SIG_DFL);
+    json_set_alloc_funcs(json_xmalloc, free);
     fix_std_fds();
     atexit(lm_close_stdout);
 }

@@ -84,8 +84,9 @@ typedef struct {
 typedef int (*lm_opt_fn)(void *ctx, int id, const char *arg);
 
 /* Program start: sets lm_prog, LC_ALL from the environment but LC_NUMERIC
- * "C", SIGPIPE to its default, and reopens closed standard descriptors on
- * /dev/null (read-only, so writes to a closed stdout still fail). */
+ * "C", SIGPIPE to its default, jansson's allocator to the checked one of
+ * diag.h, and reopens closed standard descriptors on /dev/null (read-only,
+ * so writes to a closed stdout still fail). */
 void lm_cli_init(const char *prog);
 
 /* Parses argv; returns the index of the first operand.  Exits 0 after

@@ -77,8 +77,11 @@ static _Noreturn void oom(size_t n, const char *file, int line)
 {
     if (oom_hook)
         oom_hook(oom_arg);
+    if (line > 0)
+        lm_die_hint(LM_EXIT_USAGE, "free memory, or process the input in smaller pieces (--shard K/N)",
+                    "out of memory allocating %zu bytes (%s:%d)", n, file, line);
     lm_die_hint(LM_EXIT_USAGE, "free memory, or process the input in smaller pieces (--shard K/N)",
-                "out of memory allocating %zu bytes (%s:%d)", n, file, line);
+                "out of memory allocating %zu bytes (in %s)", n, file);
 }
 
 void *lm_xmalloc_(size_t n, const char *file, int line)

@@ -30,8 +30,10 @@
  *   - the record reader sizes its buffer by the line it is reading and
  *     reports "line too long for the memory available" at that line, since
  *     no record exists yet for the hook to name;
- *   - memory that others allocate (jansson, PCRE2, OpenBLAS) and device
- *     memory (cudaMalloc): their failures are errors the code returns.
+ *   - memory that PCRE2 and OpenBLAS allocate, and device memory
+ *     (cudaMalloc): their failures are errors the code returns.  jansson's
+ *     allocations go through lm_xmalloc (lm_cli_init sets its allocator),
+ *     so they follow the rule; reported as "(in jansson)".
  */
 #ifndef LMKIT_CORE_DIAG_H
 #define LMKIT_CORE_DIAG_H

@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "core/cli.h"
 #include "core/diag.h"
 #include "core/jsonl.h"
 #include "tap.h"
@@ -167,6 +170,36 @@ static int grow_past_half(void)
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
+/* After lm_cli_init, jansson allocates through lm_xmalloc: a string too
+ * large for memory exits 2 naming jansson (instead of a NULL the caller
+ * would have to tell from a parse error). */
+static int jansson_oom(char *msg, size_t cap)
+{
+    int fds[2];
+    if (pipe(fds))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(10);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        lm_cli_init("test");
+        static const char s[] = "x";
+        json_t *j = json_stringn_nocheck(s, SIZE_MAX / 2);
+        _exit(j ? 3 : 4);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = read(fds[0], msg + got, cap - 1 - got)) > 0)
+        got += (size_t)r;
+    msg[got] = 0;
+    close(fds[0]);
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 int main(void)
 {
     if (!mkdtemp(errs_dir))
@@ -196,6 +229,10 @@ int main(void)
        err_buf);
     st = grow_past_half();
     ok(st == LM_EXIT_USAGE, "lm_grow past SIZE_MAX / 2: exit 2, no endless doubling (got %d)", st);
+    char msg[1024];
+    st = jansson_oom(msg, sizeof msg);
+    ok(st == LM_EXIT_USAGE && strstr(msg, "test: out of memory allocating") && strstr(msg, "(in jansson)"),
+       "jansson out of memory after lm_cli_init: exit 2, named (got %d: %s)", st, msg);
     rmdir(errs_dir);
     return tap_done();
 }
