@@ -90,6 +90,13 @@ typedef struct {
     pcre2_code *re;
 } hft_pattern;
 
+/* A Replace pattern (normalizer or decoder) must not match the empty string:
+ * its content would be inserted between every two characters, and a
+ * sequence of such steps grows a text without bound.  The tokenizers
+ * library accepts such patterns; lmkit refuses them at load.  Returns 0, or
+ * -1 with err naming what. */
+int lm_hft_pattern_nonempty(const hft_pattern *p, const char *what, char *err, size_t errlen);
+
 enum { HFT_REMOVED, HFT_ISOLATED, HFT_MERGED_PREV, HFT_MERGED_NEXT, HFT_CONTIGUOUS };
 
 void lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc);

@@ -232,6 +232,24 @@ int lm_hft_pattern_parse(json_t *j, hft_pattern *p, const char *what, char *err,
     return -1;
 }
 
+int lm_hft_pattern_nonempty(const hft_pattern *p, const char *what, char *err, size_t errlen)
+{
+    uint32_t min = 1;
+    if (p->re)
+        pcre2_pattern_info(p->re, PCRE2_INFO_MINLENGTH, &min);
+    else
+        min = p->len > 0;
+    if (min > 0)
+        return 0;
+    lm_seterr(
+        err, errlen,
+        "%s: the pattern can match the empty string, so its content would be inserted between every two "
+        "characters (a few such steps grow a text without bound); use a pattern that matches at least one "
+        "character",
+        what);
+    return -1;
+}
+
 static void mt_push(hft_work *w, size_t s, size_t e, size_t m)
 {
     lm_grow(w->mt, w->mtcap, w->nmt + 1);
@@ -1060,6 +1078,7 @@ hft_norm *lm_hft_norm_parse(json_t *j, const char *what, char *err, size_t errle
         char sub[128];
         snprintf(sub, sizeof sub, "%s (Replace)", what);
         rc = lm_hft_pattern_parse(json_object_get(j, "pattern"), &nm->pat, sub, err, errlen) ||
+             lm_hft_pattern_nonempty(&nm->pat, sub, err, errlen) ||
              lm_hft_json_str(j, "content", NULL, what, err, errlen, &nm->content, &nm->clen);
     } else if (!strcmp(t, "Prepend")) {
         nm->type = N_PREPEND;

@@ -1391,6 +1391,7 @@ static dec *dec_parse(json_t *j, const char *what, char *err, size_t errlen)
         char sub[128];
         snprintf(sub, sizeof sub, "%.60s (Replace)", what);
         rc = lm_hft_pattern_parse(json_object_get(j, "pattern"), &d->pat, sub, err, errlen) ||
+             lm_hft_pattern_nonempty(&d->pat, sub, err, errlen) ||
              lm_hft_json_str(j, "content", NULL, what, err, errlen, &d->s, &d->sn);
     } else if (!strcmp(ty, "Sequence")) {
         d->type = D_SEQ;

@@ -376,6 +376,31 @@ static void hand_tests(void)
                   "byte fallback of 16 characters: 62 symbols from 32 bytes");
         lm_tokenizer_free(t);
     }
+    /* a Replace whose pattern can match the empty string would insert its
+     * content between every two characters: refused at load, naming it */
+    static const char *const empty_pat[][2] = {
+        {"{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {0,}\"},\"content\":\"xx\"}", "normalizer"},
+        {"{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\"},\"content\":\"xx\"}", "normalizer"},
+        {"{\"type\":\"Replace\",\"pattern\":{\"String\":\"\"},\"content\":\"xx\"}", "normalizer"},
+        {"{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\b\"},\"content\":\"xx\"}", "decoder"},
+    };
+    for (size_t i = 0; i < sizeof empty_pat / sizeof *empty_pat; i++) {
+        char js[512];
+        snprintf(js, sizeof js, "{\"%s\":%s,\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}",
+                 empty_pat[i][1], empty_pat[i][0]);
+        err[0] = 0;
+        t = lm_tokenizer_load_mem(js, strlen(js), "replace.json", err, sizeof err);
+        ok(!t && strstr(err, "can match the empty string") && strstr(err, empty_pat[i][1]),
+           "a %s Replace that can match the empty string is refused: %s", empty_pat[i][1], err);
+        lm_tokenizer_free(t);
+    }
+    const char *spaces = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},"
+                         "\"content\":\" \"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
+    t = lm_tokenizer_load_mem(spaces, strlen(spaces), "spaces.json", err, sizeof err);
+    if (ok(t != NULL, "a Replace of \" {2,}\" (XLM-R's) loads: %s", t ? "" : err)) {
+        check_norm(t, "a    b", "a b", "Replace \" {2,}\" by one space");
+        lm_tokenizer_free(t);
+    }
     /* NFKC and NFD as normalizers */
     const char *nfkc =
         "{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
