@@ -965,6 +965,21 @@ static int final_sigma(const uint32_t *cps, size_t n, size_t i)
     return 1;
 }
 
+/* Python's str.lower() of code point i of cp[0..m) into l: the final-sigma
+ * rule for U+03A3, invalid bytes (>= BAD_CP) kept; returns the count. */
+static size_t py_lower_at(const uint32_t *cp, size_t m, size_t i, uint32_t l[3])
+{
+    if (cp[i] == 0x3A3) {
+        l[0] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
+        return 1;
+    }
+    if (cp[i] >= BAD_CP) {
+        l[0] = cp[i];
+        return 1;
+    }
+    return lm_hft_lower(cp[i], l);
+}
+
 char *lm_py_lower(const char *s, size_t n, size_t *outlen)
 {
     uint32_t *cp = lm_xmalloc(lm_xmul(n + 1, sizeof *cp));
@@ -974,16 +989,7 @@ char *lm_py_lower(const char *s, size_t n, size_t *outlen)
     lm_buf b = {0};
     for (size_t i = 0; i < m; i++) {
         uint32_t l[3];
-        size_t c;
-        if (cp[i] == 0x3A3) {
-            l[0] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
-            c = 1;
-        } else if (cp[i] >= BAD_CP) {
-            l[0] = cp[i];
-            c = 1;
-        } else {
-            c = lm_hft_lower(cp[i], l);
-        }
+        size_t c = py_lower_at(cp, m, i, l);
         for (size_t j = 0; j < c; j++)
             put_cp(&b, l[j]);
     }
@@ -1010,16 +1016,7 @@ char *lm_squad_normalize(const char *s, size_t n, size_t *outlen)
     size_t k = 0;
     for (size_t i = 0; i < m; i++) {
         uint32_t l[3];
-        size_t c;
-        if (cp[i] == 0x3A3) {
-            l[0] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
-            c = 1;
-        } else if (cp[i] >= BAD_CP) {
-            l[0] = cp[i];
-            c = 1;
-        } else {
-            c = lm_hft_lower(cp[i], l);
-        }
+        size_t c = py_lower_at(cp, m, i, l);
         for (size_t j = 0; j < c; j++)
             if (!ascii_punct(l[j]))
                 lo[k++] = l[j];
