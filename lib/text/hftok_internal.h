@@ -70,7 +70,19 @@ typedef struct hft_work {
     size_t (*mt)[3]; /* match list: start, end, is_match */
     size_t nmt, mtcap;
     pcre2_match_data *md;
+    size_t limit; /* most bytes a normalizer or decoder may make (lm_hft_growth_limit) */
+    int over;     /* set when a step would have passed limit; the result is unusable */
 } hft_work;
+
+/* A normalizer or decoder may turn n bytes into at most 64 n + 64 KiB.
+ * Real ones stay far below (NFKC's longest expansion is 11 times), but a
+ * Sequence of Replace steps whose content contains its own pattern doubles
+ * the text at every step; the tokenizers library follows it until memory
+ * runs out, lmkit stops and reports it. */
+static inline size_t lm_hft_growth_limit(size_t n)
+{
+    return n > (SIZE_MAX - 65536) / 64 ? SIZE_MAX : 64 * n + 65536;
+}
 
 /* appends a new piece copy built from transformations of piece *pc (see
  * tokenizers' NormalizedString::transform); replaces *pc. */

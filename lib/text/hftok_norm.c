@@ -741,7 +741,11 @@ static void do_replace(const hft_pattern *pat, const char *content, size_t cl, h
         any |= (int)w->mt[k][2];
     if (!any)
         return;
-    size_t total = pc->len + w->nmt * cl;
+    size_t total = pc->len + lm_xmul(w->nmt, cl);
+    if (total > w->limit) {
+        w->over = 1;
+        return;
+    }
     reserve(w, total);
     size_t at = w->n;
     for (size_t k = 0; k < w->nmt; k++) {
@@ -842,7 +846,7 @@ static void do_strip(int left, int right, hft_work *w, hft_piece *pc)
 
 void lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
 {
-    if (!nm)
+    if (!nm || w->over)
         return;
     switch (nm->type) {
     case N_BERT: do_bert(nm, w, pc); break;
@@ -857,8 +861,11 @@ void lm_hft_normalize(const hft_norm *nm, hft_work *w, hft_piece *pc)
     case N_REPLACE: do_replace(&nm->pat, nm->content, nm->clen, w, pc); break;
     case N_PREPEND: do_prepend(nm->content, nm->clen, w, pc); break;
     case N_SEQ:
-        for (size_t i = 0; i < nm->nsub; i++)
+        for (size_t i = 0; i < nm->nsub && !w->over; i++) {
             lm_hft_normalize(nm->sub[i], w, pc);
+            if (pc->len > w->limit)
+                w->over = 1;
+        }
         break;
     }
 }

@@ -97,6 +97,7 @@ struct lm_tokenizer {
 static int work_init(hft_work *w)
 {
     memset(w, 0, sizeof *w);
+    w->limit = SIZE_MAX;
     w->md = pcre2_match_data_create(8, NULL);
     return w->md ? 0 : -1;
 }
@@ -266,17 +267,35 @@ static void swap_pq(hft_work *w)
     w->nq = 0;
 }
 
+static void grew_err(const char *what, size_t n, char *err, size_t errlen)
+{
+    lm_seterr(err, errlen,
+              "the %s grows a %zu-byte text past %zu bytes; a Replace whose content contains its own "
+              "pattern, repeated in a Sequence, doubles the text at every step: fix the tokenizer.json",
+              what, n, lm_hft_growth_limit(n));
+}
+
 /* runs the normalizer on a standalone string (for normalized added tokens);
- * -1 when PCRE2 has no memory for its match data */
-static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn)
+ * -1 with err set when PCRE2 has no memory for its match data or the
+ * normalizer grows the string without bound */
+static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn, char *err,
+                            size_t errlen)
 {
     hft_work w;
-    if (work_init(&w))
+    if (work_init(&w)) {
+        lm_seterr(err, errlen, "out of memory");
         return -1;
+    }
     lm_hft_append(&w, s, n, 0, n);
     hft_piece pc = {0, n, 0, -1};
+    w.limit = lm_hft_growth_limit(n);
     if (n)
         lm_hft_normalize(t->norm, &w, &pc);
+    if (w.over) {
+        grew_err("normalizer", n, err, errlen);
+        work_free(&w);
+        return -1;
+    }
     *out = lm_xstrndup(pc.len ? w.s + pc.off : "", pc.len);
     *outn = pc.len;
     work_free(&w);
@@ -296,16 +315,15 @@ int lm_tokenizer_normalize(const lm_tokenizer *t, const char *text, size_t len, 
     }
     char *s;
     size_t n;
-    if (normalize_string(t, text, len, &s, &n)) {
-        lm_seterr(err, errlen, "out of memory");
+    if (normalize_string(t, text, len, &s, &n, err, errlen))
         return -1;
-    }
     lm_buf_add(out, s, n);
     free(s);
     return 0;
 }
 
-static int refresh_tries(lm_tokenizer *t)
+/* rebuilds the added-token tries; -1 with err set on failure */
+static int refresh_tries(lm_tokenizer *t, char *err, size_t errlen)
 {
     trie_free(&t->raw);
     trie_free(&t->normd);
@@ -314,8 +332,14 @@ static int refresh_tries(lm_tokenizer *t)
         if (a->normalized) {
             if (!a->norm) {
                 if (t->norm) {
-                    if (normalize_string(t, a->content, a->len, &a->norm, &a->nlen))
+                    if (normalize_string(t, a->content, a->len, &a->norm, &a->nlen, err, errlen)) {
+                        char why[400];
+                        snprintf(why, sizeof why, "%s", err);
+                        size_t shown = a->len > 40 ? lm_utf8_valid_prefix(a->content, 40, 0) : a->len;
+                        lm_seterr(err, errlen, "added token \"%.*s%s\": %s", (int)shown, a->content,
+                                  shown < a->len ? "..." : "", why);
                         return -1;
+                    }
                 } else {
                     a->norm = lm_xstrndup(a->content, a->len);
                     a->nlen = a->len;
@@ -396,15 +420,30 @@ int32_t lm_tokenizer_id(const lm_tokenizer *t, const char *tok, size_t len)
     return lm_hft_model_id(t->model, tok, len);
 }
 
+/* drops the added tokens from index n0 on and rebuilds the tries as they
+ * were (they were built before, so this cannot fail) */
+static void added_truncate(lm_tokenizer *t, size_t n0)
+{
+    for (size_t i = n0; i < t->nadded; i++) {
+        free(t->added[i].content);
+        free(t->added[i].norm);
+    }
+    t->nadded = n0;
+    char ignored[8];
+    refresh_tries(t, ignored, sizeof ignored);
+}
+
 int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, int special, char *err,
                             size_t errlen)
 {
+    size_t n0 = t->nadded;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(toks[i]);
         if (len == 0)
             continue;
         if (lm_utf8_valid_prefix(toks[i], len, 0) != len) {
             lm_seterr(err, errlen, "added token %zu is not valid UTF-8", i);
+            added_truncate(t, n0);
             return -1;
         }
         if (added_by_content(t, toks[i], len))
@@ -423,8 +462,8 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
         }
         add_one(t, toks[i], len, id, special, 0, 0, 0, !special);
     }
-    if (refresh_tries(t)) {
-        lm_seterr(err, errlen, "out of memory");
+    if (refresh_tries(t, err, errlen)) {
+        added_truncate(t, n0);
         return -1;
     }
     return 0;
@@ -674,6 +713,7 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
     if (len)
         split_added(t, &t->raw, w, &whole);
     swap_pq(w);
+    w->limit = lm_hft_growth_limit(len);
     for (size_t i = 0; i < w->np; i++) {
         hft_piece pc = w->p[i];
         if (pc.tok >= 0) {
@@ -682,9 +722,14 @@ static int encode_work(const lm_tokenizer *t, hft_work *w, const char *text, siz
             continue;
         }
         lm_hft_normalize(t->norm, w, &pc);
+        if (w->over) {
+            grew_err("normalizer", len, err, errlen);
+            return -1;
+        }
         if (pc.len)
             split_added(t, &t->normd, w, &pc);
     }
+    w->limit = SIZE_MAX;
     swap_pq(w);
     lm_hft_pretokenize(t->pretok, w);
     for (size_t i = 0; i < w->np; i++) {
@@ -1037,11 +1082,20 @@ static void dec_strip(const dec *d, slist *in, slist *out)
 static void dec_replace(const dec *d, slist *in, slist *out, hft_work *w)
 {
     lm_buf tmp = {0};
+    size_t total = 0;
     for (size_t i = 0; i < in->n; i++) {
         const char *s = SL_S(in, i);
         size_t n = SL_N(in, i);
         lm_buf_reset(&tmp);
         lm_hft_pattern_find(&d->pat, w, s, n);
+        size_t matches = 0;
+        for (size_t k = 0; k < w->nmt; k++)
+            matches += w->mt[k][2] != 0;
+        total += n + lm_xmul(matches, d->sn);
+        if (total > w->limit) {
+            w->over = 1;
+            break;
+        }
         for (size_t k = 0; k < w->nmt; k++) {
             if (w->mt[k][2])
                 lm_buf_add(&tmp, d->s, d->sn);
@@ -1057,7 +1111,7 @@ static void dec_replace(const dec *d, slist *in, slist *out, hft_work *w)
 static void dec_seq(const dec *d, slist *in, slist *out, hft_work *w)
 {
     slist a = {0}, *cur = in;
-    for (size_t k = 0; k < d->nsub; k++) {
+    for (size_t k = 0; k < d->nsub && !w->over; k++) {
         dec_chain(d->sub[k], cur, out, w);
         /* move out into a */
         sl_reset(&a);
@@ -1103,12 +1157,22 @@ static int decode_list(const lm_tokenizer *t, slist *in, lm_buf *out, char *err,
         lm_seterr(err, errlen, "out of memory");
         return -1;
     }
+    size_t n = 0;
+    for (size_t i = 0; i < in->n; i++)
+        n += SL_N(in, i);
+    w.limit = lm_hft_growth_limit(n);
     dec_chain(t->decoder, in, &o, &w);
-    for (size_t i = 0; i < o.n; i++)
-        lm_buf_add(out, SL_S(&o, i), SL_N(&o, i));
+    int rc = 0;
+    if (w.over) {
+        grew_err("decoder", n, err, errlen);
+        rc = -1;
+    } else {
+        for (size_t i = 0; i < o.n; i++)
+            lm_buf_add(out, SL_S(&o, i), SL_N(&o, i));
+    }
     sl_free(&o);
     work_free(&w);
-    return 0;
+    return rc;
 }
 
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
@@ -1506,10 +1570,12 @@ static lm_tokenizer *load_json(json_t *root, char *err, size_t errlen)
                                   PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     t->word_end = pcre2_compile((PCRE2_SPTR) "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]\\z",
                                 PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
-    if (!t->word_start || !t->word_end || refresh_tries(t)) {
+    if (!t->word_start || !t->word_end) {
         lm_seterr(err, errlen, "out of memory");
         goto fail;
     }
+    if (refresh_tries(t, err, errlen))
+        goto fail;
     return t;
 fail:
     lm_tokenizer_free(t);

@@ -60,8 +60,10 @@ void lm_tokenizer_free(lm_tokenizer *t);
 /* Encodes text[0..len) (UTF-8).  add_special: apply the post-processor's
  * special tokens ([CLS] ... [SEP], <s> ... </s>) as tokenizers'
  * encode(add_special_tokens=True) does.  e is reset and filled.  Returns 0,
- * or -1 with a message (e.g. invalid UTF-8), -2 when PCRE2 cannot allocate
- * its match data (running out of memory elsewhere exits, see core/diag.h). */
+ * or -1 with a message (e.g. invalid UTF-8, or a normalizer that grows the
+ * text past lm_hft_growth_limit: 64 times its length plus 64 KiB), -2 when
+ * PCRE2 cannot allocate its match data (running out of memory elsewhere
+ * exits, see core/diag.h). */
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
                         char *err, size_t errlen);
 
@@ -83,7 +85,8 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
                             size_t errlen);
 
 /* Decodes ids with the decoder (tokenizers' decode); appends to out.  0, or
- * -1 with a message when PCRE2 cannot allocate its match data. */
+ * -1 with a message when PCRE2 cannot allocate its match data or the
+ * decoder grows the tokens' text past 64 times its length plus 64 KiB. */
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
                         char *err, size_t errlen);
 /* transformers' convert_tokens_to_string for these token strings; returns

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "tap.h"
 #include "text/hftok_internal.h"
 #include "text/hftok_unicode.h"
@@ -400,6 +401,70 @@ static void hand_tests(void)
     if (ok(t != NULL, "a Replace of \" {2,}\" (XLM-R's) loads: %s", t ? "" : err)) {
         check_norm(t, "a    b", "a b", "Replace \" {2,}\" by one space");
         lm_tokenizer_free(t);
+    }
+    /* a Sequence of Replace steps whose content contains the pattern doubles
+     * the text at every step: stopped at 64 times the input plus 64 KiB,
+     * reported, and quick; one such step alone is fine */
+    {
+        lm_buf js = {0};
+        lm_buf_adds(&js, "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[");
+        for (int i = 0; i < 40; i++)
+            lm_buf_adds(&js, i ? ",{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" x \"}"
+                               : "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" x \"}");
+        lm_buf_adds(&js, "]},\"decoder\":{\"type\":\"Sequence\",\"decoders\":[");
+        for (int i = 0; i < 40; i++)
+            lm_buf_adds(&js, i ? ",{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"}"
+                               : "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"}");
+        lm_buf_adds(&js, "]},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0,\"a\":1}}}");
+        double t0 = lm_clock();
+        t = lm_tokenizer_load_mem(js.p, js.n, "grow.json", err, sizeof err);
+        if (ok(t != NULL, "a tokenizer whose Replace steps double the text loads: %s", t ? "" : err)) {
+            lm_encoding e = {0};
+            err[0] = 0;
+            int rc = lm_tokenizer_encode(t, "a b", 3, 0, &e, err, sizeof err);
+            ok(rc == -1 && strstr(err, "normalizer grows a 3-byte text past 65728 bytes"),
+               "a normalizer that doubles the text 40 times is stopped: %s", err);
+            lm_buf b = {0};
+            static const int32_t ids[] = {1, 1, 1};
+            err[0] = 0;
+            rc = lm_tokenizer_decode(t, ids, 3, 0, &b, err, sizeof err);
+            ok(rc == -1 && strstr(err, "decoder grows a 3-byte text past 65728 bytes") && b.n == 0,
+               "a decoder that doubles the text 40 times is stopped, and appends nothing: %s", err);
+            err[0] = 0;
+            const char *added[] = {"p q"};
+            rc = lm_tokenizer_add_tokens(t, added, 1, 0, err, sizeof err);
+            size_t vs = lm_tokenizer_vocab_size(t);
+            const char *added2[] = {"zz", "p q"};
+            rc = lm_tokenizer_add_tokens(t, added2, 2, 0, err, sizeof err);
+            ok(rc == -1 && strstr(err, "added token \"p q\"") && strstr(err, "normalizer grows"),
+               "a normalized added token through that normalizer is refused: %s", err);
+            ok(lm_tokenizer_vocab_size(t) == vs && lm_tokenizer_id(t, "zz", 2) < 0,
+               "and the call adds none of its tokens");
+            const char *special[] = {"[S]"};
+            ok(lm_tokenizer_add_tokens(t, special, 1, 1, err, sizeof err) == 0 &&
+                   lm_tokenizer_encode(t, "[S]", 3, 0, &e, err, sizeof err) == 0 && e.n == 1 &&
+                   e.ids[0] == lm_tokenizer_id(t, "[S]", 3),
+               "a special (not normalized) token is added afterwards and matched");
+            lm_encoding_free(&e);
+            lm_buf_free(&b);
+            lm_tokenizer_free(t);
+        }
+        ok(lm_clock() - t0 < 5, "and all of it is quick (%.3f s)", lm_clock() - t0);
+        lm_buf_free(&js);
+        const char *one = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":"
+                          "\"<a long separator>\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
+        t = lm_tokenizer_load_mem(one, strlen(one), "one.json", err, sizeof err);
+        if (ok(t != NULL, "a Replace by an 18-byte content loads")) {
+            check_norm(t, "a b c", "a<a long separator>b<a long separator>c", "one growing Replace is applied");
+            char many[4001];
+            memset(many, ' ', 4000);
+            many[4000] = 0;
+            lm_buf nb = {0};
+            ok(lm_tokenizer_normalize(t, many, 4000, &nb, err, sizeof err) == 0 && nb.n == 72000,
+               "4000 spaces become 72000 bytes (18 times, within the bound)");
+            lm_buf_free(&nb);
+            lm_tokenizer_free(t);
+        }
     }
     /* NFKC and NFD as normalizers */
     const char *nfkc =
