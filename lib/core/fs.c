@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -401,4 +403,156 @@ char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen)
     if (!is_stdin)
         fclose(fp);
     return buf;
+}
+
+/* ---- folders published in one rename ---- */
+
+/* path without trailing slashes; *base points at its last component */
+static char *dir_clean(const char *path, const char **base, size_t *plen)
+{
+    char *d = lm_xstrdup(path);
+    size_t n = strlen(d);
+    while (n > 1 && d[n - 1] == '/')
+        d[--n] = 0;
+    const char *slash = strrchr(d, '/');
+    *plen = slash ? (size_t)(slash - d) + 1 : 0;
+    *base = slash ? slash + 1 : d;
+    return d;
+}
+
+int lm_dir_tmp(const char *path, const char *tag, char **tmp, char *err, size_t errlen)
+{
+    const char *base;
+    size_t plen;
+    char *d = dir_clean(path, &base, &plen);
+    *tmp = NULL;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        lm_seterr(err, errlen, "%s: not a folder name to create", path);
+        free(d);
+        return -1;
+    }
+    char *t = lm_xmalloc(plen + strlen(base) + strlen(tag) + 16);
+    sprintf(t, "%.*s.%s.%s-XXXXXX", (int)plen, d, base, tag);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (!mkdtemp(t)) {
+        lm_seterr(err, errlen, "%.*s: cannot create a folder there: %s", plen ? (int)plen : 1, plen ? d : ".",
+                  strerror(errno));
+        free(t);
+        free(d);
+        return -1;
+    }
+    free(d);
+    /* mkdtemp makes it 0700; a new folder gets the usual mode */
+    if (chmod(t, 0777 & ~mask) != 0) {
+        lm_seterr(err, errlen, "%s: %s", t, strerror(errno));
+        rmdir(t);
+        free(t);
+        return -1;
+    }
+    *tmp = t;
+    return 0;
+}
+
+static int fsync_path(const char *p, int flags)
+{
+    int fd = open(p, O_RDONLY | flags);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+void lm_dir_remove(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp) {
+        struct dirent *e;
+        while ((e = readdir(dp)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            unlinkat(dirfd(dp), e->d_name, 0);
+        }
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+int lm_dir_publish(const char *tmp, const char *path, int replace, char *err, size_t errlen)
+{
+    const char *base;
+    size_t plen;
+    char *d = dir_clean(path, &base, &plen);
+    int rc = -1;
+    if (fsync_path(tmp, O_DIRECTORY) != 0) {
+        lm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    struct stat st;
+    int exists = lstat(d, &st) == 0;
+    if (exists && (!replace || !S_ISDIR(st.st_mode))) {
+        lm_seterr(err, errlen, "%s: already exists%s", d,
+                  replace ? " and is not a folder" : "; it is only written as a new folder");
+        goto out;
+    }
+    int mv;
+    if (!exists) {
+        mv = renameat2(AT_FDCWD, tmp, AT_FDCWD, d, RENAME_NOREPLACE);
+        if (mv != 0 && (errno == EINVAL || errno == ENOSYS))
+            mv = rename(tmp, d); /* no RENAME_NOREPLACE here: checked above */
+    } else {
+        mv = renameat2(AT_FDCWD, tmp, AT_FDCWD, d, RENAME_EXCHANGE);
+        if (mv == 0) {
+            lm_dir_remove(tmp); /* tmp now names the old folder */
+        } else if (errno == EINVAL || errno == ENOSYS) {
+            char *old = lm_xmalloc(strlen(tmp) + 8);
+            sprintf(old, "%s.old", tmp);
+            mv = rename(d, old);
+            if (mv == 0) {
+                mv = rename(tmp, d);
+                if (mv != 0)
+                    rename(old, d);
+                else
+                    lm_dir_remove(old);
+            }
+            free(old);
+        }
+    }
+    if (mv != 0) {
+        if (errno == EEXIST || errno == ENOTEMPTY)
+            lm_seterr(err, errlen, "%s: already exists; it is only written as a new folder", d);
+        else
+            lm_seterr(err, errlen, "%s: cannot rename %s to it: %s", d, tmp, strerror(errno));
+        goto out;
+    }
+    /* make the new name durable */
+    char *parent = plen ? lm_xstrndup(d, plen) : lm_xstrdup(".");
+    fsync_path(parent, O_DIRECTORY);
+    free(parent);
+    rc = 0;
+out:
+    free(d);
+    return rc;
+}
+
+int lm_copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    size_t n;
+    char *buf = lm_read_file(src, &n, err, errlen);
+    if (!buf)
+        return -1;
+    lm_atomic a;
+    int rc = lm_atomic_open(&a, dst, err, errlen);
+    if (rc == 0) {
+        if (fwrite(buf, 1, n, a.fp) != n) {
+            lm_seterr(err, errlen, "%s: %s", dst, strerror(errno));
+            lm_atomic_abort(&a);
+            rc = -1;
+        } else {
+            rc = lm_atomic_commit(&a, err, errlen);
+        }
+    }
+    free(buf);
+    return rc;
 }

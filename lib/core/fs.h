@@ -61,4 +61,30 @@ int lm_stdin_closed(void);
  * in err on failure. */
 char *lm_read_file(const char *path, size_t *len, char *err, size_t errlen);
 
+/* ---- folders that appear complete or not at all ----
+ *
+ * A folder output (a model folder, a checkpoint) is written into a new
+ * hidden sibling ".BASE.TAG-XXXXXX" (lm_dir_tmp), then published under its
+ * name in one rename (lm_dir_publish).  Only plain files are written into
+ * such folders, so lm_dir_remove removes one level.  A process killed in
+ * between leaves the hidden folder behind, never a half-written output. */
+
+/* Creates the sibling of path (trailing slashes ignored) with the mode a
+ * new folder gets; *tmp (lm_x*-allocated) gets its path.  Returns 0, or -1
+ * with a message (path names no folder to create, the parent is not
+ * writable). */
+int lm_dir_tmp(const char *path, const char *tag, char **tmp, char *err, size_t errlen);
+/* Makes tmp's files durable and renames it to path.  replace 0: an existing
+ * path (even an empty folder) is refused: "already exists" in the message.
+ * replace 1: an existing folder is swapped out in one step (renameat2
+ * RENAME_EXCHANGE, or two renames where the file system lacks it) and
+ * removed.  Returns 0, or -1 with a message; tmp is left for the caller to
+ * remove on failure. */
+int lm_dir_publish(const char *tmp, const char *path, int replace, char *err, size_t errlen);
+/* Removes the plain files of dir, then dir (errors ignored). */
+void lm_dir_remove(const char *dir);
+/* Copies the file src to the new or replaced file dst atomically.  Returns
+ * 0, or -1 with a message. */
+int lm_copy_file(const char *src, const char *dst, char *err, size_t errlen);
+
 #endif

@@ -258,31 +258,6 @@ static int write_json(const char *dir, const char *name, const char *json, char 
     return rc;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static const char *const folder_files[5] = {"config.json", "model.safetensors", "tokenizer.json",
-                                            "tokenizer_config.json", "special_tokens_map.json"};
-
-static void remove_tmp_dir(const char *tmp)
-{
-    size_t n = strlen(tmp) + 32;
-    char *p = lm_xmalloc(n);
-    for (int i = 0; i < 5; i++) {
-        snprintf(p, n, "%s/%s", tmp, folder_files[i]);
-        unlink(p);
-    }
-    free(p);
-    rmdir(tmp);
-}
-
 static int find_tokens(lm_family family, const lm_tokenizer *t, const char *path, lm_init_tokens *tok,
                        char *err, size_t errlen)
 {
@@ -344,30 +319,8 @@ static int write_folder(const lm_init_spec *spec, const char *tokenizer_path, co
         goto out;
     double range = spec->init_range > 0 ? spec->init_range : 0.02;
 
-    /* the temporary sibling folder */
-    const char *slash = strrchr(out_dir, '/');
-    size_t plen = slash ? (size_t)(slash - out_dir) + 1 : 0;
-    const char *base = slash ? slash + 1 : out_dir;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-        lm_seterr(err, errlen, "%s: not a folder name to create", out_dir);
+    if (lm_dir_tmp(out_dir, "init", &tmp, err, errlen) != 0)
         goto out;
-    }
-    tmp = lm_xmalloc(plen + strlen(base) + 16);
-    sprintf(tmp, "%.*s.%s.init-XXXXXX", (int)plen, out_dir, base);
-    mode_t mask = umask(0);
-    umask(mask);
-    if (!mkdtemp(tmp)) {
-        lm_seterr(err, errlen, "%.*s: cannot create a folder there: %s", plen ? (int)plen : 1,
-                  plen ? out_dir : ".", strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    /* mkdtemp makes it 0700; a new folder gets the usual mode */
-    if (chmod(tmp, 0777 & ~mask) != 0) {
-        lm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto out;
-    }
 
     m = lm_train_model_new(&cfg, cfg.family == LM_FAMILY_BERT ? "bert." : "roberta.");
     lm_init_weights(m, (float)range, spec->seed);
@@ -391,36 +344,14 @@ static int write_folder(const lm_init_spec *spec, const char *tokenizer_path, co
         if (wrc != 0)
             goto out;
     }
-    if (fsync_dir(tmp) != 0) {
-        lm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+    if (lm_dir_publish(tmp, out_dir, 0, err, errlen) != 0)
         goto out;
-    }
-    int mv = renameat2(AT_FDCWD, tmp, AT_FDCWD, out_dir, RENAME_NOREPLACE);
-    if (mv != 0 && (errno == EINVAL || errno == ENOSYS)) {
-        /* a file system without RENAME_NOREPLACE: check, then rename */
-        if (lstat(out_dir, &st) == 0)
-            errno = EEXIST;
-        else
-            mv = rename(tmp, out_dir);
-    }
-    if (mv != 0) {
-        if (errno == EEXIST || errno == ENOTEMPTY)
-            lm_seterr(err, errlen, "%s: already exists; a new model is only written to a new folder",
-                      out_dir);
-        else
-            lm_seterr(err, errlen, "%s: cannot rename %s to it: %s", out_dir, tmp, strerror(errno));
-        goto out;
-    }
     free(tmp);
     tmp = NULL;
-    /* make the new name durable */
-    char *parent = plen ? lm_xstrndup(out_dir, plen) : lm_xstrdup(".");
-    fsync_dir(parent);
-    free(parent);
     rc = 0;
 out:
     if (tmp) {
-        remove_tmp_dir(tmp);
+        lm_dir_remove(tmp);
         free(tmp);
     }
     lm_train_model_free(m);
