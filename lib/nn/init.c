@@ -117,7 +117,7 @@ int lm_init_config(const lm_init_spec *spec, const lm_init_tokens *tok, lm_hf_co
     cfg->num_layers = spec->layers;
     cfg->num_heads = spec->heads;
     cfg->intermediate_size = F;
-    cfg->vocab_size = tok->vocab_size;
+    cfg->vocab_size = tok->vocab_size + LM_INIT_NEW_TOKENS;
     cfg->max_position = P;
     cfg->type_vocab_size = bert ? 2 : 1;
     cfg->pad_token_id = tok->pad;

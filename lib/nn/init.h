@@ -8,7 +8,10 @@
  * "classifier.*" of 2 labels LABEL_0/LABEL_1 as the LLMLingua-2 checkpoints
  * have.  The vocabulary size and the special-token ids come from the
  * tokenizer: [PAD] [CLS] [SEP] [UNK] [MASK] for BERT, <pad> <s> </s> <unk>
- * <mask> for XLM-R; a tokenizer without one of them is refused.
+ * <mask> for XLM-R; a tokenizer without one of them is refused.  The
+ * embedding matrix has room for 100 more ids, the "[NEW0]".."[NEW99]"
+ * tokens LLMLingua-2 adds at inference (lib/lingua/model.h), as the
+ * released checkpoints have it (250002 + 100 rows for XLM-R large).
  *
  * Initialisation is transformers' _init_weights (modeling_bert.py, shared by
  * modeling_xlm_roberta.py): every Linear and Embedding weight is drawn from
@@ -54,6 +57,10 @@ typedef struct {
     float init_range; /* initializer_range; 0: 0.02 */
     uint64_t seed;
 } lm_init_spec;
+
+/* Rows of the word embeddings past the tokenizer's vocabulary: the ids of
+ * LLMLingua-2's [NEWi] tokens. */
+#define LM_INIT_NEW_TOKENS 100
 
 /* Limits of a shape (memory is the real bound; these keep sizes in int). */
 #define LM_INIT_MAX_LAYERS 256
