@@ -278,8 +278,8 @@ static void grew_err(const char *what, size_t n, char *err, size_t errlen)
 /* runs the normalizer on a standalone string (for normalized added tokens);
  * -1 with err set when PCRE2 has no memory for its match data or the
  * normalizer grows the string without bound */
-static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn, char *err,
-                            size_t errlen)
+static int normalize_string(const lm_tokenizer *t, const char *s, size_t n, char **out, size_t *outn,
+                            char *err, size_t errlen)
 {
     hft_work w;
     if (work_init(&w)) {

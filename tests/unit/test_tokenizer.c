@@ -451,11 +451,13 @@ static void hand_tests(void)
         }
         ok(lm_clock() - t0 < 5, "and all of it is quick (%.3f s)", lm_clock() - t0);
         lm_buf_free(&js);
-        const char *one = "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":"
-                          "\"<a long separator>\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
+        const char *one =
+            "{\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":"
+            "\"<a long separator>\"},\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"[UNK]\":0}}}";
         t = lm_tokenizer_load_mem(one, strlen(one), "one.json", err, sizeof err);
         if (ok(t != NULL, "a Replace by an 18-byte content loads")) {
-            check_norm(t, "a b c", "a<a long separator>b<a long separator>c", "one growing Replace is applied");
+            check_norm(t, "a b c", "a<a long separator>b<a long separator>c",
+                       "one growing Replace is applied");
             char many[4001];
             memset(many, ' ', 4000);
             many[4000] = 0;
