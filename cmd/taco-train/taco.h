@@ -1,0 +1,79 @@
+/* taco.h - what the files of the taco-train command share
+ * (cmd/taco-train/): option ids, the state of a run, the subcommands'
+ * tables and entry points.  Private to cmd/taco-train/.
+ */
+#ifndef LMKIT_CMD_TACO_H
+#define LMKIT_CMD_TACO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cli.h"
+#include "core/jsonl.h"
+#include "nn/init.h"
+#include "taco/data.h"
+#include "taco/sup.h"
+
+enum {
+    OPT_FAMILY = 256,
+    OPT_LAYERS,
+    OPT_HIDDEN,
+    OPT_HEADS,
+    OPT_INTERMEDIATE,
+    OPT_MAX_POSITION,
+    OPT_INIT_RANGE,
+    OPT_TOKENIZER,
+    OPT_OUT,
+    OPT_MODEL,
+    OPT_WINDOW,
+    OPT_DATA,
+    OPT_EVAL,
+    OPT_EVAL_FRACTION,
+    OPT_EPOCHS,
+    OPT_BATCH_SIZE,
+    OPT_GRAD_ACCUM,
+    OPT_LR,
+    OPT_WEIGHT_DECAY,
+    OPT_MAX_GRAD_NORM,
+    OPT_SCHEDULE,
+    OPT_WARMUP,
+    OPT_NO_DROPOUT,
+    OPT_TRAIN_SCOPE,
+    OPT_MAX_LEN,
+    OPT_BEST_BY,
+    OPT_SAVE_EVERY,
+    OPT_CHECKPOINT,
+    OPT_RESUME,
+    OPT_PLOT,
+};
+
+/* The state of a run: the options of every subcommand. */
+typedef struct {
+    const lm_cmd *cur;
+    lm_common com;
+    /* init */
+    lm_init_spec spec;
+    int family; /* --family's choice index, -1 not given */
+    const char *tokenizer, *out;
+    /* label, sup */
+    const char *model;
+    size_t window;
+    /* sup */
+    const char *data, *eval, *checkpoint, *resume, *plot;
+    double eval_fraction;
+    int eval_fraction_set;
+    size_t max_len;
+    int64_t save_every;
+    lm_taco_sup_opts so;
+} taco_ctx;
+
+extern const lm_cmd cmd_init, cmd_label, cmd_sup;
+int run_init(taco_ctx *c, int argc, char **argv);
+int run_label(taco_ctx *c, int argc, char **argv);
+int run_sup(taco_ctx *c, int argc, char **argv);
+
+/* --model DIR as a folder path (a Hugging Face id is looked up in the
+ * local cache); exits with the reason when there is none. */
+char *taco_model_dir(const char *model);
+
+#endif
