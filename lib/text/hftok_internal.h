@@ -74,14 +74,14 @@ typedef struct hft_work {
     int over;     /* set when a step would have passed limit; the result is unusable */
 } hft_work;
 
-/* A normalizer or decoder may turn n bytes into at most 64 n + 64 KiB.
+/* A normalizer or decoder may turn n bytes into at most 64 n + 4 KiB.
  * Real ones stay far below (NFKC's longest expansion is 11 times), but a
  * Sequence of Replace steps whose content contains its own pattern doubles
  * the text at every step; the tokenizers library follows it until memory
  * runs out, lmkit stops and reports it. */
 static inline size_t lm_hft_growth_limit(size_t n)
 {
-    return n > (SIZE_MAX - 65536) / 64 ? SIZE_MAX : 64 * n + 65536;
+    return n > (SIZE_MAX - 4096) / 64 ? SIZE_MAX : 64 * n + 4096;
 }
 
 /* appends a new piece copy built from transformations of piece *pc (see

@@ -61,7 +61,7 @@ void lm_tokenizer_free(lm_tokenizer *t);
  * special tokens ([CLS] ... [SEP], <s> ... </s>) as tokenizers'
  * encode(add_special_tokens=True) does.  e is reset and filled.  Returns 0,
  * or -1 with a message (e.g. invalid UTF-8, or a normalizer that grows the
- * text past lm_hft_growth_limit: 64 times its length plus 64 KiB), -2 when
+ * text past lm_hft_growth_limit: 64 times its length plus 4 KiB), -2 when
  * PCRE2 cannot allocate its match data (running out of memory elsewhere
  * exits, see core/diag.h). */
 int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, size_t len, int add_special, lm_encoding *e,
@@ -86,7 +86,7 @@ int lm_tokenizer_add_tokens(lm_tokenizer *t, const char *const *toks, size_t n, 
 
 /* Decodes ids with the decoder (tokenizers' decode); appends to out.  0, or
  * -1 with a message when PCRE2 cannot allocate its match data or the
- * decoder grows the tokens' text past 64 times its length plus 64 KiB. */
+ * decoder grows the tokens' text past 64 times its length plus 4 KiB. */
 int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, size_t n, int skip_special, lm_buf *out,
                         char *err, size_t errlen);
 /* transformers' convert_tokens_to_string for these token strings; returns
