@@ -8,7 +8,7 @@ stores the inputs (model, context list, keyword arguments) and the outputs
 __token_prob_to_word_prob returns, in order) and "margin", the smallest
 distance between a word probability and its chunk threshold (words equal to
 the threshold excluded; a small margin means a decision that float noise can
-flip).  Writes testdata/golden/lingua/{tiny-bert,tiny-xlmr,tiny-xlmr-marian}.jsonl
+flip).  Writes testdata/golden/lingua/{tiny-bert,tiny-xlmr,tiny-xlmr-marian,tiny-xlmr-sup}.jsonl
 and meta.json.  tiny-xlmr-marian (tests/golden/encoder_golden.py
 tiny-xlmr-marian) has a Unigram normalizer that inserts case and glue
 markers, some of them unknown pieces: its chunks go through the reference's
@@ -58,6 +58,8 @@ MODELS = {
     "tiny-bert": "tiny-bert-base-multilingual-cased",
     "tiny-xlmr": "tiny-xlm-roberta-large",
     "tiny-xlmr-marian": "tiny-xlm-roberta-large-marian",
+    # tiny-xlmr after taco-train sup (tests/golden/taco_sup_model.py)
+    "tiny-xlmr-sup": "tiny-xlm-roberta-large-sup",
 }
 
 
@@ -272,7 +274,7 @@ def main():
         lines = []
         small = 0
         for name, context, kw in cases():
-            if model == "tiny-xlmr" and name.startswith("mask"):
+            if model in ("tiny-xlmr", "tiny-xlmr-sup") and name.startswith("mask"):
                 # its tokenizer_config.json gives <mask> lstrip, its
                 # tokenizer.json (all lmkit reads) does not
                 continue

@@ -1,6 +1,7 @@
 /* test_lingua.c - LLMLingua-2 pieces (lib/lingua) on hand-worked cases, then
  * end to end against llmlingua 0.2.2 on the tiny models
- * (testdata/golden/lingua/{tiny-bert,tiny-xlmr}.jsonl from tests/golden/lingua_golden.py):
+ * (testdata/golden/lingua/{tiny-bert,tiny-xlmr,tiny-xlmr-marian,tiny-xlmr-sup}.jsonl from
+ * tests/golden/lingua_golden.py; tiny-xlmr-sup is what taco-train sup wrote):
  * strings and counts identical, word probabilities within 1e-5.
  * Run from the repository root; the golden part reads cl100k_base from the
  * build tree ($BUILD/share/lmkit, decompressed by make from testdata/tiktoken;
@@ -654,6 +655,7 @@ static void t_golden(void)
     golden_file("tiny-bert", tk, &n_ok, &n_all);
     golden_file("tiny-xlmr", tk, &n_ok, &n_all);
     golden_file("tiny-xlmr-marian", tk, &n_ok, &n_all);
+    golden_file("tiny-xlmr-sup", tk, &n_ok, &n_all); /* a folder taco-train sup wrote */
     diag("golden: %d of %d cases identical", n_ok, n_all);
     t_jobs(tk);
     t_ends(tk);
