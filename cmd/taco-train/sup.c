@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/diag.h"
 #include "core/fs.h"
@@ -40,6 +41,7 @@ static const lm_opt sup_opts[] = {
     {"save-every", 0, "N", "write a checkpoint every N steps (default 0: none)", NULL, OPT_SAVE_EVERY},
     {"checkpoint", 0, "DIR", "the checkpoint folder (default OUT.checkpoint)", "dir", OPT_CHECKPOINT},
     {"resume", 0, "DIR", "continue the run whose checkpoint is DIR", "dir", OPT_RESUME},
+    {"plot", 0, "FILE", "write the loss and held-out curves as SVG to FILE", "outfile", OPT_PLOT},
     {0},
 };
 /* clang-format on */
@@ -96,6 +98,7 @@ static int sup_opt(void *vc, int id, const char *arg)
     case OPT_SAVE_EVERY: c->save_every = lm_opt_int(k, "save-every", arg, 0, INT64_MAX / 2); break;
     case OPT_CHECKPOINT: c->checkpoint = arg; break;
     case OPT_RESUME: c->resume = arg; break;
+    case OPT_PLOT: c->plot = arg; break;
     }
     return 0;
 }
@@ -351,6 +354,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
     }
 
     lm_buf b = {0};
+    int tty = isatty(2);
     lm_taco_metrics last = {0};
     int have_last = 0;
     while (!lm_taco_sup_done(tr)) {
@@ -358,9 +362,14 @@ int run_sup(taco_ctx *c, int argc, char **argv)
         if (lm_taco_sup_step(tr, &si, err, sizeof err) != 0)
             lm_die(LM_EXIT_DATA, "%s", err);
         step_record(&b, &si);
+        if (tty)
+            fprintf(stderr, "\r%s: step %lld/%lld, epoch %d/%d, loss %.4g  ", lm_prog, (long long)si.step,
+                    (long long)tr->total_steps, si.epoch, tr->o.epochs, si.loss);
         if (si.epoch_end) {
             lm_buf_printf(&b, "{\"epoch\":%d,\"step\":%lld", si.epoch, (long long)si.step);
             num(&b, "train_loss", lm_taco_sup_epoch_loss(tr));
+            if (ne == 0)
+                lm_taco_sup_record_epoch(tr, si.epoch, NULL);
             if (ne > 0) {
                 lm_taco_counts cnt;
                 if (lm_taco_sup_evaluate(tr, ed, eidx, ne, &cnt, err, sizeof err) != 0)
@@ -370,6 +379,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
                 metrics_fields(&b, &last);
                 lm_buf_printf(&b, ",\"eval_tokens\":%zu,\"best\":%s", cnt.n,
                               lm_taco_sup_offer_best(tr, si.epoch, &last) ? "true" : "false");
+                lm_taco_sup_record_epoch(tr, si.epoch, &last);
             }
             lm_buf_addc(&b, '}');
             emit(&b);
@@ -379,6 +389,10 @@ int run_sup(taco_ctx *c, int argc, char **argv)
             lm_die(LM_EXIT_USAGE, "%s", err);
     }
 
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    if (c->plot && lm_taco_sup_plot(tr, c->plot, "taco-train sup", err, sizeof err) != 0)
+        lm_die(LM_EXIT_USAGE, "%s", err);
     /* the model folder, with what produced it */
     lm_buf info = {0};
     lm_buf_printf(&info, "{\"mode\":\"sup\",\"lmkit\":\"%s\",\"run\":%s,\"steps\":%lld,\"best_epoch\":%d",

@@ -46,6 +46,7 @@ complete -c taco-train -n '__fish_seen_subcommand_from sup' -l best-by -x -a 'ac
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -l save-every -x -d 'write a checkpoint every N steps (default 0: none)'
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -l checkpoint -r -F -d 'the checkpoint folder (default OUT.checkpoint)'
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -l resume -r -F -d 'continue the run whose checkpoint is DIR'
+complete -c taco-train -n '__fish_seen_subcommand_from sup' -l plot -r -F -d 'write the loss and held-out curves as SVG to FILE'
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -l threads -x -d 'use N threads (default: one per processor)'
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -l seed -x -d 'seed for every random choice (default 0)'
 complete -c taco-train -n '__fish_seen_subcommand_from sup' -s h -l help -d 'display this help and exit'

@@ -15,6 +15,7 @@
 #include "core/diag.h"
 #include "core/fs.h"
 #include "core/rng.h"
+#include "core/svg.h"
 #include "nn/safetensors.h"
 
 #define STATE_FORMAT "lmkit taco-train sup checkpoint 1"
@@ -103,6 +104,8 @@ void lm_taco_sup_free(lm_taco_sup *t)
     free(t->seg);
     free(t->order);
     free(t->best);
+    free(t->step_loss);
+    free(t->ep);
     free(t->ids);
     free(t->labels);
     free(t->mask);
@@ -216,6 +219,8 @@ int lm_taco_sup_step(lm_taco_sup *t, lm_taco_step_info *info, char *err, size_t 
     info->t_optim = lm_clock() - o0;
     (void)c0;
     t->step++;
+    lm_grow(t->step_loss, t->step_loss_cap, t->nstep_loss + 1);
+    t->step_loss[t->nstep_loss++] = info->loss;
     t->next_batch += k;
     info->step = t->step;
     info->epoch = t->epoch + 1;
@@ -277,6 +282,82 @@ int lm_taco_sup_offer_best(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt)
     t->best_epoch = epoch;
     t->best_score = score;
     return 1;
+}
+
+void lm_taco_sup_record_epoch(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt)
+{
+    lm_grow(t->ep, t->ep_cap, t->nep + 1);
+    lm_taco_epoch_rec *r = &t->ep[t->nep++];
+    memset(r, 0, sizeof *r);
+    r->epoch = epoch;
+    r->train_loss = lm_taco_sup_epoch_loss(t);
+    if (mt) {
+        r->evaluated = 1;
+        r->m = *mt;
+    }
+}
+
+int lm_taco_sup_plot(const lm_taco_sup *t, const char *path, const char *title, char *err, size_t errlen)
+{
+    size_t n = t->nstep_loss, ne = t->nep;
+    double *x = lm_xcalloc(n + ne + 1, sizeof *x), *y = lm_xcalloc(n + ne + 1, sizeof *y);
+    double *ex = lm_xcalloc(ne + 1, sizeof *ex), *ey = lm_xcalloc(ne + 1, sizeof *ey);
+    lm_plot *p[2];
+    p[0] = lm_plot_new(title, "optimiser step", "token cross-entropy");
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(i + 1);
+        y[i] = t->step_loss[i];
+    }
+    lm_plot_series(p[0], "step loss", x, y, n, 0);
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++) {
+        ex[k] = (double)t->ep[i].epoch * (double)t->steps_per_epoch;
+        ey[k++] = t->ep[i].train_loss;
+    }
+    lm_plot_series(p[0], "epoch training loss", ex, ey, k, 1);
+    k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (t->ep[i].evaluated) {
+            ex[k] = (double)t->ep[i].epoch * (double)t->steps_per_epoch;
+            ey[k++] = t->ep[i].m.loss;
+        }
+    if (k)
+        lm_plot_series(p[0], "held-out loss", ex, ey, k, 1);
+    int np = 1;
+    if (k) {
+        p[1] = lm_plot_new("Held-out tokens", "epoch", "score");
+        lm_plot_yrange(p[1], 0, 1);
+        for (int s = 0; s < 2; s++) {
+            k = 0;
+            for (size_t i = 0; i < ne; i++)
+                if (t->ep[i].evaluated) {
+                    ex[k] = t->ep[i].epoch;
+                    ey[k++] = s ? t->ep[i].m.f1 : t->ep[i].m.accuracy;
+                }
+            lm_plot_series(p[1], s ? "keep F1" : "accuracy", ex, ey, k, 1);
+        }
+        if (t->has_best)
+            lm_plot_vline(p[1], t->best_epoch, "best");
+        np = 2;
+    }
+    lm_atomic a;
+    int rc = lm_atomic_open(&a, path, err, errlen);
+    if (rc == 0) {
+        if (lm_svg_write(a.fp, p, (size_t)np) != 0) {
+            lm_seterr(err, errlen, "%s: %s", path, strerror(errno));
+            lm_atomic_abort(&a);
+            rc = -1;
+        } else {
+            rc = lm_atomic_commit(&a, err, errlen);
+        }
+    }
+    for (int i = 0; i < np; i++)
+        lm_plot_free(p[i]);
+    free(x);
+    free(y);
+    free(ex);
+    free(ey);
+    return rc;
 }
 
 /* ---- files ---- */
@@ -372,6 +453,25 @@ static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, s
     json_object_set_new(o, "has_best", json_boolean(t->has_best));
     json_object_set_new(o, "best_epoch", json_integer(t->best_epoch));
     json_object_set_new(o, "best_score", json_real(t->has_best ? t->best_score : 0));
+    json_t *h = json_array();
+    for (size_t i = 0; i < t->nstep_loss; i++)
+        json_array_append_new(h, json_real(t->step_loss[i]));
+    json_object_set_new(o, "step_loss", h);
+    json_t *eh = json_array();
+    for (size_t i = 0; i < t->nep; i++) {
+        const lm_taco_epoch_rec *r = &t->ep[i];
+        json_t *e = json_pack("{s:i,s:f,s:b}", "epoch", r->epoch, "train_loss", r->train_loss, "evaluated",
+                              r->evaluated);
+        if (r->evaluated) {
+            json_object_set_new(e, "eval_loss", json_real(r->m.loss));
+            json_object_set_new(e, "accuracy", json_real(r->m.accuracy));
+            json_object_set_new(e, "precision", json_real(r->m.precision));
+            json_object_set_new(e, "recall", json_real(r->m.recall));
+            json_object_set_new(e, "f1", json_real(r->m.f1));
+        }
+        json_array_append_new(eh, e);
+    }
+    json_object_set_new(o, "epochs", eh);
     json_object_set_new(o, "run", run);
     char *s = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -498,6 +598,31 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
         path = join(dir, "best.safetensors");
         if (load_best(t, path, err, errlen) != 0)
             goto out;
+    }
+    json_t *h = json_object_get(o, "step_loss"), *eh = json_object_get(o, "epochs");
+    if (!json_is_array(h) || json_array_size(h) != (size_t)step || !json_is_array(eh)) {
+        lm_seterr(err, errlen, "%s: \"step_loss\" or \"epochs\" is missing or of the wrong length", dir);
+        goto out;
+    }
+    t->nstep_loss = 0;
+    for (size_t i = 0; i < json_array_size(h); i++) {
+        lm_grow(t->step_loss, t->step_loss_cap, t->nstep_loss + 1);
+        t->step_loss[t->nstep_loss++] = json_number_value(json_array_get(h, i));
+    }
+    t->nep = 0;
+    for (size_t i = 0; i < json_array_size(eh); i++) {
+        json_t *e = json_array_get(eh, i);
+        lm_taco_metrics m = {json_number_value(json_object_get(e, "accuracy")),
+                             json_number_value(json_object_get(e, "precision")),
+                             json_number_value(json_object_get(e, "recall")),
+                             json_number_value(json_object_get(e, "f1")),
+                             json_number_value(json_object_get(e, "eval_loss"))};
+        lm_grow(t->ep, t->ep_cap, t->nep + 1);
+        lm_taco_epoch_rec *r = &t->ep[t->nep++];
+        r->epoch = (int)json_integer_value(json_object_get(e, "epoch"));
+        r->train_loss = json_number_value(json_object_get(e, "train_loss"));
+        r->evaluated = json_is_true(json_object_get(e, "evaluated"));
+        r->m = m;
     }
     t->step = step;
     t->epoch = (int)epoch;

@@ -64,6 +64,14 @@ typedef struct {
 } lm_taco_metrics;
 void lm_taco_metrics_of(const lm_taco_counts *c, lm_taco_metrics *m);
 
+/* One epoch's record in the history. */
+typedef struct {
+    int epoch;
+    double train_loss;
+    int evaluated;
+    lm_taco_metrics m;
+} lm_taco_epoch_rec;
+
 /* What one optimiser step did. */
 typedef struct {
     int64_t step; /* 1-based */
@@ -102,6 +110,12 @@ typedef struct {
     float *best; /* [m->num_params] or NULL */
     int has_best, best_epoch;
     double best_score;
+    /* history, kept in checkpoints: the loss of every step, and per epoch
+     * (1-based index) its training loss and evaluation */
+    double *step_loss; /* [step] */
+    size_t nstep_loss, step_loss_cap;
+    lm_taco_epoch_rec *ep; /* [nep] */
+    size_t nep, ep_cap;
     /* batch buffers */
     int32_t *ids, *labels;
     uint8_t *mask;
@@ -126,6 +140,12 @@ int lm_taco_sup_evaluate(lm_taco_sup *t, const lm_taco_windows *data, const size
 /* Takes an evaluation of the epoch just finished (1-based): keeps the
  * weights when they are the best so far.  Returns 1 when they are. */
 int lm_taco_sup_offer_best(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt);
+/* Adds the epoch just finished to the history (mt NULL: not evaluated). */
+void lm_taco_sup_record_epoch(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt);
+/* Writes the history as an SVG document (the loss of every step with each
+ * epoch's training and evaluation loss; the evaluation's accuracy and F1
+ * per epoch).  Returns 0, or -1 with a message. */
+int lm_taco_sup_plot(const lm_taco_sup *t, const char *path, const char *title, char *err, size_t errlen);
 
 /* ---- files ---- */
 

@@ -124,7 +124,7 @@ EOF2
     new_model "$TMP/m"
     known_rule 200 2 >"$TMP/data.jsonl"
     args=(--data "$TMP/data.jsonl" --epochs 12 --batch-size 8 --lr 1e-3 --seed 3 --threads 2 --save-every 5)
-    taco-train sup --model "$TMP/m" "${args[@]}" --out "$TMP/a" >/dev/null
+    taco-train sup --model "$TMP/m" "${args[@]}" --out "$TMP/a" --plot "$TMP/a.svg" >/dev/null
     for delay in 0.05 0.4 0.9; do
         rm -rf "$TMP/b" "$TMP/b.checkpoint"
         taco-train sup --model "$TMP/m" "${args[@]}" --out "$TMP/b" >"$TMP/b1.log" &
@@ -138,8 +138,11 @@ EOF2
         else
             step=$(grep -o '"step": [0-9]*' "$TMP/b.checkpoint/trainer_state.json")
             echo "# delay $delay: killed, checkpoint at $step" >&3
-            run --separate-stderr taco-train sup --resume "$TMP/b.checkpoint" "${args[@]}" --out "$TMP/b"
+            run --separate-stderr taco-train sup --resume "$TMP/b.checkpoint" "${args[@]}" --out "$TMP/b" \
+                --plot "$TMP/b.svg"
             assert_success
+            # the history survives the kill: the same curves
+            cmp "$TMP/a.svg" "$TMP/b.svg" || fail "delay $delay: the plots differ"
         fi
         cmp "$TMP/a/model.safetensors" "$TMP/b/model.safetensors" || fail "delay $delay: weights differ"
     done
@@ -227,4 +230,15 @@ PY
     [ "$(tensor_hex "$TMP/m/model.safetensors" $c)" != "$(tensor_hex "$TMP/t/model.safetensors" $c)" ] ||
         fail "the last layer did not change"
     grep -q '"train_scope":"top:1"' "$TMP/t/taco_train.json"
+}
+
+@test "sup --plot writes an SVG of the step losses and the held-out scores" {
+    new_model "$TMP/m"
+    known_rule 60 8 >"$TMP/data.jsonl"
+    taco-train sup --model "$TMP/m" --data "$TMP/data.jsonl" --epochs 2 --batch-size 8 --lr 1e-3 \
+        --out "$TMP/t" --plot "$TMP/p.svg" >/dev/null
+    python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$TMP/p.svg"
+    for s in "step loss" "held-out loss" "keep F1" "accuracy"; do
+        grep -q "$s" "$TMP/p.svg" || fail "no '$s' in the plot"
+    done
 }
