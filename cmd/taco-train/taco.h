@@ -45,6 +45,36 @@ enum {
     OPT_CHECKPOINT,
     OPT_RESUME,
     OPT_PLOT,
+    OPT_ENTROPY,
+    OPT_BASELINE,
+    OPT_EMA,
+    OPT_LOSS_MASK,
+    OPT_COMP_RATE,
+    OPT_RELAX,
+    OPT_OVER,
+    OPT_PEN_OVER,
+    OPT_PEN_RELAX,
+    OPT_REWARD,
+    OPT_TRUNCATE,
+    OPT_KEEP_NEWLINES,
+    OPT_TEMPLATE,
+    OPT_SYSTEM,
+    OPT_MAX_TOKENS,
+    OPT_COMPAT,
+    OPT_MAKE_REFS,
+    OPT_LLM_URL,
+    OPT_LLM_CMD,
+    OPT_LLM_MODEL,
+    OPT_LLM_KEY_ENV,
+    OPT_LLM_PARALLEL,
+    OPT_LLM_TIMEOUT,
+    OPT_LLM_RETRIES,
+    OPT_LLM_CACHE,
+    OPT_FORCE_TOKENS,
+    OPT_NO_DROP_CONSEC,
+    OPT_RESERVE_DIGIT,
+    OPT_ROLLOUT,
+    OPT_COUNT_ENCODING,
 };
 
 /* The state of a run: the options of every subcommand. */
@@ -67,10 +97,11 @@ typedef struct {
     lm_taco_sup_opts so;
 } taco_ctx;
 
-extern const lm_cmd cmd_init, cmd_label, cmd_sup;
+extern const lm_cmd cmd_init, cmd_label, cmd_sup, cmd_rl;
 int run_init(taco_ctx *c, int argc, char **argv);
 int run_label(taco_ctx *c, int argc, char **argv);
 int run_sup(taco_ctx *c, int argc, char **argv);
+int run_rl(taco_ctx *c, int argc, char **argv);
 
 /* --model DIR as a folder path (a Hugging Face id is looked up in the
  * local cache); exits with the reason when there is none. */

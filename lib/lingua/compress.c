@@ -388,7 +388,10 @@ static int select_chunk(const lm_lingua_job *j, const chunk_t *C, double rr, lm_
             free(wt), free(lab);
             return -1;
         }
-    lm_lingua_select(&C->words, wt, rr, j->o.drop_consecutive, j->force, lab);
+    if (j->o.fixed)
+        lm_lingua_select_fixed(&C->words, j->o.keep_above, j->o.drop_consecutive, j->force, lab);
+    else
+        lm_lingua_select(&C->words, wt, rr, j->o.drop_consecutive, j->force, lab);
     for (size_t w = 0; w < nw; w++)
         nk += lab[w];
     const char **kt = lm_xmalloc((nk ? nk : 1) * sizeof *kt);

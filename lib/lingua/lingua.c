@@ -389,6 +389,46 @@ double lm_lingua_percentile(double *v, size_t n, int q, int f32)
     return a + m;
 }
 
+/* drop_consecutive's walk (__compress): a force token repeating the
+ * previous one with no word above t0 in between gets probability 0 */
+static void drop_walk(const lm_lingua_words *ws, lm_lingua_p *p, double t0, const lm_lingua_force *f)
+{
+    int between = 0;
+    const lm_lingua_word *prev = NULL;
+    for (size_t i = 0; i < ws->n; i++) {
+        const lm_lingua_word *w = &ws->w[i];
+        if (in_list(w->text, w->len, f->force, f->force_len, f->n_force)) {
+            if (between)
+                between = 0;
+            else if (prev && seq_eq(w->text, w->len, prev->text, prev->len))
+                p[i] = (lm_lingua_p){0.0, 1};
+            prev = w;
+        } else {
+            between |= p[i].v > t0;
+        }
+    }
+}
+
+/* the labels: kept when keep(p, thr); under drop_consecutive a force token
+ * repeating the last kept word is not */
+static void select_labels(const lm_lingua_words *ws, const lm_lingua_p *p, double thr, int percentile,
+                          int drop_consecutive, const lm_lingua_force *f, uint8_t *labels)
+{
+    const lm_lingua_word *last = NULL;
+    for (size_t i = 0; i < ws->n; i++) {
+        const lm_lingua_word *w = &ws->w[i];
+        labels[i] = 0;
+        int keep = percentile ? (p[i].v > thr || (thr == 1.0 && p[i].v == thr)) : p[i].v > thr;
+        if (keep) {
+            if (drop_consecutive && in_list(w->text, w->len, f->force, f->force_len, f->n_force) && last &&
+                seq_eq(last->text, last->len, w->text, w->len))
+                continue;
+            labels[i] = 1;
+            last = w;
+        }
+    }
+}
+
 double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate,
                         int drop_consecutive, const lm_lingua_force *f, uint8_t *labels)
 {
@@ -405,20 +445,7 @@ double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double 
             v[i] = p[i].v, f32 &= !p[i].py;
         double t0 = lm_lingua_percentile(v, n, lm_lingua_q(reduce_rate, 0), f32);
         free(v);
-        int between = 0;
-        const lm_lingua_word *prev = NULL;
-        for (size_t i = 0; i < n; i++) {
-            const lm_lingua_word *w = &ws->w[i];
-            if (in_list(w->text, w->len, f->force, f->force_len, f->n_force)) {
-                if (between)
-                    between = 0;
-                else if (prev && seq_eq(w->text, w->len, prev->text, prev->len))
-                    p[i] = (lm_lingua_p){0.0, 1};
-                prev = w;
-            } else {
-                between |= p[i].v > t0;
-            }
-        }
+        drop_walk(ws, p, t0, f);
     }
     size_t tot = 0;
     int f32 = 1;
@@ -433,21 +460,27 @@ double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double 
                 v[k++] = p[i].v;
         thr = lm_lingua_percentile(v, tot, lm_lingua_q(reduce_rate, 1), f32);
         free(v);
-    }
-    const lm_lingua_word *last = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const lm_lingua_word *w = &ws->w[i];
-        labels[i] = 0;
-        if (tot > 0 && (p[i].v > thr || (thr == 1.0 && p[i].v == thr))) {
-            if (drop_consecutive && in_list(w->text, w->len, f->force, f->force_len, f->n_force) && last &&
-                seq_eq(last->text, last->len, w->text, w->len))
-                continue;
-            labels[i] = 1;
-            last = w;
-        }
+        select_labels(ws, p, thr, 1, drop_consecutive, f, labels);
+    } else {
+        memset(labels, 0, n);
     }
     free(p);
     return thr;
+}
+
+void lm_lingua_select_fixed(const lm_lingua_words *ws, double thr, int drop_consecutive,
+                            const lm_lingua_force *f, uint8_t *labels)
+{
+    size_t n = ws->n;
+    if (n == 0)
+        return;
+    lm_lingua_p *p = lm_xmalloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = ws->w[i].prob;
+    if (drop_consecutive)
+        drop_walk(ws, p, thr, f);
+    select_labels(ws, p, thr, 0, drop_consecutive, f, labels);
+    free(p);
 }
 
 /* ---- contexts ---------------------------------------------------------- */

@@ -132,6 +132,11 @@ double lm_lingua_percentile(double *v, size_t n, int q, int f32);
  * when there are no words: nothing is kept). */
 double lm_lingua_select(const lm_lingua_words *ws, const size_t *weight, double reduce_rate,
                         int drop_consecutive, const lm_lingua_force *f, uint8_t *labels);
+/* The same with a fixed threshold instead of the percentiles: a word is
+ * kept iff its probability is above thr, and drop_consecutive's walk tests
+ * the same (TACO-RL's rollout: sampled 0/1 actions as probabilities). */
+void lm_lingua_select_fixed(const lm_lingua_words *ws, double thr, int drop_consecutive,
+                            const lm_lingua_force *f, uint8_t *labels);
 
 /* ---- contexts (compress_prompt_llmlingua2's use_context_level_filter) - */
 
@@ -147,7 +152,9 @@ typedef struct {
     int64_t context_target_token; /* -1 */
     const int64_t *force_context_ids;
     size_t n_force_context_ids;
-    int first;         /* token_to_word: 0 mean, 1 first */
+    int first; /* token_to_word: 0 mean, 1 first */
+    int fixed; /* 1: keep words above keep_above (lm_lingua_select_fixed), not the percentiles */
+    double keep_above;
     int reserve_digit; /* force_reserve_digit */
     int drop_consecutive;
     int want_words;           /* fill the result's word lists */

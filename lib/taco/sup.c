@@ -647,6 +647,13 @@ out:
 int lm_taco_sup_write_model(const lm_taco_sup *t, const char *base_dir, const char *out_dir,
                             const char *info_json, char *err, size_t errlen)
 {
+    return lm_taco_write_model(t->m, t->has_best ? t->best : t->m->params_mem, base_dir, out_dir, info_json,
+                               err, errlen);
+}
+
+int lm_taco_write_model(const lm_train_model *m, const float *weights, const char *base_dir,
+                        const char *out_dir, const char *info_json, char *err, size_t errlen)
+{
     char *tmp;
     if (lm_dir_tmp(out_dir, "sup", &tmp, err, errlen) != 0)
         return -1;
@@ -655,7 +662,7 @@ int lm_taco_sup_write_model(const lm_taco_sup *t, const char *base_dir, const ch
     if (lm_taco_copy_model_files(base_dir, tmp, err, errlen) != 0)
         goto out;
     p = join(tmp, "model.safetensors");
-    if (save_weights(t->m, t->has_best ? t->best : t->m->params_mem, p, err, errlen) != 0)
+    if (save_weights(m, weights, p, err, errlen) != 0)
         goto out;
     if (info_json) {
         free(p);

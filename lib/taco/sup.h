@@ -172,6 +172,10 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
 int lm_taco_sup_write_model(const lm_taco_sup *t, const char *base_dir, const char *out_dir,
                             const char *info_json, char *err, size_t errlen);
 
+/* The same for any model: weights[m->num_params] in m's layout. */
+int lm_taco_write_model(const lm_train_model *m, const float *weights, const char *base_dir,
+                        const char *out_dir, const char *info_json, char *err, size_t errlen);
+
 /* Copies the regular files of a model folder that describe it (config,
  * tokenizer, vocabularies: everything but weights, optimiser and trainer
  * state, and hidden files) from src to the folder dst.  Returns 0, or -1

@@ -242,3 +242,115 @@ PY
         grep -q "$s" "$TMP/p.svg" || fail "no '$s' in the plot"
     done
 }
+
+# prompts of 30 words from a small vocabulary, $1 of them
+rl_prompts() {
+    python3 - "$1" <<'PY'
+import json, random, sys
+rng = random.Random(3)
+words = ("river stone cloud house garden market window summer winter bridge candle forest silver yellow "
+         "orange purple doctor teacher farmer pilot").split()
+stop = "the of and to in a is".split()
+for i in range(int(sys.argv[1])):
+    print(json.dumps({"id": i, "original_prompt": " ".join(rng.choice(words + stop) for _ in range(30))}))
+PY
+}
+
+@test "rl with a deterministic reward co-process raises the mean reward" {
+    taco-train init --family xlm-roberta --layers 2 --hidden 32 --heads 4 --seed 1 \
+        --tokenizer "$TOP/testdata/models/tiny-xlmr/tokenizer.json" --out "$TMP/m" >/dev/null
+    rl_prompts 64 >"$TMP/p.jsonl"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t" \
+        --llm-cmd "python3 '$TOP/tests/llm/mock-oracle.py' -k 8" --make-references --epochs 12 \
+        --batch-size 8 --lr 3e-3 --seed 1 --baseline mean --reward f1 --prompt-template '{transcript}' \
+        --llm-cache "$TMP/cache.jsonl" --plot "$TMP/rl.svg"
+    assert_success
+    printf '%s\n' "${lines[@]}" | grep '^{"step"' >"$TMP/steps.jsonl"
+    [ "$(wc -l <"$TMP/steps.jsonl")" -eq 96 ]
+    read -r first last < <(python3 - "$TMP/steps.jsonl" <<'PY'
+import json, sys
+r = [json.loads(l)["reward_mean"] for l in open(sys.argv[1])]
+print(round(sum(r[:16]) / 16, 3), round(sum(r[-16:]) / 16, 3))
+PY
+)
+    echo "# mean reward: first 16 steps $first, last 16 steps $last" >&3
+    python3 -c "import sys; sys.exit(0 if $last > $first + 0.2 else 1)" || fail "reward $first -> $last"
+    [[ ${lines[-1]} == '{"model":"'"$TMP/t"'","steps":96,"llm_calls":'*',"llm_failures":0}' ]] || fail "${lines[-1]}"
+    grep -q '"mode":"rl"' "$TMP/t/taco_train.json"
+    grep -q "mean reward" "$TMP/rl.svg"
+    # the trained folder compresses with lingua-compress
+    head -1 "$TMP/p.jsonl" | lingua-compress --model "$TMP/t" --field original_prompt | grep -q compressed_prompt
+    # every answer is in the cache: a rerun makes no call
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t2" \
+        --llm-cmd "python3 '$TOP/tests/llm/mock-oracle.py' -k 8" --make-references --epochs 12 \
+        --batch-size 8 --lr 3e-3 --seed 1 --baseline mean --reward f1 --prompt-template '{transcript}' \
+        --llm-cache "$TMP/cache.jsonl"
+    assert_success
+    [[ ${lines[-1]} == *'"llm_calls":0,"llm_failures":0}' ]] || fail "${lines[-1]}"
+    cmp "$TMP/t/model.safetensors" "$TMP/t2/model.safetensors"
+}
+
+@test "rl: failed LLM calls are left out of the loss and counted; --reference-compat gives them +0.4" {
+    taco-train init --family xlm-roberta --layers 1 --hidden 16 --heads 2 --seed 1 \
+        --tokenizer "$TOP/testdata/models/tiny-xlmr/tokenizer.json" --out "$TMP/m" >/dev/null
+    rl_prompts 8 | python3 -c "
+import json, sys
+for i, l in enumerate(sys.stdin):
+    r = json.loads(l); r['gpt_output'] = 'river stone'
+    if i < 4: r['original_prompt'] = 'poison ' + r['original_prompt']
+    print(json.dumps(r))" >"$TMP/p.jsonl"
+    oracle="python3 '$TOP/tests/llm/mock-oracle.py' --error-word poison"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t" \
+        --llm-cmd "$oracle" --epochs 1 --batch-size 8 --rollout greedy --compression-rate 0.3 --relaxation-tokens 100 \
+        --over-compression 0 --force-tokens poison
+    assert_success
+    [[ ${lines[0]} == *'"prompts":8,"in_loss":4,'* ]] || fail "${lines[0]}"
+    [[ ${lines[0]} == *'"llm_calls":8,"llm_failures":4,'* ]] || fail "${lines[0]}"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t2" \
+        --llm-cmd "$oracle" --epochs 1 --batch-size 8 --rollout greedy --compression-rate 0.3 --relaxation-tokens 100 \
+        --over-compression 0 --force-tokens poison --reference-compat
+    assert_success
+    [[ ${lines[0]} == *'"prompts":8,"in_loss":8,'* ]] || fail "${lines[0]}"
+}
+
+@test "rl: the length rules decide without calling the LLM" {
+    taco-train init --family xlm-roberta --layers 1 --hidden 16 --heads 2 --seed 1 \
+        --tokenizer "$TOP/testdata/models/tiny-xlmr/tokenizer.json" --out "$TMP/m" >/dev/null
+    rl_prompts 8 | sed 's/}$/,"gpt_output":"x"}/' >"$TMP/p.jsonl"
+    # every compression is "over-compressed" when the share is 1
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t" \
+        --llm-cmd "exit 3" --epochs 1 --batch-size 8 --over-compression 1
+    assert_success
+    reward() { python3 -c "import json, sys; print(round(json.loads(sys.argv[1])['reward_mean'], 9))" "$1"; }
+    [ "$(reward "${lines[0]}")" = -0.4 ] || fail "${lines[0]}"
+    [[ ${lines[0]} == *'"frac_over":1,"frac_relax":0,'*'"llm_calls":0,'* ]] || fail "${lines[0]}"
+    # and outside a tolerance of 0 tokens around a rate of 1 (none kept all)
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t2" \
+        --llm-cmd "exit 3" --epochs 1 --batch-size 8 --over-compression 0 --compression-rate 1 \
+        --relaxation-tokens 0 --penalty-relax -0.25
+    assert_success
+    [ "$(reward "${lines[0]}")" = -0.25 ] || fail "${lines[0]}"
+    [[ ${lines[0]} == *'"frac_relax":1,'*'"llm_calls":0,'* ]] || fail "${lines[0]}"
+}
+
+@test "rl: usage errors and bad records" {
+    taco-train init --family bert --layers 1 --hidden 8 --heads 2 --seed 1 --tokenizer "$M/tokenizer.json" \
+        --out "$TMP/m" >/dev/null
+    echo '{"original_prompt":"a b c","gpt_output":"a"}' >"$TMP/p.jsonl"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"--llm-url URL or --llm-cmd CMD"* ]] || fail "$stderr"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t" --llm-cmd cat \
+        --prompt-template 'no slot'
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"{transcript}"* ]] || fail "$stderr"
+    echo '{"original_prompt":"a b c"}' >"$TMP/q.jsonl"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/q.jsonl" --out "$TMP/t" --llm-cmd cat
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"no reference answer"* && $stderr == *"--make-references"* ]] || fail "$stderr"
+    echo '{"original_prompt":7}' >"$TMP/q.jsonl"
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/q.jsonl" --out "$TMP/t" --llm-cmd cat
+    [ "$status" -eq 1 ]
+    [[ $stderr == *'q.jsonl:1:'*'"original_prompt" must be a string'* ]] || fail "$stderr"
+    [ ! -e "$TMP/t" ]
+}
