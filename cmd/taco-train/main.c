@@ -7,10 +7,14 @@
  * is in lib/nn (train.h, optim.h, init.h), the data and the loop in
  * lib/taco.  One file per subcommand.
  */
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/diag.h"
+#include "core/json.h"
 #include "lingua/setup.h"
 #include "taco.h"
 
@@ -39,6 +43,49 @@ char *taco_model_dir(const char *model)
     if (!dir)
         lm_die_hint(f.status, f.hint[0] ? f.hint : NULL, "%s", f.msg);
     return dir;
+}
+
+/* exits naming the first setting that differs from the checkpoint's */
+void taco_check_resume(const char *dir, const char *now, const char *saved)
+{
+    json_t *a = json_loads(now, 0, NULL), *b = json_loads(saved, 0, NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(a, key, v)
+    {
+        json_t *w = json_object_get(b, key);
+        if (!w || !json_equal(v, w)) {
+            lm_buf x = {0}, y = {0};
+            lm_buf_add_jansson(&x, v);
+            if (w)
+                lm_buf_add_jansson(&y, w);
+            lm_die_hint(LM_EXIT_USAGE, "resume with the options and data of the interrupted run",
+                        "%s: the checkpoint's run has %s %.*s, this one %.*s", dir, key, w ? (int)y.n : 7,
+                        w ? y.p : "nothing", (int)x.n, x.p);
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
+char *taco_checkpoint_dir(const taco_ctx *c)
+{
+    struct stat st;
+    if (c->resume)
+        return lm_xstrdup(c->checkpoint ? c->checkpoint : c->resume);
+    if (!c->checkpoint && c->save_every <= 0)
+        return NULL;
+    char *ckpt;
+    if (c->checkpoint) {
+        ckpt = lm_xstrdup(c->checkpoint);
+    } else {
+        ckpt = lm_xmalloc(strlen(c->out) + 16);
+        sprintf(ckpt, "%s.checkpoint", c->out);
+    }
+    if (lstat(ckpt, &st) == 0)
+        lm_die_hint(LM_EXIT_USAGE, "continue it with --resume DIR, or remove it",
+                    "%s: a checkpoint folder already exists", ckpt);
+    return ckpt;
 }
 
 static int top_opt(void *ctx, int id, const char *arg)

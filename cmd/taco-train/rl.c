@@ -60,6 +60,9 @@ static const lm_opt rl_opts[] = {
     {"rollout", 0, "HOW", "sample (default) or greedy (p > 0.5)", "choice:sample greedy", OPT_ROLLOUT},
     {"count-encoding", 0, "FILE", "cl100k_base rank file for the token counts", "file", OPT_COUNT_ENCODING},
     {"plot", 0, "FILE", "write the reward and loss curves as SVG to FILE", "outfile", OPT_PLOT},
+    {"save-every", 0, "N", "write a checkpoint every N steps (default 0: none)", NULL, OPT_SAVE_EVERY},
+    {"checkpoint", 0, "DIR", "the checkpoint folder (default OUT.checkpoint)", "dir", OPT_CHECKPOINT},
+    {"resume", 0, "DIR", "continue the run whose checkpoint is DIR", "dir", OPT_RESUME},
     {0},
 };
 /* clang-format on */
@@ -151,6 +154,9 @@ static int rl_opt(void *vc, int id, const char *arg)
     case OPT_ROLLOUT: o->rollout_greedy = lm_opt_choice(k, "rollout", arg, NULL); break;
     case OPT_COUNT_ENCODING: R.count_path = arg; break;
     case OPT_PLOT: c->plot = arg; break;
+    case OPT_SAVE_EVERY: c->save_every = lm_opt_int(k, "save-every", arg, 0, INT64_MAX / 2); break;
+    case OPT_CHECKPOINT: c->checkpoint = arg; break;
+    case OPT_RESUME: c->resume = arg; break;
     }
     return 0;
 }
@@ -320,6 +326,45 @@ static void make_references(prompts *P, lm_llm *llm, const lm_taco_rl_opts *o)
     free(text), free(req), free(res), free(ix);
 }
 
+/* the settings a resume must match */
+static char *run_json(const char *data_hex, const lm_taco_rl_opts *o, const char *force,
+                      const char *llm_model)
+{
+    static const char *const sched[] = {"constant", "constant_warmup", "linear", "cosine"};
+    static const char *const base[] = {"none", "mean", "ema"};
+    static const char *const metric[] = {"bleu", "f1", "em", "rouge1", "rouge2", "rougeL"};
+    lm_buf b = {0};
+    lm_buf_printf(&b, "{\"data_sha256\":\"%s\",\"epochs\":%d,\"batch_size\":%d", data_hex, o->epochs,
+                  o->batch);
+    const char *nk[] = {"lr",           "weight_decay",     "max_grad_norm",     "entropy_coeff",
+                        "ema",          "compression_rate", "relaxation_tokens", "over_compression",
+                        "penalty_over", "penalty_relax"};
+    double nv[] = {o->lr,      o->weight_decay, o->max_grad_norm, o->entropy_coeff,   o->ema,
+                   o->ro.rate, o->ro.relax,     o->ro.over,       o->ro.penalty_over, o->ro.penalty_relax};
+    for (size_t i = 0; i < sizeof nv / sizeof *nv; i++)
+        num(&b, nk[i], nv[i]);
+    lm_buf_printf(&b, ",\"schedule\":\"%s\",\"warmup\":%lld,\"baseline\":\"%s\",\"loss_mask\":\"%s\"",
+                  sched[o->sched], (long long)o->warmup, base[o->baseline], o->loss_mask ? "all" : "real");
+    lm_buf_printf(&b, ",\"reward\":\"%s\",\"truncate_pred\":%s,\"compat\":%s,\"rollout\":\"%s\"",
+                  metric[o->ro.metric], o->ro.first_line ? "true" : "false", o->compat ? "true" : "false",
+                  o->rollout_greedy ? "greedy" : "sample");
+    lm_buf_printf(&b, ",\"keep_newlines\":%s", R.keep_newlines ? "true" : "false");
+    lm_buf_printf(&b, ",\"max_tokens\":%d,\"drop_consecutive\":%s,\"reserve_digit\":%s,\"seed\":%llu",
+                  o->max_tokens, o->lo.drop_consecutive ? "true" : "false",
+                  o->lo.reserve_digit ? "true" : "false", (unsigned long long)o->seed);
+    const char *sk[] = {"train_scope", "prompt_template", "system", "force_tokens", "llm_model"};
+    const char *sv[] = {o->scope, o->prompt_template, o->system, force ? force : "",
+                        llm_model ? llm_model : ""};
+    for (size_t i = 0; i < 5; i++) {
+        lm_buf_printf(&b, ",\"%s\":", sk[i]);
+        lm_buf_add_jstr(&b, sv[i], strlen(sv[i]));
+    }
+    lm_buf_addc(&b, '}');
+    char *s = lm_xstrndup(b.p, b.n);
+    lm_buf_free(&b);
+    return s;
+}
+
 int run_rl(taco_ctx *c, int argc, char **argv)
 {
     lm_taco_rl_opts_default(&R.ro);
@@ -330,8 +375,10 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     const lm_cmd *k = &cmd_rl;
     if (oi < argc)
         lm_usage_error(k, "unexpected operand '%s': give the prompts with --data FILE", argv[oi]);
-    if (!c->model)
+    if (!c->resume && !c->model)
         lm_usage_error(k, "--model DIR is required");
+    if (c->resume && c->model)
+        lm_usage_error(k, "--resume DIR takes the model from the checkpoint: leave out --model");
     if (!c->data)
         lm_usage_error(k, "--data FILE is required");
     if (!c->out)
@@ -345,7 +392,8 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     R.ro.seed = c->com.seed;
     lm_cli_threads(&c->com);
     char err[1024];
-    char *dir = taco_model_dir(c->model);
+    char *ckpt = taco_checkpoint_dir(c);
+    char *dir = c->resume ? lm_xstrdup(c->resume) : taco_model_dir(c->model);
 
     /* the rollout's set-up: lingua-compress's tokenizer, force tokens, counter */
     lm_hf_config cfg = {0};
@@ -431,6 +479,14 @@ int run_rl(taco_ctx *c, int argc, char **argv)
                                    (const char *const *)P.ref, P.n, err, sizeof err);
     if (!t)
         lm_usage_error(k, "%s", err);
+    char *run = run_json(hex, &R.ro, R.force_list, R.llm_model);
+    if (c->resume) {
+        char *saved;
+        if (lm_taco_rl_restore(t, ckpt, &saved, err, sizeof err) != 0)
+            lm_die(LM_EXIT_DATA, "%s", err);
+        taco_check_resume(ckpt, run, saved);
+        free(saved);
+    }
     lm_buf b = {0};
     int tty = isatty(2);
     int64_t steps = 0;
@@ -446,15 +502,17 @@ int run_rl(taco_ctx *c, int argc, char **argv)
         if (tty)
             fprintf(stderr, "\r%s: step %lld/%lld, reward %.4g  ", lm_prog, (long long)si.step,
                     (long long)lm_taco_rl_total_steps(t), si.reward_mean);
+        if (ckpt && c->save_every > 0 && si.step % c->save_every == 0 &&
+            lm_taco_rl_save(t, ckpt, dir, run, err, sizeof err) != 0)
+            lm_die(LM_EXIT_USAGE, "%s", err);
     }
     if (tty)
         fprintf(stderr, "\r\033[K");
     if (c->plot && lm_taco_rl_plot(t, c->plot, err, sizeof err) != 0)
         lm_die(LM_EXIT_USAGE, "%s", err);
     lm_buf info = {0};
-    lm_buf_printf(&info,
-                  "{\"mode\":\"rl\",\"lmkit\":\"%s\",\"data_sha256\":\"%s\",\"seed\":%llu,\"steps\":%lld",
-                  LMKIT_VERSION, hex, (unsigned long long)c->com.seed, (long long)steps);
+    lm_buf_printf(&info, "{\"mode\":\"rl\",\"lmkit\":\"%s\",\"run\":%s,\"steps\":%lld", LMKIT_VERSION, run,
+                  (long long)steps);
     lm_buf_printf(&info, ",\"llm_calls\":%llu,\"llm_failures\":%llu}", (unsigned long long)calls,
                   (unsigned long long)fails);
     char *infos = lm_xstrndup(info.p, info.n);
@@ -467,6 +525,8 @@ int run_rl(taco_ctx *c, int argc, char **argv)
                   (unsigned long long)calls, (unsigned long long)fails);
     fwrite(b.p, 1, b.n, stdout);
     free(infos);
+    free(run);
+    free(ckpt);
     lm_buf_free(&info);
     lm_buf_free(&b);
     lm_taco_rl_free(t);

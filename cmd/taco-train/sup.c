@@ -178,25 +178,6 @@ static char *run_json(const taco_ctx *c, const char *data_hex, const char *eval_
     return s;
 }
 
-/* exits naming the first setting that differs from the checkpoint's */
-static void check_resume(const char *dir, const char *now, const char *saved)
-{
-    json_t *a = json_loads(now, 0, NULL), *b = json_loads(saved, 0, NULL);
-    const char *key;
-    json_t *v;
-    json_object_foreach(a, key, v)
-    {
-        json_t *w = json_object_get(b, key);
-        if (!w || !json_equal(v, w)) {
-            char *x = json_dumps(v, JSON_ENCODE_ANY), *y = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL;
-            lm_die_hint(LM_EXIT_USAGE, "resume with the options and data of the interrupted run",
-                        "%s: the checkpoint's run has %s %s, this one %s", dir, key, y ? y : "nothing", x);
-        }
-    }
-    json_decref(a);
-    json_decref(b);
-}
-
 /* ---- output records ---- */
 
 static void emit(lm_buf *b)
@@ -266,20 +247,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
     c->so.seed = c->com.seed;
     lm_cli_threads(&c->com);
 
-    char *ckpt = NULL;
-    if (c->resume)
-        ckpt = lm_xstrdup(c->checkpoint ? c->checkpoint : c->resume);
-    else if (c->checkpoint || c->save_every > 0) {
-        if (c->checkpoint) {
-            ckpt = lm_xstrdup(c->checkpoint);
-        } else {
-            ckpt = lm_xmalloc(strlen(c->out) + 16);
-            sprintf(ckpt, "%s.checkpoint", c->out);
-        }
-        if (lstat(ckpt, &st) == 0)
-            lm_die_hint(LM_EXIT_USAGE, "continue it with --resume DIR, or remove it",
-                        "%s: a checkpoint folder already exists", ckpt);
-    }
+    char *ckpt = taco_checkpoint_dir(c);
     char *base = c->resume ? lm_xstrdup(c->resume) : taco_model_dir(c->model);
 
     char err[1024];
@@ -349,7 +317,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
         char *saved;
         if (lm_taco_sup_restore(tr, ckpt, &saved, err, sizeof err) != 0)
             lm_die(LM_EXIT_DATA, "%s", err);
-        check_resume(ckpt, run, saved);
+        taco_check_resume(ckpt, run, saved);
         free(saved);
     }
 

@@ -106,5 +106,12 @@ int run_rl(taco_ctx *c, int argc, char **argv);
 /* --model DIR as a folder path (a Hugging Face id is looked up in the
  * local cache); exits with the reason when there is none. */
 char *taco_model_dir(const char *model);
+/* The checkpoint folder of a run: --resume's (or --checkpoint's), else
+ * --checkpoint or OUT.checkpoint when checkpoints are asked for (which must
+ * not exist: exits saying so), else NULL. */
+char *taco_checkpoint_dir(const taco_ctx *c);
+/* Exits naming the first setting of the run description `now` that
+ * differs from the checkpoint's `saved`. */
+void taco_check_resume(const char *dir, const char *now, const char *saved);
 
 #endif

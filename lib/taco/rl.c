@@ -2,6 +2,7 @@
 #include "taco/rl.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "core/svg.h"
+#include "taco/sup.h"
 #include "text/metrics.h"
 
 void lm_taco_reward_opts_default(lm_taco_reward_opts *o)
@@ -540,5 +542,98 @@ int lm_taco_rl_plot(const lm_taco_rl *t, const char *path, char *err, size_t err
     lm_plot_free(p[0]);
     lm_plot_free(p[1]);
     free(x), free(r), free(l);
+    return rc;
+}
+
+#define RL_FORMAT "lmkit taco-train rl checkpoint 1"
+
+int lm_taco_rl_save(const lm_taco_rl *t, const char *dir, const char *base_dir, const char *run_json,
+                    char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *run = json_loads(run_json ? run_json : "{}", 0, &je);
+    if (!run) {
+        lm_seterr(err, errlen, "run description: %s", je.text);
+        return -1;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(RL_FORMAT));
+    json_object_set_new(o, "step", json_integer(t->step));
+    json_object_set_new(o, "epoch", json_integer(t->epoch));
+    json_object_set_new(o, "next", json_integer(t->next));
+    json_object_set_new(o, "ema_set", json_boolean(t->ema_set));
+    json_object_set_new(o, "ema_value", json_real(t->ema_value));
+    json_t *h = json_array();
+    for (size_t i = 0; i < t->nhist; i++)
+        json_array_append_new(h, json_pack("[f,f]", t->hist[2 * i], t->hist[2 * i + 1]));
+    json_object_set_new(o, "history", h);
+    json_object_set_new(o, "run", run);
+    char *js = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    int rc = lm_taco_ckpt_write(dir, base_dir, t->m, &t->opt, NULL, js, err, errlen);
+    free(js);
+    return rc;
+}
+
+int lm_taco_rl_restore(lm_taco_rl *t, const char *dir, char **run_json, char *err, size_t errlen)
+{
+    *run_json = NULL;
+    size_t n = strlen(dir) + 32;
+    char *path = lm_xmalloc(n);
+    snprintf(path, n, "%s/trainer_state.json", dir);
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    int rc = -1;
+    if (!o) {
+        lm_seterr(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        goto out;
+    }
+    json_t *f = json_object_get(o, "format"), *st = json_object_get(o, "step"),
+           *ep = json_object_get(o, "epoch");
+    json_t *nx = json_object_get(o, "next"), *es = json_object_get(o, "ema_set"),
+           *ev = json_object_get(o, "ema_value");
+    json_t *h = json_object_get(o, "history"), *run = json_object_get(o, "run");
+    if (!json_is_string(f) || strcmp(json_string_value(f), RL_FORMAT) != 0) {
+        lm_seterr(err, errlen, "%s: not a checkpoint of taco-train rl (format \"%s\")", path, RL_FORMAT);
+        goto out;
+    }
+    if (!json_is_integer(st) || !json_is_integer(ep) || !json_is_integer(nx) || !json_is_boolean(es) ||
+        !json_is_number(ev) || !json_is_array(h) || !json_is_object(run) || json_integer_value(st) < 0 ||
+        json_integer_value(st) > t->total_steps || json_integer_value(ep) < 0 ||
+        json_integer_value(ep) > t->o.epochs || json_integer_value(nx) < 0 ||
+        (size_t)json_integer_value(nx) >= t->n || json_array_size(h) != (size_t)json_integer_value(st)) {
+        lm_seterr(err, errlen, "%s: a field is missing or out of range for this run", path);
+        goto out;
+    }
+    snprintf(path, n, "%s/optimizer.safetensors", dir);
+    if (lm_adamw_load(&t->opt, path, err, errlen) != 0)
+        goto out;
+    if (t->opt.step != json_integer_value(st)) {
+        lm_seterr(err, errlen, "%s: %lld optimiser steps, but the trainer state says %lld", path,
+                  (long long)t->opt.step, (long long)json_integer_value(st));
+        goto out;
+    }
+    t->step = json_integer_value(st);
+    t->epoch = (int)json_integer_value(ep);
+    t->next = json_integer_value(nx);
+    t->ema_set = json_is_true(es);
+    t->ema_value = json_number_value(ev);
+    t->nhist = 0;
+    for (size_t i = 0; i < json_array_size(h); i++) {
+        json_t *x = json_array_get(h, i);
+        lm_grow(t->hist, t->histcap, 2 * t->nhist + 2);
+        t->hist[2 * t->nhist] = json_number_value(json_array_get(x, 0));
+        t->hist[2 * t->nhist + 1] = json_number_value(json_array_get(x, 1));
+        t->nhist++;
+    }
+    if (t->next > 0)
+        epoch_order(t);
+    char *s = json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+    *run_json = lm_xstrdup(s);
+    free(s);
+    rc = 0;
+out:
+    json_decref(o);
+    free(path);
     return rc;
 }

@@ -138,6 +138,17 @@ int64_t lm_taco_rl_total_steps(const lm_taco_rl *t);
 int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errlen);
 /* The current weights, for writing. */
 const lm_train_model *lm_taco_rl_model(const lm_taco_rl *t);
+/* Writes the checkpoint folder dir (lm_taco_ckpt_write: the weights, the
+ * optimiser, base_dir's files, trainer_state.json with the position, the
+ * baseline, the history and "run": run_json, the caller's description that
+ * a resume must match).  Returns 0, or -1 with a message. */
+int lm_taco_rl_save(const lm_taco_rl *t, const char *dir, const char *base_dir, const char *run_json,
+                    char *err, size_t errlen);
+/* Restores the optimiser, the position, the baseline and the history from
+ * a checkpoint whose model.safetensors t was built from; *run_json gets the
+ * saved run object.  Returns 0, or -1 with a message. */
+int lm_taco_rl_restore(lm_taco_rl *t, const char *dir, char **run_json, char *err, size_t errlen);
+
 /* Writes the per-step mean reward and loss as an SVG document. */
 int lm_taco_rl_plot(const lm_taco_rl *t, const char *path, char *err, size_t errlen);
 

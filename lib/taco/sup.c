@@ -480,34 +480,34 @@ static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, s
     return r;
 }
 
-int lm_taco_sup_save(const lm_taco_sup *t, const char *dir, const char *base_dir, const char *run_json,
-                     char *err, size_t errlen)
+int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_model *m, const lm_adamw *opt,
+                       const float *best, const char *state_json, char *err, size_t errlen)
 {
     char *tmp;
     if (lm_dir_tmp(dir, "ckpt", &tmp, err, errlen) != 0)
         return -1;
     int rc = -1;
-    char *p = NULL, *js = state_json(t, run_json, err, errlen);
-    if (!js || lm_taco_copy_model_files(base_dir, tmp, err, errlen) != 0)
+    char *p = NULL;
+    if (lm_taco_copy_model_files(base_dir, tmp, err, errlen) != 0)
         goto out;
     p = join(tmp, "model.safetensors");
-    if (save_weights(t->m, t->m->params_mem, p, err, errlen) != 0)
+    if (save_weights(m, m->params_mem, p, err, errlen) != 0)
         goto out;
     free(p);
     p = join(tmp, "optimizer.safetensors");
-    if (lm_adamw_save(&t->opt, p, err, errlen) != 0)
+    if (lm_adamw_save(opt, p, err, errlen) != 0)
         goto out;
     free(p);
     p = NULL;
-    if (t->has_best) {
+    if (best) {
         p = join(tmp, "best.safetensors");
-        if (save_weights(t->m, t->best, p, err, errlen) != 0)
+        if (save_weights(m, best, p, err, errlen) != 0)
             goto out;
         free(p);
         p = NULL;
     }
     p = join(tmp, "trainer_state.json");
-    if (write_string(p, js, err, errlen) != 0 || lm_dir_publish(tmp, dir, 1, err, errlen) != 0)
+    if (write_string(p, state_json, err, errlen) != 0 || lm_dir_publish(tmp, dir, 1, err, errlen) != 0)
         goto out;
     rc = 0;
 out:
@@ -515,6 +515,16 @@ out:
         lm_dir_remove(tmp);
     free(tmp);
     free(p);
+    return rc;
+}
+
+int lm_taco_sup_save(const lm_taco_sup *t, const char *dir, const char *base_dir, const char *run_json,
+                     char *err, size_t errlen)
+{
+    char *js = state_json(t, run_json, err, errlen);
+    if (!js)
+        return -1;
+    int rc = lm_taco_ckpt_write(dir, base_dir, t->m, &t->opt, t->has_best ? t->best : NULL, js, err, errlen);
     free(js);
     return rc;
 }

@@ -172,6 +172,14 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
 int lm_taco_sup_write_model(const lm_taco_sup *t, const char *base_dir, const char *out_dir,
                             const char *info_json, char *err, size_t errlen);
 
+/* A checkpoint folder dir (published in one rename, replacing an older
+ * one): base_dir's configuration and tokenizer files, model.safetensors
+ * (m's weights), optimizer.safetensors (opt's state), best.safetensors
+ * (best, when not NULL) and trainer_state.json (state_json).  Returns 0,
+ * or -1 with a message. */
+int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_model *m, const lm_adamw *opt,
+                       const float *best, const char *state_json, char *err, size_t errlen);
+
 /* The same for any model: weights[m->num_params] in m's layout. */
 int lm_taco_write_model(const lm_train_model *m, const float *weights, const char *base_dir,
                         const char *out_dir, const char *info_json, char *err, size_t errlen);

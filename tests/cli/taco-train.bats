@@ -354,3 +354,33 @@ for i, l in enumerate(sys.stdin):
     [[ $stderr == *'q.jsonl:1:'*'"original_prompt" must be a string'* ]] || fail "$stderr"
     [ ! -e "$TMP/t" ]
 }
+
+@test "rl: kill -9, --resume, and the weights are byte-identical" {
+    taco-train init --family xlm-roberta --layers 1 --hidden 16 --heads 2 --seed 1 \
+        --tokenizer "$TOP/testdata/models/tiny-xlmr/tokenizer.json" --out "$TMP/m" >/dev/null
+    rl_prompts 32 >"$TMP/p.jsonl"
+    args=(--data "$TMP/p.jsonl" --llm-cmd "python3 '$TOP/tests/llm/mock-oracle.py' -k 8" --make-references
+          --epochs 10 --batch-size 4 --lr 3e-3 --seed 2 --baseline ema --reward f1 --prompt-template '{transcript}'
+          --threads 2 --save-every 3)
+    taco-train rl --model "$TMP/m" "${args[@]}" --llm-cache "$TMP/a.cache" --out "$TMP/a" --plot "$TMP/a.svg" >/dev/null
+    taco-train rl --model "$TMP/m" "${args[@]}" --llm-cache "$TMP/b.cache" --out "$TMP/b" >"$TMP/b1.log" &
+    pid=$!
+    for _ in $(seq 400); do [ -f "$TMP/b.checkpoint/trainer_state.json" ] && break; sleep 0.05; done
+    sleep 0.5
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    if [ -d "$TMP/b" ]; then
+        echo "# the run finished before the kill" >&3
+    else
+        echo "# killed, checkpoint at $(grep -o '"step": [0-9]*' "$TMP/b.checkpoint/trainer_state.json")" >&3
+        run --separate-stderr taco-train rl --resume "$TMP/b.checkpoint" "${args[@]}" --llm-cache "$TMP/b.cache" \
+            --out "$TMP/b" --plot "$TMP/b.svg"
+        assert_success
+        cmp "$TMP/a.svg" "$TMP/b.svg" || fail "the plots differ"
+    fi
+    cmp "$TMP/a/model.safetensors" "$TMP/b/model.safetensors" || fail "weights differ"
+    # a different setting is refused
+    run --separate-stderr taco-train rl --resume "$TMP/b.checkpoint" "${args[@]}" --lr 1e-3 --out "$TMP/c"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"lr 0.003, this one 0.001"* ]] || fail "$stderr"
+}
