@@ -88,6 +88,20 @@ char *taco_checkpoint_dir(const taco_ctx *c)
     return ckpt;
 }
 
+void taco_num(lm_buf *b, const char *key, double v)
+{
+    lm_buf_printf(b, ",\"%s\":", key);
+    lm_buf_add_jnum(b, v);
+}
+
+void taco_emit(lm_buf *b)
+{
+    lm_buf_addc(b, '\n');
+    if (fwrite(b->p, 1, b->n, stdout) != b->n || fflush(stdout) != 0)
+        lm_close_stdout();
+    lm_buf_reset(b);
+}
+
 static int top_opt(void *ctx, int id, const char *arg)
 {
     (void)ctx, (void)id, (void)arg;

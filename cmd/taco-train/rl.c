@@ -249,38 +249,30 @@ static size_t split_list(const char *list, char ***out, size_t **lens)
     return n;
 }
 
-static void num(lm_buf *b, const char *key, double v)
-{
-    lm_buf_printf(b, ",\"%s\":", key);
-    lm_buf_add_jnum(b, v);
-}
-
 static void step_record(lm_buf *b, const lm_taco_rl_info *s)
 {
     lm_buf_printf(b, "{\"step\":%lld,\"epoch\":%d", (long long)s->step, s->epoch);
-    num(b, "lr", s->lr);
-    num(b, "loss", s->loss);
-    num(b, "reward_mean", s->reward_mean);
-    num(b, "reward_std", s->reward_std);
-    num(b, "baseline", s->baseline);
-    num(b, "entropy_mean", s->entropy_mean);
-    num(b, "kept_rate", s->kept_rate);
-    num(b, "comp_ratio_mean", s->comp_ratio_mean);
-    num(b, "frac_over", s->frac_over);
-    num(b, "frac_relax", s->frac_relax);
+    taco_num(b, "lr", s->lr);
+    taco_num(b, "loss", s->loss);
+    taco_num(b, "reward_mean", s->reward_mean);
+    taco_num(b, "reward_std", s->reward_std);
+    taco_num(b, "baseline", s->baseline);
+    taco_num(b, "entropy_mean", s->entropy_mean);
+    taco_num(b, "kept_rate", s->kept_rate);
+    taco_num(b, "comp_ratio_mean", s->comp_ratio_mean);
+    taco_num(b, "frac_over", s->frac_over);
+    taco_num(b, "frac_relax", s->frac_relax);
     lm_buf_printf(b, ",\"prompts\":%zu,\"in_loss\":%zu,\"positions\":%zu", s->prompts, s->in_loss,
                   s->positions);
     lm_buf_printf(b, ",\"llm_calls\":%llu,\"llm_failures\":%llu,\"llm_cache_hits\":%llu",
                   (unsigned long long)s->llm_calls, (unsigned long long)s->llm_failures,
                   (unsigned long long)s->llm_cache_hits);
-    num(b, "grad_norm", s->grad_norm);
-    num(b, "t_forward_s", s->t_forward);
-    num(b, "t_llm_s", s->t_llm);
-    num(b, "t_backward_s", s->t_backward);
-    lm_buf_adds(b, "}\n");
-    if (fwrite(b->p, 1, b->n, stdout) != b->n || fflush(stdout) != 0)
-        lm_close_stdout();
-    lm_buf_reset(b);
+    taco_num(b, "grad_norm", s->grad_norm);
+    taco_num(b, "t_forward_s", s->t_forward);
+    taco_num(b, "t_llm_s", s->t_llm);
+    taco_num(b, "t_backward_s", s->t_backward);
+    lm_buf_addc(b, '}');
+    taco_emit(b);
 }
 
 /* fills the missing reference answers from the LLM on the original prompts */
@@ -342,7 +334,7 @@ static char *run_json(const char *data_hex, const lm_taco_rl_opts *o, const char
     double nv[] = {o->lr,      o->weight_decay, o->max_grad_norm, o->entropy_coeff,   o->ema,
                    o->ro.rate, o->ro.relax,     o->ro.over,       o->ro.penalty_over, o->ro.penalty_relax};
     for (size_t i = 0; i < sizeof nv / sizeof *nv; i++)
-        num(&b, nk[i], nv[i]);
+        taco_num(&b, nk[i], nv[i]);
     lm_buf_printf(&b, ",\"schedule\":\"%s\",\"warmup\":%lld,\"baseline\":\"%s\",\"loss_mask\":\"%s\"",
                   sched[o->sched], (long long)o->warmup, base[o->baseline], o->loss_mask ? "all" : "real");
     lm_buf_printf(&b, ",\"reward\":\"%s\",\"truncate_pred\":%s,\"compat\":%s,\"rollout\":\"%s\"",

@@ -180,43 +180,29 @@ static char *run_json(const taco_ctx *c, const char *data_hex, const char *eval_
 
 /* ---- output records ---- */
 
-static void emit(lm_buf *b)
-{
-    lm_buf_addc(b, '\n');
-    if (fwrite(b->p, 1, b->n, stdout) != b->n || fflush(stdout) != 0)
-        lm_close_stdout();
-    lm_buf_reset(b);
-}
-
-static void num(lm_buf *b, const char *key, double v)
-{
-    lm_buf_printf(b, ",\"%s\":", key);
-    lm_buf_add_jnum(b, v);
-}
-
 static void step_record(lm_buf *b, const lm_taco_step_info *s)
 {
     lm_buf_printf(b, "{\"step\":%lld,\"epoch\":%d", (long long)s->step, s->epoch);
-    num(b, "lr", s->lr);
-    num(b, "loss", s->loss);
-    num(b, "grad_norm", s->grad_norm);
+    taco_num(b, "lr", s->lr);
+    taco_num(b, "loss", s->loss);
+    taco_num(b, "grad_norm", s->grad_norm);
     lm_buf_printf(b, ",\"tokens\":%zu", s->tokens);
     double t = s->t_forward + s->t_backward + s->t_optim;
-    num(b, "tokens_per_s", t > 0 ? (double)s->positions / t : 0);
-    num(b, "t_forward_s", s->t_forward);
-    num(b, "t_backward_s", s->t_backward);
-    num(b, "t_optim_s", s->t_optim);
+    taco_num(b, "tokens_per_s", t > 0 ? (double)s->positions / t : 0);
+    taco_num(b, "t_forward_s", s->t_forward);
+    taco_num(b, "t_backward_s", s->t_backward);
+    taco_num(b, "t_optim_s", s->t_optim);
     lm_buf_addc(b, '}');
-    emit(b);
+    taco_emit(b);
 }
 
 static void metrics_fields(lm_buf *b, const lm_taco_metrics *m)
 {
-    num(b, "eval_loss", m->loss);
-    num(b, "accuracy", m->accuracy);
-    num(b, "precision", m->precision);
-    num(b, "recall", m->recall);
-    num(b, "f1", m->f1);
+    taco_num(b, "eval_loss", m->loss);
+    taco_num(b, "accuracy", m->accuracy);
+    taco_num(b, "precision", m->precision);
+    taco_num(b, "recall", m->recall);
+    taco_num(b, "f1", m->f1);
 }
 
 int run_sup(taco_ctx *c, int argc, char **argv)
@@ -270,16 +256,8 @@ int run_sup(taco_ctx *c, int argc, char **argv)
         uint64_t nh = (uint64_t)floor(c->eval_fraction * (double)nrec + 0.5);
         if (nh >= nrec)
             nh = nrec - 1;
-        uint64_t *perm = lm_xmalloc(lm_xmul(nrec, sizeof *perm));
-        for (uint64_t i = 0; i < nrec; i++)
-            perm[i] = i;
-        lm_rng r;
-        lm_rng_init(&r, c->so.seed, 0x73706c6974ull); /* "split" */
-        for (uint64_t i = nrec; i > 1; i--) {
-            uint64_t j = lm_rng_below(&r, i), x = perm[i - 1];
-            perm[i - 1] = perm[j];
-            perm[j] = x;
-        }
+        size_t *perm = lm_xmalloc(lm_xmul(nrec, sizeof *perm));
+        lm_taco_shuffle(perm, NULL, nrec, c->so.seed, 0x73706c6974ull); /* "split" */
         for (uint64_t i = 0; i < nh; i++)
             held[perm[i]] = 1;
         free(perm);
@@ -335,7 +313,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
                     (long long)tr->total_steps, si.epoch, tr->o.epochs, si.loss);
         if (si.epoch_end) {
             lm_buf_printf(&b, "{\"epoch\":%d,\"step\":%lld", si.epoch, (long long)si.step);
-            num(&b, "train_loss", lm_taco_sup_epoch_loss(tr));
+            taco_num(&b, "train_loss", lm_taco_sup_epoch_loss(tr));
             if (ne == 0)
                 lm_taco_sup_record_epoch(tr, si.epoch, NULL);
             if (ne > 0) {
@@ -350,7 +328,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
                 lm_taco_sup_record_epoch(tr, si.epoch, &last);
             }
             lm_buf_addc(&b, '}');
-            emit(&b);
+            taco_emit(&b);
         }
         if (ckpt && c->save_every > 0 && si.step % c->save_every == 0 &&
             lm_taco_sup_save(tr, ckpt, base, run, err, sizeof err) != 0)
@@ -375,7 +353,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
     lm_buf_add_jstr(&b, c->out, strlen(c->out));
     lm_buf_printf(&b, ",\"steps\":%lld,\"best_epoch\":%d}", (long long)tr->step,
                   tr->has_best ? tr->best_epoch : tr->o.epochs);
-    emit(&b);
+    taco_emit(&b);
 
     free(infos);
     lm_buf_free(&info);

@@ -113,5 +113,10 @@ char *taco_checkpoint_dir(const taco_ctx *c);
 /* Exits naming the first setting of the run description `now` that
  * differs from the checkpoint's `saved`. */
 void taco_check_resume(const char *dir, const char *now, const char *saved);
+/* Appends ,"key":v (shortest round-trip number) to a record being built. */
+void taco_num(lm_buf *b, const char *key, double v);
+/* Writes the record b and a newline to stdout, flushed (a write error
+ * exits 2), and empties b. */
+void taco_emit(lm_buf *b);
 
 #endif

@@ -151,15 +151,7 @@ struct lm_taco_rl {
 
 static void epoch_order(lm_taco_rl *t)
 {
-    lm_rng r;
-    lm_rng_init(&r, t->o.seed, 0x726c000000000000ull | (uint64_t)t->epoch);
-    for (size_t i = 0; i < t->n; i++)
-        t->order[i] = i;
-    for (size_t i = t->n; i > 1; i--) {
-        size_t j = (size_t)lm_rng_below(&r, i), x = t->order[i - 1];
-        t->order[i - 1] = t->order[j];
-        t->order[j] = x;
-    }
+    lm_taco_shuffle(t->order, NULL, t->n, t->o.seed, 0x726c000000000000ull | (uint64_t)t->epoch);
 }
 
 lm_taco_rl *lm_taco_rl_new(lm_train_model *m, const lm_taco_rl_opts *o, const lm_lingua_model *lm,
@@ -195,12 +187,7 @@ lm_taco_rl *lm_taco_rl_new(lm_train_model *m, const lm_taco_rl_opts *o, const lm
         t->refs[i] = lm_xstrdup(refs[i]);
     }
     t->order = lm_xcalloc(n, sizeof *t->order);
-    t->seg = lm_xcalloc((size_t)m->nparams, sizeof *t->seg);
-    for (int i = 0; i < m->nparams; i++) {
-        const lm_train_param *p = &m->params[i];
-        if (p->trained)
-            t->seg[t->nseg++] = (lm_optim_seg){p->offset, p->numel, lm_optim_decays(p->name)};
-    }
+    t->seg = lm_taco_segments(m, &t->nseg);
     lm_adamw_hparams hp = LM_ADAMW_DEFAULTS;
     hp.weight_decay = o->weight_decay;
     lm_adamw_init(&t->opt, &hp, t->seg, t->nseg);
@@ -528,17 +515,7 @@ int lm_taco_rl_plot(const lm_taco_rl *t, const char *path, char *err, size_t err
                      lm_plot_new("Policy loss", "step", "loss")};
     lm_plot_series(p[0], "mean reward", x, r, n, 1);
     lm_plot_series(p[1], "loss", x, l, n, 0);
-    lm_atomic a;
-    int rc = lm_atomic_open(&a, path, err, errlen);
-    if (rc == 0) {
-        if (lm_svg_write(a.fp, p, 2) != 0) {
-            lm_seterr(err, errlen, "%s: %s", path, strerror(errno));
-            lm_atomic_abort(&a);
-            rc = -1;
-        } else {
-            rc = lm_atomic_commit(&a, err, errlen);
-        }
-    }
+    int rc = lm_taco_svg(path, p, 2, err, errlen);
     lm_plot_free(p[0]);
     lm_plot_free(p[1]);
     free(x), free(r), free(l);

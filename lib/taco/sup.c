@@ -69,16 +69,7 @@ lm_taco_sup *lm_taco_sup_new(lm_train_model *m, const lm_taco_sup_opts *o, const
     t->ntrain = n;
     t->pad = pad;
     t->maxT = max_len;
-    t->seg = lm_xcalloc((size_t)m->nparams, sizeof *t->seg);
-    for (int i = 0; i < m->nparams; i++) {
-        const lm_train_param *p = &m->params[i];
-        if (!p->trained)
-            continue;
-        t->seg[t->nseg].offset = p->offset;
-        t->seg[t->nseg].len = p->numel;
-        t->seg[t->nseg].decay = lm_optim_decays(p->name);
-        t->nseg++;
-    }
+    t->seg = lm_taco_segments(m, &t->nseg);
     lm_adamw_hparams hp = LM_ADAMW_DEFAULTS;
     hp.weight_decay = o->weight_decay;
     lm_adamw_init(&t->opt, &hp, t->seg, t->nseg);
@@ -122,19 +113,48 @@ double lm_taco_sup_epoch_loss(const lm_taco_sup *t)
     return t->ep_loss_n ? t->ep_loss_sum / (double)t->ep_loss_n : 0;
 }
 
-/* the order of epoch e: a Fisher-Yates shuffle seeded by (seed, e) */
-static void epoch_order(lm_taco_sup *t, int e)
+void lm_taco_shuffle(size_t *out, const size_t *in, size_t n, uint64_t seed, uint64_t stream)
 {
     lm_rng r;
-    lm_rng_init(&r, t->o.seed, 0x7461636f00000000ull | (uint64_t)e);
-    for (size_t i = 0; i < t->ntrain; i++)
-        t->order[i] = t->idx[i];
-    for (size_t i = t->ntrain; i > 1; i--) {
-        size_t j = (size_t)lm_rng_below(&r, i);
-        size_t x = t->order[i - 1];
-        t->order[i - 1] = t->order[j];
-        t->order[j] = x;
+    lm_rng_init(&r, seed, stream);
+    for (size_t i = 0; i < n; i++)
+        out[i] = in ? in[i] : i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)lm_rng_below(&r, i), x = out[i - 1];
+        out[i - 1] = out[j];
+        out[j] = x;
     }
+}
+
+lm_optim_seg *lm_taco_segments(const lm_train_model *m, size_t *nseg)
+{
+    lm_optim_seg *seg = lm_xcalloc((size_t)m->nparams + 1, sizeof *seg);
+    *nseg = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        const lm_train_param *p = &m->params[i];
+        if (p->trained)
+            seg[(*nseg)++] = (lm_optim_seg){p->offset, p->numel, lm_optim_decays(p->name)};
+    }
+    return seg;
+}
+
+int lm_taco_svg(const char *path, lm_plot *const *p, size_t n, char *err, size_t errlen)
+{
+    lm_atomic a;
+    if (lm_atomic_open(&a, path, err, errlen) != 0)
+        return -1;
+    if (lm_svg_write(a.fp, p, n) != 0) {
+        lm_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        lm_atomic_abort(&a);
+        return -1;
+    }
+    return lm_atomic_commit(&a, err, errlen);
+}
+
+/* the order of epoch e */
+static void epoch_order(lm_taco_sup *t, int e)
+{
+    lm_taco_shuffle(t->order, t->idx, t->ntrain, t->o.seed, 0x7461636f00000000ull | (uint64_t)e);
 }
 
 /* packs windows data[w[0..n)] into the batch buffers: ids[n,T] padded,
@@ -340,17 +360,7 @@ int lm_taco_sup_plot(const lm_taco_sup *t, const char *path, const char *title, 
             lm_plot_vline(p[1], t->best_epoch, "best");
         np = 2;
     }
-    lm_atomic a;
-    int rc = lm_atomic_open(&a, path, err, errlen);
-    if (rc == 0) {
-        if (lm_svg_write(a.fp, p, (size_t)np) != 0) {
-            lm_seterr(err, errlen, "%s: %s", path, strerror(errno));
-            lm_atomic_abort(&a);
-            rc = -1;
-        } else {
-            rc = lm_atomic_commit(&a, err, errlen);
-        }
-    }
+    int rc = lm_taco_svg(path, p, (size_t)np, err, errlen);
     for (int i = 0; i < np; i++)
         lm_plot_free(p[i]);
     free(x);
@@ -480,25 +490,32 @@ static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, s
     return r;
 }
 
-int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_model *m, const lm_adamw *opt,
-                       const float *best, const char *state_json, char *err, size_t errlen)
+/* a folder published in one rename: base's files, model.safetensors
+ * (weights), optimizer.safetensors (opt), best.safetensors (best), and a
+ * JSON file (json_name) */
+static int write_folder(const char *dir, const char *tag, int replace, const char *base,
+                        const lm_train_model *m, const float *weights, const lm_adamw *opt, const float *best,
+                        const char *json_name, const char *json, char *err, size_t errlen)
 {
     char *tmp;
-    if (lm_dir_tmp(dir, "ckpt", &tmp, err, errlen) != 0)
+    if (lm_dir_tmp(dir, tag, &tmp, err, errlen) != 0)
         return -1;
     int rc = -1;
     char *p = NULL;
-    if (lm_taco_copy_model_files(base_dir, tmp, err, errlen) != 0)
+    if (lm_taco_copy_model_files(base, tmp, err, errlen) != 0)
         goto out;
     p = join(tmp, "model.safetensors");
-    if (save_weights(m, m->params_mem, p, err, errlen) != 0)
-        goto out;
-    free(p);
-    p = join(tmp, "optimizer.safetensors");
-    if (lm_adamw_save(opt, p, err, errlen) != 0)
+    if (save_weights(m, weights, p, err, errlen) != 0)
         goto out;
     free(p);
     p = NULL;
+    if (opt) {
+        p = join(tmp, "optimizer.safetensors");
+        if (lm_adamw_save(opt, p, err, errlen) != 0)
+            goto out;
+        free(p);
+        p = NULL;
+    }
     if (best) {
         p = join(tmp, "best.safetensors");
         if (save_weights(m, best, p, err, errlen) != 0)
@@ -506,8 +523,12 @@ int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_mod
         free(p);
         p = NULL;
     }
-    p = join(tmp, "trainer_state.json");
-    if (write_string(p, state_json, err, errlen) != 0 || lm_dir_publish(tmp, dir, 1, err, errlen) != 0)
+    if (json_name) {
+        p = join(tmp, json_name);
+        if (write_string(p, json, err, errlen) != 0)
+            goto out;
+    }
+    if (lm_dir_publish(tmp, dir, replace, err, errlen) != 0)
         goto out;
     rc = 0;
 out:
@@ -516,6 +537,13 @@ out:
     free(tmp);
     free(p);
     return rc;
+}
+
+int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_model *m, const lm_adamw *opt,
+                       const float *best, const char *state_json, char *err, size_t errlen)
+{
+    return write_folder(dir, "ckpt", 1, base_dir, m, m->params_mem, opt, best, "trainer_state.json",
+                        state_json, err, errlen);
 }
 
 int lm_taco_sup_save(const lm_taco_sup *t, const char *dir, const char *base_dir, const char *run_json,
@@ -664,29 +692,6 @@ int lm_taco_sup_write_model(const lm_taco_sup *t, const char *base_dir, const ch
 int lm_taco_write_model(const lm_train_model *m, const float *weights, const char *base_dir,
                         const char *out_dir, const char *info_json, char *err, size_t errlen)
 {
-    char *tmp;
-    if (lm_dir_tmp(out_dir, "sup", &tmp, err, errlen) != 0)
-        return -1;
-    int rc = -1;
-    char *p = NULL;
-    if (lm_taco_copy_model_files(base_dir, tmp, err, errlen) != 0)
-        goto out;
-    p = join(tmp, "model.safetensors");
-    if (save_weights(m, weights, p, err, errlen) != 0)
-        goto out;
-    if (info_json) {
-        free(p);
-        p = join(tmp, "taco_train.json");
-        if (write_string(p, info_json, err, errlen) != 0)
-            goto out;
-    }
-    if (lm_dir_publish(tmp, out_dir, 0, err, errlen) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (rc != 0)
-        lm_dir_remove(tmp);
-    free(tmp);
-    free(p);
-    return rc;
+    return write_folder(out_dir, "model", 0, base_dir, m, weights, NULL, NULL,
+                        info_json ? "taco_train.json" : NULL, info_json, err, errlen);
 }

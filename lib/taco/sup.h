@@ -184,6 +184,19 @@ int lm_taco_ckpt_write(const char *dir, const char *base_dir, const lm_train_mod
 int lm_taco_write_model(const lm_train_model *m, const float *weights, const char *base_dir,
                         const char *out_dir, const char *info_json, char *err, size_t errlen);
 
+/* ---- shared by sup and rl ---- */
+
+/* out[i] = in[i] (i when in is NULL), then shuffled (Fisher-Yates) by the
+ * generator of (seed, stream). */
+void lm_taco_shuffle(size_t *out, const size_t *in, size_t n, uint64_t seed, uint64_t stream);
+/* The segments of m's trained tensors, weight decay by name
+ * (lm_optim_decays); lm_x*-allocated. */
+lm_optim_seg *lm_taco_segments(const lm_train_model *m, size_t *nseg);
+/* Writes plots p[0..n) as one SVG document to path atomically.  Returns 0,
+ * or -1 with a message. */
+struct lm_plot;
+int lm_taco_svg(const char *path, struct lm_plot *const *p, size_t n, char *err, size_t errlen);
+
 /* Copies the regular files of a model folder that describe it (config,
  * tokenizer, vocabularies: everything but weights, optimiser and trainer
  * state, and hidden files) from src to the folder dst.  Returns 0, or -1
