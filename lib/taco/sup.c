@@ -283,8 +283,11 @@ int lm_taco_sup_offer_best(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt)
 
 static int skip_file(const char *name)
 {
-    static const char *const suffix[] = {".safetensors", ".bin",     ".pt",   ".pth",  ".ckpt",
-                                         ".h5",          ".msgpack", ".onnx", ".gguf", ".index.json"};
+    /* the weight files Hugging Face model repositories ship (PyTorch,
+     * TensorFlow, Flax, ONNX, GGUF, rust-bert's rust_model.ot, TF Lite): a
+     * copy would sit stale beside the trained model.safetensors */
+    static const char *const suffix[] = {".safetensors", ".bin",  ".pt",   ".pth", ".ckpt",   ".h5",
+                                         ".msgpack",     ".onnx", ".gguf", ".ot",  ".tflite", ".index.json"};
     static const char *const exact[] = {"trainer_state.json", "taco_train.json"};
     if (name[0] == '.')
         return 1;

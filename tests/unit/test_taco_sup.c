@@ -586,7 +586,9 @@ static void t_copy(const char *tmp)
                                        ".ckpt-x",
                                        "weights.pt",
                                        "model.onnx",
-                                       "model.gguf"};
+                                       "model.gguf",
+                                       "rust_model.ot",
+                                       "model.tflite"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
         put(path_of(src, keep[i]), keep[i]);
     for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
