@@ -328,6 +328,31 @@ static void t_windows_xlmr(const lm_taco_text *t)
     lm_taco_windows_free(&d);
 }
 
+/* a word the tokenizer refuses (invalid UTF-8, only from hand-made
+ * words: records are checked before): the record adds nothing */
+static void t_windows_refused(const lm_taco_text *t)
+{
+    lm_taco_windows d = {0};
+    lm_taco_words w = {0};
+    char err[256];
+    mkwords(&w, (const char *[]){"mat"}, (const int[]){1}, 1);
+    lm_taco_windows_add(&d, t, &w, 0, err, sizeof err);
+    lm_taco_windows before = d;
+    mkwords(&w, (const char *[]){"Hello,", "the", "\xff", "on"}, (const int[]){1, 0, 1, 0}, 4);
+    err[0] = 0;
+    ok(lm_taco_windows_add(&d, t, &w, 1, err, sizeof err) == -1 && strstr(err, "UTF-8"),
+       "a word that is not UTF-8: refused with a message");
+    ok(d.nwin == before.nwin && d.ntok == before.ntok && d.off[d.nwin] == d.ntok &&
+           d.nlabel[0] == before.nlabel[0] && d.nlabel[1] == before.nlabel[1],
+       "a refused record leaves no window and no count behind");
+    mkwords(&w, (const char *[]){"on"}, (const int[]){0}, 1);
+    ok(lm_taco_windows_add(&d, t, &w, 1, err, sizeof err) == 0 && d.nwin == before.nwin + 1 &&
+           d.rec[d.nwin - 1] == 1 && d.off[d.nwin] - d.off[d.nwin - 1] == 3,
+       "the next record appends after it");
+    lm_taco_words_free(&w);
+    lm_taco_windows_free(&d);
+}
+
 /* a window of 3: one word token per window */
 static void t_windows_three(const char *dir)
 {
@@ -379,6 +404,7 @@ int main(void)
     t_errors(&tb);
     t_windows_bert(&tb);
     t_windows_xlmr(&tx);
+    t_windows_refused(&tb);
     t_windows_three("testdata/models/tiny-bert");
     lm_taco_text_free(&tb);
     lm_taco_text_free(&tx);
