@@ -357,6 +357,30 @@ static int write_string(const char *path, const char *s, char *err, size_t errle
     return lm_atomic_commit(&a, err, errlen);
 }
 
+/* JSON has no NaN or infinity (jansson's json_real refuses them, and the
+ * member would be left out): a diverged run's loss is saved as the string
+ * "nan", "inf" or "-inf" */
+static json_t *real_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_string(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+static int real_of(const json_t *x, double *v)
+{
+    const char *s = json_string_value(x);
+    if (json_is_number(x))
+        *v = json_number_value(x);
+    else if (s && strcmp(s, "nan") == 0)
+        *v = NAN;
+    else if (s && strcmp(s, "inf") == 0)
+        *v = INFINITY;
+    else if (s && strcmp(s, "-inf") == 0)
+        *v = -INFINITY;
+    else
+        return -1;
+    return 0;
+}
+
 static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, size_t errlen)
 {
     json_error_t je;
@@ -370,11 +394,11 @@ static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, s
     json_object_set_new(o, "step", json_integer(t->step));
     json_object_set_new(o, "epoch", json_integer(t->epoch));
     json_object_set_new(o, "next_batch", json_integer(t->next_batch));
-    json_object_set_new(o, "epoch_loss_sum", json_real(t->ep_loss_sum));
+    json_object_set_new(o, "epoch_loss_sum", real_json(t->ep_loss_sum));
     json_object_set_new(o, "epoch_loss_n", json_integer(t->ep_loss_n));
     json_object_set_new(o, "has_best", json_boolean(t->has_best));
     json_object_set_new(o, "best_epoch", json_integer(t->best_epoch));
-    json_object_set_new(o, "best_score", json_real(t->has_best ? t->best_score : 0));
+    json_object_set_new(o, "best_score", real_json(t->has_best ? t->best_score : 0));
     json_object_set_new(o, "run", run);
     char *s = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -479,9 +503,11 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
         get_int(o, "epoch_loss_n", 0, INT64_MAX, &lossn, path, err, errlen) ||
         get_int(o, "best_epoch", 0, t->o.epochs, &beste, path, err, errlen))
         goto out;
-    json_t *ls = json_object_get(o, "epoch_loss_sum"), *bs = json_object_get(o, "best_score");
+    double lsum, bscore;
     json_t *hb = json_object_get(o, "has_best"), *run = json_object_get(o, "run");
-    if (!json_is_number(ls) || !json_is_number(bs) || !json_is_boolean(hb) || !json_is_object(run)) {
+    if (real_of(json_object_get(o, "epoch_loss_sum"), &lsum) != 0 ||
+        real_of(json_object_get(o, "best_score"), &bscore) != 0 || !json_is_boolean(hb) ||
+        !json_is_object(run)) {
         lm_seterr(err, errlen, "%s: \"epoch_loss_sum\", \"best_score\", \"has_best\" or \"run\" is missing",
                   path);
         goto out;
@@ -505,11 +531,11 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
     t->step = step;
     t->epoch = (int)epoch;
     t->next_batch = next;
-    t->ep_loss_sum = json_number_value(ls);
+    t->ep_loss_sum = lsum;
     t->ep_loss_n = lossn;
     t->has_best = (int)hasb;
     t->best_epoch = (int)beste;
-    t->best_score = json_number_value(bs);
+    t->best_score = bscore;
     if (t->next_batch > 0)
         epoch_order(t, t->epoch);
     char *s = json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);

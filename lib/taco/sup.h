@@ -134,7 +134,8 @@ int lm_taco_sup_offer_best(lm_taco_sup *t, int epoch, const lm_taco_metrics *mt)
  * model.safetensors (the current weights), optimizer.safetensors,
  * best.safetensors (when there are best weights) and trainer_state.json
  * ({"format", the position, the best, "run": run_json}; run_json is the
- * caller's JSON object that a resume must match).  Returns 0, or -1 with
+ * caller's JSON object that a resume must match; a loss or score that is
+ * NaN or infinite is written as the string "nan", "inf" or "-inf").  Returns 0, or -1 with
  * a message. */
 int lm_taco_sup_save(const lm_taco_sup *t, const char *dir, const char *base_dir, const char *run_json,
                      char *err, size_t errlen);

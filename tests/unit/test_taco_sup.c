@@ -508,6 +508,36 @@ static void refused(const char *ck, const lm_taco_sup_opts *o, const lm_taco_tex
     lm_taco_sup_free(b);
 }
 
+/* a diverged run (a loss of NaN or infinity) still checkpoints and resumes */
+static void t_nonfinite(const char *tmp, const lm_taco_text *t, const lm_taco_windows *d, const size_t *idx,
+                        size_t n)
+{
+    lm_taco_sup_opts o;
+    opts(&o);
+    o.best_by = LM_TACO_BEST_LOSS;
+    char err[512], ck[512];
+    snprintf(ck, sizeof ck, "%s/ck-nan", tmp);
+    lm_taco_sup *a = trainer(MODEL, &o, d, idx, n, t);
+    if (!a)
+        return;
+    steps(a, 1);
+    lm_taco_metrics mt = {.loss = INFINITY};
+    lm_taco_sup_offer_best(a, 1, &mt);
+    a->ep_loss_sum = NAN;
+    ok(a->next_batch > 0 && a->best_score == -INFINITY, "a NaN running loss and a best score of -inf");
+    ok(lm_taco_sup_save(a, ck, MODEL, "{}", err, sizeof err) == 0, "checkpoint written");
+    lm_taco_sup *b = trainer(ck, &o, d, idx, n, t);
+    char *saved = NULL;
+    int rc = b ? lm_taco_sup_restore(b, ck, &saved, err, sizeof err) : -1;
+    ok(rc == 0 && isnan(b->ep_loss_sum) && b->has_best && b->best_score == -INFINITY,
+       "restored with the NaN and the -inf");
+    if (rc != 0)
+        diag("%s", err);
+    free(saved);
+    lm_taco_sup_free(a);
+    lm_taco_sup_free(b);
+}
+
 static void t_refuse(const char *tmp, const lm_taco_text *t, const lm_taco_windows *d, const size_t *idx,
                      size_t n)
 {
@@ -640,6 +670,7 @@ int main(void)
     t_learns(&t, &d, idx, n, eidx, ne);
     t_order(&t, &d, idx, n);
     t_resume(tmp, &t, &d, idx, n);
+    t_nonfinite(tmp, &t, &d, idx, n);
     t_refuse(tmp, &t, &d, idx, n);
     t_copy(tmp);
     rm_rf(tmp);
