@@ -328,6 +328,8 @@ int lm_taco_windows_add(lm_taco_windows *d, const lm_taco_text *t, const lm_taco
         d->rec = lm_xrealloc(d->rec, lm_xmul(d->wincap, sizeof *d->rec));
         d->off[0] = 0;
     }
+    /* a refused word undoes the record's windows and counts */
+    const size_t nwin0 = d->nwin, ntok0 = d->ntok, nl0[2] = {d->nlabel[0], d->nlabel[1]};
     size_t room = t->max_len - 2, used = 0;
     int open = 0;
     lm_encoding enc = {0};
@@ -359,8 +361,14 @@ int lm_taco_windows_add(lm_taco_windows *d, const lm_taco_text *t, const lm_taco
             used++;
         }
     }
-    if (open)
+    if (rc != 0) {
+        d->nwin = nwin0;
+        d->ntok = ntok0;
+        d->nlabel[0] = nl0[0];
+        d->nlabel[1] = nl0[1];
+    } else if (open) {
         win_close(d, t);
+    }
     lm_encoding_free(&enc);
     return rc;
 }

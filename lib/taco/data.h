@@ -81,7 +81,7 @@ typedef struct {
 } lm_taco_windows;
 
 /* Appends the windows of one record's words.  Returns 0, or -1 with a
- * message (a word the tokenizer refuses). */
+ * message (a word the tokenizer refuses), d then as it was. */
 int lm_taco_windows_add(lm_taco_windows *d, const lm_taco_text *t, const lm_taco_words *w, uint64_t rec,
                         char *err, size_t errlen);
 void lm_taco_windows_free(lm_taco_windows *d);

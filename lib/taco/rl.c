@@ -539,10 +539,14 @@ int lm_taco_rl_save(const lm_taco_rl *t, const char *dir, const char *base_dir, 
     json_object_set_new(o, "epoch", json_integer(t->epoch));
     json_object_set_new(o, "next", json_integer(t->next));
     json_object_set_new(o, "ema_set", json_boolean(t->ema_set));
-    json_object_set_new(o, "ema_value", json_real(t->ema_value));
+    json_object_set_new(o, "ema_value", lm_taco_json_real(t->ema_value));
     json_t *h = json_array();
-    for (size_t i = 0; i < t->nhist; i++)
-        json_array_append_new(h, json_pack("[f,f]", t->hist[2 * i], t->hist[2 * i + 1]));
+    for (size_t i = 0; i < t->nhist; i++) {
+        json_t *x = json_array();
+        json_array_append_new(x, lm_taco_json_real(t->hist[2 * i]));
+        json_array_append_new(x, lm_taco_json_real(t->hist[2 * i + 1]));
+        json_array_append_new(h, x);
+    }
     json_object_set_new(o, "history", h);
     json_object_set_new(o, "run", run);
     char *js = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
@@ -575,8 +579,8 @@ int lm_taco_rl_restore(lm_taco_rl *t, const char *dir, char **run_json, char *er
         goto out;
     }
     if (!json_is_integer(st) || !json_is_integer(ep) || !json_is_integer(nx) || !json_is_boolean(es) ||
-        !json_is_number(ev) || !json_is_array(h) || !json_is_object(run) || json_integer_value(st) < 0 ||
-        json_integer_value(st) > t->total_steps || json_integer_value(ep) < 0 ||
+        lm_taco_real_of(ev, &t->ema_value) != 0 || !json_is_array(h) || !json_is_object(run) ||
+        json_integer_value(st) < 0 || json_integer_value(st) > t->total_steps || json_integer_value(ep) < 0 ||
         json_integer_value(ep) > t->o.epochs || json_integer_value(nx) < 0 ||
         (size_t)json_integer_value(nx) >= t->n || json_array_size(h) != (size_t)json_integer_value(st)) {
         lm_seterr(err, errlen, "%s: a field is missing or out of range for this run", path);
@@ -594,13 +598,15 @@ int lm_taco_rl_restore(lm_taco_rl *t, const char *dir, char **run_json, char *er
     t->epoch = (int)json_integer_value(ep);
     t->next = json_integer_value(nx);
     t->ema_set = json_is_true(es);
-    t->ema_value = json_number_value(ev);
     t->nhist = 0;
     for (size_t i = 0; i < json_array_size(h); i++) {
         json_t *x = json_array_get(h, i);
         lm_grow(t->hist, t->histcap, 2 * t->nhist + 2);
-        t->hist[2 * t->nhist] = json_number_value(json_array_get(x, 0));
-        t->hist[2 * t->nhist + 1] = json_number_value(json_array_get(x, 1));
+        if (lm_taco_real_of(json_array_get(x, 0), &t->hist[2 * t->nhist]) != 0 ||
+            lm_taco_real_of(json_array_get(x, 1), &t->hist[2 * t->nhist + 1]) != 0) {
+            lm_seterr(err, errlen, "%s: \"history\"[%zu] is not two numbers", dir, i);
+            goto out;
+        }
         t->nhist++;
     }
     if (t->next > 0)

@@ -374,8 +374,11 @@ int lm_taco_sup_plot(const lm_taco_sup *t, const char *path, const char *title, 
 
 static int skip_file(const char *name)
 {
-    static const char *const suffix[] = {".safetensors", ".bin",     ".pt",   ".pth",  ".ckpt",
-                                         ".h5",          ".msgpack", ".onnx", ".gguf", ".index.json"};
+    /* the weight files Hugging Face model repositories ship (PyTorch,
+     * TensorFlow, Flax, ONNX, GGUF, rust-bert's rust_model.ot, TF Lite): a
+     * copy would sit stale beside the trained model.safetensors */
+    static const char *const suffix[] = {".safetensors", ".bin",  ".pt",   ".pth", ".ckpt",   ".h5",
+                                         ".msgpack",     ".onnx", ".gguf", ".ot",  ".tflite", ".index.json"};
     static const char *const exact[] = {"trainer_state.json", "taco_train.json"};
     if (name[0] == '.')
         return 1;
@@ -445,6 +448,36 @@ static int write_string(const char *path, const char *s, char *err, size_t errle
     return lm_atomic_commit(&a, err, errlen);
 }
 
+json_t *lm_taco_json_real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_string(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+static double json_real_or_nan(const json_t *x);
+
+int lm_taco_real_of(const json_t *x, double *v)
+{
+    const char *s = json_string_value(x);
+    if (json_is_number(x))
+        *v = json_number_value(x);
+    else if (s && strcmp(s, "nan") == 0)
+        *v = NAN;
+    else if (s && strcmp(s, "inf") == 0)
+        *v = INFINITY;
+    else if (s && strcmp(s, "-inf") == 0)
+        *v = -INFINITY;
+    else
+        return -1;
+    return 0;
+}
+
+/* a history value: a number or "nan"/"inf"/"-inf" (anything else: NaN) */
+static double json_real_or_nan(const json_t *x)
+{
+    double v;
+    return lm_taco_real_of(x, &v) == 0 ? v : NAN;
+}
+
 static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, size_t errlen)
 {
     json_error_t je;
@@ -458,26 +491,28 @@ static char *state_json(const lm_taco_sup *t, const char *run_json, char *err, s
     json_object_set_new(o, "step", json_integer(t->step));
     json_object_set_new(o, "epoch", json_integer(t->epoch));
     json_object_set_new(o, "next_batch", json_integer(t->next_batch));
-    json_object_set_new(o, "epoch_loss_sum", json_real(t->ep_loss_sum));
+    json_object_set_new(o, "epoch_loss_sum", lm_taco_json_real(t->ep_loss_sum));
     json_object_set_new(o, "epoch_loss_n", json_integer(t->ep_loss_n));
     json_object_set_new(o, "has_best", json_boolean(t->has_best));
     json_object_set_new(o, "best_epoch", json_integer(t->best_epoch));
-    json_object_set_new(o, "best_score", json_real(t->has_best ? t->best_score : 0));
+    json_object_set_new(o, "best_score", lm_taco_json_real(t->has_best ? t->best_score : 0));
     json_t *h = json_array();
     for (size_t i = 0; i < t->nstep_loss; i++)
-        json_array_append_new(h, json_real(t->step_loss[i]));
+        json_array_append_new(h, lm_taco_json_real(t->step_loss[i]));
     json_object_set_new(o, "step_loss", h);
     json_t *eh = json_array();
     for (size_t i = 0; i < t->nep; i++) {
         const lm_taco_epoch_rec *r = &t->ep[i];
-        json_t *e = json_pack("{s:i,s:f,s:b}", "epoch", r->epoch, "train_loss", r->train_loss, "evaluated",
-                              r->evaluated);
+        json_t *e = json_object();
+        json_object_set_new(e, "epoch", json_integer(r->epoch));
+        json_object_set_new(e, "train_loss", lm_taco_json_real(r->train_loss));
+        json_object_set_new(e, "evaluated", json_boolean(r->evaluated));
         if (r->evaluated) {
-            json_object_set_new(e, "eval_loss", json_real(r->m.loss));
-            json_object_set_new(e, "accuracy", json_real(r->m.accuracy));
-            json_object_set_new(e, "precision", json_real(r->m.precision));
-            json_object_set_new(e, "recall", json_real(r->m.recall));
-            json_object_set_new(e, "f1", json_real(r->m.f1));
+            json_object_set_new(e, "eval_loss", lm_taco_json_real(r->m.loss));
+            json_object_set_new(e, "accuracy", lm_taco_json_real(r->m.accuracy));
+            json_object_set_new(e, "precision", lm_taco_json_real(r->m.precision));
+            json_object_set_new(e, "recall", lm_taco_json_real(r->m.recall));
+            json_object_set_new(e, "f1", lm_taco_json_real(r->m.f1));
         }
         json_array_append_new(eh, e);
     }
@@ -614,9 +649,11 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
         get_int(o, "epoch_loss_n", 0, INT64_MAX, &lossn, path, err, errlen) ||
         get_int(o, "best_epoch", 0, t->o.epochs, &beste, path, err, errlen))
         goto out;
-    json_t *ls = json_object_get(o, "epoch_loss_sum"), *bs = json_object_get(o, "best_score");
+    double lsum, bscore;
     json_t *hb = json_object_get(o, "has_best"), *run = json_object_get(o, "run");
-    if (!json_is_number(ls) || !json_is_number(bs) || !json_is_boolean(hb) || !json_is_object(run)) {
+    if (lm_taco_real_of(json_object_get(o, "epoch_loss_sum"), &lsum) != 0 ||
+        lm_taco_real_of(json_object_get(o, "best_score"), &bscore) != 0 || !json_is_boolean(hb) ||
+        !json_is_object(run)) {
         lm_seterr(err, errlen, "%s: \"epoch_loss_sum\", \"best_score\", \"has_best\" or \"run\" is missing",
                   path);
         goto out;
@@ -645,31 +682,30 @@ int lm_taco_sup_restore(lm_taco_sup *t, const char *dir, char **run_json, char *
     t->nstep_loss = 0;
     for (size_t i = 0; i < json_array_size(h); i++) {
         lm_grow(t->step_loss, t->step_loss_cap, t->nstep_loss + 1);
-        t->step_loss[t->nstep_loss++] = json_number_value(json_array_get(h, i));
+        t->step_loss[t->nstep_loss++] = json_real_or_nan(json_array_get(h, i));
     }
     t->nep = 0;
     for (size_t i = 0; i < json_array_size(eh); i++) {
         json_t *e = json_array_get(eh, i);
-        lm_taco_metrics m = {json_number_value(json_object_get(e, "accuracy")),
-                             json_number_value(json_object_get(e, "precision")),
-                             json_number_value(json_object_get(e, "recall")),
-                             json_number_value(json_object_get(e, "f1")),
-                             json_number_value(json_object_get(e, "eval_loss"))};
+        lm_taco_metrics m = {
+            json_real_or_nan(json_object_get(e, "accuracy")),
+            json_real_or_nan(json_object_get(e, "precision")), json_real_or_nan(json_object_get(e, "recall")),
+            json_real_or_nan(json_object_get(e, "f1")), json_real_or_nan(json_object_get(e, "eval_loss"))};
         lm_grow(t->ep, t->ep_cap, t->nep + 1);
         lm_taco_epoch_rec *r = &t->ep[t->nep++];
         r->epoch = (int)json_integer_value(json_object_get(e, "epoch"));
-        r->train_loss = json_number_value(json_object_get(e, "train_loss"));
+        r->train_loss = json_real_or_nan(json_object_get(e, "train_loss"));
         r->evaluated = json_is_true(json_object_get(e, "evaluated"));
         r->m = m;
     }
     t->step = step;
     t->epoch = (int)epoch;
     t->next_batch = next;
-    t->ep_loss_sum = json_number_value(ls);
+    t->ep_loss_sum = lsum;
     t->ep_loss_n = lossn;
     t->has_best = (int)hasb;
     t->best_epoch = (int)beste;
-    t->best_score = json_number_value(bs);
+    t->best_score = bscore;
     if (t->next_batch > 0)
         epoch_order(t, t->epoch);
     char *s = json_dumps(run, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);

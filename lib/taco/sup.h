@@ -154,7 +154,8 @@ int lm_taco_sup_plot(const lm_taco_sup *t, const char *path, const char *title, 
  * model.safetensors (the current weights), optimizer.safetensors,
  * best.safetensors (when there are best weights) and trainer_state.json
  * ({"format", the position, the best, "run": run_json}; run_json is the
- * caller's JSON object that a resume must match).  Returns 0, or -1 with
+ * caller's JSON object that a resume must match; a loss or score that is
+ * NaN or infinite is written as the string "nan", "inf" or "-inf").  Returns 0, or -1 with
  * a message. */
 int lm_taco_sup_save(const lm_taco_sup *t, const char *dir, const char *base_dir, const char *run_json,
                      char *err, size_t errlen);
@@ -192,6 +193,12 @@ void lm_taco_shuffle(size_t *out, const size_t *in, size_t n, uint64_t seed, uin
 /* The segments of m's trained tensors, weight decay by name
  * (lm_optim_decays); lm_x*-allocated. */
 lm_optim_seg *lm_taco_segments(const lm_train_model *m, size_t *nseg);
+/* JSON has no NaN or infinity (jansson refuses them): a diverged run's
+ * numbers are saved as the strings "nan", "inf" and "-inf".  real_of
+ * reads a number or such a string: 0, or -1 for anything else. */
+struct json_t;
+struct json_t *lm_taco_json_real(double v);
+int lm_taco_real_of(const struct json_t *x, double *v);
 /* Writes plots p[0..n) as one SVG document to path atomically.  Returns 0,
  * or -1 with a message. */
 struct lm_plot;
