@@ -170,7 +170,7 @@ typedef struct {
     lm_sha256 h;
 } prompts;
 
-static int collect_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
+static int rl_collect_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 {
     prompts *P = vc;
     out->suppress = 1;
@@ -219,7 +219,7 @@ static int collect_rec(void *vc, const lm_record *in, lm_out *out, lm_rerr *err)
 }
 
 /* splits --force-tokens LIST at commas; "\n" stands for a newline */
-static size_t split_list(const char *list, char ***out, size_t **lens)
+static size_t rl_split_list(const char *list, char ***out, size_t **lens)
 {
     size_t n = 0, cap = 0;
     *out = NULL;
@@ -249,7 +249,7 @@ static size_t split_list(const char *list, char ***out, size_t **lens)
     return n;
 }
 
-static void step_record(lm_buf *b, const lm_taco_rl_info *s)
+static void rl_step_record(lm_buf *b, const lm_taco_rl_info *s)
 {
     lm_buf_printf(b, "{\"step\":%lld,\"epoch\":%d", (long long)s->step, s->epoch);
     taco_num(b, "lr", s->lr);
@@ -276,7 +276,7 @@ static void step_record(lm_buf *b, const lm_taco_rl_info *s)
 }
 
 /* fills the missing reference answers from the LLM on the original prompts */
-static void make_references(prompts *P, lm_llm *llm, const lm_taco_rl_opts *o)
+static void rl_make_references(prompts *P, lm_llm *llm, const lm_taco_rl_opts *o)
 {
     size_t nm = 0;
     for (size_t i = 0; i < P->n; i++)
@@ -319,8 +319,8 @@ static void make_references(prompts *P, lm_llm *llm, const lm_taco_rl_opts *o)
 }
 
 /* the settings a resume must match */
-static char *run_json(const char *data_hex, const lm_taco_rl_opts *o, const char *force,
-                      const char *llm_model)
+static char *rl_run_json(const char *data_hex, const lm_taco_rl_opts *o, const char *force,
+                         const char *llm_model)
 {
     static const char *const sched[] = {"constant", "constant_warmup", "linear", "cosine"};
     static const char *const base[] = {"none", "mean", "ema"};
@@ -408,7 +408,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     if (!tok || lm_lingua_model_init(&lm, tok, (lm_lingua_family)fam, msl, err, sizeof err) != 0)
         lm_die(LM_EXIT_DATA, "%s", err);
     char **force;
-    size_t *force_len, nf = split_list(R.force_list, &force, &force_len);
+    size_t *force_len, nf = rl_split_list(R.force_list, &force, &force_len);
     static const char *const ends[] = {".", "\n"};
     static const size_t ends_len[] = {1, 1};
     lm_lingua_force fm;
@@ -445,7 +445,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     prompts P = {0};
     P.keep_newlines = R.keep_newlines;
     lm_sha256_init(&P.h);
-    lm_loop L = {.cmd = k, .common = &c->com, .fn = collect_rec, .ctx = &P, .parallel = 0};
+    lm_loop L = {.cmd = k, .common = &c->com, .fn = rl_collect_rec, .ctx = &P, .parallel = 0};
     char *files[1] = {(char *)c->data};
     int lst = lm_loop_run(&L, 1, files);
     if (lst != 0)
@@ -457,7 +457,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
             lm_die_hint(LM_EXIT_DATA, "give \"gpt_output\", or --make-references to ask the LLM for it",
                         "%s: record %zu has no reference answer (\"gpt_output\")", c->data, i + 1);
     if (R.make_refs)
-        make_references(&P, llm, &R.ro);
+        rl_make_references(&P, llm, &R.ro);
     unsigned char dg[32];
     lm_sha256_final(&P.h, dg);
     char hex[65];
@@ -471,7 +471,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
                                    (const char *const *)P.ref, P.n, err, sizeof err);
     if (!t)
         lm_usage_error(k, "%s", err);
-    char *run = run_json(hex, &R.ro, R.force_list, R.llm_model);
+    char *run = rl_run_json(hex, &R.ro, R.force_list, R.llm_model);
     if (c->resume) {
         char *saved;
         if (lm_taco_rl_restore(t, ckpt, &saved, err, sizeof err) != 0)
@@ -487,7 +487,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
         lm_taco_rl_info si;
         if (lm_taco_rl_step(t, &si, err, sizeof err) != 0)
             lm_die(LM_EXIT_USAGE, "%s", err);
-        step_record(&b, &si);
+        rl_step_record(&b, &si);
         steps = si.step;
         calls += si.llm_calls;
         fails += si.llm_failures;

@@ -2,7 +2,7 @@
  * of taco-train and its subcommands (cmd/taco-train/, every file included;
  * see cmd_harness.h).
  *
- * Input: one byte choosing the table (init, label, sup, or taco-train
+ * Input: one byte choosing the table (init, label, sup, rl, or taco-train
  * itself), then NUL-separated arguments.  Parsing must return normally or
  * raise a usage error with a message.
  */
@@ -11,6 +11,7 @@
 #include "../../cmd/taco-train/init.c"
 #include "../../cmd/taco-train/label.c"
 #include "../../cmd/taco-train/sup.c"
+#include "../../cmd/taco-train/rl.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.window = LM_ALIGN_WINDOW;
     lm_taco_sup_opts_default(&c.so);
     c.eval_fraction = 0.2;
-    static const lm_opt_fn fns[] = {init_opt, label_opt, sup_opt};
+    memset(&R, 0, sizeof R);
+    lm_taco_rl_opts_default(&R.ro);
+    static const lm_opt_fn fns[] = {init_opt, label_opt, sup_opt, rl_opt};
     c.cur = table[pick].cmd;
     fz_parse(table[pick].cmd, fns[pick], &c, data + 1, size - 1);
     return 0;
