@@ -59,9 +59,16 @@ void taco_check_resume(const char *dir, const char *now, const char *saved)
             lm_buf_add_jansson(&x, v);
             if (w)
                 lm_buf_add_jansson(&y, w);
-            lm_die_hint(LM_EXIT_USAGE, "resume with the options and data of the interrupted run",
-                        "%s: the checkpoint's run has %s %.*s, this one %.*s", dir, key, w ? (int)y.n : 7,
-                        w ? y.p : "nothing", (int)x.n, x.p);
+            else
+                lm_buf_adds(&y, "nothing");
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s: the checkpoint's run has %s %.*s, this one %.*s", dir, key,
+                     (int)y.n, y.p, (int)x.n, x.p);
+            lm_buf_free(&x);
+            lm_buf_free(&y);
+            json_decref(a);
+            json_decref(b);
+            lm_die_hint(LM_EXIT_USAGE, "resume with the options and data of the interrupted run", "%s", msg);
         }
     }
     json_decref(a);

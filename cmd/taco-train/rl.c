@@ -469,8 +469,10 @@ int run_rl(taco_ctx *c, int argc, char **argv)
         lm_die(LM_EXIT_DATA, "%s", err);
     lm_taco_rl *t = lm_taco_rl_new(m, &R.ro, &lm, &fm, &counter, llm, (const char *const *)P.prompt,
                                    (const char *const *)P.ref, P.n, err, sizeof err);
-    if (!t)
+    if (!t) {
+        lm_train_model_free(m); /* still the caller's after a failure */
         lm_usage_error(k, "%s", err);
+    }
     char *run = rl_run_json(hex, &R.ro, R.force_list, R.llm_model);
     if (c->resume) {
         char *saved;

@@ -289,8 +289,10 @@ int run_sup(taco_ctx *c, int argc, char **argv)
         lm_die(LM_EXIT_DATA, "%s: a token classifier of %d labels; LLMLingua-2 needs 2 (drop, keep)", base,
                m->cfg.num_labels);
     lm_taco_sup *tr = lm_taco_sup_new(m, &c->so, &dtrain, tidx, nt, t.pad, (int)c->max_len, err, sizeof err);
-    if (!tr)
+    if (!tr) {
+        lm_train_model_free(m); /* still the caller's after a failure */
         lm_usage_error(k, "%s", err);
+    }
     if (c->resume) {
         char *saved;
         if (lm_taco_sup_restore(tr, ckpt, &saved, err, sizeof err) != 0)

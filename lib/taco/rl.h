@@ -124,7 +124,8 @@ typedef struct lm_taco_rl lm_taco_rl;
 
 /* A trainer of m (taken over) on prompts[0..n) with reference answers
  * refs[0..n) (copied), compressing with lm (its tokenizer set-up), force
- * and counter (cl100k counts), asking llm.  Returns NULL with a message. */
+ * and counter (cl100k counts), asking llm.  Returns NULL with a message;
+ * m is then still the caller's. */
 lm_taco_rl *lm_taco_rl_new(lm_train_model *m, const lm_taco_rl_opts *o, const lm_lingua_model *lm,
                            const lm_lingua_force *force, lm_lingua_counter *counter, lm_llm *llm,
                            const char *const *prompts, const char *const *refs, size_t n, char *err,

@@ -122,7 +122,8 @@ typedef struct {
 } lm_taco_sup;
 
 /* A trainer of model m (taken over: freed with the trainer) on the windows
- * data[idx[0..n)].  Returns NULL with a message (a bad scope or size). */
+ * data[idx[0..n)].  Returns NULL with a message (a bad scope or size); m
+ * is then still the caller's. */
 lm_taco_sup *lm_taco_sup_new(lm_train_model *m, const lm_taco_sup_opts *o, const lm_taco_windows *data,
                              const size_t *idx, size_t n, int32_t pad, int max_len, char *err, size_t errlen);
 void lm_taco_sup_free(lm_taco_sup *t);
