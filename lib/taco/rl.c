@@ -455,10 +455,8 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
             info->grad_norm = lm_grad_norm(t->m->grads_mem, t->seg, t->nseg);
     }
     info->lr = lm_sched_lr(&t->sched, t->step + 1);
-    if (M > 0)
+    if (M > 0) /* else nothing to learn from: no update, the schedule still advances */
         lm_adamw_step(&t->opt, t->m->params_mem, t->m->grads_mem, info->lr);
-    else
-        t->opt.step++; /* nothing to learn from: the schedule still advances */
     lm_llm_stats st1 = lm_llm_get_stats(t->llm);
     t->step++;
     t->next += (int64_t)nb;
@@ -589,7 +587,7 @@ int lm_taco_rl_restore(lm_taco_rl *t, const char *dir, char **run_json, char *er
     snprintf(path, n, "%s/optimizer.safetensors", dir);
     if (lm_adamw_load(&t->opt, path, err, errlen) != 0)
         goto out;
-    if (t->opt.step != json_integer_value(st)) {
+    if (t->opt.step > json_integer_value(st)) { /* a step without a loss makes no update */
         lm_seterr(err, errlen, "%s: %lld optimiser steps, but the trainer state says %lld", path,
                   (long long)t->opt.step, (long long)json_integer_value(st));
         goto out;
