@@ -33,7 +33,9 @@
 # resident size after the imports is reported as "rss_import_mb" (and
 # "memory_net" compares against torch's peak less it).
 # Prints one JSON line per side and a summary with the ratios: speed =
-# torch step / lmkit step (>= 1: lmkit is faster), memory = lmkit peak RSS /
+# torch step / lmkit step, medians (>= 1: lmkit is faster; "speed_min": of
+# the fastest steps, less sensitive to other load on a shared machine, as the
+# two sides run one after the other), memory = lmkit peak RSS /
 # torch peak RSS (<= 1: lmkit uses less).  About 3 minutes per side on 2
 # cores; timings on a shared machine vary from run to run.
 #
@@ -196,7 +198,7 @@ lossdiff=$(paste "$tmp/l.loss" "$tmp/t.loss" | awk '{ d = ($1 - $2) / $2; if (d 
 speed=$(ratio "$t_step" "$l_step")
 memory=$(ratio "$l_rss" "$t_rss")
 met=$(awk -v s="$speed" -v m="$memory" 'BEGIN { print (s >= 1 && m <= 1) ? "true" : "false" }')
-printf '{"bench":"taco","summary":true,"batch":%s,"seq":%s,"threads":%s,"speed":%s,"memory":%s,"memory_net":%s,"lmkit_step_s":%s,"torch_step_s":%s,"lmkit_rss_mb":%s,"torch_rss_mb":%s,"loss_max_rel_diff":%s,"goal_met":%s,"note":"speed = torch step / lmkit step (median of %s steps after %s warm-up), memory = lmkit peak RSS / torch peak RSS (memory_net: against torch less its RSS after import); one run on a possibly shared machine"}\n' \
-    "$BATCH" "$SEQ" "$THREADS" "$speed" "$memory" \
+printf '{"bench":"taco","summary":true,"batch":%s,"seq":%s,"threads":%s,"speed":%s,"speed_min":%s,"memory":%s,"memory_net":%s,"lmkit_step_s":%s,"torch_step_s":%s,"lmkit_rss_mb":%s,"torch_rss_mb":%s,"loss_max_rel_diff":%s,"goal_met":%s,"note":"speed = torch step / lmkit step (median of %s steps after %s warm-up; speed_min: of the fastest steps), memory = lmkit peak RSS / torch peak RSS (memory_net: against torch less its RSS after import); one run on a possibly shared machine"}\n' \
+    "$BATCH" "$SEQ" "$THREADS" "$speed" "$(ratio "$t_min" "$l_min")" "$memory" \
     "$(ratio "$l_rss" "$((t_rss - $(field "$last" rss_import_mb)))")" "$l_step" "$t_step" \
     "$l_rss" "$t_rss" "$lossdiff" "$met" "$STEPS" "$WARMUP"
