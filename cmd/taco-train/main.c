@@ -95,6 +95,20 @@ char *taco_checkpoint_dir(const taco_ctx *c)
     return ckpt;
 }
 
+void taco_require(const taco_ctx *c, const lm_cmd *k, int nops, char **ops, const char *what)
+{
+    if (nops > 0)
+        lm_usage_error(k, "unexpected operand '%s': give the %s with --data FILE", ops[0], what);
+    if (!c->resume && !c->model)
+        lm_usage_error(k, "--model DIR is required");
+    if (c->resume && c->model)
+        lm_usage_error(k, "--resume DIR takes the model from the checkpoint: leave out --model");
+    if (!c->data)
+        lm_usage_error(k, "--data FILE is required");
+    if (!c->out)
+        lm_usage_error(k, "--out DIR is required");
+}
+
 void taco_num(lm_buf *b, const char *key, double v)
 {
     lm_buf_printf(b, ",\"%s\":", key);

@@ -365,16 +365,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     R.llm_retries = 3;
     int oi = lm_cli_parse(&cmd_rl, argc, argv, &c->com, rl_opt, c);
     const lm_cmd *k = &cmd_rl;
-    if (oi < argc)
-        lm_usage_error(k, "unexpected operand '%s': give the prompts with --data FILE", argv[oi]);
-    if (!c->resume && !c->model)
-        lm_usage_error(k, "--model DIR is required");
-    if (c->resume && c->model)
-        lm_usage_error(k, "--resume DIR takes the model from the checkpoint: leave out --model");
-    if (!c->data)
-        lm_usage_error(k, "--data FILE is required");
-    if (!c->out)
-        lm_usage_error(k, "--out DIR is required");
+    taco_require(c, k, argc - oi, argv + oi, "prompts");
     if (!R.llm_url == !R.llm_cmd)
         lm_usage_error(k, "give the target LLM with --llm-url URL or --llm-cmd CMD (one of them)");
     struct stat st;

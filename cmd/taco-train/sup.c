@@ -212,16 +212,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
     c->window = LM_ALIGN_WINDOW;
     int oi = lm_cli_parse(&cmd_sup, argc, argv, &c->com, sup_opt, c);
     const lm_cmd *k = &cmd_sup;
-    if (oi < argc)
-        lm_usage_error(k, "unexpected operand '%s': give the records with --data FILE", argv[oi]);
-    if (!c->resume && !c->model)
-        lm_usage_error(k, "--model DIR is required");
-    if (c->resume && c->model)
-        lm_usage_error(k, "--resume DIR takes the model from the checkpoint: leave out --model");
-    if (!c->data)
-        lm_usage_error(k, "--data FILE is required");
-    if (!c->out)
-        lm_usage_error(k, "--out DIR is required");
+    taco_require(c, k, argc - oi, argv + oi, "records");
     if (c->eval && c->eval_fraction_set)
         lm_usage_error(k, "--eval FILE and --eval-fraction exclude each other");
     if (c->eval && lm_out_same(c->eval, c->data))

@@ -113,6 +113,9 @@ char *taco_checkpoint_dir(const taco_ctx *c);
 /* Exits naming the first setting of the run description `now` that
  * differs from the checkpoint's `saved`. */
 void taco_check_resume(const char *dir, const char *now, const char *saved);
+/* The checks sup and rl share: no operands (what the --data records are),
+ * --model or --resume (not both), --data and --out. */
+void taco_require(const taco_ctx *c, const lm_cmd *k, int nops, char **ops, const char *what);
 /* Appends ,"key":v (shortest round-trip number) to a record being built. */
 void taco_num(lm_buf *b, const char *key, double v);
 /* Writes the record b and a newline to stdout, flushed (a write error
