@@ -131,7 +131,7 @@ static int fatal(lm_llm *c, lm_buf *msg, char *err, size_t errlen)
 static int answer(lm_llm *c, const char *p, size_t n, slot *fl, size_t *nfl, lm_buf *msg)
 {
     json_error_t je;
-    json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+    json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     json_t *id = json_object_get(v, "id"), *o = json_object_get(v, "output"),
            *e = json_object_get(v, "error");
     int rc = -1;

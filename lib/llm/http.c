@@ -215,7 +215,8 @@ static void server_message(lm_buf *out, const lm_buf *resp, int *filtered)
 static int read_answer(const lm_buf *resp, char **out, lm_buf *msg)
 {
     json_error_t je;
-    json_t *v = json_loadb(resp->p ? resp->p : "", resp->n, 0, &je);
+    /* U+0000 is valid JSON: let it through to the check below, which names it */
+    json_t *v = json_loadb(resp->p ? resp->p : "", resp->n, JSON_ALLOW_NUL, &je);
     if (!v) {
         lm_buf_printf(msg, "malformed JSON in the answer (byte %d: %s)", je.position, je.text);
         return -1;

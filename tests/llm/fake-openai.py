@@ -17,6 +17,7 @@ message can fail first and succeed next:
   stall       nothing for 5 s, every time (longer than the client timeout)
   stallonce   nothing for 5 s the first time, then ok
   badjson     200 with a truncated JSON body
+  nul         200 whose content holds a U+0000 character
   filter      200 with finish_reason "content_filter" and no content
   filtererr   400 with an error whose code is "content_filter"
   401         401 quoting the Authorization header it got, as some servers do
@@ -126,6 +127,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, ok)
         elif sc == "badjson":
             self.send(200, raw=b'{"choices": [{"message": {"content": "cut')
+        elif sc == "nul":
+            self.send(200, completion("a\u0000b", "stop"))
         elif sc == "filter":
             self.send(200, completion(None, "content_filter"))
         elif sc == "filtererr":

@@ -217,6 +217,16 @@ static void test_scenarios(int port)
     lm_buf_free(&want);
     lm_buf_free(&esc);
     lm_llm_results_free(res, 1);
+
+    /* a NUL character in the answer: valid JSON, but no C string holds it */
+    lm_llm_request nul = req("scenario=nul x");
+    int nrc = lm_llm_run(c, &nul, 1, res, err, sizeof err);
+    if (nrc != 0)
+        diag("run: %s", err);
+    ok(nrc == 0 && res[0].failed && res[0].error &&
+           strcmp(res[0].error, "the answer's text holds a NUL character") == 0,
+       "an answer holding U+0000 fails the call, saying so: %s", res[0].error ? res[0].error : "(none)");
+    lm_llm_results_free(res, 1);
     lm_llm_close(c);
 
     /* 6 requests of 0.3 s with 2 in flight take 3 rounds */
