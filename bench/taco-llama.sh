@@ -28,11 +28,11 @@
 # one record per step of the rerun (the same fields, "run":2); then
 # {"bench":"taco-llama","server":"llama-cpp-python X.Y.Z","prompts",
 # "max_tokens","steps",
-# "llm_calls","llm_failures" (taco-train's totals: the steps' calls; the
-# --make-references calls are not in them), "server_requests","server_ok"
-# (POST /v1/chat/completions lines in the server's access log, and those
-# answered 200), "reference_calls" (server_requests - llm_calls: one per
-# prompt, as no record has a "gpt_output"), "cache_entries",
+# "llm_calls","llm_failures" (taco-train's totals, the --make-references
+# calls included), "server_requests","server_ok" (POST
+# /v1/chat/completions lines in the server's access log, and those
+# answered 200), "reference_calls" (llm_calls less the steps' calls: one
+# per prompt, as no record has a "gpt_output"), "cache_entries",
 # "cache_rerun_calls","cache_rerun_failures","cache_rerun_server_requests",
 # "same_weights" (the two runs' model.safetensors are identical),
 # "sample_answer" (the cached answer of the smallest key, cut to 48
@@ -172,10 +172,12 @@ work, version, prompts, max_tokens, req1, ok1, req2, same, install_s, run_s, rer
 keys = ("step", "epoch", "reward_mean", "kept_rate", "comp_ratio_mean", "prompts", "in_loss",
         "llm_calls", "llm_failures", "llm_cache_hits", "t_llm_s")
 end = []
+step_calls = 0
 for run in (1, 2):
     for line in open("%s/run%d.jsonl" % (work, run)):
         r = json.loads(line)
         if "step" in r:
+            step_calls += r["llm_calls"] if run == 1 else 0
             print(json.dumps(dict([("run", run)] + [(k, r[k]) for k in keys]), separators=(",", ":")))
         elif "steps" in r:
             end.append(r)
@@ -190,7 +192,7 @@ s = {
     "llm_failures": end[0]["llm_failures"],
     "server_requests": int(req1),
     "server_ok": int(ok1),
-    "reference_calls": int(req1) - end[0]["llm_calls"],
+    "reference_calls": end[0]["llm_calls"] - step_calls,
     "cache_entries": len(cache),
     "cache_rerun_calls": end[1]["llm_calls"],
     "cache_rerun_failures": end[1]["llm_failures"],
@@ -204,6 +206,6 @@ s = {
 print(json.dumps(s, separators=(",", ":")))
 bad = (s["llm_failures"] or s["cache_rerun_calls"] or s["cache_rerun_server_requests"]
        or not s["same_weights"] or s["reference_calls"] != s["prompts"]
-       or s["server_ok"] != s["server_requests"])
+       or s["server_ok"] != s["server_requests"] or s["llm_calls"] != s["server_requests"])
 sys.exit(1 if bad else 0)
 PY

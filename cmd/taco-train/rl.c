@@ -475,15 +475,12 @@ int run_rl(taco_ctx *c, int argc, char **argv)
     lm_buf b = {0};
     int tty = isatty(2);
     int64_t steps = 0;
-    uint64_t calls = 0, fails = 0;
     while (!lm_taco_rl_done(t)) {
         lm_taco_rl_info si;
         if (lm_taco_rl_step(t, &si, err, sizeof err) != 0)
             lm_die(LM_EXIT_USAGE, "%s", err);
         rl_step_record(&b, &si);
         steps = si.step;
-        calls += si.llm_calls;
-        fails += si.llm_failures;
         if (tty)
             fprintf(stderr, "\r%s: step %lld/%lld, reward %.4g  ", lm_prog, (long long)si.step,
                     (long long)lm_taco_rl_total_steps(t), si.reward_mean);
@@ -491,6 +488,9 @@ int run_rl(taco_ctx *c, int argc, char **argv)
             lm_taco_rl_save(t, ckpt, dir, run, err, sizeof err) != 0)
             lm_die(LM_EXIT_USAGE, "%s", err);
     }
+    /* the run's calls, --make-references included */
+    lm_llm_stats totals = lm_llm_get_stats(llm);
+    uint64_t calls = totals.calls, fails = totals.failures;
     if (tty)
         fprintf(stderr, "\r\033[K");
     if (c->plot && lm_taco_rl_plot(t, c->plot, err, sizeof err) != 0)
