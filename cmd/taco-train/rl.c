@@ -32,7 +32,7 @@ static const lm_opt rl_opts[] = {
     {"entropy-coeff", 0, "B", "weight of the entropy bonus (default 0.01)", NULL, OPT_ENTROPY},
     {"baseline", 0, "NAME", "reward baseline: none, mean or ema (default none)", "choice:none mean ema", OPT_BASELINE},
     {"ema", 0, "G", "weight of the past in the ema baseline (default 0.9)", NULL, OPT_EMA},
-    {"loss-mask", 0, "NAME", "positions in the loss: real or all (default real)", "choice:real all", OPT_LOSS_MASK},
+    {"loss-mask", 0, "NAME", "positions in the loss: real, effective or all (default real)", "choice:real all effective", OPT_LOSS_MASK},
     {"compression-rate", 0, "C", "target share of the original's tokens (default 0.5)", NULL, OPT_COMP_RATE},
     {"relaxation-tokens", 0, "T", "tolerance around the target, in tokens (default 30)", NULL, OPT_RELAX},
     {"over-compression", 0, "F", "at most this share of the tokens is over-compression (default 0.1)", NULL, OPT_OVER},
@@ -324,6 +324,7 @@ static char *rl_run_json(const char *data_hex, const lm_taco_rl_opts *o, const c
 {
     static const char *const sched[] = {"constant", "constant_warmup", "linear", "cosine"};
     static const char *const base[] = {"none", "mean", "ema"};
+    static const char *const mask[] = {"real", "all", "effective"};
     static const char *const metric[] = {"bleu", "f1", "em", "rouge1", "rouge2", "rougeL"};
     lm_buf b = {0};
     lm_buf_printf(&b, "{\"data_sha256\":\"%s\",\"epochs\":%d,\"batch_size\":%d", data_hex, o->epochs,
@@ -336,7 +337,7 @@ static char *rl_run_json(const char *data_hex, const lm_taco_rl_opts *o, const c
     for (size_t i = 0; i < sizeof nv / sizeof *nv; i++)
         taco_num(&b, nk[i], nv[i]);
     lm_buf_printf(&b, ",\"schedule\":\"%s\",\"warmup\":%lld,\"baseline\":\"%s\",\"loss_mask\":\"%s\"",
-                  sched[o->sched], (long long)o->warmup, base[o->baseline], o->loss_mask ? "all" : "real");
+                  sched[o->sched], (long long)o->warmup, base[o->baseline], mask[o->loss_mask]);
     lm_buf_printf(&b, ",\"reward\":\"%s\",\"truncate_pred\":%s,\"compat\":%s,\"rollout\":\"%s\"",
                   metric[o->ro.metric], o->ro.first_line ? "true" : "false", o->compat ? "true" : "false",
                   o->rollout_greedy ? "greedy" : "sample");

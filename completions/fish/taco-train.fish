@@ -66,7 +66,7 @@ complete -c taco-train -n '__fish_seen_subcommand_from rl' -l train-scope -x -d 
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l entropy-coeff -x -d 'weight of the entropy bonus (default 0.01)'
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l baseline -x -a 'none mean ema' -d 'reward baseline: none, mean or ema (default none)'
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l ema -x -d 'weight of the past in the ema baseline (default 0.9)'
-complete -c taco-train -n '__fish_seen_subcommand_from rl' -l loss-mask -x -a 'real all' -d 'positions in the loss: real or all (default real)'
+complete -c taco-train -n '__fish_seen_subcommand_from rl' -l loss-mask -x -a 'real all effective' -d 'positions in the loss: real, effective or all (default real)'
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l compression-rate -x -d 'target share of the original'\''s tokens (default 0.5)'
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l relaxation-tokens -x -d 'tolerance around the target, in tokens (default 30)'
 complete -c taco-train -n '__fish_seen_subcommand_from rl' -l over-compression -x -d 'at most this share of the tokens is over-compression (default 0.1)'

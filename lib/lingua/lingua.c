@@ -271,9 +271,11 @@ int lm_lingua_word_start(lm_lingua_family fam, const char *t, size_t tl, const l
     return tl >= 3 && !memcmp(t, META, 3);
 }
 
-void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p,
-                     size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
-                     int reserve_digit, int first, lm_lingua_words *out)
+/* lm_lingua_merge; fmark[i] (when not NULL) is set to 1 where token i's
+ * probability is replaced by the forced 1.0, else 0 */
+static void merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p, size_t n,
+                  const char *const *special, size_t nspecial, const lm_lingua_force *f, int reserve_digit,
+                  int first, lm_lingua_words *out, uint8_t *fmark)
 {
     acc_t forced = {0}, plain = {0};
     int open = 0; /* a word of this call is being built */
@@ -290,6 +292,8 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             for (size_t k = 0; k < nspecial; k++)
                 if (seq_eq(t, tl, special[k], strlen(special[k])))
                     skip = 1;
+            if (fmark)
+                fmark[i] = 0;
             if (skip)
                 continue;
             ps = lstrip_pure(fam, t, tl);
@@ -322,6 +326,8 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             lm_lingua_force_replace(f, t, tl, 0, &w);
             if (reserve_digit && has_decimal(w.p, w.n))
                 prob = (lm_lingua_p){1.0, 1};
+            if (fmark)
+                fmark[i] = (uint8_t)prob.py;
             memset(&forced, 0, sizeof forced);
             memset(&plain, 0, sizeof plain);
             forced.py = plain.py = 1;
@@ -330,11 +336,32 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
             open = 1;
         } else {
             lm_buf_add(&w, t + ps, tl - ps);
-            acc_add(&forced, reserve_digit && has_decimal(t, tl) ? (lm_lingua_p){1.0, 1} : pp);
+            int fd = reserve_digit && has_decimal(t, tl);
+            acc_add(&forced, fd ? (lm_lingua_p){1.0, 1} : pp);
             acc_add(&plain, (lm_lingua_p){p_noforce, 0});
+            if (fmark)
+                fmark[i] = (uint8_t)fd;
         }
     }
     lm_buf_free(&w);
+}
+
+void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t *lens, const float *p,
+                     size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
+                     int reserve_digit, int first, lm_lingua_words *out)
+{
+    merge(fam, toks, lens, p, n, special, nspecial, f, reserve_digit, first, out, NULL);
+}
+
+void lm_lingua_forced(lm_lingua_family fam, const char *const *toks, const size_t *lens, size_t n,
+                      const char *const *special, size_t nspecial, const lm_lingua_force *f,
+                      int reserve_digit, uint8_t *forced)
+{
+    lm_lingua_words ws = {0};
+    float *p = lm_xcalloc(n + 1, sizeof *p);
+    merge(fam, toks, lens, p, n, special, nspecial, f, reserve_digit, 0, &ws, forced);
+    free(p);
+    lm_lingua_words_free(&ws);
 }
 
 /* ---- percentile, threshold, selection -------------------------------- */

@@ -117,6 +117,14 @@ void lm_lingua_merge(lm_lingua_family fam, const char *const *toks, const size_t
                      size_t n, const char *const *special, size_t nspecial, const lm_lingua_force *f,
                      int reserve_digit, int first, lm_lingua_words *out);
 
+/* Which of the tokens lm_lingua_merge would not read the probability of:
+ * forced[i] = 1 where the merge puts the forced 1.0 in its place (a force
+ * token or placeholder beginning a word, a number under reserve_digit),
+ * else 0 (special tokens included). */
+void lm_lingua_forced(lm_lingua_family fam, const char *const *toks, const size_t *lens, size_t n,
+                      const char *const *special, size_t nspecial, const lm_lingua_force *f,
+                      int reserve_digit, uint8_t *forced);
+
 /* ---- threshold and selection (__compress) ----------------------------- */
 
 /* q = int(100 * reduce_rate + add) evaluated in double (add is 1 for the

@@ -138,7 +138,8 @@ struct lm_taco_rl {
     double ema_value;
     int ema_set;
     /* the rollout's forward */
-    uint8_t *act; /* [B,T] sampled actions */
+    uint8_t *act;    /* [B,T] sampled actions */
+    uint8_t *forced; /* [B,T] 1 where the action has no effect (lm_lingua_forced) */
     size_t *seq_len;
     size_t nseq;
     double t_forward;
@@ -213,6 +214,7 @@ void lm_taco_rl_free(lm_taco_rl *t)
     free(t->order);
     free(t->seg);
     free(t->act);
+    free(t->forced);
     free(t->seq_len);
     free(t->hist);
     free(t);
@@ -231,6 +233,33 @@ int64_t lm_taco_rl_total_steps(const lm_taco_rl *t)
 const lm_train_model *lm_taco_rl_model(const lm_taco_rl *t)
 {
     return t->m;
+}
+
+/* the forced positions of one sequence of ids */
+static void mark_forced(const lm_taco_rl *t, const int32_t *ids, size_t n, uint8_t *forced)
+{
+    const char **tk = lm_xcalloc(n + 1, sizeof *tk);
+    size_t *tl = lm_xcalloc(n + 1, sizeof *tl);
+    for (size_t k = 0; k < n; k++) {
+        tk[k] = lm_tokenizer_token(t->lm->tok, ids[k], &tl[k]);
+        if (!tk[k])
+            tk[k] = "", tl[k] = 0;
+    }
+    lm_lingua_forced(t->lm->fam, tk, tl, n, t->lm->special, t->lm->nspecial, t->force, t->o.lo.reserve_digit,
+                     forced);
+    free(tk);
+    free(tl);
+}
+
+/* whether position k of sequence q (T positions) is in the loss */
+static int in_mask(const lm_taco_rl *t, size_t q, size_t k, size_t T)
+{
+    if (t->o.compat || t->o.loss_mask == LM_TACO_MASK_ALL)
+        return 1;
+    size_t n = t->seq_len[q];
+    if (k == 0 || n < 2 || k >= n - 1)
+        return 0;
+    return t->o.loss_mask != LM_TACO_MASK_EFFECTIVE || !t->forced[q * T + k];
 }
 
 /* the rollout's "probabilities": one forward over every chunk of the
@@ -267,14 +296,18 @@ static int rollout_probs(void *ctx, size_t nseq, const int32_t *const *ids, cons
     if (rc != 0)
         return -1;
     free(t->act);
+    free(t->forced);
     free(t->seq_len);
     t->act = lm_xcalloc(bt + 1, 1);
+    t->forced = lm_xcalloc(bt + 1, 1);
     t->seq_len = lm_xcalloc(nseq + 1, sizeof *t->seq_len);
     t->nseq = nseq;
     for (size_t i = 0; i < nseq; i++) {
         t->seq_len[i] = lens[i];
         lm_rng r;
         lm_rng_init(&r, t->o.seed, ((uint64_t)t->step << 24) | i);
+        if (t->o.loss_mask == LM_TACO_MASK_EFFECTIVE && !t->o.compat)
+            mark_forced(t, ids[i], lens[i], t->forced + i * T);
         for (size_t k = 0; k < lens[i]; k++) {
             float p1 = t->s->probs[(i * T + k) * 2 + 1];
             double u = lm_rng_uniform(&r);
@@ -418,12 +451,12 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     }
 
     /* the loss over the masked positions of the prompts with a reward */
-    const int all = t->o.compat || t->o.loss_mask == LM_TACO_MASK_ALL;
     size_t M = 0;
     for (size_t i = 0; i < nb; i++)
         if (in[i])
             for (size_t q = seq0[i]; q < seq0[i + 1]; q++)
-                M += all ? T : (t->seq_len[q] >= 2 ? t->seq_len[q] - 2 : 0);
+                for (size_t k = 0; k < T; k++)
+                    M += (size_t)in_mask(t, q, k, T);
     double loss = 0, ent = 0;
     if (M > 0) {
         float *dl = t->s->dlogits;
@@ -434,8 +467,9 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
                 continue;
             double adv = R[i] - b;
             for (size_t q = seq0[i]; q < seq0[i + 1]; q++) {
-                size_t lo = all ? 0 : 1, hi = all ? T : (t->seq_len[q] >= 2 ? t->seq_len[q] - 1 : 0);
-                for (size_t k = lo; k < hi; k++) {
+                for (size_t k = 0; k < T; k++) {
+                    if (!in_mask(t, q, k, T))
+                        continue;
                     size_t at = q * T + k;
                     double lp, h;
                     lm_taco_pg_position(t->s->probs + at * 2, t->act[at], adv, t->o.entropy_coeff, scale,

@@ -9,7 +9,8 @@
  * prompts and chunks), failed LLM calls left out of the loss (it gives them
  * +0.4), the length checks before the LLM call (it calls anyway), bounded
  * retries, and the loss over real token positions only (it includes pads
- * and the chunk ends).  --reference-compat restores the last three.
+ * and the chunk ends; `effective` also leaves out the forced tokens).
+ * --reference-compat restores the last three.
  *
  * A rollout is lingua-compress's flow (lib/lingua: force tokens, the
  * 510-token chunk search, the decode/re-tokenize round trip, the chunk
@@ -50,7 +51,10 @@ enum {
     LM_TACO_METRIC_ROUGEL
 };
 enum { LM_TACO_BASE_NONE, LM_TACO_BASE_MEAN, LM_TACO_BASE_EMA };
-enum { LM_TACO_MASK_REAL, LM_TACO_MASK_ALL };
+/* the loss's positions: the real tokens (no pads, no chunk ends); those
+ * less the forced ones, whose action has no effect on the compression
+ * (lm_lingua_forced); or all (the reference) */
+enum { LM_TACO_MASK_REAL, LM_TACO_MASK_ALL, LM_TACO_MASK_EFFECTIVE };
 enum { LM_TACO_R_OVER, LM_TACO_R_RELAX, LM_TACO_R_METRIC };
 
 typedef struct {

@@ -333,6 +333,36 @@ for i, l in enumerate(sys.stdin):
     [[ ${lines[0]} == *'"frac_relax":1,'*'"llm_calls":0,'* ]] || fail "${lines[0]}"
 }
 
+@test "rl --loss-mask effective leaves out the forced tokens, real the pads and ends, all nothing" {
+    taco-train init --family xlm-roberta --layers 1 --hidden 16 --heads 2 --seed 1 \
+        --tokenizer "$TOP/testdata/models/tiny-xlmr/tokenizer.json" --out "$TMP/m" >/dev/null
+    rl_prompts 4 | sed 's/"}$/ 1999 and 42, river.", "gpt_output": "x"}/' >"$TMP/p.jsonl"
+    rivers=$(grep -o river "$TMP/p.jsonl" | wc -l)
+    [ "$rivers" -ge 5 ]
+    positions() {
+        taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/t$RANDOM" --llm-cmd "exit 3" \
+            --epochs 1 --batch-size 4 --over-compression 1 --rollout greedy "$@" |
+            head -1 | python3 -c "import json, sys; print(json.loads(sys.stdin.readline())['positions'])"
+    }
+    real=$(positions --loss-mask real --force-tokens river)
+    eff=$(positions --loss-mask effective --force-tokens river)
+    all=$(positions --loss-mask all --force-tokens river)
+    # each "river" is one forced placeholder token
+    [ $((real - eff)) -eq "$rivers" ] || fail "real $real, effective $eff, $rivers rivers"
+    [ "$all" -gt "$real" ] || fail "all $all, real $real"
+    [ "$(positions --loss-mask all --force-tokens river --reference-compat)" -eq "$all" ]
+    [ "$(positions --loss-mask effective --force-tokens river --reference-compat)" -eq "$all" ]
+    # numbers too under --force-reserve-digit; without force tokens nothing is forced
+    digits=$(positions --loss-mask effective --force-tokens river --force-reserve-digit)
+    [ "$digits" -lt "$eff" ] || fail "reserve-digit $digits, effective $eff"
+    [ "$(positions --loss-mask effective)" -eq "$(positions --loss-mask real)" ]
+    grep -q '"loss_mask":"effective"' "$TMP"/t*/taco_train.json
+    run --separate-stderr taco-train rl --model "$TMP/m" --data "$TMP/p.jsonl" --out "$TMP/x" --llm-cmd "exit 3" \
+        --loss-mask some
+    assert_failure 2
+    [[ $stderr == *"loss-mask"* ]] || fail "$stderr"
+}
+
 @test "rl: usage errors and bad records" {
     taco-train init --family bert --layers 1 --hidden 8 --heads 2 --seed 1 --tokenizer "$M/tokenizer.json" \
         --out "$TMP/m" >/dev/null

@@ -168,6 +168,19 @@ static void t_merge(void)
                "last word closed at the end");
     }
     lm_lingua_words_free(&w);
+    /* the positions whose probability the merge does not read */
+    uint8_t fm[11], want[11] = {0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0};
+    memset(fm, 7, sizeof fm);
+    lm_lingua_forced(LM_LINGUA_XLMR, t, lens_of(t, 11), 11, sp, 5, &f, 1, fm);
+    ok(!memcmp(fm, want, sizeof fm),
+       "forced: the number under reserve_digit and the placeholder, nothing else");
+    lm_lingua_forced(LM_LINGUA_XLMR, t, lens_of(t, 11), 11, sp, 5, &f, 0, fm);
+    want[6] = 0;
+    ok(!memcmp(fm, want, sizeof fm), "forced without reserve_digit: the placeholder only");
+    const char *d[] = {"\xe2\x96\x81x", "1", "\xe2\x96\x81\n"};
+    lm_lingua_forced(LM_LINGUA_XLMR, d, lens_of(d, 3), 3, sp, 5, &f, 1, fm);
+    ok(fm[0] == 0 && fm[1] == 1 && fm[2] == 1,
+       "a digit continuing a word is forced, not the word's start; a force token after U+2581 is forced");
     lm_lingua_force_free(&f);
 
     build_force(&f, NULL, 0, NULL, NULL, 0);
