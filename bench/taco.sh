@@ -41,7 +41,9 @@
 #
 # Environment: BUILD (default build), PYTHON (needs torch, transformers<5;
 # without them only lmkit's figures are printed), THREADS (default: nproc),
-# BATCH (4), SEQ (512), WARMUP (2), STEPS (5), TOKENIZER.
+# BATCH (4), SEQ (512), WARMUP (2), STEPS (5), TOKENIZER, DEVICE (taco-train's
+# --device: cpu by default, so that the comparison with torch on the CPU is
+# like for like; cuda times the GPU path, with PYTHON=false for lmkit alone).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -51,6 +53,7 @@ BATCH=${BATCH:-4}
 SEQ=${SEQ:-512}
 WARMUP=${WARMUP:-2}
 STEPS=${STEPS:-5}
+DEVICE=${DEVICE:-cpu}
 TOKENIZER=${TOKENIZER:-$BUILD/testdata/tokenizers/bert-base-uncased/tokenizer.json}
 LR=1e-5
 MAX_NORM=10
@@ -118,7 +121,7 @@ awk -v n="$((SEQ - 2))" -v r="$nrec" 'BEGIN {
     rc=0
     /usr/bin/time -v -o "$tmp/time.lmkit" "$bin" sup --model "$tmp/model" --data "$tmp/data.jsonl" \
         --eval-fraction 0 --epochs 1 --batch-size "$BATCH" --max-len "$SEQ" --no-dropout \
-        --lr "$LR" --max-grad-norm "$MAX_NORM" --threads "$THREADS" --seed 1 \
+        --lr "$LR" --max-grad-norm "$MAX_NORM" --threads "$THREADS" --seed 1 --device "$DEVICE" \
         --out "$tmp/trained" 2>"$tmp/err.lmkit" || rc=$?
     echo "$rc" >"$tmp/rc.lmkit"
 } | while IFS= read -r rec; do
@@ -157,8 +160,8 @@ l_min=$(sort -g "$tmp/l.step" | head -1)
 l_rss=$(mb "$tmp/time.lmkit")
 cut -d' ' -f2- "$tmp/steps.lmkit" | while IFS= read -r rec; do field "$rec" loss; done >"$tmp/l.loss"
 tps() { awk -v s="$1" -v n="$((BATCH * SEQ))" 'BEGIN { printf "%.1f", n / s }'; }
-printf '{"bench":"taco","impl":"lmkit","model":"bert-base","params":null,"batch":%s,"seq":%s,"threads":%s,"dropout":false,"warmup_steps":%s,"steps":%s,"step_s_median":%s,"step_s_min":%s,"tokens_per_s":%s,"t_forward_s":%s,"t_backward_s":%s,"t_optim_s":%s,"compute_s_median":%s,"loss_first":%s,"loss_last":%s,"peak_rss_mb":%s,"wall_s":%s}\n' \
-    "$BATCH" "$SEQ" "$THREADS" "$WARMUP" "$STEPS" "$l_step" "$l_min" "$(tps "$l_step")" \
+printf '{"bench":"taco","impl":"lmkit","device":"%s","model":"bert-base","params":null,"batch":%s,"seq":%s,"threads":%s,"dropout":false,"warmup_steps":%s,"steps":%s,"step_s_median":%s,"step_s_min":%s,"tokens_per_s":%s,"t_forward_s":%s,"t_backward_s":%s,"t_optim_s":%s,"compute_s_median":%s,"loss_first":%s,"loss_last":%s,"peak_rss_mb":%s,"wall_s":%s}\n' \
+    "$DEVICE" "$BATCH" "$SEQ" "$THREADS" "$WARMUP" "$STEPS" "$l_step" "$l_min" "$(tps "$l_step")" \
     "$(cat "$tmp/l.t_forward_s")" "$(cat "$tmp/l.t_backward_s")" "$(cat "$tmp/l.t_optim_s")" \
     "$(cat "$tmp/l.compute")" "$(head -1 "$tmp/l.loss")" "$(tail -1 "$tmp/l.loss")" "$l_rss" \
     "$(wall "$tmp/time.lmkit")" >"$tmp/l.json"

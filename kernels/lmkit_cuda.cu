@@ -1,7 +1,8 @@
 /* lmkit_cuda.cu - the exported table of liblmkit-cuda.so (lmkit_cuda.h):
- * the encoder and attention launchers of encoder_cuda.cu and attn_cuda.cu
- * behind one symbol.  The .cu files are compiled with hidden visibility;
- * this function is the library's only export.
+ * the encoder, training and attention launchers of encoder_cuda.cu,
+ * train_cuda.cu and attn_cuda.cu behind one symbol.  The .cu files are
+ * compiled with hidden visibility; this function is the library's only
+ * export.
  */
 #include "lmkit_cuda.h"
 
@@ -33,6 +34,17 @@ extern "C" __attribute__((visibility("default"))) const lm_cuda_api *lm_cuda_api
     a->enc_attention = enc_cuda_attention;
     a->enc_gelu = enc_cuda_gelu;
     a->enc_softmax = enc_cuda_softmax;
+
+    a->trc_copy = trc_copy;
+    a->trc_zero = trc_zero;
+    a->trc_dropout = trc_dropout;
+    a->trc_layernorm_fwd = trc_layernorm_fwd;
+    a->trc_layernorm_bwd = trc_layernorm_bwd;
+    a->trc_matmul_bwd = trc_matmul_bwd;
+    a->trc_gelu_bwd = trc_gelu_bwd;
+    a->trc_attention_fwd = trc_attention_fwd;
+    a->trc_attention_bwd = trc_attention_bwd;
+    a->trc_embeddings_bwd = trc_embeddings_bwd;
 
     a->attn_device_info = attn_cuda_device_info;
     a->attn_lean_occupancy = attn_cuda_lean_occupancy;

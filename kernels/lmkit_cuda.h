@@ -6,8 +6,8 @@
  * under a `ulimit -v` a command would not even start).  lib/nn/backend_cuda.c
  * dlopens the library on the first use of a GPU and asks its only exported
  * symbol, LM_CUDA_API_SYMBOL, for this table; everything else in the library
- * has hidden visibility.  The functions are those of encoder_cuda.h and
- * attn_cuda.h, with the same contracts.
+ * has hidden visibility.  The functions are those of encoder_cuda.h,
+ * train_cuda.h and attn_cuda.h, with the same contracts.
  *
  * Compatibility: the table is checked by abi (bumped whenever a member
  * changes or moves) and by size, so a library left over from another lmkit
@@ -21,13 +21,14 @@
 
 #include "attn_cuda.h"
 #include "encoder_cuda.h"
+#include "train_cuda.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define LM_CUDA_API_SYMBOL "lm_cuda_api_v1"
-#define LM_CUDA_API_ABI 1
+#define LM_CUDA_API_ABI 2
 
 typedef struct lm_cuda_api {
     int abi;     /* LM_CUDA_API_ABI of the library */
@@ -64,6 +65,32 @@ typedef struct lm_cuda_api {
                     size_t errlen);
     int (*enc_softmax)(enc_cuda *c, float *probs, const float *logits, int N, int V, char *err,
                        size_t errlen);
+
+    /* train_cuda.h */
+    int (*trc_copy)(enc_cuda *c, void *dst, const void *src, size_t bytes, char *err, size_t errlen);
+    int (*trc_zero)(enc_cuda *c, void *dst, size_t bytes, char *err, size_t errlen);
+    int (*trc_dropout)(enc_cuda *c, float *y, const float *x, size_t N, int n, float p, uint64_t key,
+                       int site, uint64_t row0, char *err, size_t errlen);
+    int (*trc_layernorm_fwd)(enc_cuda *c, float *out, float *res, float *stat, const float *a, const float *r,
+                             const float *w, const float *b, size_t N, int C, float eps, char *err,
+                             size_t errlen);
+    int (*trc_layernorm_bwd)(enc_cuda *c, float *dres, float *dw, float *db, const float *dout,
+                             const float *res, const float *stat, const float *w, size_t N, int C, char *err,
+                             size_t errlen);
+    int (*trc_matmul_bwd)(enc_cuda *c, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, int N, int C, int OC, int accum, char *err, size_t errlen);
+    int (*trc_gelu_bwd)(enc_cuda *c, float *dx, const float *x, size_t n, int tanh_form, char *err,
+                        size_t errlen);
+    int (*trc_attention_fwd)(enc_cuda *c, float *out, float *att, float *pd, const float *q, const float *k,
+                             const float *v, const float *maskadd, int B, int T, int C, int NH, float p,
+                             uint64_t key, int site, char *err, size_t errlen);
+    int (*trc_attention_bwd)(enc_cuda *c, float *dq, float *dk, float *dv, float *dp, float *pd,
+                             const float *datty, const float *q, const float *k, const float *v,
+                             const float *att, int B, int T, int C, int NH, float p, uint64_t key, int site,
+                             char *err, size_t errlen);
+    int (*trc_embeddings_bwd)(enc_cuda *c, float *gwte, float *gwpe, float *gwtt, const float *de,
+                              const int32_t *ids, const int32_t *pos, size_t N, int C, int pad, int roberta,
+                              char *err, size_t errlen);
 
     /* attn_cuda.h */
     int (*attn_device_info)(int device, attn_cuda_info *info, char *err, size_t errlen);

@@ -26,6 +26,11 @@
 #   lingua-golden.txt lingua-compress --device cuda against llmlingua
 #                     0.2.2's results on the 90 golden cases (with the
 #                     cl100k_base make puts in $BUILD/share/lmkit)
+#   train-test.tap    tests/unit/test_train_cuda: the training forward and
+#                     backward on the GPU against the CPU, tiny models
+#   train-sanitizer.log  compute-sanitizer memcheck of the same
+#   train-bench.jsonl bench/taco.sh DEVICE=cuda: taco-train sup's step time
+#                     on the GPU, BERT-base shape, 4 x 512 tokens
 #   memory.tap        tests/cli/memory.bats on the GPU machine: with a GPU
 #                     present, --device cpu still loads no CUDA library, a
 #                     missing or broken liblmkit-cuda.so is named, and the
@@ -132,6 +137,26 @@ if [ -x "$BUILD/tests/test_encoder_cuda" ]; then
     fi
 else
     echo "gpu-check: $BUILD/tests/test_encoder_cuda was not built; see $OUT/build.log"
+fi
+
+# training (lib/nn/train_cuda.h, kernels/train_cuda.cu): logits and every
+# gradient of the tiny models on the GPU against the CPU (dropout off and
+# on, accumulation, a scope, 10 AdamW steps), then taco-train sup's
+# BERT-base 4 x 512 step on the GPU
+capped train-build 60 sh -c "make -j\"\$(nproc)\" CUDA=1 BUILD='$BUILD' '$BUILD/tests/test_train_cuda' \
+    >>'$OUT/build.log' 2>&1"
+if [ -x "$BUILD/tests/test_train_cuda" ]; then
+    capped train-test 40 sh -c "'$BUILD/tests/test_train_cuda' >'$OUT/train-test.tap' 2>&1"
+    grep -E '^(not ok|# )|SKIP|GPU' "$OUT/train-test.tap" | head -40
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+        capped train-sanitizer 60 sh -c "compute-sanitizer --tool memcheck --error-exitcode 86 \
+            '$BUILD/tests/test_train_cuda' >'$OUT/train-sanitizer.log' 2>&1"
+    fi
+    capped train-bench 90 sh -c "DEVICE=cuda PYTHON=false WARMUP=1 STEPS=3 BUILD='$BUILD' sh bench/taco.sh \
+        >'$OUT/train-bench.jsonl' 2>'$OUT/train-bench.err'"
+    cat "$OUT/train-bench.jsonl" 2>/dev/null
+else
+    echo "gpu-check: $BUILD/tests/test_train_cuda was not built; see $OUT/build.log"
 fi
 
 # lingua-compress on the GPU against the CPU over the hostile text set, both

@@ -16,6 +16,9 @@
 #include "core/diag.h"
 #include "core/json.h"
 #include "lingua/setup.h"
+#include "nn/backend_cuda.h"
+#include "nn/encoder_cuda.h"
+#include "nn/train.h"
 #include "taco.h"
 
 static const lm_cmd *const subs[] = {&cmd_init, &cmd_label, &cmd_sup, &cmd_rl, NULL};
@@ -107,6 +110,18 @@ void taco_require(const taco_ctx *c, const lm_cmd *k, int nops, char **ops, cons
         lm_usage_error(k, "--data FILE is required");
     if (!c->out)
         lm_usage_error(k, "--out DIR is required");
+}
+
+int taco_device(int device)
+{
+    if (device == LM_DEVICE_CPU || (device == LM_DEVICE_AUTO && !lm_cuda_present()))
+        return LM_TRAIN_CPU;
+    char why[256];
+    if (lm_nn_cuda_available(why, sizeof why))
+        return LM_TRAIN_CUDA;
+    if (device == LM_DEVICE_CUDA)
+        lm_die_hint(LM_EXIT_USAGE, "use --device cpu (or auto)", "--device cuda: %s", why);
+    return LM_TRAIN_CPU;
 }
 
 void taco_num(lm_buf *b, const char *key, double v)

@@ -75,7 +75,7 @@ const lm_cmd cmd_rl = {
     "answer on the original.  One record per step goes to standard output.",
     NULL,
     rl_opts,
-    LM_OPT_THREADS | LM_OPT_SEED,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_DEVICE,
     NULL,
     NULL};
 
@@ -375,6 +375,7 @@ int run_rl(taco_ctx *c, int argc, char **argv)
                     "%s: already exists; the trained model is only written to a new folder", c->out);
     R.ro.seed = c->com.seed;
     lm_cli_threads(&c->com);
+    R.ro.device = taco_device(c->com.device);
     char err[1024];
     char *ckpt = taco_checkpoint_dir(c);
     char *dir = c->resume ? lm_xstrdup(c->resume) : taco_model_dir(c->model);

@@ -55,7 +55,7 @@ const lm_cmd cmd_sup = {
     "epoch go to standard output; the best epoch's model is written to --out.",
     NULL,
     sup_opts,
-    LM_OPT_THREADS | LM_OPT_SEED,
+    LM_OPT_THREADS | LM_OPT_SEED | LM_OPT_DEVICE,
     NULL,
     NULL};
 
@@ -223,6 +223,7 @@ int run_sup(taco_ctx *c, int argc, char **argv)
                     "%s: already exists; the trained model is only written to a new folder", c->out);
     c->so.seed = c->com.seed;
     lm_cli_threads(&c->com);
+    c->so.device = taco_device(c->com.device);
 
     char *ckpt = taco_checkpoint_dir(c);
     char *base = c->resume ? lm_xstrdup(c->resume) : taco_model_dir(c->model);

@@ -116,6 +116,10 @@ void taco_check_resume(const char *dir, const char *now, const char *saved);
 /* The checks sup and rl share: no operands (what the --data records are),
  * --model or --resume (not both), --data and --out. */
 void taco_require(const taco_ctx *c, const lm_cmd *k, int nops, char **ops, const char *what);
+/* The training device of --device (LM_TRAIN_CPU or LM_TRAIN_CUDA): cpu;
+ * auto: the GPU when one can be used; cuda: the GPU, else exits saying
+ * what is missing. */
+int taco_device(int device);
 /* Appends ,"key":v (shortest round-trip number) to a record being built. */
 void taco_num(lm_buf *b, const char *key, double v);
 /* Writes the record b and a newline to stdout, flushed (a write error

@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "nn/ops.h"
 #include "nn/safetensors.h"
+#include "nn/train_cuda.h"
 
 /* loops of fewer scalar operations than this stay on the calling thread */
 #define PAR(work) ((long)(work) >= (1L << 15))
@@ -269,6 +270,12 @@ lm_train_dropout lm_train_dropout_from_config(const lm_train_model *m, uint64_t 
 
 lm_train_state *lm_train_state_new(const lm_train_model *m, int B, int T, char *err, size_t errlen)
 {
+    return lm_train_state_new_on(m, B, T, LM_TRAIN_CPU, err, errlen);
+}
+
+lm_train_state *lm_train_state_new_on(const lm_train_model *m, int B, int T, int device, char *err,
+                                      size_t errlen)
+{
     const lm_hf_config *c = &m->cfg;
     if (B < 1 || T < 1 || T > c->max_position) {
         lm_seterr(err, errlen, "batch %d x %d tokens: both must be at least 1, and tokens at most %d", B, T,
@@ -322,6 +329,12 @@ lm_train_state *lm_train_state_new(const lm_train_model *m, int B, int T, char *
         (size_t)nt * 2 * TT, /* dscratch */
     };
     enum { NS = sizeof sizes / sizeof sizes[0] };
+    /* on a device the host keeps the batch, the logits and their gradient */
+    static const uint8_t host_side[NS] = {[0] = 1, [1] = 1, [2] = 1, [19] = 1, [20] = 1, [21] = 1};
+    if (device == LM_TRAIN_CUDA)
+        for (int i = 0; i < NS; i++)
+            if (!host_side[i])
+                sizes[i] = 0;
     size_t total = 0;
     for (int i = 0; i < NS; i++)
         if (__builtin_add_overflow(total, sizes[i], &total) || total > SIZE_MAX / 8) {
@@ -341,12 +354,19 @@ lm_train_state *lm_train_state_new(const lm_train_model *m, int B, int T, char *
         &s->dh,   &s->datty,    &s->dq,      &s->dk,     &s->dv,       &s->dfch,    &s->dscratch};
     for (int i = 0; i < NS; i++) {
         if (ptrs[i])
-            *ptrs[i] = p;
+            *ptrs[i] = sizes[i] ? p : NULL;
         p += sizes[i];
     }
     s->B = B;
     s->T = T;
     s->nthreads = nt;
+    if (device == LM_TRAIN_CUDA) {
+        s->dev = lm_train_cuda_new(m, B, T, err, errlen);
+        if (!s->dev) {
+            lm_train_state_free(s);
+            return NULL;
+        }
+    }
     return s;
 }
 
@@ -354,6 +374,7 @@ void lm_train_state_free(lm_train_state *s)
 {
     if (!s)
         return;
+    lm_train_cuda_free(s->dev);
     free(s->block);
     free(s);
 }
@@ -371,11 +392,17 @@ static uint64_t mix64(uint64_t z)
 
 /* y[n] = x[n] * mask / (1-p), the mask of (d, site, row); y may alias x.
  * Applying it to a gradient is the dropout's backward. */
+/* the masks' key of (seed, step) */
+static uint64_t dropout_key(const lm_train_dropout *d)
+{
+    return mix64(d->seed ^ mix64(d->step + 0x9e3779b97f4a7c15ULL));
+}
+
 static void dropout_row(float *y, const float *x, int n, float p, const lm_train_dropout *d, int site,
                         uint64_t rowi)
 {
     lm_rng r;
-    lm_rng_init(&r, mix64(d->seed ^ mix64(d->step + 0x9e3779b97f4a7c15ULL)), ((uint64_t)site << 40) ^ rowi);
+    lm_rng_init(&r, dropout_key(d), ((uint64_t)site << 40) ^ rowi);
     /* keep iff a 32-bit uniform u >= p * 2^32 (probability 1-p up to 2^-32) */
     uint64_t thr = (uint64_t)((double)p * 4294967296.0);
     float scale = 1.0f / (1.0f - p);
@@ -482,29 +509,40 @@ static void attention_fwd(float *out, float *att, float *scratch, int nthreads, 
     }
 }
 
-/* Blocks of the matrix products: every sgemm call has a shape fixed by
- * the problem alone, never by the thread count (OpenBLAS picks its kernel
- * and so its rounding by the shape), so results do not depend on --threads. */
-#define RBLOCK 64 /* rows of out / dinp per call */
-#define WBLOCK 64 /* rows of dw per call */
+/* Tiles of the matrix products: every sgemm call has a shape fixed by the
+ * problem alone, never by the thread count (OpenBLAS picks its kernel and
+ * so its rounding by the shape), so results do not depend on --threads.
+ * Each call packs its operands anew, so the tiles are large enough for the
+ * packing to stay small beside the product (BERT-base's 4 x 512 rows: 8 row
+ * tiles, times OC / 768 column tiles). */
+#define TILE_R 256  /* rows of out / dinp per call */
+#define TILE_C 768  /* columns of out / dinp per call */
+#define WTILE_R 192 /* rows of dw per call */
+#define WTILE_C 768 /* columns of dw per call */
+
+static long tiles(long n, long t)
+{
+    return (n + t - 1) / t;
+}
 
 /* out[N,OC] = inp[N,C] . w[OC,C]^T + bias[OC] (bias may be NULL), in
- * blocks of RBLOCK rows. */
+ * TILE_R x TILE_C tiles. */
 static void matmul_fwd(float *out, const float *inp, const float *w, const float *bias, long N, int C, int OC)
 {
-    long rb = (N + RBLOCK - 1) / RBLOCK;
+    long rt = tiles(N, TILE_R), ct = tiles(OC, TILE_C);
     blas_one_thread();
 #pragma omp parallel for schedule(dynamic, 1) if (PAR(N * C * OC / 32))
-    for (long task = 0; task < rb; task++) {
-        long r0 = task * RBLOCK, n = N - r0 < RBLOCK ? N - r0 : RBLOCK;
+    for (long task = 0; task < rt * ct; task++) {
+        long r0 = task / ct * TILE_R, n = N - r0 < TILE_R ? N - r0 : TILE_R;
+        long c0 = task % ct * TILE_C, nc = OC - c0 < TILE_C ? OC - c0 : TILE_C;
         float beta = 0.0f;
         if (bias) {
             for (long i = r0; i < r0 + n; i++)
-                memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof *out);
+                memcpy(out + (size_t)i * OC + c0, bias + c0, (size_t)nc * sizeof *out);
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, OC, C, 1.0f, inp + (size_t)r0 * C, C, w,
-                    C, beta, out + (size_t)r0 * OC, OC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)nc, C, 1.0f, inp + (size_t)r0 * C,
+                    C, w + (size_t)c0 * C, C, beta, out + (size_t)r0 * OC + c0, OC);
     }
 }
 
@@ -540,29 +578,13 @@ static void gelu_fwd(float *out, const float *inp, size_t n, int tanh_form)
 
 /* ---- forward ---- */
 
-int lm_train_forward(const lm_train_model *m, lm_train_state *s, const int32_t *ids, const uint8_t *mask,
-                     int B, int T, const lm_train_dropout *drop, char *err, size_t errlen)
+/* the forward's layers on the CPU, from s->ids, s->pos, s->maskadd and
+ * s->drop; fills s->logits */
+static void forward_cpu(const lm_train_model *m, lm_train_state *s, const lm_train_dropout *d)
 {
     const lm_hf_config *c = &m->cfg;
-    if (B < 1 || T < 1 || B > s->B || T > s->T) {
-        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B, s->T);
-        return -1;
-    }
-    for (int b = 0; b < B; b++) {
-        size_t o = (size_t)b * T;
-        if (lm_encoder_positions(ids + o, T, b, c->family == LM_FAMILY_ROBERTA, c->pad_token_id,
-                                 c->vocab_size, c->max_position, s->pos + o, err, errlen) != 0)
-            return -1;
-        for (int t = 0; t < T; t++)
-            s->maskadd[o + t] = (!mask || mask[o + t]) ? 0.0f : -FLT_MAX;
-    }
-    memcpy(s->ids, ids, (size_t)B * T * sizeof *ids);
-    static const lm_train_dropout off = {0, 0, 0, 0, 0};
-    const lm_train_dropout *d = drop ? drop : &off;
-    s->drop = *d;
-    s->dropout_on = drop != NULL;
-    s->curB = B;
-    s->curT = T;
+    int B = s->curB, T = s->curT;
+    const int32_t *ids = s->ids;
     const lm_train_tensors *w = &m->w;
     int C = c->hidden_size, F = c->intermediate_size, NH = c->num_heads, NL = c->num_labels,
         L = c->num_layers;
@@ -603,6 +625,39 @@ int lm_train_forward(const lm_train_model *m, lm_train_state *s, const int32_t *
         memcpy(s->xc, xl, NC * sizeof(float));
     }
     matmul_fwd(s->logits, xl, w->clsw, w->clsb, N, C, NL);
+}
+
+int lm_train_forward(const lm_train_model *m, lm_train_state *s, const int32_t *ids, const uint8_t *mask,
+                     int B, int T, const lm_train_dropout *drop, char *err, size_t errlen)
+{
+    const lm_hf_config *c = &m->cfg;
+    if (B < 1 || T < 1 || B > s->B || T > s->T) {
+        lm_seterr(err, errlen, "batch %d x %d tokens does not fit the state's %d x %d", B, T, s->B, s->T);
+        return -1;
+    }
+    for (int b = 0; b < B; b++) {
+        size_t o = (size_t)b * T;
+        if (lm_encoder_positions(ids + o, T, b, c->family == LM_FAMILY_ROBERTA, c->pad_token_id,
+                                 c->vocab_size, c->max_position, s->pos + o, err, errlen) != 0)
+            return -1;
+        for (int t = 0; t < T; t++)
+            s->maskadd[o + t] = (!mask || mask[o + t]) ? 0.0f : -FLT_MAX;
+    }
+    memcpy(s->ids, ids, (size_t)B * T * sizeof *ids);
+    static const lm_train_dropout off = {0, 0, 0, 0, 0};
+    const lm_train_dropout *d = drop ? drop : &off;
+    s->drop = *d;
+    s->dropout_on = drop != NULL;
+    s->curB = B;
+    s->curT = T;
+    if (s->dev) {
+        if (lm_train_cuda_forward(s->dev, m, s, dropout_key(d), err, errlen) != 0)
+            return -1;
+    } else {
+        forward_cpu(m, s, d);
+    }
+    int NL = m->cfg.num_labels;
+    long N = (long)B * T;
     for (long i = 0; i < N; i++) {
         const float *z = s->logits + (size_t)i * NL;
         float *pr = s->probs + (size_t)i * NL, mx = -INFINITY;
@@ -661,25 +716,31 @@ int lm_train_ce_loss(const lm_train_model *m, lm_train_state *s, const int32_t *
 
 /* dinp[N,C] (+)= dout[N,OC] . w[OC,C]  (accum 0 overwrites, 1 adds);
  * dw[OC,C] += dout^T . inp[N,C];  db[OC] += column sums of dout.
- * Each of dinp, dw, db may be NULL (not wanted). */
+ * Each of dinp, dw, db may be NULL (not wanted).  dinp in TILE_R x TILE_C
+ * tiles, dw in WTILE_R x WTILE_C ones. */
 static void matmul_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                        long N, int C, int OC, int accum)
 {
-    long rb = dinp ? (N + RBLOCK - 1) / RBLOCK : 0, wb = (dw || db) ? (OC + WBLOCK - 1) / WBLOCK : 0;
+    long rt = tiles(N, TILE_R), ct = tiles(C, TILE_C), nd = dinp ? rt * ct : 0;
+    long wrt = tiles(OC, WTILE_R), wct = tiles(C, WTILE_C), nw = dw ? wrt * wct : db ? wrt : 0;
     blas_one_thread();
 #pragma omp parallel for schedule(dynamic, 1) if (PAR(N * C * OC / 32))
-    for (long task = 0; task < rb + wb; task++) {
-        if (task < rb) {
-            long r0 = task * RBLOCK, n = N - r0 < RBLOCK ? N - r0 : RBLOCK;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, C, OC, 1.0f,
-                        dout + (size_t)r0 * OC, OC, w, C, accum ? 1.0f : 0.0f, dinp + (size_t)r0 * C, C);
+    for (long task = 0; task < nd + nw; task++) {
+        if (task < nd) {
+            long r0 = task / ct * TILE_R, n = N - r0 < TILE_R ? N - r0 : TILE_R;
+            long c0 = task % ct * TILE_C, nc = C - c0 < TILE_C ? C - c0 : TILE_C;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)nc, OC, 1.0f,
+                        dout + (size_t)r0 * OC, OC, w + c0, C, accum ? 1.0f : 0.0f,
+                        dinp + (size_t)r0 * C + c0, C);
             continue;
         }
-        long o0 = (task - rb) * WBLOCK, o1 = o0 + WBLOCK < OC ? o0 + WBLOCK : OC;
+        long wt = task - nd, wc = dw ? wct : 1;
+        long o0 = wt / wc * WTILE_R, o1 = o0 + WTILE_R < OC ? o0 + WTILE_R : OC;
+        long c0 = wt % wc * WTILE_C, nc = C - c0 < WTILE_C ? C - c0 : WTILE_C;
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), C, (int)N, 1.0f, dout + o0,
-                        OC, inp, C, 1.0f, dw + (size_t)o0 * C, C);
-        if (db)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), (int)nc, (int)N, 1.0f,
+                        dout + o0, OC, inp + c0, C, 1.0f, dw + (size_t)o0 * C + c0, C);
+        if (db && c0 == 0)
             for (long o = o0; o < o1; o++) {
                 double sum = 0;
                 for (long i = 0; i < N; i++)
@@ -796,7 +857,7 @@ static float *gp(const lm_train_model *m, int i)
     return m->params[i].trained ? m->grads_mem + m->params[i].offset : NULL;
 }
 
-void lm_train_backward(lm_train_model *m, lm_train_state *s)
+static void backward_cpu(lm_train_model *m, lm_train_state *s)
 {
     const lm_hf_config *c = &m->cfg;
     int C = c->hidden_size, F = c->intermediate_size, NH = c->num_heads, NL = c->num_labels,
@@ -879,4 +940,12 @@ void lm_train_backward(lm_train_model *m, lm_train_state *s)
                     gwtt[cc] += g[cc];
         }
     }
+}
+
+int lm_train_backward(lm_train_model *m, lm_train_state *s, char *err, size_t errlen)
+{
+    if (s->dev)
+        return lm_train_cuda_backward(s->dev, m, s, dropout_key(&s->drop), err, errlen);
+    backward_cpu(m, s);
+    return 0;
 }

@@ -164,10 +164,18 @@ typedef struct lm_train_state {
     float *dscratch;                              /* [nthreads][2,T,T] */
     lm_train_dropout drop;                        /* of the last forward */
     int dropout_on;
+    struct lm_train_cuda *dev; /* the device's state, or NULL on the CPU */
 } lm_train_state;
 
 /* NULL with a message on a bad size (running out of memory exits). */
 lm_train_state *lm_train_state_new(const lm_train_model *m, int B, int T, char *err, size_t errlen);
+/* The same on a device: LM_TRAIN_CPU, or LM_TRAIN_CUDA, where the forward
+ * and backward run on the GPU (nn/train_cuda.h) and the host keeps only
+ * pos, ids, maskadd, logits, probs and dlogits (the other activation
+ * pointers are NULL).  NULL with a message, also when no GPU can be used. */
+enum { LM_TRAIN_CPU, LM_TRAIN_CUDA };
+lm_train_state *lm_train_state_new_on(const lm_train_model *m, int B, int T, int device, char *err,
+                                      size_t errlen);
 void lm_train_state_free(lm_train_state *s);
 
 /* Forward over ids[B,T] with mask[B,T] (1 real, 0 pad; NULL all real),
@@ -187,7 +195,8 @@ int lm_train_ce_loss(const lm_train_model *m, lm_train_state *s, const int32_t *
 
 /* Backward from s->dlogits (set by lm_train_ce_loss, or by the caller for
  * another objective) through the last forward: adds the gradient of every
- * trained tensor into m->grads_mem. */
-void lm_train_backward(lm_train_model *m, lm_train_state *s);
+ * trained tensor into m->grads_mem.  Returns 0, or -1 with a message (a
+ * device error; the CPU's backward cannot fail). */
+int lm_train_backward(lm_train_model *m, lm_train_state *s, char *err, size_t errlen);
 
 #endif

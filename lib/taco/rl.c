@@ -276,7 +276,7 @@ static int rollout_probs(void *ctx, size_t nseq, const int32_t *const *ids, cons
         lm_train_state_free(t->s);
         t->sB = (int)nseq > t->sB ? (int)nseq : t->sB;
         t->sT = (int)T > t->sT ? (int)T : t->sT;
-        t->s = lm_train_state_new(t->m, t->sB, t->sT, err, errlen);
+        t->s = lm_train_state_new_on(t->m, t->sB, t->sT, t->o.device, err, errlen);
         if (!t->s)
             return -1;
     }
@@ -481,7 +481,10 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
         }
         lm_train_zero_grad(t->m);
         double c1 = lm_clock();
-        lm_train_backward(t->m, t->s);
+        if (lm_train_backward(t->m, t->s, err, errlen) != 0) {
+            free(R), free(in), free(branch), free(seq0);
+            goto out;
+        }
         info->t_backward = lm_clock() - c1;
         if (t->o.max_grad_norm > 0)
             info->grad_norm = lm_clip_grad_norm(t->m->grads_mem, t->seg, t->nseg, t->o.max_grad_norm);

@@ -98,6 +98,7 @@ typedef struct {
     uint64_t seed;
     int compat;         /* --reference-compat: mask all, failed calls +0.4, call before the length rule */
     int rollout_greedy; /* actions a = p_keep > 0.5 instead of samples (checks) */
+    int device;         /* LM_TRAIN_CPU (default) or LM_TRAIN_CUDA (nn/train.h) */
     lm_taco_reward_opts ro;
     const char *prompt_template; /* with "{transcript}" */
     const char *system;

@@ -57,7 +57,7 @@ lm_taco_sup *lm_taco_sup_new(lm_train_model *m, const lm_taco_sup_opts *o, const
     }
     if (lm_train_set_scope(m, o->scope, err, errlen) != 0)
         return NULL;
-    lm_train_state *s = lm_train_state_new(m, o->batch, max_len, err, errlen);
+    lm_train_state *s = lm_train_state_new_on(m, o->batch, max_len, o->device, err, errlen);
     if (!s)
         return NULL;
     lm_taco_sup *t = lm_xcalloc(1, sizeof *t);
@@ -219,7 +219,8 @@ int lm_taco_sup_step(lm_taco_sup *t, lm_taco_step_info *info, char *err, size_t 
             0)
             return -1;
         double bw = lm_clock();
-        lm_train_backward(t->m, t->s);
+        if (lm_train_backward(t->m, t->s, err, errlen) != 0)
+            return -1;
         double e = lm_clock();
         info->t_forward += bw - a;
         info->t_backward += e - bw;

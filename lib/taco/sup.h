@@ -45,6 +45,7 @@ typedef struct {
     char scope[32]; /* lm_train_set_scope */
     uint64_t seed;  /* order and dropout */
     int best_by;    /* LM_TACO_BEST_* */
+    int device;     /* LM_TRAIN_CPU (default) or LM_TRAIN_CUDA (nn/train.h) */
 } lm_taco_sup_opts;
 
 /* torch's AdamW defaults and train_roberta.py's recipe: 10 epochs, batch

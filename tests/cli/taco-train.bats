@@ -180,6 +180,16 @@ EOF2
     run --separate-stderr taco-train sup --model "$TMP/m" --data "$TMP/data.jsonl" --train-scope top:9 --out "$TMP/o"
     [ "$status" -eq 2 ]
     [[ $stderr == *"top:"* ]] || fail "$stderr"
+    # a device that cannot be used is named, before any work
+    if ! nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+        run --separate-stderr taco-train sup --model "$TMP/m" --data "$TMP/data.jsonl" --out "$TMP/o" --device cuda
+        [ "$status" -eq 2 ]
+        [[ $stderr == *"--device cuda: "*"use --device cpu"* ]] || fail "$stderr"
+        [ ! -e "$TMP/o" ]
+    fi
+    run --separate-stderr taco-train sup --model "$TMP/m" --data "$TMP/data.jsonl" --out "$TMP/o" --device gpu
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"--device"* ]] || fail "$stderr"
     printf '%s\n' '{"words":["a"],"labels":[1]}' '{"words":["a"],"labels":[1]' >"$TMP/bad.jsonl"
     run --separate-stderr taco-train sup --model "$TMP/m" --data "$TMP/bad.jsonl" --out "$TMP/o"
     [ "$status" -eq 1 ]

@@ -138,7 +138,7 @@ static int run_steps(lm_train_model *m, const batch *bt, int nbatch, const hpara
             rc = -1;
             break;
         }
-        lm_train_backward(m, s);
+        lm_train_backward(m, s, NULL, 0);
         norm[k - 1] = lm_clip_grad_norm(m->grads_mem, seg, (size_t)m->nparams, hp->max_norm);
         lr[k - 1] = lm_sched_lr(&sch, k);
         lm_adamw_step(&opt, m->params_mem, m->grads_mem, lr[k - 1]);

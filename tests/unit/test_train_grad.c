@@ -88,7 +88,7 @@ static double step(lm_train_model *m, lm_train_state *s, const golden *g, const 
         printf("# %s\n", err);
         return NAN;
     }
-    lm_train_backward(m, s);
+    lm_train_backward(m, s, NULL, 0);
     return loss;
 }
 
@@ -279,7 +279,7 @@ static void scope_checks(const char *name, lm_train_model *m, lm_train_state *s,
         lm_train_forward(m, s, g->ids, g->mask, g->B, g->T, NULL, err, sizeof err);
         double loss;
         lm_train_ce_loss(m, s, g->labels, 1.0f, &loss, NULL, err, sizeof err);
-        lm_train_backward(m, s);
+        lm_train_backward(m, s, NULL, 0);
         int bad = 0, ntrained = 0;
         for (int i = 0; i < m->nparams; i++) {
             const lm_train_param *p = &m->params[i];
