@@ -102,23 +102,23 @@ static __device__ uint64_t rng_u64(dev_rng *r)
 __global__ void dropout_kernel(float *y, const float *x, size_t N, int n, uint64_t thr, float scale,
                                uint64_t key, uint64_t site, uint64_t row0)
 {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N)
-        return;
-    dev_rng r;
-    rng_init(&r, key, (site << 40) ^ (row0 + i));
-    const float *xi = x + i * n;
-    float *yi = y + i * n;
-    uint64_t bits = 0;
-    for (int j = 0; j < n; j++) {
-        uint32_t u;
-        if (j % 2 == 0) {
-            bits = rng_u64(&r);
-            u = (uint32_t)bits;
-        } else {
-            u = (uint32_t)(bits >> 32);
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < N;
+         i += (size_t)gridDim.x * blockDim.x) {
+        dev_rng r;
+        rng_init(&r, key, (site << 40) ^ (row0 + i));
+        const float *xi = x + i * n;
+        float *yi = y + i * n;
+        uint64_t bits = 0;
+        for (int j = 0; j < n; j++) {
+            uint32_t u;
+            if (j % 2 == 0) {
+                bits = rng_u64(&r);
+                u = (uint32_t)bits;
+            } else {
+                u = (uint32_t)(bits >> 32);
+            }
+            yi[j] = u >= thr ? xi[j] * scale : 0.0f;
         }
-        yi[j] = u >= thr ? xi[j] * scale : 0.0f;
     }
 }
 
