@@ -457,6 +457,20 @@ static int output(const lm_lingua_job *j, lm_lingua_result *r, char *err, size_t
     return 0;
 }
 
+int lm_lingua_job_chunk_count(const lm_lingua_job *job, size_t *count, char *err, size_t errlen)
+{
+    size_t sum = 0;
+    for (size_t c = 0; c < job->nch; c++) {
+        const chunk_t *C = &job->ch[c];
+        size_t n;
+        if (job->count(job->count_ctx, C->text.p ? C->text.p : "", C->text.n, &n, err, errlen))
+            return -1;
+        sum += n;
+    }
+    *count = sum;
+    return 0;
+}
+
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen)
 {
     lm_lingua_timing *tm = job->o.timing;

@@ -278,6 +278,10 @@ int lm_lingua_fill(lm_lingua_job *const *jobs, size_t n, lm_lingua_prob_fn prob,
 /* The number of sequences fill gives prob for this job; *tokens (may be
  * NULL) gets their total length. */
 size_t lm_lingua_job_seqs(const lm_lingua_job *job, size_t *tokens);
+/* The count (the job's count function) summed over its chunk strings, the
+ * texts the encoder sees (TACO-RL's L_o); 0 or -1 with the counter's
+ * message. */
+int lm_lingua_job_chunk_count(const lm_lingua_job *job, size_t *count, char *err, size_t errlen);
 int lm_lingua_finish(lm_lingua_job *job, lm_lingua_result *r, char *err, size_t errlen);
 void lm_lingua_job_free(lm_lingua_job *job);
 

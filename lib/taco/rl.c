@@ -359,14 +359,17 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     }
     if (lm_lingua_fill(jobs, nb, rollout_probs, t, err, errlen) != 0)
         goto out;
-    size_t *seq0 = lm_xcalloc(nb + 1, sizeof *seq0);
+    size_t *seq0 = lm_xcalloc(nb + 1, sizeof *seq0), *lo = lm_xcalloc(nb + 1, sizeof *lo);
     for (size_t i = 0; i < nb; i++)
         seq0[i + 1] = seq0[i] + lm_lingua_job_seqs(jobs[i], NULL);
     for (size_t i = 0; i < nb; i++) {
-        int f = lm_lingua_finish(jobs[i], &res[i], err, errlen);
+        /* L_o: the count over the prompt's chunk strings */
+        int f = lm_lingua_job_chunk_count(jobs[i], &lo[i], err, errlen);
+        if (f == 0)
+            f = lm_lingua_finish(jobs[i], &res[i], err, errlen);
         jobs[i] = NULL;
         if (f != 0) {
-            free(seq0);
+            free(seq0), free(lo);
             goto out;
         }
     }
@@ -380,7 +383,7 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     size_t *rix = lm_xcalloc(nb, sizeof *rix), nreq = 0;
     lm_buf *text = lm_xcalloc(nb, sizeof *text);
     for (size_t i = 0; i < nb; i++) {
-        branch[i] = lm_taco_reward_branch(&t->o.ro, res[i].origin_tokens, res[i].compressed_tokens);
+        branch[i] = lm_taco_reward_branch(&t->o.ro, lo[i], res[i].compressed_tokens);
         if (branch[i] == LM_TACO_R_OVER) {
             R[i] = t->o.ro.penalty_over, in[i] = 1;
             info->frac_over += 1;
@@ -423,7 +426,7 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     free(req);
     free(rix);
     if (lrc != 0) {
-        free(R), free(in), free(branch), free(seq0);
+        free(R), free(in), free(branch), free(seq0), free(lo);
         goto out;
     }
 
@@ -431,10 +434,10 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     double sum = 0, sum2 = 0, kept = 0, ratio = 0;
     size_t nin = 0, nratio = 0;
     for (size_t i = 0; i < nb; i++) {
-        if (res[i].origin_tokens)
-            kept += (double)res[i].compressed_tokens / (double)res[i].origin_tokens;
+        if (lo[i])
+            kept += (double)res[i].compressed_tokens / (double)lo[i];
         if (res[i].compressed_tokens)
-            ratio += (double)res[i].origin_tokens / (double)res[i].compressed_tokens, nratio++;
+            ratio += (double)lo[i] / (double)res[i].compressed_tokens, nratio++;
         if (!in[i])
             continue;
         sum += R[i], sum2 += R[i] * R[i], nin++;
@@ -482,7 +485,7 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
         lm_train_zero_grad(t->m);
         double c1 = lm_clock();
         if (lm_train_backward(t->m, t->s, err, errlen) != 0) {
-            free(R), free(in), free(branch), free(seq0);
+            free(R), free(in), free(branch), free(seq0), free(lo);
             goto out;
         }
         info->t_backward = lm_clock() - c1;
@@ -524,7 +527,7 @@ int lm_taco_rl_step(lm_taco_rl *t, lm_taco_rl_info *info, char *err, size_t errl
     t->hist[2 * t->nhist] = mean;
     t->hist[2 * t->nhist + 1] = loss;
     t->nhist++;
-    free(R), free(in), free(branch), free(seq0);
+    free(R), free(in), free(branch), free(seq0), free(lo);
     rc = 0;
 out:
     for (size_t i = 0; i < nb; i++) {

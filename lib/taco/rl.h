@@ -20,7 +20,8 @@
  * seeded by (seed, step, chunk)), and a word is kept iff all its tokens'
  * actions are 1 (convert_mode "all"); force tokens are kept.
  *
- * Reward of a prompt, L_o its cl100k count, L_c the compressed one's:
+ * Reward of a prompt, L_o the cl100k count summed over its chunk strings
+ * (the texts the encoder sees), L_c the compressed prompt's:
  *   L_c <= over * L_o                -> penalty_over (-0.4), no LLM call;
  *   |L_c - rate * L_o| > relax       -> penalty_relax (-0.1), no LLM call;
  *   otherwise the metric (BLEU by default, in [0, 1]) of the LLM's answer

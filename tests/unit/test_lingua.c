@@ -586,6 +586,21 @@ static void t_jobs(const lm_tiktoken *tk)
     ok(lm_lingua_fill(&j, 1, failing_probs, NULL, err, sizeof err) == -1 && !strcmp(err, "no encoder"),
        "fill passes the callback's failure on");
     lm_lingua_job_free(j);
+    /* TACO-RL's L_o: the count over the chunk strings, which the tokenizer
+     * has normalised (runs of spaces become one), not over the prompt */
+    const char *sp = "river   stone  cloud     house";
+    size_t spl = strlen(sp), lo = 0, whole = 0;
+    lm_lingua_opts o1;
+    lm_lingua_opts_default(&o1);
+    err[0] = 0;
+    ok(!lm_lingua_begin(&j, &le.m, &f, &o1, &sp, &spl, 1, count_cl, &K, err, sizeof err) &&
+           !lm_lingua_job_chunk_count(j, &lo, err, sizeof err) &&
+           !count_cl(&K, sp, spl, &whole, err, sizeof err),
+       "chunk count: %s", err);
+    size_t want = 0;
+    count_cl(&K, "river stone cloud house", strlen("river stone cloud house"), &want, err, sizeof err);
+    ok(lo == want && whole > want, "the chunk strings count %zu tokens (the prompt itself %zu)", lo, whole);
+    lm_lingua_job_free(j);
     for (int i = 0; i < n; i++)
         free(cx[i]), free(cl[i]), json_decref(J[i]);
     lm_lingua_force_free(&f);
