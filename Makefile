@@ -142,8 +142,8 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # the encoder's exp/GELU loops vectorise only when float compares may not
-# trap; their AVX2 copies (lib/nn/ops.c) use FMA when contraction is allowed
-$(BUILD)/obj/lib/nn/ops.o: ALL_CFLAGS += -fno-trapping-math -ffp-contract=fast
+# trap; their AVX2 copies (lib/nn/vmath.h) use FMA when contraction is allowed
+$(BUILD)/obj/lib/nn/ops.o $(BUILD)/obj/lib/nn/train.o: ALL_CFLAGS += -fno-trapping-math -ffp-contract=fast
 # the AdamW loop vectorises only when sqrtf need not set errno (no change
 # in results: the moments are never negative)
 $(BUILD)/obj/lib/nn/optim.o: ALL_CFLAGS += -fno-math-errno

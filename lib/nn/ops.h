@@ -50,6 +50,9 @@ void nn_attention_forward(float *out, float *att, const float *q, const float *k
 void nn_attention_forward_naive(float *out, float *att, const float *q, const float *k, const float *v,
                                 const float *maskadd, int B, int T, int C, int NH);
 
+/* row[n] = softmax(row + maskadd[n]) in place (one score row of the
+ * attention; lib/nn/vmath.h's exp, the sum in float). */
+void nn_masked_softmax_row(float *row, const float *maskadd, int n);
 /* out[N] = 0.5 x (1 + erf(x / sqrt 2))   (hidden_act "gelu"); out may alias inp. */
 void nn_gelu_forward(float *out, const float *inp, size_t N);
 /* out[N] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   ("gelu_new"). */

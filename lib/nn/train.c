@@ -22,6 +22,7 @@
 #include "nn/ops.h"
 #include "nn/safetensors.h"
 #include "nn/train_cuda.h"
+#include "nn/vmath.h"
 
 /* loops of fewer scalar operations than this stay on the calling thread */
 #define PAR(work) ((long)(work) >= (1L << 15))
@@ -482,21 +483,8 @@ static void attention_fwd(float *out, float *att, float *scratch, int nthreads, 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, q + off, C, k + off, C, 0.0f,
                         P, T);
             const float *ma = maskadd + (size_t)b * T;
-            for (int t = 0; t < T; t++) {
-                float *rw = P + (size_t)t * T, mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    rw[j] += ma[j];
-                    mx = rw[j] > mx ? rw[j] : mx;
-                }
-                double sum = 0;
-                for (int j = 0; j < T; j++) {
-                    rw[j] = expf(rw[j] - mx);
-                    sum += rw[j];
-                }
-                float inv = (float)(1.0 / sum);
-                for (int j = 0; j < T; j++)
-                    rw[j] *= inv;
-            }
+            for (int t = 0; t < T; t++)
+                nn_masked_softmax_row(P + (size_t)t * T, ma, T);
             const float *Pd = P;
             if (p > 0) {
                 for (int t = 0; t < T; t++)
@@ -546,22 +534,6 @@ static void matmul_fwd(float *out, const float *inp, const float *w, const float
     }
 }
 
-static inline float gelu_erf(float x)
-{
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-
-static inline float gelu_erf_grad(float x)
-{
-    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
-}
-
-static inline float gelu_tanh(float x)
-{
-    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(u));
-}
-
 static inline float gelu_tanh_grad(float x)
 {
     float u = 0.7978845608028654f * (x + 0.044715f * x * x * x), th = tanhf(u);
@@ -569,11 +541,22 @@ static inline float gelu_tanh_grad(float x)
            0.5f * x * (1.0f - th * th) * 0.7978845608028654f * (1.0f + 0.134145f * x * x);
 }
 
+/* the forward's GELU is the inference op's (nn/ops.h), so a trained model
+ * computes what lingua-compress will compute with it */
 static void gelu_fwd(float *out, const float *inp, size_t n, int tanh_form)
 {
-#pragma omp parallel for schedule(static) if (PAR(n * 16))
+    if (tanh_form)
+        nn_gelu_tanh_forward(out, inp, n);
+    else
+        nn_gelu_forward(out, inp, n);
+}
+
+/* dx[n] *= GELU'(x[n]), exact-erf form (nn/vmath.h) */
+VM_CLONES static void gelu_grad_span(float *dx, const float *x, size_t n)
+{
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
-        out[i] = tanh_form ? gelu_tanh(inp[i]) : gelu_erf(inp[i]);
+        dx[i] *= vm_gelu_grad(x[i]);
 }
 
 /* ---- forward ---- */
@@ -740,13 +723,20 @@ static void matmul_bwd(float *dinp, float *dw, float *db, const float *dout, con
         if (dw)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), (int)nc, (int)N, 1.0f,
                         dout + o0, OC, inp + c0, C, 1.0f, dw + (size_t)o0 * C + c0, C);
-        if (db && c0 == 0)
-            for (long o = o0; o < o1; o++) {
-                double sum = 0;
-                for (long i = 0; i < N; i++)
-                    sum += dout[(size_t)i * OC + o];
-                db[o] += (float)sum;
+        if (db && c0 == 0) {
+            /* the column sums row by row (each column's terms in row
+             * order, as a loop per column would add them), so that the
+             * reads follow the rows */
+            double acc[WTILE_R] = {0};
+            long no = o1 - o0;
+            for (long i = 0; i < N; i++) {
+                const float *r = dout + (size_t)i * OC + o0;
+                for (long o = 0; o < no; o++)
+                    acc[o] += r[o];
             }
+            for (long o = 0; o < no; o++)
+                db[o0 + o] += (float)acc[o];
+        }
     }
 }
 
@@ -846,9 +836,16 @@ static void attention_bwd(float *dq, float *dk, float *dv, float *scratch, int n
 
 static void gelu_bwd(float *dx, const float *x, size_t n, int tanh_form)
 {
+    if (tanh_form) {
 #pragma omp parallel for schedule(static) if (PAR(n * 16))
-    for (size_t i = 0; i < n; i++)
-        dx[i] *= tanh_form ? gelu_tanh_grad(x[i]) : gelu_erf_grad(x[i]);
+        for (size_t i = 0; i < n; i++)
+            dx[i] *= gelu_tanh_grad(x[i]);
+        return;
+    }
+    size_t chunk = 4096, nc = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (PAR(n * 16))
+    for (size_t c = 0; c < nc; c++)
+        gelu_grad_span(dx + c * chunk, x + c * chunk, n - c * chunk < chunk ? n - c * chunk : chunk);
 }
 
 /* grad pointer of table row i, NULL when frozen */
