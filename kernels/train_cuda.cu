@@ -301,7 +301,8 @@ extern "C" int trc_gelu_bwd(enc_cuda *c, float *dx, const float *x, size_t n, in
 /* ---- attention ---- */
 
 /* one block per score row (b, h, t): row += maskadd[b], softmax in place
- * (attention_fwd: the maximum, expf, the sum in double, times 1/sum) */
+ * (nn_masked_softmax_row: the maximum, exp, the sum, times 1/sum; here
+ * expf and the sum in double) */
 __global__ void att_softmax_kernel(float *att, const float *maskadd, int T, int NH)
 {
     __shared__ double sh[32];
