@@ -16,6 +16,7 @@
  */
 #include "train_cuda.h"
 
+#include "core/rng_core.h"
 #include "cuda_common.h"
 
 #define THREADS 256
@@ -56,70 +57,12 @@ static int rm_gemm_batched(enc_cuda *c, int ta, int tb, int M, int N, int K, flo
 
 /* ---- dropout ---- */
 
-static __device__ __forceinline__ uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static __device__ __forceinline__ uint64_t rotl64(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* lm_rng_init(seed, stream) and lm_rng_u64 of lib/core/rng.c */
-typedef struct {
-    uint64_t s[4];
-} dev_rng;
-
-static __device__ void rng_init(dev_rng *r, uint64_t seed, uint64_t stream)
-{
-    uint64_t t = stream;
-    uint64_t x = seed ^ splitmix64(&t);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
-        r->s[0] = 1;
-}
-
-static __device__ uint64_t rng_u64(dev_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl64(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
 /* one thread per row: the stream is sequential along the row */
 __global__ void dropout_kernel(float *y, const float *x, size_t N, int n, uint64_t thr, float scale,
                                uint64_t key, uint64_t site, uint64_t row0)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < N;
-         i += (size_t)gridDim.x * blockDim.x) {
-        dev_rng r;
-        rng_init(&r, key, (site << 40) ^ (row0 + i));
-        const float *xi = x + i * n;
-        float *yi = y + i * n;
-        uint64_t bits = 0;
-        for (int j = 0; j < n; j++) {
-            uint32_t u;
-            if (j % 2 == 0) {
-                bits = rng_u64(&r);
-                u = (uint32_t)bits;
-            } else {
-                u = (uint32_t)(bits >> 32);
-            }
-            yi[j] = u >= thr ? xi[j] * scale : 0.0f;
-        }
-    }
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < N; i += (size_t)gridDim.x * blockDim.x)
+        lm_dropout_row(y + i * n, x + i * n, n, thr, scale, key, site, row0 + i);
 }
 
 extern "C" int trc_dropout(enc_cuda *c, float *y, const float *x, size_t N, int n, float p, uint64_t key,

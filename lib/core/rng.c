@@ -1,45 +1,17 @@
 /* rng.c - xoshiro256** seeded through splitmix64 (see rng.h). */
 #include "rng.h"
+#include "rng_core.h"
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void lm_rng_init(lm_rng *r, uint64_t seed, uint64_t stream)
 {
-    /* Mix the stream into the seed through one splitmix round of its own so
-     * that (seed, stream) and (seed + 1, stream - 1) give unrelated states. */
-    uint64_t t = stream;
-    uint64_t x = seed ^ splitmix64(&t);
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
-        r->s[0] = 1;
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    lm_rng_core_init(r->s, seed, stream);
 }
 
 uint64_t lm_rng_u64(lm_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return lm_rng_core_next(r->s);
 }
 
 double lm_rng_uniform(lm_rng *r)

@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include "core/diag.h"
+#include "core/rng_core.h"
 #include "core/rng.h"
 #include "nn/ops.h"
 #include "nn/safetensors.h"
@@ -402,22 +403,8 @@ static uint64_t dropout_key(const lm_train_dropout *d)
 static void dropout_row(float *y, const float *x, int n, float p, const lm_train_dropout *d, int site,
                         uint64_t rowi)
 {
-    lm_rng r;
-    lm_rng_init(&r, dropout_key(d), ((uint64_t)site << 40) ^ rowi);
-    /* keep iff a 32-bit uniform u >= p * 2^32 (probability 1-p up to 2^-32) */
-    uint64_t thr = (uint64_t)((double)p * 4294967296.0);
-    float scale = 1.0f / (1.0f - p);
-    uint64_t bits = 0;
-    for (int i = 0; i < n; i++) {
-        uint32_t u;
-        if (i % 2 == 0) {
-            bits = lm_rng_u64(&r);
-            u = (uint32_t)bits;
-        } else {
-            u = (uint32_t)(bits >> 32);
-        }
-        y[i] = u >= thr ? x[i] * scale : 0.0f;
-    }
+    lm_dropout_row(y, x, n, (uint64_t)((double)p * 4294967296.0), 1.0f / (1.0f - p), dropout_key(d),
+                   (uint64_t)site, rowi);
 }
 
 /* dropout over rows [N, n] of a hidden-state site */
