@@ -33,6 +33,7 @@ void lm_taco_sup_opts_default(lm_taco_sup_opts *o)
     o->dropout = 1;
     snprintf(o->scope, sizeof o->scope, "all");
     o->best_by = LM_TACO_BEST_ACCURACY;
+    o->shuffle = 1;
 }
 
 void lm_taco_metrics_of(const lm_taco_counts *c, lm_taco_metrics *m)
@@ -154,6 +155,11 @@ int lm_taco_svg(const char *path, lm_plot *const *p, size_t n, char *err, size_t
 /* the order of epoch e */
 static void epoch_order(lm_taco_sup *t, int e)
 {
+    if (!t->o.shuffle) {
+        for (size_t i = 0; i < t->ntrain; i++)
+            t->order[i] = t->idx ? t->idx[i] : i;
+        return;
+    }
     lm_taco_shuffle(t->order, t->idx, t->ntrain, t->o.seed, 0x7461636f00000000ull | (uint64_t)e);
 }
 
