@@ -33,6 +33,7 @@ void lm_taco_sup_opts_default(lm_taco_sup_opts *o)
     o->dropout = 1;
     snprintf(o->scope, sizeof o->scope, "all");
     o->best_by = LM_TACO_BEST_ACCURACY;
+    o->shuffle = 1;
 }
 
 void lm_taco_metrics_of(const lm_taco_counts *c, lm_taco_metrics *m)
@@ -154,6 +155,11 @@ int lm_taco_svg(const char *path, lm_plot *const *p, size_t n, char *err, size_t
 /* the order of epoch e */
 static void epoch_order(lm_taco_sup *t, int e)
 {
+    if (!t->o.shuffle) {
+        for (size_t i = 0; i < t->ntrain; i++)
+            t->order[i] = t->idx ? t->idx[i] : i;
+        return;
+    }
     lm_taco_shuffle(t->order, t->idx, t->ntrain, t->o.seed, 0x7461636f00000000ull | (uint64_t)e);
 }
 
@@ -198,7 +204,6 @@ int lm_taco_sup_step(lm_taco_sup *t, lm_taco_step_info *info, char *err, size_t 
     if (k > t->o.accum)
         k = t->o.accum;
     lm_train_zero_grad(t->m);
-    double c0 = lm_clock();
     for (int64_t j = 0; j < k; j++) {
         int64_t b = t->next_batch + j;
         size_t first = (size_t)b * (size_t)t->o.batch;
@@ -238,7 +243,6 @@ int lm_taco_sup_step(lm_taco_sup *t, lm_taco_step_info *info, char *err, size_t 
     info->lr = lm_sched_lr(&t->sched, t->step + 1);
     lm_adamw_step(&t->opt, t->m->params_mem, t->m->grads_mem, info->lr);
     info->t_optim = lm_clock() - o0;
-    (void)c0;
     t->step++;
     lm_grow(t->step_loss, t->step_loss_cap, t->nstep_loss + 1);
     t->step_loss[t->nstep_loss++] = info->loss;

@@ -12,7 +12,8 @@
  * clips before backward, so it never clips), pads are not trained (the
  * script trains them as "drop"), the split and the order are seeded.
  *
- * Determinism: the order of epoch e is a function of (seed, e); dropout
+ * Determinism: the order of epoch e is a function of (seed, e) (or the
+ * given order, with shuffling off); dropout
  * masks of (seed, micro-batch number); so a run is a function of its
  * inputs, options and thread count.  A checkpoint holds the weights, the
  * optimiser state, the best weights and the position (step, epoch, next
@@ -46,11 +47,14 @@ typedef struct {
     uint64_t seed;  /* order and dropout */
     int best_by;    /* LM_TACO_BEST_* */
     int device;     /* LM_TRAIN_CPU (default) or LM_TRAIN_CUDA (nn/train.h) */
+    int shuffle;    /* 1: each epoch in its seeded order; 0: every epoch in
+                     * the given order idx[0..n) (to replay fixed batches) */
 } lm_taco_sup_opts;
 
 /* torch's AdamW defaults and train_roberta.py's recipe: 10 epochs, batch
  * 10, lr 1e-5, no weight decay (the script's Adam), clipping at 10, a
- * constant rate, dropout on, every tensor trained, best by accuracy. */
+ * constant rate, dropout on, every tensor trained, best by accuracy, the
+ * windows shuffled every epoch. */
 void lm_taco_sup_opts_default(lm_taco_sup_opts *o);
 
 /* Token-level counts over labelled tokens; keep (1) is the positive class. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """sup_golden.py - reference for 20 supervised training steps of the tiny
 token classifiers, for tests/unit/test_sup_steps.c (lib/nn/train.c's forward,
-loss and backward driven by lib/nn/optim.c's AdamW, schedule and clipping).
+loss and backward driven by lib/nn/optim.c's AdamW, schedule and clipping, and
+the same steps by lib/taco/sup.c's trainer, the batches given as its windows
+in order: 5 epochs of the 4 batches, shuffling off).
 
 Run by hand from the repository root (torch 2.x and transformers < 5):
 

@@ -1,8 +1,13 @@
 /* test_sup_steps.c - 20 supervised training steps of the tiny token
- * classifiers (lib/nn/train.c's forward, loss and backward, lib/nn/optim.c's
- * clipping, AdamW and linear warm-up schedule) against the same 20 steps in
- * PyTorch from the same initial weights and the same batches in the same
- * order (testdata/golden/sup, made by tests/golden/sup_golden.py).
+ * classifiers against the same 20 steps in PyTorch from the same initial
+ * weights and the same batches in the same order (testdata/golden/sup, made
+ * by tests/golden/sup_golden.py), run twice: once strung together here from
+ * the primitives (lib/nn/train.c's forward, loss and backward,
+ * lib/nn/optim.c's clipping, AdamW and linear warm-up schedule), once by
+ * taco-train's trainer, lm_taco_sup_step (lib/taco/sup.c), on the golden's
+ * batches given as windows in their order (shuffling off), 5 epochs of the 4
+ * batches, one micro-batch per optimiser step; the checks of the second run
+ * are named "<model> lm_taco_sup_step".
  *
  * Error measure: the losses' plain relative error; for norms, lrs and
  * parameters |got - want| / max(|want|, 1e-3), so that <= 1e-4 means
@@ -12,8 +17,11 @@
  * shows how far torch's own float32 run is from exact (below 1e-6 on the
  * losses, a few 1e-6 on the sampled parameters), and lmkit is as far from
  * it.  The tolerance 1e-4 still catches a wrong step: a 1% larger lr fails
- * the loss, norm and parameter checks of both models; twice the weight
- * decay, or weight decay on every tensor, the norm and parameter checks.
+ * the loss, norm and parameter checks of both models (in the trainer too,
+ * reported lr right or not); twice the weight decay, or weight decay on
+ * every tensor, the norm and parameter checks; in the trainer, a schedule
+ * one step longer, shuffled windows or dropout on fail the loss, norm and
+ * parameter checks.
  *
  * The key biases (attention.self.key.bias) are the exception: their
  * gradient is zero in exact arithmetic (a bias added to every key adds the
@@ -35,6 +43,8 @@
 
 #include "nn/optim.h"
 #include "nn/train.h"
+#include "taco/data.h"
+#include "taco/sup.h"
 #include "tap.h"
 
 #define TOL 1e-4
@@ -225,47 +235,190 @@ static void check_params(const char *name, const lm_train_model *m, json_t *para
        1.1 * lrsum);
 }
 
-/* runs the steps and compares them with the golden root */
-static void against_torch(const char *name, lm_train_model *m, json_t *root, const batch *bt, int nbatch,
-                          const hparams *hp)
+/* what the steps gave: loss[s] (before the update), norm[s] (before
+ * clipping) and lr[s] of step s + 1 */
+typedef struct {
+    double loss[MAXSTEPS], norm[MAXSTEPS], lr[MAXSTEPS];
+} trace;
+
+/* compares the steps tr of model m (now after them, init before them)
+ * with the golden root; name labels the checks */
+static void compare(const char *name, const lm_train_model *m, json_t *root, const float *init,
+                    const trace *tr, int steps, int nbatch)
 {
-    char err[512] = "";
     json_t *jloss = json_object_get(root, "loss"), *jloss64 = json_object_get(root, "loss64"),
            *jnorm = json_object_get(root, "norm"), *jlr = json_object_get(root, "lr");
+    double el = 0, el64 = 0, en = 0, elr = 0, lrsum = 0;
+    int wl = 0;
+    for (int k = 0; k < steps; k++) {
+        double wloss = num(json_array_get(jloss, (size_t)k)), e = fabs(tr->loss[k] - wloss) / fabs(wloss);
+        if (e > el) {
+            el = e;
+            wl = k + 1;
+        }
+        el64 = fmax(el64, fabs(tr->loss[k] - num(json_array_get(jloss64, (size_t)k))) /
+                              fabs(num(json_array_get(jloss64, (size_t)k))));
+        en = fmax(en, relerr(tr->norm[k], num(json_array_get(jnorm, (size_t)k))));
+        elr = fmax(elr, relerr(tr->lr[k], num(json_array_get(jlr, (size_t)k))));
+        lrsum += tr->lr[k];
+        printf("# %s: step %2d: loss %.8f torch %.8f, norm %.6f torch %.6f, lr %.6g\n", name, k + 1,
+               tr->loss[k], wloss, tr->norm[k], num(json_array_get(jnorm, (size_t)k)), tr->lr[k]);
+    }
+    ok(elr <= 1e-12, "%s: the lr of every step is torch's (max relative error %.3g)", name, elr);
+    ok(el <= TOL, "%s: the loss of every step within %g of torch's: max relative error %.3g (step %d)", name,
+       TOL, el, wl);
+    printf("# %s: the same against torch's float64 run: %.3g\n", name, el64);
+    ok(en <= TOL, "%s: the clipped gradient norm of every step within %g of torch's: max %.3g", name, TOL,
+       en);
+    ok(tr->loss[steps - 1] < tr->loss[(steps - 1) % nbatch],
+       "%s: the loss on the last batch fell (%.4f at step %d, %.4f at step %d)", name,
+       tr->loss[(steps - 1) % nbatch], (steps - 1) % nbatch + 1, tr->loss[steps - 1], steps);
+    check_params(name, m, json_object_get(root, "params"), init, lrsum);
+}
+
+/* runs the steps with the primitives and compares them with the golden */
+static int against_torch(const char *name, lm_train_model *m, json_t *root, const batch *bt, int nbatch,
+                         const hparams *hp, trace *tr)
+{
+    char err[512] = "";
     float *init = malloc(m->num_params * sizeof *init);
     memcpy(init, m->params_mem, m->num_params * sizeof *init);
-    double loss[MAXSTEPS], norm[MAXSTEPS], lr[MAXSTEPS];
-    int rc = run_steps(m, bt, nbatch, hp, loss, norm, lr, err, sizeof err);
+    int rc = run_steps(m, bt, nbatch, hp, tr->loss, tr->norm, tr->lr, err, sizeof err);
     ok(rc == 0, "%s: %d steps run %s", name, hp->steps, err);
-    if (rc == 0) {
-        double el = 0, el64 = 0, en = 0, elr = 0, lrsum = 0;
-        int wl = 0;
-        for (int k = 0; k < hp->steps; k++) {
-            double wloss = num(json_array_get(jloss, (size_t)k)), e = fabs(loss[k] - wloss) / fabs(wloss);
-            if (e > el) {
-                el = e;
-                wl = k + 1;
-            }
-            el64 = fmax(el64, fabs(loss[k] - num(json_array_get(jloss64, (size_t)k))) /
-                                  fabs(num(json_array_get(jloss64, (size_t)k))));
-            en = fmax(en, relerr(norm[k], num(json_array_get(jnorm, (size_t)k))));
-            elr = fmax(elr, relerr(lr[k], num(json_array_get(jlr, (size_t)k))));
-            lrsum += lr[k];
-            printf("# %s: step %2d: loss %.8f torch %.8f, norm %.6f torch %.6f, lr %.6g\n", name, k + 1,
-                   loss[k], wloss, norm[k], num(json_array_get(jnorm, (size_t)k)), lr[k]);
-        }
-        ok(elr <= 1e-12, "%s: the lr of every step is torch's (max relative error %.3g)", name, elr);
-        ok(el <= TOL, "%s: the loss of every step within %g of torch's: max relative error %.3g (step %d)",
-           name, TOL, el, wl);
-        printf("# %s: the same against torch's float64 run: %.3g\n", name, el64);
-        ok(en <= TOL, "%s: the clipped gradient norm of every step within %g of torch's: max %.3g", name, TOL,
-           en);
-        ok(loss[hp->steps - 1] < loss[(hp->steps - 1) % nbatch],
-           "%s: the loss on the last batch fell (%.4f at step %d, %.4f at step %d)", name,
-           loss[(hp->steps - 1) % nbatch], (hp->steps - 1) % nbatch + 1, loss[hp->steps - 1], hp->steps);
-        check_params(name, m, json_object_get(root, "params"), init, lrsum);
-    }
+    if (rc == 0)
+        compare(name, m, root, init, tr, hp->steps, nbatch);
     free(init);
+    return rc;
+}
+
+/* The golden's batches as taco windows: window b * B + r is row r of batch
+ * b, its real (unmasked) tokens with their labels; so that B windows a
+ * micro-batch, in this order, padded to their longest, are the batches. */
+static void golden_windows(lm_taco_windows *d, const batch *bt, int nbatch)
+{
+    memset(d, 0, sizeof *d);
+    size_t nwin = 0, ntok = 0;
+    for (int i = 0; i < nbatch; i++) {
+        nwin += (size_t)bt[i].B;
+        ntok += (size_t)bt[i].B * (size_t)bt[i].T;
+    }
+    d->ids = calloc(ntok, sizeof *d->ids);
+    d->labels = calloc(ntok, sizeof *d->labels);
+    d->off = calloc(nwin + 1, sizeof *d->off);
+    d->rec = calloc(nwin, sizeof *d->rec);
+    d->tokcap = ntok;
+    d->wincap = nwin;
+    for (int i = 0; i < nbatch; i++)
+        for (int r = 0; r < bt[i].B; r++) {
+            for (int t = 0; t < bt[i].T; t++) {
+                size_t k = (size_t)r * (size_t)bt[i].T + (size_t)t;
+                if (!bt[i].mask[k])
+                    continue;
+                d->ids[d->ntok] = bt[i].ids[k];
+                d->labels[d->ntok] = bt[i].labels[k];
+                if (bt[i].labels[k] == 0 || bt[i].labels[k] == 1)
+                    d->nlabel[bt[i].labels[k]]++;
+                d->ntok++;
+            }
+            d->rec[d->nwin] = d->nwin;
+            d->off[++d->nwin] = d->ntok;
+        }
+}
+
+/* The same steps as against_torch, run by taco-train's trainer
+ * (lm_taco_sup_step) on the golden's batches as windows, unshuffled:
+ * steps / nbatch epochs of nbatch micro-batches of B windows, one
+ * micro-batch per optimiser step, the linear schedule over all of them,
+ * dropout off.  Takes m over.  prim (may be NULL): the primitives' run,
+ * ending at the weights prim_w, to print how far the trainer is from it. */
+static void trainer_against_torch(const char *name, lm_train_model *m, json_t *root, const batch *bt,
+                                  int nbatch, const hparams *hp, const trace *prim, const float *prim_w)
+{
+    char err[512] = "";
+    int B = bt[0].B, maxT = 0, same_B = 1;
+    for (int i = 0; i < nbatch; i++) {
+        same_B &= bt[i].B == B;
+        maxT = bt[i].T > maxT ? bt[i].T : maxT;
+    }
+    if (!ok(same_B && hp->steps % nbatch == 0,
+            "%s: the golden's batches fit the trainer (%d batches of %d windows)", name, nbatch, B)) {
+        lm_train_model_free(m);
+        return;
+    }
+    lm_taco_windows d;
+    golden_windows(&d, bt, nbatch);
+    size_t *idx = calloc(d.nwin, sizeof *idx);
+    for (size_t i = 0; i < d.nwin; i++)
+        idx[i] = i;
+    lm_taco_sup_opts o;
+    lm_taco_sup_opts_default(&o);
+    o.epochs = hp->steps / nbatch;
+    o.batch = B;
+    o.accum = 1;
+    o.lr = hp->lr0;
+    o.weight_decay = hp->weight_decay;
+    o.max_grad_norm = hp->max_norm;
+    o.sched = LM_SCHED_LINEAR;
+    o.warmup = hp->warmup;
+    o.dropout = 0;
+    o.shuffle = 0;
+    float *init = malloc(m->num_params * sizeof *init);
+    memcpy(init, m->params_mem, m->num_params * sizeof *init);
+    lm_taco_sup *t =
+        lm_taco_sup_new(m, &o, &d, idx, d.nwin, (int32_t)m->cfg.pad_token_id, maxT, err, sizeof err);
+    if (!ok(t != NULL, "%s: a trainer of %zu windows %s", name, d.nwin, err))
+        lm_train_model_free(m);
+    trace tr;
+    int rc = t ? 0 : -1, bad_batch = 0, bad_end = 0;
+    for (int k = 0; k < hp->steps && rc == 0; k++) {
+        lm_taco_step_info info;
+        rc = lm_taco_sup_step(t, &info, err, sizeof err);
+        if (rc != 0)
+            break;
+        tr.loss[k] = info.loss;
+        tr.norm[k] = info.grad_norm;
+        tr.lr[k] = info.lr;
+        /* the micro-batch was the golden's batch k % nbatch */
+        const batch *b = &bt[k % nbatch];
+        size_t tokens = 0, positions = 0;
+        for (size_t i = 0; i < (size_t)b->B * (size_t)b->T; i++) {
+            tokens += b->labels[i] == 0 || b->labels[i] == 1;
+            positions += b->mask[i];
+        }
+        if (info.step != k + 1 || info.epoch != k / nbatch + 1 || info.tokens != tokens ||
+            info.positions != positions) {
+            printf("# %s: step %lld (epoch %d): %zu tokens, %zu positions; the golden's step %d (epoch %d): "
+                   "%zu, "
+                   "%zu\n",
+                   name, (long long)info.step, info.epoch, info.tokens, info.positions, k + 1, k / nbatch + 1,
+                   tokens, positions);
+            bad_batch++;
+        }
+        bad_end += info.epoch_end != ((k + 1) % nbatch == 0);
+    }
+    if (t) {
+        ok(rc == 0 && lm_taco_sup_done(t) && t->total_steps == hp->steps,
+           "%s: %d steps (%lld planned) run to the end %s", name, hp->steps, (long long)t->total_steps, err);
+        ok(rc == 0 && bad_batch == 0 && bad_end == 0,
+           "%s: every step trained the golden's batch, in order, %d epochs of %d", name, o.epochs, nbatch);
+        if (rc == 0)
+            compare(name, t->m, root, init, &tr, hp->steps, nbatch);
+        if (rc == 0 && prim) {
+            double dl = 0, dn = 0, dw = 0;
+            for (int k = 0; k < hp->steps; k++) {
+                dl = fmax(dl, fabs(tr.loss[k] - prim->loss[k]));
+                dn = fmax(dn, fabs(tr.norm[k] - prim->norm[k]));
+            }
+            for (size_t i = 0; i < t->m->num_params; i++)
+                dw = fmax(dw, fabs((double)t->m->params_mem[i] - prim_w[i]));
+            printf("# %s: against the primitives' run: losses %.3g, norms %.3g, all %zu weights %.3g apart\n",
+                   name, dl, dn, t->m->num_params, dw);
+        }
+    }
+    lm_taco_sup_free(t);
+    free(init);
+    free(idx);
+    lm_taco_windows_free(&d);
 }
 
 static void family(const char *name)
@@ -295,8 +448,17 @@ static void family(const char *name)
               (int)json_array_size(json_object_get(root, "loss64")) == hp.steps;
     for (int i = 0; okb && i < nbatch; i++)
         okb = load_batch(&bt[i], json_array_get(jb, (size_t)i)) == 0;
-    if (ok(okb, "%s: golden: %d steps over %d batches", name, hp.steps, nbatch))
-        against_torch(name, m, root, bt, nbatch, &hp);
+    if (ok(okb, "%s: golden: %d steps over %d batches", name, hp.steps, nbatch)) {
+        trace prim;
+        int prc = against_torch(name, m, root, bt, nbatch, &hp, &prim);
+        /* the same steps by the trainer, from the same initial weights */
+        snprintf(path, sizeof path, "testdata/models/%s", name);
+        lm_train_model *m2 = lm_train_model_load(path, err, sizeof err);
+        char tname[64];
+        snprintf(tname, sizeof tname, "%s lm_taco_sup_step", name);
+        if (ok(m2 != NULL, "%s: model loads again %s", tname, err))
+            trainer_against_torch(tname, m2, root, bt, nbatch, &hp, prc == 0 ? &prim : NULL, m->params_mem);
+    }
     for (int i = 0; i < nbatch && i < MAXBATCH; i++)
         free_batch(&bt[i]);
     json_decref(root);
