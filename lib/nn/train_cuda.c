@@ -79,9 +79,10 @@ lm_train_cuda *lm_train_cuda_new_api(const lm_cuda_api *K, const lm_train_model 
     size_t BT = (size_t)B * T, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t L = (size_t)c->num_layers, NH = (size_t)c->num_heads, NL = (size_t)c->num_labels;
     size_t A = (size_t)B * NH * T * T;
-    if (K->enc_malloc((void **)&g->wg, 2 * up(m->num_params) * sizeof(float), err, errlen)) {
+    char why[512] = "";
+    if (K->enc_malloc((void **)&g->wg, 2 * up(m->num_params) * sizeof(float), why, sizeof why)) {
         lm_seterr(err, errlen, "the device has no room for the %zu parameters and their gradients (%s)",
-                  m->num_params, err);
+                  m->num_params, why);
         lm_train_cuda_free(g);
         return NULL;
     }
@@ -108,9 +109,9 @@ lm_train_cuda *lm_train_cuda_new_api(const lm_cuda_api *K, const lm_train_model 
     size_t total = 0;
     for (size_t i = 0; i < sizeof n / sizeof *n; i++)
         total += up(n[i]);
-    if (K->enc_malloc(&g->ablock, total * sizeof(float), err, errlen)) {
+    if (K->enc_malloc(&g->ablock, total * sizeof(float), why, sizeof why)) {
         lm_seterr(err, errlen, "the device has no room for the activations of %d x %d tokens (%.1f GiB): %s",
-                  B, T, (double)total * 4 / (1 << 30), err);
+                  B, T, (double)total * 4 / (1 << 30), why);
         lm_train_cuda_free(g);
         return NULL;
     }

@@ -349,6 +349,15 @@ static int e_emb_bwd(enc_cuda *c, float *gwte, float *gwpe, float *gwtt, const f
     return 0;
 }
 
+/* a device with no memory left */
+static int e_malloc_full(void **p, size_t bytes, char *err, size_t errlen)
+{
+    (void)bytes;
+    *p = NULL;
+    snprintf(err, errlen, "CUDA: cudaMalloc: out of memory");
+    return -1;
+}
+
 static lm_cuda_api emulation(void)
 {
     lm_cuda_api a;
@@ -585,6 +594,16 @@ int main(void)
     lm_cuda_api emu = emulation();
     compare("testdata/models/tiny-bert", &emu);
     compare("testdata/models/tiny-xlmr", &emu);
+    /* a device without room says so, with the device's reason */
+    lm_cuda_api full = emu;
+    full.enc_malloc = e_malloc_full;
+    lm_train_model *fm = lm_train_model_load("testdata/models/tiny-bert", err, sizeof err);
+    err[0] = 0;
+    lm_train_cuda *fg = fm ? lm_train_cuda_new_api(&full, fm, 2, 8, err, sizeof err) : NULL;
+    ok(fm && !fg && strstr(err, "no room for the") && strstr(err, "(CUDA: cudaMalloc: out of memory)"),
+       "a full device: %s", err);
+    lm_train_cuda_free(fg);
+    lm_train_model_free(fm);
     int avail = lm_nn_cuda_available(why, sizeof why);
     if (!avail) {
         lm_train_model *m = lm_train_model_load("testdata/models/tiny-bert", err, sizeof err);
