@@ -36,12 +36,36 @@ For each of testdata/models/tiny-bert and testdata/models/tiny-xlmr
 The same steps run again in float64 (from the same float32 weights, same
 everything) as a measure of float32 rounding: "loss64" and "final64".
 
+Then the same again with gradient accumulation ("accum"), as lib/taco/sup.c's
+trainer does it with accum = ACCUM: each epoch (EPOCHS_ACCUM of them) takes
+the 4 batches in order, ACCUM micro-batches per optimiser step, the epoch's
+last step taking what is left (here 1: steps of batches 0,1,2 then 3, two
+steps per epoch, 10 in all, the schedule over those 10), clipping at
+MAX_NORM_ACCUM (3: some steps are clipped, some not, so that the scale of
+the gradients shows in the weights, not only in the norms):
+
+  step     zero_grad; for each of the step's k micro-batches:
+           loss_i = model(...).loss (the micro-batch's mean token
+           cross-entropy); (loss_i / k).backward(); then as above: clip,
+           AdamW, schedule.  The step's loss is sum(loss_i / k), the mean of
+           its micro-batches' losses.
+
+This is transformers' Trainer with gradient_accumulation_steps = ACCUM on
+these models (their forward takes no **kwargs, so the Trainer divides each
+micro-batch's loss by the number of micro-batches in the update, the short
+last one included, and counts ceil(4 / ACCUM) updates per epoch).
+
 Writes testdata/golden/sup/{tiny-bert,tiny-xlmr}.json:
   {"model", "torch", "steps", "lr0", "weight_decay", "warmup", "max_norm",
    "batches": [{"B", "T", "ids" [B][T], "mask" [B][T], "labels" [B][T]}] (4),
    "loss" [20], "loss64" [20], "norm" [20] (clip's return), "lr" [20],
    "params": [{"name", "decay" (0/1), "idx" (flat, row-major),
-               "init", "final", "final64" (values at idx)}]}
+               "init", "final", "final64" (values at idx)}],
+  "accum": {"k", "epochs", "steps", "max_norm", "loss" [steps],
+            "loss64" [steps], "norm" [steps], "lr" [steps],
+            "micro_loss" [epochs * 4] (loss_i of every micro-batch, in order),
+            "params": [{"name", "final", "final64"}] (the entries of "params",
+            in its order, at its idx)}}
 in the checkpoint's tensor names.  The sample per tensor is fixed (numpy seed
 4321 + the tensor's position in sorted name order): 6 indices drawn uniformly
 and 6 among the entries that got a nonzero gradient in some step (the used
@@ -61,6 +85,7 @@ LENS = [[12, 9, 5], [16, 16, 7], [6, 3, 8], [10, 14, 11]]
 STEPS = 20
 LR, WD, WARMUP, MAX_NORM = 1e-3, 0.01, 2, 1.0
 NSAMPLE = 6
+ACCUM, EPOCHS_ACCUM, MAX_NORM_ACCUM = 3, 5, 3.0
 
 
 def batches(cfg, tok, seed):
@@ -83,7 +108,13 @@ def batches(cfg, tok, seed):
     return out
 
 
-def train(name, data, dtype):
+def plan(nbatch, k, epochs):
+    """the batch indices of every optimiser step: each epoch the batches in
+    order, k per step, the last step of an epoch taking what is left"""
+    return [list(range(j, min(j + k, nbatch))) for _ in range(epochs) for j in range(0, nbatch, k)]
+
+
+def train(name, data, dtype, steps, max_norm):
     d = os.path.join(ROOT, "testdata", "models", name)
     model = AutoModelForTokenClassification.from_pretrained(d, attn_implementation="eager")
     model = model.to(dtype)
@@ -96,29 +127,33 @@ def train(name, data, dtype):
         {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
     ]
     opt = torch.optim.AdamW(groups, lr=LR, betas=(0.9, 0.999), eps=1e-8, foreach=False)
-    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=WARMUP, num_training_steps=STEPS)
+    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=WARMUP, num_training_steps=len(steps))
     touched = {n: torch.zeros_like(p, dtype=torch.bool) for n, p in named}
-    losses, norms, lrs = [], [], []
-    for s in range(STEPS):
-        ids, mask, labels = data[s % len(data)]
+    losses, micro, norms, lrs = [], [], [], []
+    for step in steps:
         opt.zero_grad(set_to_none=True)
-        out = model(
-            input_ids=torch.tensor(ids),
-            attention_mask=torch.tensor(mask),
-            labels=torch.tensor(labels),
-        )
-        out.loss.backward()
+        loss = 0.0
+        for b in step:
+            ids, mask, labels = data[b]
+            out = model(
+                input_ids=torch.tensor(ids),
+                attention_mask=torch.tensor(mask),
+                labels=torch.tensor(labels),
+            )
+            (out.loss / len(step)).backward()
+            micro.append(float(out.loss.detach()))
+            loss += float(out.loss.detach()) / len(step)
         for n, p in named:
             if p.grad is not None:
                 touched[n] |= p.grad != 0
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)
-        losses.append(float(out.loss.detach()))
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        losses.append(loss)
         norms.append(float(norm))
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
     final = {n: p.detach().clone() for n, p in named}
-    return decay, init, final, touched, losses, norms, lrs
+    return decay, init, final, touched, losses, micro, norms, lrs
 
 
 def golden(name, seed):
@@ -126,8 +161,13 @@ def golden(name, seed):
     tok = AutoTokenizer.from_pretrained(d)
     model = AutoModelForTokenClassification.from_pretrained(d)
     data = batches(model.config, tok, seed)
-    decay, init, final, touched, losses, norms, lrs = train(name, data, torch.float32)
-    _, _, final64, _, losses64, _, _ = train(name, data, torch.float64)
+    one = [[s % len(data)] for s in range(STEPS)]
+    decay, init, final, touched, losses, _, norms, lrs = train(name, data, torch.float32, one, MAX_NORM)
+    _, _, final64, _, losses64, _, _, _ = train(name, data, torch.float64, one, MAX_NORM)
+    acc = plan(len(data), ACCUM, EPOCHS_ACCUM)
+    _, _, afinal, _, alosses, amicro, anorms, alrs = train(name, data, torch.float32, acc, MAX_NORM_ACCUM)
+    _, _, afinal64, _, alosses64, _, _, _ = train(name, data, torch.float64, acc, MAX_NORM_ACCUM)
+    aparams = []
     params = []
     for k, pname in enumerate(sorted(init)):
         rng = np.random.default_rng(4321 + k)
@@ -148,6 +188,7 @@ def golden(name, seed):
                 "final64": vals(final64[pname]),
             }
         )
+        aparams.append({"name": pname, "final": vals(afinal[pname]), "final64": vals(afinal64[pname])})
     return {
         "model": name,
         "torch": torch.__version__,
@@ -165,6 +206,18 @@ def golden(name, seed):
         "norm": norms,
         "lr": lrs,
         "params": params,
+        "accum": {
+            "k": ACCUM,
+            "epochs": EPOCHS_ACCUM,
+            "steps": len(acc),
+            "max_norm": MAX_NORM_ACCUM,
+            "loss": alosses,
+            "loss64": alosses64,
+            "micro_loss": amicro,
+            "norm": anorms,
+            "lr": alrs,
+            "params": aparams,
+        },
     }
 
 
@@ -181,7 +234,9 @@ def main():
         rel = max(abs(a - b) / abs(b) for a, b in zip(g["loss"], g["loss64"]))
         print(
             f"{path}: loss {g['loss'][0]:.6f} -> {g['loss'][-1]:.6f}, float32 vs float64 {rel:.2g},"
-            f" {len(g['params'])} tensors, {os.path.getsize(path)} bytes",
+            f" {len(g['params'])} tensors; with accumulation {g['accum']['k']}: loss"
+            f" {g['accum']['loss'][0]:.6f} -> {g['accum']['loss'][-1]:.6f};"
+            f" {os.path.getsize(path)} bytes",
             file=sys.stderr,
         )
 
