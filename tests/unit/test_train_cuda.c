@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/rng_core.h"
 #include "nn/backend_cuda.h"
 #include "nn/encoder_cuda.h"
 #include "nn/optim.h"
@@ -129,22 +130,14 @@ static int e_gelu(enc_cuda *c, float *out, const float *inp, size_t N, int tanh_
     }
     return 0;
 }
+/* the masks are lib/core/rng_core.h's, the one definition both devices use */
 static int e_dropout(enc_cuda *c, float *y, const float *x, size_t N, int n, float p, uint64_t key, int site,
                      uint64_t row0, char *err, size_t errlen)
 {
     (void)c, (void)err, (void)errlen;
-    uint64_t thr = (uint64_t)((double)p * 4294967296.0);
-    for (size_t i = 0; i < N; i++) {
-        lm_rng r;
-        lm_rng_init(&r, key, ((uint64_t)site << 40) ^ (row0 + i));
-        uint64_t bits = 0;
-        for (int j = 0; j < n; j++) {
-            if (j % 2 == 0)
-                bits = lm_rng_u64(&r);
-            uint32_t u = j % 2 ? (uint32_t)(bits >> 32) : (uint32_t)bits;
-            y[i * n + j] = u >= thr ? x[i * n + j] / (1.0f - p) : 0.0f;
-        }
-    }
+    for (size_t i = 0; i < N; i++)
+        lm_dropout_row(y + i * n, x + i * n, n, (uint64_t)((double)p * 4294967296.0), 1.0f / (1.0f - p), key,
+                       (uint64_t)site, row0 + i);
     return 0;
 }
 static int e_ln_fwd(enc_cuda *c, float *out, float *res, float *stat, const float *a, const float *r,
