@@ -307,7 +307,7 @@ static int run_shape(ctx_t *c, attn_shape *sh, uint64_t stream, const lm_record 
         return LM_REC_FATAL;
     }
     /* records in --algo order, now that every time is known */
-    attn_problem p = {sh->dims, c->b.dtype, c->b.layout, sh->lens, 0.0f};
+    attn_problem p = {sh->dims, c->b.dtype, c->b.layout, sh->lens, 0.0f, 0};
     attn_alg base = res[ATTN_SPLITKV].ran ? ATTN_SPLITKV : ATTN_NOSPLIT;
     for (int i = 0; i < c->b.nalg; i++) {
         attn_alg a = c->b.algs[i];

@@ -96,10 +96,20 @@ typedef struct {
     attn_layout layout;
     const int *lens; /* [B] context lengths (>= 0); not owned */
     float scale;     /* softmax scale; 0 = 1/sqrt(D) */
+    int64_t kv_cap;  /* 0: sequences packed back to back (above).  > 0: a
+                        KV cache with room for kv_cap tokens per sequence:
+                        sequence b starts at element b*H_kv*kv_cap*D, HND
+                        token j of head h at h*kv_cap*D + j*D within it
+                        (NHD: j*H_kv*D + h*D); every lens[b] <= kv_cap.
+                        CPU only. */
 } attn_problem;
 
-size_t attn_q_elems(const attn_problem *p);  /* B*H_q*D, also the size of o */
-size_t attn_kv_elems(const attn_problem *p); /* H_kv*D*sum(L_b), each of K and V */
+/* 0 when p is well formed (lengths given and within the dims' limits, a
+ * known dtype, lens[b] <= kv_cap); else -1 with a message. */
+int attn_problem_check(const attn_problem *p, char *err, size_t errlen);
+size_t attn_q_elems(const attn_problem *p); /* B*H_q*D, also the size of o */
+size_t
+attn_kv_elems(const attn_problem *p); /* H_kv*D*sum(L_b) (B*H_kv*D*kv_cap with a cap), each of K and V */
 int64_t attn_len_sum(const attn_problem *p);
 int attn_len_max(const attn_problem *p);
 /* Element offset in K (or V) of token j of KV head h of sequence b, given

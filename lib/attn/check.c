@@ -132,7 +132,8 @@ int attn_check_suite_with(attn_check_runner run, void *run_ctx, int workers, int
                                   dts[di],
                                   (ci + di + Di) % 2 ? ATTN_NHD : ATTN_HND,
                                   lens,
-                                  0.0f};
+                                  0.0f,
+                                  0};
                 size_t nq = attn_q_elems(&p), nkv = attn_kv_elems(&p), es = 8;
                 size_t nrow = (size_t)cs->B * cs->H_q;
                 /* one block: q k v o o2 naive (8 bytes/elem is enough) + refs */

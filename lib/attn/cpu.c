@@ -404,11 +404,7 @@ static int check_run_args(attn_alg alg, const attn_problem *p, const attn_opts *
         lm_seterr(err, errlen, "unknown attention algorithm %d", (int)alg);
         return -1;
     }
-    if (!p->lens) {
-        lm_seterr(err, errlen, "no sequence lengths given");
-        return -1;
-    }
-    return 0;
+    return attn_problem_check(p, err, errlen);
 }
 
 /* The fp64 reference, stored in the problem's dtype. */

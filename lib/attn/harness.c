@@ -139,7 +139,7 @@ void attn_device_close(attn_bench *b)
 
 static attn_problem problem_of(const attn_bench *b, const attn_shape *sh)
 {
-    return (attn_problem){sh->dims, b->dtype, b->layout, sh->lens, 0.0f};
+    return (attn_problem){sh->dims, b->dtype, b->layout, sh->lens, 0.0f, 0};
 }
 
 int attn_shape_check(const attn_bench *b, const attn_shape *sh, char *err, size_t errlen, const char **hint)

@@ -168,7 +168,8 @@ static int cuda_check_runner(void *vb, attn_alg alg, const attn_problem *p, cons
     attn_bench *b = vb;
     cuda_state *s = b->dev;
     const lm_cuda_api *cu = s->cu;
-    if (alg == ATTN_NAIVE || p->dtype == ATTN_F32 || p->dims.H_q / p->dims.H_kv > ATTN_CUDA_MAX_GROUP)
+    if (alg == ATTN_NAIVE || p->dtype == ATTN_F32 || p->kv_cap > 0 ||
+        p->dims.H_q / p->dims.H_kv > ATTN_CUDA_MAX_GROUP)
         return 1;
     attn_tiles tl;
     if (attn_tiles_init(&tl, &p->dims, p->lens, err, errlen))

@@ -165,6 +165,8 @@ int attn_len_max(const attn_problem *p)
 
 size_t attn_kv_elems(const attn_problem *p)
 {
+    if (p->kv_cap > 0)
+        return (size_t)p->dims.B * (size_t)p->dims.H_kv * (size_t)p->dims.D * (size_t)p->kv_cap;
     return (size_t)p->dims.H_kv * (size_t)p->dims.D * (size_t)attn_len_sum(p);
 }
 
@@ -173,7 +175,7 @@ void attn_seq_base(const attn_problem *p, size_t *seq_base)
     size_t acc = 0, per_tok = (size_t)p->dims.H_kv * (size_t)p->dims.D;
     for (int b = 0; b < p->dims.B; b++) {
         seq_base[b] = acc;
-        acc += per_tok * (size_t)p->lens[b];
+        acc += per_tok * (size_t)(p->kv_cap > 0 ? p->kv_cap : p->lens[b]);
     }
 }
 
@@ -182,10 +184,11 @@ size_t attn_kv_offset(const attn_problem *p, const size_t *seq_base, int b, int 
     size_t D = (size_t)p->dims.D;
     if (p->layout == ATTN_NHD)
         return seq_base[b] + ((size_t)j * (size_t)p->dims.H_kv + (size_t)h) * D;
-    return seq_base[b] + ((size_t)h * (size_t)p->lens[b] + (size_t)j) * D;
+    size_t L = (size_t)(p->kv_cap > 0 ? p->kv_cap : p->lens[b]);
+    return seq_base[b] + ((size_t)h * L + (size_t)j) * D;
 }
 
-static int check_problem(const attn_problem *p, char *err, size_t errlen)
+int attn_problem_check(const attn_problem *p, char *err, size_t errlen)
 {
     if (!p->lens) {
         lm_seterr(err, errlen, "no sequence lengths given");
@@ -193,6 +196,16 @@ static int check_problem(const attn_problem *p, char *err, size_t errlen)
     }
     if (attn_dims_check(&p->dims, p->lens, err, errlen))
         return -1;
+    if (p->kv_cap < 0) {
+        lm_seterr(err, errlen, "negative KV cache capacity %lld", (long long)p->kv_cap);
+        return -1;
+    }
+    for (int b = 0; p->kv_cap > 0 && b < p->dims.B; b++)
+        if (p->lens[b] > p->kv_cap) {
+            lm_seterr(err, errlen, "sequence %d holds %d tokens, more than the KV cache's %lld", b,
+                      p->lens[b], (long long)p->kv_cap);
+            return -1;
+        }
     if (p->dtype != ATTN_F32 && p->dtype != ATTN_BF16 && p->dtype != ATTN_F16) {
         lm_seterr(err, errlen, "unknown storage type %d", (int)p->dtype);
         return -1;
@@ -203,7 +216,7 @@ static int check_problem(const attn_problem *p, char *err, size_t errlen)
 int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *v, double *o64, double *lse64,
                int threads, char *err, size_t errlen)
 {
-    if (check_problem(p, err, errlen))
+    if (attn_problem_check(p, err, errlen))
         return -1;
     const int B = p->dims.B, Hq = p->dims.H_q, D = p->dims.D, g = Hq / p->dims.H_kv;
     const double scale = p->scale > 0 ? (double)p->scale : 1.0 / sqrt((double)D);
@@ -254,7 +267,7 @@ int attn_ref64(const attn_problem *p, const void *q, const void *k, const void *
 int attn_naive_same(const attn_problem *p, const void *q, const void *k, const void *v, void *o, float *lse,
                     int threads, char *err, size_t errlen)
 {
-    if (check_problem(p, err, errlen))
+    if (attn_problem_check(p, err, errlen))
         return -1;
     const int B = p->dims.B, Hq = p->dims.H_q, D = p->dims.D, g = Hq / p->dims.H_kv;
     const attn_dtype t = p->dtype;

@@ -126,7 +126,7 @@ static void prob_make(prob *x, int B, int Hq, int Hkv, int D, const int *lens, a
 {
     memset(x, 0, sizeof *x);
     memcpy(x->lens, lens, (size_t)B * sizeof *lens);
-    attn_problem p = {{B, Hq, Hkv, D, 0}, t, lay, x->lens, 0.0f};
+    attn_problem p = {{B, Hq, Hkv, D, 0}, t, lay, x->lens, 0.0f, 0};
     x->p = p;
     size_t nq = attn_q_elems(&x->p), nkv = attn_kv_elems(&x->p), es = attn_dtype_size(t);
     x->q = malloc(nq * es);
@@ -388,7 +388,7 @@ static void measure_lean_vs_nosplit(void)
     prob x;
     memset(&x, 0, sizeof x);
     x.lens[0] = lens[0];
-    attn_problem p = {{1, 4, 1, 128, 0}, ATTN_BF16, ATTN_HND, x.lens, 0.0f};
+    attn_problem p = {{1, 4, 1, 128, 0}, ATTN_BF16, ATTN_HND, x.lens, 0.0f, 0};
     size_t nkv = attn_kv_elems(&p), nq = attn_q_elems(&p);
     uint16_t *k = malloc(nkv * 2), *v = malloc(nkv * 2), *q = malloc(nq * 2), *o = malloc(nq * 2);
     lm_rng r;
@@ -422,6 +422,54 @@ static void measure_lean_vs_nosplit(void)
     free(o);
 }
 
+/* A KV cache with room for more tokens than each sequence holds (kv_cap)
+ * gives the same bits as the packed layout, for every algorithm and both
+ * layouts; lengths over the capacity are refused. */
+static void test_kv_cap(void)
+{
+    const int B = 3, Hq = 4, Hkv = 2, D = 64, cap = 50, lens[3] = {37, 0, 50};
+    for (int lay = 0; lay < 2; lay++) {
+        prob x;
+        prob_make(&x, B, Hq, Hkv, D, lens, ATTN_F32, (attn_layout)lay, 77 + lay);
+        attn_problem pc = x.p;
+        pc.kv_cap = cap;
+        size_t nkv = attn_kv_elems(&pc), nq = attn_q_elems(&pc);
+        is_int((long long)nkv, (long long)B * Hkv * cap * D, "%s: kv_elems counts the capacity",
+               attn_layout_name((attn_layout)lay));
+        float *kc = calloc(nkv, sizeof *kc), *vc = calloc(nkv, sizeof *vc);
+        size_t bp[3], bc[3];
+        attn_seq_base(&x.p, bp);
+        attn_seq_base(&pc, bc);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < Hkv; h++)
+                for (int j = 0; j < lens[b]; j++) {
+                    memcpy(kc + attn_kv_offset(&pc, bc, b, h, j),
+                           (float *)x.k + attn_kv_offset(&x.p, bp, b, h, j), D * sizeof(float));
+                    memcpy(vc + attn_kv_offset(&pc, bc, b, h, j),
+                           (float *)x.v + attn_kv_offset(&x.p, bp, b, h, j), D * sizeof(float));
+                }
+        float *o1 = malloc(nq * sizeof *o1), *o2 = malloc(nq * sizeof *o2);
+        for (int a = 0; a < ATTN_N_ALGS; a++) {
+            attn_opts op = {3, 0, 0, 1, 0};
+            int rc1 = attn_cpu_run((attn_alg)a, &x.p, &op, x.q, x.k, x.v, o1, NULL, NULL, err, sizeof err);
+            int rc2 = attn_cpu_run((attn_alg)a, &pc, &op, x.q, kc, vc, o2, NULL, NULL, err, sizeof err);
+            ok(rc1 == 0 && rc2 == 0 && memcmp(o1, o2, nq * sizeof *o1) == 0,
+               "%s %s: a KV cache of capacity %d gives the packed result's bits",
+               attn_layout_name((attn_layout)lay), attn_alg_name((attn_alg)a), cap);
+        }
+        pc.kv_cap = 49;
+        attn_opts op = {1, 0, 0, 1, 0};
+        ok(attn_cpu_run(ATTN_NOSPLIT, &pc, &op, x.q, kc, vc, o2, NULL, NULL, err, sizeof err) == -1 &&
+               strstr(err, "more than the KV cache"),
+           "a length over the capacity is refused: %s", err);
+        free(o1);
+        free(o2);
+        free(kc);
+        free(vc);
+        prob_free(&x);
+    }
+}
+
 int main(void)
 {
     test_sched_examples();
@@ -432,6 +480,7 @@ int main(void)
     test_suite();
     test_suite_runner();
     test_matrices();
+    test_kv_cap();
     measure_lean_vs_nosplit();
     return tap_done();
 }
